@@ -1,0 +1,432 @@
+"""Web3 client mirroring the contracts; contract errors become typed errors.
+
+Talks JSON-RPC (any Ethereum node) or the in-process EVM (``embedded``). Signs locally with
+eth-account; never logs keys. Decides nothing about what to anchor.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from eth_abi import decode as abi_decode
+from eth_account import Account
+from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
+from eth_account.signers.local import LocalAccount
+from eth_utils import ValidationError as EthValidationError
+from eth_utils import function_signature_to_4byte_selector
+from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+
+from .config import EMBEDDED, write_json_atomic
+from .errors import ChainError, ConfigError, ContractRevertError, NodeUnavailableError
+
+#: Anvil's (and Hardhat's) public development mnemonic: for local dev presets only.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+DEV_OFFICES: tuple[tuple[str, str, str], ...] = (
+    ("EP", "European Patent Office", "https://register.epo.org/application?number="),
+    ("US", "United States Patent and Trademark Office", "https://ppubs.uspto.gov/pubwebapp/?q="),
+    ("JP", "Japan Patent Office", "https://www.j-platpat.inpit.go.jp/?q="),
+    ("EM", "European Union Intellectual Property Office", "https://euipo.europa.eu/eSearch/#details/trademarks/"),
+    ("WO", "World Intellectual Property Organization", "https://patentscope.wipo.int/search/en/"),
+)
+DEV_THRESHOLD = 3
+OFFICE_STATUS = ("none", "active", "suspended")
+
+T = TypeVar("T")
+
+
+@cache
+def dev_account(index: int) -> LocalAccount:
+    """Anvil dev account ``index`` (0 deploys; 1.. are the dev offices' signers)."""
+    Account.enable_unaudited_hdwallet_features()
+    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+
+
+def dev_signer(office: str) -> LocalAccount | None:
+    """The dev-preset signer of a genesis office, or None if the office is not in the preset."""
+    for i, (code, _, _) in enumerate(DEV_OFFICES, start=1):
+        if code == office:
+            return dev_account(i)
+    return None
+
+
+@cache
+def artifact(name: str) -> dict[str, Any]:
+    """ABI and bytecode shipped in ``registry/artifacts``."""
+    text = resources.files("registry").joinpath("artifacts").joinpath(f"{name}.json").read_text(encoding="utf-8")
+    body: dict[str, Any] = json.loads(text)
+    return body
+
+
+@cache
+def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
+    table = {}
+    for name in ("OfficeRegistry", "AnchorRegistry"):
+        for item in artifact(name)["abi"]:
+            if item["type"] == "error":
+                types = [i["type"] for i in item["inputs"]]
+                selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
+                table[selector] = (item["name"], types, [i["name"] for i in item["inputs"]])
+    return table
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bytes):
+        if len(value) == 2:
+            return value.decode("ascii", "replace") if any(value) else "none"
+        return "0x" + value.hex()
+    return str(value)
+
+
+def decode_revert(data: Any) -> str:
+    """Name and values of a custom error from revert data, e.g. ``RootAlreadyAnchored(root=0x…)``."""
+    if isinstance(data, str):
+        raw = bytes.fromhex(data.removeprefix("0x")) if data.startswith("0x") else b""
+    elif isinstance(data, bytes):
+        raw = data
+    else:
+        raw = b""
+    if len(raw) >= 4 and raw[:4] in _error_table():
+        name, types, names = _error_table()[raw[:4]]
+        try:
+            values = abi_decode(types, raw[4:])
+        except Exception:  # noqa: BLE001 - undecodable payload: report the name alone
+            return name
+        return f"{name}({', '.join(f'{n}={_fmt(v)}' for n, v in zip(names, values, strict=True))})"
+    return str(data) if data else "reverted without reason"
+
+
+def _tester_revert_data(exc: BaseException) -> bytes:
+    """The raw revert payload the in-process EVM attaches to a failed call."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        for arg in seen.args:
+            if isinstance(arg, bytes):
+                return arg
+        seen = seen.__context__
+    return b""
+
+
+# ---------------------------------------------------------------------------- deployment
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """Where the contracts live; written by ``ipreg deploy`` and read by every other command."""
+
+    chain_id: int
+    office_registry: str
+    anchor_registry: str
+    block_number: int
+    preset: str = "dev"
+
+    def save(self, path: Path) -> None:
+        """Write atomically."""
+        write_json_atomic(path, {k: v for k, v in asdict(self).items()})
+
+    @classmethod
+    def load(cls, path: Path) -> Deployment:
+        """Read; raise ConfigError if missing or malformed."""
+        if not path.is_file():
+            raise ConfigError(f"no deployment at {path}: run `ipreg deploy` first (or set IPREG_HOME)")
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"unreadable deployment file {path}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------- connection
+
+
+def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
+    """A Web3 for ``rpc_url`` (``embedded`` = fresh in-process EVM with funded dev accounts)."""
+    if rpc_url == EMBEDDED:
+        w3 = Web3(EthereumTesterProvider())
+        funder = w3.eth.accounts[0]
+        for i in range(len(DEV_OFFICES) + 3):
+            w3.eth.send_transaction({"from": funder, "to": dev_account(i).address, "value": 10**21})
+        return w3
+    if not rpc_url.startswith(("http://", "https://")):
+        raise ConfigError(f"unsupported RPC URL {rpc_url!r} (expected http(s)://… or 'embedded')")
+    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    try:
+        w3.eth.chain_id  # noqa: B018 - connectivity probe
+    except Exception as exc:  # noqa: BLE001 - any transport failure means the node is unavailable
+        raise NodeUnavailableError(f"chain node not reachable at {rpc_url}: {type(exc).__name__}") from None
+    return w3
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    import requests
+
+    return isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout | ConnectionError)
+
+
+# ---------------------------------------------------------------------------- client
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    """An anchored batch as the contract stores it."""
+
+    root: str
+    office: str
+    signer: str
+    timestamp: int
+    block_number: int
+    leaf_count: int
+    revocation_reason: int
+
+    @property
+    def anchored_at(self) -> str:
+        """UTC time of the anchoring block, ISO 8601."""
+        return utc_iso(self.timestamp)
+
+
+@dataclass(frozen=True, slots=True)
+class TxResult:
+    """A mined transaction."""
+
+    transaction_hash: str
+    block_number: int
+    timestamp: int
+    gas_used: int
+
+
+def utc_iso(timestamp: int) -> str:
+    """``2026-11-21T10:00:00Z`` for a Unix time."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def office_bytes(code: str) -> bytes:
+    """ST.3 code as ``bytes2``."""
+    return code.encode("ascii")
+
+
+class Chain:
+    """The registry's contracts on one chain."""
+
+    def __init__(self, w3: Web3, deployment: Deployment | None = None, retries: int = 5) -> None:
+        self.w3 = w3
+        self.retries = retries
+        self.deployment = deployment
+        self._offices: Contract | None = None
+        self._anchors: Contract | None = None
+        if deployment is not None:
+            self._bind(deployment)
+
+    def _bind(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self._offices = self.w3.eth.contract(
+            address=Web3.to_checksum_address(deployment.office_registry), abi=artifact("OfficeRegistry")["abi"]
+        )
+        self._anchors = self.w3.eth.contract(
+            address=Web3.to_checksum_address(deployment.anchor_registry), abi=artifact("AnchorRegistry")["abi"]
+        )
+
+    @property
+    def offices(self) -> Contract:
+        """The OfficeRegistry contract."""
+        if self._offices is None:
+            raise ConfigError("no deployment: run `ipreg deploy` first")
+        return self._offices
+
+    @property
+    def anchors(self) -> Contract:
+        """The AnchorRegistry contract."""
+        if self._anchors is None:
+            raise ConfigError("no deployment: run `ipreg deploy` first")
+        return self._anchors
+
+    # -- plumbing
+
+    def rpc(self, call: Callable[[], T]) -> T:
+        """Run a read with bounded retries on transport errors; NodeUnavailableError after that."""
+        delay = 0.2
+        for attempt in range(self.retries + 1):
+            try:
+                return call()
+            except Exception as exc:
+                if not _is_transport_error(exc):
+                    raise
+                if attempt == self.retries:
+                    raise NodeUnavailableError(
+                        f"chain node not reachable after {self.retries + 1} attempts: {type(exc).__name__}"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    def check_code(self) -> None:
+        """Raise ConfigError if the deployment's contracts are not on this chain."""
+        dep = self.deployment
+        if dep is None:
+            raise ConfigError("no deployment: run `ipreg deploy` first")
+        chain_id = self.rpc(lambda: self.w3.eth.chain_id)
+        if chain_id != dep.chain_id:
+            raise ConfigError(f"deployment is for chain {dep.chain_id}, the endpoint serves chain {chain_id}")
+        code = self.rpc(lambda: self.w3.eth.get_code(Web3.to_checksum_address(dep.anchor_registry)))
+        if not code:
+            raise ConfigError(f"no AnchorRegistry at {dep.anchor_registry} on chain {chain_id}: redeploy or check the node")
+
+    def build(self, account: LocalAccount, fn: ContractFunction | None = None, *, data: str | None = None,
+              nonce: int | None = None, fee_multiplier: float = 1.0) -> dict[str, Any]:
+        """A signed-ready EIP-1559 transaction for ``fn`` (estimates gas, decoding custom errors)."""
+        tx: dict[str, Any] = {"from": account.address, "chainId": self.rpc(lambda: self.w3.eth.chain_id)}
+        if fn is not None:
+            tx = fn.build_transaction({"from": account.address, "chainId": tx["chainId"], "gas": 1})
+            del tx["gas"]
+        elif data is not None:
+            tx["data"] = data
+        try:
+            gas = self.rpc(lambda: self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise ContractRevertError(f"transaction would revert: {decode_revert(exc.data)}") from None
+        except TesterTransactionFailed as exc:
+            raise ContractRevertError(f"transaction would revert: {decode_revert(_tester_revert_data(exc))}") from None
+        except (Web3RPCError, EthValidationError) as exc:
+            raise ChainError(f"gas estimation failed: {str(exc)[:200]}") from None
+        latest = self.rpc(lambda: self.w3.eth.get_block("latest"))
+        base = int(latest.get("baseFeePerGas", 0) or 0)
+        tip = 10**9
+        tx.update(
+            gas=int(gas * 1.2) + 10_000,
+            maxPriorityFeePerGas=int(tip * fee_multiplier),
+            maxFeePerGas=int((2 * base + tip) * fee_multiplier),
+            nonce=nonce if nonce is not None else self.rpc(
+                lambda: self.w3.eth.get_transaction_count(account.address, "pending")),
+        )
+        tx.pop("gasPrice", None)
+        return tx
+
+    def send(self, account: LocalAccount, tx: dict[str, Any]) -> str:
+        """Sign locally and broadcast; return the transaction hash (0x-hex)."""
+        signed = account.sign_transaction(tx)
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        try:
+            self.rpc(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
+        except Web3RPCError as exc:
+            message = str(exc)
+            if "already known" not in message and "AlreadyKnown" not in message:
+                raise ChainError(f"transaction rejected by the node: {message[:200]}") from None
+        return tx_hash
+
+    def wait(self, tx_hash: str, timeout: float = 120.0, confirmations: int = 1) -> TxResult:
+        """Wait for the receipt (and ``confirmations`` blocks); raise ContractRevertError if it failed."""
+        try:
+            receipt = self.rpc(
+                lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05))  # type: ignore[arg-type]
+        except TimeExhausted:
+            raise ChainError(f"transaction {tx_hash} not mined within {timeout:.0f} s") from None
+        if receipt["status"] != 1:
+            raise ContractRevertError(f"transaction {tx_hash} reverted in block {receipt['blockNumber']}")
+        block_number = int(receipt["blockNumber"])
+        while confirmations > 1 and self.rpc(lambda: self.w3.eth.block_number) < block_number + confirmations - 1:
+            time.sleep(0.2)
+        block = self.rpc(lambda: self.w3.eth.get_block(block_number))
+        return TxResult(tx_hash, block_number, int(block["timestamp"]), int(receipt["gasUsed"]))
+
+    def receipt(self, tx_hash: str) -> TxResult | None:
+        """The mined result of ``tx_hash``, or None if it is not (yet) in a block."""
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            receipt = self.rpc(lambda: self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+        if receipt is None:
+            return None
+        if receipt["status"] != 1:
+            raise ContractRevertError(f"transaction {tx_hash} reverted in block {receipt['blockNumber']}")
+        block = self.rpc(lambda: self.w3.eth.get_block(receipt["blockNumber"]))
+        return TxResult(tx_hash, int(receipt["blockNumber"]), int(block["timestamp"]), int(receipt["gasUsed"]))
+
+    def transact(self, account: LocalAccount, fn: ContractFunction, confirmations: int = 1) -> TxResult:
+        """Build, sign, send and wait for one contract call."""
+        return self.wait(self.send(account, self.build(account, fn)), confirmations=confirmations)
+
+    # -- deployment
+
+    def deploy(
+        self,
+        deployer: LocalAccount,
+        genesis: Sequence[tuple[str, str, str, str]],
+        threshold: int,
+        preset: str = "dev",
+    ) -> Deployment:
+        """Deploy OfficeRegistry (genesis ``(code, name, baseURI, signer)``) and AnchorRegistry."""
+        office_art, anchor_art = artifact("OfficeRegistry"), artifact("AnchorRegistry")
+        factory = self.w3.eth.contract(abi=office_art["abi"], bytecode=office_art["bytecode"])
+        ctor = factory.constructor(
+            [office_bytes(g[0]) for g in genesis], [g[1] for g in genesis], [g[2] for g in genesis],
+            [Web3.to_checksum_address(g[3]) for g in genesis], threshold,
+        )
+        first = self.wait(self.send(deployer, self.build(deployer, data=ctor.data_in_transaction)))
+        offices_address = self.rpc(lambda: self.w3.eth.get_transaction_receipt(first.transaction_hash))["contractAddress"]  # type: ignore[arg-type]
+        factory = self.w3.eth.contract(abi=anchor_art["abi"], bytecode=anchor_art["bytecode"])
+        ctor = factory.constructor(offices_address)
+        second = self.wait(self.send(deployer, self.build(deployer, data=ctor.data_in_transaction)))
+        anchors_address = self.rpc(lambda: self.w3.eth.get_transaction_receipt(second.transaction_hash))["contractAddress"]  # type: ignore[arg-type]
+        deployment = Deployment(
+            chain_id=self.w3.eth.chain_id, office_registry=str(offices_address), anchor_registry=str(anchors_address),
+            block_number=first.block_number, preset=preset,
+        )
+        self._bind(deployment)
+        return deployment
+
+    def deploy_dev(self) -> Deployment:
+        """The dev preset: genesis EP, US, JP, EM, WO, each with one anvil dev account, threshold 3."""
+        genesis = [(code, name, uri, dev_account(i).address) for i, (code, name, uri) in enumerate(DEV_OFFICES, 1)]
+        return self.deploy(dev_account(0), genesis, DEV_THRESHOLD)
+
+    # -- reads
+
+    def batch_of(self, root: str) -> BatchInfo | None:
+        """The batch anchored under ``root``, or None."""
+        b = self.rpc(lambda: self.anchors.functions.batchOf(root).call())
+        if int(b[3]) == 0:
+            return None
+        return BatchInfo(root, bytes(b[0]).decode("ascii"), str(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5]))
+
+    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
+        """On-chain proof check: (included, batch, leaf revocation reason)."""
+        included, b, reason = self.rpc(lambda: self.anchors.functions.verifyRecord(root, list(proof), leaf).call())
+        batch = None
+        if int(b[3]) != 0:
+            batch = BatchInfo(root, bytes(b[0]).decode("ascii"), str(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5]))
+        return bool(included), batch, int(reason)
+
+    def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
+        """Whether ``signer`` was authorised for ``office`` at ``block_number``."""
+        return bool(self.rpc(lambda: self.offices.functions.wasSignerAt(
+            office_bytes(office), Web3.to_checksum_address(signer), block_number).call()))
+
+    def office_of(self, signer: str) -> str | None:
+        """The office ``signer`` currently signs for."""
+        code = bytes(self.rpc(lambda: self.offices.functions.officeOf(Web3.to_checksum_address(signer)).call()))
+        return None if code == b"\x00\x00" else code.decode("ascii")
+
+    def office_info(self, office: str) -> tuple[str, str, str]:
+        """(name, baseURI, status) of an office."""
+        name, uri, status = self.rpc(lambda: self.offices.functions.office(office_bytes(office)).call())
+        return str(name), str(uri), OFFICE_STATUS[int(status)]
+
+    def office_codes(self) -> list[str]:
+        """All registered office codes."""
+        return [bytes(c).decode("ascii") for c in self.rpc(lambda: self.offices.functions.officeCodes().call())]
+
+    # -- writes
+
+    def anchor_batch(self, account: LocalAccount, root: bytes, leaf_count: int, manifest_uri: str) -> TxResult:
+        """Anchor one batch and wait for it."""
+        return self.transact(account, self.anchors.functions.anchorBatch(root, leaf_count, manifest_uri))

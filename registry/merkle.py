@@ -1,0 +1,114 @@
+"""Merkle trees and proofs identical to OpenZeppelin's ``StandardMerkleTree`` (consensus-critical).
+
+Leaves are ``keccak256(keccak256(abi.encode(values)))``; inner nodes hash the sorted pair of
+their children; leaves are sorted by hash; the tree is the flat array OpenZeppelin uses
+(root at index 0, leaves at the end in reverse order). Any proof written here is accepted by
+``StandardMerkleTree.verify`` and by ``MerkleProof.verify`` on chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sha3 import keccak_256
+
+ZERO32 = b"\x00" * 32
+
+
+def keccak(data: bytes) -> bytes:
+    """Keccak-256 digest."""
+    return keccak_256(data).digest()
+
+
+def _word(n: int) -> bytes:
+    return n.to_bytes(32, "big")
+
+
+def _abi_string(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    pad = -len(raw) % 32
+    return _word(len(raw)) + raw + b"\x00" * pad
+
+
+def encode_leaf_values(record_id: str, content_hash: bytes, canonicalization: str, supersedes: bytes) -> bytes:
+    """``abi.encode(string, bytes32, string, bytes32)`` for the registry's leaf tuple."""
+    if len(content_hash) != 32 or len(supersedes) != 32:
+        raise ValueError("content hash and supersedes must be 32 bytes")
+    first = _abi_string(record_id)
+    return b"".join(
+        (_word(128), content_hash, _word(128 + len(first)), supersedes, first, _abi_string(canonicalization))
+    )
+
+
+def leaf_hash(encoded_values: bytes) -> bytes:
+    """OpenZeppelin's standard leaf: keccak256(bytes.concat(keccak256(abi.encode(values))))."""
+    return keccak_256(keccak_256(encoded_values).digest()).digest()
+
+
+def hash_pair(a: bytes, b: bytes) -> bytes:
+    """Commutative node hash: keccak256 of the two children in ascending order."""
+    return keccak_256(a + b if a < b else b + a).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class MerkleTree:
+    """A StandardMerkleTree over precomputed leaf hashes.
+
+    ``tree`` is OpenZeppelin's flat array; ``positions[i]`` is the tree index of the i-th
+    input leaf (inputs keep their order; the tree sorts them).
+    """
+
+    tree: tuple[bytes, ...]
+    positions: tuple[int, ...]
+
+    @classmethod
+    def from_leaves(cls, leaves: Sequence[bytes]) -> MerkleTree:
+        """Build the tree; raises ValueError for an empty list."""
+        n = len(leaves)
+        if n == 0:
+            raise ValueError("a Merkle tree needs at least one leaf")
+        order = sorted(range(n), key=leaves.__getitem__)
+        size = 2 * n - 1
+        tree: list[bytes] = [ZERO32] * size
+        positions = [0] * n
+        for rank, original in enumerate(order):
+            index = size - 1 - rank
+            tree[index] = leaves[original]
+            positions[original] = index
+        for i in range(size - 1 - n, -1, -1):
+            left, right = tree[2 * i + 1], tree[2 * i + 2]
+            tree[i] = keccak_256(left + right if left < right else right + left).digest()
+        return cls(tuple(tree), tuple(positions))
+
+    @property
+    def root(self) -> bytes:
+        """The Merkle root."""
+        return self.tree[0]
+
+    def proof(self, leaf_number: int) -> list[bytes]:
+        """Sibling hashes from the leaf up to (not including) the root."""
+        tree = self.tree
+        i = self.positions[leaf_number]
+        proof: list[bytes] = []
+        while i > 0:
+            proof.append(tree[i + 1] if i % 2 else tree[i - 1])
+            i = (i - 1) // 2
+        return proof
+
+    def proofs(self) -> list[list[bytes]]:
+        """Every leaf's proof, in input order."""
+        return [self.proof(k) for k in range(len(self.positions))]
+
+
+def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root implied by ``leaf`` and ``proof`` (OpenZeppelin ``MerkleProof.processProof``)."""
+    node = leaf
+    for sibling in proof:
+        node = hash_pair(node, sibling)
+    return node
+
+
+def verify(root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
+    """Whether ``proof`` proves ``leaf`` under ``root``."""
+    return process_proof(leaf, proof) == root
