@@ -248,6 +248,21 @@ class Chain:
             raise ConfigError("no deployment: run `ipreg deploy` first")
         return self._anchors
 
+    @classmethod
+    def for_registry(cls, w3: Web3, anchor_registry: str, retries: int = 5) -> Chain:
+        """Bind to an AnchorRegistry address alone (as an auditor holding only a bundle does)."""
+        address = Web3.to_checksum_address(anchor_registry)
+        chain = cls(w3, retries=retries)
+        if not chain.rpc(lambda: w3.eth.get_code(address)):
+            raise ConfigError(f"no contract at {anchor_registry} on this chain")
+        anchors = w3.eth.contract(address=address, abi=artifact("AnchorRegistry")["abi"])
+        try:
+            offices = chain.rpc(lambda: anchors.functions.offices().call())
+        except (ContractLogicError, ValueError):
+            raise ConfigError(f"{anchor_registry} is not an AnchorRegistry") from None
+        chain._bind(Deployment(chain.rpc(lambda: w3.eth.chain_id), str(offices), address, 0, "external"))
+        return chain
+
     # -- plumbing
 
     def rpc(self, call: Callable[[], T]) -> T:

@@ -277,3 +277,23 @@ class ProofBundle:
         except ValueError as exc:
             raise BundleError(f"proof bundle is not valid JSON: {exc}") from None
         return cls.from_json(body)
+
+
+# ---------------------------------------------------------------------------- sealed records
+
+
+def sealed_commitment(salt: bytes, record_id: str, content_hash: str, canonicalization: str) -> str:
+    """Commitment anchored for a sealed record: SHA-256 over salt and the record's values.
+
+    ``sha256(salt || abi.encode(string recordId, bytes32 contentHash, string canonicalization, bytes32 0))``;
+    with a 32-byte random salt nothing about the record is learnable until the salt is revealed.
+    """
+    if len(salt) != 32:
+        raise BundleError("salt must be 32 bytes")
+    encoded = merkle.encode_leaf_values(record_id, bytes.fromhex(content_hash[2:]), canonicalization, merkle.ZERO32)
+    return canon.sha256_hex(salt + encoded)
+
+
+def sealed_value(office: str, commitment: str) -> LeafValue:
+    """The leaf value of a sealed record: only the office and the commitment are visible."""
+    return LeafValue(office, commitment, SEALED, ZERO_HASH)

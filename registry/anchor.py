@@ -1,0 +1,321 @@
+"""The anchoring pipeline: outbox -> batches -> chain -> proof bundles, resumable and exactly once.
+
+Every accepted record is in the store before any chain call. A batch's transaction is recorded
+before it is broadcast; a re-run finishes unfinished batches first (receipt, or the root found on
+chain, or a rebroadcast / replacement), and the contract refuses a root twice, so nothing is ever
+anchored twice. Knows nothing about HTTP or the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from . import merkle
+from .chain import Chain, TxResult, utc_iso
+from .config import write_json_atomic
+from .errors import ChainError, ContractRevertError, InputError
+from .ingest import PreparedRecord
+from .records import LEAF_ENCODING, ZERO_HASH, LeafValue, ProofBundle, sealed_commitment, sealed_value
+from .store import NewRecord, Store, StoredBatch, StoredRecord
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass(slots=True)
+class SubmitResult:
+    """What happened to submitted records."""
+
+    accepted: int = 0
+    already: int = 0
+    new_versions: int = 0
+    existing: list[StoredRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RunResult:
+    """Summary of an anchoring run."""
+
+    batches: list[StoredBatch] = field(default_factory=list)
+    bundles: int = 0
+
+    @property
+    def records(self) -> int:
+        """Records anchored in this run."""
+        return sum(b.leaf_count for b in self.batches)
+
+    @property
+    def gas_used(self) -> int:
+        """Gas spent on the batches of this run."""
+        return sum(b.gas_used or 0 for b in self.batches)
+
+
+def leaf_value_of(record: StoredRecord) -> LeafValue:
+    """The value tuple that was hashed into ``record.leaf``."""
+    if record.salt is not None:
+        commitment = sealed_commitment(record.salt, record.record_id, record.content_hash, record.canonicalization)
+        return sealed_value(record.office, commitment)
+    return LeafValue(record.record_id, record.content_hash, record.canonicalization, record.supersedes)
+
+
+def bundle_name(record: StoredRecord) -> str:
+    """File name of a record's proof bundle: ``EP-1234567-B1--<12 hex of content>.proof.json``."""
+    stem = record.record_id.replace(":", "-")
+    return f"{stem}--{'sealed' if record.salt else record.content_hash[2:14]}.proof.json"
+
+
+class Anchorer:
+    """Anchors one office's records with one signing key."""
+
+    def __init__(
+        self,
+        store: Store,
+        chain: Chain,
+        account: LocalAccount,
+        office: str,
+        manifest_dir: Path,
+        manifest_base: str | None = None,
+        batch_size: int = 10_000,
+        confirmations: int = 1,
+        progress: Progress | None = None,
+    ) -> None:
+        if batch_size < 1 or batch_size > 2**32 - 1:
+            raise InputError(f"batch size must be between 1 and 4294967295, got {batch_size}")
+        self.store = store
+        self.chain = chain
+        self.account = account
+        self.office = office
+        self.manifest_dir = manifest_dir
+        self.manifest_base = manifest_base
+        self.batch_size = batch_size
+        self.confirmations = confirmations
+        self.progress = progress or (lambda _event, _n: None)
+
+    # -- accept
+
+    def submit(self, prepared: Sequence[PreparedRecord], sealed: bool = False) -> SubmitResult:
+        """Accept records into the outbox (idempotent); a new content for a known id is a new version."""
+        result = SubmitResult()
+        wrong = [p for p in prepared if p.record_id.office != self.office]
+        if wrong:
+            raise InputError(f"{wrong[0].path}: record {wrong[0].record_id} belongs to {wrong[0].record_id.office},"
+                             f" not to the anchoring office {self.office}")
+        latest = self.store.latest_versions(list({str(p.record_id) for p in prepared}))
+        new: list[NewRecord] = []
+        seen: dict[tuple[str, str], bool] = {}
+        for p in prepared:
+            rid = str(p.record_id)
+            key = (rid, p.content_hash)
+            if key in seen:
+                continue
+            seen[key] = True
+            previous = latest.get(rid)
+            if previous is not None and previous.content_hash == p.content_hash:
+                result.already += 1
+                result.existing.append(previous)
+                continue
+            supersedes = "0x" + previous.leaf.hex() if previous is not None else ZERO_HASH
+            if previous is not None:
+                if self.store.record_by_key(rid, p.content_hash) is not None:
+                    result.already += 1  # an older version re-submitted: nothing new
+                    continue
+                result.new_versions += 1
+            salt = secrets.token_bytes(32) if sealed else None
+            if salt is not None:
+                value = sealed_value(self.office, sealed_commitment(salt, rid, p.content_hash, p.canonicalization))
+            else:
+                value = LeafValue(rid, p.content_hash, p.canonicalization, supersedes)
+            record = NewRecord(self.office, rid, p.content_hash, p.canonicalization, supersedes, value.leaf(), salt, p.path)
+            new.append(record)
+            if len([r for r in new if r.record_id == rid]) > 1:
+                raise InputError(f"{p.path}: two different contents for {rid} in one submission; submit them in order")
+            latest_stub = StoredRecord(0, self.office, rid, p.content_hash, p.canonicalization, supersedes,
+                                       record.leaf, salt, p.path, None)
+            latest[rid] = latest_stub
+        result.accepted = self.store.add_records(new)
+        return result
+
+    # -- batch
+
+    def make_batches(self) -> list[int]:
+        """Group pending records into batches of at most ``batch_size`` (tree built, manifest written)."""
+        made = []
+        while True:
+            pending = self.store.pending(self.office, self.batch_size)
+            if not pending:
+                return made
+            values = [leaf_value_of(r) for r in pending]
+            tree = merkle.MerkleTree.from_leaves([r.leaf for r in pending])
+            root = "0x" + tree.root.hex()
+            uri = self._write_manifest(root, values)
+            made.append(self.store.create_batch(self.office, root, [r.id for r in pending], uri))
+            self.progress("batched", len(pending))
+
+    def _write_manifest(self, root: str, values: Sequence[LeafValue]) -> str:
+        path = self.manifest_dir / self.office / f"{root}.json"
+        write_json_atomic(path, {
+            "format": "ipreg-manifest-v1",
+            "office": self.office,
+            "root": root,
+            "leafEncoding": list(LEAF_ENCODING),
+            "values": [v.as_list() for v in values],
+        })
+        if self.manifest_base:
+            return f"{self.manifest_base.rstrip('/')}/{self.office}/{root}.json"
+        return path.resolve().as_uri()
+
+    # -- send
+
+    def finish_batches(self) -> list[StoredBatch]:
+        """Anchor every built or sent batch of the office, oldest first; return them anchored."""
+        done = []
+        for batch in self.store.unfinished_batches(self.office):
+            done.append(self._finish(batch))
+            self.progress("anchored", batch.leaf_count)
+        return done
+
+    def _finish(self, batch: StoredBatch) -> StoredBatch:
+        if batch.status == "sent" and batch.tx_hash:
+            result = self._reconcile_sent(batch)
+            if result is not None:
+                return self._record(batch, result)
+        on_chain = self._found_on_chain(batch)
+        if on_chain is not None:
+            return self._record(batch, on_chain)
+        try:
+            tx = self.chain.build(
+                self.account, self.chain.anchors.functions.anchorBatch(batch.root, batch.leaf_count, batch.manifest_uri)
+            )
+        except ContractRevertError as exc:
+            self.store.mark_error(batch.id, exc.diagnostics())
+            raise ContractRevertError(
+                f"batch {batch.root} ({batch.leaf_count} records) not anchored, records stay pending: {exc.diagnostics()}"
+            ) from None
+        signed = self.account.sign_transaction(tx)
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        self.store.mark_sent(batch.id, self.account.address, int(tx["nonce"]), tx_hash)
+        if os.environ.get("IPREG_TEST_CRASH_AFTER_SEND") == "before-broadcast":
+            os._exit(137)  # test hook: simulate a crash at the worst moment
+        self.chain.send(self.account, tx)
+        if os.environ.get("IPREG_TEST_CRASH_AFTER_SEND") == "after-broadcast":
+            os._exit(137)
+        try:
+            result = self.chain.wait(tx_hash, confirmations=self.confirmations)
+        except ContractRevertError:
+            on_chain = self._found_on_chain(batch)
+            if on_chain is None:
+                self.store.reset_to_built(batch.id)
+                raise
+            result = on_chain
+        return self._record(batch, result)
+
+    def _reconcile_sent(self, batch: StoredBatch) -> TxResult | None:
+        """A batch whose transaction was recorded: mined, or to be rebuilt (never sent twice)."""
+        assert batch.tx_hash is not None
+        try:
+            mined = self.chain.receipt(batch.tx_hash)
+        except ContractRevertError:
+            mined = None
+        if mined is not None:
+            return mined
+        # Not mined. If the node still holds it, wait for it; otherwise rebuild with a fresh nonce.
+        confirmed_nonce = self.chain.rpc(lambda: self.chain.w3.eth.get_transaction_count(self.account.address))
+        if batch.nonce is not None and confirmed_nonce <= batch.nonce:
+            tx = self.chain.rpc(lambda: _get_tx(self.chain, batch.tx_hash or ""))
+            if tx is not None:
+                try:
+                    return self.chain.wait(batch.tx_hash, timeout=60, confirmations=self.confirmations)
+                except ChainError:
+                    pass
+        self.store.reset_to_built(batch.id)
+        return None
+
+    def _found_on_chain(self, batch: StoredBatch) -> TxResult | None:
+        """If the root is already anchored (by this office), the transaction that did it."""
+        info = self.chain.batch_of(batch.root)
+        if info is None:
+            return None
+        if info.office != self.office:
+            raise ChainError(f"root {batch.root} is anchored by office {info.office}, not {self.office}")
+        logs = self.chain.rpc(lambda: self.chain.anchors.events.BatchAnchored().get_logs(
+            from_block=info.block_number, to_block=info.block_number,
+            argument_filters={"root": Web3.to_bytes(hexstr=batch.root)},
+        ))
+        tx_hash = "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else ""
+        return TxResult(tx_hash, info.block_number, info.timestamp, 0)
+
+    def _record(self, batch: StoredBatch, result: TxResult) -> StoredBatch:
+        self.store.mark_anchored(batch.id, result.transaction_hash, result.block_number, result.timestamp,
+                                 result.gas_used or None, None)
+        return self.store.batch(batch.id)
+
+    # -- bundles
+
+    def bundles(self, batch: StoredBatch) -> list[tuple[StoredRecord, ProofBundle]]:
+        """Proof bundles of every record of an anchored batch."""
+        return batch_bundles(self.store, self.chain, batch)
+
+    def write_bundles(self, batch: StoredBatch, proofs_dir: Path, only_missing: bool = False) -> int:
+        """Write one ``*.proof.json`` per record of the batch; return how many were written."""
+        proofs_dir.mkdir(parents=True, exist_ok=True)
+        written = 0
+        for record, bundle in self.bundles(batch):
+            path = proofs_dir / bundle_name(record)
+            if only_missing and path.exists():
+                continue
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(bundle.dumps(), encoding="utf-8")
+            os.replace(tmp, path)
+            written += 1
+        self.progress("bundles", written)
+        return written
+
+    # -- everything
+
+    def run(self, proofs_dir: Path | None = None) -> RunResult:
+        """Batch what is pending, anchor every unfinished batch, write bundles; resumable."""
+        result = RunResult()
+        self.make_batches()
+        result.batches = self.finish_batches()
+        if proofs_dir is not None:
+            for batch in result.batches:
+                result.bundles += self.write_bundles(batch, proofs_dir)
+        return result
+
+
+def _get_tx(chain: Chain, tx_hash: str) -> Any:
+    from web3.exceptions import TransactionNotFound
+
+    try:
+        return chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    except TransactionNotFound:
+        return None
+
+
+def batch_bundles(store: Store, chain: Chain, batch: StoredBatch) -> list[tuple[StoredRecord, ProofBundle]]:
+    """Rebuild the tree of an anchored batch from the store and make every record's bundle."""
+    if batch.status != "anchored" or batch.block_number is None or batch.timestamp is None:
+        raise ChainError(f"batch {batch.root} is not anchored yet")
+    dep = chain.deployment
+    assert dep is not None
+    records = store.batch_records(batch.id)
+    tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
+    if "0x" + tree.root.hex() != batch.root:
+        raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
+    anchored_at = utc_iso(batch.timestamp)
+    out = []
+    for k, record in enumerate(records):
+        out.append((record, ProofBundle(
+            chain_id=dep.chain_id, registry=dep.anchor_registry, office=batch.office, root=batch.root,
+            value=leaf_value_of(record), proof=tuple("0x" + p.hex() for p in tree.proof(k)),
+            leaf_count=batch.leaf_count, transaction_hash=batch.tx_hash or "", block_number=batch.block_number,
+            anchored_at=anchored_at,
+        )))
+    return out

@@ -1,0 +1,68 @@
+"""Shared plumbing of the CLI commands: settings, chain, store, output. No registry logic."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..chain import Chain, Deployment, connect
+from ..config import Settings
+from ..store import Store
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+RpcOption = Annotated[str | None, typer.Option("--rpc-url", help="JSON-RPC endpoint (default $IPREG_RPC_URL).")]
+HomeOption = Annotated[Path | None, typer.Option("--home", help="Data directory (default $IPREG_HOME or ~/.ipreg).")]
+
+console = Console(stderr=True, highlight=False)
+
+
+def settings(home: Path | None = None, **overrides: Any) -> Settings:
+    """Settings with CLI overrides."""
+    return Settings.load(home=home, **overrides)
+
+
+def open_chain(s: Settings, need_deployment: bool = True) -> Chain:
+    """Connected client bound to the recorded deployment."""
+    w3 = connect(s.rpc_url)
+    if not need_deployment:
+        return Chain(w3, retries=s.rpc_retries)
+    chain = Chain(w3, Deployment.load(s.deployment_file), retries=s.rpc_retries)
+    chain.check_code()
+    return chain
+
+
+def open_store(s: Settings) -> Store:
+    """The local store."""
+    return Store(s.store_file)
+
+
+def emit_json(body: Any) -> None:
+    """JSON on stdout."""
+    sys.stdout.write(json.dumps(body, indent=2) + "\n")
+
+
+@contextmanager
+def progress_bar(enabled: bool, total: int, label: str) -> Iterator[Any]:
+    """A rich progress bar on terminals; a no-op advance function otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda _n, **_kw: None
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console, transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=total, rate="")
+
+        def advance(n: int, **fields: Any) -> None:
+            bar.update(task, advance=n, **fields)
+
+        yield advance
