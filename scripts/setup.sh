@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Set up a fresh checkout: Python venv with the package (and dev tools with --dev),
+# the pinned anvil + solc toolchain in local-chain/ (npm ci), and Debian chromium for browser
+# tests (--dev, when apt-get is available and chromium is missing). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+if [ "$dev" = 1 ]; then
+  .venv/bin/python -m pip install -q -e ".[dev]"
+else
+  .venv/bin/python -m pip install -q -e .
+fi
+if [ "$dev" = 1 ]; then
+  (cd local-chain && npm ci --no-audit --no-fund --loglevel=error)
+  if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null) || echo "note: chromium not installed; browser tests will be skipped" >&2
+  fi
+fi

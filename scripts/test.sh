@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up everything (venv, dev tools, local-chain toolchain, chromium) and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --dev
+.venv/bin/ruff check registry tests scripts
+.venv/bin/mypy
+exec .venv/bin/pytest -n 2 "$@"
