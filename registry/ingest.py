@@ -37,11 +37,12 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            files.extend(found)
+            found: list[str] = []
+            for folder, dirs, names in os.walk(path):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                found.extend(os.path.join(folder, n) for n in names if not n.startswith("."))
+            found.sort()
+            files.extend(Path(f) for f in found)
         elif path.is_file():
             files.append(path)
         else:

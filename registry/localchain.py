@@ -154,6 +154,16 @@ def _is_anvil(pid: int) -> bool:
     return Path(argv0).name.startswith("anvil")
 
 
+class _Detached(subprocess.Popen[bytes]):
+    """A child meant to outlive its Popen object: no "still running" warning when collected.
+
+    Its exit status is reaped by :func:`_pid_alive` (``waitpid``) when a stop or status looks.
+    """
+
+    def __del__(self) -> None:
+        """Outliving this object is the point of a detached node."""
+
+
 class LocalChain:
     """A detached anvil node whose state lives in ``state_dir``."""
 
@@ -167,7 +177,7 @@ class LocalChain:
         self.port = port
         self.host = host
         self.block_time = block_time
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: _Detached | None = None
 
     # ------------------------------------------------------------------ paths and helpers
 
@@ -300,7 +310,7 @@ class LocalChain:
         if self.state_file.exists():
             shutil.copyfile(self.state_file, pending)
         with self.log_file.open("wb") as log:
-            proc = subprocess.Popen(
+            proc = _Detached(
                 cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -18,18 +18,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import anchor_cmd, demo_cmd, deploy_cmd, hash_cmd, verify_cmd
+    from . import anchor_cmd, chain_cmd, demo_cmd, deploy_cmd, hash_cmd, verify_cmd
 
     app.command("hash")(hash_cmd.hash_files)
     app.command("deploy")(deploy_cmd.deploy)
     app.command("anchor")(anchor_cmd.anchor)
     app.command("verify")(verify_cmd.verify)
     app.command("demo")(demo_cmd.demo)
-    try:
-        from . import chain_cmd
-        app.add_typer(chain_cmd.app, name="chain")
-    except ImportError:
-        pass
+    app.add_typer(chain_cmd.app, name="chain")
 
 
 def main() -> None:

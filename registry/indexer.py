@@ -1,0 +1,732 @@
+"""Contract events -> a SQLite read model (``idx_*`` tables in the store file), after enough confirmations.
+
+Everything indexed comes from the chain (events, block times) and from batch manifests whose
+values rebuild the anchored root, never from an office's outbox: an auditor's instance can
+:meth:`Indexer.rebuild` it from nothing. Sends no transactions.
+
+Usage::
+
+    indexer = Indexer(settings.store_file, chain, confirmations=2)
+    indexer.sync()                          # resumable: from the cursor to latest - confirmations + 1
+    index = Index(indexer.db)
+    index.versions("EP:1234567:B1")         # every anchored version, oldest first
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import httpx
+from web3 import Web3
+
+from . import merkle
+from .chain import OFFICE_STATUS, Chain, utc_iso
+from .errors import InputError, RegistryError, StoreError
+from .records import LEAF_ENCODING, SEALED, LeafValue, ProofBundle
+
+#: Blocks per ``eth_getLogs`` request.
+BLOCK_STEP: Final = 2000
+#: Largest manifest fetched (a 10,000-record manifest is about 2 MB).
+MANIFEST_MAX_BYTES: Final = 64 * 1024 * 1024
+#: Seconds before a manifest fetch gives up.
+MANIFEST_TIMEOUT: Final = 10.0
+#: Longest wait before a failed manifest is fetched again (the wait doubles per failure from 10 s).
+MANIFEST_MAX_BACKOFF: Final = 3600.0
+MANIFEST_FORMAT: Final = "ipreg-manifest-v1"
+
+_TABLES: Final = ("idx_meta", "idx_offices", "idx_signers", "idx_batches", "idx_revoked_leaves", "idx_leaves")
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS idx_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS idx_offices (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    base_uri TEXT NOT NULL,
+    status TEXT NOT NULL,
+    admitted_block INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idx_signers (
+    office TEXT NOT NULL,
+    address TEXT NOT NULL,
+    from_block INTEGER NOT NULL,
+    until_block INTEGER,
+    PRIMARY KEY (office, address, from_block)
+);
+CREATE TABLE IF NOT EXISTS idx_batches (
+    root TEXT PRIMARY KEY,
+    office TEXT NOT NULL,
+    signer TEXT NOT NULL,
+    block_number INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    leaf_count INTEGER NOT NULL,
+    manifest_uri TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
+    revocation_reason INTEGER NOT NULL DEFAULT 0,
+    revoked_block INTEGER,
+    manifest_status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (manifest_status IN ('pending', 'indexed', 'failed')),
+    manifest_error TEXT,
+    manifest_attempts INTEGER NOT NULL DEFAULT 0,
+    manifest_retry_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS idx_batches_office ON idx_batches(office, block_number);
+CREATE INDEX IF NOT EXISTS idx_batches_manifest ON idx_batches(manifest_status, manifest_retry_at);
+CREATE TABLE IF NOT EXISTS idx_revoked_leaves (
+    root TEXT NOT NULL,
+    leaf TEXT NOT NULL,
+    reason INTEGER NOT NULL,
+    block_number INTEGER NOT NULL,
+    PRIMARY KEY (root, leaf)
+);
+CREATE TABLE IF NOT EXISTS idx_leaves (
+    root TEXT NOT NULL REFERENCES idx_batches(root),
+    position INTEGER NOT NULL,
+    leaf TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    canonicalization TEXT NOT NULL,
+    supersedes TEXT NOT NULL,
+    PRIMARY KEY (root, position)
+);
+CREATE INDEX IF NOT EXISTS idx_leaves_hash ON idx_leaves(content_hash);
+CREATE INDEX IF NOT EXISTS idx_leaves_record ON idx_leaves(record_id);
+CREATE INDEX IF NOT EXISTS idx_leaves_supersedes ON idx_leaves(supersedes);
+CREATE INDEX IF NOT EXISTS idx_leaves_leaf ON idx_leaves(leaf);
+"""
+
+
+class ManifestError(InputError):
+    """A batch manifest that cannot be fetched, parsed, or does not rebuild its anchored root."""
+
+    code = "invalidManifest"
+
+
+class IndexStateError(StoreError):
+    """The index follows another deployment, or the chain reorganised below its cursor."""
+
+    code = "indexState"
+
+
+# ---------------------------------------------------------------------------- read model
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedOffice:
+    """An office as its events describe it."""
+
+    code: str
+    name: str
+    base_uri: str
+    status: str
+    admitted_block: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedSigner:
+    """A signer's validity interval: blocks ``[from_block, until_block)``, open if ``until_block`` is None."""
+
+    office: str
+    address: str
+    from_block: int
+    until_block: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedBatch:
+    """An anchored batch with its transaction and the state of its manifest."""
+
+    root: str
+    office: str
+    signer: str
+    block_number: int
+    log_index: int
+    timestamp: int
+    leaf_count: int
+    manifest_uri: str
+    tx_hash: str
+    revocation_reason: int
+    manifest_status: str
+    manifest_error: str | None
+
+    @property
+    def anchored_at(self) -> str:
+        """UTC time of the anchoring block."""
+        return utc_iso(self.timestamp)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedLeaf:
+    """One record of an anchored batch (from its verified manifest), with the batch's provenance."""
+
+    root: str
+    position: int
+    leaf: str
+    record_id: str
+    content_hash: str
+    canonicalization: str
+    supersedes: str
+    office: str
+    block_number: int
+    timestamp: int
+    tx_hash: str
+    leaf_count: int
+
+    @property
+    def value(self) -> LeafValue:
+        """The leaf's value tuple."""
+        return LeafValue(self.record_id, self.content_hash, self.canonicalization, self.supersedes)
+
+    @property
+    def sealed(self) -> bool:
+        """Whether this is a sealed commitment (record id and content hidden)."""
+        return self.canonicalization == SEALED
+
+
+@dataclass(slots=True)
+class SyncResult:
+    """What one :meth:`Indexer.sync` did."""
+
+    from_block: int
+    to_block: int
+    events: int = 0
+    batches: int = 0
+    manifests_indexed: int = 0
+    leaves: int = 0
+    manifest_failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """lowerCamelCase summary for ``--json``."""
+        return {
+            "fromBlock": self.from_block,
+            "toBlock": self.to_block,
+            "events": self.events,
+            "batches": self.batches,
+            "manifestsIndexed": self.manifests_indexed,
+            "leaves": self.leaves,
+            "manifestFailures": [{"root": r, "error": e} for r, e in self.manifest_failures],
+        }
+
+
+_BATCH_COLS: Final = (
+    "root, office, signer, block_number, log_index, timestamp, leaf_count, manifest_uri, tx_hash,"
+    " revocation_reason, manifest_status, manifest_error"
+)
+_LEAF_SELECT: Final = (
+    "SELECT l.root, l.position, l.leaf, l.record_id, l.content_hash, l.canonicalization, l.supersedes,"
+    " b.office, b.block_number, b.timestamp, b.tx_hash, b.leaf_count FROM idx_leaves l"
+    " JOIN idx_batches b ON b.root = l.root"
+)
+_LEAF_ORDER: Final = " ORDER BY b.block_number, b.log_index, l.position"
+
+_TREES: OrderedDict[str, merkle.MerkleTree] = OrderedDict()
+_TREES_LOCK = threading.Lock()
+_TREES_MAX = 8
+
+
+def has_index(db: sqlite3.Connection) -> bool:
+    """Whether the database holds an index (the indexer ran at least once)."""
+    row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'idx_leaves'").fetchone()
+    return row is not None
+
+
+class Index:
+    """Queries over the ``idx_*`` tables. Writes nothing; use one per thread (or a shared read connection)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    @classmethod
+    def of(cls, db: sqlite3.Connection | None) -> Index | None:
+        """The index in ``db``, or None if there is none."""
+        return cls(db) if db is not None and has_index(db) else None
+
+    # -- state
+
+    def meta(self) -> dict[str, str]:
+        """Deployment the index follows and its cursor (``chainId``, ``anchorRegistry``, ``cursor`` …)."""
+        return {str(k): str(v) for k, v in self.db.execute("SELECT key, value FROM idx_meta")}
+
+    def cursor(self) -> int | None:
+        """The last indexed block, or None before the first sync."""
+        value = self.meta().get("cursor")
+        return int(value) if value is not None else None
+
+    # -- offices
+
+    def offices(self) -> list[IndexedOffice]:
+        """All offices, in order of admission."""
+        rows = self.db.execute(
+            "SELECT code, name, base_uri, status, admitted_block FROM idx_offices"
+            " ORDER BY admitted_block, rowid"
+        )
+        return [IndexedOffice(*r) for r in rows]
+
+    def signers(self, office: str) -> list[IndexedSigner]:
+        """Every validity interval of every signer of ``office``, oldest first."""
+        rows = self.db.execute(
+            "SELECT office, address, from_block, until_block FROM idx_signers WHERE office = ?"
+            " ORDER BY from_block, address",
+            (office,),
+        )
+        return [IndexedSigner(*r) for r in rows]
+
+    def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
+        """Whether ``signer`` was authorised for ``office`` at ``block_number`` (by the indexed events)."""
+        row = self.db.execute(
+            "SELECT 1 FROM idx_signers WHERE office = ? AND lower(address) = lower(?) AND from_block <= ?"
+            " AND (until_block IS NULL OR until_block > ?)",
+            (office, signer, block_number, block_number),
+        ).fetchone()
+        return row is not None
+
+    # -- batches
+
+    def batch(self, root: str) -> IndexedBatch | None:
+        """The batch anchored under ``root``."""
+        sql = f"SELECT {_BATCH_COLS} FROM idx_batches WHERE root = ?"
+        row = self.db.execute(sql, (root.lower(),)).fetchone()
+        return IndexedBatch(*row) if row else None
+
+    def batches(
+        self, office: str | None = None, limit: int = 100, before_block: int | None = None
+    ) -> list[IndexedBatch]:
+        """Batches, newest first; optionally of one office and anchored before a block (for paging)."""
+        sql = f"SELECT {_BATCH_COLS} FROM idx_batches WHERE 1 = 1"
+        args: list[object] = []
+        if office is not None:
+            sql += " AND office = ?"
+            args.append(office)
+        if before_block is not None:
+            sql += " AND block_number < ?"
+            args.append(before_block)
+        sql += " ORDER BY block_number DESC, log_index DESC LIMIT ?"
+        args.append(limit)
+        return [IndexedBatch(*r) for r in self.db.execute(sql, args)]
+
+    def unindexed_batches(self, office: str | None = None) -> list[IndexedBatch]:
+        """Batches whose manifest is not (yet) indexed: their records are unknown to the index."""
+        sql = f"SELECT {_BATCH_COLS} FROM idx_batches WHERE manifest_status != 'indexed'"
+        args: tuple[object, ...] = ()
+        if office is not None:
+            sql += " AND office = ?"
+            args = (office,)
+        return [IndexedBatch(*r) for r in self.db.execute(sql + " ORDER BY block_number, log_index", args)]
+
+    def revoked_leaves(self, root: str) -> dict[str, int]:
+        """Revoked leaves of a batch -> reason code."""
+        rows = self.db.execute("SELECT leaf, reason FROM idx_revoked_leaves WHERE root = ?", (root.lower(),))
+        return {str(leaf): int(reason) for leaf, reason in rows}
+
+    # -- leaves
+
+    def leaves_by_hash(self, content_hash: str) -> list[IndexedLeaf]:
+        """Anchored records with this content hash, oldest first (sealed commitments excluded)."""
+        rows = self.db.execute(
+            _LEAF_SELECT + " WHERE l.content_hash = ? AND l.canonicalization != ?" + _LEAF_ORDER,
+            (content_hash.lower(), SEALED),
+        )
+        return [IndexedLeaf(*r) for r in rows]
+
+    def leaves_by_leaf(self, leaf: str) -> list[IndexedLeaf]:
+        """Where a leaf hash was anchored, oldest first."""
+        rows = self.db.execute(_LEAF_SELECT + " WHERE l.leaf = ?" + _LEAF_ORDER, (leaf.lower(),))
+        return [IndexedLeaf(*r) for r in rows]
+
+    def versions(self, record_id: str) -> list[IndexedLeaf]:
+        """Every version of a record id anchored by the record's own office, oldest first."""
+        office = record_id.split(":", 1)[0]
+        rows = self.db.execute(
+            _LEAF_SELECT + " WHERE l.record_id = ? AND b.office = ? AND l.canonicalization != ?"
+            + _LEAF_ORDER,
+            (record_id, office, SEALED),
+        )
+        return [IndexedLeaf(*r) for r in rows]
+
+    def superseded_by(self, leaf: str, office: str, record_id: str) -> IndexedLeaf | None:
+        """The first version of ``record_id`` anchored by ``office`` that names ``leaf`` as its predecessor.
+
+        A newer version that was itself revoked (its batch or its leaf) does not count.
+        """
+        row = self.db.execute(
+            _LEAF_SELECT
+            + " WHERE l.supersedes = ? AND l.record_id = ? AND b.office = ? AND b.revocation_reason = 0"
+            " AND NOT EXISTS (SELECT 1 FROM idx_revoked_leaves r WHERE r.root = l.root AND r.leaf = l.leaf)"
+            + _LEAF_ORDER + " LIMIT 1",
+            (leaf.lower(), record_id, office),
+        ).fetchone()
+        return IndexedLeaf(*row) if row else None
+
+    def office_leaves(self, office: str) -> Iterator[IndexedLeaf]:
+        """Every record anchored by ``office`` (sealed commitments excluded), batch by batch."""
+        rows = self.db.execute(
+            _LEAF_SELECT + " WHERE b.office = ? AND l.canonicalization != ?" + _LEAF_ORDER, (office, SEALED)
+        )
+        for row in rows:
+            yield IndexedLeaf(*row)
+
+    def tree(self, root: str) -> merkle.MerkleTree:
+        """The Merkle tree of an indexed batch (small in-memory cache of recent trees)."""
+        root = root.lower()
+        with _TREES_LOCK:
+            cached = _TREES.get(root)
+            if cached is not None:
+                _TREES.move_to_end(root)
+                return cached
+        leaves = [bytes.fromhex(r[0][2:]) for r in self.db.execute(
+            "SELECT leaf FROM idx_leaves WHERE root = ? ORDER BY position", (root,))]
+        if not leaves:
+            raise StoreError(f"the index holds no records of batch {root}")
+        tree = merkle.MerkleTree.from_leaves(leaves)
+        if "0x" + tree.root.hex() != root:
+            raise StoreError(f"indexed records of batch {root} do not rebuild it: run `ipreg index rebuild`")
+        with _TREES_LOCK:
+            _TREES[root] = tree
+            while len(_TREES) > _TREES_MAX:
+                _TREES.popitem(last=False)
+        return tree
+
+    def bundle(self, leaf: IndexedLeaf, chain_id: int, registry: str) -> ProofBundle:
+        """The proof bundle of an indexed record, rebuilt from its batch's leaves."""
+        proof = self.tree(leaf.root).proof(leaf.position)
+        return ProofBundle(
+            chain_id=chain_id, registry=registry, office=leaf.office, root=leaf.root, value=leaf.value,
+            proof=tuple("0x" + p.hex() for p in proof), leaf_count=leaf.leaf_count,
+            transaction_hash=leaf.tx_hash, block_number=leaf.block_number,
+            anchored_at=utc_iso(leaf.timestamp),
+        )
+
+
+# ---------------------------------------------------------------------------- manifests
+
+
+def read_manifest(uri: str, max_bytes: int = MANIFEST_MAX_BYTES, timeout: float = MANIFEST_TIMEOUT,
+                  allow_files: bool = True) -> bytes:
+    """The bytes behind a manifest URI (``file://`` or ``http(s)://``); ManifestError if unavailable."""
+    parts = urlsplit(uri)
+    if parts.scheme == "file":
+        if not allow_files:
+            raise ManifestError(f"file manifests are disabled: {uri}")
+        if parts.netloc not in ("", "localhost"):
+            raise ManifestError(f"file manifest on another host: {uri}")
+        path = Path(url2pathname(unquote(parts.path)))
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise ManifestError(f"manifest {uri} is {size} bytes, above the {max_bytes}-byte limit")
+            return path.read_bytes()
+        except OSError as exc:
+            raise ManifestError(f"cannot read manifest {uri}: {exc.strerror or type(exc).__name__}") from None
+    if parts.scheme in ("http", "https"):
+        try:
+            with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5) as client, \
+                    client.stream("GET", uri) as response:
+                if response.status_code != 200:
+                    raise ManifestError(f"manifest {uri}: HTTP {response.status_code}")
+                declared = response.headers.get("content-length")
+                if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                    raise ManifestError(f"manifest {uri} is {declared} bytes, above the limit of {max_bytes}")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise ManifestError(f"manifest {uri} exceeds the {max_bytes}-byte limit")
+                return bytes(body)
+        except httpx.HTTPError as exc:
+            raise ManifestError(f"cannot fetch manifest {uri}: {type(exc).__name__}") from None
+    raise ManifestError(f"unsupported manifest URI scheme {parts.scheme or '(none)'!r}: {uri[:200]}")
+
+
+def manifest_values(body: bytes, batch: IndexedBatch) -> list[LeafValue]:
+    """The values of a manifest, accepted only if they rebuild the batch's anchored root."""
+    where = f"manifest of batch {batch.root}"
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise ManifestError(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
+        raise ManifestError(f"{where} is not an {MANIFEST_FORMAT} document")
+    if doc.get("leafEncoding") != list(LEAF_ENCODING):
+        raise ManifestError(f"{where} has an unsupported leafEncoding {doc.get('leafEncoding')!r}")
+    if str(doc.get("root", "")).lower() != batch.root or doc.get("office") != batch.office:
+        raise ManifestError(f"{where} names root {doc.get('root')!r} of office {doc.get('office')!r}")
+    raw = doc.get("values")
+    if not isinstance(raw, list) or len(raw) != batch.leaf_count:
+        count = len(raw) if isinstance(raw, list) else "no"
+        raise ManifestError(f"{where} has {count} values, the batch anchored {batch.leaf_count}")
+    try:
+        values = [LeafValue.from_list(v) for v in raw]
+    except RegistryError as exc:
+        raise ManifestError(f"{where}: {exc.diagnostics()}") from None
+    tree = merkle.MerkleTree.from_leaves([v.leaf() for v in values])
+    if "0x" + tree.root.hex() != batch.root:
+        raise ManifestError(f"{where}: its values rebuild root 0x{tree.root.hex()}, not the anchored root")
+    return values
+
+
+# ---------------------------------------------------------------------------- indexer
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+class Indexer:
+    """Follows the registry's events into the ``idx_*`` tables of the store file."""
+
+    def __init__(
+        self,
+        store_path: Path,
+        chain: Chain,
+        confirmations: int = 1,
+        step: int = BLOCK_STEP,
+        manifest_timeout: float = MANIFEST_TIMEOUT,
+        manifest_max_bytes: int = MANIFEST_MAX_BYTES,
+        allow_file_manifests: bool = True,
+    ) -> None:
+        if chain.deployment is None:
+            raise IndexStateError("no deployment to index: run `ipreg deploy` or give the registry address")
+        if step < 1:
+            raise InputError(f"block step must be at least 1, got {step}")
+        self.chain = chain
+        self.deployment = chain.deployment
+        self.confirmations = max(1, confirmations)
+        self.step = step
+        self.manifest_timeout = manifest_timeout
+        self.manifest_max_bytes = manifest_max_bytes
+        self.allow_file_manifests = allow_file_manifests
+        store_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(store_path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store {store_path}: {exc}") from None
+        self.index = Index(self.db)
+        anchors, offices = chain.anchors, chain.offices
+        self._contracts = {anchors.address.lower(): anchors, offices.address.lower(): offices}
+        self._events = {
+            (anchors.address.lower(), getattr(anchors.events, n)().topic): getattr(anchors.events, n)()
+            for n in ("BatchAnchored", "BatchRevoked", "LeafRevoked")
+        } | {
+            (offices.address.lower(), getattr(offices.events, n)().topic): getattr(offices.events, n)()
+            for n in ("OfficeAdmitted", "OfficeStatusChanged", "SignerAdded", "SignerRemoved")
+        }
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- deployment and cursor
+
+    def _claim(self) -> None:
+        """Bind an empty index to this deployment; refuse an index of another one."""
+        dep = self.deployment
+        wanted = {"chainId": str(dep.chain_id), "anchorRegistry": dep.anchor_registry.lower(),
+                  "officeRegistry": dep.office_registry.lower()}
+        meta = self.index.meta()
+        if not meta:
+            with self._transaction() as db:
+                db.executemany("INSERT INTO idx_meta (key, value) VALUES (?, ?)",
+                               [*wanted.items(), ("startBlock", str(dep.block_number))])
+            return
+        if any(meta.get(k) != v for k, v in wanted.items()):
+            raise IndexStateError(
+                f"the index follows registry {meta.get('anchorRegistry')} on chain {meta.get('chainId')},"
+                f" not {wanted['anchorRegistry']} on chain {wanted['chainId']}: run `ipreg index rebuild`"
+            )
+
+    def _check_cursor(self, cursor: int) -> None:
+        recorded = self.index.meta().get("cursorHash")
+        if recorded is None:
+            return
+        block = self.chain.rpc(lambda: self.chain.w3.eth.get_block(cursor))
+        if _hex(block["hash"]) != recorded:
+            raise IndexStateError(
+                f"the chain changed at or below indexed block {cursor} (reorganisation deeper than "
+                f"{self.confirmations} confirmation(s), or a reset node): run `ipreg index rebuild`"
+            )
+
+    # -- sync
+
+    def sync(self, progress: Callable[[int], None] | None = None, retry_failed: bool = False) -> SyncResult:
+        """Index new confirmed blocks in ranges of ``step``, then fetch pending manifests; resumable.
+
+        ``progress`` is called with the number of blocks done after each range. Failed manifests are
+        fetched again once their back-off has passed (at once with ``retry_failed``).
+        """
+        self._claim()
+        start = int(self.index.meta()["startBlock"])
+        cursor = self.index.cursor()
+        if cursor is not None:
+            self._check_cursor(cursor)
+        first = start if cursor is None else cursor + 1
+        latest = self.chain.rpc(lambda: self.chain.w3.eth.block_number)
+        target = latest - self.confirmations + 1
+        result = SyncResult(first, max(target, first - 1))
+        lo = first
+        while lo <= target:
+            hi = min(lo + self.step - 1, target)
+            result.events += self._sync_range(lo, hi, result)
+            if progress is not None:
+                progress(hi - lo + 1)
+            lo = hi + 1
+        self.fetch_manifests(result, retry_failed=retry_failed)
+        return result
+
+    def _sync_range(self, lo: int, hi: int, result: SyncResult) -> int:
+        logs = self.chain.rpc(lambda: self.chain.w3.eth.get_logs({
+            "address": [Web3.to_checksum_address(a) for a in self._contracts],
+            "fromBlock": lo, "toBlock": hi,
+        }))
+        decoded = []
+        for log in logs:
+            topics = log.get("topics") or []
+            event = self._events.get((str(log["address"]).lower(), _hex(topics[0]))) if topics else None
+            if event is not None:
+                decoded.append(event.process_log(log))
+        blocks = {int(e["blockNumber"]) for e in decoded if e["event"] == "BatchAnchored"}
+        times = {n: self._timestamp(n) for n in blocks}
+        cursor_hash = _hex(self.chain.rpc(lambda: self.chain.w3.eth.get_block(hi))["hash"])
+        with self._transaction() as db:
+            for e in decoded:
+                result.batches += self._apply(db, e, times)
+            db.executemany("INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
+                           [("cursor", str(hi)), ("cursorHash", cursor_hash)])
+        return len(decoded)
+
+    def _timestamp(self, block_number: int) -> int:
+        return int(self.chain.rpc(lambda: self.chain.w3.eth.get_block(block_number))["timestamp"])
+
+    def _apply(self, db: sqlite3.Connection, e: Any, times: dict[int, int]) -> int:
+        """Write one decoded event; return 1 for a new batch."""
+        name, a, block = str(e["event"]), e["args"], int(e["blockNumber"])
+        office = bytes(a["office"]).decode("ascii")
+        if name == "BatchAnchored":
+            db.execute(
+                "INSERT OR IGNORE INTO idx_batches (root, office, signer, block_number, log_index, timestamp,"
+                " leaf_count, manifest_uri, tx_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (_hex(a["root"]), office, str(a["signer"]), block, int(e["logIndex"]), times[block],
+                 int(a["leafCount"]), str(a["manifestURI"]), _hex(e["transactionHash"])),
+            )
+            return 1
+        if name == "BatchRevoked":
+            db.execute("UPDATE idx_batches SET revocation_reason = ?, revoked_block = ? WHERE root = ?",
+                       (int(a["reason"]), block, _hex(a["root"])))
+        elif name == "LeafRevoked":
+            db.execute("INSERT OR IGNORE INTO idx_revoked_leaves (root, leaf, reason, block_number)"
+                       " VALUES (?, ?, ?, ?)", (_hex(a["root"]), _hex(a["leaf"]), int(a["reason"]), block))
+        elif name == "OfficeAdmitted":
+            db.execute("INSERT OR IGNORE INTO idx_offices (code, name, base_uri, status, admitted_block)"
+                       " VALUES (?, ?, ?, 'active', ?)", (office, str(a["name"]), str(a["baseURI"]), block))
+        elif name == "OfficeStatusChanged":
+            db.execute("UPDATE idx_offices SET status = ? WHERE code = ?",
+                       (OFFICE_STATUS[int(a["status"])], office))
+        elif name == "SignerAdded":
+            db.execute("INSERT OR IGNORE INTO idx_signers (office, address, from_block, until_block)"
+                       " VALUES (?, ?, ?, NULL)", (office, str(a["signer"]), int(a["fromBlock"])))
+        elif name == "SignerRemoved":
+            db.execute("UPDATE idx_signers SET until_block = ? WHERE office = ? AND address = ?"
+                       " AND until_block IS NULL", (int(a["untilBlock"]), office, str(a["signer"])))
+        return 0
+
+    # -- manifests
+
+    def fetch_manifests(self, result: SyncResult | None = None, retry_failed: bool = False) -> SyncResult:
+        """Fetch, verify and index the manifests of batches not indexed yet; record failures for a retry."""
+        result = result or SyncResult(0, -1)
+        now = time.time()
+        rows = self.db.execute(
+            f"SELECT {_BATCH_COLS}, manifest_attempts FROM idx_batches WHERE manifest_status = 'pending'"
+            " OR (manifest_status = 'failed' AND (? OR manifest_retry_at <= ?))"
+            " ORDER BY block_number, log_index",
+            (retry_failed, now),
+        ).fetchall()
+        for row in rows:
+            batch, attempts = IndexedBatch(*row[:-1]), int(row[-1])
+            try:
+                body = read_manifest(batch.manifest_uri, self.manifest_max_bytes, self.manifest_timeout,
+                                     self.allow_file_manifests)
+                values = manifest_values(body, batch)
+            except ManifestError as exc:
+                self._manifest_failed(batch, attempts, exc.diagnostics())
+                result.manifest_failures.append((batch.root, exc.diagnostics()))
+                continue
+            with self._transaction() as db:
+                db.execute("DELETE FROM idx_leaves WHERE root = ?", (batch.root,))
+                db.executemany(
+                    "INSERT INTO idx_leaves (root, position, leaf, record_id, content_hash, canonicalization,"
+                    " supersedes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(batch.root, k, _hex(v.leaf()), v.record_id, v.content_hash, v.canonicalization,
+                      v.supersedes) for k, v in enumerate(values)],
+                )
+                db.execute("UPDATE idx_batches SET manifest_status = 'indexed', manifest_error = NULL"
+                           " WHERE root = ?", (batch.root,))
+            result.manifests_indexed += 1
+            result.leaves += len(values)
+        return result
+
+    def _manifest_failed(self, batch: IndexedBatch, attempts: int, error: str) -> None:
+        wait = min(MANIFEST_MAX_BACKOFF, 10.0 * 2**attempts)
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE idx_batches SET manifest_status = 'failed', manifest_error = ?,"
+                " manifest_attempts = ?, manifest_retry_at = ? WHERE root = ?",
+                (error, attempts + 1, time.time() + wait, batch.root),
+            )
+
+    # -- rebuild
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> SyncResult:
+        """Drop every ``idx_*`` table and index again from the deployment block: chain and manifests only."""
+        with self._transaction() as db:
+            for table in reversed(_TABLES):
+                db.execute(f"DROP TABLE IF EXISTS {table}")
+        self.db.executescript(SCHEMA)
+        with _TREES_LOCK:
+            _TREES.clear()
+        return self.sync(progress)
+
+    def status(self) -> dict[str, Any]:
+        """Cursor, chain head and counts, for ``ipreg index status`` and the service."""
+        meta = self.index.meta()
+        latest = self.chain.rpc(lambda: self.chain.w3.eth.block_number)
+        counts = self.db.execute(
+            "SELECT (SELECT count(*) FROM idx_offices), (SELECT count(*) FROM idx_batches),"
+            " (SELECT count(*) FROM idx_leaves),"
+            " (SELECT count(*) FROM idx_batches WHERE manifest_status != 'indexed'),"
+            " (SELECT count(*) FROM idx_revoked_leaves),"
+            " (SELECT count(*) FROM idx_batches WHERE revocation_reason != 0)"
+        ).fetchone()
+        return {
+            "chainId": int(meta.get("chainId", self.deployment.chain_id)),
+            "anchorRegistry": meta.get("anchorRegistry", self.deployment.anchor_registry.lower()),
+            "cursor": int(meta["cursor"]) if "cursor" in meta else None,
+            "latestBlock": latest,
+            "confirmations": self.confirmations,
+            "offices": counts[0], "batches": counts[1], "records": counts[2],
+            "batchesWithoutManifest": counts[3], "revokedRecords": counts[4], "revokedBatches": counts[5],
+        }
+
