@@ -30,7 +30,8 @@ struct Batch {
 }
 
 /// @notice One interval during which an address was an authorised signer of an office.
-/// @dev `untilBlock == 0` means still valid. Valid for blocks in [fromBlock, untilBlock).
+/// @dev `untilBlock == 0` means still valid. Valid for blocks in [fromBlock, untilBlock]: the contract
+/// rejects anything a key sends after its removal, so what it did in the removal block came before it.
 struct SignerTerm {
     uint64 fromBlock;
     uint64 untilBlock;

@@ -144,7 +144,7 @@ contract OfficeRegistry is IOfficeRegistry {
         SignerTerm[] storage terms = _terms[code][signer];
         for (uint256 i = 0; i < terms.length; ++i) {
             SignerTerm storage t = terms[i];
-            if (blockNumber >= t.fromBlock && (t.untilBlock == 0 || blockNumber < t.untilBlock)) return true;
+            if (blockNumber >= t.fromBlock && (t.untilBlock == 0 || blockNumber <= t.untilBlock)) return true;
         }
         return false;
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,11 +202,9 @@ class Anchorer:
         signed = self.account.sign_transaction(tx)
         tx_hash = "0x" + bytes(signed.hash).hex()
         self.store.mark_sent(batch.id, self.account.address, int(tx["nonce"]), tx_hash)
-        if os.environ.get("IPREG_TEST_CRASH_AFTER_SEND") == "before-broadcast":
-            os._exit(137)  # test hook: simulate a crash at the worst moment
+        _test_hold("before-broadcast")
         self.chain.send(self.account, tx)
-        if os.environ.get("IPREG_TEST_CRASH_AFTER_SEND") == "after-broadcast":
-            os._exit(137)
+        _test_hold("after-broadcast")
         try:
             result = self.chain.wait(tx_hash, confirmations=self.confirmations)
         except ContractRevertError:
@@ -290,6 +289,14 @@ class Anchorer:
         return result
 
 
+def _test_hold(moment: str) -> None:
+    """Test hook: with ``IPREG_TEST_HOLD=<moment>:<file>``, touch the file and wait to be killed."""
+    spec = os.environ.get("IPREG_TEST_HOLD", "")
+    if spec.startswith(moment + ":"):
+        Path(spec.split(":", 1)[1]).touch()
+        time.sleep(600)
+
+
 def _get_tx(chain: Chain, tx_hash: str) -> Any:
     from web3.exceptions import TransactionNotFound
 
@@ -319,3 +326,26 @@ def batch_bundles(store: Store, chain: Chain, batch: StoredBatch) -> list[tuple[
             anchored_at=anchored_at,
         )))
     return out
+
+
+def reveal_bundle(store: Store, chain: Chain, record_id: str, content_hash: str | None = None) -> ProofBundle:
+    """The bundle of a sealed record with its salt revealed, so anyone can check the sealed anchor.
+
+    The bundle proves the commitment was anchored at the sealed batch's time and opens it to the
+    record id and content hash; the salt is what keeps the record secret until this moment.
+    """
+    sealed = [r for r in store.versions(record_id) if r.salt is not None]
+    if content_hash is not None:
+        sealed = [r for r in sealed if r.content_hash == content_hash]
+    if not sealed:
+        raise InputError(f"no sealed record {record_id} in the store" + (f" with content {content_hash}" if content_hash else ""))
+    record = sealed[-1]
+    if record.batch_id is None or store.batch(record.batch_id).status != "anchored":
+        raise InputError(f"sealed record {record_id} is not anchored yet; run `ipreg anchor` first")
+    for stored, bundle in batch_bundles(store, chain, store.batch(record.batch_id)):
+        if stored.id == record.id:
+            assert record.salt is not None
+            reveal = {"salt": "0x" + record.salt.hex(), "recordId": record.record_id, "contentHash": record.content_hash,
+                      "canonicalization": record.canonicalization}
+            return ProofBundle(**{**{f: getattr(bundle, f) for f in bundle.__dataclass_fields__}, "extra": {"reveal": reveal}})
+    raise ChainError(f"sealed record {record_id} not found in its batch")

@@ -248,9 +248,14 @@ class Index:
         self.db = db
 
     @classmethod
-    def of(cls, db: sqlite3.Connection | None) -> Index | None:
-        """The index in ``db``, or None if there is none."""
-        return cls(db) if db is not None and has_index(db) else None
+    def of(cls, db: sqlite3.Connection | None, registry: str | None = None) -> Index | None:
+        """The index in ``db``; None if there is none, or if it follows another registry than ``registry``."""
+        if db is None or not has_index(db):
+            return None
+        index = cls(db)
+        if registry is not None and index.meta().get("anchorRegistry") != registry.lower():
+            return None
+        return index
 
     # -- state
 
@@ -375,6 +380,14 @@ class Index:
         )
         for row in rows:
             yield IndexedLeaf(*row)
+
+    def record_count(self, office: str) -> int:
+        """Distinct record ids ``office`` anchored (sealed commitments excluded)."""
+        row = self.db.execute(
+            "SELECT count(DISTINCT l.record_id) FROM idx_leaves l JOIN idx_batches b ON b.root = l.root"
+            " WHERE b.office = ? AND l.canonicalization != ?", (office, SEALED),
+        ).fetchone()
+        return int(row[0])
 
     def tree(self, root: str) -> merkle.MerkleTree:
         """The Merkle tree of an indexed batch (small in-memory cache of recent trees)."""

@@ -23,7 +23,7 @@ special characters (``& < > " '``), so no escaping is necessary.
 
 from __future__ import annotations
 
-import json
+import json.encoder
 import os
 import random
 import unicodedata
@@ -47,7 +47,9 @@ NS_PATENT = "http://www.wipo.int/standards/XMLSchema/ST96/Patent"
 NS_TRADEMARK = "http://www.wipo.int/standards/XMLSchema/ST96/Trademark"
 
 KINDS: tuple[str, ...] = ("st96-patent", "st96-trademark", "st97-json", "pdf")
-_PATENT_KINDS = frozenset({"st96-patent", "st97-json", "pdf"})
+
+# JSON string literal encoder (C-accelerated), same escaping as ensure_ascii=False.
+_json_str = json.encoder.encode_basestring
 
 
 class SampleFile(NamedTuple):
@@ -232,8 +234,6 @@ _TM_STATUS = ("Application filed", "Application published", "Opposition period r
 _PATENT_KIND_CODES = ("A1", "A2", "B1", "B2")  # WO uses only the first two
 _PRIO_OFFICES = ("US", "DE", "JP", "FR", "GB", "CN", "KR")
 
-_LANG_BY_OFFICE = {"EP": "en", "US": "en", "WO": "en", "JP": "ja", "EM": "en"}
-
 
 # --------------------------------------------------------------------------
 # Numbering
@@ -373,7 +373,7 @@ def _make_patent(rng: random.Random, office: str, number: str, gazette: date, pu
 
 def _st96_patent_xml(p: _Patent) -> bytes:
     """Render an ST.96 patent publication document (~1.5-2 KB)."""
-    lang = _LANG_BY_OFFICE.get(p.office, "en")
+    lang = "en"  # all generated text is English
     applicants = "".join(
         f"""
     <pat:Applicant com:sequenceNumber="{i}"><com:Contact><com:Name><com:EntityName>{name}"""
@@ -425,23 +425,41 @@ def _st96_patent_xml(p: _Patent) -> bytes:
 
 
 def _st97_json(p: _Patent) -> bytes:
-    """Render an ST.97-style JSON patent publication record."""
-    doc = {
-        "PatentPublication": {
-            "IPOfficeCode": p.office,
-            "PublicationNumber": p.number,
-            "PatentDocumentKindCode": p.kind_code,
-            "PublicationDate": p.pub_date,
-            "ApplicationNumberText": p.app_number,
-            "FilingDate": p.filing_date,
-            "InventionTitle": p.title,
-            "Applicants": [{"EntityName": n, "CountryCode": cc} for n, cc in p.applicants],
-            "Inventors": [{"PersonFullName": n, "CountryCode": cc} for n, cc in p.inventors],
-            "IPCClassifications": list(p.ipc),
-            "Abstract": p.abstract,
-        }
-    }
-    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+    """Render an ST.97-style JSON patent publication record.
+
+    Byte-identical to ``json.dumps(doc, indent=2, ensure_ascii=False) + "\\n"``
+    (keys in natural, not sorted, order) but built from a template, which is
+    several times faster than the pure-Python indenting encoder.
+    """
+    q = _json_str
+    applicants = ",".join(
+        f'\n      {{\n        "EntityName": {q(n)},\n        "CountryCode": {q(cc)}\n      }}'
+        for n, cc in p.applicants
+    )
+    inventors = ",".join(
+        f'\n      {{\n        "PersonFullName": {q(n)},\n        "CountryCode": {q(cc)}\n      }}'
+        for n, cc in p.inventors
+    )
+    ipc = ",".join(f"\n      {q(c)}" for c in p.ipc)
+    return f"""{{
+  "PatentPublication": {{
+    "IPOfficeCode": {q(p.office)},
+    "PublicationNumber": {q(p.number)},
+    "PatentDocumentKindCode": {q(p.kind_code)},
+    "PublicationDate": {q(p.pub_date)},
+    "ApplicationNumberText": {q(p.app_number)},
+    "FilingDate": {q(p.filing_date)},
+    "InventionTitle": {q(p.title)},
+    "Applicants": [{applicants}
+    ],
+    "Inventors": [{inventors}
+    ],
+    "IPCClassifications": [{ipc}
+    ],
+    "Abstract": {q(p.abstract)}
+  }}
+}}
+""".encode()
 
 
 def _ascii(text: str) -> str:

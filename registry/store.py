@@ -302,6 +302,26 @@ class Store:
                 (batch_id,),
             )
 
+    def offices_with_work(self) -> list[str]:
+        """Offices with records not yet in a batch or batches not yet anchored."""
+        rows = self.db.execute(
+            "SELECT office FROM records WHERE batch_id IS NULL"
+            " UNION SELECT office FROM batches WHERE status != 'anchored' ORDER BY office"
+        )
+        return [str(r[0]) for r in rows]
+
+    # -- API tokens (only SHA-256 hashes are stored)
+
+    def add_token(self, token_hash: str, office: str, label: str | None = None) -> None:
+        """Remember the hash of an office's API token."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO tokens (token_hash, office, label) VALUES (?, ?, ?)", (token_hash, office, label))
+
+    def token_office(self, token_hash: str) -> str | None:
+        """The office whose token hashes to ``token_hash``, if any."""
+        row = self.db.execute("SELECT office FROM tokens WHERE token_hash = ?", (token_hash,)).fetchone()
+        return str(row[0]) if row else None
+
     def counts(self) -> dict[str, int]:
         """Records and batches by state, for status displays."""
         records = self.db.execute(

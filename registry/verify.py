@@ -6,13 +6,15 @@ verdict with the reason in words.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from . import canon
 from .anchor import batch_bundles
-from .chain import Chain
+from .chain import BatchInfo, Chain, utc_iso
 from .errors import BundleError, InputError
+from .indexer import Index, IndexedLeaf
 from .records import SEALED, LeafValue, ProofBundle, RecordId, id_from_document, sealed_commitment
 from .store import Store, StoredRecord
 
@@ -92,19 +94,63 @@ def _check_reveal(bundle: ProofBundle) -> str | None:
     return None
 
 
+class ChainReader(Protocol):
+    """What a verification reads from the chain: live calls, or an audit's per-batch cache."""
+
+    def chain_id(self) -> int:
+        """Chain id of the endpoint."""
+        ...
+
+    def verify_record(
+        self, root: str, proof: Sequence[str], leaf: bytes
+    ) -> tuple[bool, BatchInfo | None, int]:
+        """(proof leads to an anchored root, the batch or None, leaf revocation reason)."""
+        ...
+
+    def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
+        """Whether ``signer`` was authorised for ``office`` at ``block_number``."""
+        ...
+
+
+class LiveReader:
+    """A :class:`ChainReader` making the contract calls for every record."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+
+    def chain_id(self) -> int:
+        """Chain id of the endpoint."""
+        return int(self.chain.rpc(lambda: self.chain.w3.eth.chain_id))
+
+    def verify_record(
+        self, root: str, proof: Sequence[str], leaf: bytes
+    ) -> tuple[bool, BatchInfo | None, int]:
+        """``verifyRecord`` on chain."""
+        return self.chain.verify_record(root, proof, leaf)
+
+    def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
+        """``wasSignerAt`` on chain."""
+        return self.chain.was_signer_at(office, signer, block_number)
+
+
 def verify_bundle(
-    chain: Chain, bundle: ProofBundle, content_hash: str | None = None, store: Store | None = None
+    chain: Chain, bundle: ProofBundle, content_hash: str | None = None, store: Store | None = None,
+    reader: ChainReader | None = None,
 ) -> Verdict:
-    """Verify a proof bundle against the chain, and ``content_hash`` (of a file) against the bundle."""
+    """Verify a proof bundle against the chain, and ``content_hash`` (of a file) against the bundle.
+
+    ``reader`` replaces the live contract calls (an audit passes a per-batch cache).
+    """
+    reader = reader or LiveReader(chain)
     value = bundle.value
     leaf = value.leaf()
     record_id, anchored_hash = _claimed(value, bundle)
     base: dict[str, Any] = {"office": bundle.office, "record_id": record_id, "content_hash": content_hash or anchored_hash,
                             "root": bundle.root, "bundle": bundle}
-    chain_id = chain.rpc(lambda: chain.w3.eth.chain_id)
+    chain_id = reader.chain_id()
     if chain_id != bundle.chain_id:
         return Verdict(UNKNOWN, f"the bundle is for chain {bundle.chain_id}, the endpoint serves chain {chain_id}", **base)
-    included, batch, leaf_reason = chain.verify_record(bundle.root, bundle.proof, leaf)
+    included, batch, leaf_reason = reader.verify_record(bundle.root, bundle.proof, leaf)
     if batch is None:
         return Verdict(UNKNOWN, f"root {bundle.root} is not anchored in registry {bundle.registry}", **base)
     base.update(office=batch.office, block_number=batch.block_number, transaction_hash=bundle.transaction_hash,
@@ -121,7 +167,10 @@ def verify_bundle(
     claimed_office = record_id.split(":", 1)[0]
     if claimed_office != batch.office and value.canonicalization != SEALED:
         return Verdict(UNAUTHORISED, f"record of office {claimed_office} was anchored by office {batch.office}", **base)
-    if not chain.was_signer_at(batch.office, batch.signer, batch.block_number):
+    if bundle.office != batch.office:
+        return Verdict(UNAUTHORISED, f"the bundle claims office {bundle.office}; root {bundle.root}"
+                       f" was anchored by office {batch.office}", **base)
+    if not reader.was_signer_at(batch.office, batch.signer, batch.block_number):
         return Verdict(UNAUTHORISED, f"signer {batch.signer} was not authorised for {batch.office} at block "
                        f"{batch.block_number}", **base)
     if batch.revocation_reason:
@@ -130,10 +179,10 @@ def verify_bundle(
     if leaf_reason:
         why = REVOCATION_REASONS.get(leaf_reason, f"reason code {leaf_reason}")
         return Verdict(REVOKED, f"the record was revoked by {batch.office} ({why})", **base)
-    newer = store.superseded_by(leaf) if store is not None else None
+    newer = _newer_version(chain, store, leaf, record_id, batch.office)
     if newer is not None:
-        return Verdict(SUPERSEDED, f"a newer version of {record_id} exists (content {newer.content_hash})",
-                       superseded_by=f"{newer.record_id}@{newer.content_hash}", **base)
+        return Verdict(SUPERSEDED, f"a newer version of {record_id} exists (content {newer[1]})",
+                       superseded_by=f"{newer[0]}@{newer[1]}", **base)
     return Verdict(VERIFIED, f"anchored by {batch.office} at {batch.anchored_at} (block {batch.block_number}),"
                    f" signer authorised at that block, not revoked", **base)
 
@@ -169,7 +218,7 @@ def _id_of(data: bytes, filename: str, method: str) -> str | None:
 
 
 def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str | None = None) -> Verdict:
-    """Verify a content hash through the local store: the anchored record with this content, if any."""
+    """Verify a content hash through the local store and index: the anchored record with this content."""
     if store is None:
         return Verdict(UNKNOWN, "no local store or index to look the record up; give its proof bundle", content_hash=digest)
     candidates = [r for r in store.records_by_hash(digest) if r.salt is None]
@@ -177,6 +226,11 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
         bundle = _bundle_for(chain, store, record)
         if bundle is not None:
             return verify_bundle(chain, bundle, digest, store)
+    index = _index(chain, store)
+    indexed = index.leaves_by_hash(digest) if index is not None else []
+    if index is not None and indexed:
+        leaf = ([x for x in indexed if x.record_id == record_hint] or indexed)[-1]
+        return verify_bundle(chain, _index_bundle(chain, index, leaf), digest, store)
     if candidates:
         r = candidates[-1]
         return Verdict(UNKNOWN, f"{r.record_id} with this content is accepted but not anchored yet",
@@ -193,6 +247,14 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
                 transaction_hash=bundle.transaction_hash if bundle else None,
                 anchored_at=bundle.anchored_at if bundle else None,
             )
+        known_leaf = index.versions(record_hint)[-1:] if index is not None else []
+        if known_leaf:
+            k = known_leaf[0]
+            return Verdict(
+                TAMPERED, f"{record_hint} is anchored with content {k.content_hash}; this file hashes to"
+                f" {digest}", office=k.office, record_id=record_hint, content_hash=digest, root=k.root,
+                block_number=k.block_number, transaction_hash=k.tx_hash, anchored_at=utc_iso(k.timestamp),
+            )
     return Verdict(UNKNOWN, "nothing anchored matches this content" + (f" or record id {record_hint}" if record_hint else ""),
                    record_id=record_hint, content_hash=digest)
 
@@ -207,3 +269,83 @@ def _bundle_for(chain: Chain, store: Store, record: StoredRecord) -> ProofBundle
         if stored.id == record.id:
             return bundle
     return None
+
+
+# ---------------------------------------------------------------------------- lookups (outbox and index)
+
+
+def _index(chain: Chain, store: Store) -> Index | None:
+    """The store's index, if it follows this chain's AnchorRegistry."""
+    return Index.of(store.db, chain.deployment.anchor_registry if chain.deployment is not None else None)
+
+
+def _newer_version(
+    chain: Chain, store: Store | None, leaf: bytes, record_id: str, office: str
+) -> tuple[str, str] | None:
+    """(record id, content hash) of the version superseding ``leaf``, from the outbox or the index."""
+    if store is None:
+        return None
+    newer = store.superseded_by(leaf)
+    if newer is not None:
+        return newer.record_id, newer.content_hash
+    index = _index(chain, store)
+    found = index.superseded_by("0x" + leaf.hex(), office, record_id) if index is not None else None
+    return (found.record_id, found.content_hash) if found is not None else None
+
+
+def _index_bundle(chain: Chain, index: Index, leaf: IndexedLeaf) -> ProofBundle:
+    dep = chain.deployment
+    if dep is None:
+        meta = index.meta()
+        return index.bundle(leaf, int(meta["chainId"]), meta["anchorRegistry"])
+    return index.bundle(leaf, dep.chain_id, dep.anchor_registry)
+
+
+def bundle_for_leaf(
+    chain: Chain, store: Store, leaf: str | bytes, root: str | None = None
+) -> ProofBundle | None:
+    """The proof bundle of an anchored leaf hash (optionally in batch ``root``), from the index or outbox."""
+    leaf_hex = leaf.lower() if isinstance(leaf, str) else "0x" + leaf.hex()
+    index = _index(chain, store)
+    if index is not None:
+        found = [x for x in index.leaves_by_leaf(leaf_hex) if root is None or x.root == root.lower()]
+        if found:
+            return _index_bundle(chain, index, found[0])
+    try:
+        record = store.record_by_leaf(bytes.fromhex(leaf_hex.removeprefix("0x")))
+    except ValueError:
+        raise InputError(f"invalid leaf hash {leaf_hex[:80]!r}") from None
+    bundle = _bundle_for(chain, store, record) if record is not None else None
+    return bundle if bundle is not None and (root is None or bundle.root == root.lower()) else None
+
+
+def bundle_for_record(
+    chain: Chain, store: Store, record_id: str, content_hash: str | None = None
+) -> ProofBundle | None:
+    """The proof bundle of the newest anchored version of ``record_id`` (or the one with ``content_hash``)."""
+    rid = str(RecordId.parse(record_id))
+    best: ProofBundle | None = None
+    index = _index(chain, store)
+    if index is not None:
+        versions = [v for v in index.versions(rid) if content_hash is None or v.content_hash == content_hash]
+        if versions:
+            best = _index_bundle(chain, index, versions[-1])
+    for record in reversed(store.versions(rid)):
+        if record.salt is not None or (content_hash is not None and record.content_hash != content_hash):
+            continue
+        bundle = _bundle_for(chain, store, record)
+        if bundle is not None:
+            if best is None or bundle.block_number > best.block_number:
+                best = bundle
+            break
+    return best
+
+
+def verify_record_id(chain: Chain, store: Store | None, record_id: str) -> Verdict:
+    """The verdict of the newest anchored version of a record id (found through the index or outbox)."""
+    rid = str(RecordId.parse(record_id))
+    bundle = bundle_for_record(chain, store, rid) if store is not None else None
+    if bundle is None:
+        return Verdict(UNKNOWN, f"no anchored version of {rid} is known to the local store or index",
+                       office=rid.split(":", 1)[0], record_id=rid)
+    return verify_bundle(chain, bundle, None, store)

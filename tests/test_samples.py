@@ -119,6 +119,9 @@ def test_json_valid(tmp_path: Path) -> None:
         for key in ("IPOfficeCode", "PublicationNumber", "PatentDocumentKindCode"):
             assert isinstance(pub[key], str)
         assert pub["Applicants"] and pub["IPCClassifications"] and pub["Abstract"]
+        assert list(pub)[:3] == ["IPOfficeCode", "PublicationNumber", "PatentDocumentKindCode"]
+        # The template must match what the stdlib encoder would write (indent=2, natural order).
+        assert p.read_bytes() == (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
 
 
 def test_pdf_structure(tmp_path: Path) -> None:

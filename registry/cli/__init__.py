@@ -18,14 +18,20 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import anchor_cmd, chain_cmd, demo_cmd, deploy_cmd, hash_cmd, verify_cmd
+    from . import anchor_cmd, chain_cmd, demo_cmd, deploy_cmd, hash_cmd, office_cmd, reveal_cmd, verify_cmd
 
     app.command("hash")(hash_cmd.hash_files)
     app.command("deploy")(deploy_cmd.deploy)
     app.command("anchor")(anchor_cmd.anchor)
     app.command("verify")(verify_cmd.verify)
     app.command("demo")(demo_cmd.demo)
+    from . import audit_cmd, index_cmd
+
+    app.command("audit")(audit_cmd.audit)
+    app.add_typer(index_cmd.app, name="index")
+    app.command("reveal")(reveal_cmd.reveal)
     app.add_typer(chain_cmd.app, name="chain")
+    app.add_typer(office_cmd.app, name="office")
 
 
 def main() -> None:

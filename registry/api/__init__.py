@@ -1,0 +1,73 @@
+"""The HTTP service: versioned REST under ``/v1``, OpenAPI 3 at ``/openapi.json``, the web pages.
+
+Usage::
+
+    from registry.api import ServiceSettings, create_app
+    from registry.config import Settings
+
+    app = create_app(Settings.load(), service=ServiceSettings(batch_interval=60))
+    # uvicorn.run(app)  -- or `ipreg serve`
+
+Every error is ``{"error": {"code": "...", "message": "..."}}``. Nothing is built at import:
+the chain is connected on first use, stores are opened per thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..chain import Chain
+from ..config import Settings
+from .errors import install_error_handlers
+from .limits import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .service import Service, ServiceSettings
+
+__all__ = ["Service", "ServiceSettings", "create_app"]
+
+_DESCRIPTION = """
+A shared, tamper-evident registry for intellectual-property offices: the chain holds only
+hashes of publication records; anyone can prove that a record came from a given office,
+unchanged, at a given time, and whether it was later superseded or revoked.
+
+Public reads need no credential. Office writes need `Authorization: Bearer <token>` of that
+office (`ipreg token create --office XX`). Every error is `{"error": {"code", "message"}}`.
+"""
+
+
+def create_app(settings: Settings, chain: Chain | None = None, service: ServiceSettings | None = None) -> FastAPI:
+    """The FastAPI app serving ``settings``' deployment (``chain``: an already connected client, e.g. embedded)."""
+    svc = Service(settings, service or ServiceSettings(), chain)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        svc.start_loop()
+        try:
+            yield
+        finally:
+            svc.close()
+
+    app = FastAPI(
+        title="IP Office Anchor Registry",
+        version=__version__,
+        description=_DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service = svc
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=svc.options.max_upload_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    from .. import web
+    from .routes import batches, health, offices, records, submissions, verify
+
+    for module in (health, offices, submissions, batches, records, verify):
+        app.include_router(module.router)
+    web.install(app)
+    return app

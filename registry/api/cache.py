@@ -1,0 +1,187 @@
+"""Short-lived caches so that verifying by hash does not call the chain more than needed.
+
+- :class:`CachedReader` answers what a verification reads from the chain (a ``ChainReader`` of
+  :mod:`registry.verify`) from per-batch chain state kept for a few seconds: the batch as the
+  contract stores it (office, signer, batch revocation) and the batch's revoked leaves. The
+  Merkle proof itself is checked locally with the same algorithm as the contract.
+- :class:`BatchTrees` keeps the Merkle trees of recently used anchored batches, so a proof
+  bundle is a lookup, not a rebuild of a 10,000-leaf tree.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from web3 import Web3
+
+from .. import merkle
+from ..anchor import leaf_value_of
+from ..chain import BatchInfo, Chain, utc_iso
+from ..errors import ChainError
+from ..records import ProofBundle
+from ..store import Store, StoredBatch, StoredRecord
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TtlCache(Generic[K, V]):
+    """A small thread-safe cache whose entries expire ``ttl`` seconds after they were loaded."""
+
+    def __init__(self, ttl: float, maxsize: int = 4096) -> None:
+        self.ttl = ttl
+        self.maxsize = maxsize
+        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        """The cached value of ``key``, loading it (outside the lock) when missing or expired."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] > now:
+                self._items.move_to_end(key)
+                return hit[1]
+        value = load()
+        with self._lock:
+            self._items[key] = (time.monotonic() + self.ttl, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._items.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchState:
+    """A batch's chain state: None if the root is not anchored; ``revoked`` None if unknown."""
+
+    info: BatchInfo | None
+    revoked: dict[bytes, int] | None
+
+
+class CachedReader:
+    """A ``registry.verify.ChainReader`` over per-batch chain state cached for ``ttl`` seconds."""
+
+    def __init__(self, chain: Chain, ttl: float = 5.0) -> None:
+        self.chain = chain
+        self._chain_id: int | None = None
+        self._batches: TtlCache[str, BatchState] = TtlCache(ttl, 1024)
+        self._leaves: TtlCache[tuple[str, bytes], int] = TtlCache(ttl, 16384)
+        self._signers: TtlCache[tuple[str, str, int], bool] = TtlCache(max(ttl, 60.0), 4096)
+
+    def chain_id(self) -> int:
+        """Chain id of the endpoint (asked once)."""
+        if self._chain_id is None:
+            self._chain_id = int(self.chain.rpc(lambda: self.chain.w3.eth.chain_id))
+        return self._chain_id
+
+    def batch_state(self, root: str) -> BatchState:
+        """The batch under ``root`` and its revoked leaves, from the chain at most every ``ttl`` seconds."""
+        root = root.lower()
+        return self._batches.get(root, lambda: self._load_batch(root))
+
+    def _load_batch(self, root: str) -> BatchState:
+        info = self.chain.batch_of(root)
+        if info is None:
+            return BatchState(None, {})
+        try:
+            logs = self.chain.rpc(lambda: self.chain.anchors.events.LeafRevoked().get_logs(
+                from_block=info.block_number, to_block="latest",
+                argument_filters={"root": Web3.to_bytes(hexstr=root)},
+            ))
+            revoked: dict[bytes, int] | None = {bytes(e["args"]["leaf"]): int(e["args"]["reason"]) for e in logs}
+        except ChainError:
+            raise
+        except Exception:  # noqa: BLE001 - a node that refuses log queries: ask per leaf instead
+            revoked = None
+        return BatchState(info, revoked)
+
+    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
+        """(proof leads from ``leaf`` to the anchored ``root``, the batch, the leaf's revocation reason)."""
+        state = self.batch_state(root)
+        if state.info is None:
+            return False, None, 0
+        try:
+            included = merkle.verify(bytes.fromhex(root[2:]), leaf, [bytes.fromhex(p[2:]) for p in proof])
+        except ValueError:
+            included = False
+        return included, state.info, self.leaf_revocation(root, leaf)
+
+    def leaf_revocation(self, root: str, leaf: bytes) -> int:
+        """Revocation reason of one leaf of an anchored batch (0: not revoked)."""
+        state = self.batch_state(root)
+        if state.info is None:
+            return 0
+        if state.revoked is not None:
+            return state.revoked.get(leaf, 0)
+        return self._leaves.get((root.lower(), leaf), lambda: int(self.chain.rpc(
+            lambda: self.chain.anchors.functions.leafRevocation(root, leaf).call())))
+
+    def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
+        """Whether ``signer`` was authorised for ``office`` at ``block_number`` (cached)."""
+        key = (office, signer.lower(), block_number)
+        return self._signers.get(key, lambda: self.chain.was_signer_at(office, signer, block_number))
+
+    def clear(self) -> None:
+        """Forget all chain state (after this service anchored or revoked something)."""
+        self._batches.clear()
+        self._leaves.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class _Tree:
+    root: str
+    tree: merkle.MerkleTree
+    positions: dict[int, int]
+
+
+class BatchTrees:
+    """Merkle trees of recently used anchored batches of the outbox, rebuilt once and checked against the root."""
+
+    def __init__(self, maxsize: int = 32) -> None:
+        self.maxsize = maxsize
+        self._trees: OrderedDict[int, _Tree] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _tree(self, store: Store, batch: StoredBatch) -> _Tree:
+        with self._lock:
+            hit = self._trees.get(batch.id)
+            if hit is not None and hit.root == batch.root:
+                self._trees.move_to_end(batch.id)
+                return hit
+        records = store.batch_records(batch.id)
+        tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
+        if "0x" + tree.root.hex() != batch.root:
+            raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
+        entry = _Tree(batch.root, tree, {r.id: k for k, r in enumerate(records)})
+        with self._lock:
+            self._trees[batch.id] = entry
+            while len(self._trees) > self.maxsize:
+                self._trees.popitem(last=False)
+        return entry
+
+    def bundle(self, store: Store, chain_id: int, registry: str, batch: StoredBatch,
+               record: StoredRecord) -> ProofBundle | None:
+        """The proof bundle of ``record`` in its anchored ``batch``, or None if the batch is not anchored."""
+        if batch.status != "anchored" or batch.block_number is None or batch.timestamp is None:
+            return None
+        entry = self._tree(store, batch)
+        position = entry.positions.get(record.id)
+        if position is None:
+            return None
+        return ProofBundle(
+            chain_id=chain_id, registry=registry, office=batch.office, root=batch.root,
+            value=leaf_value_of(record), proof=tuple("0x" + p.hex() for p in entry.tree.proof(position)),
+            leaf_count=batch.leaf_count, transaction_hash=batch.tx_hash or "", block_number=batch.block_number,
+            anchored_at=utc_iso(batch.timestamp),
+        )

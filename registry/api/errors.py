@@ -1,0 +1,140 @@
+"""The service's error types and the handlers that give every error one body shape.
+
+Every error, whether raised by the registry, by FastAPI's validation or by routing (404, 405),
+is answered as ``{"error": {"code": "...", "message": "..."}}``; FastAPI's default
+``{"detail": ...}`` never appears.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import AuthError, ForbiddenError, InputError, RegistryError
+
+log = logging.getLogger("registry.api")
+
+
+class PayloadTooLargeError(InputError):
+    """A request body above the service's upload limit."""
+
+    code = "payloadTooLarge"
+    http_status = 413
+
+
+class UnsupportedMediaTypeError(InputError):
+    """A request body of a content type the endpoint does not take."""
+
+    code = "unsupportedMediaType"
+    http_status = 415
+
+
+class MalformedJsonError(InputError):
+    """A request body that is not valid JSON."""
+
+    code = "malformedJson"
+
+
+class OfficeNotServedError(RegistryError):
+    """This service instance holds no usable signing key for the office."""
+
+    code = "officeNotServed"
+    http_status = 503
+
+
+class BatchInProgressError(RegistryError):
+    """Another batch of the same office is being anchored right now."""
+
+    code = "batchInProgress"
+    http_status = 409
+
+
+_CODES = {
+    400: "badRequest",
+    401: "unauthorised",
+    403: "forbidden",
+    404: "notFound",
+    405: "methodNotAllowed",
+    406: "notAcceptable",
+    409: "conflict",
+    413: "payloadTooLarge",
+    415: "unsupportedMediaType",
+    422: "invalidRequest",
+    429: "tooManyRequests",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """The one error body of the API."""
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A JSON response carrying the error body."""
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+
+
+async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RegistryError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) and not isinstance(exc, ForbiddenError) else None
+    if exc.http_status >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, exc.diagnostics())
+    return error_response(exc.http_status, exc.code, exc.diagnostics(), headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    message = exc.detail if isinstance(exc.detail, str) and exc.detail else _reason(status)
+    if status == 404 and message == "Not Found":
+        message = f"no resource at {request.url.path}"
+    elif status == 405 and message == "Method Not Allowed":
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    return error_response(status, _CODES.get(status, "httpError"), message, dict(exc.headers or {}) or None)
+
+
+def _location(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)] if isinstance(loc, list | tuple) else [str(loc)]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(400, MalformedJsonError.code, "request body is not valid JSON")
+    if not errors:
+        return error_response(422, "invalidRequest", "invalid request")
+    first = errors[0]
+    message = f"{_location(first.get('loc', ()))}: {first.get('msg', 'invalid')}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem(s))"
+    return error_response(422, "invalidRequest", message)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal", "internal error; the service log has the details")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error with the one error body."""
+    app.add_exception_handler(RegistryError, _registry_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

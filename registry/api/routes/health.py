@@ -1,0 +1,17 @@
+"""``GET /health``: is the chain reachable, which block, how many records wait."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from ..deps import ServiceDep
+from ..schemas import HealthPublic
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthPublic, summary="Service health")
+async def health(service: ServiceDep) -> HealthPublic:
+    """Chain reachable, latest block number, records pending; ``status`` is ``degraded`` if the chain is not."""
+    return HealthPublic.of(await run_in_threadpool(service.health))

@@ -1,0 +1,47 @@
+"""``POST /v1/verify``: the verdict on a file, a content hash or a proof bundle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ..deps import ServiceDep, VerifyBody
+from ..schemas import VerdictPublic, VerifyRequest
+from . import errors
+
+router = APIRouter(prefix="/v1", tags=["verify"])
+
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "The record to verify."},
+                        "bundle": {"type": "string", "format": "binary",
+                                   "description": "Optional: its ipreg-proof-v1 bundle."},
+                    },
+                    "required": ["file"],
+                },
+            },
+            "application/json": {"schema": VerifyRequest.model_json_schema(by_alias=True)},
+        },
+    },
+}
+
+
+@router.post("/verify", response_model=VerdictPublic, responses=errors(413, 415), openapi_extra=_BODY,
+             summary="Verify a file, a content hash or a proof bundle")
+def verify(body: VerifyBody, service: ServiceDep) -> VerdictPublic:
+    """The verdict (``VERIFIED``, ``TAMPERED``, ``UNKNOWN``, ``REVOKED``, ``SUPERSEDED``, ``UNAUTHORISED``)
+    is the body of a 200 response; errors are only for requests that cannot be judged."""
+    if body.data is not None:
+        verdict = service.verify_file(body.data, body.filename, body.bundle)
+    elif body.bundle is not None:
+        verdict = service.verify_bundle(body.bundle)
+    else:
+        verdict = service.verify_hash(body.content_hash or "", body.record_hint)
+    return VerdictPublic.of(verdict)

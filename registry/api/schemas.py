@@ -1,0 +1,325 @@
+"""Request and response bodies of the ``/v1`` API (WIPO ST.90 style: lowerCamelCase JSON).
+
+One family per entity: ``*Public`` is what the API answers, ``*Create`` / ``*Request`` what it
+takes. Every error is an :class:`ErrorBody`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from ..anchor import RunResult
+from ..chain import utc_iso
+from ..store import StoredBatch, StoredRecord
+from ..verify import Verdict
+from .service import BatchView, Health, OfficeView, RecordView, Submission, VersionView
+
+HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+
+
+class Model(BaseModel):
+    """Base: lowerCamelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+class ErrorDetail(Model):
+    """What went wrong: a stable machine code and one line for a person."""
+
+    code: str = Field(description="Stable error code, e.g. notFound, invalidRecordId, payloadTooLarge.")
+    message: str
+
+
+class ErrorBody(Model):
+    """The one error body of the API."""
+
+    error: ErrorDetail
+
+
+# ---------------------------------------------------------------------------- health
+
+
+class HealthPublic(Model):
+    """Service health: is the chain reachable, how far is it, how much waits to be anchored."""
+
+    status: Literal["ok", "degraded"]
+    chain_reachable: bool
+    chain_id: int | None
+    block_number: int | None
+    pending: int | None = Field(description="Records accepted but not yet in a batch.")
+    anchor_registry: str | None
+    problem: str | None = None
+
+    @classmethod
+    def of(cls, h: Health) -> HealthPublic:
+        """From the service's health check."""
+        return cls(status="ok" if h.chain_reachable else "degraded", chain_reachable=h.chain_reachable,
+                   chain_id=h.chain_id, block_number=h.block_number, pending=h.pending,
+                   anchor_registry=h.anchor_registry, problem=h.problem)
+
+
+# ---------------------------------------------------------------------------- offices
+
+
+class SignerPublic(Model):
+    """A signer's validity interval (blocks ``fromBlock`` up to, not including, ``untilBlock``)."""
+
+    address: str
+    from_block: int
+    until_block: int | None
+
+
+class OfficePublic(Model):
+    """An IP office of the registry."""
+
+    code: str = Field(description="WIPO ST.3 code.")
+    name: str
+    base_uri: str = Field(alias="baseURI", description="Base URI of the office's authoritative register.")
+    status: str = Field(description="active or suspended.")
+    signers: list[SignerPublic] | None = Field(description="From the event index; null if this service has none.")
+    pending_count: int = Field(description="Records of the office accepted by this service and not yet batched.")
+
+    @classmethod
+    def of(cls, o: OfficeView) -> OfficePublic:
+        """From the service's view."""
+        signers = [SignerPublic.model_validate(s) for s in o.signers] if o.signers is not None else None
+        return cls(code=o.code, name=o.name, base_uri=o.base_uri, status=o.status, signers=signers,
+                   pending_count=o.pending_count)
+
+
+class OfficeList(Model):
+    """All offices."""
+
+    offices: list[OfficePublic]
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+class BatchRecordPublic(Model):
+    """A record of a batch."""
+
+    record_id: str
+    content_hash: str
+
+
+class BatchPublic(Model):
+    """A batch: ``built`` (tree made), ``sent`` (transaction recorded) or ``anchored`` (mined)."""
+
+    root: str
+    office: str
+    leaf_count: int
+    status: str
+    manifest_uri: str | None = Field(alias="manifestURI")
+    signer: str | None
+    transaction_hash: str | None
+    block_number: int | None
+    anchored_at: str | None
+    gas_used: int | None
+    revoked: bool | None = Field(description="Whether the office revoked the whole batch; null if unknown.")
+    revocation_reason: int | None
+    error: str | None = Field(description="Why the last attempt to anchor it failed, if it did.")
+    records: list[BatchRecordPublic] | None = Field(
+        default=None, description="Public records of the batch (at most 1000); sealed ones are only counted.")
+    sealed_count: int | None = None
+
+    @classmethod
+    def of(cls, b: BatchView) -> BatchPublic:
+        """From the service's view."""
+        return cls(
+            root=b.root, office=b.office, leaf_count=b.leaf_count, status=b.status, manifest_uri=b.manifest_uri,
+            signer=b.signer, transaction_hash=b.transaction_hash, block_number=b.block_number,
+            anchored_at=b.anchored_at, gas_used=b.gas_used,
+            revoked=None if b.revocation_reason is None else b.revocation_reason != 0,
+            revocation_reason=b.revocation_reason, error=b.error,
+            records=[BatchRecordPublic.model_validate(r) for r in b.records] if b.records is not None else None,
+            sealed_count=b.sealed_count,
+        )
+
+    @classmethod
+    def of_stored(cls, b: StoredBatch) -> BatchPublic:
+        """From an outbox batch (as just anchored)."""
+        return cls(
+            root=b.root, office=b.office, leaf_count=b.leaf_count, status=b.status, manifest_uri=b.manifest_uri,
+            signer=b.signer, transaction_hash=b.tx_hash, block_number=b.block_number,
+            anchored_at=utc_iso(b.timestamp) if b.timestamp else None, gas_used=b.gas_used, revoked=None,
+            revocation_reason=None, error=b.error,
+        )
+
+
+class BatchList(Model):
+    """Recent batches, newest first."""
+
+    batches: list[BatchPublic]
+
+
+class BatchRunPublic(Model):
+    """The result of anchoring an office's pending records now."""
+
+    office: str
+    anchored: int = Field(description="Records anchored by this request.")
+    gas_used: int
+    batches: list[BatchPublic]
+    pending: int = Field(description="Records of the office still pending afterwards.")
+
+    @classmethod
+    def of(cls, office: str, result: RunResult, pending: int) -> BatchRunPublic:
+        """From an anchoring run."""
+        return cls(office=office, anchored=result.records, gas_used=result.gas_used,
+                   batches=[BatchPublic.of_stored(b) for b in result.batches], pending=pending)
+
+
+# ---------------------------------------------------------------------------- records
+
+
+class VersionPublic(Model):
+    """One version of a record: its content and where it was anchored."""
+
+    content_hash: str
+    canonicalization: str
+    supersedes: str = Field(description="Leaf of the version this one replaces (zero if none).")
+    leaf: str
+    status: str = Field(description="pending, batching, anchored, superseded or revoked.")
+    root: str | None
+    block_number: int | None
+    transaction_hash: str | None
+    anchored_at: str | None
+    superseded_by: str | None
+
+    @classmethod
+    def of(cls, v: VersionView) -> VersionPublic:
+        """From the service's view."""
+        return cls(content_hash=v.content_hash, canonicalization=v.canonicalization, supersedes=v.supersedes,
+                   leaf=v.leaf, status=v.status, root=v.root, block_number=v.block_number,
+                   transaction_hash=v.transaction_hash, anchored_at=v.anchored_at, superseded_by=v.superseded_by)
+
+
+class RecordPublic(Model):
+    """A record id and its versions, oldest first."""
+
+    record_id: str
+    office: str
+    status: str = Field(description="Status of the newest version.")
+    versions: list[VersionPublic]
+
+    @classmethod
+    def of(cls, r: RecordView) -> RecordPublic:
+        """From the service's view."""
+        return cls(record_id=r.record_id, office=r.office, status=r.status,
+                   versions=[VersionPublic.of(v) for v in r.versions])
+
+
+class RecordCreate(Model):
+    """A record submitted by its metadata and content hash (the file stays with the office)."""
+
+    record_id: str = Field(description="OFFICE:NUMBER[:KIND], e.g. EP:1234567:B1.", max_length=64)
+    content_hash: str = Field(pattern=HASH_PATTERN, description="SHA-256 of the canonical bytes, 0x-hex.")
+    canonicalization: Literal["xml-c14n2", "json-jcs", "raw"]
+
+
+class PendingRecordPublic(Model):
+    """A record accepted into the outbox."""
+
+    record_id: str
+    content_hash: str
+    canonicalization: str
+    supersedes: str
+    leaf: str
+    status: str = Field(description="pending, batching or anchored.")
+    root: str | None = None
+    block_number: int | None = None
+    transaction_hash: str | None = None
+
+    @classmethod
+    def of(cls, r: StoredRecord, batch: StoredBatch | None = None) -> PendingRecordPublic:
+        """From an outbox record (and its batch, if it has one)."""
+        status = "pending" if batch is None else "anchored" if batch.status == "anchored" else "batching"
+        return cls(record_id=r.record_id, content_hash=r.content_hash, canonicalization=r.canonicalization,
+                   supersedes=r.supersedes, leaf="0x" + r.leaf.hex(), status=status,
+                   root=batch.root if batch else None, block_number=batch.block_number if batch else None,
+                   transaction_hash=batch.tx_hash if batch else None)
+
+
+class SubmissionPublic(Model):
+    """The answer to a submitted record."""
+
+    office: str
+    accepted: bool = Field(description="True if the record was new; false if it was already known.")
+    new_version: bool = Field(description="True if it is a new content of a known record id.")
+    record: PendingRecordPublic
+
+    @classmethod
+    def of(cls, office: str, s: Submission) -> SubmissionPublic:
+        """From the service's submission."""
+        return cls(office=office, accepted=s.accepted, new_version=s.new_version,
+                   record=PendingRecordPublic.of(s.record, s.batch))
+
+
+class PendingPublic(Model):
+    """An office's outbox: records waiting for a batch and batches not yet anchored."""
+
+    office: str
+    count: int
+    records: list[PendingRecordPublic]
+    unfinished_batches: list[BatchPublic]
+
+
+# ---------------------------------------------------------------------------- verification
+
+
+class VerifyRequest(Model):
+    """Verify by content hash (optionally naming the record id it should be), or by proof bundle."""
+
+    content_hash: str | None = Field(default=None, pattern=HASH_PATTERN)
+    record_id: str | None = Field(default=None, max_length=64,
+                                  description="With contentHash: the record this content claims to be.")
+    bundle: dict[str, Any] | None = Field(default=None, description="An ipreg-proof-v1 proof bundle.")
+
+
+class VerdictPublic(Model):
+    """The verdict on a record, with the provenance found."""
+
+    verdict: Literal["VERIFIED", "TAMPERED", "UNKNOWN", "REVOKED", "SUPERSEDED", "UNAUTHORISED"]
+    reason: str
+    office: str | None
+    record_id: str | None
+    content_hash: str | None
+    root: str | None
+    block_number: int | None
+    transaction_hash: str | None
+    anchored_at: str | None
+    signer: str | None
+    superseded_by: str | None
+
+    @classmethod
+    def of(cls, v: Verdict) -> VerdictPublic:
+        """From a verdict (its ``to_json()``)."""
+        body = v.to_json()
+        return cls.model_validate({k: body.get(k) for k in (
+            "verdict", "reason", "office", "recordId", "contentHash", "root", "blockNumber", "transactionHash",
+            "anchoredAt", "signer", "supersededBy")})
+
+
+class ProofBundlePublic(BaseModel):
+    """An ``ipreg-proof-v1`` proof bundle: verifiable with nothing but a JSON-RPC endpoint."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    format: Literal["ipreg-proof-v1"]
+    chain_id: int = Field(alias="chainId")
+    registry: str
+    office: str
+    root: str
+    leaf_encoding: list[str] = Field(alias="leafEncoding")
+    value: list[str]
+    proof: list[str]
+    leaf_count: int = Field(alias="leafCount")
+    transaction_hash: str = Field(alias="transactionHash")
+    block_number: int = Field(alias="blockNumber")
+    anchored_at: str = Field(alias="anchoredAt")

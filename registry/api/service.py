@@ -1,0 +1,668 @@
+"""The service's state and operations: chain, per-thread stores, signers, caches, the batch loop.
+
+Routes call these methods; this module calls the registry's library (store queries, the
+:class:`~registry.anchor.Anchorer` outbox pipeline, :mod:`registry.verify`) and holds no SQL.
+Nothing here runs at import: :func:`registry.api.create_app` builds one :class:`Service`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import defaultdict
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import EthereumTesterProvider
+
+from .. import verify
+from ..anchor import Anchorer, RunResult
+from ..chain import Chain, Deployment, connect, utc_iso
+from ..config import Settings
+from ..errors import ChainError, ConfigError, InputError, NotFoundError, RegistryError
+from ..ingest import PreparedRecord
+from ..records import SEALED, ProofBundle, RecordId, id_from_document
+from ..st3 import is_st3
+from ..store import Store, StoredBatch, StoredRecord
+from ..tokens import office_for_token
+from .cache import BatchTrees, CachedReader, TtlCache
+from .errors import BatchInProgressError, OfficeNotServedError
+
+log = logging.getLogger("registry.api")
+
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+def _env_float(name: str) -> float | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """How the HTTP service behaves (beyond the registry's :class:`~registry.config.Settings`)."""
+
+    #: Largest request body accepted (uploads included); larger ones get 413 while being read.
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    #: Anchor pending records every this many seconds in the background; None: only on request.
+    batch_interval: float | None = None
+    #: Offices this instance writes for; None: every office whose key it can load.
+    offices: frozenset[str] | None = None
+    #: Seconds chain state (batches, revocations) is reused when verifying.
+    cache_seconds: float = 5.0
+    #: Public base URL of batch manifests (default: file URIs under ``$IPREG_HOME/manifests``).
+    manifest_base: str | None = None
+    #: Longest wait for another batch of the same office before answering 409.
+    batch_wait_seconds: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.max_upload_bytes < 1:
+            raise ConfigError("max upload size must be at least 1 byte")
+        if self.batch_interval is not None and self.batch_interval <= 0:
+            raise ConfigError("batch interval must be positive seconds")
+        if self.cache_seconds < 0:
+            raise ConfigError("cache seconds must not be negative")
+        for office in self.offices or ():
+            if not is_st3(office):
+                raise ConfigError(f"unknown WIPO ST.3 office code {office!r}")
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ServiceSettings:
+        """``IPREG_MAX_UPLOAD_BYTES``, ``IPREG_BATCH_INTERVAL``, ``IPREG_SERVICE_OFFICES`` (comma list),
+        ``IPREG_CACHE_SECONDS``, ``IPREG_MANIFEST_BASE``; ``overrides`` (None = unset) win."""
+        values: dict[str, Any] = {}
+        upload = _env_float("IPREG_MAX_UPLOAD_BYTES")
+        if upload is not None:
+            values["max_upload_bytes"] = int(upload)
+        interval = _env_float("IPREG_BATCH_INTERVAL")
+        if interval is not None:
+            values["batch_interval"] = interval or None
+        cache = _env_float("IPREG_CACHE_SECONDS")
+        if cache is not None:
+            values["cache_seconds"] = cache
+        offices = os.environ.get("IPREG_SERVICE_OFFICES")
+        if offices:
+            values["offices"] = frozenset(o.strip().upper() for o in offices.split(",") if o.strip())
+        if os.environ.get("IPREG_MANIFEST_BASE"):
+            values["manifest_base"] = os.environ["IPREG_MANIFEST_BASE"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+# ---------------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeView:
+    """An office as the chain (and the index, for signers) describes it."""
+
+    code: str
+    name: str
+    base_uri: str
+    status: str
+    signers: list[dict[str, Any]] | None
+    pending_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchView:
+    """A batch of the outbox or of the index."""
+
+    root: str
+    office: str
+    leaf_count: int
+    status: str
+    manifest_uri: str | None
+    signer: str | None
+    transaction_hash: str | None
+    block_number: int | None
+    anchored_at: str | None
+    gas_used: int | None
+    revocation_reason: int | None
+    error: str | None
+    records: list[dict[str, str]] | None = None
+    sealed_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionView:
+    """One version (content) of a record id."""
+
+    content_hash: str
+    canonicalization: str
+    supersedes: str
+    leaf: str
+    status: str
+    root: str | None
+    block_number: int | None
+    transaction_hash: str | None
+    anchored_at: str | None
+    superseded_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    """A record id with its versions, oldest first."""
+
+    record_id: str
+    office: str
+    status: str
+    versions: list[VersionView]
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What happened to a record submitted through the API."""
+
+    record: StoredRecord
+    accepted: bool
+    new_version: bool
+    batch: StoredBatch | None
+
+
+@dataclass(slots=True)
+class Health:
+    """What ``/health`` reports."""
+
+    chain_reachable: bool
+    chain_id: int | None
+    block_number: int | None
+    pending: int | None
+    anchor_registry: str | None
+    problem: str | None = None
+
+
+class _Local(threading.local):
+    store: Store | None = None
+
+
+@dataclass
+class _Loop:
+    thread: threading.Thread | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+# ---------------------------------------------------------------------------- the service
+
+
+class Service:
+    """One per app: the chain, stores (one per thread), signing keys, caches, the background batch loop."""
+
+    def __init__(self, settings: Settings, options: ServiceSettings, chain: Chain | None = None) -> None:
+        self.settings = settings
+        self.options = options
+        self._chain = chain
+        self._connect_lock = threading.Lock()
+        self._local = _Local()
+        self._stores: list[Store] = []
+        self._stores_lock = threading.Lock()
+        self._signers: dict[str, LocalAccount] = {}
+        self._submit_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._batch_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_lock = threading.Lock()
+        self._reader: CachedReader | None = None
+        self._embedded_guard = threading.RLock()
+        self.trees = BatchTrees()
+        self._offices: TtlCache[str, tuple[str, str, str] | None] = TtlCache(30.0, 512)
+        self._office_codes: TtlCache[str, list[str]] = TtlCache(30.0, 1)
+        self._loop = _Loop()
+
+    # -- plumbing
+
+    @property
+    def chain(self) -> Chain:
+        """The chain client, connected on first use (a node that is down gives 503 until it is back)."""
+        if self._chain is None:
+            with self._connect_lock:
+                if self._chain is None:
+                    deployment = Deployment.load(self.settings.deployment_file)
+                    w3 = connect(self.settings.rpc_url)
+                    chain = Chain(w3, deployment, retries=self.settings.rpc_retries)
+                    chain.check_code()
+                    self._chain = chain
+        return self._chain
+
+    @property
+    def deployment(self) -> Deployment:
+        """The deployment the service serves."""
+        dep = self.chain.deployment
+        if dep is None:
+            raise ConfigError("the chain client has no deployment")
+        return dep
+
+    @property
+    def reader(self) -> CachedReader:
+        """Cached chain state for verification."""
+        if self._reader is None:
+            self._reader = CachedReader(self.chain, self.options.cache_seconds)
+        return self._reader
+
+    def guard(self) -> Any:
+        """Serialise chain access where the client is not thread-safe (the in-process EVM)."""
+        chain = self._chain
+        if chain is not None and isinstance(chain.w3.provider, EthereumTesterProvider):
+            return self._embedded_guard
+        return nullcontext()
+
+    def store(self) -> Store:
+        """This thread's store connection."""
+        store = self._local.store
+        if store is None:
+            store = Store(self.settings.store_file)
+            self._local.store = store
+            with self._stores_lock:
+                self._stores.append(store)
+        return store
+
+    def _lock(self, table: defaultdict[str, threading.Lock], office: str) -> threading.Lock:
+        with self._locks_lock:
+            return table[office]
+
+    def close(self) -> None:
+        """Stop the batch loop and close every store connection."""
+        self.stop_loop()
+        with self._stores_lock:
+            for store in self._stores:
+                try:
+                    store.close()
+                except Exception:  # noqa: BLE001, S110 - closing is best effort
+                    pass
+            self._stores.clear()
+
+    # -- auth and signing
+
+    def office_of_token(self, token: str) -> str | None:
+        """The office a bearer token belongs to."""
+        return office_for_token(self.store(), token)
+
+    def signer(self, office: str) -> LocalAccount:
+        """The key this instance signs ``office``'s batches with (checked against the chain once)."""
+        account = self._signers.get(office)
+        if account is not None:
+            return account
+        if self.options.offices is not None and office not in self.options.offices:
+            raise OfficeNotServedError(f"this service instance does not sign for office {office}")
+        try:
+            from ..keys import load_signer
+
+            account = load_signer(self.settings, office, self.deployment)
+        except ConfigError as exc:
+            raise OfficeNotServedError(f"this service instance cannot sign for {office}: {exc.diagnostics()}") from None
+        with self.guard():
+            signs_for = self.chain.office_of(account.address)
+        if signs_for != office:
+            raise OfficeNotServedError(f"key {account.address} is not a current signer of {office}"
+                                       + (f" (it signs for {signs_for})" if signs_for else ""))
+        self._signers[office] = account
+        return account
+
+    # -- offices
+
+    def office_codes(self) -> list[str]:
+        """Registered office codes (cached for 30 s)."""
+        def load() -> list[str]:
+            with self.guard():
+                return self.chain.office_codes()
+        return self._office_codes.get("codes", load)
+
+    def check_office(self, code: str) -> str:
+        """``code`` if it names a registered office; 400 for a malformed code, 404 for an unknown one."""
+        if len(code) != 2 or not code.isascii() or not code.isalpha():
+            raise InputError(f"invalid office code {code!r} (two letters, WIPO ST.3)")
+        code = code.upper()
+        if not is_st3(code) or code not in self.office_codes():
+            raise NotFoundError(f"office {code} is not registered")
+        return code
+
+    def office(self, code: str) -> OfficeView:
+        """One registered office."""
+        code = self.check_office(code)
+
+        def load() -> tuple[str, str, str] | None:
+            with self.guard():
+                return self.chain.office_info(code)
+        info = self._offices.get(code, load)
+        if info is None:
+            raise NotFoundError(f"office {code} is not registered")
+        name, base_uri, status = info
+        store = self.store()
+        return OfficeView(code, name, base_uri, status, self._signers_of(store, code), store.pending_count(code))
+
+    def offices(self) -> list[OfficeView]:
+        """Every registered office."""
+        return [self.office(code) for code in self.office_codes()]
+
+    @staticmethod
+    def _signers_of(store: Store, code: str) -> list[dict[str, Any]] | None:
+        index = _index(store)
+        if index is None:
+            return None
+        return [{"address": s.address, "fromBlock": s.from_block, "untilBlock": s.until_block}
+                for s in index.signers(code)]
+
+    # -- batches
+
+    def _revocation(self, root: str) -> int | None:
+        try:
+            with self.guard():
+                info = self.reader.batch_state(root).info
+        except ChainError:
+            return None
+        return info.revocation_reason if info is not None else None
+
+    def _batch_view(self, b: StoredBatch, with_records: bool = False) -> BatchView:
+        records = sealed = None
+        if with_records:
+            stored = self.store().batch_records(b.id)
+            records = [{"recordId": r.record_id, "contentHash": r.content_hash} for r in stored if r.salt is None][:1000]
+            sealed = sum(1 for r in stored if r.salt is not None)
+        return BatchView(
+            b.root, b.office, b.leaf_count, b.status, b.manifest_uri, b.signer, b.tx_hash, b.block_number,
+            utc_iso(b.timestamp) if b.timestamp else None, b.gas_used,
+            self._revocation(b.root) if b.status == "anchored" else None, b.error, records, sealed,
+        )
+
+    def batches(self, office: str | None, limit: int) -> list[BatchView]:
+        """Recent batches, newest first: this instance's outbox, then batches only the index knows."""
+        if office is not None:
+            office = self.check_office(office)
+        store = self.store()
+        views = [self._batch_view(b) for b in store.batches(office, limit=limit)]
+        index = _index(store)
+        if index is not None and len(views) < limit:
+            known = {v.root for v in views}
+            for ib in index.batches(office, limit=limit):
+                if ib.root not in known:
+                    views.append(BatchView(
+                        ib.root, ib.office, ib.leaf_count, "anchored", ib.manifest_uri, ib.signer, ib.tx_hash,
+                        ib.block_number, ib.anchored_at, None, ib.revocation_reason, ib.manifest_error))
+        views.sort(key=lambda v: (v.block_number is not None, -(v.block_number or 0)))
+        return views[:limit]
+
+    def batch(self, root: str) -> BatchView:
+        """One batch by root (outbox, index, or the chain alone)."""
+        root = _check_root(root)
+        store = self.store()
+        stored = store.batch_by_root(root)
+        if stored is not None:
+            return self._batch_view(stored, with_records=True)
+        index = _index(store)
+        ib = index.batch(root) if index is not None else None
+        if ib is not None:
+            return BatchView(ib.root, ib.office, ib.leaf_count, "anchored", ib.manifest_uri, ib.signer, ib.tx_hash,
+                             ib.block_number, ib.anchored_at, None, ib.revocation_reason, ib.manifest_error)
+        with self.guard():
+            info = self.reader.batch_state(root).info
+        if info is None:
+            raise NotFoundError(f"no batch with root {root}")
+        return BatchView(root, info.office, info.leaf_count, "anchored", None, info.signer, None, info.block_number,
+                         info.anchored_at, None, info.revocation_reason, None)
+
+    # -- records and proofs
+
+    def _bundle(self, store: Store, record: StoredRecord) -> ProofBundle | None:
+        if record.batch_id is None:
+            return None
+        dep = self.deployment
+        return self.trees.bundle(store, dep.chain_id, dep.anchor_registry, store.batch(record.batch_id), record)
+
+    def record(self, record_id: str) -> RecordView:
+        """A record id's versions and status (sealed records are not public)."""
+        rid = str(RecordId.parse(record_id))
+        store = self.store()
+        versions: list[VersionView] = []
+        stored = [v for v in store.versions(rid) if v.salt is None]
+        for v in stored:
+            batch = store.batch(v.batch_id) if v.batch_id is not None else None
+            status = "pending" if batch is None else "anchored" if batch.status == "anchored" else "batching"
+            if batch is not None and batch.status == "anchored" and self._leaf_revoked(batch.root, v.leaf):
+                status = "revoked"
+            versions.append(VersionView(
+                v.content_hash, v.canonicalization, v.supersedes, "0x" + v.leaf.hex(), status,
+                batch.root if batch else None, batch.block_number if batch else None,
+                batch.tx_hash if batch else None,
+                utc_iso(batch.timestamp) if batch is not None and batch.timestamp else None))
+        if not versions:
+            index = _index(store)
+            for leaf in index.versions(rid) if index is not None else []:
+                revoked = self._leaf_revoked(leaf.root, bytes.fromhex(leaf.leaf[2:]))
+                versions.append(VersionView(
+                    leaf.content_hash, leaf.canonicalization, leaf.supersedes, leaf.leaf,
+                    "revoked" if revoked else "anchored", leaf.root, leaf.block_number, leaf.tx_hash,
+                    utc_iso(leaf.timestamp)))
+        if not versions:
+            raise NotFoundError(f"no record {rid} is known to this service")
+        by_leaf = {v.leaf: k for k, v in enumerate(versions)}
+        for k, v in enumerate(list(versions)):
+            previous = by_leaf.get(v.supersedes)
+            if previous is not None and v.status in ("anchored", "batching", "pending"):
+                old = versions[previous]
+                versions[previous] = VersionView(
+                    old.content_hash, old.canonicalization, old.supersedes, old.leaf,
+                    "superseded" if v.status == "anchored" and old.status == "anchored" else old.status,
+                    old.root, old.block_number, old.transaction_hash, old.anchored_at,
+                    superseded_by=f"{rid}@{v.content_hash}")
+            del k
+        return RecordView(rid, rid.split(":", 1)[0], versions[-1].status, versions)
+
+    def _leaf_revoked(self, root: str, leaf: bytes) -> bool:
+        try:
+            with self.guard():
+                info = self.reader.batch_state(root).info
+                return info is not None and bool(info.revocation_reason or self.reader.leaf_revocation(root, leaf))
+        except ChainError:
+            return False
+
+    def proof(self, record_id: str, content_hash: str | None = None) -> ProofBundle:
+        """The proof bundle of the latest anchored version (or of the version with ``content_hash``)."""
+        rid = str(RecordId.parse(record_id))
+        if content_hash is not None:
+            content_hash = _check_hash(content_hash)
+        store = self.store()
+        for v in reversed([v for v in store.versions(rid) if v.salt is None]):
+            if content_hash is not None and v.content_hash != content_hash:
+                continue
+            bundle = self._bundle(store, v)
+            if bundle is not None:
+                return bundle
+        index = _index(store)
+        if index is not None:
+            for leaf in reversed(index.versions(rid)):
+                if content_hash is None or leaf.content_hash == content_hash:
+                    dep = self.deployment
+                    return index.bundle(leaf, dep.chain_id, dep.anchor_registry)
+        which = f" with content {content_hash}" if content_hash else ""
+        raise NotFoundError(f"no anchored version of {rid}{which} is known to this service")
+
+    # -- verification
+
+    def verify_hash(self, digest: str, record_hint: str | None = None) -> verify.Verdict:
+        """Verdict for a content hash: an anchored record with this content, from cached chain state."""
+        digest = _check_hash(digest)
+        store = self.store()
+        with self.guard():
+            for record in reversed([r for r in store.records_by_hash(digest) if r.salt is None]):
+                bundle = self._bundle(store, record)
+                if bundle is not None:
+                    return verify.verify_bundle(self.chain, bundle, digest, store, reader=self.reader)
+            index = _index(store)
+            indexed = index.leaves_by_hash(digest) if index is not None else []
+            if index is not None and indexed:
+                leaf = ([x for x in indexed if x.record_id == record_hint] or indexed)[-1]
+                dep = self.deployment
+                bundle = index.bundle(leaf, dep.chain_id, dep.anchor_registry)
+                return verify.verify_bundle(self.chain, bundle, digest, store, reader=self.reader)
+            return verify.verify_hash(self.chain, store, digest, record_hint=record_hint)
+
+    def verify_file(self, data: bytes, filename: str, bundle: ProofBundle | None = None) -> verify.Verdict:
+        """Verdict for an uploaded file, with its proof bundle or by its content hash."""
+        if bundle is not None:
+            return self.verify_bundle(bundle, data, filename)
+        digest, method = verify.file_hash(data, filename)
+        return self.verify_hash(digest, record_hint_of(data, filename, method))
+
+    def verify_bundle(self, bundle: ProofBundle, data: bytes | None = None, filename: str = "") -> verify.Verdict:
+        """Verdict for a proof bundle (and the file it speaks for, if given)."""
+        dep = self.deployment
+        if bundle.registry.lower() != dep.anchor_registry.lower():
+            value = bundle.value
+            return verify.Verdict(
+                verify.UNKNOWN, f"the bundle names registry {bundle.registry}; this service serves"
+                f" {dep.anchor_registry} on chain {dep.chain_id}: verify it against its own chain",
+                office=bundle.office, record_id=value.record_id if value.canonicalization != SEALED else None,
+                content_hash=value.content_hash, root=bundle.root)
+        store = self.store()
+        with self.guard():
+            if data is not None:
+                return verify.verify_file(self.chain, store, data, filename, bundle)
+            return verify.verify_bundle(self.chain, bundle, None, store, reader=self.reader)
+
+    # -- office writes
+
+    def submit(self, office: str, prepared: PreparedRecord) -> Submission:
+        """Accept one record into the outbox (idempotent; a new content of a known id is a new version)."""
+        account = self.signer(office)  # refuse before storing anything if this instance cannot anchor it
+        store = self.store()
+        with self._lock(self._submit_locks, office):
+            anchorer = self._anchorer(store, account, office)
+            result = anchorer.submit([prepared])
+        record = store.record_by_key(str(prepared.record_id), prepared.content_hash)
+        if record is None:
+            raise InputError(f"{prepared.record_id} with content {prepared.content_hash} was not stored")
+        batch = store.batch(record.batch_id) if record.batch_id is not None else None
+        return Submission(record, result.accepted > 0, result.new_versions > 0, batch)
+
+    def pending(self, office: str, limit: int) -> tuple[int, list[StoredRecord], list[StoredBatch]]:
+        """(count, oldest pending records, unfinished batches) of an office."""
+        store = self.store()
+        return store.pending_count(office), store.pending(office, limit), store.unfinished_batches(office)
+
+    def _anchorer(self, store: Store, account: LocalAccount, office: str) -> Anchorer:
+        return Anchorer(store, self.chain, account, office, self.settings.home / "manifests",
+                        self.options.manifest_base, self.settings.batch_size, self.settings.confirmations)
+
+    def anchor_pending(self, office: str, wait: float | None = None) -> RunResult:
+        """Batch and anchor the office's pending records now; never two batches of one office at once."""
+        account = self.signer(office)
+        lock = self._lock(self._batch_locks, office)
+        timeout = self.options.batch_wait_seconds if wait is None else wait
+        acquired = lock.acquire(timeout=timeout) if timeout > 0 else lock.acquire(blocking=False)
+        if not acquired:
+            raise BatchInProgressError(f"a batch of {office} is being anchored; try again when it is done")
+        try:
+            store = self.store()
+            with self.guard():
+                result = self._anchorer(store, account, office).run()
+            if result.batches:
+                self.reader.clear()
+            return result
+        finally:
+            lock.release()
+
+    # -- health
+
+    def health(self) -> Health:
+        """Chain reachable? Latest block, pending records."""
+        pending: int | None
+        try:
+            pending = self.store().pending_count()
+        except RegistryError:
+            pending = None
+        try:
+            chain = self.chain
+            with self.guard():
+                block = int(chain.w3.eth.block_number)
+                chain_id = self.reader.chain_id()
+            return Health(True, chain_id, block, pending, self.deployment.anchor_registry)
+        except RegistryError as exc:
+            return Health(False, None, None, pending, None, exc.diagnostics())
+        except Exception as exc:  # noqa: BLE001 - any transport failure means "not reachable"
+            return Health(False, None, None, pending, None, f"chain node not reachable: {type(exc).__name__}")
+
+    # -- background batches
+
+    def start_loop(self) -> None:
+        """Start the background batch loop if ``batch_interval`` is set."""
+        interval = self.options.batch_interval
+        if interval is None or self._loop.thread is not None:
+            return
+        self._loop.stop.clear()
+        self._loop.thread = threading.Thread(target=self._run_loop, args=(interval,), name="ipreg-batches",
+                                             daemon=True)
+        self._loop.thread.start()
+
+    def stop_loop(self) -> None:
+        """Stop the loop and wait for a running batch to finish."""
+        thread = self._loop.thread
+        if thread is None:
+            return
+        self._loop.stop.set()
+        thread.join(timeout=self.options.batch_wait_seconds)
+        self._loop.thread = None
+
+    def _run_loop(self, interval: float) -> None:
+        while not self._loop.stop.wait(interval):
+            self.anchor_due()
+
+    def anchor_due(self) -> dict[str, int]:
+        """One pass of the loop: anchor every served office with pending work; return records anchored."""
+        done: dict[str, int] = {}
+        try:
+            offices = self.store().offices_with_work()
+        except RegistryError as exc:
+            log.warning("batch loop: %s", exc.diagnostics())
+            return done
+        for office in offices:
+            if self.options.offices is not None and office not in self.options.offices:
+                continue
+            try:
+                done[office] = self.anchor_pending(office, wait=0).records
+            except BatchInProgressError:
+                continue
+            except RegistryError as exc:
+                log.warning("batch loop, office %s: %s", office, exc.diagnostics())
+            except Exception:  # noqa: BLE001 - the loop must survive anything and retry next time
+                log.exception("batch loop, office %s", office)
+        return done
+
+
+def _index(store: Store) -> Any:
+    """The indexer's read model in this store file, or None."""
+    from ..indexer import Index
+
+    return Index.of(store.db)
+
+
+def _check_hash(value: str) -> str:
+    text = value.strip().lower()
+    if len(text) != 66 or not text.startswith("0x") or any(c not in "0123456789abcdef" for c in text[2:]):
+        raise InputError(f"invalid content hash {value[:80]!r} (0x followed by 64 hex digits)")
+    return text
+
+
+def _check_root(value: str) -> str:
+    text = value.strip().lower()
+    if len(text) != 66 or not text.startswith("0x") or any(c not in "0123456789abcdef" for c in text[2:]):
+        raise InputError(f"invalid batch root {value[:80]!r} (0x followed by 64 hex digits)")
+    return text
+
+
+def check_hash(value: str) -> str:
+    """A content hash normalised to lowercase; InputError (400) if malformed."""
+    return _check_hash(value)
+
+
+def record_hint_of(data: bytes, filename: str, method: str) -> str | None:
+    try:
+        rid = id_from_document(data, method) or RecordId.from_filename(filename)
+    except InputError:
+        return None
+    return str(rid) if rid else None

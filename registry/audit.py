@@ -1,0 +1,736 @@
+"""Audit an office's publications: every record re-hashed and verified, then checked against a list.
+
+Two sources: a folder of publication files (with their proof bundles, or through the index), or
+an office's whole feed from the index. Verification runs offline against a per-batch snapshot of
+on-chain state (:class:`SnapshotReader`), so one audit makes a few calls per batch, not per record.
+
+Expected list (``--expected FILE``), in the style of a WIPO ST.37 authority file, one entry a line::
+
+    # comments and blank lines are ignored
+    EP:1234567:B1              a record id
+    EP:1234567                 a number without kind code: any kind of that number matches
+    1234567,B1                 number and kind code (the office is the audited one)
+    EP;1234567;B1;20260107     office, number, kind, publication date (ignored); ',' ';' or tab
+
+A first line whose number column is not a document number (``publication_number,kind``) is a header.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from web3.exceptions import Web3RPCError
+
+from . import canon, merkle
+from .chain import BatchInfo, Chain
+from .errors import InputError, RecordIdError, RegistryError
+from .indexer import Index, IndexedLeaf
+from .ingest import collect_files, prepare_file
+from .records import SEALED, ZERO_HASH, ProofBundle, RecordId
+from .store import Store
+from .verify import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
+
+MISSING: Final = "MISSING"
+REPORT_FORMAT: Final = "ipreg-audit-v1"
+#: Exit status of ``ipreg audit`` when a record needs attention (errors exit with 1).
+EXIT_ATTENTION: Final = 3
+
+Progress = Callable[[int], None]
+_SEPARATORS: Final = re.compile(r"[,;\t]")
+
+
+# ---------------------------------------------------------------------------- expected list
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedEntry:
+    """One line of an expected list: a publication number with an optional kind code."""
+
+    office: str
+    number: str
+    kind: str | None
+    line: int
+
+    @property
+    def label(self) -> str:
+        """As a record id (``EP:1234567:B1`` or ``EP:1234567``)."""
+        return str(RecordId(self.office, self.number, self.kind))
+
+
+def parse_expected(text: str, office: str, source: str = "expected list") -> list[ExpectedEntry]:
+    """Parse an expected list (see the module docstring); raise InputError naming the line."""
+    entries: list[ExpectedEntry] = []
+    first = True
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        header, first = first, False
+        try:
+            if ":" in line:
+                rid = RecordId.parse(line)
+            else:
+                cells = [c.strip().upper() for c in _SEPARATORS.split(line)]
+                own = office
+                if len(cells[0]) == 2 and cells[0].isalpha():
+                    own, cells = cells[0], cells[1:] or [""]
+                if header and not cells[0][:1].isdigit():
+                    continue
+                rid = RecordId(own, cells[0], cells[1] if len(cells) > 1 and cells[1] else None)
+        except RecordIdError as exc:
+            raise InputError(f"{source}, line {n}: {exc.diagnostics()}") from None
+        entries.append(ExpectedEntry(rid.office, rid.number, rid.kind, n))
+    return entries
+
+
+def load_expected(path: Path, office: str) -> list[ExpectedEntry]:
+    """Read an expected list file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"cannot read expected list {path}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    return parse_expected(text, office, str(path))
+
+
+# ---------------------------------------------------------------------------- report
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One record of an audit (or one expected record not found: ``MISSING``)."""
+
+    status: str
+    reason: str
+    record_id: str | None
+    file: str | None = None
+    expected: bool | None = None
+    office: str | None = None
+    content_hash: str | None = None
+    root: str | None = None
+    block_number: int | None = None
+    transaction_hash: str | None = None
+    anchored_at: str | None = None
+    superseded_by: str | None = None
+
+    @property
+    def attention(self) -> bool:
+        """Whether a person should look at this row."""
+        return self.status != VERIFIED or self.expected is False
+
+    @classmethod
+    def of(cls, verdict: Verdict, file: str | None = None) -> AuditRow:
+        """A row from a verdict."""
+        return cls(
+            verdict.verdict,
+            verdict.reason,
+            verdict.record_id,
+            file,
+            None,
+            verdict.office,
+            verdict.content_hash,
+            verdict.root,
+            verdict.block_number,
+            verdict.transaction_hash,
+            verdict.anchored_at,
+            verdict.superseded_by,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """lowerCamelCase JSON."""
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "recordId": self.record_id,
+            "file": self.file,
+            "expected": self.expected,
+            "office": self.office,
+            "contentHash": self.content_hash,
+            "root": self.root,
+            "blockNumber": self.block_number,
+            "transactionHash": self.transaction_hash,
+            "anchoredAt": self.anchored_at,
+            "supersededBy": self.superseded_by,
+        }
+
+
+@dataclass(slots=True)
+class AuditReport:
+    """The outcome of an audit: summary figures and one row per record."""
+
+    office: str
+    source: str
+    chain_id: int
+    registry: str
+    block_number: int
+    started_at: str
+    rows: list[AuditRow] = field(default_factory=list)
+    expected_count: int | None = None
+    unmatched_bundles: int = 0
+    hash_seconds: float = 0.0
+    verify_seconds: float = 0.0
+    seconds: float = 0.0
+    rpc_calls: int = 0
+
+    @property
+    def records(self) -> int:
+        """Records audited (rows other than MISSING)."""
+        return sum(1 for r in self.rows if r.status != MISSING)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows by status, plus ``UNEXPECTED`` (records not on the expected list)."""
+        counts: dict[str, int] = {}
+        for r in self.rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        counts["UNEXPECTED"] = sum(1 for r in self.rows if r.expected is False)
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        """True only if every record verified and nothing expected is missing."""
+        return all(r.status == VERIFIED for r in self.rows)
+
+    @property
+    def attention(self) -> list[AuditRow]:
+        """Rows a person should look at."""
+        return [r for r in self.rows if r.attention]
+
+    def rate(self, seconds: float | None = None) -> float | None:
+        """Records per second over ``seconds`` (default: the whole audit)."""
+        seconds = self.seconds if seconds is None else seconds
+        return round(self.records / seconds, 1) if seconds > 0 else None
+
+    def summary(self) -> dict[str, Any]:
+        """Summary figures (lowerCamelCase)."""
+        return {
+            "format": REPORT_FORMAT,
+            "ok": self.ok,
+            "office": self.office,
+            "source": self.source,
+            "chainId": self.chain_id,
+            "registry": self.registry,
+            "blockNumber": self.block_number,
+            "startedAt": self.started_at,
+            "records": self.records,
+            "expected": self.expected_count,
+            "counts": self.counts,
+            "attention": len(self.attention),
+            "unmatchedBundles": self.unmatched_bundles,
+            "seconds": round(self.seconds, 3),
+            "hashSeconds": round(self.hash_seconds, 3),
+            "verifySeconds": round(self.verify_seconds, 3),
+            "recordsPerSecond": self.rate(),
+            "verifiedPerSecond": self.rate(self.verify_seconds),
+            "rpcCalls": self.rpc_calls,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON report: summary, rows needing attention, then every row."""
+        return {
+            **self.summary(),
+            "attentionRows": [r.to_json() for r in self.attention],
+            "rows": [r.to_json() for r in self.rows],
+        }
+
+
+# ---------------------------------------------------------------------------- on-chain snapshot
+
+
+class SnapshotReader:
+    """A :class:`registry.verify.ChainReader` over one block, cached per batch.
+
+    One ``batchOf`` per root and one ``wasSignerAt`` per (office, signer, block); Merkle proofs are
+    checked locally. Leaf revocations come from the index when it has reached the snapshot block,
+    else from the root's ``LeafRevoked`` events (one ``eth_getLogs`` per batch); only if a node
+    refuses that query is ``leafRevocation`` called per record.
+    """
+
+    def __init__(self, chain: Chain, index: Index | None = None, block_number: int | None = None) -> None:
+        self.chain = chain
+        self.index = index
+        self.calls = 0
+        self.block_number = (
+            block_number if block_number is not None else self._call(lambda: int(chain.w3.eth.block_number))
+        )
+        self._chain_id: int | None = None
+        self._batches: dict[str, tuple[BatchInfo | None, dict[str, int] | None]] = {}
+        self._signers: dict[tuple[str, str, int], bool] = {}
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        self.calls += 1
+        return self.chain.rpc(fn)
+
+    def chain_id(self) -> int:
+        """Chain id of the endpoint (asked once)."""
+        if self._chain_id is None:
+            self._chain_id = int(self._call(lambda: self.chain.w3.eth.chain_id))
+        return self._chain_id
+
+    def batch(self, root: str) -> tuple[BatchInfo | None, dict[str, int] | None]:
+        """(the batch or None, its revoked leaves -> reason, or None if they must be asked per record)."""
+        root = root.lower()
+        cached = self._batches.get(root)
+        if cached is not None:
+            return cached
+        b = self._call(
+            lambda: self.chain.anchors.functions.batchOf(root).call(block_identifier=self.block_number)
+        )
+        info = None
+        if int(b[3]) != 0:
+            info = BatchInfo(
+                root, bytes(b[0]).decode("ascii"), str(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5])
+            )
+        revoked: dict[str, int] | None = {}
+        if info is not None:
+            revoked = self._revoked(root, info.block_number)
+        self._batches[root] = (info, revoked)
+        return info, revoked
+
+    def _revoked(self, root: str, from_block: int) -> dict[str, int] | None:
+        cursor = self.index.cursor() if self.index is not None else None
+        if self.index is not None and cursor is not None and cursor >= self.block_number:
+            return self.index.revoked_leaves(root)
+        try:
+            logs = self._call(
+                lambda: self.chain.anchors.events.LeafRevoked().get_logs(
+                    from_block=from_block,
+                    to_block=self.block_number,
+                    argument_filters={"root": bytes.fromhex(root[2:])},
+                )
+            )
+        except (Web3RPCError, ValueError):
+            return None  # the node refuses the range: ask per record
+        return {"0x" + bytes(e["args"]["leaf"]).hex(): int(e["args"]["reason"]) for e in logs}
+
+    def verify_record(
+        self, root: str, proof: Sequence[str], leaf: bytes
+    ) -> tuple[bool, BatchInfo | None, int]:
+        """Local Merkle check against the cached batch; revocation from the cached set."""
+        info, revoked = self.batch(root)
+        if info is None:
+            return False, None, 0
+        included = merkle.verify(bytes.fromhex(root[2:]), leaf, [bytes.fromhex(p[2:]) for p in proof])
+        if revoked is not None:
+            return included, info, revoked.get("0x" + leaf.hex(), 0)
+        reason = self._call(
+            lambda: self.chain.anchors.functions.leafRevocation(root, leaf).call(
+                block_identifier=self.block_number
+            )
+        )
+        return included, info, int(reason)
+
+    def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
+        """``wasSignerAt``, asked once per (office, signer, block)."""
+        key = (office, signer.lower(), block_number)
+        if key not in self._signers:
+            self.calls += 1
+            self._signers[key] = self.chain.was_signer_at(office, signer, block_number)
+        return self._signers[key]
+
+
+# ---------------------------------------------------------------------------- hashing
+
+
+@dataclass(frozen=True, slots=True)
+class HashedFile:
+    """A publication file: its record id and content hash, or why neither could be had."""
+
+    path: str
+    record_id: str | None
+    content_hash: str | None
+    canonicalization: str
+    error: str | None = None
+
+
+def _hash_one(path: str) -> HashedFile:
+    method = canon.canonicalization_for(path)
+    try:
+        p = prepare_file(Path(path))
+    except RegistryError as exc:
+        return HashedFile(path, None, None, method, exc.diagnostics())
+    return HashedFile(path, str(p.record_id), p.content_hash, p.canonicalization)
+
+
+def _hash_chunk(paths: list[str]) -> list[HashedFile]:
+    return [_hash_one(p) for p in paths]
+
+
+def hash_files(
+    files: Sequence[Path], workers: int | None = None, progress: Progress | None = None
+) -> list[HashedFile]:
+    """Canonicalize and hash every file, finding its record id; a bad file is a row, not an abort."""
+    cpus = os.cpu_count() or 1
+    workers = workers if workers is not None else (min(cpus, 8) if cpus > 2 and len(files) >= 2000 else 1)
+    paths = [str(f) for f in files]
+    if workers <= 1:
+        out = []
+        for k, p in enumerate(paths, 1):
+            out.append(_hash_one(p))
+            if progress is not None and k % 200 == 0:
+                progress(200)
+        if progress is not None:
+            progress(len(paths) % 200)
+        return out
+    chunks = [paths[i : i + 500] for i in range(0, len(paths), 500)]
+    result: list[HashedFile] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for part in pool.map(_hash_chunk, chunks):
+            result.extend(part)
+            if progress is not None:
+                progress(len(part))
+    return result
+
+
+# ---------------------------------------------------------------------------- bundles
+
+
+def load_bundles(proofs_dir: Path) -> tuple[dict[str, list[ProofBundle]], list[AuditRow]]:
+    """Every ``*.proof.json`` under ``proofs_dir`` by the record id it speaks for; unreadable ones as rows."""
+    if not proofs_dir.is_dir():
+        raise InputError(f"no such proofs folder: {proofs_dir}")
+    by_id: dict[str, list[ProofBundle]] = {}
+    bad: list[AuditRow] = []
+    for path in sorted(proofs_dir.rglob("*.proof.json")):
+        try:
+            bundle = ProofBundle.loads(path.read_bytes())
+        except (RegistryError, OSError) as exc:
+            reason = exc.diagnostics() if isinstance(exc, RegistryError) else str(exc)
+            bad.append(AuditRow(UNKNOWN, f"unreadable proof bundle: {reason}", None, str(path)))
+            continue
+        by_id.setdefault(_bundle_record_id(bundle), []).append(bundle)
+    return by_id, bad
+
+
+def _bundle_record_id(bundle: ProofBundle) -> str:
+    reveal = bundle.extra.get("reveal")
+    if bundle.value.canonicalization == SEALED and isinstance(reveal, dict):
+        return str(reveal.get("recordId"))
+    return bundle.value.record_id
+
+
+def _pick(bundles: Sequence[ProofBundle], content_hash: str) -> ProofBundle:
+    """The bundle for this content, else the newest one (whose check then reports the mismatch)."""
+    same = [b for b in bundles if b.value.content_hash == content_hash]
+    return max(same or bundles, key=lambda b: b.block_number)
+
+
+# ---------------------------------------------------------------------------- audits
+
+
+class _Context:
+    """What every record of one audit shares: chain, snapshot, store, index, bundle successors."""
+
+    def __init__(self, chain: Chain, store: Store | None, index: Index | None) -> None:
+        if chain.deployment is None:
+            raise InputError("no registry to audit against: give a deployment or --registry")
+        self.chain = chain
+        self.store = store
+        self.index = index
+        self.reader = SnapshotReader(chain, index)
+        self.registry = chain.deployment.anchor_registry.lower()
+        self.successors: dict[str, ProofBundle] = {}
+
+    def verify(self, bundle: ProofBundle, content_hash: str | None) -> Verdict:
+        if bundle.registry.lower() != self.registry:
+            return Verdict(
+                UNKNOWN,
+                f"the bundle is for registry {bundle.registry}, the audit checks {self.registry}",
+                office=bundle.office,
+                record_id=bundle.value.record_id,
+                content_hash=content_hash,
+                root=bundle.root,
+            )
+        verdict = verify_bundle(self.chain, bundle, content_hash, self.store, self.reader)
+        newer = self.successors.get("0x" + bundle.value.leaf().hex())
+        if (
+            verdict.verdict == VERIFIED
+            and newer is not None
+            and newer.value.record_id == bundle.value.record_id
+        ):
+            check = verify_bundle(self.chain, newer, None, None, self.reader)
+            if check.verdict in (VERIFIED, SUPERSEDED):
+                value = newer.value
+                verdict = replace(
+                    verdict,
+                    verdict=SUPERSEDED,
+                    superseded_by=f"{value.record_id}@{value.content_hash}",
+                    reason=f"a newer version of {value.record_id} exists (content {value.content_hash})",
+                )
+        return verdict
+
+    def index_bundle(self, leaf: IndexedLeaf) -> ProofBundle:
+        dep = self.chain.deployment
+        assert dep is not None and self.index is not None
+        return self.index.bundle(leaf, dep.chain_id, dep.anchor_registry)
+
+
+def _index_of(chain: Chain, store: Store | None) -> Index | None:
+    """The store's index if it follows the audited registry."""
+    if store is None or chain.deployment is None:
+        return None
+    return Index.of(store.db, chain.deployment.anchor_registry)
+
+
+def _report(ctx: _Context, office: str, source: str) -> AuditReport:
+    dep = ctx.chain.deployment
+    assert dep is not None
+    return AuditReport(
+        office,
+        source,
+        dep.chain_id,
+        dep.anchor_registry,
+        ctx.reader.block_number,
+        datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def publication_files(folder: Path, proofs_dir: Path | None = None) -> list[Path]:
+    """The files of ``folder`` an audit hashes: not proof bundles, nothing under ``proofs_dir``."""
+    if not folder.is_dir():
+        raise InputError(f"no such folder: {folder}")
+    proofs_root = proofs_dir.resolve() if proofs_dir is not None else None
+    return [
+        f
+        for f in collect_files([folder])
+        if not f.name.endswith(".proof.json")
+        and (proofs_root is None or proofs_root not in f.resolve().parents)
+    ]
+
+
+def audit_folder(
+    chain: Chain,
+    store: Store | None,
+    folder: Path,
+    office: str,
+    proofs_dir: Path | None = None,
+    expected: Sequence[ExpectedEntry] | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> AuditReport:
+    """Audit a folder of ``office``'s publication files, with bundles from ``proofs_dir`` or via the index."""
+    started = time.perf_counter()
+    files = publication_files(folder, proofs_dir)
+    index = _index_of(chain, store)
+    ctx = _Context(chain, store, index)
+    report = _report(ctx, office, f"folder {folder}")
+    hashed = hash_files(files, workers, progress)
+    report.hash_seconds = time.perf_counter() - started
+    verify_started = time.perf_counter()
+    bundles, bad = load_bundles(proofs_dir) if proofs_dir is not None else ({}, [])
+    used: set[int] = set()
+    ctx.successors = {
+        b.value.supersedes: b for group in bundles.values() for b in group if b.value.supersedes != ZERO_HASH
+    }
+    rows = list(bad)
+    for h in hashed:
+        rows.append(_audit_file(ctx, h, bundles, used))
+    report.unmatched_bundles = sum(len(g) for g in bundles.values()) - len(used)
+    report.rows = _apply_expected(rows, office, expected)
+    report.expected_count = len(expected) if expected is not None else None
+    report.verify_seconds = time.perf_counter() - verify_started
+    report.seconds = time.perf_counter() - started
+    report.rpc_calls = ctx.reader.calls
+    return report
+
+
+def _audit_file(
+    ctx: _Context, h: HashedFile, bundles: dict[str, list[ProofBundle]], used: set[int]
+) -> AuditRow:
+    if h.error is not None or h.record_id is None or h.content_hash is None:
+        return AuditRow(UNKNOWN, h.error or "no record id", None, h.path)
+    candidates = bundles.get(h.record_id)
+    bundle: ProofBundle | None = None
+    if candidates:
+        bundle = _pick(candidates, h.content_hash)
+        used.add(id(bundle))
+    elif ctx.index is not None:
+        leaves = [x for x in ctx.index.leaves_by_hash(h.content_hash) if x.record_id == h.record_id]
+        leaves = leaves or ctx.index.versions(h.record_id)
+        bundle = ctx.index_bundle(leaves[-1]) if leaves else None
+    if bundle is None:
+        where = "no proof bundle in the proofs folder" if bundles else "nothing in the index"
+        return AuditRow(
+            UNKNOWN, f"{where} for {h.record_id}", h.record_id, h.path, content_hash=h.content_hash
+        )
+    content_hash = h.content_hash
+    method = bundle.value.canonicalization
+    if method not in (h.canonicalization, SEALED) and method in canon.CANONICALIZATIONS:
+        content_hash = canon.content_hash(Path(h.path).read_bytes(), method)
+    return AuditRow.of(ctx.verify(bundle, content_hash), h.path)
+
+
+def audit_feed(
+    chain: Chain,
+    store: Store,
+    office: str,
+    expected: Sequence[ExpectedEntry] | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Audit the newest version of every record ``office`` anchored, as the index knows them."""
+    started = time.perf_counter()
+    index = _index_of(chain, store)
+    if index is None or index.cursor() is None:
+        raise InputError("no index in the store: run `ipreg index sync` first")
+    ctx = _Context(chain, store, index)
+    report = _report(ctx, office, "feed")
+    latest: dict[str, IndexedLeaf] = {}
+    for leaf in index.office_leaves(office):
+        latest[leaf.record_id] = leaf
+    ordered = sorted(latest.values(), key=lambda x: (x.block_number, x.root, x.position))
+    rows = [
+        AuditRow(
+            UNKNOWN,
+            f"records of batch {b.root} are unknown: {b.manifest_error or 'manifest not fetched'}",
+            None,
+            office=office,
+            root=b.root,
+            block_number=b.block_number,
+            transaction_hash=b.tx_hash,
+            anchored_at=b.anchored_at,
+        )
+        for b in index.unindexed_batches(office)
+    ]
+    for k, leaf in enumerate(ordered, 1):
+        rows.append(AuditRow.of(ctx.verify(ctx.index_bundle(leaf), None)))
+        if progress is not None and k % 200 == 0:
+            progress(200)
+    if progress is not None:
+        progress(len(ordered) % 200)
+    report.rows = _apply_expected(rows, office, expected)
+    report.expected_count = len(expected) if expected is not None else None
+    report.seconds = report.verify_seconds = time.perf_counter() - started
+    report.rpc_calls = ctx.reader.calls
+    return report
+
+
+def _apply_expected(
+    rows: list[AuditRow], office: str, expected: Sequence[ExpectedEntry] | None
+) -> list[AuditRow]:
+    """Mark rows not on the list (or of another office) unexpected; add a MISSING row per unmatched entry."""
+    by_number: dict[tuple[str, str], list[ExpectedEntry]] = {}
+    for e in expected or ():
+        by_number.setdefault((e.office, e.number), []).append(e)
+    matched: set[ExpectedEntry] = set()
+    out: list[AuditRow] = []
+    for row in rows:
+        if row.record_id is None:
+            out.append(row)
+            continue
+        try:
+            rid = RecordId.parse(row.record_id)
+        except RecordIdError:
+            out.append(replace(row, expected=False))
+            continue
+        if rid.office != office:
+            out.append(
+                replace(
+                    row, expected=False, reason=f"{row.reason}; the record belongs to office {rid.office}"
+                )
+            )
+            continue
+        if expected is None:
+            out.append(row)
+            continue
+        hits = [
+            e for e in by_number.get((rid.office, rid.number), ()) if e.kind is None or e.kind == rid.kind
+        ]
+        matched.update(hits)
+        out.append(replace(row, expected=bool(hits)))
+    for e in expected or ():
+        if e not in matched:
+            out.append(
+                AuditRow(
+                    MISSING,
+                    f"expected (line {e.line}) but not found",
+                    e.label,
+                    expected=True,
+                    office=e.office,
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------- HTML
+
+
+_CSS: Final = """
+body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1f24}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
+.banner{padding:.8rem 1rem;border-radius:6px;font-weight:600}
+.ok{background:#e6f4ea;color:#0d5322}.fail{background:#fdecea;color:#8a1c14}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}
+th,td{border-bottom:1px solid #d8dee4;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa}td.mono{font-family:ui-monospace,monospace;font-size:13px;word-break:break-all}
+table.summary{width:auto}table.summary th{width:14rem}
+.status{font-weight:600}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def render_html(report: AuditReport) -> str:
+    """A self-contained HTML report: the summary first, then only the rows that need attention."""
+    s = report.summary()
+    attention = report.attention
+    if report.ok:
+        banner = f"Passed: all {report.records} records verified, nothing missing."
+    else:
+        banner = f"Attention: {len(attention)} of {len(report.rows)} rows need a look."
+    facts: Iterable[tuple[str, object]] = (
+        ("Office", report.office),
+        ("Source", report.source),
+        ("Chain id", report.chain_id),
+        ("Registry", report.registry),
+        ("State at block", report.block_number),
+        ("Audited at", report.started_at),
+        ("Records", report.records),
+        ("Expected", report.expected_count if report.expected_count is not None else "-"),
+        ("Duration", f"{report.seconds:.2f} s"),
+        ("Records per second", s["recordsPerSecond"]),
+    )
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Audit of {_e(report.office)} publications</title><style>{_CSS}</style></head><body>",
+        f"<h1>Audit of {_e(report.office)} publications</h1>",
+        f'<p class="banner {"ok" if report.ok else "fail"}">{_e(banner)}</p>',
+        '<h2>Summary</h2><table class="summary">',
+        *(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts),
+        "</table>",
+        "<h2>Records by status</h2><table><tr><th>Status</th><th>Rows</th></tr>",
+        *(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in sorted(report.counts.items())),
+        "</table>",
+        f"<h2>Rows that need attention ({len(attention)})</h2>",
+    ]
+    if not attention:
+        parts.append("<p>None.</p>")
+    else:
+        parts.append(
+            "<table><tr><th>Status</th><th>Record</th><th>File</th><th>Reason</th>"
+            "<th>Superseded by</th><th>Block</th><th>Transaction</th></tr>"
+        )
+        for r in attention:
+            status = r.status + (" (unexpected)" if r.expected is False else "")
+            parts.append(
+                f'<tr><td class="status">{_e(status)}</td><td class="mono">{_e(r.record_id)}</td>'
+                f'<td class="mono">{_e(r.file)}</td><td>{_e(r.reason)}</td>'
+                f'<td class="mono">{_e(r.superseded_by)}</td><td>{_e(r.block_number)}</td>'
+                f'<td class="mono">{_e(r.transaction_hash)}</td></tr>'
+            )
+        parts.append("</table>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)

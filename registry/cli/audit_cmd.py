@@ -1,0 +1,134 @@
+"""``ipreg audit``: verify a folder of an office's publications, or its whole feed; write reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..audit import (
+    EXIT_ATTENTION,
+    AuditReport,
+    audit_feed,
+    audit_folder,
+    load_expected,
+    publication_files,
+    render_html,
+)
+from ..chain import Chain, connect
+from ..config import Settings, write_json_atomic
+from ..errors import ConfigError, InputError
+from ..indexer import Index, Indexer, has_index
+from ..records import ProofBundle
+from ..st3 import is_st3
+from .common import HomeOption, JsonFlag, RpcOption, console, emit_json, open_store, progress_bar, settings
+from .index_cmd import RegistryOption, index_chain
+
+_SHOWN = 20
+
+
+def _chain(s: Settings, registry: str | None, proofs: Path | None) -> Chain:
+    """The local deployment, else ``--registry``, else the registry named by the first proof bundle."""
+    if registry is not None or s.deployment_file.exists():
+        return index_chain(s, registry)
+    first = next(iter(sorted(proofs.rglob("*.proof.json"))), None) if proofs is not None else None
+    if first is None:
+        raise ConfigError("no local deployment and no proof bundles: give --registry ADDRESS")
+    bundle = ProofBundle.loads(first.read_bytes())
+    return Chain.for_registry(connect(s.rpc_url), bundle.registry, s.rpc_retries)
+
+
+def _sync(s: Settings, chain: Chain) -> None:
+    indexer = Indexer(s.store_file, chain, s.confirmations)
+    try:
+        result = indexer.sync()
+    finally:
+        indexer.close()
+    for root, error in result.manifest_failures:
+        console.print(f"[yellow]manifest of batch {root} not indexed: {error}[/yellow]")
+
+
+def audit(
+    folder: Annotated[Path | None, typer.Argument(help="Folder of publication files to audit.")] = None,
+    office: Annotated[str, typer.Option("--office", help="ST.3 code of the audited office, e.g. EP.")] = "",
+    feed: Annotated[
+        bool, typer.Option("--feed", help="Audit the office's whole feed from the index.")
+    ] = False,
+    proofs: Annotated[
+        Path | None, typer.Option("--proofs", help="Folder of proof bundles (*.proof.json).")
+    ] = None,
+    expected: Annotated[
+        Path | None,
+        typer.Option(
+            "--expected", help="Expected publications, one a line: EP:1234567:B1, or number[,kind] (CSV)."
+        ),
+    ] = None,
+    json_report: Annotated[
+        Path | None, typer.Option("--json-report", help="Write the JSON report here.")
+    ] = None,
+    html_report: Annotated[
+        Path | None, typer.Option("--html-report", help="Write the HTML report here.")
+    ] = None,
+    sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Bring the index up to date first.")] = True,
+    registry: RegistryOption = None,
+    rpc_url: RpcOption = None,
+    home: HomeOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Re-hash and verify every record; list missing, unexpected, tampered, revoked and superseded ones.
+
+    Exit status 0 only if every record verified and nothing expected is missing; 3 if any row needs attention.
+    """
+    office = office.upper()
+    if not is_st3(office):
+        raise InputError(f"give --office with a WIPO ST.3 office code (got {office!r})")
+    if feed == (folder is not None):
+        raise InputError("give either a FOLDER or --feed")
+    s = settings(home, rpc_url=rpc_url)
+    chain = _chain(s, registry, proofs)
+    entries = load_expected(expected, office) if expected is not None else None
+    store = open_store(s) if s.store_file.exists() else None
+    if sync and (feed or proofs is None or (store is not None and has_index(store.db))):
+        _sync(s, chain)
+        store = store or open_store(s)
+    show = not as_json
+    if feed:
+        index = Index.of(store.db) if store is not None else None
+        if store is None or index is None:
+            raise InputError("no index: run `ipreg index sync` first")
+        with progress_bar(show, index.record_count(office), "verifying") as advance:
+            report = audit_feed(chain, store, office, entries, advance)
+    else:
+        assert folder is not None
+        files = publication_files(folder, proofs)
+        with progress_bar(show, len(files), "auditing") as advance:
+            report = audit_folder(chain, store, folder, office, proofs, entries, advance)
+    if json_report is not None:
+        write_json_atomic(json_report, report.to_json())
+    if html_report is not None:
+        html_report.parent.mkdir(parents=True, exist_ok=True)
+        html_report.write_text(render_html(report), encoding="utf-8")
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print(report)
+    raise typer.Exit(0 if report.ok else EXIT_ATTENTION)
+
+
+def _print(report: AuditReport) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()) if v)
+    typer.echo(
+        f"{'PASSED' if report.ok else 'ATTENTION'}: {report.office} {report.source}: {report.records} records"
+        f" ({counts}) at block {report.block_number}"
+    )
+    typer.echo(
+        f"  {report.seconds:.2f} s, {report.rate() or 0:,.0f} records/s"
+        f" (verification {report.rate(report.verify_seconds) or 0:,.0f} records/s, {report.rpc_calls} RPC calls)"
+    )
+    attention = report.attention
+    for row in attention[:_SHOWN]:
+        mark = " (unexpected)" if row.expected is False else ""
+        typer.echo(f"  {row.status}{mark}  {row.record_id or '-'}  {row.file or ''}  {row.reason}")
+    if len(attention) > _SHOWN:
+        typer.echo(f"  … and {len(attention) - _SHOWN} more rows needing attention (see the reports)")

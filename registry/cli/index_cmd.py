@@ -1,0 +1,130 @@
+"""``ipreg index sync|rebuild|status``: follow the contracts' events into the local index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..chain import Chain, connect
+from ..config import Settings
+from ..errors import ConfigError
+from ..indexer import Indexer, SyncResult
+from .common import HomeOption, JsonFlag, RpcOption, console, emit_json, open_chain, progress_bar, settings
+
+app = typer.Typer(
+    help="The local index of the registry's events (offices, signers, batches, records).",
+    no_args_is_help=True,
+)
+
+RegistryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--registry", help="AnchorRegistry address to follow when there is no local deployment file."
+    ),
+]
+ConfirmationsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--confirmations", help="Blocks a change needs before it is indexed ($IPREG_CONFIRMATIONS)."
+    ),
+]
+
+
+def index_chain(s: Settings, registry: str | None = None) -> Chain:
+    """The chain to index: the local deployment, or the AnchorRegistry at ``registry`` (an auditor's case)."""
+    if registry is not None:
+        return Chain.for_registry(connect(s.rpc_url), registry, s.rpc_retries)
+    if not s.deployment_file.exists():
+        raise ConfigError("no local deployment: give --registry ADDRESS of the AnchorRegistry to follow")
+    return open_chain(s)
+
+
+def _run(
+    rebuild: bool,
+    registry: str | None,
+    confirmations: int | None,
+    retry_failed: bool,
+    rpc_url: str | None,
+    home: Path | None,
+    as_json: bool,
+) -> None:
+    s = settings(home, rpc_url=rpc_url, confirmations=confirmations)
+    chain = index_chain(s, registry)
+    indexer = Indexer(s.store_file, chain, s.confirmations)
+    try:
+        cursor = indexer.index.cursor()
+        latest = chain.rpc(lambda: chain.w3.eth.block_number)
+        start = indexer.deployment.block_number if rebuild or cursor is None else cursor + 1
+        with progress_bar(not as_json, max(0, latest - start + 1), "indexing blocks") as advance:
+            result = indexer.rebuild(advance) if rebuild else indexer.sync(advance, retry_failed=retry_failed)
+        status = indexer.status()
+    finally:
+        indexer.close()
+    show(result, status, as_json)
+
+
+def show(result: SyncResult, status: dict[str, object], as_json: bool) -> None:
+    """Print a sync result and the index status."""
+    if as_json:
+        emit_json({**result.to_json(), "status": status})
+        return
+    typer.echo(
+        f"indexed blocks {result.from_block}..{result.to_block}: {result.events} event(s), {result.batches} new"
+        f" batch(es), {result.manifests_indexed} manifest(s) with {result.leaves} record(s)"
+    )
+    for root, error in result.manifest_failures:
+        console.print(f"[yellow]manifest of batch {root} not indexed (retried later): {error}[/yellow]")
+    typer.echo(
+        f"index: {status['offices']} offices, {status['batches']} batches, {status['records']} records,"
+        f" cursor block {status['cursor']} of {status['latestBlock']}"
+    )
+
+
+@app.command("sync")
+def sync(
+    registry: RegistryOption = None,
+    confirmations: ConfirmationsOption = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Fetch failed manifests again now.")
+    ] = False,
+    rpc_url: RpcOption = None,
+    home: HomeOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Index new confirmed blocks and fetch their batches' manifests (resumable)."""
+    _run(False, registry, confirmations, retry_failed, rpc_url, home, as_json)
+
+
+@app.command("rebuild")
+def rebuild(
+    registry: RegistryOption = None,
+    confirmations: ConfirmationsOption = None,
+    rpc_url: RpcOption = None,
+    home: HomeOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Drop the index and build it again from the chain alone (and the published manifests)."""
+    _run(True, registry, confirmations, False, rpc_url, home, as_json)
+
+
+@app.command("status")
+def status(
+    registry: RegistryOption = None,
+    rpc_url: RpcOption = None,
+    home: HomeOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Cursor, chain head and what the index holds."""
+    s = settings(home, rpc_url=rpc_url)
+    indexer = Indexer(s.store_file, index_chain(s, registry), s.confirmations)
+    try:
+        body = indexer.status()
+    finally:
+        indexer.close()
+    if as_json:
+        emit_json(body)
+        return
+    for key, value in body.items():
+        typer.echo(f"{key:<24} {value}")

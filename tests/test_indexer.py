@@ -1,0 +1,319 @@
+"""The indexer on the in-process EVM: events and manifests into ``idx_*`` tables, resumable, rebuildable."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web3 import Web3
+
+from registry.anchor import Anchorer
+from registry.chain import Chain, connect, dev_account, dev_signer
+from registry.indexer import Index, Indexer, IndexStateError, ManifestError, SyncResult, read_manifest
+from registry.ingest import prepare_files
+from registry.merkle import MerkleTree
+from registry.samples import generate_gazette
+from registry.store import Store
+
+TABLES = ("idx_meta", "idx_offices", "idx_signers", "idx_batches", "idx_revoked_leaves", "idx_leaves")
+
+
+@dataclass
+class Office:
+    """An office installation (store, anchorer, files) on a fresh embedded chain."""
+
+    tmp: Path
+    chain: Chain
+    store: Store
+    anchorer: Anchorer
+    files: list[Path]
+
+    def anchor(self, files: list[Path]) -> None:
+        self.anchorer.submit(prepare_files(files))
+        self.anchorer.run(self.tmp / "proofs")
+
+    def indexer(self, name: str = "registry.sqlite", **kwargs: Any) -> Indexer:
+        return Indexer(self.tmp / name, self.chain, **kwargs)
+
+
+def make_office(tmp: Path, count: int = 6, manifest_base: str | None = None) -> Office:
+    chain = Chain(connect("embedded"))
+    chain.deploy_dev()
+    store = Store(tmp / "registry.sqlite")
+    account = dev_signer("EP")
+    assert account is not None
+    anchorer = Anchorer(store, chain, account, "EP", tmp / "manifests", manifest_base)
+    files = generate_gazette(tmp / "gazette", office="EP", count=count, seed=11,
+                             kinds=("st96-patent", "st97-json", "pdf"))
+    office = Office(tmp, chain, store, anchorer, files)
+    office.anchor(files)
+    return office
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Office:
+    return make_office(tmp_path)
+
+
+def dump(db: sqlite3.Connection, skip_meta: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """Every idx_ table's rows, sorted (manifest retry bookkeeping left out)."""
+    out = {}
+    for table in TABLES:
+        if skip_meta and table == "idx_meta":
+            continue
+        cols = [r[1] for r in db.execute(f"PRAGMA table_info({table})")
+                if r[1] not in ("manifest_attempts", "manifest_retry_at")]
+        out[table] = sorted(db.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall(), key=repr)
+    return out
+
+
+def hx(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+# ---------------------------------------------------------------------------- sync
+
+
+def test_sync_indexes_offices_signers_batches_and_records(office: Office) -> None:
+    indexer = office.indexer()
+    result = indexer.sync()
+    assert isinstance(result, SyncResult)
+    assert result.batches == 1 and result.manifests_indexed == 1 and result.leaves == 6
+    assert not result.manifest_failures
+    index = Index(indexer.db)
+    assert [o.code for o in index.offices()] == ["EP", "US", "JP", "EM", "WO"]
+    assert all(o.status == "active" for o in index.offices())
+    ep_signer = dev_signer("EP")
+    assert ep_signer is not None
+    assert [(s.address, s.until_block) for s in index.signers("EP")] == [(ep_signer.address, None)]
+
+    stored = office.store.batches(status="anchored")[0]
+    batch = index.batch(stored.root)
+    assert batch is not None
+    assert (batch.office, batch.signer, batch.block_number, batch.timestamp, batch.leaf_count, batch.tx_hash,
+            batch.manifest_uri, batch.manifest_status) == (
+        "EP", ep_signer.address, stored.block_number, stored.timestamp, 6, stored.tx_hash, stored.manifest_uri,
+        "indexed")
+    for record in office.store.batch_records(stored.id):
+        (leaf,) = index.versions(record.record_id)
+        assert (leaf.leaf, leaf.content_hash, leaf.canonicalization, leaf.supersedes) == (
+            hx(record.leaf), record.content_hash, record.canonicalization, record.supersedes)
+        assert [x.leaf for x in index.leaves_by_hash(record.content_hash)] == [hx(record.leaf)]
+    assert index.cursor() == office.chain.w3.eth.block_number
+    assert indexer.sync().events == 0  # nothing new
+
+
+def test_bundles_from_the_index_equal_the_offices_bundles(office: Office) -> None:
+    indexer = office.indexer()
+    indexer.sync()
+    index = Index(indexer.db)
+    dep = office.chain.deployment
+    assert dep is not None
+    stored = office.store.batches(status="anchored")[0]
+    for record, bundle in office.anchorer.bundles(stored):
+        (leaf,) = index.leaves_by_leaf(hx(record.leaf))
+        assert index.bundle(leaf, dep.chain_id, dep.anchor_registry).to_json() == bundle.to_json()
+
+
+def test_sync_resumes_after_an_interruption_and_equals_one_pass(office: Office) -> None:
+    # More history: a second batch, a new version, a revoked leaf, a revoked batch, a rotated signer.
+    more = generate_gazette(office.tmp / "more", office="EP", count=3, seed=12, kinds=("pdf",))
+    office.anchor(more)
+    changed = office.files[2]
+    assert changed.suffix == ".pdf"
+    changed.write_bytes(changed.read_bytes() + b"\n% corrected\n")
+    office.anchor([changed])
+    ep = dev_signer("EP")
+    assert ep is not None
+    first = office.store.batches(status="anchored")[-1]
+    records = office.store.batch_records(first.id)
+    tree = MerkleTree.from_leaves([r.leaf for r in records])
+    office.chain.transact(ep, office.chain.anchors.functions.revokeLeaf(
+        Web3.to_bytes(hexstr=first.root), records[0].leaf, tree.proof(0), 2))
+    second = office.store.batches(status="anchored")[-2]
+    office.chain.transact(ep, office.chain.anchors.functions.revokeBatch(Web3.to_bytes(hexstr=second.root), 4))
+    office.chain.transact(ep, office.chain.offices.functions.rotateSigner(ep.address, dev_account(6).address))
+
+    whole = office.indexer("whole.sqlite")
+    whole.sync()
+
+    steps = office.indexer("steps.sqlite", step=1)
+    calls = {"n": 0}
+
+    def crash(_blocks: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        steps.sync(crash)
+    cursor = Index(steps.db).cursor()
+    assert cursor is not None and cursor < office.chain.w3.eth.block_number
+    steps.sync()
+    assert dump(steps.db) == dump(whole.db)
+
+    index = Index(whole.db)
+    assert index.batch(second.root) is not None and index.batch(second.root).revocation_reason == 4  # type: ignore[union-attr]
+    assert index.revoked_leaves(first.root) == {hx(records[0].leaf): 2}
+    terms = index.signers("EP")
+    assert [(t.address, t.until_block is None) for t in terms] == [(ep.address, False), (dev_account(6).address, True)]
+    old = terms[0]
+    assert old.until_block is not None
+    for block in (old.from_block, old.until_block - 1, old.until_block):
+        assert index.was_signer_at("EP", ep.address, block) == office.chain.was_signer_at("EP", ep.address, block)
+
+
+def test_rebuild_from_the_chain_alone_equals_the_original(office: Office) -> None:
+    changed = office.files[2]
+    changed.write_bytes(changed.read_bytes() + b"\n% v2\n")
+    office.anchor([changed])
+    indexer = office.indexer()
+    indexer.sync()
+    before = dump(indexer.db)
+    # The outbox plays no part: a fresh store file (an auditor's) rebuilds to the same index.
+    auditor = office.indexer("auditor.sqlite")
+    auditor.rebuild()
+    assert dump(auditor.db) == before
+    indexer.db.execute("DELETE FROM idx_leaves")  # damage, then rebuild in place
+    indexer.rebuild()
+    assert dump(indexer.db) == before
+
+
+def test_version_chain_of_a_record(office: Office) -> None:
+    changed = office.files[2]
+    rid = "EP:" + changed.stem.split("-", 1)[1].replace("-", ":")
+    changed.write_bytes(changed.read_bytes() + b"\n% v2\n")
+    office.anchor([changed])
+    changed.write_bytes(changed.read_bytes() + b"\n% v3\n")
+    office.anchor([changed])
+    indexer = office.indexer()
+    indexer.sync()
+    index = Index(indexer.db)
+    v1, v2, v3 = index.versions(rid)
+    assert v1.supersedes == "0x" + "00" * 32
+    assert (v2.supersedes, v3.supersedes) == (v1.leaf, v2.leaf)
+    assert v1.block_number < v2.block_number < v3.block_number
+    newer = index.superseded_by(v1.leaf, "EP", rid)
+    assert newer is not None and newer.leaf == v2.leaf
+    assert index.superseded_by(v3.leaf, "EP", rid) is None
+    assert index.superseded_by(v1.leaf, "US", rid) is None  # only the record's own office supersedes it
+
+
+def test_confirmations_hold_back_the_newest_blocks(office: Office) -> None:
+    indexer = office.indexer(confirmations=3)
+    result = indexer.sync()
+    latest = office.chain.w3.eth.block_number
+    assert result.to_block == latest - 2 == Index(indexer.db).cursor()
+    assert result.batches == 0  # the batch is in the newest block
+
+
+# ---------------------------------------------------------------------------- manifests
+
+
+def test_manifest_failure_is_recorded_and_retried(office: Office) -> None:
+    stored = office.store.batches(status="anchored")[0]
+    manifest = office.tmp / "manifests" / "EP" / f"{stored.root}.json"
+    hidden = manifest.with_suffix(".hidden")
+    manifest.rename(hidden)
+    indexer = office.indexer()
+    result = indexer.sync()
+    assert [root for root, _ in result.manifest_failures] == [stored.root]
+    index = Index(indexer.db)
+    (failed,) = index.unindexed_batches("EP")
+    assert failed.manifest_status == "failed" and "cannot read manifest" in (failed.manifest_error or "")
+    assert index.versions(office.store.batch_records(stored.id)[0].record_id) == []
+    assert indexer.sync().manifest_failures == []  # backing off: not retried at once
+    hidden.rename(manifest)
+    result = indexer.sync(retry_failed=True)
+    assert result.manifests_indexed == 1 and result.leaves == 6
+    assert index.unindexed_batches() == []
+
+
+def test_manifest_that_does_not_rebuild_the_root_is_refused(office: Office) -> None:
+    stored = office.store.batches(status="anchored")[0]
+    manifest = office.tmp / "manifests" / "EP" / f"{stored.root}.json"
+    body = json.loads(manifest.read_text())
+    body["values"][0][1] = "0x" + "ab" * 32  # a forged content hash
+    manifest.write_text(json.dumps(body))
+    indexer = office.indexer()
+    (failure,) = indexer.sync().manifest_failures
+    assert "not the anchored root" in failure[1]
+    assert Index(indexer.db).leaves_by_hash("0x" + "ab" * 32) == []
+
+
+@pytest.fixture
+def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_manifests_with_size_limit(tmp_path: Path, http_dir: tuple[str, Path]) -> None:
+    base, served = http_dir
+    office = make_office(tmp_path / "office", manifest_base=base)
+    stored = office.store.batches(status="anchored")[0]
+    assert stored.manifest_uri == f"{base}/EP/{stored.root}.json"
+    small = office.indexer(manifest_max_bytes=100)
+    (failure,) = small.sync().manifest_failures
+    assert "HTTP 404" in failure[1]  # not published yet
+    (served / "EP").mkdir()
+    (office.tmp / "manifests" / "EP" / f"{stored.root}.json").rename(served / "EP" / f"{stored.root}.json")
+    (failure,) = small.sync(retry_failed=True).manifest_failures
+    assert "limit" in failure[1]
+    small.close()
+    assert office.indexer().sync(retry_failed=True).leaves == 6
+
+
+def test_read_manifest_refuses_other_schemes_and_hosts() -> None:
+    with pytest.raises(ManifestError, match="unsupported manifest URI scheme"):
+        read_manifest("ftp://example.org/m.json")
+    with pytest.raises(ManifestError, match="another host"):
+        read_manifest("file://example.org/etc/passwd")
+    with pytest.raises(ManifestError, match="disabled"):
+        read_manifest("file:///etc/hostname", allow_files=False)
+
+
+# ---------------------------------------------------------------------------- state
+
+
+def test_index_of_another_deployment_is_refused(office: Office) -> None:
+    office.indexer().sync()
+    other = Chain(connect("embedded"))
+    dep = other.deploy_dev()
+    other.deploy_dev()  # a second deployment on the same chain: other addresses
+    assert other.deployment is not None and other.deployment.anchor_registry != dep.anchor_registry
+    with pytest.raises(IndexStateError, match="ipreg index rebuild"):
+        Indexer(office.tmp / "registry.sqlite", other).sync()
+    Indexer(office.tmp / "registry.sqlite", other).rebuild()
+
+
+def test_office_suspension_is_indexed(office: Office) -> None:
+    ep, us, jp = (dev_signer(c) for c in ("EP", "US", "JP"))
+    assert ep is not None and us is not None and jp is not None
+    offices = office.chain.offices.functions
+    office.chain.transact(ep, offices.propose(1, b"WO", "", "", "0x" + "00" * 20))
+    office.chain.transact(us, offices.approve(0))
+    office.chain.transact(jp, offices.approve(0))
+    office.chain.transact(ep, offices.execute(0))
+    indexer = office.indexer()
+    indexer.sync()
+    status = {o.code: o.status for o in Index(indexer.db).offices()}
+    assert status["WO"] == "suspended" and status["EP"] == "active"
+    assert indexer.status()["batches"] == 1 and indexer.status()["records"] == 6

@@ -1,0 +1,90 @@
+"""Exactly once on a real anvil node: SIGKILL mid-anchor, node down and back, re-runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from anvil_fixtures import AnvilNode
+
+from registry.chain import Chain, Deployment, connect
+from registry.samples import generate_gazette
+
+pytestmark = pytest.mark.anvil
+IPREG = str(Path(sys.executable).parent / "ipreg")
+
+
+def ipreg(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ipreg; never a traceback."""
+    proc = subprocess.run([IPREG, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def anchored_roots(env: dict[str, str]) -> list[str]:
+    """Every BatchAnchored root on chain (what the chain says, not the store)."""
+    home = Path(env["IPREG_HOME"])
+    chain = Chain(connect(env["IPREG_RPC_URL"]), Deployment.load(home / "deployment.json"))
+    logs = chain.anchors.events.BatchAnchored().get_logs(from_block=0)
+    return ["0x" + bytes(log["args"]["root"]).hex() for log in logs]
+
+
+@pytest.mark.parametrize("moment", ["before-broadcast", "after-broadcast"])
+def test_sigkill_between_submit_and_receipt_resumes_exactly_once(
+    tmp_path: Path, anvil: AnvilNode, moment: str
+) -> None:
+    env = {**os.environ, "IPREG_HOME": str(tmp_path / "home"), "IPREG_RPC_URL": anvil.rpc_url}
+    assert ipreg(env, "deploy").returncode == 0
+    gazette = tmp_path / "g"
+    generate_gazette(gazette, office="EP", count=30, seed=3)
+    proofs = tmp_path / "proofs"
+    held = tmp_path / "held"
+    args = [IPREG, "anchor", str(gazette), "--office", "EP", "--proofs", str(proofs), "--batch-size", "10", "--json"]
+    proc = subprocess.Popen(args, env={**env, "IPREG_TEST_HOLD": f"{moment}:{held}"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not held.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert list(proofs.glob("*.json")) == []
+
+    again = ipreg(env, *args[1:])
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    roots = anchored_roots(env)
+    assert len(roots) == len(set(roots)) == 3  # three batches of 10, none twice
+    assert summary["pending"] == 0
+    assert len(list(proofs.glob("*.proof.json"))) == 30
+    third = json.loads(ipreg(env, *args[1:]).stdout)
+    assert third["anchored"] == 0 and third["alreadyAnchored"] == 30
+    assert anchored_roots(env) == roots
+
+
+def test_node_down_fails_clearly_and_rerun_anchors(tmp_path: Path, anvil: AnvilNode) -> None:
+    env = {**os.environ, "IPREG_HOME": str(tmp_path / "home"), "IPREG_RPC_URL": anvil.rpc_url,
+           "IPREG_RPC_RETRIES": "2"}
+    assert ipreg(env, "deploy").returncode == 0
+    gazette = tmp_path / "g"
+    generate_gazette(gazette, office="JP", count=5, seed=4)
+    anvil.chain.stop()
+    started = time.monotonic()
+    down = ipreg(env, "anchor", str(gazette), "--office", "JP", "--json")
+    assert down.returncode == 1
+    assert down.stderr.startswith("error: ") and "not reachable" in down.stderr
+    assert len(down.stderr.strip().splitlines()) == 1
+    assert time.monotonic() - started < 60
+    anvil.chain.start()
+    up = ipreg(env, "anchor", str(gazette), "--office", "JP", "--json")
+    assert up.returncode == 0, up.stderr
+    assert json.loads(up.stdout)["anchored"] == 5
+    assert len(anchored_roots(env)) == 1
