@@ -135,7 +135,7 @@ class IndexedOffice:
 
 @dataclass(frozen=True, slots=True)
 class IndexedSigner:
-    """A signer's validity interval: blocks ``[from_block, until_block)``, open if ``until_block`` is None."""
+    """A signer's validity interval: blocks ``[from_block, until_block]`` (as the contract), open if None."""
 
     office: str
     address: str
@@ -291,7 +291,7 @@ class Index:
         """Whether ``signer`` was authorised for ``office`` at ``block_number`` (by the indexed events)."""
         row = self.db.execute(
             "SELECT 1 FROM idx_signers WHERE office = ? AND lower(address) = lower(?) AND from_block <= ?"
-            " AND (until_block IS NULL OR until_block > ?)",
+            " AND (until_block IS NULL OR until_block >= ?)",
             (office, signer, block_number, block_number),
         ).fetchone()
         return row is not None

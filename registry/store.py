@@ -212,12 +212,14 @@ class Store:
         return [StoredRecord(*r) for r in self.db.execute(sql, args)]
 
     def pending_count(self, office: str | None = None) -> int:
-        """Number of records not yet in a batch (of one office or all)."""
-        if office is None:
-            return int(self.db.execute("SELECT count(*) FROM records WHERE batch_id IS NULL").fetchone()[0])
-        return int(
-            self.db.execute("SELECT count(*) FROM records WHERE office = ? AND batch_id IS NULL", (office,)).fetchone()[0]
-        )
+        """Records accepted but not yet in an anchored batch (of one office or all)."""
+        sql = ("SELECT count(*) FROM records r LEFT JOIN batches b ON b.id = r.batch_id"
+               " WHERE (r.batch_id IS NULL OR b.status != 'anchored')")
+        args: tuple[str, ...] = ()
+        if office is not None:
+            sql += " AND r.office = ?"
+            args = (office,)
+        return int(self.db.execute(sql, args).fetchone()[0])
 
     def batch_records(self, batch_id: int) -> list[StoredRecord]:
         """The records of a batch, in insertion order."""
@@ -315,7 +317,9 @@ class Store:
     def add_token(self, token_hash: str, office: str, label: str | None = None) -> None:
         """Remember the hash of an office's API token."""
         with self.transaction() as db:
-            db.execute("INSERT INTO tokens (token_hash, office, label) VALUES (?, ?, ?)", (token_hash, office, label))
+            db.execute(
+                "INSERT INTO tokens (token_hash, office, label) VALUES (?, ?, ?)", (token_hash, office, label)
+            )
 
     def token_office(self, token_hash: str) -> str | None:
         """The office whose token hashes to ``token_hash``, if any."""

@@ -38,8 +38,10 @@ office (`ipreg token create --office XX`). Every error is `{"error": {"code", "m
 """
 
 
-def create_app(settings: Settings, chain: Chain | None = None, service: ServiceSettings | None = None) -> FastAPI:
-    """The FastAPI app serving ``settings``' deployment (``chain``: an already connected client, e.g. embedded)."""
+def create_app(
+    settings: Settings, chain: Chain | None = None, service: ServiceSettings | None = None
+) -> FastAPI:
+    """The FastAPI app for ``settings``' deployment (``chain``: a connected client, e.g. the embedded EVM)."""
     svc = Service(settings, service or ServiceSettings(), chain)
 
     @asynccontextmanager

@@ -17,8 +17,6 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from web3 import Web3
-
 from .. import merkle
 from ..anchor import leaf_value_of
 from ..chain import BatchInfo, Chain, utc_iso
@@ -95,18 +93,25 @@ class CachedReader:
         if info is None:
             return BatchState(None, {})
         try:
-            logs = self.chain.rpc(lambda: self.chain.anchors.events.LeafRevoked().get_logs(
-                from_block=info.block_number, to_block="latest",
-                argument_filters={"root": Web3.to_bytes(hexstr=root)},
-            ))
-            revoked: dict[bytes, int] | None = {bytes(e["args"]["leaf"]): int(e["args"]["reason"]) for e in logs}
+            logs = self.chain.rpc(
+                lambda: self.chain.anchors.events.LeafRevoked().get_logs(
+                    from_block=info.block_number,
+                    to_block="latest",
+                    argument_filters={"root": bytes.fromhex(root[2:])},
+                )
+            )
+            revoked: dict[bytes, int] | None = {
+                bytes(e["args"]["leaf"]): int(e["args"]["reason"]) for e in logs
+            }
         except ChainError:
             raise
-        except Exception:  # noqa: BLE001 - a node that refuses log queries: ask per leaf instead
+        except Exception:
             revoked = None
         return BatchState(info, revoked)
 
-    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
+    def verify_record(
+        self, root: str, proof: Sequence[str], leaf: bytes
+    ) -> tuple[bool, BatchInfo | None, int]:
         """(proof leads from ``leaf`` to the anchored ``root``, the batch, the leaf's revocation reason)."""
         state = self.batch_state(root)
         if state.info is None:
@@ -124,8 +129,12 @@ class CachedReader:
             return 0
         if state.revoked is not None:
             return state.revoked.get(leaf, 0)
-        return self._leaves.get((root.lower(), leaf), lambda: int(self.chain.rpc(
-            lambda: self.chain.anchors.functions.leafRevocation(root, leaf).call())))
+        return self._leaves.get(
+            (root.lower(), leaf),
+            lambda: int(
+                self.chain.rpc(lambda: self.chain.anchors.functions.leafRevocation(root, leaf).call())
+            ),
+        )
 
     def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
         """Whether ``signer`` was authorised for ``office`` at ``block_number`` (cached)."""
@@ -146,7 +155,7 @@ class _Tree:
 
 
 class BatchTrees:
-    """Merkle trees of recently used anchored batches of the outbox, rebuilt once and checked against the root."""
+    """Merkle trees of recently used anchored outbox batches, built once and checked against the root."""
 
     def __init__(self, maxsize: int = 32) -> None:
         self.maxsize = maxsize
@@ -170,8 +179,9 @@ class BatchTrees:
                 self._trees.popitem(last=False)
         return entry
 
-    def bundle(self, store: Store, chain_id: int, registry: str, batch: StoredBatch,
-               record: StoredRecord) -> ProofBundle | None:
+    def bundle(
+        self, store: Store, chain_id: int, registry: str, batch: StoredBatch, record: StoredRecord
+    ) -> ProofBundle | None:
         """The proof bundle of ``record`` in its anchored ``batch``, or None if the batch is not anchored."""
         if batch.status != "anchored" or batch.block_number is None or batch.timestamp is None:
             return None
@@ -180,8 +190,14 @@ class BatchTrees:
         if position is None:
             return None
         return ProofBundle(
-            chain_id=chain_id, registry=registry, office=batch.office, root=batch.root,
-            value=leaf_value_of(record), proof=tuple("0x" + p.hex() for p in entry.tree.proof(position)),
-            leaf_count=batch.leaf_count, transaction_hash=batch.tx_hash or "", block_number=batch.block_number,
+            chain_id=chain_id,
+            registry=registry,
+            office=batch.office,
+            root=batch.root,
+            value=leaf_value_of(record),
+            proof=tuple("0x" + p.hex() for p in entry.tree.proof(position)),
+            leaf_count=batch.leaf_count,
+            transaction_hash=batch.tx_hash or "",
+            block_number=batch.block_number,
             anchored_at=utc_iso(batch.timestamp),
         )

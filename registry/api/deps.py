@@ -18,7 +18,7 @@ from ..records import ProofBundle, RecordId
 from ..verify import file_hash
 from .errors import MalformedJsonError, UnsupportedMediaTypeError
 from .schemas import RecordCreate, VerifyRequest
-from .service import Service, record_hint_of, check_hash
+from .service import Service, check_hash, record_hint_of
 
 #: Most form fields a multipart request may carry (file, bundle, recordId, canonicalization ...).
 MAX_FORM_FIELDS = 8
@@ -37,10 +37,12 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 
 def writing_office(
     service: ServiceDep,
-    code: Annotated[str, Path(description="WIPO ST.3 code of the office, e.g. EP.", min_length=1, max_length=8)],
+    code: Annotated[
+        str, Path(description="WIPO ST.3 code of the office, e.g. EP.", min_length=1, max_length=8)
+    ],
     authorization: Annotated[str | None, Header(description="Bearer <office API token>")] = None,
 ) -> str:
-    """The office a write is for, after checking the bearer token: 401 without a valid one, 403 for another office."""
+    """The office a write is for, after the bearer token: 401 without a valid one, 403 for another office."""
     if not authorization:
         raise AuthError("this request needs the office's API token: Authorization: Bearer <token>")
     scheme, _, token = authorization.strip().partition(" ")
@@ -99,15 +101,18 @@ Form = dict[str, "str | _Upload"]
 
 
 async def _read_form(request: Request) -> Form:
-    """Every multipart part read (files into memory, already bounded by the body limit); spooled files closed."""
+    """Every multipart part, read (files into memory, bounded by the body limit); spooled files closed."""
     form = await request.form(max_files=2, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES)
     try:
         parts: Form = {}
         for name, value in form.multi_items():
             if name in parts:
                 raise InputError(f"multipart field {name!r} given twice")
-            parts[name] = _Upload(await value.read(), value.filename or "") if isinstance(value, UploadFile) \
+            parts[name] = (
+                _Upload(await value.read(), value.filename or "")
+                if isinstance(value, UploadFile)
                 else str(value)
+            )
         return parts
     finally:
         await form.close()
@@ -133,7 +138,8 @@ def _text(form: Form, name: str) -> str | None:
 
 def _unsupported(media: str) -> UnsupportedMediaTypeError:
     return UnsupportedMediaTypeError(
-        f"unsupported content type {media or '(none)'!r}: send multipart/form-data or application/json")
+        f"unsupported content type {media or '(none)'!r}: send multipart/form-data or application/json"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +154,7 @@ class VerifyInput:
 
 
 async def verify_input(request: Request) -> VerifyInput:
-    """Parse ``POST /v1/verify``: multipart ``file`` (+ optional ``bundle``), or JSON ``contentHash`` / ``bundle``."""
+    """Parse ``POST /v1/verify``: multipart ``file`` (+ ``bundle``), or JSON ``contentHash`` / ``bundle``."""
     media = _media_type(request)
     if media == "multipart/form-data":
         form = await _read_form(request)
@@ -158,7 +164,9 @@ async def verify_input(request: Request) -> VerifyInput:
         if upload is None:
             digest = _text(form, "contentHash")
             if digest is not None:
-                return VerifyInput(content_hash=check_hash(digest), record_hint=_hint(_text(form, "recordId")))
+                return VerifyInput(
+                    content_hash=check_hash(digest), record_hint=_hint(_text(form, "recordId"))
+                )
             if bundle is not None:
                 return VerifyInput(bundle=bundle)
             raise InputError("multipart field 'file' is missing (the file to verify)")
@@ -194,16 +202,18 @@ async def record_input(request: Request) -> PreparedRecord:
         if upload is None:
             raise InputError("multipart field 'file' is missing (the record to anchor)")
         data, filename = upload.data, upload.filename or "upload"
-        method = _text(form, "canonicalization")
+        forced = _text(form, "canonicalization")
         explicit = _text(form, "recordId")
-        digest, method = await run_in_threadpool(file_hash, data, filename, method)
+        digest, method = await run_in_threadpool(file_hash, data, filename, forced)
         rid = RecordId.parse(explicit) if explicit else None
         if rid is None:
             hint = record_hint_of(data, filename, method)
             rid = RecordId.parse(hint) if hint else None
         if rid is None:
-            raise RecordIdError(f"{filename}: no record id (give the recordId field, an ST.96/ST.97 id in the"
-                                " document, or name the file OFFICE-NUMBER[-KIND].ext)")
+            raise RecordIdError(
+                f"{filename}: no record id (give the recordId field, an ST.96/ST.97 id in the"
+                " document, or name the file OFFICE-NUMBER[-KIND].ext)"
+            )
         return PreparedRecord(filename, rid, digest, method)
     if _is_json(media):
         body = await _json_body(request)
@@ -211,12 +221,20 @@ async def record_input(request: Request) -> PreparedRecord:
             req = RecordCreate.model_validate(body)
         except ValidationError as exc:
             raise InvalidBodyError(_validation_message(exc)) from None
-        return PreparedRecord("api", RecordId.parse(req.record_id), req.content_hash.lower(), req.canonicalization)
+        return PreparedRecord(
+            "api", RecordId.parse(req.record_id), req.content_hash.lower(), req.canonicalization
+        )
     raise _unsupported(media)
 
 
 RecordBody = Annotated[PreparedRecord, Depends(record_input)]
 
 __all__ = [
-    "BundleError", "RecordBody", "ServiceDep", "VerifyBody", "VerifyInput", "WritingOffice", "get_service",
+    "BundleError",
+    "RecordBody",
+    "ServiceDep",
+    "VerifyBody",
+    "VerifyInput",
+    "WritingOffice",
+    "get_service",
 ]

@@ -52,9 +52,12 @@ class SecurityHeadersMiddleware:
     """Same-origin-only content security policy and no sniffing, on every response."""
 
     HEADERS = (
-        (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
-                                     b" connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self';"
-                                     b" frame-ancestors 'none'"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+            b" connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self';"
+            b" frame-ancestors 'none'",
+        ),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
         (b"x-frame-options", b"DENY"),
@@ -87,7 +90,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:
     body = json.dumps(error_body(code, message)).encode("utf-8")
-    headers: list[Any] = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                          (b"connection", b"close")]
+    headers: list[Any] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

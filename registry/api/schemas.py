@@ -59,9 +59,15 @@ class HealthPublic(Model):
     @classmethod
     def of(cls, h: Health) -> HealthPublic:
         """From the service's health check."""
-        return cls(status="ok" if h.chain_reachable else "degraded", chain_reachable=h.chain_reachable,
-                   chain_id=h.chain_id, block_number=h.block_number, pending=h.pending,
-                   anchor_registry=h.anchor_registry, problem=h.problem)
+        return cls(
+            status="ok" if h.chain_reachable else "degraded",
+            chain_reachable=h.chain_reachable,
+            chain_id=h.chain_id,
+            block_number=h.block_number,
+            pending=h.pending,
+            anchor_registry=h.anchor_registry,
+            problem=h.problem,
+        )
 
 
 # ---------------------------------------------------------------------------- offices
@@ -82,15 +88,25 @@ class OfficePublic(Model):
     name: str
     base_uri: str = Field(alias="baseURI", description="Base URI of the office's authoritative register.")
     status: str = Field(description="active or suspended.")
-    signers: list[SignerPublic] | None = Field(description="From the event index; null if this service has none.")
-    pending_count: int = Field(description="Records of the office accepted by this service and not yet batched.")
+    signers: list[SignerPublic] | None = Field(
+        description="From the event index; null if this service has none."
+    )
+    pending_count: int = Field(
+        description="Records of the office accepted by this service and not yet batched."
+    )
 
     @classmethod
     def of(cls, o: OfficeView) -> OfficePublic:
         """From the service's view."""
         signers = [SignerPublic.model_validate(s) for s in o.signers] if o.signers is not None else None
-        return cls(code=o.code, name=o.name, base_uri=o.base_uri, status=o.status, signers=signers,
-                   pending_count=o.pending_count)
+        return cls(
+            code=o.code,
+            name=o.name,
+            baseURI=o.base_uri,
+            status=o.status,
+            signers=signers,
+            pending_count=o.pending_count,
+        )
 
 
 class OfficeList(Model):
@@ -126,19 +142,30 @@ class BatchPublic(Model):
     revocation_reason: int | None
     error: str | None = Field(description="Why the last attempt to anchor it failed, if it did.")
     records: list[BatchRecordPublic] | None = Field(
-        default=None, description="Public records of the batch (at most 1000); sealed ones are only counted.")
+        default=None, description="Public records of the batch (at most 1000); sealed ones are only counted."
+    )
     sealed_count: int | None = None
 
     @classmethod
     def of(cls, b: BatchView) -> BatchPublic:
         """From the service's view."""
         return cls(
-            root=b.root, office=b.office, leaf_count=b.leaf_count, status=b.status, manifest_uri=b.manifest_uri,
-            signer=b.signer, transaction_hash=b.transaction_hash, block_number=b.block_number,
-            anchored_at=b.anchored_at, gas_used=b.gas_used,
+            root=b.root,
+            office=b.office,
+            leaf_count=b.leaf_count,
+            status=b.status,
+            manifestURI=b.manifest_uri,
+            signer=b.signer,
+            transaction_hash=b.transaction_hash,
+            block_number=b.block_number,
+            anchored_at=b.anchored_at,
+            gas_used=b.gas_used,
             revoked=None if b.revocation_reason is None else b.revocation_reason != 0,
-            revocation_reason=b.revocation_reason, error=b.error,
-            records=[BatchRecordPublic.model_validate(r) for r in b.records] if b.records is not None else None,
+            revocation_reason=b.revocation_reason,
+            error=b.error,
+            records=[BatchRecordPublic.model_validate(r) for r in b.records]
+            if b.records is not None
+            else None,
             sealed_count=b.sealed_count,
         )
 
@@ -146,10 +173,19 @@ class BatchPublic(Model):
     def of_stored(cls, b: StoredBatch) -> BatchPublic:
         """From an outbox batch (as just anchored)."""
         return cls(
-            root=b.root, office=b.office, leaf_count=b.leaf_count, status=b.status, manifest_uri=b.manifest_uri,
-            signer=b.signer, transaction_hash=b.tx_hash, block_number=b.block_number,
-            anchored_at=utc_iso(b.timestamp) if b.timestamp else None, gas_used=b.gas_used, revoked=None,
-            revocation_reason=None, error=b.error,
+            root=b.root,
+            office=b.office,
+            leaf_count=b.leaf_count,
+            status=b.status,
+            manifestURI=b.manifest_uri,
+            signer=b.signer,
+            transaction_hash=b.tx_hash,
+            block_number=b.block_number,
+            anchored_at=utc_iso(b.timestamp) if b.timestamp else None,
+            gas_used=b.gas_used,
+            revoked=None,
+            revocation_reason=None,
+            error=b.error,
         )
 
 
@@ -171,8 +207,13 @@ class BatchRunPublic(Model):
     @classmethod
     def of(cls, office: str, result: RunResult, pending: int) -> BatchRunPublic:
         """From an anchoring run."""
-        return cls(office=office, anchored=result.records, gas_used=result.gas_used,
-                   batches=[BatchPublic.of_stored(b) for b in result.batches], pending=pending)
+        return cls(
+            office=office,
+            anchored=result.records,
+            gas_used=result.gas_used,
+            batches=[BatchPublic.of_stored(b) for b in result.batches],
+            pending=pending,
+        )
 
 
 # ---------------------------------------------------------------------------- records
@@ -195,9 +236,18 @@ class VersionPublic(Model):
     @classmethod
     def of(cls, v: VersionView) -> VersionPublic:
         """From the service's view."""
-        return cls(content_hash=v.content_hash, canonicalization=v.canonicalization, supersedes=v.supersedes,
-                   leaf=v.leaf, status=v.status, root=v.root, block_number=v.block_number,
-                   transaction_hash=v.transaction_hash, anchored_at=v.anchored_at, superseded_by=v.superseded_by)
+        return cls(
+            content_hash=v.content_hash,
+            canonicalization=v.canonicalization,
+            supersedes=v.supersedes,
+            leaf=v.leaf,
+            status=v.status,
+            root=v.root,
+            block_number=v.block_number,
+            transaction_hash=v.transaction_hash,
+            anchored_at=v.anchored_at,
+            superseded_by=v.superseded_by,
+        )
 
 
 class RecordPublic(Model):
@@ -211,8 +261,12 @@ class RecordPublic(Model):
     @classmethod
     def of(cls, r: RecordView) -> RecordPublic:
         """From the service's view."""
-        return cls(record_id=r.record_id, office=r.office, status=r.status,
-                   versions=[VersionPublic.of(v) for v in r.versions])
+        return cls(
+            record_id=r.record_id,
+            office=r.office,
+            status=r.status,
+            versions=[VersionPublic.of(v) for v in r.versions],
+        )
 
 
 class RecordCreate(Model):
@@ -240,10 +294,17 @@ class PendingRecordPublic(Model):
     def of(cls, r: StoredRecord, batch: StoredBatch | None = None) -> PendingRecordPublic:
         """From an outbox record (and its batch, if it has one)."""
         status = "pending" if batch is None else "anchored" if batch.status == "anchored" else "batching"
-        return cls(record_id=r.record_id, content_hash=r.content_hash, canonicalization=r.canonicalization,
-                   supersedes=r.supersedes, leaf="0x" + r.leaf.hex(), status=status,
-                   root=batch.root if batch else None, block_number=batch.block_number if batch else None,
-                   transaction_hash=batch.tx_hash if batch else None)
+        return cls(
+            record_id=r.record_id,
+            content_hash=r.content_hash,
+            canonicalization=r.canonicalization,
+            supersedes=r.supersedes,
+            leaf="0x" + r.leaf.hex(),
+            status=status,
+            root=batch.root if batch else None,
+            block_number=batch.block_number if batch else None,
+            transaction_hash=batch.tx_hash if batch else None,
+        )
 
 
 class SubmissionPublic(Model):
@@ -257,8 +318,12 @@ class SubmissionPublic(Model):
     @classmethod
     def of(cls, office: str, s: Submission) -> SubmissionPublic:
         """From the service's submission."""
-        return cls(office=office, accepted=s.accepted, new_version=s.new_version,
-                   record=PendingRecordPublic.of(s.record, s.batch))
+        return cls(
+            office=office,
+            accepted=s.accepted,
+            new_version=s.new_version,
+            record=PendingRecordPublic.of(s.record, s.batch),
+        )
 
 
 class PendingPublic(Model):
@@ -277,8 +342,9 @@ class VerifyRequest(Model):
     """Verify by content hash (optionally naming the record id it should be), or by proof bundle."""
 
     content_hash: str | None = Field(default=None, pattern=HASH_PATTERN)
-    record_id: str | None = Field(default=None, max_length=64,
-                                  description="With contentHash: the record this content claims to be.")
+    record_id: str | None = Field(
+        default=None, max_length=64, description="With contentHash: the record this content claims to be."
+    )
     bundle: dict[str, Any] | None = Field(default=None, description="An ipreg-proof-v1 proof bundle.")
 
 
@@ -301,9 +367,24 @@ class VerdictPublic(Model):
     def of(cls, v: Verdict) -> VerdictPublic:
         """From a verdict (its ``to_json()``)."""
         body = v.to_json()
-        return cls.model_validate({k: body.get(k) for k in (
-            "verdict", "reason", "office", "recordId", "contentHash", "root", "blockNumber", "transactionHash",
-            "anchoredAt", "signer", "supersededBy")})
+        return cls.model_validate(
+            {
+                k: body.get(k)
+                for k in (
+                    "verdict",
+                    "reason",
+                    "office",
+                    "recordId",
+                    "contentHash",
+                    "root",
+                    "blockNumber",
+                    "transactionHash",
+                    "anchoredAt",
+                    "signer",
+                    "supersededBy",
+                )
+            }
+        )
 
 
 class ProofBundlePublic(BaseModel):

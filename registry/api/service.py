@@ -11,8 +11,8 @@ import logging
 import os
 import threading
 from collections import defaultdict
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from contextlib import nullcontext, suppress
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -23,6 +23,7 @@ from ..anchor import Anchorer, RunResult
 from ..chain import Chain, Deployment, connect, utc_iso
 from ..config import Settings
 from ..errors import ChainError, ConfigError, InputError, NotFoundError, RegistryError
+from ..indexer import Index
 from ..ingest import PreparedRecord
 from ..records import SEALED, ProofBundle, RecordId, id_from_document
 from ..st3 import is_st3
@@ -271,10 +272,8 @@ class Service:
         self.stop_loop()
         with self._stores_lock:
             for store in self._stores:
-                try:
+                with suppress(Exception):  # closing is best effort
                     store.close()
-                except Exception:  # noqa: BLE001, S110 - closing is best effort
-                    pass
             self._stores.clear()
 
     # -- auth and signing
@@ -295,12 +294,16 @@ class Service:
 
             account = load_signer(self.settings, office, self.deployment)
         except ConfigError as exc:
-            raise OfficeNotServedError(f"this service instance cannot sign for {office}: {exc.diagnostics()}") from None
+            raise OfficeNotServedError(
+                f"this service instance cannot sign for {office}: {exc.diagnostics()}"
+            ) from None
         with self.guard():
             signs_for = self.chain.office_of(account.address)
         if signs_for != office:
-            raise OfficeNotServedError(f"key {account.address} is not a current signer of {office}"
-                                       + (f" (it signs for {signs_for})" if signs_for else ""))
+            raise OfficeNotServedError(
+                f"key {account.address} is not a current signer of {office}"
+                + (f" (it signs for {signs_for})" if signs_for else "")
+            )
         self._signers[office] = account
         return account
 
@@ -308,9 +311,11 @@ class Service:
 
     def office_codes(self) -> list[str]:
         """Registered office codes (cached for 30 s)."""
+
         def load() -> list[str]:
             with self.guard():
                 return self.chain.office_codes()
+
         return self._office_codes.get("codes", load)
 
     def check_office(self, code: str) -> str:
@@ -329,12 +334,15 @@ class Service:
         def load() -> tuple[str, str, str] | None:
             with self.guard():
                 return self.chain.office_info(code)
+
         info = self._offices.get(code, load)
         if info is None:
             raise NotFoundError(f"office {code} is not registered")
         name, base_uri, status = info
         store = self.store()
-        return OfficeView(code, name, base_uri, status, self._signers_of(store, code), store.pending_count(code))
+        return OfficeView(
+            code, name, base_uri, status, self._signers_of(store, code), store.pending_count(code)
+        )
 
     def offices(self) -> list[OfficeView]:
         """Every registered office."""
@@ -345,8 +353,10 @@ class Service:
         index = _index(store)
         if index is None:
             return None
-        return [{"address": s.address, "fromBlock": s.from_block, "untilBlock": s.until_block}
-                for s in index.signers(code)]
+        return [
+            {"address": s.address, "fromBlock": s.from_block, "untilBlock": s.until_block}
+            for s in index.signers(code)
+        ]
 
     # -- batches
 
@@ -362,12 +372,25 @@ class Service:
         records = sealed = None
         if with_records:
             stored = self.store().batch_records(b.id)
-            records = [{"recordId": r.record_id, "contentHash": r.content_hash} for r in stored if r.salt is None][:1000]
+            records = [
+                {"recordId": r.record_id, "contentHash": r.content_hash} for r in stored if r.salt is None
+            ][:1000]
             sealed = sum(1 for r in stored if r.salt is not None)
         return BatchView(
-            b.root, b.office, b.leaf_count, b.status, b.manifest_uri, b.signer, b.tx_hash, b.block_number,
-            utc_iso(b.timestamp) if b.timestamp else None, b.gas_used,
-            self._revocation(b.root) if b.status == "anchored" else None, b.error, records, sealed,
+            b.root,
+            b.office,
+            b.leaf_count,
+            b.status,
+            b.manifest_uri,
+            b.signer,
+            b.tx_hash,
+            b.block_number,
+            utc_iso(b.timestamp) if b.timestamp else None,
+            b.gas_used,
+            self._revocation(b.root) if b.status == "anchored" else None,
+            b.error,
+            records,
+            sealed,
         )
 
     def batches(self, office: str | None, limit: int) -> list[BatchView]:
@@ -381,9 +404,22 @@ class Service:
             known = {v.root for v in views}
             for ib in index.batches(office, limit=limit):
                 if ib.root not in known:
-                    views.append(BatchView(
-                        ib.root, ib.office, ib.leaf_count, "anchored", ib.manifest_uri, ib.signer, ib.tx_hash,
-                        ib.block_number, ib.anchored_at, None, ib.revocation_reason, ib.manifest_error))
+                    views.append(
+                        BatchView(
+                            ib.root,
+                            ib.office,
+                            ib.leaf_count,
+                            "anchored",
+                            ib.manifest_uri,
+                            ib.signer,
+                            ib.tx_hash,
+                            ib.block_number,
+                            ib.anchored_at,
+                            None,
+                            ib.revocation_reason,
+                            ib.manifest_error,
+                        )
+                    )
         views.sort(key=lambda v: (v.block_number is not None, -(v.block_number or 0)))
         return views[:limit]
 
@@ -397,14 +433,38 @@ class Service:
         index = _index(store)
         ib = index.batch(root) if index is not None else None
         if ib is not None:
-            return BatchView(ib.root, ib.office, ib.leaf_count, "anchored", ib.manifest_uri, ib.signer, ib.tx_hash,
-                             ib.block_number, ib.anchored_at, None, ib.revocation_reason, ib.manifest_error)
+            return BatchView(
+                ib.root,
+                ib.office,
+                ib.leaf_count,
+                "anchored",
+                ib.manifest_uri,
+                ib.signer,
+                ib.tx_hash,
+                ib.block_number,
+                ib.anchored_at,
+                None,
+                ib.revocation_reason,
+                ib.manifest_error,
+            )
         with self.guard():
             info = self.reader.batch_state(root).info
         if info is None:
             raise NotFoundError(f"no batch with root {root}")
-        return BatchView(root, info.office, info.leaf_count, "anchored", None, info.signer, None, info.block_number,
-                         info.anchored_at, None, info.revocation_reason, None)
+        return BatchView(
+            root,
+            info.office,
+            info.leaf_count,
+            "anchored",
+            None,
+            info.signer,
+            None,
+            info.block_number,
+            info.anchored_at,
+            None,
+            info.revocation_reason,
+            None,
+        )
 
     # -- records and proofs
 
@@ -412,7 +472,9 @@ class Service:
         if record.batch_id is None:
             return None
         dep = self.deployment
-        return self.trees.bundle(store, dep.chain_id, dep.anchor_registry, store.batch(record.batch_id), record)
+        return self.trees.bundle(
+            store, dep.chain_id, dep.anchor_registry, store.batch(record.batch_id), record
+        )
 
     def record(self, record_id: str) -> RecordView:
         """A record id's versions and status (sealed records are not public)."""
@@ -425,39 +487,55 @@ class Service:
             status = "pending" if batch is None else "anchored" if batch.status == "anchored" else "batching"
             if batch is not None and batch.status == "anchored" and self._leaf_revoked(batch.root, v.leaf):
                 status = "revoked"
-            versions.append(VersionView(
-                v.content_hash, v.canonicalization, v.supersedes, "0x" + v.leaf.hex(), status,
-                batch.root if batch else None, batch.block_number if batch else None,
-                batch.tx_hash if batch else None,
-                utc_iso(batch.timestamp) if batch is not None and batch.timestamp else None))
+            versions.append(
+                VersionView(
+                    v.content_hash,
+                    v.canonicalization,
+                    v.supersedes,
+                    "0x" + v.leaf.hex(),
+                    status,
+                    batch.root if batch else None,
+                    batch.block_number if batch else None,
+                    batch.tx_hash if batch else None,
+                    utc_iso(batch.timestamp) if batch is not None and batch.timestamp else None,
+                )
+            )
         if not versions:
             index = _index(store)
             for leaf in index.versions(rid) if index is not None else []:
                 revoked = self._leaf_revoked(leaf.root, bytes.fromhex(leaf.leaf[2:]))
-                versions.append(VersionView(
-                    leaf.content_hash, leaf.canonicalization, leaf.supersedes, leaf.leaf,
-                    "revoked" if revoked else "anchored", leaf.root, leaf.block_number, leaf.tx_hash,
-                    utc_iso(leaf.timestamp)))
+                versions.append(
+                    VersionView(
+                        leaf.content_hash,
+                        leaf.canonicalization,
+                        leaf.supersedes,
+                        leaf.leaf,
+                        "revoked" if revoked else "anchored",
+                        leaf.root,
+                        leaf.block_number,
+                        leaf.tx_hash,
+                        utc_iso(leaf.timestamp),
+                    )
+                )
         if not versions:
             raise NotFoundError(f"no record {rid} is known to this service")
-        by_leaf = {v.leaf: k for k, v in enumerate(versions)}
-        for k, v in enumerate(list(versions)):
-            previous = by_leaf.get(v.supersedes)
-            if previous is not None and v.status in ("anchored", "batching", "pending"):
-                old = versions[previous]
-                versions[previous] = VersionView(
-                    old.content_hash, old.canonicalization, old.supersedes, old.leaf,
-                    "superseded" if v.status == "anchored" and old.status == "anchored" else old.status,
-                    old.root, old.block_number, old.transaction_hash, old.anchored_at,
-                    superseded_by=f"{rid}@{v.content_hash}")
-            del k
+        position = {version.leaf: k for k, version in enumerate(versions)}
+        for newer in list(versions):
+            k = position.get(newer.supersedes)
+            if k is None or newer.status == "revoked":
+                continue
+            old = versions[k]
+            status = "superseded" if newer.status == "anchored" and old.status == "anchored" else old.status
+            versions[k] = replace(old, status=status, superseded_by=f"{rid}@{newer.content_hash}")
         return RecordView(rid, rid.split(":", 1)[0], versions[-1].status, versions)
 
     def _leaf_revoked(self, root: str, leaf: bytes) -> bool:
         try:
             with self.guard():
                 info = self.reader.batch_state(root).info
-                return info is not None and bool(info.revocation_reason or self.reader.leaf_revocation(root, leaf))
+                return info is not None and bool(
+                    info.revocation_reason or self.reader.leaf_revocation(root, leaf)
+                )
         except ChainError:
             return False
 
@@ -509,16 +587,22 @@ class Service:
         digest, method = verify.file_hash(data, filename)
         return self.verify_hash(digest, record_hint_of(data, filename, method))
 
-    def verify_bundle(self, bundle: ProofBundle, data: bytes | None = None, filename: str = "") -> verify.Verdict:
+    def verify_bundle(
+        self, bundle: ProofBundle, data: bytes | None = None, filename: str = ""
+    ) -> verify.Verdict:
         """Verdict for a proof bundle (and the file it speaks for, if given)."""
         dep = self.deployment
         if bundle.registry.lower() != dep.anchor_registry.lower():
             value = bundle.value
             return verify.Verdict(
-                verify.UNKNOWN, f"the bundle names registry {bundle.registry}; this service serves"
+                verify.UNKNOWN,
+                f"the bundle names registry {bundle.registry}; this service serves"
                 f" {dep.anchor_registry} on chain {dep.chain_id}: verify it against its own chain",
-                office=bundle.office, record_id=value.record_id if value.canonicalization != SEALED else None,
-                content_hash=value.content_hash, root=bundle.root)
+                office=bundle.office,
+                record_id=value.record_id if value.canonicalization != SEALED else None,
+                content_hash=value.content_hash,
+                root=bundle.root,
+            )
         store = self.store()
         with self.guard():
             if data is not None:
@@ -546,8 +630,16 @@ class Service:
         return store.pending_count(office), store.pending(office, limit), store.unfinished_batches(office)
 
     def _anchorer(self, store: Store, account: LocalAccount, office: str) -> Anchorer:
-        return Anchorer(store, self.chain, account, office, self.settings.home / "manifests",
-                        self.options.manifest_base, self.settings.batch_size, self.settings.confirmations)
+        return Anchorer(
+            store,
+            self.chain,
+            account,
+            office,
+            self.settings.home / "manifests",
+            self.options.manifest_base,
+            self.settings.batch_size,
+            self.settings.confirmations,
+        )
 
     def anchor_pending(self, office: str, wait: float | None = None) -> RunResult:
         """Batch and anchor the office's pending records now; never two batches of one office at once."""
@@ -584,7 +676,7 @@ class Service:
             return Health(True, chain_id, block, pending, self.deployment.anchor_registry)
         except RegistryError as exc:
             return Health(False, None, None, pending, None, exc.diagnostics())
-        except Exception as exc:  # noqa: BLE001 - any transport failure means "not reachable"
+        except Exception as exc:
             return Health(False, None, None, pending, None, f"chain node not reachable: {type(exc).__name__}")
 
     # -- background batches
@@ -595,8 +687,9 @@ class Service:
         if interval is None or self._loop.thread is not None:
             return
         self._loop.stop.clear()
-        self._loop.thread = threading.Thread(target=self._run_loop, args=(interval,), name="ipreg-batches",
-                                             daemon=True)
+        self._loop.thread = threading.Thread(
+            target=self._run_loop, args=(interval,), name="ipreg-batches", daemon=True
+        )
         self._loop.thread.start()
 
     def stop_loop(self) -> None:
@@ -629,15 +722,13 @@ class Service:
                 continue
             except RegistryError as exc:
                 log.warning("batch loop, office %s: %s", office, exc.diagnostics())
-            except Exception:  # noqa: BLE001 - the loop must survive anything and retry next time
+            except Exception:
                 log.exception("batch loop, office %s", office)
         return done
 
 
-def _index(store: Store) -> Any:
+def _index(store: Store) -> Index | None:
     """The indexer's read model in this store file, or None."""
-    from ..indexer import Index
-
     return Index.of(store.db)
 
 

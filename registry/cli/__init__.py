@@ -25,6 +25,10 @@ def _register() -> None:
     app.command("anchor")(anchor_cmd.anchor)
     app.command("verify")(verify_cmd.verify)
     app.command("demo")(demo_cmd.demo)
+    from . import serve_cmd, token_cmd
+
+    app.command("serve")(serve_cmd.serve)
+    app.add_typer(token_cmd.app, name="token")
     from . import audit_cmd, index_cmd
 
     app.command("audit")(audit_cmd.audit)

@@ -8,7 +8,10 @@ from ..schemas import ErrorBody
 
 #: Error responses every route may give, documented with the one error body.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "Invalid input (ids, hashes, content that cannot be canonicalized)."},
+    400: {
+        "model": ErrorBody,
+        "description": "Invalid input (ids, hashes, content that cannot be canonicalized).",
+    },
     404: {"model": ErrorBody, "description": "Unknown office, batch or record."},
     422: {"model": ErrorBody, "description": "A parameter or body of the wrong shape."},
     503: {"model": ErrorBody, "description": "The chain node cannot be reached."},

@@ -13,5 +13,5 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=HealthPublic, summary="Service health")
 async def health(service: ServiceDep) -> HealthPublic:
-    """Chain reachable, latest block number, records pending; ``status`` is ``degraded`` if the chain is not."""
+    """Chain reachable, latest block, records pending; ``status`` is ``degraded`` if the chain is not."""
     return HealthPublic.of(await run_in_threadpool(service.health))

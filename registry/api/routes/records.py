@@ -14,22 +14,30 @@ from . import errors
 router = APIRouter(prefix="/v1/records", tags=["records"])
 
 
-@router.get("/{record_id}", response_model=RecordPublic, responses=errors(), summary="A record and its versions")
+@router.get(
+    "/{record_id}", response_model=RecordPublic, responses=errors(), summary="A record and its versions"
+)
 def get_record(record_id: str, service: ServiceDep) -> RecordPublic:
     """Every version of a record id (``OFFICE:NUMBER[:KIND]``), oldest first, with its status."""
     return RecordPublic.of(service.record(record_id))
 
 
-@router.get("/{record_id}/proof", response_model=ProofBundlePublic, responses=errors(),
-            summary="The proof bundle of a record")
+@router.get(
+    "/{record_id}/proof",
+    response_model=ProofBundlePublic,
+    responses=errors(),
+    summary="The proof bundle of a record",
+)
 def get_proof(
     record_id: str,
     service: ServiceDep,
-    content_hash: Annotated[str | None, Query(alias="contentHash", pattern=HASH_PATTERN,
-                                              description="Select the version with this content.")] = None,
+    content_hash: Annotated[
+        str | None,
+        Query(alias="contentHash", pattern=HASH_PATTERN, description="Select the version with this content."),
+    ] = None,
     download: Annotated[bool, Query(description="Ask the browser to save it as a file.")] = False,
 ) -> JSONResponse:
-    """The ``ipreg-proof-v1`` bundle of the newest anchored version (or of the version with ``contentHash``)."""
+    """The ``ipreg-proof-v1`` bundle of the newest anchored version (or the one with ``contentHash``)."""
     bundle = service.proof(record_id, content_hash)
     headers = {}
     if download:

@@ -7,7 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from ..deps import RecordBody, ServiceDep, WritingOffice
-from ..schemas import BatchPublic, BatchRunPublic, PendingPublic, PendingRecordPublic, RecordCreate, SubmissionPublic
+from ..schemas import (
+    BatchPublic,
+    BatchRunPublic,
+    PendingPublic,
+    PendingRecordPublic,
+    RecordCreate,
+    SubmissionPublic,
+)
 from . import errors
 
 router = APIRouter(prefix="/v1/offices", tags=["office writes"])
@@ -20,9 +27,15 @@ _BODY: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "The record to anchor."},
-                        "recordId": {"type": "string", "description": "OFFICE:NUMBER[:KIND]; else from the document"
-                                     " or the file name."},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The record to anchor.",
+                        },
+                        "recordId": {
+                            "type": "string",
+                            "description": "OFFICE:NUMBER[:KIND]; else from the document or the file name.",
+                        },
                         "canonicalization": {"type": "string", "enum": ["xml-c14n2", "json-jcs", "raw"]},
                     },
                     "required": ["file"],
@@ -34,20 +47,33 @@ _BODY: dict[str, Any] = {
 }
 
 
-@router.post("/{code}/records", response_model=SubmissionPublic, status_code=202,
-             responses={**errors(401, 403, 413, 415), 200: {"model": SubmissionPublic,
-                                                             "description": "Already known; nothing new."}},
-             openapi_extra=_BODY, summary="Submit a record for anchoring")
-def submit_record(office: WritingOffice, body: RecordBody, service: ServiceDep, response: Response) -> SubmissionPublic:
-    """Accept a record into the durable outbox (202); the same record again answers 200 and changes nothing."""
+@router.post(
+    "/{code}/records",
+    response_model=SubmissionPublic,
+    status_code=202,
+    responses={
+        **errors(401, 403, 413, 415),
+        200: {"model": SubmissionPublic, "description": "Already known; nothing new."},
+    },
+    openapi_extra=_BODY,
+    summary="Submit a record for anchoring",
+)
+def submit_record(
+    office: WritingOffice, body: RecordBody, service: ServiceDep, response: Response
+) -> SubmissionPublic:
+    """Accept a record into the durable outbox (202); the same record again answers 200, changing nothing."""
     submission = service.submit(office, body)
     if not submission.accepted:
         response.status_code = 200
     return SubmissionPublic.of(office, submission)
 
 
-@router.get("/{code}/pending", response_model=PendingPublic, responses=errors(401, 403),
-            summary="Records waiting to be anchored")
+@router.get(
+    "/{code}/pending",
+    response_model=PendingPublic,
+    responses=errors(401, 403),
+    summary="Records waiting to be anchored",
+)
 def list_pending(
     office: WritingOffice,
     service: ServiceDep,
@@ -55,12 +81,20 @@ def list_pending(
 ) -> PendingPublic:
     """The office's records not yet in a batch, and its batches not yet anchored."""
     count, records, unfinished = service.pending(office, limit)
-    return PendingPublic(office=office, count=count, records=[PendingRecordPublic.of(r) for r in records],
-                         unfinished_batches=[BatchPublic.of_stored(b) for b in unfinished])
+    return PendingPublic(
+        office=office,
+        count=count,
+        records=[PendingRecordPublic.of(r) for r in records],
+        unfinished_batches=[BatchPublic.of_stored(b) for b in unfinished],
+    )
 
 
-@router.post("/{code}/batches", response_model=BatchRunPublic, responses=errors(401, 403, 409, 502),
-             summary="Anchor pending records now")
+@router.post(
+    "/{code}/batches",
+    response_model=BatchRunPublic,
+    responses=errors(401, 403, 409, 502),
+    summary="Anchor pending records now",
+)
 def run_batch(office: WritingOffice, service: ServiceDep) -> BatchRunPublic:
     """Batch the office's pending records and anchor them now, signed with the office's key."""
     result = service.anchor_pending(office)

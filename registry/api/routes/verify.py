@@ -20,9 +20,16 @@ _BODY: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "The record to verify."},
-                        "bundle": {"type": "string", "format": "binary",
-                                   "description": "Optional: its ipreg-proof-v1 bundle."},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The record to verify.",
+                        },
+                        "bundle": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "Optional: its ipreg-proof-v1 bundle.",
+                        },
                     },
                     "required": ["file"],
                 },
@@ -33,8 +40,13 @@ _BODY: dict[str, Any] = {
 }
 
 
-@router.post("/verify", response_model=VerdictPublic, responses=errors(413, 415), openapi_extra=_BODY,
-             summary="Verify a file, a content hash or a proof bundle")
+@router.post(
+    "/verify",
+    response_model=VerdictPublic,
+    responses=errors(413, 415),
+    openapi_extra=_BODY,
+    summary="Verify a file, a content hash or a proof bundle",
+)
 def verify(body: VerifyBody, service: ServiceDep) -> VerdictPublic:
     """The verdict (``VERIFIED``, ``TAMPERED``, ``UNKNOWN``, ``REVOKED``, ``SUPERSEDED``, ``UNAUTHORISED``)
     is the body of a 200 response; errors are only for requests that cannot be judged."""
