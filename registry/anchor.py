@@ -12,6 +12,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,7 @@ class Anchorer:
                              f" not to the anchoring office {self.office}")
         latest = self.store.latest_versions(list({str(p.record_id) for p in prepared}))
         new: list[NewRecord] = []
+        versioned: set[str] = set()
         seen: dict[tuple[str, str], bool] = {}
         for p in prepared:
             rid = str(p.record_id)
@@ -134,9 +136,10 @@ class Anchorer:
             else:
                 value = LeafValue(rid, p.content_hash, p.canonicalization, supersedes)
             record = NewRecord(self.office, rid, p.content_hash, p.canonicalization, supersedes, value.leaf(), salt, p.path)
-            new.append(record)
-            if len([r for r in new if r.record_id == rid]) > 1:
+            if rid in versioned:
                 raise InputError(f"{p.path}: two different contents for {rid} in one submission; submit them in order")
+            versioned.add(rid)
+            new.append(record)
             latest_stub = StoredRecord(0, self.office, rid, p.content_hash, p.canonicalization, supersedes,
                                        record.leaf, salt, p.path, None)
             latest[rid] = latest_stub
@@ -161,7 +164,7 @@ class Anchorer:
 
     def _write_manifest(self, root: str, values: Sequence[LeafValue]) -> str:
         path = self.manifest_dir / self.office / f"{root}.json"
-        write_json_atomic(path, {
+        write_json_atomic(path, compact=True, body={
             "format": "ipreg-manifest-v1",
             "office": self.office,
             "root": root,
@@ -262,19 +265,20 @@ class Anchorer:
         return batch_bundles(self.store, self.chain, batch)
 
     def write_bundles(self, batch: StoredBatch, proofs_dir: Path, only_missing: bool = False) -> int:
-        """Write one ``*.proof.json`` per record of the batch; return how many were written."""
+        """Write one ``*.proof.json`` per record of the batch (atomically each); return how many."""
         proofs_dir.mkdir(parents=True, exist_ok=True)
-        written = 0
+        files = []
         for record, bundle in self.bundles(batch):
             path = proofs_dir / bundle_name(record)
             if only_missing and path.exists():
                 continue
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(bundle.dumps(), encoding="utf-8")
-            os.replace(tmp, path)
-            written += 1
-        self.progress("bundles", written)
-        return written
+            files.append((str(path), bundle.dumps().encode("utf-8")))
+        # File creation dominates and releases the GIL: a few threads overlap it.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for _ in pool.map(_write_atomic, files, chunksize=256):
+                pass
+        self.progress("bundles", len(files))
+        return len(files)
 
     # -- everything
 
@@ -287,6 +291,17 @@ class Anchorer:
             for batch in result.batches:
                 result.bundles += self.write_bundles(batch, proofs_dir)
         return result
+
+
+def _write_atomic(item: tuple[str, bytes]) -> None:
+    path, data = item
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 def _test_hold(moment: str) -> None:
@@ -317,11 +332,13 @@ def batch_bundles(store: Store, chain: Chain, batch: StoredBatch) -> list[tuple[
     if "0x" + tree.root.hex() != batch.root:
         raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
     anchored_at = utc_iso(batch.timestamp)
+    hexed: dict[bytes, str] = {}
     out = []
-    for k, record in enumerate(records):
+    for record, proof in zip(records, tree.proofs(), strict=True):
         out.append((record, ProofBundle(
             chain_id=dep.chain_id, registry=dep.anchor_registry, office=batch.office, root=batch.root,
-            value=leaf_value_of(record), proof=tuple("0x" + p.hex() for p in tree.proof(k)),
+            value=leaf_value_of(record),
+            proof=tuple(hexed.get(p) or hexed.setdefault(p, "0x" + p.hex()) for p in proof),
             leaf_count=batch.leaf_count, transaction_hash=batch.tx_hash or "", block_number=batch.block_number,
             anchored_at=anchored_at,
         )))

@@ -31,7 +31,7 @@ from typing import Any, Final
 from web3.exceptions import Web3RPCError
 
 from . import canon, merkle
-from .chain import BatchInfo, Chain
+from .chain import BatchInfo, Chain, utc_iso
 from .errors import InputError, RecordIdError, RegistryError
 from .indexer import Index, IndexedLeaf
 from .ingest import collect_files, prepare_file
@@ -46,6 +46,8 @@ EXIT_ATTENTION: Final = 3
 
 Progress = Callable[[int], None]
 _SEPARATORS: Final = re.compile(r"[,;\t]")
+#: Merkle nodes remembered per batch before the memory is given back (about 100 bytes each).
+_MAX_NODES: Final = 500_000
 
 
 # ---------------------------------------------------------------------------- expected list
@@ -247,6 +249,45 @@ class AuditReport:
 # ---------------------------------------------------------------------------- on-chain snapshot
 
 
+@dataclass(frozen=True, slots=True)
+class _SnapshotBatch(BatchInfo):
+    """A batch read once, with its time already formatted."""
+
+    at: str = ""
+
+    @property
+    def anchored_at(self) -> str:
+        """UTC time of the anchoring block."""
+        return self.at
+
+
+class _BatchState:
+    """One batch of a snapshot: on-chain record, revoked leaves, and the Merkle nodes computed so far."""
+
+    __slots__ = ("info", "nodes", "revoked", "root")
+
+    def __init__(self, info: BatchInfo | None, revoked: dict[str, int] | None, root: bytes) -> None:
+        self.info = info
+        self.revoked = revoked
+        self.root = root
+        self.nodes: dict[bytes, bytes] = {}
+
+    def included(self, leaf: bytes, proof: Sequence[str]) -> bool:
+        """``MerkleProof.verify``, exactly; each sorted pair is hashed once per batch (proofs share nodes)."""
+        nodes = self.nodes
+        if len(nodes) > _MAX_NODES:
+            nodes.clear()
+        node = leaf
+        for element in proof:
+            sibling = bytes.fromhex(element[2:])
+            pair = node + sibling if node < sibling else sibling + node
+            parent = nodes.get(pair)
+            if parent is None:
+                parent = nodes[pair] = merkle.keccak(pair)
+            node = parent
+        return node == self.root
+
+
 class SnapshotReader:
     """A :class:`registry.verify.ChainReader` over one block, cached per batch.
 
@@ -264,7 +305,7 @@ class SnapshotReader:
             block_number if block_number is not None else self._call(lambda: int(chain.w3.eth.block_number))
         )
         self._chain_id: int | None = None
-        self._batches: dict[str, tuple[BatchInfo | None, dict[str, int] | None]] = {}
+        self._batches: dict[str, _BatchState] = {}
         self._signers: dict[tuple[str, str, int], bool] = {}
 
     def _call(self, fn: Callable[[], Any]) -> Any:
@@ -277,25 +318,31 @@ class SnapshotReader:
             self._chain_id = int(self._call(lambda: self.chain.w3.eth.chain_id))
         return self._chain_id
 
-    def batch(self, root: str) -> tuple[BatchInfo | None, dict[str, int] | None]:
-        """(the batch or None, its revoked leaves -> reason, or None if they must be asked per record)."""
+    def batch(self, root: str) -> _BatchState:
+        """The cached state of the batch under ``root`` (asked once)."""
         root = root.lower()
-        cached = self._batches.get(root)
-        if cached is not None:
-            return cached
+        state = self._batches.get(root)
+        if state is not None:
+            return state
         b = self._call(
             lambda: self.chain.anchors.functions.batchOf(root).call(block_identifier=self.block_number)
         )
         info = None
-        if int(b[3]) != 0:
-            info = BatchInfo(
-                root, bytes(b[0]).decode("ascii"), str(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5])
-            )
         revoked: dict[str, int] | None = {}
-        if info is not None:
+        if int(b[3]) != 0:
+            info = _SnapshotBatch(
+                root,
+                bytes(b[0]).decode("ascii"),
+                str(b[1]),
+                int(b[2]),
+                int(b[3]),
+                int(b[4]),
+                int(b[5]),
+                utc_iso(int(b[2])),
+            )
             revoked = self._revoked(root, info.block_number)
-        self._batches[root] = (info, revoked)
-        return info, revoked
+        state = self._batches[root] = _BatchState(info, revoked, bytes.fromhex(root[2:]))
+        return state
 
     def _revoked(self, root: str, from_block: int) -> dict[str, int] | None:
         cursor = self.index.cursor() if self.index is not None else None
@@ -317,18 +364,18 @@ class SnapshotReader:
         self, root: str, proof: Sequence[str], leaf: bytes
     ) -> tuple[bool, BatchInfo | None, int]:
         """Local Merkle check against the cached batch; revocation from the cached set."""
-        info, revoked = self.batch(root)
-        if info is None:
+        state = self.batch(root)
+        if state.info is None:
             return False, None, 0
-        included = merkle.verify(bytes.fromhex(root[2:]), leaf, [bytes.fromhex(p[2:]) for p in proof])
-        if revoked is not None:
-            return included, info, revoked.get("0x" + leaf.hex(), 0)
+        included = state.included(leaf, proof)
+        if state.revoked is not None:
+            return included, state.info, state.revoked.get("0x" + leaf.hex(), 0)
         reason = self._call(
             lambda: self.chain.anchors.functions.leafRevocation(root, leaf).call(
                 block_identifier=self.block_number
             )
         )
-        return included, info, int(reason)
+        return included, state.info, int(reason)
 
     def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
         """``wasSignerAt``, asked once per (office, signer, block)."""
@@ -429,17 +476,22 @@ def _pick(bundles: Sequence[ProofBundle], content_hash: str) -> ProofBundle:
 
 
 class _Context:
-    """What every record of one audit shares: chain, snapshot, store, index, bundle successors."""
+    """What every record of one audit shares: chain snapshot, store, index and known successors.
+
+    Supersession is looked up in bulk (one index query, the loaded bundles) rather than per record;
+    the outbox, if the store has one, is asked per record.
+    """
 
     def __init__(self, chain: Chain, store: Store | None, index: Index | None) -> None:
         if chain.deployment is None:
             raise InputError("no registry to audit against: give a deployment or --registry")
         self.chain = chain
-        self.store = store
         self.index = index
+        self.outbox = store if store is not None and store.counts()["records"] else None
         self.reader = SnapshotReader(chain, index)
         self.registry = chain.deployment.anchor_registry.lower()
-        self.successors: dict[str, ProofBundle] = {}
+        self.indexed_successors = index.successors() if index is not None else {}
+        self.bundle_successors: dict[str, ProofBundle] = {}
 
     def verify(self, bundle: ProofBundle, content_hash: str | None) -> Verdict:
         if bundle.registry.lower() != self.registry:
@@ -451,23 +503,32 @@ class _Context:
                 content_hash=content_hash,
                 root=bundle.root,
             )
-        verdict = verify_bundle(self.chain, bundle, content_hash, self.store, self.reader)
-        newer = self.successors.get("0x" + bundle.value.leaf().hex())
-        if (
-            verdict.verdict == VERIFIED
-            and newer is not None
-            and newer.value.record_id == bundle.value.record_id
-        ):
+        verdict = verify_bundle(self.chain, bundle, content_hash, None, self.reader)
+        if verdict.verdict != VERIFIED or verdict.record_id is None or verdict.office is None:
+            return verdict
+        newer = self._newer(bundle.value.leaf(), verdict.record_id, verdict.office)
+        if newer is None:
+            return verdict
+        return replace(
+            verdict,
+            verdict=SUPERSEDED,
+            superseded_by=f"{newer[0]}@{newer[1]}",
+            reason=f"a newer version of {newer[0]} exists (content {newer[1]})",
+        )
+
+    def _newer(self, leaf: bytes, record_id: str, office: str) -> tuple[str, str] | None:
+        """(record id, content hash) of a version superseding ``leaf``, if any source knows one."""
+        key = "0x" + leaf.hex()
+        for x in self.indexed_successors.get(key, ()):
+            if x.record_id == record_id and x.office == office:
+                return x.record_id, x.content_hash
+        newer = self.bundle_successors.get(key)
+        if newer is not None and newer.value.record_id == record_id:
             check = verify_bundle(self.chain, newer, None, None, self.reader)
-            if check.verdict in (VERIFIED, SUPERSEDED):
-                value = newer.value
-                verdict = replace(
-                    verdict,
-                    verdict=SUPERSEDED,
-                    superseded_by=f"{value.record_id}@{value.content_hash}",
-                    reason=f"a newer version of {value.record_id} exists (content {value.content_hash})",
-                )
-        return verdict
+            if check.verdict in (VERIFIED, SUPERSEDED) and check.office == office:
+                return newer.value.record_id, newer.value.content_hash
+        found = self.outbox.superseded_by(leaf) if self.outbox is not None else None
+        return (found.record_id, found.content_hash) if found is not None else None
 
     def index_bundle(self, leaf: IndexedLeaf) -> ProofBundle:
         dep = self.chain.deployment
@@ -499,13 +560,11 @@ def publication_files(folder: Path, proofs_dir: Path | None = None) -> list[Path
     """The files of ``folder`` an audit hashes: not proof bundles, nothing under ``proofs_dir``."""
     if not folder.is_dir():
         raise InputError(f"no such folder: {folder}")
+    files = [f for f in collect_files([folder]) if not f.name.endswith(".proof.json")]
     proofs_root = proofs_dir.resolve() if proofs_dir is not None else None
-    return [
-        f
-        for f in collect_files([folder])
-        if not f.name.endswith(".proof.json")
-        and (proofs_root is None or proofs_root not in f.resolve().parents)
-    ]
+    if proofs_root is None or not proofs_root.is_relative_to(folder.resolve()):
+        return files
+    return [f for f in files if proofs_root not in f.resolve().parents]
 
 
 def audit_folder(
@@ -529,7 +588,7 @@ def audit_folder(
     verify_started = time.perf_counter()
     bundles, bad = load_bundles(proofs_dir) if proofs_dir is not None else ({}, [])
     used: set[int] = set()
-    ctx.successors = {
+    ctx.bundle_successors = {
         b.value.supersedes: b for group in bundles.values() for b in group if b.value.supersedes != ZERO_HASH
     }
     rows = list(bad)

@@ -266,6 +266,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _json_int(text: str) -> int | float:
+    value = int(text)
+    if abs(value) <= 2**53:
+        return value
+    as_float = float(value)  # JCS numbers are IEEE 754 doubles: big integers only if exact
+    if math.isinf(as_float) or int(as_float) != value:
+        raise CanonicalizationError(f"JSON refused: integer {text[:40]} is not exactly representable as a double")
+    return as_float
+
+
 def _jcs(data: bytes) -> bytes:
     if data.startswith(b"\xef\xbb\xbf"):
         raise CanonicalizationError("JSON refused: byte order mark")
@@ -275,7 +285,8 @@ def _jcs(data: bytes) -> bytes:
         raise CanonicalizationError(f"JSON is not UTF-8: byte {exc.start}") from None
     try:
         value = json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float
+            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float,
+            parse_int=_json_int,
         )
     except json.JSONDecodeError as exc:
         raise CanonicalizationError(f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None

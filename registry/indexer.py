@@ -353,7 +353,8 @@ class Index:
         """Every version of a record id anchored by the record's own office, oldest first."""
         office = record_id.split(":", 1)[0]
         rows = self.db.execute(
-            _LEAF_SELECT + " WHERE l.record_id = ? AND b.office = ? AND l.canonicalization != ?"
+            _LEAF_SELECT
+            + " WHERE l.record_id = ? AND b.office = ? AND l.canonicalization != ?"
             + _LEAF_ORDER,
             (record_id, office, SEALED),
         )
@@ -368,10 +369,27 @@ class Index:
             _LEAF_SELECT
             + " WHERE l.supersedes = ? AND l.record_id = ? AND b.office = ? AND b.revocation_reason = 0"
             " AND NOT EXISTS (SELECT 1 FROM idx_revoked_leaves r WHERE r.root = l.root AND r.leaf = l.leaf)"
-            + _LEAF_ORDER + " LIMIT 1",
+            + _LEAF_ORDER
+            + " LIMIT 1",
             (leaf.lower(), record_id, office),
         ).fetchone()
         return IndexedLeaf(*row) if row else None
+
+    def successors(self) -> dict[str, list[IndexedLeaf]]:
+        """Every leaf named as superseded -> the versions naming it (not revoked), oldest first.
+
+        The bulk form of :meth:`superseded_by`; the caller checks record id and office.
+        """
+        rows = self.db.execute(
+            _LEAF_SELECT + " WHERE l.supersedes != ? AND b.revocation_reason = 0 AND NOT EXISTS"
+            " (SELECT 1 FROM idx_revoked_leaves r WHERE r.root = l.root AND r.leaf = l.leaf)" + _LEAF_ORDER,
+            ("0x" + "00" * 32,),
+        )
+        out: dict[str, list[IndexedLeaf]] = {}
+        for row in rows:
+            leaf = IndexedLeaf(*row)
+            out.setdefault(leaf.supersedes, []).append(leaf)
+        return out
 
     def office_leaves(self, office: str) -> Iterator[IndexedLeaf]:
         """Every record anchored by ``office`` (sealed commitments excluded), batch by batch."""
@@ -385,7 +403,8 @@ class Index:
         """Distinct record ids ``office`` anchored (sealed commitments excluded)."""
         row = self.db.execute(
             "SELECT count(DISTINCT l.record_id) FROM idx_leaves l JOIN idx_batches b ON b.root = l.root"
-            " WHERE b.office = ? AND l.canonicalization != ?", (office, SEALED),
+            " WHERE b.office = ? AND l.canonicalization != ?",
+            (office, SEALED),
         ).fetchone()
         return int(row[0])
 
@@ -397,8 +416,10 @@ class Index:
             if cached is not None:
                 _TREES.move_to_end(root)
                 return cached
-        leaves = [bytes.fromhex(r[0][2:]) for r in self.db.execute(
-            "SELECT leaf FROM idx_leaves WHERE root = ? ORDER BY position", (root,))]
+        leaves = [
+            bytes.fromhex(r[0][2:])
+            for r in self.db.execute("SELECT leaf FROM idx_leaves WHERE root = ? ORDER BY position", (root,))
+        ]
         if not leaves:
             raise StoreError(f"the index holds no records of batch {root}")
         tree = merkle.MerkleTree.from_leaves(leaves)
@@ -414,9 +435,15 @@ class Index:
         """The proof bundle of an indexed record, rebuilt from its batch's leaves."""
         proof = self.tree(leaf.root).proof(leaf.position)
         return ProofBundle(
-            chain_id=chain_id, registry=registry, office=leaf.office, root=leaf.root, value=leaf.value,
-            proof=tuple("0x" + p.hex() for p in proof), leaf_count=leaf.leaf_count,
-            transaction_hash=leaf.tx_hash, block_number=leaf.block_number,
+            chain_id=chain_id,
+            registry=registry,
+            office=leaf.office,
+            root=leaf.root,
+            value=leaf.value,
+            proof=tuple("0x" + p.hex() for p in proof),
+            leaf_count=leaf.leaf_count,
+            transaction_hash=leaf.tx_hash,
+            block_number=leaf.block_number,
             anchored_at=utc_iso(leaf.timestamp),
         )
 
@@ -424,8 +451,9 @@ class Index:
 # ---------------------------------------------------------------------------- manifests
 
 
-def read_manifest(uri: str, max_bytes: int = MANIFEST_MAX_BYTES, timeout: float = MANIFEST_TIMEOUT,
-                  allow_files: bool = True) -> bytes:
+def read_manifest(
+    uri: str, max_bytes: int = MANIFEST_MAX_BYTES, timeout: float = MANIFEST_TIMEOUT, allow_files: bool = True
+) -> bytes:
     """The bytes behind a manifest URI (``file://`` or ``http(s)://``); ManifestError if unavailable."""
     parts = urlsplit(uri)
     if parts.scheme == "file":
@@ -443,8 +471,10 @@ def read_manifest(uri: str, max_bytes: int = MANIFEST_MAX_BYTES, timeout: float 
             raise ManifestError(f"cannot read manifest {uri}: {exc.strerror or type(exc).__name__}") from None
     if parts.scheme in ("http", "https"):
         try:
-            with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5) as client, \
-                    client.stream("GET", uri) as response:
+            with (
+                httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5) as client,
+                client.stream("GET", uri) as response,
+            ):
                 if response.status_code != 200:
                     raise ManifestError(f"manifest {uri}: HTTP {response.status_code}")
                 declared = response.headers.get("content-length")
@@ -557,13 +587,18 @@ class Indexer:
     def _claim(self) -> None:
         """Bind an empty index to this deployment; refuse an index of another one."""
         dep = self.deployment
-        wanted = {"chainId": str(dep.chain_id), "anchorRegistry": dep.anchor_registry.lower(),
-                  "officeRegistry": dep.office_registry.lower()}
+        wanted = {
+            "chainId": str(dep.chain_id),
+            "anchorRegistry": dep.anchor_registry.lower(),
+            "officeRegistry": dep.office_registry.lower(),
+        }
         meta = self.index.meta()
         if not meta:
             with self._transaction() as db:
-                db.executemany("INSERT INTO idx_meta (key, value) VALUES (?, ?)",
-                               [*wanted.items(), ("startBlock", str(dep.block_number))])
+                db.executemany(
+                    "INSERT INTO idx_meta (key, value) VALUES (?, ?)",
+                    [*wanted.items(), ("startBlock", str(dep.block_number))],
+                )
             return
         if any(meta.get(k) != v for k, v in wanted.items()):
             raise IndexStateError(
@@ -610,10 +645,15 @@ class Indexer:
         return result
 
     def _sync_range(self, lo: int, hi: int, result: SyncResult) -> int:
-        logs = self.chain.rpc(lambda: self.chain.w3.eth.get_logs({
-            "address": [Web3.to_checksum_address(a) for a in self._contracts],
-            "fromBlock": lo, "toBlock": hi,
-        }))
+        logs = self.chain.rpc(
+            lambda: self.chain.w3.eth.get_logs(
+                {
+                    "address": [Web3.to_checksum_address(a) for a in self._contracts],
+                    "fromBlock": lo,
+                    "toBlock": hi,
+                }
+            )
+        )
         decoded = []
         for log in logs:
             topics = log.get("topics") or []
@@ -626,8 +666,10 @@ class Indexer:
         with self._transaction() as db:
             for e in decoded:
                 result.batches += self._apply(db, e, times)
-            db.executemany("INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
-                           [("cursor", str(hi)), ("cursorHash", cursor_hash)])
+            db.executemany(
+                "INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
+                [("cursor", str(hi)), ("cursorHash", cursor_hash)],
+            )
         return len(decoded)
 
     def _timestamp(self, block_number: int) -> int:
@@ -641,28 +683,52 @@ class Indexer:
             db.execute(
                 "INSERT OR IGNORE INTO idx_batches (root, office, signer, block_number, log_index, timestamp,"
                 " leaf_count, manifest_uri, tx_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_hex(a["root"]), office, str(a["signer"]), block, int(e["logIndex"]), times[block],
-                 int(a["leafCount"]), str(a["manifestURI"]), _hex(e["transactionHash"])),
+                (
+                    _hex(a["root"]),
+                    office,
+                    str(a["signer"]),
+                    block,
+                    int(e["logIndex"]),
+                    times[block],
+                    int(a["leafCount"]),
+                    str(a["manifestURI"]),
+                    _hex(e["transactionHash"]),
+                ),
             )
             return 1
         if name == "BatchRevoked":
-            db.execute("UPDATE idx_batches SET revocation_reason = ?, revoked_block = ? WHERE root = ?",
-                       (int(a["reason"]), block, _hex(a["root"])))
+            db.execute(
+                "UPDATE idx_batches SET revocation_reason = ?, revoked_block = ? WHERE root = ?",
+                (int(a["reason"]), block, _hex(a["root"])),
+            )
         elif name == "LeafRevoked":
-            db.execute("INSERT OR IGNORE INTO idx_revoked_leaves (root, leaf, reason, block_number)"
-                       " VALUES (?, ?, ?, ?)", (_hex(a["root"]), _hex(a["leaf"]), int(a["reason"]), block))
+            db.execute(
+                "INSERT OR IGNORE INTO idx_revoked_leaves (root, leaf, reason, block_number)"
+                " VALUES (?, ?, ?, ?)",
+                (_hex(a["root"]), _hex(a["leaf"]), int(a["reason"]), block),
+            )
         elif name == "OfficeAdmitted":
-            db.execute("INSERT OR IGNORE INTO idx_offices (code, name, base_uri, status, admitted_block)"
-                       " VALUES (?, ?, ?, 'active', ?)", (office, str(a["name"]), str(a["baseURI"]), block))
+            db.execute(
+                "INSERT OR IGNORE INTO idx_offices (code, name, base_uri, status, admitted_block)"
+                " VALUES (?, ?, ?, 'active', ?)",
+                (office, str(a["name"]), str(a["baseURI"]), block),
+            )
         elif name == "OfficeStatusChanged":
-            db.execute("UPDATE idx_offices SET status = ? WHERE code = ?",
-                       (OFFICE_STATUS[int(a["status"])], office))
+            db.execute(
+                "UPDATE idx_offices SET status = ? WHERE code = ?", (OFFICE_STATUS[int(a["status"])], office)
+            )
         elif name == "SignerAdded":
-            db.execute("INSERT OR IGNORE INTO idx_signers (office, address, from_block, until_block)"
-                       " VALUES (?, ?, ?, NULL)", (office, str(a["signer"]), int(a["fromBlock"])))
+            db.execute(
+                "INSERT OR IGNORE INTO idx_signers (office, address, from_block, until_block)"
+                " VALUES (?, ?, ?, NULL)",
+                (office, str(a["signer"]), int(a["fromBlock"])),
+            )
         elif name == "SignerRemoved":
-            db.execute("UPDATE idx_signers SET until_block = ? WHERE office = ? AND address = ?"
-                       " AND until_block IS NULL", (int(a["untilBlock"]), office, str(a["signer"])))
+            db.execute(
+                "UPDATE idx_signers SET until_block = ? WHERE office = ? AND address = ?"
+                " AND until_block IS NULL",
+                (int(a["untilBlock"]), office, str(a["signer"])),
+            )
         return 0
 
     # -- manifests
@@ -680,8 +746,12 @@ class Indexer:
         for row in rows:
             batch, attempts = IndexedBatch(*row[:-1]), int(row[-1])
             try:
-                body = read_manifest(batch.manifest_uri, self.manifest_max_bytes, self.manifest_timeout,
-                                     self.allow_file_manifests)
+                body = read_manifest(
+                    batch.manifest_uri,
+                    self.manifest_max_bytes,
+                    self.manifest_timeout,
+                    self.allow_file_manifests,
+                )
                 values = manifest_values(body, batch)
             except ManifestError as exc:
                 self._manifest_failed(batch, attempts, exc.diagnostics())
@@ -692,11 +762,24 @@ class Indexer:
                 db.executemany(
                     "INSERT INTO idx_leaves (root, position, leaf, record_id, content_hash, canonicalization,"
                     " supersedes) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(batch.root, k, _hex(v.leaf()), v.record_id, v.content_hash, v.canonicalization,
-                      v.supersedes) for k, v in enumerate(values)],
+                    [
+                        (
+                            batch.root,
+                            k,
+                            _hex(v.leaf()),
+                            v.record_id,
+                            v.content_hash,
+                            v.canonicalization,
+                            v.supersedes,
+                        )
+                        for k, v in enumerate(values)
+                    ],
                 )
-                db.execute("UPDATE idx_batches SET manifest_status = 'indexed', manifest_error = NULL"
-                           " WHERE root = ?", (batch.root,))
+                db.execute(
+                    "UPDATE idx_batches SET manifest_status = 'indexed', manifest_error = NULL"
+                    " WHERE root = ?",
+                    (batch.root,),
+                )
             result.manifests_indexed += 1
             result.leaves += len(values)
         return result
@@ -739,7 +822,10 @@ class Indexer:
             "cursor": int(meta["cursor"]) if "cursor" in meta else None,
             "latestBlock": latest,
             "confirmations": self.confirmations,
-            "offices": counts[0], "batches": counts[1], "records": counts[2],
-            "batchesWithoutManifest": counts[3], "revokedRecords": counts[4], "revokedBatches": counts[5],
+            "offices": counts[0],
+            "batches": counts[1],
+            "records": counts[2],
+            "batchesWithoutManifest": counts[3],
+            "revokedRecords": counts[4],
+            "revokedBatches": counts[5],
         }
-

@@ -76,9 +76,15 @@ class MerkleTree:
             index = size - 1 - rank
             tree[index] = leaves[original]
             positions[original] = index
-        for i in range(size - 1 - n, -1, -1):
-            left, right = tree[2 * i + 1], tree[2 * i + 2]
-            tree[i] = keccak_256(left + right if left < right else right + left).digest()
+        # Fill internal nodes in runs whose children are all computed: [lo, hi] needs 2*lo+1 > hi.
+        hi = size - 1 - n
+        while hi >= 0:
+            lo = (hi + 1) // 2
+            tree[lo : hi + 1] = [
+                keccak_256(a + b if a < b else b + a).digest()
+                for a, b in zip(tree[2 * lo + 1 : 2 * hi + 2 : 2], tree[2 * lo + 2 : 2 * hi + 3 : 2], strict=True)
+            ]
+            hi = lo - 1
         return cls(tuple(tree), tuple(positions))
 
     @property
@@ -96,9 +102,18 @@ class MerkleTree:
             i = (i - 1) // 2
         return proof
 
-    def proofs(self) -> list[list[bytes]]:
-        """Every leaf's proof, in input order."""
-        return [self.proof(k) for k in range(len(self.positions))]
+    def proofs(self) -> list[tuple[bytes, ...]]:
+        """Every leaf's proof, in input order.
+
+        Top-down: a node's proof is its sibling followed by its parent's proof, so each proof is
+        one tuple concatenation instead of a walk to the root.
+        """
+        tree = self.tree
+        size = len(tree)
+        node_proofs: list[tuple[bytes, ...]] = [()] * size
+        for i in range(1, size):
+            node_proofs[i] = (tree[i + 1] if i & 1 else tree[i - 1],) + node_proofs[(i - 1) >> 1]
+        return [node_proofs[i] for i in self.positions]
 
 
 def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:

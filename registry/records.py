@@ -51,7 +51,7 @@ class RecordId:
     def parse(cls, text: str) -> RecordId:
         """Parse ``EP:1234567:B1``; raise RecordIdError naming the problem."""
         parts = text.strip().split(":")
-        if len(parts) not in (2, 3) or not all(parts):
+        if not text.isascii() or len(parts) not in (2, 3) or not all(parts):
             raise RecordIdError(f"invalid record id {text!r} (expected OFFICE:NUMBER[:KIND], e.g. EP:1234567:B1)")
         return cls(parts[0].upper(), parts[1].upper(), parts[2].upper() if len(parts) == 3 else None)
 
@@ -155,11 +155,15 @@ class LeafValue:
     canonicalization: str
     supersedes: str = ZERO_HASH
 
-    def __post_init__(self) -> None:
+    def validate(self) -> LeafValue:
+        """Check values that come from outside (bundles, requests); return self."""
         _check_hex32(self.content_hash, "contentHash")
         _check_hex32(self.supersedes, "supersedes")
         if self.canonicalization not in (*canon.CANONICALIZATIONS, SEALED):
             raise BundleError(f"unknown canonicalization {self.canonicalization!r}")
+        if len(self.record_id) > 64:
+            raise BundleError("recordId longer than 64 characters")
+        return self
 
     def encode(self) -> bytes:
         """ABI encoding of the tuple (``LEAF_ENCODING``)."""
@@ -180,7 +184,7 @@ class LeafValue:
         """Parse the JSON form; raise BundleError if malformed."""
         if not isinstance(value, list) or len(value) != 4 or not all(isinstance(v, str) for v in value):
             raise BundleError("value must be a list of four strings [recordId, contentHash, canonicalization, supersedes]")
-        return cls(value[0], value[1].lower(), value[2], value[3].lower())
+        return cls(value[0], value[1].lower(), value[2], value[3].lower()).validate()
 
 
 # ---------------------------------------------------------------------------- proof bundle
@@ -202,7 +206,8 @@ class ProofBundle:
     anchored_at: str
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> ProofBundle:
+        """Check the fields a reader must not trust blindly; return self."""
         _check_hex32(self.root, "root")
         for node in self.proof:
             _check_hex32(node, "proof element")
@@ -210,6 +215,9 @@ class ProofBundle:
             raise BundleError(f"unknown office {self.office!r}")
         if self.leaf_count < 1:
             raise BundleError("leafCount must be at least 1")
+        if len(self.proof) > 64:
+            raise BundleError(f"proof has {len(self.proof)} elements (at most 64)")
+        return self
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to disk and served by the API."""
@@ -231,8 +239,24 @@ class ProofBundle:
         return body
 
     def dumps(self) -> str:
-        """Serialized bundle (stable key order, trailing newline)."""
-        return json.dumps(self.to_json(), indent=2) + "\n"
+        """Serialized bundle: one field per line, stable key order, trailing newline."""
+        proof = ", ".join(f'"{p}"' for p in self.proof)  # validated hex: nothing to escape
+        lines = [
+            f'  "format": "{BUNDLE_FORMAT}"',
+            f'  "chainId": {int(self.chain_id)}',
+            f'  "registry": {json.dumps(self.registry)}',
+            f'  "office": {json.dumps(self.office)}',
+            f'  "root": {json.dumps(self.root)}',
+            f'  "leafEncoding": {json.dumps(list(LEAF_ENCODING))}',
+            f'  "value": {json.dumps(self.value.as_list())}',
+            f'  "proof": [{proof}]',
+            f'  "leafCount": {int(self.leaf_count)}',
+            f'  "transactionHash": {json.dumps(self.transaction_hash)}',
+            f'  "blockNumber": {int(self.block_number)}',
+            f'  "anchoredAt": {json.dumps(self.anchored_at)}',
+        ]
+        lines.extend(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in self.extra.items())
+        return "{\n" + ",\n".join(lines) + "\n}\n"
 
     @classmethod
     def from_json(cls, body: Any) -> ProofBundle:
@@ -263,7 +287,7 @@ class ProofBundle:
                 block_number=int(body["blockNumber"]),
                 anchored_at=str(body["anchoredAt"]),
                 extra={k: v for k, v in body.items() if k not in known},
-            )
+            ).validate()
         except KeyError as exc:
             raise BundleError(f"proof bundle lacks field {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:

@@ -229,7 +229,8 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
     index = _index(chain, store)
     indexed = index.leaves_by_hash(digest) if index is not None else []
     if index is not None and indexed:
-        leaf = ([x for x in indexed if x.record_id == record_hint] or indexed)[-1]
+        own = [x for x in indexed if x.record_id.split(":", 1)[0] == x.office]  # anchored by its own office
+        leaf = ([x for x in indexed if x.record_id == record_hint] or own or indexed)[-1]
         return verify_bundle(chain, _index_bundle(chain, index, leaf), digest, store)
     if candidates:
         r = candidates[-1]

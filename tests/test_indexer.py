@@ -50,8 +50,9 @@ def make_office(tmp: Path, count: int = 6, manifest_base: str | None = None) -> 
     account = dev_signer("EP")
     assert account is not None
     anchorer = Anchorer(store, chain, account, "EP", tmp / "manifests", manifest_base)
-    files = generate_gazette(tmp / "gazette", office="EP", count=count, seed=11,
-                             kinds=("st96-patent", "st97-json", "pdf"))
+    files = generate_gazette(
+        tmp / "gazette", office="EP", count=count, seed=11, kinds=("st96-patent", "st97-json", "pdf")
+    )
     office = Office(tmp, chain, store, anchorer, files)
     office.anchor(files)
     return office
@@ -68,8 +69,11 @@ def dump(db: sqlite3.Connection, skip_meta: bool = False) -> dict[str, list[tupl
     for table in TABLES:
         if skip_meta and table == "idx_meta":
             continue
-        cols = [r[1] for r in db.execute(f"PRAGMA table_info({table})")
-                if r[1] not in ("manifest_attempts", "manifest_retry_at")]
+        cols = [
+            r[1]
+            for r in db.execute(f"PRAGMA table_info({table})")
+            if r[1] not in ("manifest_attempts", "manifest_retry_at")
+        ]
         out[table] = sorted(db.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall(), key=repr)
     return out
 
@@ -97,14 +101,34 @@ def test_sync_indexes_offices_signers_batches_and_records(office: Office) -> Non
     stored = office.store.batches(status="anchored")[0]
     batch = index.batch(stored.root)
     assert batch is not None
-    got = (batch.office, batch.signer, batch.block_number, batch.timestamp, batch.leaf_count, batch.tx_hash,
-           batch.manifest_uri, batch.manifest_status)
-    assert got == ("EP", ep_signer.address, stored.block_number, stored.timestamp, 6, stored.tx_hash,
-                   stored.manifest_uri, "indexed")
+    got = (
+        batch.office,
+        batch.signer,
+        batch.block_number,
+        batch.timestamp,
+        batch.leaf_count,
+        batch.tx_hash,
+        batch.manifest_uri,
+        batch.manifest_status,
+    )
+    assert got == (
+        "EP",
+        ep_signer.address,
+        stored.block_number,
+        stored.timestamp,
+        6,
+        stored.tx_hash,
+        stored.manifest_uri,
+        "indexed",
+    )
     for record in office.store.batch_records(stored.id):
         (leaf,) = index.versions(record.record_id)
         assert (leaf.leaf, leaf.content_hash, leaf.canonicalization, leaf.supersedes) == (
-            hx(record.leaf), record.content_hash, record.canonicalization, record.supersedes)
+            hx(record.leaf),
+            record.content_hash,
+            record.canonicalization,
+            record.supersedes,
+        )
         assert [x.leaf for x in index.leaves_by_hash(record.content_hash)] == [hx(record.leaf)]
     assert index.cursor() == office.chain.w3.eth.block_number
     assert indexer.sync().events == 0  # nothing new
@@ -135,8 +159,12 @@ def test_sync_resumes_after_an_interruption_and_equals_one_pass(office: Office) 
     first = office.store.batches(status="anchored")[-1]
     records = office.store.batch_records(first.id)
     tree = MerkleTree.from_leaves([r.leaf for r in records])
-    office.chain.transact(ep, office.chain.anchors.functions.revokeLeaf(
-        bytes.fromhex(first.root[2:]), records[0].leaf, tree.proof(0), 2))
+    office.chain.transact(
+        ep,
+        office.chain.anchors.functions.revokeLeaf(
+            bytes.fromhex(first.root[2:]), records[0].leaf, tree.proof(0), 2
+        ),
+    )
     second = office.store.batches(status="anchored")[-2]
     office.chain.transact(ep, office.chain.anchors.functions.revokeBatch(bytes.fromhex(second.root[2:]), 4))
     office.chain.transact(ep, office.chain.offices.functions.rotateSigner(ep.address, dev_account(6).address))

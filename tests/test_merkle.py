@@ -97,7 +97,7 @@ def test_every_proof_verifies_and_tree_is_well_formed(values: list[LeafValue]) -
         assert verify(tree.root, leaf, proof)
         assert process_proof(leaf, proof) == tree.root
         assert len(proof) == (tree.positions[i] + 1).bit_length() - 1  # depth of the node
-    assert tree.proofs() == [tree.proof(i) for i in range(n)]
+    assert [list(p) for p in tree.proofs()] == [tree.proof(i) for i in range(n)]
     # OpenZeppelin layout: leaves sorted ascending, stored at the end in reverse order
     assert list(tree.tree[n - 1 :]) == sorted(leaves, reverse=True)
     # every inner node is the keccak of its sorted children (independent keccak)

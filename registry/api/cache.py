@@ -36,22 +36,38 @@ class TtlCache(Generic[K, V]):
         self.maxsize = maxsize
         self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
+        self._loading: dict[K, threading.Lock] = {}
 
-    def get(self, key: K, load: Callable[[], V]) -> V:
-        """The cached value of ``key``, loading it (outside the lock) when missing or expired."""
-        now = time.monotonic()
+    def _fresh(self, key: K) -> tuple[bool, V | None]:
         with self._lock:
             hit = self._items.get(key)
-            if hit is not None and hit[0] > now:
+            if hit is not None and hit[0] > time.monotonic():
                 self._items.move_to_end(key)
-                return hit[1]
-        value = load()
+                return True, hit[1]
+        return False, None
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        """The cached value of ``key``; on a miss one caller loads it while the others for that key wait."""
+        found, value = self._fresh(key)
+        if found:
+            return value  # type: ignore[return-value]
         with self._lock:
-            self._items[key] = (time.monotonic() + self.ttl, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
-        return value
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            found, value = self._fresh(key)
+            if found:
+                return value  # type: ignore[return-value]
+            try:
+                loaded = load()
+                with self._lock:
+                    self._items[key] = (time.monotonic() + self.ttl, loaded)
+                    self._items.move_to_end(key)
+                    while len(self._items) > self.maxsize:
+                        self._items.popitem(last=False)
+                return loaded
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
 
     def clear(self) -> None:
         """Forget everything."""

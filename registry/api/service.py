@@ -25,6 +25,7 @@ from ..config import Settings
 from ..errors import ChainError, ConfigError, InputError, NotFoundError, RegistryError
 from ..indexer import Index
 from ..ingest import PreparedRecord
+from ..keys import load_signer
 from ..records import SEALED, ProofBundle, RecordId, id_from_document
 from ..st3 import is_st3
 from ..store import Store, StoredBatch, StoredRecord
@@ -290,8 +291,6 @@ class Service:
         if self.options.offices is not None and office not in self.options.offices:
             raise OfficeNotServedError(f"this service instance does not sign for office {office}")
         try:
-            from ..keys import load_signer
-
             account = load_signer(self.settings, office, self.deployment)
         except ConfigError as exc:
             raise OfficeNotServedError(

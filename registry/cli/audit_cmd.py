@@ -113,7 +113,8 @@ def audit(
         emit_json(report.to_json())
     else:
         _print(report)
-    raise typer.Exit(0 if report.ok else EXIT_ATTENTION)
+    if not report.ok:  # SystemExit, not typer.Exit: the status must survive ``app(standalone_mode=False)``
+        raise SystemExit(EXIT_ATTENTION)
 
 
 def _print(report: AuditReport) -> None:
@@ -124,7 +125,8 @@ def _print(report: AuditReport) -> None:
     )
     typer.echo(
         f"  {report.seconds:.2f} s, {report.rate() or 0:,.0f} records/s"
-        f" (verification {report.rate(report.verify_seconds) or 0:,.0f} records/s, {report.rpc_calls} RPC calls)"
+        f" (verification {report.rate(report.verify_seconds) or 0:,.0f} records/s,"
+        f" {report.rpc_calls} RPC calls)"
     )
     attention = report.attention
     for row in attention[:_SHOWN]:

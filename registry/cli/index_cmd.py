@@ -71,8 +71,9 @@ def show(result: SyncResult, status: dict[str, object], as_json: bool) -> None:
         emit_json({**result.to_json(), "status": status})
         return
     typer.echo(
-        f"indexed blocks {result.from_block}..{result.to_block}: {result.events} event(s), {result.batches} new"
-        f" batch(es), {result.manifests_indexed} manifest(s) with {result.leaves} record(s)"
+        f"indexed blocks {result.from_block}..{result.to_block}: {result.events} event(s),"
+        f" {result.batches} new batch(es), {result.manifests_indexed} manifest(s)"
+        f" with {result.leaves} record(s)"
     )
     for root, error in result.manifest_failures:
         console.print(f"[yellow]manifest of batch {root} not indexed (retried later): {error}[/yellow]")

@@ -14,18 +14,21 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     office: Annotated[
         list[str] | None,
-        typer.Option("--office", help="Office this instance writes for (repeatable; default: every office whose key"
-                     " it can load). $IPREG_SERVICE_OFFICES"),
+        typer.Option(
+            "--office",
+            help="Office this instance writes for (repeatable; default: every office whose key it can load)."
+            " $IPREG_SERVICE_OFFICES",
+        ),
     ] = None,
     batch_interval: Annotated[
         float | None,
-        typer.Option("--batch-interval", help="Anchor pending records every N seconds ($IPREG_BATCH_INTERVAL)."),
+        typer.Option("--batch-interval", help="Anchor pending records every N s. $IPREG_BATCH_INTERVAL"),
     ] = None,
     max_upload: Annotated[
-        int | None, typer.Option("--max-upload", help="Largest request body in bytes ($IPREG_MAX_UPLOAD_BYTES).")
+        int | None, typer.Option("--max-upload", help="Largest body in bytes. $IPREG_MAX_UPLOAD_BYTES")
     ] = None,
     manifest_base: Annotated[
-        str | None, typer.Option("--manifest-base", help="Public base URL of batch manifests ($IPREG_MANIFEST_BASE).")
+        str | None, typer.Option("--manifest-base", help="Public base URL of manifests. $IPREG_MANIFEST_BASE")
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
     rpc_url: RpcOption = None,

@@ -26,4 +26,4 @@ def create(
     finally:
         store.close()
     typer.echo(token)
-    typer.echo(f"token for {office.upper()} created; it is shown only now (the store keeps its hash).", err=True)
+    typer.echo(f"token for {office.upper()} created; it is shown only now (only its hash is kept).", err=True)
