@@ -46,6 +46,8 @@ EXIT_ATTENTION: Final = 3
 
 Progress = Callable[[int], None]
 _SEPARATORS: Final = re.compile(r"[,;\t]")
+#: Largest proof bundle file read (a bundle of a 2**32-record batch is about 3 KB).
+_MAX_BUNDLE_BYTES: Final = 1024 * 1024
 #: Merkle nodes remembered per batch before the memory is given back (about 100 bytes each).
 _MAX_NODES: Final = 500_000
 
@@ -448,27 +450,44 @@ def load_bundles(proofs_dir: Path) -> tuple[dict[str, list[ProofBundle]], list[A
         raise InputError(f"no such proofs folder: {proofs_dir}")
     by_id: dict[str, list[ProofBundle]] = {}
     bad: list[AuditRow] = []
-    for path in sorted(proofs_dir.rglob("*.proof.json")):
+    paths = sorted(
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(proofs_dir)
+        for name in names
+        if name.endswith(".proof.json")
+    )
+    for path in paths:
         try:
-            bundle = ProofBundle.loads(path.read_bytes())
+            with open(path, "rb") as handle:
+                data = handle.read(_MAX_BUNDLE_BYTES + 1)
+            if len(data) > _MAX_BUNDLE_BYTES:
+                raise InputError(f"larger than {_MAX_BUNDLE_BYTES} bytes")
+            bundle = ProofBundle.loads(data)
         except (RegistryError, OSError) as exc:
             reason = exc.diagnostics() if isinstance(exc, RegistryError) else str(exc)
-            bad.append(AuditRow(UNKNOWN, f"unreadable proof bundle: {reason}", None, str(path)))
+            bad.append(AuditRow(UNKNOWN, f"unreadable proof bundle: {reason}", None, path))
             continue
         by_id.setdefault(_bundle_record_id(bundle), []).append(bundle)
     return by_id, bad
 
 
-def _bundle_record_id(bundle: ProofBundle) -> str:
+def _claims(bundle: ProofBundle) -> tuple[str, str, str]:
+    """(record id, content hash, canonicalization) a bundle speaks for (a revealed sealed record's own)."""
     reveal = bundle.extra.get("reveal")
     if bundle.value.canonicalization == SEALED and isinstance(reveal, dict):
-        return str(reveal.get("recordId"))
-    return bundle.value.record_id
+        get = reveal.get
+        return str(get("recordId")), str(get("contentHash")), str(get("canonicalization"))
+    value = bundle.value
+    return value.record_id, value.content_hash, value.canonicalization
+
+
+def _bundle_record_id(bundle: ProofBundle) -> str:
+    return _claims(bundle)[0]
 
 
 def _pick(bundles: Sequence[ProofBundle], content_hash: str) -> ProofBundle:
     """The bundle for this content, else the newest one (whose check then reports the mismatch)."""
-    same = [b for b in bundles if b.value.content_hash == content_hash]
+    same = [b for b in bundles if _claims(b)[1] == content_hash]
     return max(same or bundles, key=lambda b: b.block_number)
 
 
@@ -623,9 +642,13 @@ def _audit_file(
             UNKNOWN, f"{where} for {h.record_id}", h.record_id, h.path, content_hash=h.content_hash
         )
     content_hash = h.content_hash
-    method = bundle.value.canonicalization
-    if method not in (h.canonicalization, SEALED) and method in canon.CANONICALIZATIONS:
-        content_hash = canon.content_hash(Path(h.path).read_bytes(), method)
+    method = _claims(bundle)[2]
+    if method != h.canonicalization and method in canon.CANONICALIZATIONS:
+        try:
+            content_hash = canon.content_hash(Path(h.path).read_bytes(), method)
+        except (RegistryError, OSError) as exc:
+            reason = exc.diagnostics() if isinstance(exc, RegistryError) else str(exc)
+            return AuditRow(UNKNOWN, f"cannot hash as {method}: {reason}", h.record_id, h.path)
     return AuditRow.of(ctx.verify(bundle, content_hash), h.path)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Final
@@ -240,6 +241,8 @@ def _c14n2(data: bytes) -> bytes:
         ) from None
     except (ValueError, KeyError, RecursionError) as exc:
         raise CanonicalizationError(f"XML cannot be canonicalized: {exc}") from None
+    except LookupError as exc:
+        raise CanonicalizationError(f"XML refused: unsupported encoding ({exc})") from None
     return writer.result()
 
 
@@ -267,13 +270,35 @@ def _finite_float(text: str) -> float:
 
 
 def _json_int(text: str) -> int | float:
+    if len(text) > 310:  # beyond any double
+        raise CanonicalizationError(f"JSON refused: integer of {len(text)} digits is out of range")
     value = int(text)
-    if abs(value) <= 2**53:
+    if abs(value) < 2**53:
         return value
-    as_float = float(value)  # JCS numbers are IEEE 754 doubles: big integers only if exact
+    try:
+        as_float = float(value)  # JCS numbers are IEEE 754 doubles: big integers only if exact
+    except OverflowError:
+        as_float = math.inf
     if math.isinf(as_float) or int(as_float) != value:
         raise CanonicalizationError(f"JSON refused: integer {text[:40]} is not exactly representable as a double")
     return as_float
+
+
+#: Deepest JSON nesting accepted (records are shallow; this keeps parsers off deep recursion).
+MAX_JSON_DEPTH: Final = 128
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _check_depth(text: str) -> None:
+    depth = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        if match.group() in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise CanonicalizationError(f"JSON refused: nested deeper than {MAX_JSON_DEPTH} levels")
+        else:
+            depth -= 1
 
 
 def _jcs(data: bytes) -> bytes:
@@ -283,6 +308,7 @@ def _jcs(data: bytes) -> bytes:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CanonicalizationError(f"JSON is not UTF-8: byte {exc.start}") from None
+    _check_depth(text)
     try:
         value = json.loads(
             text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float,

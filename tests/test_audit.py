@@ -418,3 +418,22 @@ def test_ipreg_index_and_audit_commands(tmp_path: Path, anvil: AnvilNode) -> Non
     assert ipreg(env, "audit", str(gazette), "--office", "EP").returncode == 3
     rebuilt = json.loads(ipreg(env, "index", "rebuild", "--json").stdout)
     assert rebuilt["status"]["records"] == 6
+
+
+def test_audit_with_a_revealed_sealed_bundle(sc: Scenario) -> None:
+    from registry.anchor import reveal_bundle
+
+    (sealed,) = generate_gazette(sc.tmp / "sealed", office="EP", count=1, seed=321, kinds=("st96-patent",))
+    sc.anchorer.submit(prepare_files([sealed]), sealed=True)
+    sc.anchorer.run()
+    proofs = sc.tmp / "sealed-proofs"
+    proofs.mkdir()
+    bundle = reveal_bundle(sc.office_store, sc.chain, rid_of(sealed))
+    (proofs / "sealed.proof.json").write_text(bundle.dumps())
+    rid = rid_of(sealed)
+    report = audit_folder(sc.chain, None, sealed.parent, "EP", proofs)
+    assert by_id(report) == {rid: VERIFIED} and report.ok
+    text = sealed.read_text()
+    assert 'languageCode="en">' in text
+    sealed.write_text(text.replace('languageCode="en">', 'languageCode="en">Improved ', 1))
+    assert by_id(audit_folder(sc.chain, None, sealed.parent, "EP", proofs)) == {rid: TAMPERED}

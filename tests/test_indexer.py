@@ -346,3 +346,12 @@ def test_office_suspension_is_indexed(office: Office) -> None:
     status = {o.code: o.status for o in Index(indexer.db).offices()}
     assert status["WO"] == "suspended" and status["EP"] == "active"
     assert indexer.status()["batches"] == 1 and indexer.status()["records"] == 6
+
+
+def test_a_changed_chain_below_the_cursor_is_detected(office: Office) -> None:
+    indexer = office.indexer()
+    indexer.sync()
+    indexer.db.execute("UPDATE idx_meta SET value = ? WHERE key = 'cursorHash'", ("0x" + "11" * 32,))
+    with pytest.raises(IndexStateError, match="reorganisation"):
+        indexer.sync()
+    assert indexer.rebuild().batches == 1
