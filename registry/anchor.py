@@ -8,10 +8,12 @@ anchored twice. Knows nothing about HTTP or the command line.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from web3 import Web3
 from . import merkle
 from .chain import Chain, TxResult, utc_iso
 from .config import write_json_atomic
-from .errors import ChainError, ContractRevertError, InputError
+from .errors import ChainError, ContractRevertError, InputError, TransactionTimeout
 from .ingest import PreparedRecord
 from .records import LEAF_ENCODING, ZERO_HASH, LeafValue, ProofBundle, sealed_commitment, sealed_value
 from .store import NewRecord, Store, StoredBatch, StoredRecord
@@ -87,6 +89,8 @@ class Anchorer:
         batch_size: int = 10_000,
         confirmations: int = 1,
         progress: Progress | None = None,
+        tx_timeout: float = 120.0,
+        max_fee_bumps: int = 3,
     ) -> None:
         if batch_size < 1 or batch_size > 2**32 - 1:
             raise InputError(f"batch size must be between 1 and 4294967295, got {batch_size}")
@@ -99,6 +103,8 @@ class Anchorer:
         self.batch_size = batch_size
         self.confirmations = confirmations
         self.progress = progress or (lambda _event, _n: None)
+        self.tx_timeout = tx_timeout
+        self.max_fee_bumps = max_fee_bumps
 
     # -- accept
 
@@ -202,21 +208,37 @@ class Anchorer:
             raise ContractRevertError(
                 f"batch {batch.root} ({batch.leaf_count} records) not anchored, records stay pending: {exc.diagnostics()}"
             ) from None
-        signed = self.account.sign_transaction(tx)
-        tx_hash = "0x" + bytes(signed.hash).hex()
-        self.store.mark_sent(batch.id, self.account.address, int(tx["nonce"]), tx_hash)
-        _test_hold("before-broadcast")
-        self.chain.send(self.account, tx)
-        _test_hold("after-broadcast")
-        try:
-            result = self.chain.wait(tx_hash, confirmations=self.confirmations)
-        except ContractRevertError:
-            on_chain = self._found_on_chain(batch)
-            if on_chain is None:
-                self.store.reset_to_built(batch.id)
-                raise
-            result = on_chain
-        return self._record(batch, result)
+        return self._record(batch, self._send_until_mined(batch, tx))
+
+    def _send_until_mined(self, batch: StoredBatch, tx: dict[str, Any]) -> TxResult:
+        """Broadcast (recording the transaction first); replace it with higher fees while it is stuck."""
+        for bump in range(self.max_fee_bumps + 1):
+            signed = self.account.sign_transaction(tx)
+            tx_hash = "0x" + bytes(signed.hash).hex()
+            self.store.mark_sent(batch.id, self.account.address, int(tx["nonce"]), tx_hash)
+            _test_hold("before-broadcast")
+            self.chain.send(self.account, tx)
+            _test_hold("after-broadcast")
+            try:
+                return self.chain.wait(tx_hash, timeout=self.tx_timeout, confirmations=self.confirmations)
+            except TransactionTimeout:
+                on_chain = self._found_on_chain(batch)  # an earlier, cheaper version may have been mined
+                if on_chain is not None:
+                    return on_chain
+                if bump == self.max_fee_bumps:
+                    raise TransactionTimeout(
+                        f"batch {batch.root} not mined after {bump} fee bump(s); it stays pending, re-run to resume"
+                    ) from None
+                # Same nonce, fees up by 25% (nodes want >= 10%): the replacement wins or the old one lands.
+                tx = {**tx, "maxFeePerGas": tx["maxFeePerGas"] * 5 // 4 + 1,
+                      "maxPriorityFeePerGas": tx["maxPriorityFeePerGas"] * 5 // 4 + 1}
+            except ContractRevertError:
+                on_chain = self._found_on_chain(batch)
+                if on_chain is None:
+                    self.store.reset_to_built(batch.id)
+                    raise
+                return on_chain
+        raise AssertionError("unreachable")
 
     def _reconcile_sent(self, batch: StoredBatch) -> TxResult | None:
         """A batch whose transaction was recorded: mined, or to be rebuilt (never sent twice)."""
@@ -282,15 +304,40 @@ class Anchorer:
 
     # -- everything
 
-    def run(self, proofs_dir: Path | None = None) -> RunResult:
-        """Batch what is pending, anchor every unfinished batch, write bundles; resumable."""
+    def run(self, proofs_dir: Path | None = None, lock_timeout: float = 600.0) -> RunResult:
+        """Batch what is pending, anchor every unfinished batch, write bundles; resumable.
+
+        Holds the office's lock (a file next to the store) so that overlapping runs, from cron or
+        the service, never batch the same records twice or race for the key's nonce.
+        """
         result = RunResult()
-        self.make_batches()
-        result.batches = self.finish_batches()
+        with office_lock(self.store.path.with_name(f"{self.store.path.name}.{self.office}.lock"), lock_timeout):
+            self.make_batches()
+            result.batches = self.finish_batches()
         if proofs_dir is not None:
             for batch in result.batches:
                 result.bundles += self.write_bundles(batch, proofs_dir)
         return result
+
+
+@contextmanager
+def office_lock(path: Path, timeout: float) -> Iterator[None]:
+    """An exclusive advisory lock on ``path``; InputError if another process holds it past ``timeout``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise InputError(f"another anchoring run holds {path}; try again when it has finished") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _write_atomic(item: tuple[str, bytes]) -> None:

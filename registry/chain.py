@@ -28,7 +28,7 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
 
 from .config import EMBEDDED, write_json_atomic
-from .errors import ChainError, ConfigError, ContractRevertError, NodeUnavailableError
+from .errors import ChainError, ConfigError, ContractRevertError, NodeUnavailableError, TransactionTimeout
 
 #: Anvil's (and Hardhat's) public development mnemonic: for local dev presets only.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -342,7 +342,7 @@ class Chain:
             receipt = self.rpc(
                 lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05))  # type: ignore[arg-type]
         except TimeExhausted:
-            raise ChainError(f"transaction {tx_hash} not mined within {timeout:.0f} s") from None
+            raise TransactionTimeout(f"transaction {tx_hash} not mined within {timeout:.0f} s") from None
         if receipt["status"] != 1:
             raise ContractRevertError(f"transaction {tx_hash} reverted in block {receipt['blockNumber']}")
         block_number = int(receipt["blockNumber"])

@@ -65,6 +65,13 @@ class NodeUnavailableError(ChainError):
     http_status = 503
 
 
+class TransactionTimeout(ChainError):
+    """A transaction was broadcast but not mined in time (it may still be mined later)."""
+
+    code = "transactionTimeout"
+    http_status = 504
+
+
 class ContractRevertError(ChainError):
     """A contract call reverted; the message names the custom error and its values."""
 

@@ -88,3 +88,51 @@ def test_node_down_fails_clearly_and_rerun_anchors(tmp_path: Path, anvil: AnvilN
     assert up.returncode == 0, up.stderr
     assert json.loads(up.stdout)["anchored"] == 5
     assert len(anchored_roots(env)) == 1
+
+
+def test_stuck_transaction_is_replaced_with_higher_fees_and_anchored_once(tmp_path: Path, anvil: AnvilNode) -> None:
+    import threading
+
+    from registry.anchor import Anchorer
+    from registry.chain import dev_signer
+    from registry.ingest import prepare_files
+    from registry.localchain import rpc_call
+    from registry.store import Store
+
+    chain = Chain(connect(anvil.rpc_url))
+    chain.deploy_dev()
+    account = dev_signer("EP")
+    assert account is not None
+    files = generate_gazette(tmp_path / "g", office="EP", count=4, seed=9)
+    anchorer = Anchorer(Store(tmp_path / "s.sqlite"), chain, account, "EP", tmp_path / "m", tx_timeout=1.0,
+                        max_fee_bumps=3)
+    anchorer.submit(prepare_files(files))
+    rpc_call(anvil.rpc_url, "evm_setAutomine", [False])
+    sent: list[str] = []
+
+    def mine_after_a_bump() -> None:
+        # Wait until the first transaction was replaced (a second hash recorded), then mine.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            batch = anchorer.store.batches(office="EP")
+            if batch and batch[0].tx_hash and batch[0].tx_hash not in sent:
+                sent.append(batch[0].tx_hash)
+            if len(sent) >= 2:
+                break
+            time.sleep(0.05)
+        rpc_call(anvil.rpc_url, "evm_mine", [])
+
+    miner = threading.Thread(target=mine_after_a_bump)
+    miner.start()
+    try:
+        result = anchorer.run()
+    finally:
+        miner.join()
+        rpc_call(anvil.rpc_url, "evm_setAutomine", [True])
+    assert len(sent) >= 2  # the stuck transaction was replaced
+    batch = result.batches[0]
+    assert batch.status == "anchored" and batch.tx_hash == sent[-1]
+    logs = chain.anchors.events.BatchAnchored().get_logs(from_block=0)
+    assert len(logs) == 1  # the replacement superseded the stuck one: anchored once
+    tx = chain.w3.eth.get_transaction(batch.tx_hash)  # type: ignore[arg-type]
+    assert tx["maxPriorityFeePerGas"] > 10**9  # fees were bumped

@@ -42,7 +42,7 @@ def main() -> None:
     """Entry point: run the app; a RegistryError becomes one line on stderr and exit status 1."""
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # without standalone mode, typer.Exit codes are returned
     except RegistryError as exc:
         sys.stderr.write(f"error: {exc.diagnostics()}\n")
         sys.exit(1)
@@ -61,3 +61,4 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
