@@ -13,13 +13,14 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from web3 import Web3
 
 from . import merkle
@@ -113,8 +114,10 @@ class Anchorer:
         result = SubmitResult()
         wrong = [p for p in prepared if p.record_id.office != self.office]
         if wrong:
-            raise InputError(f"{wrong[0].path}: record {wrong[0].record_id} belongs to {wrong[0].record_id.office},"
-                             f" not to the anchoring office {self.office}")
+            raise InputError(
+                f"{wrong[0].path}: record {wrong[0].record_id} belongs to {wrong[0].record_id.office},"
+                f" not to the anchoring office {self.office}"
+            )
         latest = self.store.latest_versions(list({str(p.record_id) for p in prepared}))
         new: list[NewRecord] = []
         versioned: set[str] = set()
@@ -141,13 +144,25 @@ class Anchorer:
                 value = sealed_value(self.office, sealed_commitment(salt, rid, p.content_hash, p.canonicalization))
             else:
                 value = LeafValue(rid, p.content_hash, p.canonicalization, supersedes)
-            record = NewRecord(self.office, rid, p.content_hash, p.canonicalization, supersedes, value.leaf(), salt, p.path)
+            record = NewRecord(
+                self.office, rid, p.content_hash, p.canonicalization, supersedes, value.leaf(), salt, p.path
+            )
             if rid in versioned:
                 raise InputError(f"{p.path}: two different contents for {rid} in one submission; submit them in order")
             versioned.add(rid)
             new.append(record)
-            latest_stub = StoredRecord(0, self.office, rid, p.content_hash, p.canonicalization, supersedes,
-                                       record.leaf, salt, p.path, None)
+            latest_stub = StoredRecord(
+                0,
+                self.office,
+                rid,
+                p.content_hash,
+                p.canonicalization,
+                supersedes,
+                record.leaf,
+                salt,
+                p.path,
+                None,
+            )
             latest[rid] = latest_stub
         result.accepted = self.store.add_records(new)
         return result
@@ -156,7 +171,7 @@ class Anchorer:
 
     def make_batches(self) -> list[int]:
         """Group pending records into batches of at most ``batch_size`` (tree built, manifest written)."""
-        made = []
+        made: list[int] = []
         while True:
             pending = self.store.pending(self.office, self.batch_size)
             if not pending:
@@ -170,13 +185,17 @@ class Anchorer:
 
     def _write_manifest(self, root: str, values: Sequence[LeafValue]) -> str:
         path = self.manifest_dir / self.office / f"{root}.json"
-        write_json_atomic(path, compact=True, body={
-            "format": "ipreg-manifest-v1",
-            "office": self.office,
-            "root": root,
-            "leafEncoding": list(LEAF_ENCODING),
-            "values": [v.as_list() for v in values],
-        })
+        write_json_atomic(
+            path,
+            compact=True,
+            body={
+                "format": "ipreg-manifest-v1",
+                "office": self.office,
+                "root": root,
+                "leafEncoding": list(LEAF_ENCODING),
+                "values": [v.as_list() for v in values],
+            },
+        )
         if self.manifest_base:
             return f"{self.manifest_base.rstrip('/')}/{self.office}/{root}.json"
         return path.resolve().as_uri()
@@ -201,12 +220,14 @@ class Anchorer:
             return self._record(batch, on_chain)
         try:
             tx = self.chain.build(
-                self.account, self.chain.anchors.functions.anchorBatch(batch.root, batch.leaf_count, batch.manifest_uri)
+                self.account,
+                self.chain.anchors.functions.anchorBatch(batch.root, batch.leaf_count, batch.manifest_uri),
             )
         except ContractRevertError as exc:
             self.store.mark_error(batch.id, exc.diagnostics())
             raise ContractRevertError(
-                f"batch {batch.root} ({batch.leaf_count} records) not anchored, records stay pending: {exc.diagnostics()}"
+                f"batch {batch.root} ({batch.leaf_count} records) not anchored, records stay pending: "
+                f"{exc.diagnostics()}"
             ) from None
         return self._record(batch, self._send_until_mined(batch, tx))
 
@@ -230,8 +251,11 @@ class Anchorer:
                         f"batch {batch.root} not mined after {bump} fee bump(s); it stays pending, re-run to resume"
                     ) from None
                 # Same nonce, fees up by 25% (nodes want >= 10%): the replacement wins or the old one lands.
-                tx = {**tx, "maxFeePerGas": tx["maxFeePerGas"] * 5 // 4 + 1,
-                      "maxPriorityFeePerGas": tx["maxPriorityFeePerGas"] * 5 // 4 + 1}
+                tx = {
+                    **tx,
+                    "maxFeePerGas": tx["maxFeePerGas"] * 5 // 4 + 1,
+                    "maxPriorityFeePerGas": tx["maxPriorityFeePerGas"] * 5 // 4 + 1,
+                }
             except ContractRevertError:
                 on_chain = self._found_on_chain(batch)
                 if on_chain is None:
@@ -268,16 +292,25 @@ class Anchorer:
             return None
         if info.office != self.office:
             raise ChainError(f"root {batch.root} is anchored by office {info.office}, not {self.office}")
-        logs = self.chain.rpc(lambda: self.chain.anchors.events.BatchAnchored().get_logs(
-            from_block=info.block_number, to_block=info.block_number,
-            argument_filters={"root": Web3.to_bytes(hexstr=batch.root)},
-        ))
+        logs = self.chain.rpc(
+            lambda: self.chain.anchors.events.BatchAnchored().get_logs(
+                from_block=info.block_number,
+                to_block=info.block_number,
+                argument_filters={"root": Web3.to_bytes(hexstr=HexStr(batch.root))},
+            )
+        )
         tx_hash = "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else ""
         return TxResult(tx_hash, info.block_number, info.timestamp, 0)
 
     def _record(self, batch: StoredBatch, result: TxResult) -> StoredBatch:
-        self.store.mark_anchored(batch.id, result.transaction_hash, result.block_number, result.timestamp,
-                                 result.gas_used or None, None)
+        self.store.mark_anchored(
+            batch.id,
+            result.transaction_hash,
+            result.block_number,
+            result.timestamp,
+            result.gas_used or None,
+            None,
+        )
         return self.store.batch(batch.id)
 
     # -- bundles
@@ -382,13 +415,23 @@ def batch_bundles(store: Store, chain: Chain, batch: StoredBatch) -> list[tuple[
     hexed: dict[bytes, str] = {}
     out = []
     for record, proof in zip(records, tree.proofs(), strict=True):
-        out.append((record, ProofBundle(
-            chain_id=dep.chain_id, registry=dep.anchor_registry, office=batch.office, root=batch.root,
-            value=leaf_value_of(record),
-            proof=tuple(hexed.get(p) or hexed.setdefault(p, "0x" + p.hex()) for p in proof),
-            leaf_count=batch.leaf_count, transaction_hash=batch.tx_hash or "", block_number=batch.block_number,
-            anchored_at=anchored_at,
-        )))
+        out.append(
+            (
+                record,
+                ProofBundle(
+                    chain_id=dep.chain_id,
+                    registry=dep.anchor_registry,
+                    office=batch.office,
+                    root=batch.root,
+                    value=leaf_value_of(record),
+                    proof=tuple(hexed.get(p) or hexed.setdefault(p, "0x" + p.hex()) for p in proof),
+                    leaf_count=batch.leaf_count,
+                    transaction_hash=batch.tx_hash or "",
+                    block_number=batch.block_number,
+                    anchored_at=anchored_at,
+                ),
+            )
+        )
     return out
 
 
@@ -402,14 +445,25 @@ def reveal_bundle(store: Store, chain: Chain, record_id: str, content_hash: str 
     if content_hash is not None:
         sealed = [r for r in sealed if r.content_hash == content_hash]
     if not sealed:
-        raise InputError(f"no sealed record {record_id} in the store" + (f" with content {content_hash}" if content_hash else ""))
+        raise InputError(
+            f"no sealed record {record_id} in the store" + (f" with content {content_hash}" if content_hash else "")
+        )
     record = sealed[-1]
     if record.batch_id is None or store.batch(record.batch_id).status != "anchored":
         raise InputError(f"sealed record {record_id} is not anchored yet; run `ipreg anchor` first")
     for stored, bundle in batch_bundles(store, chain, store.batch(record.batch_id)):
         if stored.id == record.id:
             assert record.salt is not None
-            reveal = {"salt": "0x" + record.salt.hex(), "recordId": record.record_id, "contentHash": record.content_hash,
-                      "canonicalization": record.canonicalization}
-            return ProofBundle(**{**{f: getattr(bundle, f) for f in bundle.__dataclass_fields__}, "extra": {"reveal": reveal}})
+            reveal = {
+                "salt": "0x" + record.salt.hex(),
+                "recordId": record.record_id,
+                "contentHash": record.content_hash,
+                "canonicalization": record.canonicalization,
+            }
+            return ProofBundle(
+                **{
+                    **{f: getattr(bundle, f) for f in bundle.__dataclass_fields__},
+                    "extra": {"reveal": reveal},
+                }
+            )
     raise ChainError(f"sealed record {record_id} not found in its batch")

@@ -101,9 +101,7 @@ def load_expected(path: Path, office: str) -> list[ExpectedEntry]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"cannot read expected list {path}: {getattr(exc, 'strerror', None) or exc}"
-        ) from None
+        raise InputError(f"cannot read expected list {path}: {getattr(exc, 'strerror', None) or exc}") from None
     return parse_expected(text, office, str(path))
 
 
@@ -326,9 +324,7 @@ class SnapshotReader:
         state = self._batches.get(root)
         if state is not None:
             return state
-        b = self._call(
-            lambda: self.chain.anchors.functions.batchOf(root).call(block_identifier=self.block_number)
-        )
+        b = self._call(lambda: self.chain.anchors.functions.batchOf(root).call(block_identifier=self.block_number))
         info = None
         revoked: dict[str, int] | None = {}
         if int(b[3]) != 0:
@@ -362,9 +358,7 @@ class SnapshotReader:
             return None  # the node refuses the range: ask per record
         return {"0x" + bytes(e["args"]["leaf"]).hex(): int(e["args"]["reason"]) for e in logs}
 
-    def verify_record(
-        self, root: str, proof: Sequence[str], leaf: bytes
-    ) -> tuple[bool, BatchInfo | None, int]:
+    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
         """Local Merkle check against the cached batch; revocation from the cached set."""
         state = self.batch(root)
         if state.info is None:
@@ -373,9 +367,7 @@ class SnapshotReader:
         if state.revoked is not None:
             return included, state.info, state.revoked.get("0x" + leaf.hex(), 0)
         reason = self._call(
-            lambda: self.chain.anchors.functions.leafRevocation(root, leaf).call(
-                block_identifier=self.block_number
-            )
+            lambda: self.chain.anchors.functions.leafRevocation(root, leaf).call(block_identifier=self.block_number)
         )
         return included, state.info, int(reason)
 
@@ -415,9 +407,7 @@ def _hash_chunk(paths: list[str]) -> list[HashedFile]:
     return [_hash_one(p) for p in paths]
 
 
-def hash_files(
-    files: Sequence[Path], workers: int | None = None, progress: Progress | None = None
-) -> list[HashedFile]:
+def hash_files(files: Sequence[Path], workers: int | None = None, progress: Progress | None = None) -> list[HashedFile]:
     """Canonicalize and hash every file, finding its record id; a bad file is a row, not an abort."""
     cpus = os.cpu_count() or 1
     workers = workers if workers is not None else (min(cpus, 8) if cpus > 2 and len(files) >= 2000 else 1)
@@ -622,9 +612,7 @@ def audit_folder(
     return report
 
 
-def _audit_file(
-    ctx: _Context, h: HashedFile, bundles: dict[str, list[ProofBundle]], used: set[int]
-) -> AuditRow:
+def _audit_file(ctx: _Context, h: HashedFile, bundles: dict[str, list[ProofBundle]], used: set[int]) -> AuditRow:
     if h.error is not None or h.record_id is None or h.content_hash is None:
         return AuditRow(UNKNOWN, h.error or "no record id", None, h.path)
     candidates = bundles.get(h.record_id)
@@ -638,9 +626,7 @@ def _audit_file(
         bundle = ctx.index_bundle(leaves[-1]) if leaves else None
     if bundle is None:
         where = "no proof bundle in the proofs folder" if bundles else "nothing in the index"
-        return AuditRow(
-            UNKNOWN, f"{where} for {h.record_id}", h.record_id, h.path, content_hash=h.content_hash
-        )
+        return AuditRow(UNKNOWN, f"{where} for {h.record_id}", h.record_id, h.path, content_hash=h.content_hash)
     content_hash = h.content_hash
     method = _claims(bundle)[2]
     if method != h.canonicalization and method in canon.CANONICALIZATIONS:
@@ -696,9 +682,7 @@ def audit_feed(
     return report
 
 
-def _apply_expected(
-    rows: list[AuditRow], office: str, expected: Sequence[ExpectedEntry] | None
-) -> list[AuditRow]:
+def _apply_expected(rows: list[AuditRow], office: str, expected: Sequence[ExpectedEntry] | None) -> list[AuditRow]:
     """Mark rows not on the list (or of another office) unexpected; add a MISSING row per unmatched entry."""
     by_number: dict[tuple[str, str], list[ExpectedEntry]] = {}
     for e in expected or ():
@@ -715,18 +699,12 @@ def _apply_expected(
             out.append(replace(row, expected=False))
             continue
         if rid.office != office:
-            out.append(
-                replace(
-                    row, expected=False, reason=f"{row.reason}; the record belongs to office {rid.office}"
-                )
-            )
+            out.append(replace(row, expected=False, reason=f"{row.reason}; the record belongs to office {rid.office}"))
             continue
         if expected is None:
             out.append(row)
             continue
-        hits = [
-            e for e in by_number.get((rid.office, rid.number), ()) if e.kind is None or e.kind == rid.kind
-        ]
+        hits = [e for e in by_number.get((rid.office, rid.number), ()) if e.kind is None or e.kind == rid.kind]
         matched.update(hits)
         out.append(replace(row, expected=bool(hits)))
     for e in expected or ():

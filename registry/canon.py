@@ -311,7 +311,10 @@ def _jcs(data: bytes) -> bytes:
     _check_depth(text)
     try:
         value = json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float,
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
             parse_int=_json_int,
         )
     except json.JSONDecodeError as exc:

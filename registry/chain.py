@@ -16,16 +16,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_account import Account
-from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from eth_account.signers.local import LocalAccount
-from eth_utils import ValidationError as EthValidationError
-from eth_utils import function_signature_to_4byte_selector
+from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
+from eth_typing import HexStr
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.types import Wei
 
 from .config import EMBEDDED, write_json_atomic
 from .errors import ChainError, ConfigError, ContractRevertError, NodeUnavailableError, TransactionTimeout
@@ -36,7 +38,11 @@ DEV_OFFICES: tuple[tuple[str, str, str], ...] = (
     ("EP", "European Patent Office", "https://register.epo.org/application?number="),
     ("US", "United States Patent and Trademark Office", "https://ppubs.uspto.gov/pubwebapp/?q="),
     ("JP", "Japan Patent Office", "https://www.j-platpat.inpit.go.jp/?q="),
-    ("EM", "European Union Intellectual Property Office", "https://euipo.europa.eu/eSearch/#details/trademarks/"),
+    (
+        "EM",
+        "European Union Intellectual Property Office",
+        "https://euipo.europa.eu/eSearch/#details/trademarks/",
+    ),
     ("WO", "World Intellectual Property Organization", "https://patentscope.wipo.int/search/en/"),
 )
 DEV_THRESHOLD = 3
@@ -49,7 +55,8 @@ T = TypeVar("T")
 def dev_account(index: int) -> LocalAccount:
     """Anvil dev account ``index`` (0 deploys; 1.. are the dev offices' signers)."""
     Account.enable_unaudited_hdwallet_features()
-    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return account
 
 
 def dev_signer(office: str) -> LocalAccount | None:
@@ -100,7 +107,7 @@ def decode_revert(data: Any) -> str:
         name, types, names = _error_table()[raw[:4]]
         try:
             values = abi_decode(types, raw[4:])
-        except Exception:  # noqa: BLE001 - undecodable payload: report the name alone
+        except Exception:
             return name
         return f"{name}({', '.join(f'{n}={_fmt(v)}' for n, v in zip(names, values, strict=True))})"
     return str(data) if data else "reverted without reason"
@@ -154,14 +161,14 @@ def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
         w3 = Web3(EthereumTesterProvider())
         funder = w3.eth.accounts[0]
         for i in range(len(DEV_OFFICES) + 3):
-            w3.eth.send_transaction({"from": funder, "to": dev_account(i).address, "value": 10**21})
+            w3.eth.send_transaction({"from": funder, "to": dev_account(i).address, "value": Wei(10**21)})
         return w3
     if not rpc_url.startswith(("http://", "https://")):
         raise ConfigError(f"unsupported RPC URL {rpc_url!r} (expected http(s)://… or 'embedded')")
     w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
     try:
         w3.eth.chain_id  # noqa: B018 - connectivity probe
-    except Exception as exc:  # noqa: BLE001 - any transport failure means the node is unavailable
+    except Exception as exc:
         raise NodeUnavailableError(f"chain node not reachable at {rpc_url}: {type(exc).__name__}") from None
     return w3
 
@@ -228,10 +235,12 @@ class Chain:
     def _bind(self, deployment: Deployment) -> None:
         self.deployment = deployment
         self._offices = self.w3.eth.contract(
-            address=Web3.to_checksum_address(deployment.office_registry), abi=artifact("OfficeRegistry")["abi"]
+            address=Web3.to_checksum_address(deployment.office_registry),
+            abi=artifact("OfficeRegistry")["abi"],
         )
         self._anchors = self.w3.eth.contract(
-            address=Web3.to_checksum_address(deployment.anchor_registry), abi=artifact("AnchorRegistry")["abi"]
+            address=Web3.to_checksum_address(deployment.anchor_registry),
+            abi=artifact("AnchorRegistry")["abi"],
         )
 
     @property
@@ -292,14 +301,23 @@ class Chain:
             raise ConfigError(f"deployment is for chain {dep.chain_id}, the endpoint serves chain {chain_id}")
         code = self.rpc(lambda: self.w3.eth.get_code(Web3.to_checksum_address(dep.anchor_registry)))
         if not code:
-            raise ConfigError(f"no AnchorRegistry at {dep.anchor_registry} on chain {chain_id}: redeploy or check the node")
+            raise ConfigError(
+                f"no AnchorRegistry at {dep.anchor_registry} on chain {chain_id}: redeploy or check the node"
+            )
 
-    def build(self, account: LocalAccount, fn: ContractFunction | None = None, *, data: str | None = None,
-              nonce: int | None = None, fee_multiplier: float = 1.0) -> dict[str, Any]:
+    def build(
+        self,
+        account: LocalAccount,
+        fn: ContractFunction | None = None,
+        *,
+        data: str | None = None,
+        nonce: int | None = None,
+        fee_multiplier: float = 1.0,
+    ) -> dict[str, Any]:
         """A signed-ready EIP-1559 transaction for ``fn`` (estimates gas, decoding custom errors)."""
         tx: dict[str, Any] = {"from": account.address, "chainId": self.rpc(lambda: self.w3.eth.chain_id)}
         if fn is not None:
-            tx = fn.build_transaction({"from": account.address, "chainId": tx["chainId"], "gas": 1})
+            tx = dict(fn.build_transaction({"from": account.address, "chainId": tx["chainId"], "gas": 1}))
             del tx["gas"]
         elif data is not None:
             tx["data"] = data
@@ -318,8 +336,9 @@ class Chain:
             gas=int(gas * 1.2) + 10_000,
             maxPriorityFeePerGas=int(tip * fee_multiplier),
             maxFeePerGas=int((2 * base + tip) * fee_multiplier),
-            nonce=nonce if nonce is not None else self.rpc(
-                lambda: self.w3.eth.get_transaction_count(account.address, "pending")),
+            nonce=nonce
+            if nonce is not None
+            else self.rpc(lambda: self.w3.eth.get_transaction_count(account.address, "pending")),
         )
         tx.pop("gasPrice", None)
         return tx
@@ -340,7 +359,8 @@ class Chain:
         """Wait for the receipt (and ``confirmations`` blocks); raise ContractRevertError if it failed."""
         try:
             receipt = self.rpc(
-                lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05))  # type: ignore[arg-type]
+                lambda: self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=timeout, poll_latency=0.05)
+            )
         except TimeExhausted:
             raise TransactionTimeout(f"transaction {tx_hash} not mined within {timeout:.0f} s") from None
         if receipt["status"] != 1:
@@ -383,18 +403,28 @@ class Chain:
         office_art, anchor_art = artifact("OfficeRegistry"), artifact("AnchorRegistry")
         factory = self.w3.eth.contract(abi=office_art["abi"], bytecode=office_art["bytecode"])
         ctor = factory.constructor(
-            [office_bytes(g[0]) for g in genesis], [g[1] for g in genesis], [g[2] for g in genesis],
-            [Web3.to_checksum_address(g[3]) for g in genesis], threshold,
+            [office_bytes(g[0]) for g in genesis],
+            [g[1] for g in genesis],
+            [g[2] for g in genesis],
+            [Web3.to_checksum_address(g[3]) for g in genesis],
+            threshold,
         )
         first = self.wait(self.send(deployer, self.build(deployer, data=ctor.data_in_transaction)))
-        offices_address = self.rpc(lambda: self.w3.eth.get_transaction_receipt(first.transaction_hash))["contractAddress"]  # type: ignore[arg-type]
+        offices_address = self.rpc(lambda: self.w3.eth.get_transaction_receipt(HexStr(first.transaction_hash)))[
+            "contractAddress"
+        ]
         factory = self.w3.eth.contract(abi=anchor_art["abi"], bytecode=anchor_art["bytecode"])
         ctor = factory.constructor(offices_address)
         second = self.wait(self.send(deployer, self.build(deployer, data=ctor.data_in_transaction)))
-        anchors_address = self.rpc(lambda: self.w3.eth.get_transaction_receipt(second.transaction_hash))["contractAddress"]  # type: ignore[arg-type]
+        anchors_address = self.rpc(lambda: self.w3.eth.get_transaction_receipt(HexStr(second.transaction_hash)))[
+            "contractAddress"
+        ]  # type: ignore[arg-type]
         deployment = Deployment(
-            chain_id=self.w3.eth.chain_id, office_registry=str(offices_address), anchor_registry=str(anchors_address),
-            block_number=first.block_number, preset=preset,
+            chain_id=self.w3.eth.chain_id,
+            office_registry=str(offices_address),
+            anchor_registry=str(anchors_address),
+            block_number=first.block_number,
+            preset=preset,
         )
         self._bind(deployment)
         return deployment
@@ -423,8 +453,13 @@ class Chain:
 
     def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
         """Whether ``signer`` was authorised for ``office`` at ``block_number``."""
-        return bool(self.rpc(lambda: self.offices.functions.wasSignerAt(
-            office_bytes(office), Web3.to_checksum_address(signer), block_number).call()))
+        return bool(
+            self.rpc(
+                lambda: self.offices.functions.wasSignerAt(
+                    office_bytes(office), Web3.to_checksum_address(signer), block_number
+                ).call()
+            )
+        )
 
     def office_of(self, signer: str) -> str | None:
         """The office ``signer`` currently signs for."""

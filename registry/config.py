@@ -10,7 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import ConfigError
 
@@ -55,11 +55,19 @@ class Settings:
             settings = cls(home=home)
             return replace(
                 settings,
-                **{
-                    k: (Path(v).expanduser() if k in ("keystore", "password_file") else int(v) if k in (
-                        "batch_size", "confirmations", "rpc_retries") else str(v))
-                    for k, v in values.items()
-                },
+                **cast(
+                    dict[str, Any],
+                    {
+                        k: (
+                            Path(v).expanduser()
+                            if k in ("keystore", "password_file")
+                            else int(v)
+                            if k in ("batch_size", "confirmations", "rpc_retries")
+                            else str(v)
+                        )
+                        for k, v in values.items()
+                    },
+                ),
             )
         except ValueError as exc:
             raise ConfigError(f"invalid setting: {exc}") from None

@@ -273,8 +273,7 @@ class Index:
     def offices(self) -> list[IndexedOffice]:
         """All offices, in order of admission."""
         rows = self.db.execute(
-            "SELECT code, name, base_uri, status, admitted_block FROM idx_offices"
-            " ORDER BY admitted_block, rowid"
+            "SELECT code, name, base_uri, status, admitted_block FROM idx_offices ORDER BY admitted_block, rowid"
         )
         return [IndexedOffice(*r) for r in rows]
 
@@ -353,9 +352,7 @@ class Index:
         """Every version of a record id anchored by the record's own office, oldest first."""
         office = record_id.split(":", 1)[0]
         rows = self.db.execute(
-            _LEAF_SELECT
-            + " WHERE l.record_id = ? AND b.office = ? AND l.canonicalization != ?"
-            + _LEAF_ORDER,
+            _LEAF_SELECT + " WHERE l.record_id = ? AND b.office = ? AND l.canonicalization != ?" + _LEAF_ORDER,
             (record_id, office, SEALED),
         )
         return [IndexedLeaf(*r) for r in rows]
@@ -366,8 +363,7 @@ class Index:
         A newer version that was itself revoked (its batch or its leaf) does not count.
         """
         row = self.db.execute(
-            _LEAF_SELECT
-            + " WHERE l.supersedes = ? AND l.record_id = ? AND b.office = ? AND b.revocation_reason = 0"
+            _LEAF_SELECT + " WHERE l.supersedes = ? AND l.record_id = ? AND b.office = ? AND b.revocation_reason = 0"
             " AND NOT EXISTS (SELECT 1 FROM idx_revoked_leaves r WHERE r.root = l.root AND r.leaf = l.leaf)"
             + _LEAF_ORDER
             + " LIMIT 1",
@@ -703,8 +699,7 @@ class Indexer:
             )
         elif name == "LeafRevoked":
             db.execute(
-                "INSERT OR IGNORE INTO idx_revoked_leaves (root, leaf, reason, block_number)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO idx_revoked_leaves (root, leaf, reason, block_number) VALUES (?, ?, ?, ?)",
                 (_hex(a["root"]), _hex(a["leaf"]), int(a["reason"]), block),
             )
         elif name == "OfficeAdmitted":
@@ -714,19 +709,15 @@ class Indexer:
                 (office, str(a["name"]), str(a["baseURI"]), block),
             )
         elif name == "OfficeStatusChanged":
-            db.execute(
-                "UPDATE idx_offices SET status = ? WHERE code = ?", (OFFICE_STATUS[int(a["status"])], office)
-            )
+            db.execute("UPDATE idx_offices SET status = ? WHERE code = ?", (OFFICE_STATUS[int(a["status"])], office))
         elif name == "SignerAdded":
             db.execute(
-                "INSERT OR IGNORE INTO idx_signers (office, address, from_block, until_block)"
-                " VALUES (?, ?, ?, NULL)",
+                "INSERT OR IGNORE INTO idx_signers (office, address, from_block, until_block) VALUES (?, ?, ?, NULL)",
                 (office, str(a["signer"]), int(a["fromBlock"])),
             )
         elif name == "SignerRemoved":
             db.execute(
-                "UPDATE idx_signers SET until_block = ? WHERE office = ? AND address = ?"
-                " AND until_block IS NULL",
+                "UPDATE idx_signers SET until_block = ? WHERE office = ? AND address = ? AND until_block IS NULL",
                 (int(a["untilBlock"]), office, str(a["signer"])),
             )
         return 0
@@ -776,8 +767,7 @@ class Indexer:
                     ],
                 )
                 db.execute(
-                    "UPDATE idx_batches SET manifest_status = 'indexed', manifest_error = NULL"
-                    " WHERE root = ?",
+                    "UPDATE idx_batches SET manifest_status = 'indexed', manifest_error = NULL WHERE root = ?",
                     (batch.root,),
                 )
             result.manifests_indexed += 1

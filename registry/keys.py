@@ -39,7 +39,8 @@ def unlock(path: Path, password: str) -> LocalAccount:
         key = Account.decrypt(body, password)
     except ValueError:
         raise ConfigError(f"wrong password for keystore {path}") from None
-    return Account.from_key(key)
+    account: LocalAccount = Account.from_key(key)
+    return account
 
 
 def create_keystore(path: Path, password: str, kdf_iterations: int | None = None) -> str:

@@ -18,7 +18,8 @@ ZERO32 = b"\x00" * 32
 
 def keccak(data: bytes) -> bytes:
     """Keccak-256 digest."""
-    return keccak_256(data).digest()
+    digest: bytes = keccak_256(data).digest()
+    return digest
 
 
 def _word(n: int) -> bytes:
@@ -43,12 +44,14 @@ def encode_leaf_values(record_id: str, content_hash: bytes, canonicalization: st
 
 def leaf_hash(encoded_values: bytes) -> bytes:
     """OpenZeppelin's standard leaf: keccak256(bytes.concat(keccak256(abi.encode(values))))."""
-    return keccak_256(keccak_256(encoded_values).digest()).digest()
+    digest: bytes = keccak_256(keccak_256(encoded_values).digest()).digest()
+    return digest
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
     """Commutative node hash: keccak256 of the two children in ascending order."""
-    return keccak_256(a + b if a < b else b + a).digest()
+    digest: bytes = keccak_256(a + b if a < b else b + a).digest()
+    return digest
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,8 @@ class RecordId:
             raise RecordIdError(f"unknown WIPO ST.3 office code {self.office!r}")
         if not _NUMBER.fullmatch(self.number):
             raise RecordIdError(
-                f"invalid document number {self.number!r} for {self.office} (1-20 digits/capitals, starting with a digit)"
+                f"invalid document number {self.number!r} for {self.office}"
+                " (1-20 digits/capitals, starting with a digit)"
             )
         if self.kind is not None and not _KIND.fullmatch(self.kind):
             raise RecordIdError(f"invalid ST.16 kind code {self.kind!r} (a capital letter and an optional digit)")
@@ -168,7 +169,10 @@ class LeafValue:
     def encode(self) -> bytes:
         """ABI encoding of the tuple (``LEAF_ENCODING``)."""
         return merkle.encode_leaf_values(
-            self.record_id, bytes.fromhex(self.content_hash[2:]), self.canonicalization, bytes.fromhex(self.supersedes[2:])
+            self.record_id,
+            bytes.fromhex(self.content_hash[2:]),
+            self.canonicalization,
+            bytes.fromhex(self.supersedes[2:]),
         )
 
     def leaf(self) -> bytes:
@@ -183,7 +187,9 @@ class LeafValue:
     def from_list(cls, value: Any) -> LeafValue:
         """Parse the JSON form; raise BundleError if malformed."""
         if not isinstance(value, list) or len(value) != 4 or not all(isinstance(v, str) for v in value):
-            raise BundleError("value must be a list of four strings [recordId, contentHash, canonicalization, supersedes]")
+            raise BundleError(
+                "value must be a list of four strings [recordId, contentHash, canonicalization, supersedes]"
+            )
         return cls(value[0], value[1].lower(), value[2], value[3].lower()).validate()
 
 

@@ -319,10 +319,7 @@ def _make_patent(rng: random.Random, office: str, number: str, gazette: date, pu
     prio_office = _PRIO_OFFICES[x] if x < len(_PRIO_OFFICES) else office
     head = _TITLE_HEAD[g(32) % len(_TITLE_HEAD)]
     obj = _TITLE_OBJECT[g(32) % len(_TITLE_OBJECT)]
-    title = (
-        f"{head} {_TITLE_ACTION[g(32) % len(_TITLE_ACTION)]} {obj}"
-        f"{_TITLE_CONTEXT[g(32) % len(_TITLE_CONTEXT)]}"
-    )
+    title = f"{head} {_TITLE_ACTION[g(32) % len(_TITLE_ACTION)]} {obj}{_TITLE_CONTEXT[g(32) % len(_TITLE_CONTEXT)]}"
     article = "an" if head[0] in "AEIOU" else "a"
     opening = _ABSTRACT_OPEN[g(32) % len(_ABSTRACT_OPEN)].format(
         t=f"{article} {title[0].lower()}{title[1:]}",
@@ -334,9 +331,7 @@ def _make_patent(rng: random.Random, office: str, number: str, gazette: date, pu
     i = g(32) % n
     j = g(32) % (n - 1)
     j += j >= i  # second, different sentence
-    abstract = (
-        f"{opening} {_ABSTRACT_BODY[i]} {_ABSTRACT_BODY[j]} {_ABSTRACT_CLOSE[g(32) % len(_ABSTRACT_CLOSE)]}"
-    )
+    abstract = f"{opening} {_ABSTRACT_BODY[i]} {_ABSTRACT_BODY[j]} {_ABSTRACT_CLOSE[g(32) % len(_ABSTRACT_CLOSE)]}"
     n = len(_APPLICANTS)
     i = g(32) % n
     if g(32) % 5 == 0:  # one publication in five has a co-applicant
@@ -433,8 +428,7 @@ def _st97_json(p: _Patent) -> bytes:
     """
     q = _json_str
     applicants = ",".join(
-        f'\n      {{\n        "EntityName": {q(n)},\n        "CountryCode": {q(cc)}\n      }}'
-        for n, cc in p.applicants
+        f'\n      {{\n        "EntityName": {q(n)},\n        "CountryCode": {q(cc)}\n      }}' for n, cc in p.applicants
     )
     inventors = ",".join(
         f'\n      {{\n        "PersonFullName": {q(n)},\n        "CountryCode": {q(cc)}\n      }}'
@@ -489,8 +483,9 @@ def _pdf(p: _Patent) -> bytes:
         b" /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         b"<< /Length %d >>\nstream\n%sendstream" % (len(content), content),
-        f"<< /Title ({title}) /Subject ({p.office} {p.number} {p.kind_code})"
-        f" /Producer (registry.samples) >>".encode("ascii"),
+        f"<< /Title ({title}) /Subject ({p.office} {p.number} {p.kind_code}) /Producer (registry.samples) >>".encode(
+            "ascii"
+        ),
     ]
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []

@@ -110,7 +110,8 @@ class NewRecord:
 
 _RECORD_COLS = "id, office, record_id, content_hash, canonicalization, supersedes, leaf, salt, source, batch_id"
 _BATCH_COLS = (
-    "id, office, root, leaf_count, manifest_uri, status, signer, nonce, tx_hash, block_number, timestamp, gas_used, error"
+    "id, office, root, leaf_count, manifest_uri, status, signer, nonce, tx_hash, block_number, timestamp, gas_used,"
+    " error"
 )
 
 
@@ -149,7 +150,16 @@ class Store:
     def add_records(self, records: Iterable[NewRecord]) -> int:
         """Insert records in one transaction, ignoring ones already present; return how many were new."""
         rows = [
-            (r.office, r.record_id, r.content_hash, r.canonicalization, r.supersedes, r.leaf, r.salt, r.source)
+            (
+                r.office,
+                r.record_id,
+                r.content_hash,
+                r.canonicalization,
+                r.supersedes,
+                r.leaf,
+                r.salt,
+                r.source,
+            )
             for r in records
         ]
         with self.transaction() as db:
@@ -164,13 +174,16 @@ class Store:
     def record_by_key(self, record_id: str, content_hash: str) -> StoredRecord | None:
         """The record with this id and content, if stored."""
         row = self.db.execute(
-            f"SELECT {_RECORD_COLS} FROM records WHERE record_id = ? AND content_hash = ?", (record_id, content_hash)
+            f"SELECT {_RECORD_COLS} FROM records WHERE record_id = ? AND content_hash = ?",
+            (record_id, content_hash),
         ).fetchone()
         return StoredRecord(*row) if row else None
 
     def records_by_hash(self, content_hash: str) -> list[StoredRecord]:
         """Records with this content hash (oldest first)."""
-        rows = self.db.execute(f"SELECT {_RECORD_COLS} FROM records WHERE content_hash = ? ORDER BY id", (content_hash,))
+        rows = self.db.execute(
+            f"SELECT {_RECORD_COLS} FROM records WHERE content_hash = ? ORDER BY id", (content_hash,)
+        )
         return [StoredRecord(*r) for r in rows]
 
     def record_by_leaf(self, leaf: bytes) -> StoredRecord | None:
@@ -198,7 +211,8 @@ class Store:
     def superseded_by(self, leaf: bytes) -> StoredRecord | None:
         """The version that supersedes the record with ``leaf``, if any."""
         row = self.db.execute(
-            f"SELECT {_RECORD_COLS} FROM records WHERE supersedes = ? ORDER BY id LIMIT 1", ("0x" + leaf.hex(),)
+            f"SELECT {_RECORD_COLS} FROM records WHERE supersedes = ? ORDER BY id LIMIT 1",
+            ("0x" + leaf.hex(),),
         ).fetchone()
         return StoredRecord(*row) if row else None
 
@@ -213,8 +227,10 @@ class Store:
 
     def pending_count(self, office: str | None = None) -> int:
         """Records accepted but not yet in an anchored batch (of one office or all)."""
-        sql = ("SELECT count(*) FROM records r LEFT JOIN batches b ON b.id = r.batch_id"
-               " WHERE (r.batch_id IS NULL OR b.status != 'anchored')")
+        sql = (
+            "SELECT count(*) FROM records r LEFT JOIN batches b ON b.id = r.batch_id"
+            " WHERE (r.batch_id IS NULL OR b.status != 'anchored')"
+        )
         args: tuple[str, ...] = ()
         if office is not None:
             sql += " AND r.office = ?"
@@ -268,7 +284,8 @@ class Store:
     def unfinished_batches(self, office: str) -> list[StoredBatch]:
         """Built or sent batches of ``office``, oldest first."""
         rows = self.db.execute(
-            f"SELECT {_BATCH_COLS} FROM batches WHERE office = ? AND status != 'anchored' ORDER BY id", (office,)
+            f"SELECT {_BATCH_COLS} FROM batches WHERE office = ? AND status != 'anchored' ORDER BY id",
+            (office,),
         )
         return [StoredBatch(*r) for r in rows]
 
@@ -281,7 +298,13 @@ class Store:
             )
 
     def mark_anchored(
-        self, batch_id: int, tx_hash: str, block_number: int, timestamp: int, gas_used: int | None, signer: str | None
+        self,
+        batch_id: int,
+        tx_hash: str,
+        block_number: int,
+        timestamp: int,
+        gas_used: int | None,
+        signer: str | None,
     ) -> None:
         """The batch is on chain with enough confirmations."""
         with self.transaction() as db:
@@ -317,9 +340,7 @@ class Store:
     def add_token(self, token_hash: str, office: str, label: str | None = None) -> None:
         """Remember the hash of an office's API token."""
         with self.transaction() as db:
-            db.execute(
-                "INSERT INTO tokens (token_hash, office, label) VALUES (?, ?, ?)", (token_hash, office, label)
-            )
+            db.execute("INSERT INTO tokens (token_hash, office, label) VALUES (?, ?, ?)", (token_hash, office, label))
 
     def token_office(self, token_hash: str) -> str | None:
         """The office whose token hashes to ``token_hash``, if any."""
@@ -328,9 +349,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """Records and batches by state, for status displays."""
-        records = self.db.execute(
-            "SELECT count(*), sum(batch_id IS NULL) FROM records"
-        ).fetchone()
+        records = self.db.execute("SELECT count(*), sum(batch_id IS NULL) FROM records").fetchone()
         anchored = self.db.execute(
             "SELECT count(*), coalesce(sum(leaf_count), 0) FROM batches WHERE status = 'anchored'"
         ).fetchone()

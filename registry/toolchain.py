@@ -25,9 +25,7 @@ SETTINGS: dict[str, Any] = {
 
 def standard_input(contracts_dir: Path = CONTRACTS_DIR) -> dict[str, Any]:
     """The standard-JSON input: every source under ``contracts/`` by content, fixed settings."""
-    sources = {
-        path.name: {"content": path.read_text(encoding="utf-8")} for path in sorted(contracts_dir.glob("*.sol"))
-    }
+    sources = {path.name: {"content": path.read_text(encoding="utf-8")} for path in sorted(contracts_dir.glob("*.sol"))}
     return {"language": "Solidity", "sources": sources, "settings": SETTINGS}
 
 

@@ -101,9 +101,7 @@ class ChainReader(Protocol):
         """Chain id of the endpoint."""
         ...
 
-    def verify_record(
-        self, root: str, proof: Sequence[str], leaf: bytes
-    ) -> tuple[bool, BatchInfo | None, int]:
+    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
         """(proof leads to an anchored root, the batch or None, leaf revocation reason)."""
         ...
 
@@ -122,9 +120,7 @@ class LiveReader:
         """Chain id of the endpoint."""
         return int(self.chain.rpc(lambda: self.chain.w3.eth.chain_id))
 
-    def verify_record(
-        self, root: str, proof: Sequence[str], leaf: bytes
-    ) -> tuple[bool, BatchInfo | None, int]:
+    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
         """``verifyRecord`` on chain."""
         return self.chain.verify_record(root, proof, leaf)
 
@@ -134,7 +130,10 @@ class LiveReader:
 
 
 def verify_bundle(
-    chain: Chain, bundle: ProofBundle, content_hash: str | None = None, store: Store | None = None,
+    chain: Chain,
+    bundle: ProofBundle,
+    content_hash: str | None = None,
+    store: Store | None = None,
     reader: ChainReader | None = None,
 ) -> Verdict:
     """Verify a proof bundle against the chain, and ``content_hash`` (of a file) against the bundle.
@@ -145,34 +144,59 @@ def verify_bundle(
     value = bundle.value
     leaf = value.leaf()
     record_id, anchored_hash = _claimed(value, bundle)
-    base: dict[str, Any] = {"office": bundle.office, "record_id": record_id, "content_hash": content_hash or anchored_hash,
-                            "root": bundle.root, "bundle": bundle}
+    base: dict[str, Any] = {
+        "office": bundle.office,
+        "record_id": record_id,
+        "content_hash": content_hash or anchored_hash,
+        "root": bundle.root,
+        "bundle": bundle,
+    }
     chain_id = reader.chain_id()
     if chain_id != bundle.chain_id:
-        return Verdict(UNKNOWN, f"the bundle is for chain {bundle.chain_id}, the endpoint serves chain {chain_id}", **base)
+        return Verdict(
+            UNKNOWN,
+            f"the bundle is for chain {bundle.chain_id}, the endpoint serves chain {chain_id}",
+            **base,
+        )
     included, batch, leaf_reason = reader.verify_record(bundle.root, bundle.proof, leaf)
     if batch is None:
         return Verdict(UNKNOWN, f"root {bundle.root} is not anchored in registry {bundle.registry}", **base)
-    base.update(office=batch.office, block_number=batch.block_number, transaction_hash=bundle.transaction_hash,
-                anchored_at=batch.anchored_at, signer=batch.signer)
+    base.update(
+        office=batch.office,
+        block_number=batch.block_number,
+        transaction_hash=bundle.transaction_hash,
+        anchored_at=batch.anchored_at,
+        signer=batch.signer,
+    )
     if not included:
-        return Verdict(TAMPERED, "the proof does not lead from this record to the anchored root (bundle altered)", **base)
+        return Verdict(
+            TAMPERED, "the proof does not lead from this record to the anchored root (bundle altered)", **base
+        )
     if value.canonicalization == SEALED:
         problem = _check_reveal(bundle)
         if problem:
             return Verdict(TAMPERED if "does not open" in problem else UNKNOWN, problem, **base)
     if content_hash is not None and content_hash != anchored_hash:
-        return Verdict(TAMPERED, f"{record_id} is anchored with content {anchored_hash}; this file hashes to {content_hash}",
-                       **base)
+        return Verdict(
+            TAMPERED,
+            f"{record_id} is anchored with content {anchored_hash}; this file hashes to {content_hash}",
+            **base,
+        )
     claimed_office = record_id.split(":", 1)[0]
     if claimed_office != batch.office and value.canonicalization != SEALED:
         return Verdict(UNAUTHORISED, f"record of office {claimed_office} was anchored by office {batch.office}", **base)
     if bundle.office != batch.office:
-        return Verdict(UNAUTHORISED, f"the bundle claims office {bundle.office}; root {bundle.root}"
-                       f" was anchored by office {batch.office}", **base)
+        return Verdict(
+            UNAUTHORISED,
+            f"the bundle claims office {bundle.office}; root {bundle.root} was anchored by office {batch.office}",
+            **base,
+        )
     if not reader.was_signer_at(batch.office, batch.signer, batch.block_number):
-        return Verdict(UNAUTHORISED, f"signer {batch.signer} was not authorised for {batch.office} at block "
-                       f"{batch.block_number}", **base)
+        return Verdict(
+            UNAUTHORISED,
+            f"signer {batch.signer} was not authorised for {batch.office} at block {batch.block_number}",
+            **base,
+        )
     if batch.revocation_reason:
         why = REVOCATION_REASONS.get(batch.revocation_reason, f"reason code {batch.revocation_reason}")
         return Verdict(REVOKED, f"the whole batch was revoked by {batch.office} ({why})", **base)
@@ -181,10 +205,18 @@ def verify_bundle(
         return Verdict(REVOKED, f"the record was revoked by {batch.office} ({why})", **base)
     newer = _newer_version(chain, store, leaf, record_id, batch.office)
     if newer is not None:
-        return Verdict(SUPERSEDED, f"a newer version of {record_id} exists (content {newer[1]})",
-                       superseded_by=f"{newer[0]}@{newer[1]}", **base)
-    return Verdict(VERIFIED, f"anchored by {batch.office} at {batch.anchored_at} (block {batch.block_number}),"
-                   f" signer authorised at that block, not revoked", **base)
+        return Verdict(
+            SUPERSEDED,
+            f"a newer version of {record_id} exists (content {newer[1]})",
+            superseded_by=f"{newer[0]}@{newer[1]}",
+            **base,
+        )
+    return Verdict(
+        VERIFIED,
+        f"anchored by {batch.office} at {batch.anchored_at} (block {batch.block_number}),"
+        f" signer authorised at that block, not revoked",
+        **base,
+    )
 
 
 def file_hash(data: bytes, filename: str, canonicalization: str | None = None) -> tuple[str, str]:
@@ -220,7 +252,11 @@ def _id_of(data: bytes, filename: str, method: str) -> str | None:
 def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str | None = None) -> Verdict:
     """Verify a content hash through the local store and index: the anchored record with this content."""
     if store is None:
-        return Verdict(UNKNOWN, "no local store or index to look the record up; give its proof bundle", content_hash=digest)
+        return Verdict(
+            UNKNOWN,
+            "no local store or index to look the record up; give its proof bundle",
+            content_hash=digest,
+        )
     candidates = [r for r in store.records_by_hash(digest) if r.salt is None]
     for record in reversed(candidates):
         bundle = _bundle_for(chain, store, record)
@@ -234,17 +270,26 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
         return verify_bundle(chain, _index_bundle(chain, index, leaf), digest, store)
     if candidates:
         r = candidates[-1]
-        return Verdict(UNKNOWN, f"{r.record_id} with this content is accepted but not anchored yet",
-                       office=r.office, record_id=r.record_id, content_hash=digest)
+        return Verdict(
+            UNKNOWN,
+            f"{r.record_id} with this content is accepted but not anchored yet",
+            office=r.office,
+            record_id=r.record_id,
+            content_hash=digest,
+        )
     if record_hint:
         versions = [v for v in store.versions(record_hint) if v.salt is None]
         if versions:
             known = versions[-1]
             bundle = _bundle_for(chain, store, known)
             return Verdict(
-                TAMPERED, f"{record_hint} is anchored with content {known.content_hash}; this file hashes to {digest}",
-                office=known.office, record_id=record_hint, content_hash=digest,
-                root=bundle.root if bundle else None, block_number=bundle.block_number if bundle else None,
+                TAMPERED,
+                f"{record_hint} is anchored with content {known.content_hash}; this file hashes to {digest}",
+                office=known.office,
+                record_id=record_hint,
+                content_hash=digest,
+                root=bundle.root if bundle else None,
+                block_number=bundle.block_number if bundle else None,
                 transaction_hash=bundle.transaction_hash if bundle else None,
                 anchored_at=bundle.anchored_at if bundle else None,
             )
@@ -252,12 +297,22 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
         if known_leaf:
             k = known_leaf[0]
             return Verdict(
-                TAMPERED, f"{record_hint} is anchored with content {k.content_hash}; this file hashes to"
-                f" {digest}", office=k.office, record_id=record_hint, content_hash=digest, root=k.root,
-                block_number=k.block_number, transaction_hash=k.tx_hash, anchored_at=utc_iso(k.timestamp),
+                TAMPERED,
+                f"{record_hint} is anchored with content {k.content_hash}; this file hashes to {digest}",
+                office=k.office,
+                record_id=record_hint,
+                content_hash=digest,
+                root=k.root,
+                block_number=k.block_number,
+                transaction_hash=k.tx_hash,
+                anchored_at=utc_iso(k.timestamp),
             )
-    return Verdict(UNKNOWN, "nothing anchored matches this content" + (f" or record id {record_hint}" if record_hint else ""),
-                   record_id=record_hint, content_hash=digest)
+    return Verdict(
+        UNKNOWN,
+        "nothing anchored matches this content" + (f" or record id {record_hint}" if record_hint else ""),
+        record_id=record_hint,
+        content_hash=digest,
+    )
 
 
 def _bundle_for(chain: Chain, store: Store, record: StoredRecord) -> ProofBundle | None:
@@ -302,9 +357,7 @@ def _index_bundle(chain: Chain, index: Index, leaf: IndexedLeaf) -> ProofBundle:
     return index.bundle(leaf, dep.chain_id, dep.anchor_registry)
 
 
-def bundle_for_leaf(
-    chain: Chain, store: Store, leaf: str | bytes, root: str | None = None
-) -> ProofBundle | None:
+def bundle_for_leaf(chain: Chain, store: Store, leaf: str | bytes, root: str | None = None) -> ProofBundle | None:
     """The proof bundle of an anchored leaf hash (optionally in batch ``root``), from the index or outbox."""
     leaf_hex = leaf.lower() if isinstance(leaf, str) else "0x" + leaf.hex()
     index = _index(chain, store)
@@ -347,6 +400,10 @@ def verify_record_id(chain: Chain, store: Store | None, record_id: str) -> Verdi
     rid = str(RecordId.parse(record_id))
     bundle = bundle_for_record(chain, store, rid) if store is not None else None
     if bundle is None:
-        return Verdict(UNKNOWN, f"no anchored version of {rid} is known to the local store or index",
-                       office=rid.split(":", 1)[0], record_id=rid)
+        return Verdict(
+            UNKNOWN,
+            f"no anchored version of {rid} is known to the local store or index",
+            office=rid.split(":", 1)[0],
+            record_id=rid,
+        )
     return verify_bundle(chain, bundle, None, store)

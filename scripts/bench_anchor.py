@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.localchain import LocalChain, free_port  # noqa: E402
-from registry.samples import generate_gazette  # noqa: E402
+from registry.localchain import LocalChain, free_port
+from registry.samples import generate_gazette
 
 IPREG = str(Path(sys.executable).parent / "ipreg")
 
@@ -64,12 +64,16 @@ def main() -> int:
         print(f"batches               {len(summary['batches'])} (batch size {args.batch_size or 'default'})")
         print(f"wall time             {wall:.2f} s  (ipreg anchor process, end to end)")
         print(f"throughput            {records / wall:,.0f} records/s")
-        print(f"gas                   {gas:,} total, {gas / max(records, 1):.2f} gas/record "
-              f"(EAS multiAttest ~280,000 gas/record)")
+        print(
+            f"gas                   {gas:,} total, {gas / max(records, 1):.2f} gas/record "
+            f"(EAS multiAttest ~280,000 gas/record)"
+        )
         print(f"peak memory           {peak_mb:,.0f} MB (max RSS of ipreg and its workers)")
         print(f"bundles written       {summary['bundlesWritten']}")
-        print(f"target (issue 3)      100,000 records < 30 s: "
-              f"{'met' if records >= 100_000 and wall < 30 else 'n/a' if records < 100_000 else 'NOT met'}")
+        print(
+            f"target (issue 3)      100,000 records < 30 s: "
+            f"{'met' if records >= 100_000 and wall < 30 else 'n/a' if records < 100_000 else 'NOT met'}"
+        )
     finally:
         node.stop()
     return 0

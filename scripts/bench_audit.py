@@ -53,9 +53,7 @@ def run(rpc_url: str, work: Path, count: int, seed: int) -> dict[str, object]:
     chain.deploy_dev()
     gazette = work / "gazette"
     t = time.perf_counter()
-    files = generate_gazette(
-        gazette, office="EP", count=count, seed=seed, kinds=("st96-patent", "st97-json", "pdf")
-    )
+    files = generate_gazette(gazette, office="EP", count=count, seed=seed, kinds=("st96-patent", "st97-json", "pdf"))
     generated = time.perf_counter() - t
 
     account = dev_signer("EP")
@@ -99,9 +97,7 @@ def run(rpc_url: str, work: Path, count: int, seed: int) -> dict[str, object]:
 
 def main() -> None:
     """Parse arguments, start anvil unless told otherwise, run, print."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000, help="records to generate and audit")
     parser.add_argument("--seed", type=int, default=2026)
     where = parser.add_mutually_exclusive_group()

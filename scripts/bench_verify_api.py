@@ -89,9 +89,7 @@ def anchor_samples(settings: Settings, chain: Chain, count: int) -> list[str]:
     account = dev_signer("EP")
     assert account is not None
     store = Store(settings.store_file)
-    anchorer = Anchorer(
-        store, chain, account, "EP", settings.home / "manifests", batch_size=max(1, count // 4)
-    )
+    anchorer = Anchorer(store, chain, account, "EP", settings.home / "manifests", batch_size=max(1, count // 4))
     anchorer.submit(prepared)
     result = anchorer.run()
     store.close()
@@ -168,9 +166,7 @@ def _wrk(
     }
 
 
-def run_wrk(
-    base: str, hashes: list[str], rate: int, duration: int, connections: int, workdir: Path
-) -> dict[str, Any]:
+def run_wrk(base: str, hashes: list[str], rate: int, duration: int, connections: int, workdir: Path) -> dict[str, Any]:
     """Drive ``wrk`` at about ``rate``: each of many connections pauses a random time averaging
     ``connections / rate`` s before each request (so they do not fire together); a request's latency
     lowers the rate only by a factor ``1 + latency * rate / connections``."""
@@ -179,9 +175,7 @@ def run_wrk(
     return {"generator": "wrk", "command": " ".join(cmd), "pauseMs": pause, **result}
 
 
-async def _asyncio_load(
-    base: str, hashes: list[str], rate: int, duration: int, workers: int = 32
-) -> dict[str, Any]:
+async def _asyncio_load(base: str, hashes: list[str], rate: int, duration: int, workers: int = 32) -> dict[str, Any]:
     """Constant-rate open-loop load: request ``i`` is due at ``i / rate`` s; latency counts from then
     (a late start is the service's delay too). ``workers`` coroutines share the schedule, one request each."""
     latencies: list[float] = []
@@ -238,9 +232,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=60, help="seconds of load (default 60)")
     ap.add_argument("--rate", type=int, default=200, help="requests per second (default 200)")
-    ap.add_argument(
-        "--records", type=int, default=400, help="anchored sample records to verify (default 400)"
-    )
+    ap.add_argument("--records", type=int, default=400, help="anchored sample records to verify (default 400)")
     ap.add_argument("--connections", type=int, default=100, help="wrk connections (default 100)")
     ap.add_argument("--chain", choices=("auto", "anvil", "embedded"), default="auto")
     ap.add_argument("--generator", choices=("auto", "wrk", "asyncio"), default="auto")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.toolchain import compile_contracts, write_artifacts  # noqa: E402
+from registry.toolchain import compile_contracts, write_artifacts
 
 
 def main() -> int:

@@ -41,9 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     started = time.perf_counter()
     try:
-        paths = generate_gazette(
-            args.out_dir, office=args.office, count=args.count, seed=args.seed, kinds=kinds
-        )
+        paths = generate_gazette(args.out_dir, office=args.office, count=args.count, seed=args.seed, kinds=kinds)
     except ValueError as exc:
         parser.error(str(exc))
     elapsed = time.perf_counter() - started

@@ -7,4 +7,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from anvil_fixtures import anvil, anvil_session  # noqa: E402, F401
+from anvil_fixtures import anvil, anvil_session  # noqa: F401

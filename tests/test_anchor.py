@@ -29,8 +29,14 @@ def chain() -> Chain:
 def anchorer(tmp_path: Path, chain: Chain, office: str = "EP", batch_size: int = 10_000) -> Anchorer:
     account = dev_signer(office)
     assert account is not None
-    return Anchorer(Store(tmp_path / "store.sqlite"), chain, account, office, tmp_path / "manifests",
-                    batch_size=batch_size)
+    return Anchorer(
+        Store(tmp_path / "store.sqlite"),
+        chain,
+        account,
+        office,
+        tmp_path / "manifests",
+        batch_size=batch_size,
+    )
 
 
 def test_batches_of_at_most_batch_size_and_one_bundle_per_record(tmp_path: Path, chain: Chain) -> None:
@@ -77,8 +83,10 @@ def test_new_content_for_a_known_id_is_a_new_version_committing_to_the_old_leaf(
     assert versions[1].supersedes == "0x" + v1.leaf.hex()
     assert versions[0].supersedes == "0x" + "00" * 32
 
-    bundles = {ProofBundle.loads(p.read_text()).value.content_hash: ProofBundle.loads(p.read_text())
-               for p in (tmp_path / "proofs").glob("*.proof.json")}
+    bundles = {
+        ProofBundle.loads(p.read_text()).value.content_hash: ProofBundle.loads(p.read_text())
+        for p in (tmp_path / "proofs").glob("*.proof.json")
+    }
     old = bundles[v1.content_hash]
     old_file = tmp_path / "old.json"
     old_file.write_text('{"claims": 3, "title": "Widget"}')  # same content, other key order
@@ -131,7 +139,9 @@ def test_batch_that_reverts_keeps_records_pending_and_names_the_cause(tmp_path: 
         a.run()
     assert a.store.pending_count("EP") == 3  # batched, not anchored: still pending
     unfinished = a.store.unfinished_batches("EP")
-    assert len(unfinished) == 1 and unfinished[0].status == "built" and "NotAnActiveSigner" in (unfinished[0].error or "")
+    assert (
+        len(unfinished) == 1 and unfinished[0].status == "built" and "NotAnActiveSigner" in (unfinished[0].error or "")
+    )
 
 
 def _fresh_address() -> str:

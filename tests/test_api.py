@@ -71,9 +71,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     store = Store(settings.store_file)
     ep, us = create_token(store, "EP"), create_token(store, "US")
     store.close()
-    files = generate_gazette(
-        home / "gazette", office="EP", count=6, seed=7, kinds=("st96-patent", "st97-json", "pdf")
-    )
+    files = generate_gazette(home / "gazette", office="EP", count=6, seed=7, kinds=("st96-patent", "st97-json", "pdf"))
     app = create_app(settings, chain, ServiceSettings(max_upload_bytes=LIMIT, cache_seconds=30))
     with TestClient(app) as client:
         yield Env(
@@ -92,9 +90,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 def anchored(env: Env) -> dict[str, Any]:
     """The sample gazette submitted by upload and anchored in one batch through the API."""
     for f in env.files:
-        r = env.client.post(
-            "/v1/offices/EP/records", files={"file": (f.name, f.read_bytes())}, headers=env.ep
-        )
+        r = env.client.post("/v1/offices/EP/records", files={"file": (f.name, f.read_bytes())}, headers=env.ep)
         assert r.status_code == 202, r.text
     r = env.client.post("/v1/offices/EP/batches", headers=env.ep)
     assert r.status_code == 200, r.text
@@ -165,9 +161,9 @@ def test_openapi_is_valid_3x(env: Env) -> None:
     assert {"multipart/form-data", "application/json"} <= set(verify_body)
     schemas = spec["components"]["schemas"]
     assert "ErrorBody" in schemas and "HTTPValidationError" not in schemas
-    assert paths["/v1/offices"]["get"]["responses"]["422"]["content"]["application/json"]["schema"][
-        "$ref"
-    ].endswith("/ErrorBody")
+    assert paths["/v1/offices"]["get"]["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ErrorBody"
+    )
     # lowerCamelCase on the wire
     assert "pendingCount" in schemas["OfficePublic"]["properties"]
     assert "baseURI" in schemas["OfficePublic"]["properties"]
@@ -217,9 +213,7 @@ def test_writes_need_a_token(env: Env) -> None:
         env.client.post("/v1/offices/EP/records", json=body, headers={"Authorization": "Bearer ipreg_nope"}),
         401,
     )
-    env.error(
-        env.client.post("/v1/offices/EP/records", json=body, headers={"Authorization": "Basic abc"}), 401
-    )
+    env.error(env.client.post("/v1/offices/EP/records", json=body, headers={"Authorization": "Basic abc"}), 401)
     env.error(env.client.get("/v1/offices/EP/pending"), 401)
     env.error(env.client.post("/v1/offices/EP/batches"), 401)
 
@@ -262,12 +256,8 @@ def test_submit_batch_and_read_back(env: Env, anchored: dict[str, Any]) -> None:
     proof = env.client.get(f"/v1/records/{rid}/proof").json()
     bundle = ProofBundle.from_json(proof)
     assert bundle.root == root
-    assert merkle.verify(
-        bytes.fromhex(root[2:]), bundle.value.leaf(), [bytes.fromhex(p[2:]) for p in bundle.proof]
-    )
-    same = env.client.get(
-        f"/v1/records/{rid}/proof", params={"contentHash": bundle.value.content_hash}
-    ).json()
+    assert merkle.verify(bytes.fromhex(root[2:]), bundle.value.leaf(), [bytes.fromhex(p[2:]) for p in bundle.proof])
+    same = env.client.get(f"/v1/records/{rid}/proof", params={"contentHash": bundle.value.content_hash}).json()
     assert same == proof
     env.error(env.client.get(f"/v1/records/{rid}/proof", params={"contentHash": "0x" + "00" * 32}), 404)
     download = env.client.get(f"/v1/records/{rid}/proof", params={"download": "true"})
@@ -322,17 +312,11 @@ def test_verify_file_hash_and_bundle(env: Env, anchored: dict[str, Any]) -> None
     bundle = env.client.get(f"/v1/records/{v['recordId']}/proof").json()
     r = env.client.post("/v1/verify", json={"bundle": bundle})
     assert r.json()["verdict"] == "VERIFIED"
-    r = env.client.post(
-        "/v1/verify", files={**_upload(xml), "bundle": ("b.json", json.dumps(bundle).encode())}
-    )
+    r = env.client.post("/v1/verify", files={**_upload(xml), "bundle": ("b.json", json.dumps(bundle).encode())})
     assert r.json()["verdict"] == "VERIFIED"
-    r = env.client.post(
-        "/v1/verify", files={**_upload(xml, _tamper(xml)), "bundle": ("b.json", json.dumps(bundle))}
-    )
+    r = env.client.post("/v1/verify", files={**_upload(xml, _tamper(xml)), "bundle": ("b.json", json.dumps(bundle))})
     assert r.json()["verdict"] == "TAMPERED"
-    altered = dict(
-        bundle, proof=["0x" + "00" * 32, *bundle["proof"][1:]] if bundle["proof"] else ["0x" + "00" * 32]
-    )
+    altered = dict(bundle, proof=["0x" + "00" * 32, *bundle["proof"][1:]] if bundle["proof"] else ["0x" + "00" * 32])
     assert env.client.post("/v1/verify", json={"bundle": altered}).json()["verdict"] == "TAMPERED"
     foreign = dict(bundle, registry="0x" + "12" * 20)
     assert env.client.post("/v1/verify", json={"bundle": foreign}).json()["verdict"] == "UNKNOWN"
@@ -351,10 +335,7 @@ def test_new_version_supersedes(env: Env) -> None:
     assert record["versions"][0]["supersededBy"] == "EP:1000004:A1@" + second["contentHash"]
     v = env.client.post("/v1/verify", json={"contentHash": first["contentHash"]}).json()
     assert v["verdict"] == "SUPERSEDED" and v["supersededBy"].endswith(second["contentHash"])
-    assert (
-        env.client.post("/v1/verify", json={"contentHash": second["contentHash"]}).json()["verdict"]
-        == "VERIFIED"
-    )
+    assert env.client.post("/v1/verify", json={"contentHash": second["contentHash"]}).json()["verdict"] == "VERIFIED"
     latest = env.client.get("/v1/records/EP:1000004:A1/proof").json()
     assert latest["value"][1] == second["contentHash"]
 
@@ -385,9 +366,7 @@ def test_verify_by_hash_reuses_chain_state(env: Env, anchored: dict[str, Any]) -
 def test_upload_above_limit_is_413(env: Env) -> None:
     big = b"x" * (LIMIT + 1)
     env.error(env.client.post("/v1/verify", files={"file": ("big.pdf", big)}), 413, "payloadTooLarge")
-    env.error(
-        env.client.post("/v1/offices/EP/records", files={"file": ("EP-1-A1.pdf", big)}, headers=env.ep), 413
-    )
+    env.error(env.client.post("/v1/offices/EP/records", files={"file": ("EP-1-A1.pdf", big)}, headers=env.ep), 413)
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while streaming
         boundary = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n'
@@ -396,9 +375,7 @@ def test_upload_above_limit_is_413(env: Env) -> None:
             yield b"y" * 4096
         yield b"\r\n--xyz--\r\n"
 
-    r = env.client.post(
-        "/v1/verify", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=xyz"}
-    )
+    r = env.client.post("/v1/verify", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=xyz"})
     env.error(r, 413, "payloadTooLarge")
 
 
@@ -448,9 +425,7 @@ def test_hostile_xml_is_400_and_stores_nothing(env: Env) -> None:
             "invalidContent",
         )
     env.error(
-        env.client.post(
-            "/v1/offices/EP/records", files={"file": ("x.json", b'{"a":1,"a":2}')}, headers=env.ep
-        ),
+        env.client.post("/v1/offices/EP/records", files={"file": ("x.json", b'{"a":1,"a":2}')}, headers=env.ep),
         400,
     )
     assert env.client.get("/v1/offices/EP").json()["pendingCount"] == before
@@ -600,9 +575,7 @@ def test_junk_never_gives_500(env: Env) -> None:
     for _ in range(120):
         junk = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 300)))
         if rng.random() < 0.3:
-            junk = (
-                b'--b\r\nContent-Disposition: form-data; name="file"; filename="EP-1-A1.xml"\r\n\r\n' + junk
-            )
+            junk = b'--b\r\nContent-Disposition: form-data; name="file"; filename="EP-1-A1.xml"\r\n\r\n' + junk
         headers = {**env.ep, "Content-Type": rng.choice(types)}
         r = env.client.post(rng.choice(targets), content=junk, headers=headers)
         assert r.status_code < 500, (r.status_code, r.text, junk[:60])

@@ -70,9 +70,7 @@ def make_scenario(tmp: Path) -> Scenario:
     store = Store(tmp / "office.sqlite")
     anchorer = Anchorer(store, chain, ep, "EP", tmp / "manifests")
     proofs = tmp / "proofs"
-    files = generate_gazette(
-        tmp / "gazette", office="EP", count=9, seed=5, kinds=("st96-patent", "st97-json", "pdf")
-    )
+    files = generate_gazette(tmp / "gazette", office="EP", count=9, seed=5, kinds=("st96-patent", "st97-json", "pdf"))
     anchorer.submit(prepare_files(files))
     (batch,) = anchorer.run(proofs).batches
 
@@ -101,9 +99,7 @@ def make_scenario(tmp: Path) -> Scenario:
         shutil.copy(f, folder / f.name)
     shutil.copy(old_version, folder / old_version.name)
     tampered = folder / files[1].name
-    tampered.write_text(
-        tampered.read_text().replace('"InventionTitle": "', '"InventionTitle": "Improved ', 1)
-    )
+    tampered.write_text(tampered.read_text().replace('"InventionTitle": "', '"InventionTitle": "Improved ', 1))
 
     auditor = Store(tmp / "auditor.sqlite")
     indexer = Indexer(auditor.path, chain)
@@ -267,9 +263,7 @@ def expected_statuses(sc: Scenario) -> dict[str | None, str]:
 
 @pytest.mark.parametrize("mode", ["bundles only", "bundles and office store", "auditor index"])
 def test_audit_folder_lists_missing_unexpected_tampered_revoked_superseded(sc: Scenario, mode: str) -> None:
-    store = {"bundles only": None, "bundles and office store": sc.office_store, "auditor index": sc.auditor}[
-        mode
-    ]
+    store = {"bundles only": None, "bundles and office store": sc.office_store, "auditor index": sc.auditor}[mode]
     proofs = None if mode == "auditor index" else sc.proofs
     done: list[int] = []
     report = audit_folder(sc.chain, store, sc.folder, "EP", proofs, sc.expected, done.append)
@@ -299,9 +293,7 @@ def test_audit_of_a_clean_folder_passes(sc: Scenario) -> None:
     clean.mkdir()
     for f in sc.files[3:8]:
         shutil.copy(f, clean / f.name)
-    expected = [
-        e for e in sc.expected if e.label.split(":")[1] in {rid_of(f).split(":")[1] for f in sc.files[3:8]}
-    ]
+    expected = [e for e in sc.expected if e.label.split(":")[1] in {rid_of(f).split(":")[1] for f in sc.files[3:8]}]
     report = audit_folder(sc.chain, None, clean, "EP", sc.proofs, expected)
     assert report.ok and report.records == 5 and set(by_id(report).values()) == {VERIFIED}
 

@@ -57,8 +57,11 @@ def reference_c14n2(data: bytes) -> bytes:
 NAMES = st.sampled_from(["a", "b", "Title", "x-y", "n_1"])
 URIS = st.sampled_from(["", "urn:a", "urn:b", "http://www.wipo.int/standards/XMLSchema/ST96/Common"])
 PREFIXES = st.sampled_from(["p", "q", "com", "pat"])
-TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from(
-    ["&", "<", ">", '"', "\t", "\n", "\r", " "]), max_size=12)
+TEXT = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))
+    | st.sampled_from(["&", "<", ">", '"', "\t", "\n", "\r", " "]),
+    max_size=12,
+)
 
 
 @st.composite
@@ -86,9 +89,14 @@ def element(draw: st.DrawFn, depth: int = 0) -> str:
     return f"<{qname}{decl}{attr_text}>{text}{tail}</{qname}>"
 
 
-def ET_escape(text: str) -> str:  # noqa: N802 - mirrors ElementTree's naming
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-            .replace("\r", "&#13;"))
+def ET_escape(text: str) -> str:
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("\r", "&#13;")
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -99,6 +107,8 @@ def test_fast_writer_matches_reference(doc: str) -> None:
 
 
 def test_processing_instructions_and_xml_namespace_match_reference() -> None:
-    data = b'<?pi a?><r xmlns="urn:a" xmlns:b="urn:b" b:y="1" x="2"><b:c xml:lang="en">t&amp;<![CDATA[<]]></b:c>' \
+    data = (
+        b'<?pi a?><r xmlns="urn:a" xmlns:b="urn:b" b:y="1" x="2"><b:c xml:lang="en">t&amp;<![CDATA[<]]></b:c>'
         b'<?pi x?><d/><e xmlns="urn:c"><f/></e><g/></r><?after?>'
+    )
     assert canon.canonical_bytes(data, canon.XML_C14N2) == reference_c14n2(data)

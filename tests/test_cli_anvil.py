@@ -64,12 +64,15 @@ def test_anchor_folder_verify_tamper_and_survive_restart(tmp_path: Path, env: di
     auditor = {**env, "IPREG_HOME": str(tmp_path / "auditor")}
     xml = next(f for f in files if f.suffix == ".xml")
     xml_bundle = by_id[hashes[str(xml)]["recordId"]]
-    assert json.loads(run(auditor, "verify", str(xml), "--proof", str(xml_bundle), "--json").stdout)["verdict"] == "VERIFIED"
+    assert (
+        json.loads(run(auditor, "verify", str(xml), "--proof", str(xml_bundle), "--json").stdout)["verdict"]
+        == "VERIFIED"
+    )
 
     # Tamper one byte of meaning: a digit of the publication date. Formatting changes stay VERIFIED.
     text = xml.read_text(encoding="utf-8")
     reformatted = tmp_path / "reformatted.xml"
-    reformatted.write_text(text.replace("\n", "\n  ").replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", ""), "utf-8")
+    reformatted.write_text(text.replace("\n", "\n  ").replace('<?xml version="1.0" encoding="UTF-8"?>', ""), "utf-8")
     assert run(auditor, "verify", str(reformatted), "--proof", str(xml_bundle), "--json").returncode == 0
     tampered = tmp_path / "tampered.xml"
     marker = "<com:PublicationDate>2"
@@ -88,7 +91,10 @@ def test_anchor_folder_verify_tamper_and_survive_restart(tmp_path: Path, env: di
     # Stop and restart the chain: the anchors are still there.
     anvil.chain.stop()
     anvil.chain.start()
-    assert json.loads(run(auditor, "verify", str(xml), "--proof", str(xml_bundle), "--json").stdout)["verdict"] == "VERIFIED"
+    assert (
+        json.loads(run(auditor, "verify", str(xml), "--proof", str(xml_bundle), "--json").stdout)["verdict"]
+        == "VERIFIED"
+    )
 
     # Re-running the same anchor command anchors nothing twice.
     again = json.loads(run(env, "anchor", str(gazette), "--office", "EP", "--proofs", str(proofs), "--json").stdout)
@@ -98,7 +104,11 @@ def test_anchor_folder_verify_tamper_and_survive_restart(tmp_path: Path, env: di
 def test_chain_up_down_keeps_state(tmp_path: Path) -> None:
     from registry.localchain import free_port
 
-    env = {**os.environ, "IPREG_HOME": str(tmp_path / "home"), "IPREG_RPC_URL": f"http://127.0.0.1:{free_port()}"}
+    env = {
+        **os.environ,
+        "IPREG_HOME": str(tmp_path / "home"),
+        "IPREG_RPC_URL": f"http://127.0.0.1:{free_port()}",
+    }
     run(env, "chain", "up")
     try:
         run(env, "deploy")

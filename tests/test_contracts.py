@@ -81,9 +81,7 @@ def events(chain: Chain, contract: Contract, name: str, result: TxResult) -> lis
     return list(getattr(contract.events, name)().process_receipt(receipt, errors=DISCARD))
 
 
-def anchor(
-    chain: Chain, account: LocalAccount, root: bytes, leaf_count: int = 1, uri: str = "uri"
-) -> TxResult:
+def anchor(chain: Chain, account: LocalAccount, root: bytes, leaf_count: int = 1, uri: str = "uri") -> TxResult:
     return chain.transact(account, chain.anchors.functions.anchorBatch(root, leaf_count, uri))
 
 
@@ -109,9 +107,7 @@ def propose(
     signer: str = ZERO_ADDRESS,
 ) -> int:
     """Make a proposal and return its id (from the ProposalCreated event)."""
-    result = chain.transact(
-        proposer, chain.offices.functions.propose(action, code(office), name, uri, signer)
-    )
+    result = chain.transact(proposer, chain.offices.functions.propose(action, code(office), name, uri, signer))
     (created,) = events(chain, chain.offices, "ProposalCreated", result)
     return int(created["args"]["id"])
 
@@ -130,9 +126,7 @@ def was_signer_at(chain: Chain, office: str, account: LocalAccount, block: int) 
 
 
 def terms(chain: Chain, office: str, account: LocalAccount) -> list[tuple[int, int]]:
-    return [
-        (int(a), int(b)) for a, b in chain.offices.functions.signerTerms(code(office), account.address).call()
-    ]
+    return [(int(a), int(b)) for a, b in chain.offices.functions.signerTerms(code(office), account.address).call()]
 
 
 def suspend(chain: Chain, office: str, proposer: LocalAccount, *approvers: LocalAccount) -> int:
@@ -155,9 +149,7 @@ def tree_of(n: int, office: str = "EP") -> tuple[list[LeafValue], MerkleTree]:
 
 def test_genesis_offices_signers_and_events(chain: Chain) -> None:
     assert chain.offices.functions.threshold().call() == DEV_THRESHOLD == 3
-    assert [bytes(c) for c in chain.offices.functions.officeCodes().call()] == [
-        code(c) for c, _, _ in DEV_OFFICES
-    ]
+    assert [bytes(c) for c in chain.offices.functions.officeCodes().call()] == [code(c) for c, _, _ in DEV_OFFICES]
     deploy_block = chain.deployment.block_number if chain.deployment else -1
     admitted = chain.offices.events.OfficeAdmitted().get_logs(from_block=0)
     assert [(bytes(e["args"]["office"]), e["args"]["name"], e["args"]["baseURI"]) for e in admitted] == [
@@ -210,9 +202,9 @@ def test_office_is_derived_from_sender_not_chosen_by_it(chain: Chain) -> None:
     assert revert(chain, US, chain.anchors.functions.revokeBatch(tree.root, 1)) == (
         "NotBatchOffice(caller=US, batchOffice=EP)"
     )
-    assert revert(
-        chain, US, chain.anchors.functions.revokeLeaf(tree.root, values[0].leaf(), tree.proof(0), 1)
-    ) == ("NotBatchOffice(caller=US, batchOffice=EP)")
+    assert revert(chain, US, chain.anchors.functions.revokeLeaf(tree.root, values[0].leaf(), tree.proof(0), 1)) == (
+        "NotBatchOffice(caller=US, batchOffice=EP)"
+    )
     # ... and US's own batch cannot be revoked by EP.
     assert revert(chain, EP, chain.anchors.functions.revokeBatch(us_root, 1)) == (
         "NotBatchOffice(caller=EP, batchOffice=US)"
@@ -248,9 +240,9 @@ def test_removed_signer_cannot_anchor(chain: Chain) -> None:
     assert batch(chain, root_of("kept"))["office"] == b"EP"
     # a signer may remove itself; afterwards it cannot anchor either
     chain.transact(OUTSIDER, chain.offices.functions.removeSigner(OUTSIDER.address))
-    assert revert(
-        chain, OUTSIDER, chain.anchors.functions.anchorBatch(root_of("self-removed"), 1, "uri")
-    ) == (f"NotAnActiveSigner(account={addr(OUTSIDER)}, office=none)")
+    assert revert(chain, OUTSIDER, chain.anchors.functions.anchorBatch(root_of("self-removed"), 1, "uri")) == (
+        f"NotAnActiveSigner(account={addr(OUTSIDER)}, office=none)"
+    )
     # ... nor manage signers any more
     assert revert(chain, OUTSIDER, chain.offices.functions.addSigner(OTHER.address)) == (
         f"UnauthorisedSigner(account={addr(OUTSIDER)}, office=none)"
@@ -284,20 +276,14 @@ def test_suspended_office_cannot_anchor_revoke_or_govern(chain: Chain) -> None:
 
 def test_signers_are_managed_by_their_own_office_only(chain: Chain) -> None:
     fns = chain.offices.functions
-    assert (
-        revert(chain, US, fns.removeSigner(EP.address))
-        == f"UnauthorisedSigner(account={addr(EP)}, office=US)"
-    )
+    assert revert(chain, US, fns.removeSigner(EP.address)) == f"UnauthorisedSigner(account={addr(EP)}, office=US)"
     assert revert(chain, US, fns.rotateSigner(EP.address, OUTSIDER.address)) == (
         f"UnauthorisedSigner(account={addr(EP)}, office=US)"
     )
     assert revert(chain, OUTSIDER, fns.addSigner(OTHER.address)) == (
         f"UnauthorisedSigner(account={addr(OUTSIDER)}, office=none)"
     )
-    assert (
-        revert(chain, EP, fns.addSigner(US.address))
-        == f"SignerAlreadyRegistered(account={addr(US)}, office=US)"
-    )
+    assert revert(chain, EP, fns.addSigner(US.address)) == f"SignerAlreadyRegistered(account={addr(US)}, office=US)"
     assert revert(chain, EP, fns.addSigner(ZERO_ADDRESS)) == "ZeroSigner()"
     assert chain.office_of(EP.address) == "EP"
     assert chain.office_of(US.address) == "US"
@@ -378,9 +364,7 @@ def test_duplicate_approval_rejected(chain: Chain) -> None:
     chain.transact(JP, fns.addSigner(OUTSIDER.address))
     assert revert(chain, OUTSIDER, fns.approve(id_)) == f"AlreadyApproved(id={id_}, office=JP)"
     assert fns.proposal(id_).call() == [SUSPEND, b"WO", 2, False]
-    assert (
-        revert(chain, OTHER, fns.execute(id_)) == f"ThresholdNotReached(id={id_}, approvals=2, threshold=3)"
-    )
+    assert revert(chain, OTHER, fns.execute(id_)) == f"ThresholdNotReached(id={id_}, approvals=2, threshold=3)"
 
 
 def test_suspend_then_reinstate(chain: Chain) -> None:
@@ -417,17 +401,13 @@ def test_proposal_executes_once(chain: Chain) -> None:
 
 def test_proposal_validation(chain: Chain) -> None:
     fns = chain.offices.functions
-    assert revert(chain, EP, fns.propose(ADMIT, b"k1", "x", "y", OUTSIDER.address)) == (
-        "InvalidOfficeCode(office=k1)"
-    )
+    assert revert(chain, EP, fns.propose(ADMIT, b"k1", "x", "y", OUTSIDER.address)) == ("InvalidOfficeCode(office=k1)")
     assert revert(chain, EP, fns.propose(ADMIT, b"US", "x", "y", OUTSIDER.address)) == (
         "OfficeAlreadyRegistered(office=US)"
     )
     assert revert(chain, EP, fns.propose(ADMIT, b"KR", "x", "y", ZERO_ADDRESS)) == "ZeroSigner()"
     assert revert(chain, EP, fns.propose(SUSPEND, b"XX", "", "", ZERO_ADDRESS)) == "UnknownOffice(office=XX)"
-    assert (
-        revert(chain, EP, fns.propose(REINSTATE, b"XX", "", "", ZERO_ADDRESS)) == "UnknownOffice(office=XX)"
-    )
+    assert revert(chain, EP, fns.propose(REINSTATE, b"XX", "", "", ZERO_ADDRESS)) == "UnknownOffice(office=XX)"
     assert revert(chain, OUTSIDER, fns.propose(SUSPEND, b"EP", "", "", ZERO_ADDRESS)) == (
         f"UnauthorisedSigner(account={addr(OUTSIDER)}, office=none)"
     )
@@ -460,9 +440,7 @@ def test_anchor_before_rotation_stays_verifiable(chain: Chain) -> None:
     removed = events(chain, chain.offices, "SignerRemoved", rotated)
     added = events(chain, chain.offices, "SignerAdded", rotated)
     assert [e["args"] for e in removed] == [{"office": b"EP", "signer": EP.address, "untilBlock": rotation}]
-    assert [e["args"] for e in added] == [
-        {"office": b"EP", "signer": OUTSIDER.address, "fromBlock": rotation}
-    ]
+    assert [e["args"] for e in added] == [{"office": b"EP", "signer": OUTSIDER.address, "fromBlock": rotation}]
 
     later = anchor(chain, OUTSIDER, root_of("anchored by the new key"))
     assert later.block_number > rotation
@@ -550,9 +528,7 @@ def test_revoke_leaf_by_own_office(chain: Chain) -> None:
     leaves = [v.leaf() for v in values]
     anchor(chain, EP, tree.root, leaf_count=5)
 
-    assert (
-        revert(chain, EP, fns.revokeLeaf(tree.root, leaves[1], tree.proof(1), 0)) == "InvalidReason(reason=0)"
-    )
+    assert revert(chain, EP, fns.revokeLeaf(tree.root, leaves[1], tree.proof(1), 0)) == "InvalidReason(reason=0)"
     assert revert(chain, EP, fns.revokeLeaf(tree.root, leaves[1], tree.proof(2), 3)) == (
         f"LeafNotInBatch(root={hx(tree.root)}, leaf={hx(leaves[1])})"
     )

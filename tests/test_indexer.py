@@ -161,9 +161,7 @@ def test_sync_resumes_after_an_interruption_and_equals_one_pass(office: Office) 
     tree = MerkleTree.from_leaves([r.leaf for r in records])
     office.chain.transact(
         ep,
-        office.chain.anchors.functions.revokeLeaf(
-            bytes.fromhex(first.root[2:]), records[0].leaf, tree.proof(0), 2
-        ),
+        office.chain.anchors.functions.revokeLeaf(bytes.fromhex(first.root[2:]), records[0].leaf, tree.proof(0), 2),
     )
     second = office.store.batches(status="anchored")[-2]
     office.chain.transact(ep, office.chain.anchors.functions.revokeBatch(bytes.fromhex(second.root[2:]), 4))

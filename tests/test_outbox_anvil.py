@@ -36,18 +36,31 @@ def anchored_roots(env: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.parametrize("moment", ["before-broadcast", "after-broadcast"])
-def test_sigkill_between_submit_and_receipt_resumes_exactly_once(
-    tmp_path: Path, anvil: AnvilNode, moment: str
-) -> None:
+def test_sigkill_between_submit_and_receipt_resumes_exactly_once(tmp_path: Path, anvil: AnvilNode, moment: str) -> None:
     env = {**os.environ, "IPREG_HOME": str(tmp_path / "home"), "IPREG_RPC_URL": anvil.rpc_url}
     assert ipreg(env, "deploy").returncode == 0
     gazette = tmp_path / "g"
     generate_gazette(gazette, office="EP", count=30, seed=3)
     proofs = tmp_path / "proofs"
     held = tmp_path / "held"
-    args = [IPREG, "anchor", str(gazette), "--office", "EP", "--proofs", str(proofs), "--batch-size", "10", "--json"]
-    proc = subprocess.Popen(args, env={**env, "IPREG_TEST_HOLD": f"{moment}:{held}"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    args = [
+        IPREG,
+        "anchor",
+        str(gazette),
+        "--office",
+        "EP",
+        "--proofs",
+        str(proofs),
+        "--batch-size",
+        "10",
+        "--json",
+    ]
+    proc = subprocess.Popen(
+        args,
+        env={**env, "IPREG_TEST_HOLD": f"{moment}:{held}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not held.exists():
         assert proc.poll() is None, proc.communicate()
@@ -71,8 +84,12 @@ def test_sigkill_between_submit_and_receipt_resumes_exactly_once(
 
 
 def test_node_down_fails_clearly_and_rerun_anchors(tmp_path: Path, anvil: AnvilNode) -> None:
-    env = {**os.environ, "IPREG_HOME": str(tmp_path / "home"), "IPREG_RPC_URL": anvil.rpc_url,
-           "IPREG_RPC_RETRIES": "2"}
+    env = {
+        **os.environ,
+        "IPREG_HOME": str(tmp_path / "home"),
+        "IPREG_RPC_URL": anvil.rpc_url,
+        "IPREG_RPC_RETRIES": "2",
+    }
     assert ipreg(env, "deploy").returncode == 0
     gazette = tmp_path / "g"
     generate_gazette(gazette, office="JP", count=5, seed=4)
@@ -104,8 +121,9 @@ def test_stuck_transaction_is_replaced_with_higher_fees_and_anchored_once(tmp_pa
     account = dev_signer("EP")
     assert account is not None
     files = generate_gazette(tmp_path / "g", office="EP", count=4, seed=9)
-    anchorer = Anchorer(Store(tmp_path / "s.sqlite"), chain, account, "EP", tmp_path / "m", tx_timeout=1.0,
-                        max_fee_bumps=3)
+    anchorer = Anchorer(
+        Store(tmp_path / "s.sqlite"), chain, account, "EP", tmp_path / "m", tx_timeout=1.0, max_fee_bumps=3
+    )
     anchorer.submit(prepare_files(files))
     rpc_call(anvil.rpc_url, "evm_setAutomine", [False])
     sent: list[str] = []

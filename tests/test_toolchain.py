@@ -21,8 +21,7 @@ SOLCJS = REPO_ROOT / "local-chain" / "node_modules" / "solc"
 
 pytestmark = pytest.mark.skipif(
     not SOLCJS.is_dir(),
-    reason=f"pinned solcjs not installed ({SOLCJS} missing): "
-    "run `npm ci` in local-chain/ (scripts/setup.sh --dev)",
+    reason=f"pinned solcjs not installed ({SOLCJS} missing): run `npm ci` in local-chain/ (scripts/setup.sh --dev)",
 )
 
 
@@ -43,9 +42,7 @@ def test_compiles_exactly_the_deployed_contracts(compiled: dict[str, dict[str, A
 
 @pytest.mark.parametrize("name", DEPLOYED_CONTRACTS)
 @pytest.mark.parametrize("field", ["bytecode", "deployedBytecode", "abi"])
-def test_recompilation_reproduces_artifact(
-    compiled: dict[str, dict[str, Any]], name: str, field: str
-) -> None:
+def test_recompilation_reproduces_artifact(compiled: dict[str, dict[str, Any]], name: str, field: str) -> None:
     fresh, committed = compiled[name][field], shipped(name)[field]
     if field != "abi":
         assert fresh.startswith("0x") and len(fresh) > 2

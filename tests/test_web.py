@@ -68,9 +68,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     store = Store(settings.store_file)
     token = create_token(store, "EP")
     store.close()
-    files = generate_gazette(
-        home / "gazette", office="EP", count=4, seed=11, kinds=("st96-patent", "st97-json")
-    )
+    files = generate_gazette(home / "gazette", office="EP", count=4, seed=11, kinds=("st96-patent", "st97-json"))
     app = create_app(settings, chain, ServiceSettings())
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -118,9 +116,7 @@ def test_verifier_page(live: Live, browser: object) -> None:
     page.on("console", lambda m: problems.append(f"{m.text} {m.location}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(live.base + "/")
-    expect(
-        page.get_by_label("Drop a record here, or choose a file (ST.96 XML, ST.97 JSON, PDF …)")
-    ).to_be_attached()
+    expect(page.get_by_label("Drop a record here, or choose a file (ST.96 XML, ST.97 JSON, PDF …)")).to_be_attached()
     expect(page.locator("#offices-nav a")).to_have_count(5)
 
     xml = next(f for f in live.files if f.suffix == ".xml")
@@ -138,18 +134,12 @@ def test_verifier_page(live: Live, browser: object) -> None:
     with page.expect_download() as download:
         page.click("#proof-link")
     bundle = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
-    assert (
-        bundle["format"] == "ipreg-proof-v1"
-        and bundle["root"] == live.root
-        and bundle["value"][0] == record_id
-    )
+    assert bundle["format"] == "ipreg-proof-v1" and bundle["root"] == live.root and bundle["value"][0] == record_id
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "verifier.png"), full_page=True)
 
     tampered = xml.read_text(encoding="utf-8").replace('languageCode="en">', 'languageCode="en">Improved ', 1)
-    page.set_input_files(
-        "#file", {"name": xml.name, "mimeType": "application/xml", "buffer": tampered.encode()}
-    )
+    page.set_input_files("#file", {"name": xml.name, "mimeType": "application/xml", "buffer": tampered.encode()})
     expect(page.locator("#verdict")).to_have_text("TAMPERED", timeout=30_000)
     expect(page.locator("#record-value")).to_have_text(record_id)
     page.screenshot(path=str(ARTIFACTS / "verifier-tampered.png"), full_page=True)

@@ -38,9 +38,7 @@ office (`ipreg token create --office XX`). Every error is `{"error": {"code", "m
 """
 
 
-def create_app(
-    settings: Settings, chain: Chain | None = None, service: ServiceSettings | None = None
-) -> FastAPI:
+def create_app(settings: Settings, chain: Chain | None = None, service: ServiceSettings | None = None) -> FastAPI:
     """The FastAPI app for ``settings``' deployment (``chain``: a connected client, e.g. the embedded EVM)."""
     svc = Service(settings, service or ServiceSettings(), chain)
 

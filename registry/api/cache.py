@@ -116,18 +116,14 @@ class CachedReader:
                     argument_filters={"root": bytes.fromhex(root[2:])},
                 )
             )
-            revoked: dict[bytes, int] | None = {
-                bytes(e["args"]["leaf"]): int(e["args"]["reason"]) for e in logs
-            }
+            revoked: dict[bytes, int] | None = {bytes(e["args"]["leaf"]): int(e["args"]["reason"]) for e in logs}
         except ChainError:
             raise
         except Exception:
             revoked = None
         return BatchState(info, revoked)
 
-    def verify_record(
-        self, root: str, proof: Sequence[str], leaf: bytes
-    ) -> tuple[bool, BatchInfo | None, int]:
+    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
         """(proof leads from ``leaf`` to the anchored ``root``, the batch, the leaf's revocation reason)."""
         state = self.batch_state(root)
         if state.info is None:
@@ -147,9 +143,7 @@ class CachedReader:
             return state.revoked.get(leaf, 0)
         return self._leaves.get(
             (root.lower(), leaf),
-            lambda: int(
-                self.chain.rpc(lambda: self.chain.anchors.functions.leafRevocation(root, leaf).call())
-            ),
+            lambda: int(self.chain.rpc(lambda: self.chain.anchors.functions.leafRevocation(root, leaf).call())),
         )
 
     def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:

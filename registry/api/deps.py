@@ -37,9 +37,7 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 
 def writing_office(
     service: ServiceDep,
-    code: Annotated[
-        str, Path(description="WIPO ST.3 code of the office, e.g. EP.", min_length=1, max_length=8)
-    ],
+    code: Annotated[str, Path(description="WIPO ST.3 code of the office, e.g. EP.", min_length=1, max_length=8)],
     authorization: Annotated[str | None, Header(description="Bearer <office API token>")] = None,
 ) -> str:
     """The office a write is for, after the bearer token: 401 without a valid one, 403 for another office."""
@@ -109,9 +107,7 @@ async def _read_form(request: Request) -> Form:
             if name in parts:
                 raise InputError(f"multipart field {name!r} given twice")
             parts[name] = (
-                _Upload(await value.read(), value.filename or "")
-                if isinstance(value, UploadFile)
-                else str(value)
+                _Upload(await value.read(), value.filename or "") if isinstance(value, UploadFile) else str(value)
             )
         return parts
     finally:
@@ -164,9 +160,7 @@ async def verify_input(request: Request) -> VerifyInput:
         if upload is None:
             digest = _text(form, "contentHash")
             if digest is not None:
-                return VerifyInput(
-                    content_hash=check_hash(digest), record_hint=_hint(_text(form, "recordId"))
-                )
+                return VerifyInput(content_hash=check_hash(digest), record_hint=_hint(_text(form, "recordId")))
             if bundle is not None:
                 return VerifyInput(bundle=bundle)
             raise InputError("multipart field 'file' is missing (the file to verify)")
@@ -221,9 +215,7 @@ async def record_input(request: Request) -> PreparedRecord:
             req = RecordCreate.model_validate(body)
         except ValidationError as exc:
             raise InvalidBodyError(_validation_message(exc)) from None
-        return PreparedRecord(
-            "api", RecordId.parse(req.record_id), req.content_hash.lower(), req.canonicalization
-        )
+        return PreparedRecord("api", RecordId.parse(req.record_id), req.content_hash.lower(), req.canonicalization)
     raise _unsupported(media)
 
 

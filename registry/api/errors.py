@@ -77,9 +77,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """A JSON response carrying the error body."""
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
@@ -94,9 +92,7 @@ def _reason(status: int) -> str:
 async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RegistryError)
     headers = (
-        {"WWW-Authenticate": "Bearer"}
-        if isinstance(exc, AuthError) and not isinstance(exc, ForbiddenError)
-        else None
+        {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) and not isinstance(exc, ForbiddenError) else None
     )
     if exc.http_status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, exc.diagnostics())

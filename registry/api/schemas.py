@@ -88,12 +88,8 @@ class OfficePublic(Model):
     name: str
     base_uri: str = Field(alias="baseURI", description="Base URI of the office's authoritative register.")
     status: str = Field(description="active or suspended.")
-    signers: list[SignerPublic] | None = Field(
-        description="From the event index; null if this service has none."
-    )
-    pending_count: int = Field(
-        description="Records of the office accepted by this service and not yet batched."
-    )
+    signers: list[SignerPublic] | None = Field(description="From the event index; null if this service has none.")
+    pending_count: int = Field(description="Records of the office accepted by this service and not yet batched.")
 
     @classmethod
     def of(cls, o: OfficeView) -> OfficePublic:
@@ -163,9 +159,7 @@ class BatchPublic(Model):
             revoked=None if b.revocation_reason is None else b.revocation_reason != 0,
             revocation_reason=b.revocation_reason,
             error=b.error,
-            records=[BatchRecordPublic.model_validate(r) for r in b.records]
-            if b.records is not None
-            else None,
+            records=[BatchRecordPublic.model_validate(r) for r in b.records] if b.records is not None else None,
             sealed_count=b.sealed_count,
         )
 

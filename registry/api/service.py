@@ -293,9 +293,7 @@ class Service:
         try:
             account = load_signer(self.settings, office, self.deployment)
         except ConfigError as exc:
-            raise OfficeNotServedError(
-                f"this service instance cannot sign for {office}: {exc.diagnostics()}"
-            ) from None
+            raise OfficeNotServedError(f"this service instance cannot sign for {office}: {exc.diagnostics()}") from None
         with self.guard():
             signs_for = self.chain.office_of(account.address)
         if signs_for != office:
@@ -339,9 +337,7 @@ class Service:
             raise NotFoundError(f"office {code} is not registered")
         name, base_uri, status = info
         store = self.store()
-        return OfficeView(
-            code, name, base_uri, status, self._signers_of(store, code), store.pending_count(code)
-        )
+        return OfficeView(code, name, base_uri, status, self._signers_of(store, code), store.pending_count(code))
 
     def offices(self) -> list[OfficeView]:
         """Every registered office."""
@@ -353,8 +349,7 @@ class Service:
         if index is None:
             return None
         return [
-            {"address": s.address, "fromBlock": s.from_block, "untilBlock": s.until_block}
-            for s in index.signers(code)
+            {"address": s.address, "fromBlock": s.from_block, "untilBlock": s.until_block} for s in index.signers(code)
         ]
 
     # -- batches
@@ -371,9 +366,9 @@ class Service:
         records = sealed = None
         if with_records:
             stored = self.store().batch_records(b.id)
-            records = [
-                {"recordId": r.record_id, "contentHash": r.content_hash} for r in stored if r.salt is None
-            ][:1000]
+            records = [{"recordId": r.record_id, "contentHash": r.content_hash} for r in stored if r.salt is None][
+                :1000
+            ]
             sealed = sum(1 for r in stored if r.salt is not None)
         return BatchView(
             b.root,
@@ -471,9 +466,7 @@ class Service:
         if record.batch_id is None:
             return None
         dep = self.deployment
-        return self.trees.bundle(
-            store, dep.chain_id, dep.anchor_registry, store.batch(record.batch_id), record
-        )
+        return self.trees.bundle(store, dep.chain_id, dep.anchor_registry, store.batch(record.batch_id), record)
 
     def record(self, record_id: str) -> RecordView:
         """A record id's versions and status (sealed records are not public)."""
@@ -532,9 +525,7 @@ class Service:
         try:
             with self.guard():
                 info = self.reader.batch_state(root).info
-                return info is not None and bool(
-                    info.revocation_reason or self.reader.leaf_revocation(root, leaf)
-                )
+                return info is not None and bool(info.revocation_reason or self.reader.leaf_revocation(root, leaf))
         except ChainError:
             return False
 
@@ -586,9 +577,7 @@ class Service:
         digest, method = verify.file_hash(data, filename)
         return self.verify_hash(digest, record_hint_of(data, filename, method))
 
-    def verify_bundle(
-        self, bundle: ProofBundle, data: bytes | None = None, filename: str = ""
-    ) -> verify.Verdict:
+    def verify_bundle(self, bundle: ProofBundle, data: bytes | None = None, filename: str = "") -> verify.Verdict:
         """Verdict for a proof bundle (and the file it speaks for, if given)."""
         dep = self.deployment
         if bundle.registry.lower() != dep.anchor_registry.lower():
@@ -686,9 +675,7 @@ class Service:
         if interval is None or self._loop.thread is not None:
             return
         self._loop.stop.clear()
-        self._loop.thread = threading.Thread(
-            target=self._run_loop, args=(interval,), name="ipreg-batches", daemon=True
-        )
+        self._loop.thread = threading.Thread(target=self._run_loop, args=(interval,), name="ipreg-batches", daemon=True)
         self._loop.thread.start()
 
     def stop_loop(self) -> None:

@@ -14,20 +14,38 @@ from ..ingest import collect_files, load_manifest, prepare_files
 from ..keys import load_signer
 from ..records import RecordId
 from ..st3 import is_st3
-from .common import HomeOption, JsonFlag, RpcOption, console, emit_json, open_chain, open_store, progress_bar, settings
+from .common import (
+    HomeOption,
+    JsonFlag,
+    RpcOption,
+    console,
+    emit_json,
+    open_chain,
+    open_store,
+    progress_bar,
+    settings,
+)
 
 
 def anchor(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to anchor.", show_default=False)],
     office: Annotated[str, typer.Option("--office", help="ST.3 code of the anchoring office, e.g. EP.")],
     proofs: Annotated[Path | None, typer.Option("--proofs", help="Where to write the proof bundles.")] = None,
-    record_id: Annotated[str | None, typer.Option("--id", help="Record id of a single file, e.g. EP:1234567:B1.")] = None,
-    manifest: Annotated[Path | None, typer.Option("--manifest", help="CSV/JSON file mapping file names to ids.")] = None,
+    record_id: Annotated[
+        str | None, typer.Option("--id", help="Record id of a single file, e.g. EP:1234567:B1.")
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option("--manifest", help="CSV/JSON file mapping file names to ids.")
+    ] = None,
     canonicalization: Annotated[str | None, typer.Option("--canon", help="Force xml-c14n2, json-jcs or raw.")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Records per batch ($IPREG_BATCH_SIZE).")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Records per batch ($IPREG_BATCH_SIZE).")
+    ] = None,
     confirmations: Annotated[int | None, typer.Option("--confirmations", help="Blocks before a batch is done.")] = None,
     sealed: Annotated[bool, typer.Option("--sealed", help="Anchor salted commitments (unpublished records).")] = False,
-    manifest_base: Annotated[str | None, typer.Option("--manifest-base", help="Public base URL of batch manifests.")] = None,
+    manifest_base: Annotated[
+        str | None, typer.Option("--manifest-base", help="Public base URL of batch manifests.")
+    ] = None,
     rpc_url: RpcOption = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,
@@ -49,8 +67,10 @@ def anchor(
     account = load_signer(s, office, chain.deployment)
     signs_for = chain.office_of(account.address)
     if signs_for != office:
-        raise ConfigError(f"key {account.address} is not a current signer of {office}"
-                          + (f" (it signs for {signs_for})" if signs_for else ""))
+        raise ConfigError(
+            f"key {account.address} is not a current signer of {office}"
+            + (f" (it signs for {signs_for})" if signs_for else "")
+        )
     store = open_store(s)
     proofs_dir = proofs or s.home / "proofs" / office
     with progress_bar(show, len(prepared), "anchoring") as advance:
@@ -62,8 +82,17 @@ def anchor(
                 elapsed = time.perf_counter() - started
                 advance(n, rate=f"{done[0] / elapsed:,.0f} rec/s")
 
-        anchorer = Anchorer(store, chain, account, office, s.home / "manifests", manifest_base or None,
-                            s.batch_size, s.confirmations, on_progress)
+        anchorer = Anchorer(
+            store,
+            chain,
+            account,
+            office,
+            s.home / "manifests",
+            manifest_base or None,
+            s.batch_size,
+            s.confirmations,
+            on_progress,
+        )
         submitted = anchorer.submit(prepared, sealed=sealed)
         result = anchorer.run(proofs_dir if not sealed else None)
     # Records anchored earlier (re-run, or duplicates): make sure their bundles exist.
@@ -81,8 +110,13 @@ def anchor(
         "newVersions": submitted.new_versions,
         "anchored": result.records,
         "batches": [
-            {"root": b.root, "leafCount": b.leaf_count, "transactionHash": b.tx_hash, "blockNumber": b.block_number,
-             "gasUsed": b.gas_used}
+            {
+                "root": b.root,
+                "leafCount": b.leaf_count,
+                "transactionHash": b.tx_hash,
+                "blockNumber": b.block_number,
+                "gasUsed": b.gas_used,
+            }
             for b in result.batches
         ],
         "gasUsed": result.gas_used,
@@ -96,7 +130,9 @@ def anchor(
         emit_json(summary)
         return
     for b in result.batches:
-        console.print(f"batch {b.root}  {b.leaf_count} records  block {b.block_number}  tx {b.tx_hash}  gas {b.gas_used}")
+        console.print(
+            f"batch {b.root}  {b.leaf_count} records  block {b.block_number}  tx {b.tx_hash}  gas {b.gas_used}"
+        )
     typer.echo(
         f"{office}: {summary['anchored']} records anchored in {len(result.batches)} batch(es), "
         f"{submitted.already} already anchored, {submitted.new_versions} new version(s); "

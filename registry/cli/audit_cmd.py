@@ -52,24 +52,14 @@ def _sync(s: Settings, chain: Chain) -> None:
 def audit(
     folder: Annotated[Path | None, typer.Argument(help="Folder of publication files to audit.")] = None,
     office: Annotated[str, typer.Option("--office", help="ST.3 code of the audited office, e.g. EP.")] = "",
-    feed: Annotated[
-        bool, typer.Option("--feed", help="Audit the office's whole feed from the index.")
-    ] = False,
-    proofs: Annotated[
-        Path | None, typer.Option("--proofs", help="Folder of proof bundles (*.proof.json).")
-    ] = None,
+    feed: Annotated[bool, typer.Option("--feed", help="Audit the office's whole feed from the index.")] = False,
+    proofs: Annotated[Path | None, typer.Option("--proofs", help="Folder of proof bundles (*.proof.json).")] = None,
     expected: Annotated[
         Path | None,
-        typer.Option(
-            "--expected", help="Expected publications, one a line: EP:1234567:B1, or number[,kind] (CSV)."
-        ),
+        typer.Option("--expected", help="Expected publications, one a line: EP:1234567:B1, or number[,kind] (CSV)."),
     ] = None,
-    json_report: Annotated[
-        Path | None, typer.Option("--json-report", help="Write the JSON report here.")
-    ] = None,
-    html_report: Annotated[
-        Path | None, typer.Option("--html-report", help="Write the HTML report here.")
-    ] = None,
+    json_report: Annotated[Path | None, typer.Option("--json-report", help="Write the JSON report here.")] = None,
+    html_report: Annotated[Path | None, typer.Option("--html-report", help="Write the HTML report here.")] = None,
     sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Bring the index up to date first.")] = True,
     registry: RegistryOption = None,
     rpc_url: RpcOption = None,

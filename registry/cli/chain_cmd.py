@@ -20,9 +20,7 @@ from ..localchain import LocalChain, port_of
 
 app = typer.Typer(help="The local anvil node (local-chain/), state kept across down/up.")
 
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="Data directory (default $IPREG_HOME or ~/.ipreg).")
-]
+HomeOption = Annotated[Path | None, typer.Option("--home", help="Data directory (default $IPREG_HOME or ~/.ipreg).")]
 RpcOption = Annotated[
     str | None,
     typer.Option("--rpc-url", help="Endpoint whose port anvil listens on (default $IPREG_RPC_URL)."),
@@ -36,23 +34,17 @@ def local_chain(settings: Settings | None = None) -> LocalChain:
     """The :class:`LocalChain` that ``settings.rpc_url`` points at, state in ``settings.chain_dir``."""
     settings = settings or Settings.load()
     if settings.rpc_url == EMBEDDED:
-        raise ConfigError(
-            "rpc_url is 'embedded' (in-process EVM); set IPREG_RPC_URL=http://127.0.0.1:8545 for anvil"
-        )
+        raise ConfigError("rpc_url is 'embedded' (in-process EVM); set IPREG_RPC_URL=http://127.0.0.1:8545 for anvil")
     port = port_of(settings.rpc_url)
     parts = urlsplit(settings.rpc_url)
     host = _LOCAL_HOSTS.get(parts.hostname or "")
     if host is None or parts.scheme != "http":
-        raise ConfigError(
-            f"rpc_url {settings.rpc_url} is not a local http:// endpoint; the local node cannot serve it"
-        )
+        raise ConfigError(f"rpc_url {settings.rpc_url} is not a local http:// endpoint; the local node cannot serve it")
     return LocalChain(settings.chain_dir, port, host=host)
 
 
 def _running_line(status: dict[str, Any]) -> str:
-    return (
-        f"anvil running on {status['rpc_url']} (chain {status['chain_id']}, block {status['block_number']})"
-    )
+    return f"anvil running on {status['rpc_url']} (chain {status['chain_id']}, block {status['block_number']})"
 
 
 @app.command()

@@ -15,26 +15,40 @@ from .common import JsonFlag, emit_json
 
 def hash_files(
     files: Annotated[list[Path], typer.Argument(help="Files to hash.", show_default=False)],
-    canonicalization: Annotated[str | None, typer.Option("--canon", help=f"Force one of {', '.join(CANONICALIZATIONS)}.")] = None,
+    canonicalization: Annotated[
+        str | None, typer.Option("--canon", help=f"Force one of {', '.join(CANONICALIZATIONS)}.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Print the canonical content hash (and record id, if any) of each file."""
     from ..canon import canonicalization_for, content_hash
 
-    rows = []
+    rows: list[dict[str, str | None]] = []
     for path in files:
         if not path.is_file():
             raise InputError(f"no such file: {path}")
         try:
             p = prepare_file(path, canonicalization=canonicalization)
-            rows.append({"file": str(path), "recordId": str(p.record_id), "contentHash": p.content_hash,
-                         "canonicalization": p.canonicalization})
+            rows.append(
+                {
+                    "file": str(path),
+                    "recordId": str(p.record_id),
+                    "contentHash": p.content_hash,
+                    "canonicalization": p.canonicalization,
+                }
+            )
         except InputError as exc:
             if "no record id" not in str(exc):
                 raise
             method = canonicalization or canonicalization_for(path.name)
-            rows.append({"file": str(path), "recordId": None, "contentHash": content_hash(path.read_bytes(), method),
-                         "canonicalization": method})
+            rows.append(
+                {
+                    "file": str(path),
+                    "recordId": None,
+                    "contentHash": content_hash(path.read_bytes(), method),
+                    "canonicalization": method,
+                }
+            )
     if as_json:
         emit_json(rows)
     else:

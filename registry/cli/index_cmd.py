@@ -20,15 +20,11 @@ app = typer.Typer(
 
 RegistryOption = Annotated[
     str | None,
-    typer.Option(
-        "--registry", help="AnchorRegistry address to follow when there is no local deployment file."
-    ),
+    typer.Option("--registry", help="AnchorRegistry address to follow when there is no local deployment file."),
 ]
 ConfirmationsOption = Annotated[
     int | None,
-    typer.Option(
-        "--confirmations", help="Blocks a change needs before it is indexed ($IPREG_CONFIRMATIONS)."
-    ),
+    typer.Option("--confirmations", help="Blocks a change needs before it is indexed ($IPREG_CONFIRMATIONS)."),
 ]
 
 
@@ -87,9 +83,7 @@ def show(result: SyncResult, status: dict[str, object], as_json: bool) -> None:
 def sync(
     registry: RegistryOption = None,
     confirmations: ConfirmationsOption = None,
-    retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", help="Fetch failed manifests again now.")
-    ] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Fetch failed manifests again now.")] = False,
     rpc_url: RpcOption = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,

@@ -75,11 +75,17 @@ def propose(
         raise InputError("admitting an office needs --signer ADDRESS")
     chain, account = _acting(rpc_url, home, acting)
     fn = chain.offices.functions.propose(
-        ACTIONS[action], office_bytes(_code(code)), name, base_uri, _address(signer) if signer else "0x" + "00" * 20
+        ACTIONS[action],
+        office_bytes(_code(code)),
+        name,
+        base_uri,
+        _address(signer) if signer else "0x" + "00" * 20,
     )
     result = chain.transact(account, fn)  # type: ignore[arg-type]
     proposal_id = chain.offices.functions.proposalCount().call() - 1
-    typer.echo(f"proposal {proposal_id}: {action} {code.upper()} (approved by {acting.upper()}), tx {result.transaction_hash}")
+    typer.echo(
+        f"proposal {proposal_id}: {action} {code.upper()} (approved by {acting.upper()}), tx {result.transaction_hash}"
+    )
 
 
 @app.command("approve")
@@ -128,7 +134,9 @@ def rotate_signer(old: str, new: str, acting: AsOffice, rpc_url: RpcOption = Non
 @app.command("keystore")
 def keystore(
     office: Annotated[str, typer.Option("--office", help="The office the key will sign for.")],
-    out: Annotated[Path | None, typer.Option("--out", help="Keystore path (default $IPREG_HOME/keys/<OFFICE>.json).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Keystore path (default $IPREG_HOME/keys/<OFFICE>.json).")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Create a new key in an encrypted keystore (password from $IPREG_KEYSTORE_PASSWORD or a prompt)."""
@@ -136,5 +144,7 @@ def keystore(
     path = out or s.keys_dir / f"{_code(office)}.json"
     password = os.environ.get("IPREG_KEYSTORE_PASSWORD") or getpass.getpass("keystore password: ")
     address = create_keystore(path, password)
-    typer.echo(f"new key {address} for {office.upper()} in {path}; authorise it with "
-               f"`ipreg office add-signer {address} --as {office.upper()}`")
+    typer.echo(
+        f"new key {address} for {office.upper()} in {path}; authorise it with "
+        f"`ipreg office add-signer {address} --as {office.upper()}`"
+    )

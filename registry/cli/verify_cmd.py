@@ -16,7 +16,9 @@ from .common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, open
 
 def verify(
     file: Annotated[Path, typer.Argument(help="The record to verify.", show_default=False)],
-    proof: Annotated[Path | None, typer.Option("--proof", help="Its proof bundle (then only the endpoint is needed).")] = None,
+    proof: Annotated[
+        Path | None, typer.Option("--proof", help="Its proof bundle (then only the endpoint is needed).")
+    ] = None,
     rpc_url: RpcOption = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,
@@ -50,8 +52,12 @@ def show(verdict: Verdict, as_json: bool) -> None:
         return
     typer.echo(f"{verdict.verdict}: {verdict.reason}")
     for label, value in (
-        ("office", verdict.office), ("record", verdict.record_id), ("content", verdict.content_hash),
-        ("anchored", verdict.anchored_at), ("block", verdict.block_number), ("transaction", verdict.transaction_hash),
+        ("office", verdict.office),
+        ("record", verdict.record_id),
+        ("content", verdict.content_hash),
+        ("anchored", verdict.anchored_at),
+        ("block", verdict.block_number),
+        ("transaction", verdict.transaction_hash),
         ("superseded by", verdict.superseded_by),
     ):
         if value is not None:

@@ -14,9 +14,7 @@ from . import errors
 router = APIRouter(prefix="/v1/records", tags=["records"])
 
 
-@router.get(
-    "/{record_id}", response_model=RecordPublic, responses=errors(), summary="A record and its versions"
-)
+@router.get("/{record_id}", response_model=RecordPublic, responses=errors(), summary="A record and its versions")
 def get_record(record_id: str, service: ServiceDep) -> RecordPublic:
     """Every version of a record id (``OFFICE:NUMBER[:KIND]``), oldest first, with its status."""
     return RecordPublic.of(service.record(record_id))

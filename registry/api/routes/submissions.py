@@ -58,9 +58,7 @@ _BODY: dict[str, Any] = {
     openapi_extra=_BODY,
     summary="Submit a record for anchoring",
 )
-def submit_record(
-    office: WritingOffice, body: RecordBody, service: ServiceDep, response: Response
-) -> SubmissionPublic:
+def submit_record(office: WritingOffice, body: RecordBody, service: ServiceDep, response: Response) -> SubmissionPublic:
     """Accept a record into the durable outbox (202); the same record again answers 200, changing nothing."""
     submission = service.submit(office, body)
     if not submission.accepted:
