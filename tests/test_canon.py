@@ -260,9 +260,7 @@ def c14n(data: bytes) -> bytes:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tree=trees(), style=styles, rnd=st.randoms(use_true_random=False))
-def test_xml_surface_style_does_not_change_canonical_bytes(
-    tree: Node, style: Style, rnd: random.Random
-) -> None:
+def test_xml_surface_style_does_not_change_canonical_bytes(tree: Node, style: Style, rnd: random.Random) -> None:
     plain = render(tree)
     other = render(tree, style, rnd)
     assert c14n(other) == c14n(plain), (plain, other)
@@ -634,15 +632,9 @@ HOSTILE = [
     pytest.param(QUADRATIC_BLOWUP, X, id="xml-quadratic-blowup"),
     pytest.param(b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>', X, id="xml-ext-entity"),
     pytest.param(b'<!DOCTYPE x SYSTEM "http://example.com/x.dtd"><x/>', X, id="xml-external-dtd"),
-    pytest.param(
-        b'<!DOCTYPE x PUBLIC "-//X//DTD X//EN" "http://example.com/x.dtd"><x>&e;</x>', X, id="xml-public-dtd"
-    ),
-    pytest.param(
-        b'<!DOCTYPE x [<!ENTITY % p SYSTEM "http://example.com/p.dtd"> %p;]><x/>', X, id="xml-param-entity"
-    ),
-    pytest.param(
-        b"<!DOCTYPE x [<!ENTITY % p \"<!ENTITY e 'boom'>\"> %p;]><x>&e;</x>", X, id="xml-inner-param-entity"
-    ),
+    pytest.param(b'<!DOCTYPE x PUBLIC "-//X//DTD X//EN" "http://example.com/x.dtd"><x>&e;</x>', X, id="xml-public-dtd"),
+    pytest.param(b'<!DOCTYPE x [<!ENTITY % p SYSTEM "http://example.com/p.dtd"> %p;]><x/>', X, id="xml-param-entity"),
+    pytest.param(b"<!DOCTYPE x [<!ENTITY % p \"<!ENTITY e 'boom'>\"> %p;]><x>&e;</x>", X, id="xml-inner-param-entity"),
     pytest.param(b"<!DOCTYPE x><x/>", X, id="xml-bare-doctype"),
     pytest.param(b"<x>&e;</x>", X, id="xml-undefined-entity"),
     pytest.param(b"<x><y></x></y>", X, id="xml-malformed-nesting"),
@@ -673,6 +665,9 @@ HOSTILE = [
     pytest.param(b'{"a":1e999}', J, id="json-1e999"),
     pytest.param(b"-1e999", J, id="json-minus-1e999"),
     pytest.param(b"[" * 100_000, J, id="json-deep-truncated"),
+    # escaped quotes in an unterminated string: a regex that strips strings must stay linear here
+    pytest.param(b'"' + b'\\"' * 40_000, J, id="json-unterminated-escaped-quotes"),
+    pytest.param(b'["' + b'\\"[' * 30_000, J, id="json-unterminated-escaped-quotes-brackets"),
     pytest.param(b"[" * 100_000 + b"]" * 100_000, J, id="json-deep-nesting"),
     pytest.param(b'{"a":' * 100_000 + b"1" + b"}" * 100_000, J, id="json-deep-objects"),
     pytest.param(b"9007199254740993", J, id="json-unsafe-integer"),
