@@ -18,11 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_merkle import values  # noqa: E402
+from bench_merkle import values
 
-from registry import merkle  # noqa: E402
-from registry.chain import Chain, connect, dev_signer  # noqa: E402
-from registry.localchain import LocalChain, free_port  # noqa: E402
+from registry import merkle
+from registry.chain import Chain, connect, dev_signer
+from registry.localchain import LocalChain, free_port
 
 EAS_GAS_PER_RECORD = 280_000
 

@@ -20,16 +20,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from oz_reference import oz_tree  # noqa: E402
+from oz_reference import oz_tree
 
-from registry import merkle  # noqa: E402
-from registry.records import ZERO_HASH, LeafValue  # noqa: E402
+from registry import merkle
+from registry.records import ZERO_HASH, LeafValue
 
 
 def values(count: int) -> list[LeafValue]:
     """Deterministic, realistic leaf values (EP publications, ST.96 content hashes)."""
     return [
-        LeafValue(f"EP:{4000000 + i}:B1", "0x" + hashlib.sha256(i.to_bytes(8, "big")).hexdigest(), "xml-c14n2", ZERO_HASH)
+        LeafValue(
+            f"EP:{4000000 + i}:B1", "0x" + hashlib.sha256(i.to_bytes(8, "big")).hexdigest(), "xml-c14n2", ZERO_HASH
+        )
         for i in range(count)
     ]
 

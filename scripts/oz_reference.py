@@ -29,7 +29,14 @@ def ensure_oz(folder: Path | None = None) -> Path:
     if not entry.exists():
         folder.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", f"@openzeppelin/merkle-tree@{OZ_VERSION}"],
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                f"@openzeppelin/merkle-tree@{OZ_VERSION}",
+            ],
             cwd=folder,
             check=True,
             capture_output=True,
