@@ -14,7 +14,6 @@ Usage::
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -30,9 +29,9 @@ from urllib.request import url2pathname
 import httpx
 from web3 import Web3
 
-from . import merkle
+from . import canon, merkle
 from .chain import OFFICE_STATUS, Chain, utc_iso
-from .errors import InputError, RegistryError, StoreError
+from .errors import CanonicalizationError, InputError, RegistryError, StoreError
 from .records import LEAF_ENCODING, SEALED, LeafValue, ProofBundle
 
 #: Blocks per ``eth_getLogs`` request.
@@ -491,9 +490,9 @@ def manifest_values(body: bytes, batch: IndexedBatch) -> list[LeafValue]:
     """The values of a manifest, accepted only if they rebuild the batch's anchored root."""
     where = f"manifest of batch {batch.root}"
     try:
-        doc = json.loads(body)
-    except ValueError as exc:
-        raise ManifestError(f"{where} is not valid JSON: {exc}") from None
+        doc = canon.load_json(body, where)
+    except CanonicalizationError as exc:
+        raise ManifestError(exc.diagnostics()) from None
     if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
         raise ManifestError(f"{where} is not an {MANIFEST_FORMAT} document")
     if doc.get("leafEncoding") != list(LEAF_ENCODING):

@@ -58,6 +58,7 @@ def load_manifest(path: Path) -> dict[str, RecordId]:
         raise InputError(f"cannot read manifest {path}: {exc.strerror}") from None
     pairs: list[tuple[str, str]]
     if path.suffix.lower() == ".json":
+        canon.check_json_depth(text, f"manifest {path}")
         try:
             body = json.loads(text)
         except ValueError as exc:

@@ -12,7 +12,7 @@ from pathlib import PurePath
 from typing import Any, Final
 
 from . import canon, merkle
-from .errors import BundleError, RecordIdError
+from .errors import BundleError, CanonicalizationError, RecordIdError
 from .st3 import is_st3
 
 BUNDLE_FORMAT: Final = "ipreg-proof-v1"
@@ -24,6 +24,7 @@ _NUMBER = re.compile(r"[0-9][0-9A-Z]{0,19}")
 _KIND = re.compile(r"[A-Z][0-9]?")
 _HEX32 = re.compile(r"0x[0-9a-f]{64}")
 _ST13 = re.compile(r"[0-9]{15}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 # ---------------------------------------------------------------------------- record ids
@@ -196,6 +197,13 @@ class LeafValue:
 # ---------------------------------------------------------------------------- proof bundle
 
 
+def _whole(value: Any, name: str) -> int:
+    """A JSON integer (or a string of digits); never a bool, never a float with a fraction."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise BundleError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class ProofBundle:
     """A portable proof that one record is in a batch anchored on chain (``ipreg-proof-v1``)."""
@@ -214,6 +222,8 @@ class ProofBundle:
 
     def validate(self) -> ProofBundle:
         """Check the fields a reader must not trust blindly; return self."""
+        if not isinstance(self.registry, str) or not _ADDRESS.fullmatch(self.registry):
+            raise BundleError(f"registry must be a 0x-prefixed 20-byte address, got {str(self.registry)[:80]!r}")
         _check_hex32(self.root, "root")
         for node in self.proof:
             _check_hex32(node, "proof element")
@@ -282,15 +292,15 @@ class ProofBundle:
             if not isinstance(proof, list):
                 raise BundleError("proof must be a list of hashes")
             return cls(
-                chain_id=int(body["chainId"]),
+                chain_id=_whole(body["chainId"], "chainId"),
                 registry=str(body["registry"]),
                 office=str(body["office"]),
                 root=str(body["root"]).lower(),
                 value=LeafValue.from_list(body["value"]),
                 proof=tuple(str(p).lower() for p in proof),
-                leaf_count=int(body["leafCount"]),
+                leaf_count=_whole(body["leafCount"], "leafCount"),
                 transaction_hash=str(body["transactionHash"]),
-                block_number=int(body["blockNumber"]),
+                block_number=_whole(body["blockNumber"], "blockNumber"),
                 anchored_at=str(body["anchoredAt"]),
                 extra={k: v for k, v in body.items() if k not in known},
             ).validate()
@@ -303,9 +313,14 @@ class ProofBundle:
     def loads(cls, text: str | bytes) -> ProofBundle:
         """Parse a serialized bundle."""
         try:
+            if isinstance(text, bytes):
+                text = text.decode("utf-8")
+            canon.check_json_depth(text, "proof bundle")
             body = json.loads(text)
+        except CanonicalizationError as exc:
+            raise BundleError(exc.diagnostics()) from None
         except ValueError as exc:
-            raise BundleError(f"proof bundle is not valid JSON: {exc}") from None
+            raise BundleError(f"proof bundle is not valid JSON: {str(exc)[:200]}") from None
         return cls.from_json(body)
 
 

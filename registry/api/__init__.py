@@ -5,11 +5,13 @@ Usage::
     from registry.api import ServiceSettings, create_app
     from registry.config import Settings
 
-    app = create_app(Settings.load(), service=ServiceSettings(batch_interval=60))
+    app = create_app(Settings.load(), service=ServiceSettings(batch_interval=60, index_interval=5))
     # uvicorn.run(app)  -- or `ipreg serve`
 
 Every error is ``{"error": {"code": "...", "message": "..."}}``. Nothing is built at import:
-the chain is connected on first use, stores are opened per thread.
+the chain is connected on first use, stores are opened per thread. While the app runs, a background
+loop keeps the index of every office's records (chain events + the offices' published manifests,
+``GET /v1/manifests/{office}/{root}.json``), so an instance without keys is a working auditor.
 """
 
 from __future__ import annotations
@@ -65,9 +67,9 @@ def create_app(settings: Settings, chain: Chain | None = None, service: ServiceS
     app.add_middleware(SecurityHeadersMiddleware)
 
     from .. import web
-    from .routes import batches, health, offices, records, submissions, verify
+    from .routes import batches, health, manifests, offices, records, submissions, verify
 
-    for module in (health, offices, submissions, batches, records, verify):
+    for module in (health, offices, submissions, batches, records, verify, manifests):
         app.include_router(module.router)
     web.install(app)
     return app

@@ -3,7 +3,6 @@ and request bodies parsed by content type (multipart upload or JSON) under the s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -12,7 +11,8 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ..errors import AuthError, BundleError, ForbiddenError, InputError, RecordIdError
+from .. import canon
+from ..errors import AuthError, BundleError, CanonicalizationError, ForbiddenError, InputError, RecordIdError
 from ..ingest import PreparedRecord
 from ..records import ProofBundle, RecordId
 from ..verify import file_hash
@@ -71,9 +71,9 @@ def _is_json(media: str) -> bool:
 async def _json_body(request: Request) -> Any:
     raw = await request.body()
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedJsonError(f"request body is not valid JSON: {exc}") from None
+        return canon.load_json(raw, "request body")
+    except CanonicalizationError as exc:
+        raise MalformedJsonError(exc.diagnostics()) from None
 
 
 def _validation_message(exc: ValidationError) -> str:

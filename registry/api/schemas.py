@@ -55,6 +55,9 @@ class HealthPublic(Model):
     pending: int | None = Field(description="Records accepted but not yet in a batch.")
     anchor_registry: str | None
     problem: str | None = None
+    indexed_block: int | None = Field(
+        default=None, description="Last block the index holds (events of every office); null before the first sync."
+    )
 
     @classmethod
     def of(cls, h: Health) -> HealthPublic:
@@ -67,6 +70,7 @@ class HealthPublic(Model):
             pending=h.pending,
             anchor_registry=h.anchor_registry,
             problem=h.problem,
+            indexed_block=h.indexed_block,
         )
 
 

@@ -1,4 +1,4 @@
-"""The service's state and operations: chain, per-thread stores, signers, caches, the batch loop.
+"""The service's state and operations: chain, per-thread stores, signers, caches, the batch and index loops.
 
 Routes call these methods; this module calls the registry's library (store queries, the
 :class:`~registry.anchor.Anchorer` outbox pipeline, :mod:`registry.verify`) and holds no SQL.
@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import sqlite3
 import threading
 from collections import defaultdict
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -21,9 +24,9 @@ from web3 import EthereumTesterProvider
 from .. import verify
 from ..anchor import Anchorer, RunResult
 from ..chain import Chain, Deployment, connect, utc_iso
-from ..config import Settings
+from ..config import EMBEDDED, Settings
 from ..errors import ChainError, ConfigError, InputError, NotFoundError, RegistryError
-from ..indexer import Index
+from ..indexer import Index, Indexer, SyncResult
 from ..ingest import PreparedRecord
 from ..keys import load_signer
 from ..records import SEALED, ProofBundle, RecordId, id_from_document
@@ -36,6 +39,13 @@ from .errors import BatchInProgressError, OfficeNotServedError
 log = logging.getLogger("registry.api")
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+#: Default seconds between two passes of the background indexer.
+DEFAULT_INDEX_INTERVAL = 5.0
+#: Longest wait between index passes after repeated failures (the wait doubles per failure).
+INDEX_MAX_BACKOFF = 60.0
+
+_MANIFEST_OFFICE = re.compile(r"[A-Za-z]{2}")
+_MANIFEST_NAME = re.compile(r"(0x[0-9a-fA-F]{64})\.json")
 
 
 def _env_float(name: str) -> float | None:
@@ -64,6 +74,10 @@ class ServiceSettings:
     manifest_base: str | None = None
     #: Longest wait for another batch of the same office before answering 409.
     batch_wait_seconds: float = 120.0
+    #: Follow the chain's events (and fetch every office's published manifests) into the index every
+    #: this many seconds, so verification knows the records of all offices; 0 disables the loop. It never
+    #: runs on the in-process EVM (its only writer is this process): call ``Service.sync_index()`` there.
+    index_interval: float = DEFAULT_INDEX_INTERVAL
 
     def __post_init__(self) -> None:
         if self.max_upload_bytes < 1:
@@ -72,6 +86,8 @@ class ServiceSettings:
             raise ConfigError("batch interval must be positive seconds")
         if self.cache_seconds < 0:
             raise ConfigError("cache seconds must not be negative")
+        if not self.index_interval >= 0:  # also refuses NaN
+            raise ConfigError("index interval must be zero (off) or positive seconds")
         for office in self.offices or ():
             if not is_st3(office):
                 raise ConfigError(f"unknown WIPO ST.3 office code {office!r}")
@@ -79,7 +95,8 @@ class ServiceSettings:
     @classmethod
     def from_env(cls, **overrides: Any) -> ServiceSettings:
         """``IPREG_MAX_UPLOAD_BYTES``, ``IPREG_BATCH_INTERVAL``, ``IPREG_SERVICE_OFFICES`` (comma list),
-        ``IPREG_CACHE_SECONDS``, ``IPREG_MANIFEST_BASE``; ``overrides`` (None = unset) win."""
+        ``IPREG_CACHE_SECONDS``, ``IPREG_MANIFEST_BASE``, ``IPREG_INDEX_INTERVAL`` (0: off);
+        ``overrides`` (None = unset) win."""
         values: dict[str, Any] = {}
         upload = _env_float("IPREG_MAX_UPLOAD_BYTES")
         if upload is not None:
@@ -90,6 +107,9 @@ class ServiceSettings:
         cache = _env_float("IPREG_CACHE_SECONDS")
         if cache is not None:
             values["cache_seconds"] = cache
+        index_interval = _env_float("IPREG_INDEX_INTERVAL")
+        if index_interval is not None:
+            values["index_interval"] = index_interval
         offices = os.environ.get("IPREG_SERVICE_OFFICES")
         if offices:
             values["offices"] = frozenset(o.strip().upper() for o in offices.split(",") if o.strip())
@@ -180,6 +200,7 @@ class Health:
     pending: int | None
     anchor_registry: str | None
     problem: str | None = None
+    indexed_block: int | None = None
 
 
 class _Local(threading.local):
@@ -216,6 +237,8 @@ class Service:
         self._offices: TtlCache[str, tuple[str, str, str] | None] = TtlCache(30.0, 512)
         self._office_codes: TtlCache[str, list[str]] = TtlCache(30.0, 1)
         self._loop = _Loop()
+        self._index_loop = _Loop()
+        self._index_failures = 0
 
     # -- plumbing
 
@@ -247,6 +270,13 @@ class Service:
             self._reader = CachedReader(self.chain, self.options.cache_seconds)
         return self._reader
 
+    def _embedded(self) -> bool:
+        """Whether the chain is the in-process EVM (no other writer than this process; not thread-safe)."""
+        chain = self._chain
+        if chain is None:
+            return self.settings.rpc_url == EMBEDDED
+        return isinstance(chain.w3.provider, EthereumTesterProvider)
+
     def guard(self) -> Any:
         """Serialise chain access where the client is not thread-safe (the in-process EVM)."""
         chain = self._chain
@@ -269,7 +299,7 @@ class Service:
             return table[office]
 
     def close(self) -> None:
-        """Stop the batch loop and close every store connection."""
+        """Stop the background loops and close every store connection."""
         self.stop_loop()
         with self._stores_lock:
             for store in self._stores:
@@ -564,7 +594,8 @@ class Service:
             index = _index(store)
             indexed = index.leaves_by_hash(digest) if index is not None else []
             if index is not None and indexed:
-                leaf = ([x for x in indexed if x.record_id == record_hint] or indexed)[-1]
+                own = [x for x in indexed if x.record_id.split(":", 1)[0] == x.office]  # by the record's office
+                leaf = ([x for x in indexed if x.record_id == record_hint] or own or indexed)[-1]
                 dep = self.deployment
                 bundle = index.bundle(leaf, dep.chain_id, dep.anchor_registry)
                 return verify.verify_bundle(self.chain, bundle, digest, store, reader=self.reader)
@@ -650,46 +681,141 @@ class Service:
     # -- health
 
     def health(self) -> Health:
-        """Chain reachable? Latest block, pending records."""
+        """Chain reachable? Latest block, pending records, the last block the index holds."""
         pending: int | None
+        indexed: int | None = None
         try:
-            pending = self.store().pending_count()
-        except RegistryError:
+            store = self.store()
+            pending = store.pending_count()
+            index = _index(store)
+            indexed = index.cursor() if index is not None else None
+        except (RegistryError, sqlite3.Error):
             pending = None
         try:
             chain = self.chain
             with self.guard():
                 block = int(chain.w3.eth.block_number)
                 chain_id = self.reader.chain_id()
-            return Health(True, chain_id, block, pending, self.deployment.anchor_registry)
+            return Health(True, chain_id, block, pending, self.deployment.anchor_registry, indexed_block=indexed)
         except RegistryError as exc:
-            return Health(False, None, None, pending, None, exc.diagnostics())
+            return Health(False, None, None, pending, None, exc.diagnostics(), indexed)
         except Exception as exc:
-            return Health(False, None, None, pending, None, f"chain node not reachable: {type(exc).__name__}")
+            return Health(False, None, None, pending, None, f"chain node not reachable: {type(exc).__name__}", indexed)
 
-    # -- background batches
+    # -- published manifests
+
+    def manifest_path(self, office: str, name: str) -> Path:
+        """The file of a batch manifest this instance published (``<OFFICE>/<root>.json``).
+
+        Only a two-letter ST.3 code and ``0x`` + 64 hex digits + ``.json`` are accepted, so the path
+        never leaves ``$IPREG_HOME/manifests``; 404 if there is no such manifest.
+        """
+        found = _MANIFEST_NAME.fullmatch(name)
+        if not _MANIFEST_OFFICE.fullmatch(office) or not is_st3(office.upper()) or found is None:
+            raise NotFoundError(f"no manifest {office[:8]}/{name[:80]} (expected OFFICE/0x<64 hex digits>.json)")
+        base = (self.settings.home / "manifests").resolve()
+        path = base / office.upper() / f"{found.group(1).lower()}.json"
+        if not path.is_file() or not path.resolve().is_relative_to(base):
+            raise NotFoundError(f"no manifest of batch {found.group(1).lower()} of office {office.upper()} here")
+        return path
+
+    # -- background batches and index
 
     def start_loop(self) -> None:
-        """Start the background batch loop if ``batch_interval`` is set."""
+        """Start the background loops: batches if ``batch_interval`` is set, the index unless it is 0."""
         interval = self.options.batch_interval
-        if interval is None or self._loop.thread is not None:
-            return
-        self._loop.stop.clear()
-        self._loop.thread = threading.Thread(target=self._run_loop, args=(interval,), name="ipreg-batches", daemon=True)
-        self._loop.thread.start()
+        if interval is not None and self._loop.thread is None:
+            self._loop.stop.clear()
+            self._loop.thread = threading.Thread(
+                target=self._run_loop, args=(interval,), name="ipreg-batches", daemon=True
+            )
+            self._loop.thread.start()
+        if self.options.index_interval > 0 and self._index_loop.thread is None and not self._embedded():
+            self._index_loop.stop.clear()
+            self._index_loop.thread = threading.Thread(
+                target=self._run_index_loop, args=(self.options.index_interval,), name="ipreg-index", daemon=True
+            )
+            self._index_loop.thread.start()
 
     def stop_loop(self) -> None:
-        """Stop the loop and wait for a running batch to finish."""
-        thread = self._loop.thread
-        if thread is None:
-            return
+        """Stop the loops and wait for a running batch (and index pass) to finish."""
         self._loop.stop.set()
-        thread.join(timeout=self.options.batch_wait_seconds)
-        self._loop.thread = None
+        self._index_loop.stop.set()
+        thread = self._loop.thread
+        if thread is not None:
+            thread.join(timeout=self.options.batch_wait_seconds)
+            self._loop.thread = None
+        thread = self._index_loop.thread
+        if thread is not None:
+            thread.join(timeout=30.0)
+            self._index_loop.thread = None
 
     def _run_loop(self, interval: float) -> None:
         while not self._loop.stop.wait(interval):
             self.anchor_due()
+
+    def _open_indexer(self) -> Indexer:
+        # file:// manifests stay off: a URI anchored by any office must not make this server read its
+        # own disk (this instance's own batches are in its outbox anyway).
+        return Indexer(self.settings.store_file, self.chain, self.settings.confirmations, allow_file_manifests=False)
+
+    def sync_index(self, indexer: Indexer | None = None) -> SyncResult:
+        """One pass of the index loop: new confirmed events, then pending manifests (from their offices)."""
+        own = indexer is None
+        indexer = indexer or self._open_indexer()
+        try:
+            with self.guard():
+                result = indexer.sync()
+        finally:
+            if own:
+                indexer.close()
+        if result.batches or result.events:
+            self.reader.clear()
+        for root, error in result.manifest_failures:
+            log.warning("index: manifest of batch %s not indexed yet (retried later): %s", root, error)
+        if result.events or result.manifests_indexed:
+            log.info(
+                "index: blocks %d..%d, %d event(s), %d manifest(s) with %d record(s)",
+                result.from_block,
+                result.to_block,
+                result.events,
+                result.manifests_indexed,
+                result.leaves,
+            )
+        return result
+
+    def _run_index_loop(self, interval: float) -> None:
+        """Index every ``interval`` s; a failure is logged once and retried with a growing wait."""
+        indexer: Indexer | None = None
+        last_problem: str | None = None
+        wait = 0.0
+        try:
+            while not self._index_loop.stop.wait(wait):
+                try:
+                    if indexer is None:
+                        indexer = self._open_indexer()
+                    self.sync_index(indexer)
+                except Exception as exc:  # the loop must outlive any failure: log, back off, retry
+                    problem = exc.diagnostics() if isinstance(exc, RegistryError) else f"{type(exc).__name__}: {exc}"
+                    self._index_failures += 1
+                    if problem != last_problem:
+                        log.warning("index loop: %s (retrying)", problem)
+                    last_problem = problem
+                    if indexer is not None and not isinstance(exc, RegistryError):
+                        with suppress(Exception):
+                            indexer.close()
+                        indexer = None
+                    wait = max(interval, min(INDEX_MAX_BACKOFF, interval * 2 ** min(self._index_failures, 10)))
+                    continue
+                if last_problem is not None:
+                    log.info("index loop: working again")
+                last_problem = None
+                self._index_failures = 0
+                wait = interval
+        finally:
+            if indexer is not None:
+                with suppress(Exception):
+                    indexer.close()
 
     def anchor_due(self) -> dict[str, int]:
         """One pass of the loop: anchor every served office with pending work; return records anchored."""

@@ -1,12 +1,42 @@
-"""``ipreg serve``: the HTTP service (REST ``/v1``, OpenAPI, web pages) under uvicorn."""
+"""``ipreg serve``: the HTTP service (REST ``/v1``, OpenAPI, web pages) under uvicorn.
+
+The service publishes the batch manifests it writes under ``<public URL>/v1/manifests`` and anchors
+that URL as each batch's ``manifestURI``, so other offices' and auditors' instances, whose index loops
+follow the chain, can fetch them. An instance without keys or tokens is a read-only auditor.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import socket
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
+from ..errors import InputError
 from .common import HomeOption, RpcOption, settings
+
+
+def default_public_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` (a wildcard listen address is replaced by this machine's name)."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn() or "localhost"
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass
+    return f"http://{host}:{port}"
+
+
+def check_public_url(url: str, what: str = "--public-url") -> str:
+    """An absolute http(s) URL without query or fragment, without a trailing slash."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise InputError(f"{what} must be an absolute http(s) URL without query or fragment, got {url!r}")
+    return url.strip().rstrip("/")
 
 
 def serve(
@@ -24,11 +54,31 @@ def serve(
         float | None,
         typer.Option("--batch-interval", help="Anchor pending records every N s. $IPREG_BATCH_INTERVAL"),
     ] = None,
+    index_interval: Annotated[
+        float | None,
+        typer.Option(
+            "--index-interval",
+            help="Index the chain's events and the offices' manifests every N s (0: off; default 5)."
+            " $IPREG_INDEX_INTERVAL",
+        ),
+    ] = None,
     max_upload: Annotated[
         int | None, typer.Option("--max-upload", help="Largest body in bytes. $IPREG_MAX_UPLOAD_BYTES")
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="URL under which others reach this service (default http://HOST:PORT); manifests are"
+            " published and anchored under <URL>/v1/manifests. $IPREG_PUBLIC_URL",
+        ),
+    ] = None,
     manifest_base: Annotated[
-        str | None, typer.Option("--manifest-base", help="Public base URL of manifests. $IPREG_MANIFEST_BASE")
+        str | None,
+        typer.Option(
+            "--manifest-base",
+            help="Public base URL of manifests (default <public URL>/v1/manifests). $IPREG_MANIFEST_BASE",
+        ),
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
     rpc_url: RpcOption = None,
@@ -40,12 +90,19 @@ def serve(
     from ..api import ServiceSettings, create_app
 
     s = settings(home, rpc_url=rpc_url)
+    public = check_public_url(public_url or os.environ.get("IPREG_PUBLIC_URL") or default_public_url(host, port))
+    base = manifest_base or os.environ.get("IPREG_MANIFEST_BASE") or f"{public}/v1/manifests"
     options = ServiceSettings.from_env(
         offices=frozenset(o.upper() for o in office) if office else None,
         batch_interval=batch_interval,
+        index_interval=index_interval,
         max_upload_bytes=max_upload,
-        manifest_base=manifest_base,
+        manifest_base=check_public_url(base, "--manifest-base"),
     )
     app = create_app(s, service=options)
-    typer.echo(f"serving {s.home} on http://{host}:{port}/ (chain {s.rpc_url})", err=True)
+    typer.echo(
+        f"serving {s.home} on http://{host}:{port}/ as {public}/ (chain {s.rpc_url});"
+        f" manifests published under {options.manifest_base}/",
+        err=True,
+    )
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)

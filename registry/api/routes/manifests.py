@@ -1,0 +1,64 @@
+"""``GET /v1/manifests/{office}/{root}.json``: the batch manifests this office service publishes.
+
+When the service anchors, the batch's ``manifestURI`` points here (``ipreg serve --public-url``), so
+any auditor's indexer can fetch the values behind an anchored root from the office that anchored it.
+A manifest is immutable: its values must rebuild the root it is named after.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..deps import ServiceDep
+from . import errors
+
+router = APIRouter(prefix="/v1/manifests", tags=["manifests"])
+
+_MANIFEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["format", "office", "root", "leafEncoding", "values"],
+    "properties": {
+        "format": {"type": "string", "enum": ["ipreg-manifest-v1"]},
+        "office": {"type": "string", "description": "WIPO ST.3 code of the anchoring office."},
+        "root": {"type": "string", "description": "The anchored Merkle root."},
+        "leafEncoding": {"type": "array", "items": {"type": "string"}},
+        "values": {
+            "type": "array",
+            "description": "One value tuple per leaf (record id, content hash, canonicalization, supersedes).",
+            "items": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+
+
+@router.get(
+    "/{office}/{name}",
+    response_class=FileResponse,
+    responses={
+        **errors(),
+        200: {
+            "description": "The ipreg-manifest-v1 document of the batch.",
+            "content": {"application/json": {"schema": _MANIFEST_SCHEMA}},
+        },
+    },
+    summary="A batch manifest published by this office service",
+)
+async def get_manifest(
+    office: Annotated[str, Path(description="WIPO ST.3 code of the office, e.g. EP.")],
+    name: Annotated[str, Path(description="The batch root and `.json`: `0x` + 64 hex digits + `.json`.")],
+    service: ServiceDep,
+) -> FileResponse:
+    """The manifest (record ids, content hashes, canonicalizations) behind an anchored root.
+
+    Only ``OFFICE/0x<64 hex digits>.json`` names a manifest; anything else, or a manifest this
+    instance does not hold, is 404."""
+    path = await run_in_threadpool(service.manifest_path, office, name)
+    return FileResponse(
+        path,
+        media_type="application/json",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
