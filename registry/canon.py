@@ -130,8 +130,10 @@ def _sort_key(name: str) -> list[str]:
 class _C14N2Writer:
     """Canonical XML 2.0 (sequential prefix rewriting, no comments) from expat events.
 
-    Produces exactly what ``xml.etree.ElementTree.C14NWriterTarget(rewrite_prefixes=True)`` does
-    (the test suite checks this), specialised for speed, and drops whitespace-only text.
+    Produces what ``xml.etree.ElementTree.C14NWriterTarget(rewrite_prefixes=True)`` does (the test
+    suite checks this), specialised for speed, with two differences: whitespace-only text is
+    dropped, and names in no namespace stay unprefixed instead of getting a prefix bound to the
+    empty namespace (``xmlns:n0=""``), which is not well-formed XML. The output parses again.
     """
 
     __slots__ = ("_in_scope", "_out", "_pending", "_prefixes", "_root_done", "_root_seen", "_stack")
@@ -140,7 +142,7 @@ class _C14N2Writer:
         self._out: list[str] = []
         self._pending: list[str] = []
         self._prefixes: dict[str, str] = {}
-        self._in_scope: dict[str, int] = {_XML_NS: 1}
+        self._in_scope: dict[str, int] = {_XML_NS: 1, "": 1}  # names in no namespace stay unprefixed
         self._stack: list[list[str]] = []
         self._root_seen = False
         self._root_done = False
@@ -158,6 +160,8 @@ class _C14N2Writer:
         uri, local = _split(name)
         if uri == _XML_NS:
             return "xml:" + local, uri
+        if not uri:
+            return local, uri
         prefix = self._prefixes.get(uri)
         if prefix is None:
             prefix = self._prefixes[uri] = f"n{len(self._prefixes)}"
@@ -166,13 +170,18 @@ class _C14N2Writer:
             new.append(uri)
         return f"{prefix}:{local}", uri
 
+    def _tag(self, uri: str, local: str) -> str:
+        if not uri:
+            return local
+        return f"{self._prefixes[uri] if uri != _XML_NS else 'xml'}:{local}"
+
     def start(self, name: str, attrs: dict[str, str]) -> None:
         if self._pending:
             self._flush()
         if not attrs:
             uri, local = _split(name)
             if self._in_scope.get(uri):  # the common case: a known namespace, no attributes
-                self._out.append(f"<{self._prefixes[uri] if uri != _XML_NS else 'xml'}:{local}>")
+                self._out.append(f"<{self._tag(uri, local)}>")
                 self._stack.append(_NONE)
                 self._root_seen = True
                 return
@@ -198,7 +207,7 @@ class _C14N2Writer:
         if self._pending:
             self._flush()
         uri, local = _split(name)
-        self._out.append(f"</{self._prefixes[uri] if uri != _XML_NS else 'xml'}:{local}>")
+        self._out.append(f"</{self._tag(uri, local)}>")
         new = self._stack.pop()
         if new:
             for u in new:
@@ -219,7 +228,17 @@ class _C14N2Writer:
         return "".join(self._out).encode("utf-8")
 
 
+#: Encodings expat decodes itself; others would depend on the platform's Python codecs.
+XML_ENCODINGS: Final = frozenset({"utf-8", "utf8", "utf-16", "utf16", "iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"})
+_XML_DECL_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
 def _c14n2(data: bytes) -> bytes:
+    declared = _XML_DECL_ENCODING.match(data)
+    if declared and declared.group(1).decode("ascii").lower() not in XML_ENCODINGS:
+        raise CanonicalizationError(
+            f"XML refused: encoding {declared.group(1).decode('ascii')!r} (use UTF-8, UTF-16, ISO-8859-1 or US-ASCII)"
+        )
     writer = _C14N2Writer()
     parser = expat.ParserCreate(namespace_separator="}")
     parser.buffer_text = True

@@ -95,11 +95,13 @@ def prepare_file(
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        digest = canon.content_hash(data, method)
+        canonical = canon.canonical_bytes(data, method)
+        digest = canon.sha256_hex(canonical)
         rid = (
             record_id
             or (manifest.get(path.name) or manifest.get(str(path)) if manifest else None)
-            or id_from_document(data, method)
+            # ids are read from the canonical form: comments are gone, CDATA and references resolved
+            or id_from_document(canonical, method)
             or RecordId.from_filename(path.name)
         )
     except RegistryError as exc:

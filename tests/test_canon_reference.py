@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -51,7 +52,26 @@ def reference_c14n2(data: bytes) -> bytes:
     parser = ET.XMLParser(target=Filter())
     parser.feed(data)
     parser.close()
-    return "".join(out).encode("utf-8")
+    return _unprefix_empty_namespace("".join(out)).encode("utf-8")
+
+
+def _unprefix_empty_namespace(text: str) -> str:
+    """The stdlib binds a prefix to the empty namespace (``xmlns:nK=""``); ours leaves such names bare.
+
+    Drop that declaration and prefix, and renumber the prefixes assigned after it.
+    """
+    match = re.search(r' xmlns:n(\d+)=""', text)
+    if match is None:
+        return text
+    k = int(match.group(1))
+    text = text.replace(match.group(0), "")
+    text = re.sub(rf"(?<=[<\s/])n{k}:", "", text)
+
+    def renumber(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        return f"n{n - 1}" if n > k else f"n{n}"
+
+    return re.sub(r"(?<=[<\s/:])n(\d+)(?=[:=])", renumber, text)
 
 
 NAMES = st.sampled_from(["a", "b", "Title", "x-y", "n_1"])
@@ -112,3 +132,11 @@ def test_processing_instructions_and_xml_namespace_match_reference() -> None:
         b'<?pi x?><d/><e xmlns="urn:c"><f/></e><g/></r><?after?>'
     )
     assert canon.canonical_bytes(data, canon.XML_C14N2) == reference_c14n2(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(element())
+def test_canonical_xml_is_well_formed_and_a_fixed_point(doc: str) -> None:
+    once = canon.canonical_bytes(doc.encode("utf-8"), canon.XML_C14N2)
+    ET.fromstring(once)  # well-formed: no prefix bound to the empty namespace
+    assert canon.canonical_bytes(once, canon.XML_C14N2) == once
