@@ -229,7 +229,9 @@ class _C14N2Writer:
 
 
 #: Encodings expat decodes itself; others would depend on the platform's Python codecs.
-XML_ENCODINGS: Final = frozenset({"utf-8", "utf8", "utf-16", "utf16", "iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"})
+XML_ENCODINGS: Final = frozenset(
+    {"utf-8", "utf8", "utf-16", "utf16", "iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"}
+)
 _XML_DECL_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 

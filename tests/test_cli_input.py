@@ -141,9 +141,7 @@ def test_hash_unknown_canonicalization(home: Path, files: Path) -> None:
 
 
 def test_hash_json_output(home: Path, files: Path) -> None:
-    paths = generate_gazette(
-        files, office="EP", count=4, kinds=("st96-patent", "st96-trademark", "st97-json", "pdf")
-    )
+    paths = generate_gazette(files, office="EP", count=4, kinds=("st96-patent", "st96-trademark", "st97-json", "pdf"))
     plain = files / "anonymous.xml"
     plain.write_bytes(b'<?xml version="1.0"?>\n<r xmlns="urn:x">\n  <s a="1">t</s>\n</r>\n')
     result = run(home, "hash", *map(str, [*paths, plain]), "--json")
@@ -157,9 +155,7 @@ def test_hash_json_output(home: Path, files: Path) -> None:
         assert row["contentHash"] == canon.content_hash(path.read_bytes(), method)
     assert [r["recordId"] for r in rows[:4]] == [p.stem.replace("-", ":") for p in paths]
     assert rows[4]["recordId"] is None
-    assert rows[4]["contentHash"] == canon.content_hash(
-        b'<r xmlns="urn:x"><s a="1">t</s></r>', canon.XML_C14N2
-    )
+    assert rows[4]["contentHash"] == canon.content_hash(b'<r xmlns="urn:x"><s a="1">t</s></r>', canon.XML_C14N2)
 
 
 def test_hash_text_output(home: Path, files: Path) -> None:

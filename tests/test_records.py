@@ -260,8 +260,7 @@ TM_NS = (
             RecordId("WO", "1234567"),
         ),
         (
-            b"<Record><IPOfficeCode>DE</IPOfficeCode><PublicationNumber>102026000001</PublicationNumber>"
-            b"</Record>",
+            b"<Record><IPOfficeCode>DE</IPOfficeCode><PublicationNumber>102026000001</PublicationNumber></Record>",
             canon.XML_C14N2,
             RecordId("DE", "102026000001"),
         ),
@@ -306,9 +305,7 @@ def _oz_leaf(values: list[Any]) -> bytes:
     method=st.sampled_from([*canon.CANONICALIZATIONS, SEALED]),
     supersedes=st.binary(min_size=32, max_size=32),
 )
-def test_leaf_matches_openzeppelin_convention(
-    record_id: str, content: bytes, method: str, supersedes: bytes
-) -> None:
+def test_leaf_matches_openzeppelin_convention(record_id: str, content: bytes, method: str, supersedes: bytes) -> None:
     value = LeafValue(record_id, "0x" + content.hex(), method, "0x" + supersedes.hex())
     encoded = eth_abi.encode(list(LEAF_ENCODING), [record_id, content, method, supersedes])
     assert value.encode() == encoded
@@ -322,9 +319,7 @@ def test_leaf_known_vector() -> None:
     assert value.leaf() == _oz_leaf(["EP:1234567:B1", b"\xab" * 32, "xml-c14n2", b"\x00" * 32])
     assert value.leaf() != LeafValue("EP:1234567:B1", "0x" + "ab" * 32, canon.RAW).leaf()
     assert value.leaf() != LeafValue("EP:1234567:B2", "0x" + "ab" * 32, canon.XML_C14N2).leaf()
-    assert (
-        value.leaf() != LeafValue("EP:1234567:B1", "0x" + "ab" * 32, canon.XML_C14N2, "0x" + "01" * 32).leaf()
-    )
+    assert value.leaf() != LeafValue("EP:1234567:B1", "0x" + "ab" * 32, canon.XML_C14N2, "0x" + "01" * 32).leaf()
 
 
 @given(HEX32, HEX32, st.sampled_from(canon.CANONICALIZATIONS), RECORD_IDS)
@@ -382,9 +377,7 @@ def test_sealed_commitment_and_value() -> None:
 
 
 def _good_bundle() -> ProofBundle:
-    values = [
-        LeafValue(f"EP:{1234560 + i}:B1", "0x" + bytes([i]).hex() * 32, canon.XML_C14N2) for i in range(5)
-    ]
+    values = [LeafValue(f"EP:{1234560 + i}:B1", "0x" + bytes([i]).hex() * 32, canon.XML_C14N2) for i in range(5)]
     tree = merkle.MerkleTree.from_leaves([v.leaf() for v in values])
     return ProofBundle(
         chain_id=31337,
@@ -432,9 +425,7 @@ BUNDLES = st.builds(
     transaction_hash=HEX32,
     block_number=st.integers(0, 2**40),
     anchored_at=st.just("2026-11-21T10:00:00Z"),
-    extra=st.dictionaries(
-        st.sampled_from(["manifestURI", "reveal", "note"]), st.text(max_size=8), max_size=2
-    ),
+    extra=st.dictionaries(st.sampled_from(["manifestURI", "reveal", "note"]), st.text(max_size=8), max_size=2),
 )
 
 
@@ -548,9 +539,7 @@ def test_bundle_not_an_object_is_refused(body: Any) -> None:
         ProofBundle.from_json(body)
 
 
-@pytest.mark.parametrize(
-    "text", ["", "{", "not json", b"\xff\xfe", "[1,2", '{"format": "ipreg-proof-v1"', "NaN"]
-)
+@pytest.mark.parametrize("text", ["", "{", "not json", b"\xff\xfe", "[1,2", '{"format": "ipreg-proof-v1"', "NaN"])
 def test_bundle_loads_refuses_non_json(text: str | bytes) -> None:
     with pytest.raises(BundleError) as info:
         ProofBundle.loads(text)
