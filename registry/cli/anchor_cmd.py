@@ -62,6 +62,7 @@ def anchor(
     show = not as_json
     with progress_bar(show, len(files), "canonicalizing") as advance:
         prepared = prepare_files(files, rid, ids, canonicalization, on_progress=advance)
+    canonicalized = time.perf_counter()
     chain = open_chain(s)
     assert chain.deployment is not None
     account = load_signer(s, office, chain.deployment)
@@ -94,6 +95,7 @@ def anchor(
             on_progress,
         )
         submitted = anchorer.submit(prepared, sealed=sealed)
+        accepted = time.perf_counter()
         result = anchorer.run(proofs_dir if not sealed else None)
     # Records anchored earlier (re-run, or duplicates): make sure their bundles exist.
     old_batches = {r.batch_id for r in submitted.existing if r.batch_id is not None}
@@ -125,6 +127,11 @@ def anchor(
         "seconds": round(elapsed, 3),
         "recordsPerSecond": round(result.records / elapsed, 1) if elapsed > 0 else None,
         "pending": store.pending_count(office),
+        "phaseSeconds": {
+            "canonicalize": round(canonicalized - started, 3),
+            "accept": round(accepted - canonicalized, 3),
+            **{k: round(v, 3) for k, v in result.seconds.items()},
+        },
     }
     if as_json:
         emit_json(summary)
