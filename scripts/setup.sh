@@ -18,6 +18,6 @@ if [ "$dev" = 1 ]; then
   (cd local-chain && npm ci --no-audit --no-fund --loglevel=error)
   if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null) || echo "note: chromium not installed; browser tests will be skipped" >&2
+    ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium wrk >/dev/null) || echo "note: chromium not installed; browser tests will be skipped" >&2
   fi
 fi
