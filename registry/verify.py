@@ -238,10 +238,11 @@ def verify_file(
             raise InputError(f"bundle names unknown canonicalization {method!r}")
         return verify_bundle(chain, bundle, canon.content_hash(data, method), store)
     digest, method = file_hash(data, filename)
-    return verify_hash(chain, store, digest, record_hint=_id_of(data, filename, method))
+    return verify_hash(chain, store, digest, record_hint=record_hint(data, filename, method))
 
 
-def _id_of(data: bytes, filename: str, method: str) -> str | None:
+def record_hint(data: bytes, filename: str, method: str) -> str | None:
+    """The record id a file carries (document or file name), or None: a hint to explain a mismatch."""
     try:
         rid = id_from_document(data, method) or RecordId.from_filename(filename)
     except InputError:

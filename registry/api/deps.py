@@ -15,10 +15,10 @@ from .. import canon
 from ..errors import AuthError, BundleError, CanonicalizationError, ForbiddenError, InputError, RecordIdError
 from ..ingest import PreparedRecord
 from ..records import ProofBundle, RecordId
-from ..verify import file_hash
+from ..verify import file_hash, record_hint
 from .errors import MalformedJsonError, UnsupportedMediaTypeError
 from .schemas import RecordCreate, VerifyRequest
-from .service import Service, check_hash, record_hint_of
+from .service import Service, check_hash
 
 #: Most form fields a multipart request may carry (file, bundle, recordId, canonicalization ...).
 MAX_FORM_FIELDS = 8
@@ -201,7 +201,7 @@ async def record_input(request: Request) -> PreparedRecord:
         digest, method = await run_in_threadpool(file_hash, data, filename, forced)
         rid = RecordId.parse(explicit) if explicit else None
         if rid is None:
-            hint = record_hint_of(data, filename, method)
+            hint = record_hint(data, filename, method)
             rid = RecordId.parse(hint) if hint else None
         if rid is None:
             raise RecordIdError(

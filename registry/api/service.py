@@ -26,10 +26,10 @@ from ..anchor import Anchorer, RunResult
 from ..chain import Chain, Deployment, connect, utc_iso
 from ..config import EMBEDDED, Settings
 from ..errors import ChainError, ConfigError, InputError, NotFoundError, RegistryError
-from ..indexer import Index, Indexer, SyncResult
+from ..indexer import Index, IndexedBatch, Indexer, SyncResult
 from ..ingest import PreparedRecord
 from ..keys import load_signer
-from ..records import SEALED, ProofBundle, RecordId, id_from_document
+from ..records import SEALED, ProofBundle, RecordId
 from ..st3 import is_st3
 from ..store import Store, StoredBatch, StoredRecord
 from ..tokens import office_for_token
@@ -428,22 +428,7 @@ class Service:
             known = {v.root for v in views}
             for ib in index.batches(office, limit=limit):
                 if ib.root not in known:
-                    views.append(
-                        BatchView(
-                            ib.root,
-                            ib.office,
-                            ib.leaf_count,
-                            "anchored",
-                            ib.manifest_uri,
-                            ib.signer,
-                            ib.tx_hash,
-                            ib.block_number,
-                            ib.anchored_at,
-                            None,
-                            ib.revocation_reason,
-                            ib.manifest_error,
-                        )
-                    )
+                    views.append(_index_batch_view(ib))
         views.sort(key=lambda v: (v.block_number is not None, -(v.block_number or 0)))
         return views[:limit]
 
@@ -457,20 +442,7 @@ class Service:
         index = _index(store)
         ib = index.batch(root) if index is not None else None
         if ib is not None:
-            return BatchView(
-                ib.root,
-                ib.office,
-                ib.leaf_count,
-                "anchored",
-                ib.manifest_uri,
-                ib.signer,
-                ib.tx_hash,
-                ib.block_number,
-                ib.anchored_at,
-                None,
-                ib.revocation_reason,
-                ib.manifest_error,
-            )
+            return _index_batch_view(ib)
         with self.guard():
             info = self.reader.batch_state(root).info
         if info is None:
@@ -606,7 +578,7 @@ class Service:
         if bundle is not None:
             return self.verify_bundle(bundle, data, filename)
         digest, method = verify.file_hash(data, filename)
-        return self.verify_hash(digest, record_hint_of(data, filename, method))
+        return self.verify_hash(digest, verify.record_hint(data, filename, method))
 
     def verify_bundle(self, bundle: ProofBundle, data: bytes | None = None, filename: str = "") -> verify.Verdict:
         """Verdict for a proof bundle (and the file it speaks for, if given)."""
@@ -839,6 +811,24 @@ class Service:
         return done
 
 
+def _index_batch_view(ib: IndexedBatch) -> BatchView:
+    """A batch only the index knows (anchored by another office or instance)."""
+    return BatchView(
+        ib.root,
+        ib.office,
+        ib.leaf_count,
+        "anchored",
+        ib.manifest_uri,
+        ib.signer,
+        ib.tx_hash,
+        ib.block_number,
+        ib.anchored_at,
+        None,
+        ib.revocation_reason,
+        ib.manifest_error,
+    )
+
+
 def _index(store: Store) -> Index | None:
     """The indexer's read model in this store file, or None."""
     return Index.of(store.db)
@@ -861,11 +851,3 @@ def _check_root(value: str) -> str:
 def check_hash(value: str) -> str:
     """A content hash normalised to lowercase; InputError (400) if malformed."""
     return _check_hash(value)
-
-
-def record_hint_of(data: bytes, filename: str, method: str) -> str | None:
-    try:
-        rid = id_from_document(data, method) or RecordId.from_filename(filename)
-    except InputError:
-        return None
-    return str(rid) if rid else None

@@ -75,13 +75,14 @@ def anchor(
     store = open_store(s)
     proofs_dir = proofs or s.home / "proofs" / office
     with progress_bar(show, len(prepared), "anchoring") as advance:
-        done = [0]
+        done = [0, 0]  # records, batches
 
         def on_progress(event: str, n: int) -> None:
             if event == "anchored":
                 done[0] += n
+                done[1] += 1
                 elapsed = time.perf_counter() - started
-                advance(n, rate=f"{done[0] / elapsed:,.0f} rec/s")
+                advance(n, rate=f"{done[1]} batch(es), {done[0] / elapsed:,.0f} rec/s")
 
         anchorer = Anchorer(
             store,
