@@ -15,7 +15,10 @@ else
   .venv/bin/python -m pip install -q -e .
 fi
 if [ "$dev" = 1 ]; then
-  (cd local-chain && npm ci --no-audit --no-fund --loglevel=error)
+  # npm ci refuses this lockfile when the registry mirror lacks anvil's other-platform optional
+  # packages; npm install --no-save then installs the same pinned versions without touching it.
+  (cd local-chain && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null \
+     || npm install --no-save --no-audit --no-fund --loglevel=error; })
   if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium wrk >/dev/null) || echo "note: chromium not installed; browser tests will be skipped" >&2
