@@ -60,6 +60,15 @@ def test_anchor_folder_verify_tamper_and_survive_restart(tmp_path: Path, env: di
             assert verdict["transactionHash"] == summary["batches"][0]["transactionHash"]
             assert verdict["anchoredAt"].endswith("Z")
 
+    # By content hash, by record id, and by the bundle alone.
+    first = files[0]
+    digest, rid = hashes[str(first)]["contentHash"], hashes[str(first)]["recordId"]
+    for args in (("--hash", digest), ("--record", rid), ("--proof", str(by_id[rid]))):
+        verdict = json.loads(run(env, "verify", *args, "--json").stdout)
+        assert (verdict["verdict"], verdict["recordId"], verdict["contentHash"]) == ("VERIFIED", rid, digest)
+    proc = run(env, "verify", "--hash", "0x" + "ab" * 32, "--json", check=False)
+    assert proc.returncode == 4 and json.loads(proc.stdout)["verdict"] == "UNKNOWN"
+
     # An auditor with nothing but the bundle and the endpoint: a fresh home, no deployment, no store.
     auditor = {**env, "IPREG_HOME": str(tmp_path / "auditor")}
     xml = next(f for f in files if f.suffix == ".xml")

@@ -1,7 +1,11 @@
-"""``ipreg verify``: the verdict for a file (exit status 0 only for VERIFIED)."""
+"""``ipreg verify``: the verdict for a file, a content hash, a record id or a bundle alone.
+
+Exit status 0 only for VERIFIED.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -10,25 +14,32 @@ import typer
 from ..chain import Chain, connect
 from ..errors import ConfigError, InputError
 from ..records import ProofBundle
-from ..verify import EXIT_CODES, Verdict, verify_file
+from ..verify import EXIT_CODES, Verdict, verify_bundle, verify_file, verify_hash, verify_record_id
 from .common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, open_store, settings
+
+_HASH = re.compile(r"0x[0-9a-f]{64}")
 
 
 def verify(
-    file: Annotated[Path, typer.Argument(help="The record to verify.", show_default=False)],
+    file: Annotated[Path | None, typer.Argument(help="The record to verify.", show_default=False)] = None,
     proof: Annotated[
         Path | None, typer.Option("--proof", help="Its proof bundle (then only the endpoint is needed).")
     ] = None,
+    content_hash: Annotated[str | None, typer.Option("--hash", help="Verify a content hash (0x…) instead.")] = None,
+    record_id: Annotated[str | None, typer.Option("--record", help="Verify a record id's newest version.")] = None,
     rpc_url: RpcOption = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Verify a record against the chain: VERIFIED, TAMPERED, UNKNOWN, REVOKED, SUPERSEDED or UNAUTHORISED."""
+    """Verify against the chain: VERIFIED, TAMPERED, UNKNOWN, REVOKED, SUPERSEDED or UNAUTHORISED.
+
+    Give FILE (with or without --proof), --proof alone (the bundle's own record), --hash or --record.
+    """
+    if sum(x is not None for x in (file, content_hash, record_id)) > 1:
+        raise InputError("give one of FILE, --hash or --record")
+    if file is None and proof is None and content_hash is None and record_id is None:
+        raise InputError("nothing to verify: give FILE, --proof BUNDLE, --hash 0x… or --record OFFICE:NUMBER[:KIND]")
     s = settings(home, rpc_url=rpc_url)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {file}: {exc.strerror or exc}") from None
     store = open_store(s) if s.store_file.exists() else None
     if proof is not None:
         try:
@@ -36,13 +47,32 @@ def verify(
         except OSError as exc:
             raise InputError(f"cannot read proof bundle {proof}: {exc.strerror or exc}") from None
         chain = Chain.for_registry(connect(s.rpc_url), bundle.registry, s.rpc_retries)
-        verdict = verify_file(chain, store, data, file.name, bundle)
+        if file is not None:
+            verdict = verify_file(chain, store, _read(file), file.name, bundle)
+        else:
+            verdict = verify_bundle(chain, bundle, content_hash.lower() if content_hash else None, store)
     else:
         if not s.deployment_file.exists():
             raise ConfigError("no proof bundle and no local deployment: give --proof BUNDLE")
-        verdict = verify_file(open_chain(s), store, data, file.name)
+        chain = open_chain(s)
+        if file is not None:
+            verdict = verify_file(chain, store, _read(file), file.name)
+        elif content_hash is not None:
+            if not _HASH.fullmatch(content_hash.lower()):
+                raise InputError(f"invalid content hash {content_hash!r} (0x and 64 hex digits)")
+            verdict = verify_hash(chain, store, content_hash.lower())
+        else:
+            assert record_id is not None
+            verdict = verify_record_id(chain, store, record_id)
     show(verdict, as_json)
     raise typer.Exit(EXIT_CODES[verdict.verdict])
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror or exc}") from None
 
 
 def show(verdict: Verdict, as_json: bool) -> None:
