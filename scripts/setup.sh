@@ -8,11 +8,14 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+pip_install() {  # quiet unless it fails: then the whole log
+  .venv/bin/python -m pip install -q "$@" >.venv/pip.log 2>&1 || { cat .venv/pip.log >&2; exit 1; }
+}
+pip_install --upgrade pip
 if [ "$dev" = 1 ]; then
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  pip_install -e ".[dev]"
 else
-  .venv/bin/python -m pip install -q -e .
+  pip_install -e .
 fi
 if [ "$dev" = 1 ]; then
   # npm ci refuses this lockfile when the registry mirror lacks anvil's other-platform optional
