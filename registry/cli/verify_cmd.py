@@ -40,6 +40,7 @@ def verify(
     if file is None and proof is None and content_hash is None and record_id is None:
         raise InputError("nothing to verify: give FILE, --proof BUNDLE, --hash 0x… or --record OFFICE:NUMBER[:KIND]")
     s = settings(home, rpc_url=rpc_url)
+    data = _read(file) if file is not None else b""  # bad input fails before any network call
     store = open_store(s) if s.store_file.exists() else None
     if proof is not None:
         try:
@@ -48,7 +49,7 @@ def verify(
             raise InputError(f"cannot read proof bundle {proof}: {exc.strerror or exc}") from None
         chain = Chain.for_registry(connect(s.rpc_url), bundle.registry, s.rpc_retries)
         if file is not None:
-            verdict = verify_file(chain, store, _read(file), file.name, bundle)
+            verdict = verify_file(chain, store, data, file.name, bundle)
         else:
             verdict = verify_bundle(chain, bundle, content_hash.lower() if content_hash else None, store)
     else:
@@ -56,7 +57,7 @@ def verify(
             raise ConfigError("no proof bundle and no local deployment: give --proof BUNDLE")
         chain = open_chain(s)
         if file is not None:
-            verdict = verify_file(chain, store, _read(file), file.name)
+            verdict = verify_file(chain, store, data, file.name)
         elif content_hash is not None:
             if not _HASH.fullmatch(content_hash.lower()):
                 raise InputError(f"invalid content hash {content_hash!r} (0x and 64 hex digits)")
