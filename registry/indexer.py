@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -33,6 +33,7 @@ from . import canon, merkle
 from .chain import OFFICE_STATUS, Chain, utc_iso
 from .errors import CanonicalizationError, InputError, RegistryError, StoreError
 from .records import LEAF_ENCODING, SEALED, LeafValue, ProofBundle
+from .store import immediate
 
 #: Blocks per ``eth_getLogs`` request.
 BLOCK_STEP: Final = 2000
@@ -567,15 +568,8 @@ class Indexer:
         """Close the connection."""
         self.db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self.db)
 
     # -- deployment and cursor
 
