@@ -4,10 +4,10 @@ and request bodies parsed by content type (multipart upload or JSON) under the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -24,6 +24,8 @@ from .service import Service, check_hash
 MAX_FORM_FIELDS = 8
 #: Largest non-file form field.
 MAX_FIELD_BYTES = 1024 * 1024
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def get_service(request: Request) -> Service:
@@ -74,6 +76,14 @@ async def _json_body(request: Request) -> Any:
         return canon.load_json(raw, "request body")
     except CanonicalizationError as exc:
         raise MalformedJsonError(exc.diagnostics()) from None
+
+
+def _validated(model: type[M], body: Any) -> M:
+    """``model`` from a JSON body; InvalidBodyError naming the first problem."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidBodyError(_validation_message(exc)) from None
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -167,10 +177,7 @@ async def verify_input(request: Request) -> VerifyInput:
         return VerifyInput(data=upload.data, filename=upload.filename or "upload", bundle=bundle)
     if _is_json(media):
         body = await _json_body(request)
-        try:
-            req = VerifyRequest.model_validate(body)
-        except ValidationError as exc:
-            raise InvalidBodyError(_validation_message(exc)) from None
+        req = _validated(VerifyRequest, body)
         if (req.content_hash is None) == (req.bundle is None):
             raise InvalidBodyError("give exactly one of contentHash or bundle")
         if req.bundle is not None:
@@ -211,10 +218,7 @@ async def record_input(request: Request) -> PreparedRecord:
         return PreparedRecord(filename, rid, digest, method)
     if _is_json(media):
         body = await _json_body(request)
-        try:
-            req = RecordCreate.model_validate(body)
-        except ValidationError as exc:
-            raise InvalidBodyError(_validation_message(exc)) from None
+        req = _validated(RecordCreate, body)
         return PreparedRecord("api", RecordId.parse(req.record_id), req.content_hash.lower(), req.canonicalization)
     raise _unsupported(media)
 

@@ -32,3 +32,18 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     for code in codes:
         out[code] = {"model": ErrorBody, "description": described.get(code, "Error.")}
     return out
+
+
+def upload_body(properties: dict[str, Any], json_schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` for a body that is a multipart upload (field ``file`` required) or JSON."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": properties, "required": ["file"]},
+                },
+                "application/json": {"schema": json_schema},
+            },
+        },
+    }

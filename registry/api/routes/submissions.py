@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -15,36 +15,21 @@ from ..schemas import (
     RecordCreate,
     SubmissionPublic,
 )
-from . import errors
+from . import errors, upload_body
 
 router = APIRouter(prefix="/v1/offices", tags=["office writes"])
 
-_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "The record to anchor.",
-                        },
-                        "recordId": {
-                            "type": "string",
-                            "description": "OFFICE:NUMBER[:KIND]; else from the document or the file name.",
-                        },
-                        "canonicalization": {"type": "string", "enum": ["xml-c14n2", "json-jcs", "raw"]},
-                    },
-                    "required": ["file"],
-                },
-            },
-            "application/json": {"schema": RecordCreate.model_json_schema(by_alias=True)},
+_BODY = upload_body(
+    {
+        "file": {"type": "string", "format": "binary", "description": "The record to anchor."},
+        "recordId": {
+            "type": "string",
+            "description": "OFFICE:NUMBER[:KIND]; else from the document or the file name.",
         },
+        "canonicalization": {"type": "string", "enum": ["xml-c14n2", "json-jcs", "raw"]},
     },
-}
+    RecordCreate.model_json_schema(by_alias=True),
+)
 
 
 @router.post(

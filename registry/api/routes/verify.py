@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from ..deps import ServiceDep, VerifyBody
 from ..schemas import VerdictPublic, VerifyRequest
-from . import errors
+from . import errors, upload_body
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 
-_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "The record to verify.",
-                        },
-                        "bundle": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "Optional: its ipreg-proof-v1 bundle.",
-                        },
-                    },
-                    "required": ["file"],
-                },
-            },
-            "application/json": {"schema": VerifyRequest.model_json_schema(by_alias=True)},
-        },
+_BODY = upload_body(
+    {
+        "file": {"type": "string", "format": "binary", "description": "The record to verify."},
+        "bundle": {"type": "string", "format": "binary", "description": "Optional: its ipreg-proof-v1 bundle."},
     },
-}
+    VerifyRequest.model_json_schema(by_alias=True),
+)
 
 
 @router.post(
