@@ -41,6 +41,7 @@ from .st96_content import ELEMENT_ONLY
 __all__ = [
     "CANONICALIZATIONS",
     "CURRENT",
+    "EARLIER",
     "JSON_JCS",
     "JSON_JCS_V1",
     "LEGACY",
@@ -54,6 +55,7 @@ __all__ = [
     "canonicalization_for",
     "check_json_depth",
     "content_hash",
+    "for_anchoring",
     "is_json",
     "is_xml",
     "load_json",
@@ -71,6 +73,8 @@ CURRENT: Final = (XML_C14N2, JSON_JCS, RAW)
 LEGACY: Final = (XML_C14N2_V1, JSON_JCS_V1)
 #: Every identifier the project has ever written (verification accepts all of them).
 CANONICALIZATIONS: Final = (*CURRENT, *LEGACY)
+#: For a current method, the earlier identifiers of the same family, newest first.
+EARLIER: Final[dict[str, tuple[str, ...]]] = {XML_C14N2: (XML_C14N2_V1,), JSON_JCS: (JSON_JCS_V1,)}
 
 #: Largest document accepted for XML or JSON canonicalization.
 MAX_STRUCTURED_BYTES: Final = 64 * 1024 * 1024
@@ -87,6 +91,16 @@ def canonicalization_for(filename: str) -> str:
     """
     dot = filename.rfind(".")
     return _EXTENSIONS.get(filename[dot:].lower(), RAW) if dot >= 0 else RAW
+
+
+def for_anchoring(method: str) -> str:
+    """``method`` if new records may be anchored with it; CanonicalizationError for old or unknown ones."""
+    if method in CURRENT:
+        return method
+    if method in LEGACY:
+        newer = next(m for m, old in EARLIER.items() if method in old)
+        raise CanonicalizationError(f"{method} is kept for verifying old records only; anchor with {newer}")
+    raise CanonicalizationError(f"unknown canonicalization {method!r} (expected one of {', '.join(CURRENT)})")
 
 
 def is_xml(method: str) -> bool:

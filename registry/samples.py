@@ -388,11 +388,11 @@ def _st96_patent_xml(p: _Patent) -> bytes:
     )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <pat:PatentPublication xmlns:pat="{NS_PATENT}" xmlns:com="{NS_COMMON}" com:st96Version="V7_0">
- <pat:PatentPublicationBibliographicData>
+ <pat:BibliographicData>
   <pat:PatentPublicationIdentification>
    <com:IPOfficeCode>{p.office}</com:IPOfficeCode>
    <pat:PublicationNumber>{p.number}</pat:PublicationNumber>
-   <pat:PatentDocumentKindCode>{p.kind_code}</pat:PatentDocumentKindCode>
+   <com:PatentDocumentKindCode>{p.kind_code}</com:PatentDocumentKindCode>
    <com:PublicationDate>{p.pub_date}</com:PublicationDate>
   </pat:PatentPublicationIdentification>
   <pat:ApplicationIdentification>
@@ -413,7 +413,7 @@ def _st96_patent_xml(p: _Patent) -> bytes:
    <pat:InventorBag>{inventors}
    </pat:InventorBag>
   </pat:PartyBag>
- </pat:PatentPublicationBibliographicData>
+ </pat:BibliographicData>
  <pat:Abstract com:languageCode="{lang}"><com:P>{p.abstract}</com:P></pat:Abstract>
 </pat:PatentPublication>
 """.encode()

@@ -42,7 +42,7 @@ def _record_id_from_file(path: Path) -> str:
         if root.tag == f"{PAT}PatentPublication":
             office = _first_text(root, f"{COM}IPOfficeCode")
             number = _first_text(root, f"{PAT}PublicationNumber")
-            kind = _first_text(root, f"{PAT}PatentDocumentKindCode")
+            kind = _first_text(root, f"{COM}PatentDocumentKindCode")
             return f"{office}:{number}:{kind}"
         assert root.tag == f"{TMK}TrademarkApplication"
         office = _first_text(root, f"{COM}ReceivingOfficeCode")
