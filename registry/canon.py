@@ -431,12 +431,14 @@ def _decode_input(data: bytes) -> bytes:
     if bom:
         raise CanonicalizationError(f"XML refused: UTF-8 byte order mark but encoding {name!r} declared")
     info = _codec(name)
+    if not getattr(info, "_is_text_encoding", True):
+        raise CanonicalizationError(f"XML refused: {name!r} is not a text encoding")
     declaration = body[: head.index("?>") + 2] if "?>" in head else body[:0]
     try:
         ascii_compatible = declaration.decode(info.name) == declaration.decode("ascii")
     except UnicodeDecodeError:
         ascii_compatible = False
-    if not ascii_compatible or info.name in ("utf-7", *_UTF16) or not getattr(info, "_is_text_encoding", True):
+    if not ascii_compatible or info.name in ("utf-7", *_UTF16):
         raise CanonicalizationError(f"XML refused: encoding {name!r} cannot be read from an ASCII XML declaration")
     try:
         return body.decode(info.name).encode("utf-8")

@@ -759,3 +759,16 @@ def test_deep_but_well_formed_xml_is_linear() -> None:
     out = c14n(data)
     assert time.perf_counter() - started < 5.0
     assert out.count(b"<a>") == depth
+
+
+_V2 = {X: canon.XML_C14N2, J: canon.JSON_JCS}
+#: v2 reads any declared text encoding: a Shift_JIS declaration on ASCII bytes is a valid document there.
+_ACCEPTED_BY_V2 = {"xml-multibyte-codec"}
+
+
+@pytest.mark.parametrize(
+    ("data", "method"),
+    [pytest.param(p.values[0], _V2[p.values[1]], id=f"v2-{p.id}") for p in HOSTILE if p.id not in _ACCEPTED_BY_V2],
+)
+def test_hostile_or_bad_input_is_refused_by_v2(data: bytes, method: str) -> None:
+    test_hostile_or_bad_input_is_refused_quickly(data, method)
