@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (documents read best on one line)
 """Record ids, ST.13 numbers, ids carried by documents, leaf values and the ``ipreg-proof-v1`` bundle."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from registry.records import (
     LeafValue,
     ProofBundle,
     RecordId,
+    canonical_record_id,
     id_from_document,
     identify,
     sealed_commitment,
@@ -561,3 +563,228 @@ def test_bundle_unknown_fields_are_kept_but_cannot_override_known_ones() -> None
     assert bundle.extra == {"manifestURI": "https://example.org/m.json", "reveal": {"salt": "0x00"}}
     assert bundle.to_json() == body
     assert "root" not in bundle.extra
+
+
+# ------------------------------------------------------- the record's own identification only
+
+PAT_NS = (
+    'xmlns:pat="http://www.wipo.int/standards/XMLSchema/ST96/Patent" '
+    'xmlns:com="http://www.wipo.int/standards/XMLSchema/ST96/Common"'
+)
+
+
+def _patent(bib: str, before: str = "") -> bytes:
+    return f"<pat:PatentPublication {PAT_NS}>{before}<pat:BibliographicData>{bib}</pat:BibliographicData></pat:PatentPublication>".encode()
+
+
+OWN = (
+    "<pat:PatentPublicationIdentification><com:IPOfficeCode>EP</com:IPOfficeCode>"
+    "<pat:PublicationNumber>3123456</pat:PublicationNumber><com:PatentDocumentKindCode>A1</com:PatentDocumentKindCode>"
+    "</pat:PatentPublicationIdentification>"
+)
+CITATION = (
+    "<pat:ReferenceCitationBag><com:PatentCitation><com:CitedPatentDocumentIdentification>"
+    "<com:IPOfficeCode>US</com:IPOfficeCode><pat:PublicationNumber>9999999</pat:PublicationNumber>"
+    "<com:PatentDocumentKindCode>B2</com:PatentDocumentKindCode></com:CitedPatentDocumentIdentification>"
+    "</com:PatentCitation></pat:ReferenceCitationBag>"
+)
+PRIORITY = (
+    "<pat:PriorityClaimBag><pat:PriorityClaim><com:IPOfficeCode>JP</com:IPOfficeCode>"
+    "<com:ApplicationNumberText>2025-123456</com:ApplicationNumberText>"
+    "<com:PatentDocumentKindCode>A</com:PatentDocumentKindCode></pat:PriorityClaim></pat:PriorityClaimBag>"
+)
+RELATED = (
+    "<pat:RelatedDocumentBag><pat:Division><pat:ParentDocument><pat:PatentPublicationIdentification>"
+    "<com:IPOfficeCode>EP</com:IPOfficeCode><pat:PublicationNumber>1000001</pat:PublicationNumber>"
+    "</pat:PatentPublicationIdentification></pat:ParentDocument></pat:Division></pat:RelatedDocumentBag>"
+)
+COMMENT = "<!-- <pat:PatentPublicationIdentification><com:IPOfficeCode>DE</com:IPOfficeCode><pat:PublicationNumber>5</pat:PublicationNumber></pat:PatentPublicationIdentification> -->"
+
+
+@pytest.mark.parametrize(
+    "bib",
+    [
+        OWN,
+        CITATION + OWN,
+        PRIORITY + CITATION + OWN + RELATED,
+        COMMENT + RELATED + OWN + CITATION,
+        OWN.replace("3123456", "3 123 456"),
+    ],
+)
+@pytest.mark.parametrize("method", [canon.XML_C14N2, canon.XML_C14N2_V1])
+def test_patent_id_comes_from_its_own_identification(bib: str, method: str) -> None:
+    data = _patent(bib, before="<com:IPOfficeCode>EP</com:IPOfficeCode>")
+    assert str(id_from_document(data, method)) == "EP:3123456:A1"
+    assert str(id_from_document(canon.canonical_bytes(data, canon.XML_C14N2), method)) == "EP:3123456:A1"
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (_patent(CITATION + PRIORITY + RELATED), "no own identification"),
+        (_patent(OWN + OWN), "2 PatentPublicationIdentification"),
+        (_patent(OWN.replace("<com:IPOfficeCode>EP</com:IPOfficeCode>", "")), "lacks an office code"),
+        (_patent(OWN.replace("EP", "ZZ")), "ZZ"),
+        (
+            _patent(OWN.replace("<pat:PublicationNumber>3123456</pat:PublicationNumber>", "") + CITATION),
+            "lacks a number",
+        ),
+        (
+            f"<tmk:TrademarkApplication {TM_NS}><tmk:TrademarkBag>"
+            + "<tmk:Trademark><com:ReceivingOfficeCode>EM</com:ReceivingOfficeCode><com:ApplicationNumber><com:ApplicationNumberText>1</com:ApplicationNumberText></com:ApplicationNumber></tmk:Trademark>"
+            * 2
+            + "</tmk:TrademarkBag></tmk:TrademarkApplication>",
+            "2 trademarks",
+        ),
+        (
+            b"<dgn:DesignApplication xmlns:dgn='urn:d'><RegistrationOfficeCode>XX</RegistrationOfficeCode><ApplicationNumber><ApplicationNumberText>2</ApplicationNumberText></ApplicationNumber></dgn:DesignApplication>",
+            "XX",
+        ),
+    ],
+)
+def test_missing_or_ambiguous_identification_gives_no_id_and_a_reason(data: bytes | str, fragment: str) -> None:
+    raw = data.encode() if isinstance(data, str) else data
+    found = identify(raw, canon.XML_C14N2)
+    assert found.record_id is None
+    assert found.problem is not None and fragment in found.problem and "\n" not in found.problem
+
+
+def test_no_id_error_names_the_file_and_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "publication.xml"
+    path.write_bytes(_patent(CITATION + PRIORITY))
+    with pytest.raises(InputError, match=r"publication\.xml: no record id \(no own identification") as info:
+        prepare_file(path)
+    assert "\n" not in info.value.diagnostics()
+
+
+def test_design_identification() -> None:
+    doc = (
+        b"<dgn:DesignApplication xmlns:dgn='http://www.wipo.int/standards/XMLSchema/ST96/Design' "
+        b"xmlns:com='http://www.wipo.int/standards/XMLSchema/ST96/Common'>"
+        b"<com:RegistrationOfficeCode>EM</com:RegistrationOfficeCode>"
+        b"<com:ApplicationNumber><com:ApplicationNumberText>015012345-0001</com:ApplicationNumberText></com:ApplicationNumber>"
+        b"<dgn:DesignBag><dgn:Design><com:RegistrationNumber>9</com:RegistrationNumber></dgn:Design></dgn:DesignBag>"
+        b"</dgn:DesignApplication>"
+    )
+    assert str(id_from_document(doc, canon.XML_C14N2)) == "EM:150123450001"
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {
+            "citations": [{"IPOfficeCode": "US", "PublicationNumber": "1"}],
+            "patentPublication": {
+                "PatentPublicationIdentification": {
+                    "PublicationNumber": "1234567",
+                    "IPOfficeCode": "EP",
+                    "PatentDocumentKindCode": "B1",
+                }
+            },
+        },
+        {
+            "patentPublication": {
+                "PatentPublicationIdentification": {
+                    "PatentDocumentKindCode": "B1",
+                    "IPOfficeCode": "EP",
+                    "PublicationNumber": "1234567",
+                }
+            },
+            "citations": [{"IPOfficeCode": "US", "PublicationNumber": "1"}],
+        },
+        {
+            "PatentPublication": {
+                "priorityClaims": [{"IPOfficeCode": "JP", "ApplicationNumberText": "9"}],
+                "ipOfficeCode": "EP",
+                "publicationNumber": "1234567",
+                "patentDocumentKindCode": "B1",
+            }
+        },
+        {
+            "relatedDocuments": [{"PatentPublicationIdentification": {"IPOfficeCode": "EP", "PublicationNumber": "2"}}],
+            "IPOfficeCode": "EP",
+            "PublicationNumber": "01234567",
+            "PatentDocumentKindCode": "B1",
+        },
+    ],
+)
+def test_json_id_comes_from_the_documents_own_object_whatever_the_key_order(doc: dict[str, Any]) -> None:
+    data = json.dumps(doc).encode()
+    for method in (canon.JSON_JCS, canon.JSON_JCS_V1):
+        assert str(id_from_document(data, method)) == "EP:1234567:B1"
+        assert str(id_from_document(canon.canonical_bytes(data, method), method)) == "EP:1234567:B1"
+
+
+@pytest.mark.parametrize(
+    ("doc", "fragment"),
+    [
+        (
+            {
+                "a": {"PublicationNumber": "1", "IPOfficeCode": "EP"},
+                "b": {"PublicationNumber": "2", "IPOfficeCode": "EP"},
+            },
+            "2 top-level objects",
+        ),
+        ({"citations": [{"IPOfficeCode": "US", "PublicationNumber": "1"}]}, "no own identification"),
+        ({"PublicationNumber": "1", "publicationNumber": "2", "IPOfficeCode": "EP"}, "2 keys"),
+        ([1, 2], "not an object"),
+    ],
+)
+def test_json_without_a_single_own_identification_gives_no_id(doc: Any, fragment: str) -> None:
+    found = identify(json.dumps(doc).encode(), canon.JSON_JCS)
+    assert found.record_id is None and found.problem is not None and fragment in found.problem
+
+
+# ------------------------------------------------------------------- numbering formats
+
+HUMAN_FORMS = [
+    ("US:D912345:S", "US:D912345:S"),
+    ("US D912,345 S", "US:D912345:S"),
+    ("US:RE49123:E", "US:RE49123:E"),
+    ("US RE49,123 E", "US:RE49123:E"),
+    ("US:PP32123:P2", "US:PP32123:P2"),
+    ("US:H2345:H", "US:H2345:H"),
+    ("US:T909001:I4", "US:T909001:I4"),
+    ("TW:I712345:B", "TW:I712345:B"),
+    ("TW M612345 U", "TW:M612345:U"),
+    ("FM:2020001", "FM:2020001"),
+    ("MH:1", "MH:1"),
+    ("US 11,234,567 B2", "US:11234567:B2"),
+    ("US11234567B2", "US:11234567:B2"),
+    ("EP 3 123 456 A1", "EP:3123456:A1"),
+    ("ep3123456a1", "EP:3123456:A1"),
+    ("EP-3123456-A1", "EP:3123456:A1"),
+    ("US 08/936,998", "US:8936998"),
+    ("US:08936998", "US:8936998"),
+    ("US:8936998", "US:8936998"),
+    ("WO 2026/012345 A1", "WO:2026012345:A1"),
+    ("JP 2026-012345 A", "JP:2026012345:A"),
+    ("KR 10-2020-0012345", "KR:1020200012345"),
+    ("CN:202310123456.7", "CN:2023101234567"),
+]
+
+
+@pytest.mark.parametrize(("text", "canonical"), HUMAN_FORMS)
+def test_human_forms_name_one_canonical_id(text: str, canonical: str) -> None:
+    assert canonical_record_id(text) == canonical
+    assert canonical_record_id(canonical) == canonical
+
+
+@given(RECORD_IDS, st.integers(0, 3), st.data())
+def test_one_document_has_one_id_whatever_the_spelling(rid: RecordId, zeros: int, data: st.DataObject) -> None:
+    letters = len(rid.number) - len(rid.number.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    head, digits = rid.number[:letters], rid.number[letters:]
+    sep = data.draw(st.sampled_from(["", " ", ",", ".", "/", "-"]))
+    spelled = head + "0" * zeros + sep.join(digits)
+    assert RecordId(rid.office.lower(), spelled, rid.kind.lower() if rid.kind else None) == rid
+    assert RecordId.parse(f"{rid.office}:{spelled}" + (f":{rid.kind}" if rid.kind else "")) == rid
+
+
+def test_st3_list_is_complete_and_names_its_source() -> None:
+    import registry.st3 as st3
+
+    assert len(ST3_CODES) == 249 + 13
+    for code in ("FM", "MH", "TW", "PS", "XN", "XU", "XV", "QZ", "GC", "IB", "WO", "EM", "EP"):
+        assert code in ST3_CODES
+    assert "XX" not in ST3_CODES and "ZZ" not in ST3_CODES
+    assert "ST.3" in (st3.__doc__ or "") and "ISO 3166-1" in (st3.__doc__ or "")
