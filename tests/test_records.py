@@ -788,3 +788,24 @@ def test_st3_list_is_complete_and_names_its_source() -> None:
         assert code in ST3_CODES
     assert "XX" not in ST3_CODES and "ZZ" not in ST3_CODES
     assert "ST.3" in (st3.__doc__ or "") and "ISO 3166-1" in (st3.__doc__ or "")
+
+
+def test_ipreg_hash_prints_the_hash_without_an_id(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    design = tmp_path / "design.xml"  # like WIPO's own ST.96 design example: office XX
+    design.write_bytes(
+        b'<dgn:DesignApplication xmlns:dgn="http://www.wipo.int/standards/XMLSchema/ST96/Design"'
+        b' xmlns:com="http://www.wipo.int/standards/XMLSchema/ST96/Common">'
+        b"<com:RegistrationOfficeCode>XX</com:RegistrationOfficeCode><com:ApplicationNumber>"
+        b"<com:ApplicationNumberText>2015000001</com:ApplicationNumberText></com:ApplicationNumber>"
+        b"</dgn:DesignApplication>"
+    )
+    ipreg = Path(sys.executable).with_name("ipreg")
+    result = subprocess.run([str(ipreg), "hash", str(design), "--json"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["recordId"] is None
+    assert row["contentHash"] == canon.content_hash(design.read_bytes(), canon.XML_C14N2)
+    assert row["canonicalization"] == "xml-c14n2-v2"
