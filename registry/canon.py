@@ -195,29 +195,23 @@ def _split(name: str) -> tuple[str, str]:
     return (uri, local) if sep else ("", name)
 
 
-class _Open:
-    """One open element: what the end tag and the text inside it need."""
+_NONE: Final[list[str]] = []  # shared, never mutated
+_NO_PAIRS: Final[list[tuple[str, str]]] = []  # shared, never mutated
 
-    __slots__ = ("decls", "drop_ws", "extras", "index", "new", "preserve", "rest", "scoped", "tag")
 
-    def __init__(
-        self, tag: str, new: list[str], drop_ws: bool, preserve: bool, index: int, decls: list[str], rest: str
-    ) -> None:
-        self.tag = tag
-        self.new = new
-        self.drop_ws = drop_ws
-        self.preserve = preserve
-        self.index = index  # position of the start tag in the output
-        self.decls = decls  # namespace declarations written in the start tag
-        self.rest = rest  # attributes part of the start tag
-        self.extras: list[tuple[str, str]] = []  # original bindings kept for QName-like text
-        self.scoped: list[tuple[str, str]] = []  # original bindings kept for QName-like attribute values
+#: One open element: (qualified name, namespaces declared here, drop whitespace-only text,
+#: under xml:space="preserve", index of its start tag in the output, namespace declarations
+#: written, attributes written, original bindings declared for QName-like attribute values).
+_Open = tuple[str, list[str], bool, bool, int, list[str], str, list[tuple[str, str]]]
 
 
 class _C14N2Writer:
     """``xml-c14n2-v2`` from expat events (see registry/canonicalization.md)."""
 
-    __slots__ = ("_bindings", "_extra_scope", "_in_scope", "_out", "_pending", "_prefixes", "_root_done", "_stack")
+    __slots__ = (
+        "_bindings", "_extra_scope", "_in_scope", "_out", "_pending",
+        "_prefixes", "_root_seen", "_stack", "_text_extras",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self._out: list[str] = []
@@ -227,7 +221,8 @@ class _C14N2Writer:
         self._bindings: dict[str, list[str]] = {}  # original prefix ("" = default) -> URIs, innermost last
         self._extra_scope: dict[tuple[str, str], int] = {}  # original bindings declared in the output
         self._stack: list[_Open] = []
-        self._root_done = False
+        self._text_extras: dict[int, list[tuple[str, str]]] = {}  # stack depth -> bindings for QName-like text
+        self._root_seen = False
 
     # -- namespace bindings of the input (for QName values)
 
@@ -262,13 +257,14 @@ class _C14N2Writer:
         self._pending.clear()
         if not self._stack:
             return  # outside the document element
-        top = self._stack[-1]
-        if top.drop_ws and not text.strip(" \t\r\n"):
+        if self._stack[-1][2] and not text.strip(" \t\r\n"):
             return  # indentation of element-only content
         if ":" in text:
             extra = self._qname_like(text, "text")
-            if extra is not None and not self._extra_scope.get(extra) and extra not in top.extras:
-                top.extras.append(extra)
+            if extra is not None and not self._extra_scope.get(extra):
+                extras = self._text_extras.setdefault(len(self._stack), [])
+                if extra not in extras:
+                    extras.append(extra)
         self._out.append(_escape_text(text))
 
     def data(self, text: str) -> None:
@@ -306,18 +302,26 @@ class _C14N2Writer:
     def start(self, name: str, attrs: dict[str, str]) -> None:
         if self._pending:
             self._flush()
-        parent = self._stack[-1] if self._stack else None
-        depth = len(self._stack)
-        if depth >= MAX_XML_DEPTH:
+        stack = self._stack
+        if len(stack) >= MAX_XML_DEPTH:
             raise CanonicalizationError(f"XML refused: elements nested deeper than {MAX_XML_DEPTH} levels")
+        self._root_seen = True
         uri, local = _split(name)
-        preserve = parent.preserve if parent is not None else False
+        preserve = stack[-1][3] if stack else False
+        prefixes = self._prefixes
+        if not attrs:  # the common case: no attributes, a namespace already declared in the output
+            prefix = prefixes.get(uri)
+            if (prefix is not None and self._in_scope.get(uri)) or not uri:
+                qname = f"{prefix}:{local}" if uri else local
+                self._out.append(f"<{qname}>")
+                drop_ws = not preserve and local in ELEMENT_ONLY.get(uri, _NO_NAMES)
+                stack.append((qname, _NONE, drop_ws, preserve, len(self._out) - 1, _NONE, "", _NO_PAIRS))
+                return
         new: list[str] = []
+        extras: list[tuple[str, str]] = _NO_PAIRS
+        rest = ""
         if not attrs:
             qname = self._qname(uri, local, new)
-            decls = [f' xmlns:{self._prefixes[u]}="{_escape_attr(u)}"' for u in new] if new else []
-            rest = ""
-            extras: list[tuple[str, str]] = []
         else:
             space = attrs.get(_XML_SPACE)
             if space == "preserve":
@@ -325,64 +329,64 @@ class _C14N2Writer:
             elif space == "default":
                 preserve = False
             keys = sorted((_split(k), k) for k in attrs)  # by (namespace URI, local name)
-            types: dict[str, tuple[str, str]] = {}
-            if _XSI_TYPE in attrs:
-                types[_XSI_TYPE] = self._xsi_type(attrs[_XSI_TYPE])
+            xsi_type = self._xsi_type(attrs[_XSI_TYPE]) if _XSI_TYPE in attrs else None
             # sequential prefixes are given in namespace-URI order of the names this element uses
-            used = sorted({(uri, local), *(k for k, _ in keys), *types.values()})
-            for u, _local in used:
+            uris = {uri, *(k[0] for k, _ in keys)}
+            if xsi_type is not None:
+                uris.add(xsi_type[0])
+            for u in sorted(uris) if len(uris) > 1 else uris:
                 if u and u != _XML_NS:
                     self._prefix_for(u, new)
             qname = self._qname(uri, local, new)
-            decls = [f' xmlns:{self._prefixes[u]}="{_escape_attr(u)}"' for u in new]
             parts: list[str] = []
-            extras = []
             for (a_uri, a_local), key in keys:
                 value = attrs[key]
-                if key in types:
-                    t_uri, t_local = types[key]
-                    value = self._qname(t_uri, t_local, new)
+                if key == _XSI_TYPE and xsi_type is not None:
+                    value = self._qname(xsi_type[0], xsi_type[1], new)
                 elif ":" in value:
                     extra = self._qname_like(value, "attribute")
                     if extra is not None and not self._extra_scope.get(extra) and extra not in extras:
-                        extras.append(extra)
-                parts.append(f' {self._qname(a_uri, a_local, new)}="{_escape_attr(value)}"')
+                        extras = [*extras, extra]
+                a_name = a_local if not a_uri else f"{prefixes[a_uri] if a_uri != _XML_NS else 'xml'}:{a_local}"
+                parts.append(f' {a_name}="{_escape_attr(value)}"')
             rest = "".join(parts)
-            for extra in extras:
-                self._extra_scope[extra] = self._extra_scope.get(extra, 0) + 1
-                decls.append(f' xmlns:{extra[0]}="{_escape_attr(extra[1])}"')
+        decls = [f' xmlns:{prefixes[u]}="{_escape_attr(u)}"' for u in new] if new else []
+        for extra in extras:
+            self._extra_scope[extra] = self._extra_scope.get(extra, 0) + 1
+            decls.append(f' xmlns:{extra[0]}="{_escape_attr(extra[1])}"')
         if len(decls) > 1:
             decls.sort()
-        index = len(self._out)
         self._out.append(f"<{qname}{''.join(decls)}{rest}>")
         drop_ws = not preserve and local in ELEMENT_ONLY.get(uri, _NO_NAMES)
-        entry = _Open(qname, new, drop_ws, preserve, index, decls, rest)
-        if attrs and extras:
-            entry.scoped = extras
-        self._stack.append(entry)
+        stack.append((qname, new, drop_ws, preserve, len(self._out) - 1, decls, rest, extras))
 
     def end(self, name: str) -> None:
         if self._pending:
             self._flush()
-        entry = self._stack.pop()
-        self._out.append(f"</{entry.tag}>")
-        for u in entry.new:
-            self._in_scope[u] -= 1
-        for key in entry.scoped:
-            self._extra_scope[key] -= 1
-        if entry.extras:  # QName-like text: its binding goes into the start tag written earlier
-            decls = entry.decls + [f' xmlns:{p}="{_escape_attr(u)}"' for p, u in entry.extras]
-            decls.sort()
-            self._out[entry.index] = f"<{entry.tag}{''.join(decls)}{entry.rest}>"
-        self._root_done = not self._stack
+        depth = len(self._stack)
+        qname, new, _drop, _preserve, index, decls, rest, scoped = self._stack.pop()
+        self._out.append(f"</{qname}>")
+        if new:
+            for u in new:
+                self._in_scope[u] -= 1
+        if scoped:
+            for key in scoped:
+                self._extra_scope[key] -= 1
+        if self._text_extras:
+            extras = self._text_extras.pop(depth, None)
+            if extras:  # QName-like text: its binding goes into the start tag written earlier
+                both = decls + [f' xmlns:{p}="{_escape_attr(u)}"' for p, u in extras]
+                both.sort()
+                self._out[index] = f"<{qname}{''.join(both)}{rest}>"
 
     def pi(self, target: str, data: str) -> None:
-        if self._root_done:
+        after_root = self._root_seen and not self._stack
+        if after_root:
             self._out.append("\n")
         elif self._pending:
             self._flush()
         self._out.append(f"<?{target} {data}?>" if data else f"<?{target}?>")
-        if not self._stack and not self._root_done:
+        if not self._root_seen:
             self._out.append("\n")
 
     def result(self) -> bytes:
