@@ -426,12 +426,7 @@ def _decode_input(data: bytes) -> bytes:
     head = body[:300].decode("ascii", "replace")
     name = _declared(head)
     if name is None or _codec(name).name == "utf-8":
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            what = f"encoding {name!r} declared" if name else "no encoding declared (so UTF-8)"
-            raise CanonicalizationError(f"XML refused: {what} but byte {exc.start} is not UTF-8") from None
-        return body
+        return body  # expat checks UTF-8 itself; _not_utf8 names the byte if it fails
     if bom:
         raise CanonicalizationError(f"XML refused: UTF-8 byte order mark but encoding {name!r} declared")
     info = _codec(name)
@@ -450,6 +445,16 @@ def _decode_input(data: bytes) -> bytes:
         raise CanonicalizationError(
             f"XML refused: encoding {name!r} declared but byte {exc.start} is not {name}"
         ) from None
+
+
+def _not_utf8(body: bytes) -> None:
+    """Raise the clear error for a document that is not the UTF-8 it is read as, if it is not."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        name = _declared(body[:300].decode("ascii", "replace"))
+        what = f"encoding {name!r} declared" if name else "no encoding declared (so UTF-8)"
+        raise CanonicalizationError(f"XML refused: {what} but byte {exc.start} is not UTF-8") from None
 
 
 def _codec(name: str) -> codecs.CodecInfo:
@@ -479,6 +484,7 @@ def _c14n2(data: bytes) -> bytes:
     try:
         parser.Parse(body, True)
     except expat.ExpatError as exc:
+        _not_utf8(body)
         raise CanonicalizationError(
             f"malformed XML: {expat.ErrorString(exc.code)} at line {exc.lineno}, column {exc.offset}"
         ) from None
