@@ -616,7 +616,8 @@ def _iter(
         if kind == "st96-trademark":
             number = next(tn)
             data = _st96_trademark_xml(rng, office, number, gazette)
-            yield SampleFile(f"{office}-{number}.xml", f"{office}:{number}", kind, data)
+            # the record id is the canonical form (registry.records.normalize_number: no leading zeros)
+            yield SampleFile(f"{office}-{number}.xml", f"{office}:{number.lstrip('0') or '0'}", kind, data)
             continue
         p = _make_patent(rng, office, next(pn), gazette, pub_date)
         stem = f"{office}-{p.number}-{p.kind_code}"
