@@ -205,18 +205,24 @@ def _xml_outline(data: bytes) -> _Element | None:
     """Element names (local) and direct text of the top levels of a document, or None if unreadable."""
     root = _Element("")
     stack = [root]
+    deep = [0]  # open elements below _ID_DEPTH: not recorded
 
     def start(name: str, _attrs: Any) -> None:
+        if deep[0] or len(stack) > _ID_DEPTH:
+            deep[0] += 1
+            return
         node = _Element(name.rpartition("}")[2])
-        if len(stack) <= _ID_DEPTH:
-            stack[-1].children.append(node)
+        stack[-1].children.append(node)
         stack.append(node)
 
     def end(_name: str) -> None:
-        stack.pop()
+        if deep[0]:
+            deep[0] -= 1
+        else:
+            stack.pop()
 
     def data_(text: str) -> None:
-        if len(stack) <= _ID_DEPTH + 1:
+        if not deep[0]:
             stack[-1].text.append(text)
 
     def refuse(*_: Any) -> None:
