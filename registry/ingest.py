@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import canon
 from .errors import InputError, RegistryError
-from .records import RecordId, id_from_document
+from .records import RecordId, identify
 
 #: Below this many files a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 2000
@@ -97,19 +97,19 @@ def prepare_file(
     try:
         canonical = canon.canonical_bytes(data, method)
         digest = canon.sha256_hex(canonical)
-        rid = (
-            record_id
-            or (manifest.get(path.name) or manifest.get(str(path)) if manifest else None)
+        rid = record_id or (manifest.get(path.name) or manifest.get(str(path)) if manifest else None)
+        problem = None
+        if rid is None:
             # ids are read from the canonical form: comments are gone, CDATA and references resolved
-            or id_from_document(canonical, method)
-            or RecordId.from_filename(path.name)
-        )
+            own = identify(canonical, method)
+            rid, problem = own.record_id, own.problem
+        rid = rid or RecordId.from_filename(path.name)
     except RegistryError as exc:
         raise type(exc)(f"{path}: {exc.diagnostics()}") from None
     if rid is None:
         raise InputError(
-            f"{path}: no record id (give --id, a manifest entry, an ST.96/ST.97 id in the document,"
-            " or name the file OFFICE-NUMBER[-KIND].ext)"
+            f"{path}: no record id ({problem + '; ' if problem else ''}give --id, a manifest entry, the document's"
+            " own ST.96/ST.97 identification, or name the file OFFICE-NUMBER[-KIND].ext)"
         )
     return PreparedRecord(str(path), rid, digest, method)
 
@@ -135,6 +135,8 @@ def prepare_files(
     """Prepare every file (in parallel for large inputs); the first bad file aborts with its error."""
     if record_id is not None and len(files) != 1:
         raise InputError(f"--id names one record but {len(files)} files were given")
+    if canonicalization is not None:
+        canon.for_anchoring(canonicalization)
     workers = workers or os.cpu_count() or 1
     if len(files) < PARALLEL_THRESHOLD or workers == 1:
         prepared = []

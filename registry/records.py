@@ -10,18 +10,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Final
+from xml.parsers import expat
 
 from . import canon, merkle
 from .errors import BundleError, CanonicalizationError, RecordIdError
-from .st3 import is_st3
+from .st3 import UNKNOWN, is_st3
 
 BUNDLE_FORMAT: Final = "ipreg-proof-v1"
 LEAF_ENCODING: Final = ("string", "bytes32", "string", "bytes32")
 ZERO_HASH: Final = "0x" + "00" * 32
 SEALED: Final = "sealed"
 
-_NUMBER = re.compile(r"[0-9][0-9A-Z]{0,19}")
-_KIND = re.compile(r"[A-Z][0-9]?")
 _HEX32 = re.compile(r"0x[0-9a-f]{64}")
 _ST13 = re.compile(r"[0-9]{15}")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -29,48 +28,141 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 # ---------------------------------------------------------------------------- record ids
 
+#: A normalised document number: up to three capitals (US ``D``/``RE``/``PP``/``H``/``T``, TW ``I``/``M``/``D``,
+#: JP era letters, ...), then digits without leading zeros, then digits or capitals (check characters).
+_NUMBER = re.compile(r"([A-Z]{0,3})0*([0-9][0-9A-Z]*)")
+#: ST.16 kind code: a capital letter and an optional digit (A1, B2, S, E, P2, U, ...).
+_KIND = re.compile(r"[A-Z][0-9]?")
+#: Separators people write inside numbers: spaces, commas, full stops, slashes, dashes.
+_SEPARATORS = re.compile(r"[\s,./\-]+")
+_PARTS = re.compile(r"[\s:\-]+")
+MAX_NUMBER_LENGTH: Final = 20
+
+
+def normalize_number(text: str) -> str:
+    """The one canonical spelling of a document number, or RecordIdError.
+
+    ASCII only (so no letter can turn into another by case mapping), capitals, separators (spaces,
+    commas, full stops, slashes, dashes) removed, leading zeros of the digits removed:
+    ``08/936,998`` -> ``8936998``, ``d0912345`` -> ``D912345``, ``RE 49,123`` -> ``RE49123``.
+    """
+    compact = _SEPARATORS.sub("", text.upper()) if text.isascii() else ""
+    match = _NUMBER.fullmatch(compact)
+    number = match.group(1) + match.group(2) if match else ""
+    if not match or len(number) > MAX_NUMBER_LENGTH:
+        raise RecordIdError(
+            f"invalid document number {text[:40]!r} (up to 3 capitals, then digits, then digits or capitals;"
+            f" at most {MAX_NUMBER_LENGTH} characters)"
+        )
+    return number
+
+
+def _office(text: str) -> str:
+    code = text.strip().upper()
+    if code == UNKNOWN:
+        raise RecordIdError("office code XX is ST.3's code for an unknown office: a record needs its own office's code")
+    if not is_st3(code):
+        raise RecordIdError(f"unknown WIPO ST.3 office code {text[:20]!r}")
+    return code
+
+
+def _kind(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    kind = text.strip().upper()
+    if not text.isascii() or not _KIND.fullmatch(kind):
+        raise RecordIdError(f"invalid ST.16 kind code {text[:20]!r} (a capital letter and an optional digit)")
+    return kind
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class RecordId:
-    """``<ST.3 office>:<document number>[:<ST.16 kind code>]``, validated."""
+    """``<ST.3 office>:<document number>[:<ST.16 kind code>]``, validated and normalised on construction.
+
+    One document has one id: ``RecordId("us", "08/936,998")`` is ``US:8936998`` (see :func:`normalize_number`).
+    """
 
     office: str
     number: str
     kind: str | None = None
 
     def __post_init__(self) -> None:
-        if not is_st3(self.office):
-            raise RecordIdError(f"unknown WIPO ST.3 office code {self.office!r}")
-        if not _NUMBER.fullmatch(self.number):
-            raise RecordIdError(
-                f"invalid document number {self.number!r} for {self.office}"
-                " (1-20 digits/capitals, starting with a digit)"
-            )
-        if self.kind is not None and not _KIND.fullmatch(self.kind):
-            raise RecordIdError(f"invalid ST.16 kind code {self.kind!r} (a capital letter and an optional digit)")
+        if not isinstance(self.office, str) or not isinstance(self.number, str):
+            raise RecordIdError("record id parts must be text")
+        object.__setattr__(self, "office", _office(self.office))
+        object.__setattr__(self, "number", normalize_number(self.number))
+        object.__setattr__(self, "kind", _kind(self.kind))
 
     @classmethod
     def parse(cls, text: str) -> RecordId:
-        """Parse ``EP:1234567:B1``; raise RecordIdError naming the problem."""
-        parts = text.strip().split(":")
-        if not text.isascii() or len(parts) not in (2, 3) or not all(parts):
-            raise RecordIdError(f"invalid record id {text!r} (expected OFFICE:NUMBER[:KIND], e.g. EP:1234567:B1)")
-        return cls(parts[0].upper(), parts[1].upper(), parts[2].upper() if len(parts) == 3 else None)
+        """Parse a record id as machines or people write it; raise RecordIdError naming the problem.
+
+        ``EP:1234567:B1``, ``EP 1234567 B1``, ``EP1234567B1``, ``US 11,234,567 B2``, ``EP 3 123 456 A1``,
+        ``us:d912345:s`` and ``TW I712345 B`` all parse; the result prints in the canonical form.
+        With colons the parts are explicit; without, a last part that is a kind code (``B2``) is the kind
+        and the number must be up to three capitals and digits.
+        """
+        if not isinstance(text, str) or not text.strip() or len(text) > 80:
+            raise RecordIdError(
+                f"invalid record id {str(text)[:80]!r} (expected OFFICE:NUMBER[:KIND], e.g. EP:1234567:B1)"
+            )
+        if not text.isascii():
+            raise RecordIdError(f"invalid record id {text[:80]!r}: record ids are ASCII")
+        norm = text.strip().upper()
+        try:
+            if ":" in norm:
+                parts = [p.strip() for p in norm.split(":")]
+                if len(parts) not in (2, 3) or not all(parts):
+                    raise RecordIdError("expected OFFICE:NUMBER[:KIND]")
+                return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+            tokens = [t for t in _PARTS.split(re.sub(r"[,./]", "", norm)) if t]
+            return cls._from_tokens(tokens)
+        except RecordIdError as exc:
+            raise RecordIdError(f"invalid record id {text[:80]!r}: {exc.diagnostics()}") from None
+
+    @classmethod
+    def _from_tokens(cls, tokens: list[str]) -> RecordId:
+        if not tokens:
+            raise RecordIdError("empty")
+        first = tokens[0]
+        if len(first) > 2 and first[:2].isalpha() and re.match(r"[A-Z]{0,3}[0-9]", first[2:]):
+            tokens = [first[:2], first[2:], *tokens[1:]]
+        if len(tokens) < 2 or len(tokens[0]) != 2:
+            raise RecordIdError("expected an office code, a number and an optional kind code")
+        office, rest = tokens[0], tokens[1:]
+        kind = None
+        if len(rest) >= 2 and _KIND.fullmatch(rest[-1]):
+            kind = rest.pop()
+        elif len(rest) == 1:
+            compact = re.fullmatch(r"([A-Z]{0,3}[0-9]+)([A-Z][0-9]?)", rest[0])
+            if compact:
+                rest, kind = [compact.group(1)], compact.group(2)
+        number = "".join(rest)
+        if not re.fullmatch(r"[A-Z]{0,3}[0-9]+", number):
+            raise RecordIdError(
+                f"document number {' '.join(rest)[:40]!r} is not a prefix and digits (write OFFICE:NUMBER[:KIND])"
+            )
+        return cls(office, number, kind)
 
     @classmethod
     def from_filename(cls, name: str) -> RecordId | None:
         """The id carried by a file name ``OFFICE-NUMBER[-KIND].ext``, or None if it carries none."""
         stem = PurePath(name).name.split(".")[0]
         parts = stem.split("-")
-        if len(parts) not in (2, 3) or len(parts[0]) != 2 or not parts[0].isalpha():
+        if len(parts) not in (2, 3) or len(parts[0]) != 2 or not parts[0].isalpha() or not all(parts):
             return None
         try:
-            return cls(parts[0].upper(), parts[1].upper(), parts[2].upper() if len(parts) == 3 else None)
+            return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
         except RecordIdError:
             return None
 
     def __str__(self) -> str:
         return f"{self.office}:{self.number}:{self.kind}" if self.kind else f"{self.office}:{self.number}"
+
+
+def canonical_record_id(text: str) -> str:
+    """The canonical id of a record id in any accepted spelling (``US 11,234,567 B2`` -> ``US:11234567:B2``)."""
+    return str(RecordId.parse(text))
 
 
 def validate_st13(number: str) -> str:
@@ -80,63 +172,233 @@ def validate_st13(number: str) -> str:
     return number
 
 
-_XML_FIELDS = {
-    name: re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?" + name.encode() + rb"(?:\s[^>]*)?>\s*([^<\s]+)\s*</")
-    for name in (
-        "IPOfficeCode",
-        "PublicationNumber",
-        "PatentDocumentKindCode",
-        "ReceivingOfficeCode",
-        "RegistrationOfficeCode",
-        "ApplicationNumberText",
-    )
-}
+# ---------------------------------------------------------------------------- ids read from documents
 
 
-def _first_xml(data: bytes, name: str) -> str | None:
-    match = _XML_FIELDS[name].search(data)
-    return match.group(1).decode("utf-8", "replace") if match else None
+@dataclass(frozen=True, slots=True)
+class Identification:
+    """The record id a document gives itself, or why it gives none (``problem``, one line)."""
+
+    record_id: RecordId | None
+    problem: str | None = None
 
 
-def _find_json(value: Any, wanted: str) -> str | None:
-    """Depth-first search for the first string under a key equal (case-insensitively) to ``wanted``."""
-    stack = [value]
-    wanted = wanted.lower()
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if key.lower() == wanted and isinstance(child, str | int):
-                    return str(child)
-            stack.extend(reversed(list(item.values())))
-        elif isinstance(item, list):
-            stack.extend(reversed(item))
+class _Element:
+    __slots__ = ("children", "local", "text")
+
+    def __init__(self, local: str) -> None:
+        self.local = local
+        self.children: list[_Element] = []
+        self.text: list[str] = []
+
+    def named(self, *locals_: str) -> list[_Element]:
+        return [c for c in self.children if c.local in locals_]
+
+    def value(self) -> str:
+        return "".join(self.text).strip()
+
+
+_ID_DEPTH: Final = 5  # root/TrademarkBag/Trademark/ApplicationNumber/ApplicationNumberText
+
+
+def _xml_outline(data: bytes) -> _Element | None:
+    """Element names (local) and direct text of the top levels of a document, or None if unreadable."""
+    root = _Element("")
+    stack = [root]
+    deep = [0]  # open elements below _ID_DEPTH: not recorded
+
+    def start(name: str, _attrs: Any) -> None:
+        if deep[0] or len(stack) > _ID_DEPTH:
+            deep[0] += 1
+            return
+        node = _Element(name.rpartition("}")[2])
+        stack[-1].children.append(node)
+        stack.append(node)
+
+    def end(_name: str) -> None:
+        if deep[0]:
+            deep[0] -= 1
+        else:
+            stack.pop()
+
+    def data_(text: str) -> None:
+        if not deep[0]:
+            stack[-1].text.append(text)
+
+    def refuse(*_: Any) -> None:
+        raise CanonicalizationError("DTD")
+
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.ExternalEntityRefHandler = refuse  # type: ignore[assignment]
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = data_
+    try:
+        parser.Parse(data, True)
+    except (expat.ExpatError, CanonicalizationError, LookupError, ValueError):
+        return None
+    return root.children[0] if root.children else None
+
+
+def _one(parent: _Element, *names: str) -> str | None:
+    found = parent.named(*names)
+    if len(found) > 1:
+        raise _Ambiguous(f"{len(found)} {names[0]} elements in {parent.local}")
+    return found[0].value() if found else None
+
+
+class _Ambiguous(Exception):
+    pass
+
+
+def _make(office: str | None, number: str | None, kind: str | None, where: str) -> Identification:
+    if not office or not number:
+        lacking = " and ".join(n for n, v in (("an office code", office), ("a number", number)) if not v)
+        return Identification(None, f"{where} lacks {lacking}")
+    try:
+        return Identification(RecordId(office, number, kind))
+    except RecordIdError as exc:
+        return Identification(None, f"{where} does not form a record id: {exc.diagnostics()}")
+
+
+def _identify_xml(root: _Element) -> Identification:
+    own = root.named("PatentPublicationIdentification") + [
+        g
+        for c in root.named("BibliographicData", "PatentPublicationBibliographicData")
+        for g in c.named("PatentPublicationIdentification")
+    ]
+    if len(own) > 1:
+        return Identification(None, f"{len(own)} PatentPublicationIdentification elements: ambiguous")
+    if own:
+        ident = own[0]
+        return _make(
+            _one(ident, "IPOfficeCode"),
+            _one(ident, "PublicationNumber"),
+            _one(ident, "PatentDocumentKindCode"),
+            "PatentPublicationIdentification",
+        )
+    if root.named("PublicationNumber"):  # a flat record: the root's own children identify it
+        return _make(
+            _one(root, "IPOfficeCode"),
+            _one(root, "PublicationNumber"),
+            _one(root, "PatentDocumentKindCode"),
+            root.local,
+        )
+    marks = [t for bag in root.named("TrademarkBag") for t in bag.named("Trademark")]
+    if len(marks) > 1:
+        return Identification(None, f"{len(marks)} trademarks in TrademarkBag: ambiguous")
+    record = marks[0] if marks else root
+    office = _one(record, "ReceivingOfficeCode") or _one(record, "RegistrationOfficeCode")
+    numbers = record.named("ApplicationNumber")
+    if len(numbers) > 1:
+        raise _Ambiguous(f"{len(numbers)} ApplicationNumber elements in {record.local}")
+    number = _one(numbers[0], "ApplicationNumberText") if numbers else _one(record, "ApplicationNumberText")
+    if number is None and office is not None:
+        registration = record.named("RegistrationNumber")
+        number = registration[0].value() if len(registration) == 1 else None
+    if office is None and number is None:
+        return Identification(
+            None,
+            f"no own identification under {root.local} (PatentPublicationIdentification, or an office code"
+            " and ApplicationNumber of the trademark or design)",
+        )
+    return _make(office, number, None, record.local)
+
+
+def _key(obj: Any, name: str) -> str | None:
+    """The text under ``name`` (any letter case) directly in ``obj``; None if absent or not text."""
+    if not isinstance(obj, dict):
+        return None
+    found = [v for k, v in obj.items() if k.lower() == name.lower()]
+    if len(found) > 1:
+        raise _Ambiguous(f"{len(found)} keys spelled {name}")
+    value = found[0] if found else None
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)
     return None
+
+
+def _child(obj: dict[str, Any], name: str) -> Any:
+    found = [v for k, v in obj.items() if k.lower() == name.lower()]
+    if len(found) > 1:
+        raise _Ambiguous(f"{len(found)} keys spelled {name}")
+    return found[0] if found else None
+
+
+_JSON_OWN: Final = frozenset(
+    n.lower()
+    for n in (
+        "PatentPublicationIdentification", "PublicationNumber", "ApplicationNumberText", "ApplicationNumber",
+        "ReceivingOfficeCode", "RegistrationOfficeCode", "IPOfficeCode",
+    )
+)  # fmt: skip
+
+
+def _has_identification(obj: dict[str, Any]) -> bool:
+    return any(k.lower() in _JSON_OWN for k in obj)
+
+
+def _identify_json(doc: Any) -> Identification:
+    if not isinstance(doc, dict):
+        return Identification(None, "the JSON document is not an object")
+    record = doc
+    if not _has_identification(doc):
+        # {"PatentPublication": {...}, "citations": [...]}: the one top-level object that identifies itself
+        wrapped = [v for v in doc.values() if isinstance(v, dict) and _has_identification(v)]
+        if len(wrapped) > 1:
+            raise _Ambiguous(f"{len(wrapped)} top-level objects carry an identification")
+        record = wrapped[0] if wrapped else doc
+    ident = _child(record, "PatentPublicationIdentification")
+    ident = ident if isinstance(ident, dict) else record
+    number = _key(ident, "PublicationNumber")
+    if number is not None:
+        return _make(_key(ident, "IPOfficeCode"), number, _key(ident, "PatentDocumentKindCode"), "the identification")
+    office = (
+        _key(record, "ReceivingOfficeCode") or _key(record, "RegistrationOfficeCode") or _key(record, "IPOfficeCode")
+    )
+    application = _child(record, "ApplicationNumber")
+    number = _key(record, "ApplicationNumberText") or _key(application, "ApplicationNumberText")
+    number = number or _key(record, "ApplicationNumber")
+    if office is None and number is None:
+        return Identification(
+            None,
+            "no own identification at the top level (PatentPublicationIdentification, or an office code"
+            " and an application number)",
+        )
+    return _make(office, number, None, "the identification")
+
+
+def identify(data: bytes, canonicalization: str) -> Identification:
+    """The record id a document gives itself (its own identification only), or why there is none.
+
+    ST.96 patent publications: ``PatentPublicationIdentification`` of the document itself (child of
+    the root or of its ``BibliographicData``); ST.96 trademarks: the single ``TrademarkBag/Trademark``;
+    designs and other applications: the root's own office code and ``ApplicationNumber``. ST.97-style
+    JSON: the top-level object (or the one object it wraps) and its ``PatentPublicationIdentification``.
+    Citations, priority claims, related documents and comments are never read.
+    """
+    try:
+        if canon.is_xml(canonicalization):
+            root = _xml_outline(data)
+            if root is None:  # another encoding, or not yet canonical: read the canonical form
+                root = _xml_outline(canon.canonical_bytes(data, canon.XML_C14N2))
+            return _identify_xml(root) if root is not None else Identification(None, "unreadable XML")
+        if canon.is_json(canonicalization):
+            return _identify_json(canon.load_json(data, "JSON document"))
+    except _Ambiguous as exc:
+        return Identification(None, f"ambiguous own identification: {exc}")
+    except CanonicalizationError as exc:
+        return Identification(None, exc.diagnostics())
+    return Identification(None, None)
 
 
 def id_from_document(data: bytes, canonicalization: str) -> RecordId | None:
-    """The id a document carries (ST.96 patent/trademark XML, ST.97-style JSON), or None."""
-    if canonicalization == canon.XML_C14N2:
-        office = _first_xml(data, "IPOfficeCode")
-        number = _first_xml(data, "PublicationNumber")
-        if office and number:
-            return RecordId(office, number, _first_xml(data, "PatentDocumentKindCode"))
-        office = _first_xml(data, "ReceivingOfficeCode") or _first_xml(data, "RegistrationOfficeCode") or office
-        number = _first_xml(data, "ApplicationNumberText")
-        return RecordId(office, number) if office and number else None
-    if canonicalization == canon.JSON_JCS:
-        try:
-            doc = json.loads(data)
-        except ValueError:
-            return None
-        office = _find_json(doc, "IPOfficeCode")
-        number = _find_json(doc, "PublicationNumber")
-        if office and number:
-            return RecordId(office, number, _find_json(doc, "PatentDocumentKindCode"))
-        office = _find_json(doc, "ReceivingOfficeCode") or office
-        number = _find_json(doc, "ApplicationNumberText")
-        return RecordId(office, number) if office and number else None
-    return None
+    """The id a document carries in its own identification (see :func:`identify`), or None."""
+    return identify(data, canonicalization).record_id
 
 
 # ---------------------------------------------------------------------------- leaf values

@@ -388,11 +388,11 @@ def _st96_patent_xml(p: _Patent) -> bytes:
     )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <pat:PatentPublication xmlns:pat="{NS_PATENT}" xmlns:com="{NS_COMMON}" com:st96Version="V7_0">
- <pat:PatentPublicationBibliographicData>
+ <pat:BibliographicData>
   <pat:PatentPublicationIdentification>
    <com:IPOfficeCode>{p.office}</com:IPOfficeCode>
    <pat:PublicationNumber>{p.number}</pat:PublicationNumber>
-   <pat:PatentDocumentKindCode>{p.kind_code}</pat:PatentDocumentKindCode>
+   <com:PatentDocumentKindCode>{p.kind_code}</com:PatentDocumentKindCode>
    <com:PublicationDate>{p.pub_date}</com:PublicationDate>
   </pat:PatentPublicationIdentification>
   <pat:ApplicationIdentification>
@@ -413,7 +413,7 @@ def _st96_patent_xml(p: _Patent) -> bytes:
    <pat:InventorBag>{inventors}
    </pat:InventorBag>
   </pat:PartyBag>
- </pat:PatentPublicationBibliographicData>
+ </pat:BibliographicData>
  <pat:Abstract com:languageCode="{lang}"><com:P>{p.abstract}</com:P></pat:Abstract>
 </pat:PatentPublication>
 """.encode()
@@ -616,7 +616,8 @@ def _iter(
         if kind == "st96-trademark":
             number = next(tn)
             data = _st96_trademark_xml(rng, office, number, gazette)
-            yield SampleFile(f"{office}-{number}.xml", f"{office}:{number}", kind, data)
+            # the record id is the canonical form (registry.records.normalize_number: no leading zeros)
+            yield SampleFile(f"{office}-{number}.xml", f"{office}:{number.lstrip('0') or '0'}", kind, data)
             continue
         p = _make_patent(rng, office, next(pn), gazette, pub_date)
         stem = f"{office}-{p.number}-{p.kind_code}"

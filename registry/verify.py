@@ -6,7 +6,7 @@ verdict with the reason in words.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -241,6 +241,33 @@ def file_hash(data: bytes, filename: str, canonicalization: str | None = None) -
     return canon.content_hash(data, method), method
 
 
+def earlier_hashes(data: bytes, method: str) -> list[tuple[str, str]]:
+    """(content hash, canonicalization) of the file under the earlier versions of ``method`` that differ.
+
+    Records anchored before a method's new version carry the old identifier; a file verified without
+    its bundle is looked up under those too.
+    """
+    found: list[tuple[str, str]] = []
+    for older in canon.EARLIER.get(method, ()):
+        try:
+            found.append((canon.content_hash(data, older), older))
+        except InputError:
+            continue  # the old method refused what the new one accepts
+    return found
+
+
+def first_known(current: Verdict, lookup: Callable[[str], Verdict], earlier: list[tuple[str, str]]) -> Verdict:
+    """``current``, unless it found nothing and the file's hash under an earlier method finds its record."""
+    if current.verdict not in (UNKNOWN, TAMPERED):
+        return current
+    for digest, _method in earlier:
+        if digest != current.content_hash:
+            older = lookup(digest)
+            if older.verdict not in (UNKNOWN, TAMPERED):
+                return older
+    return current
+
+
 def verify_file(
     chain: Chain, store: Store | None, data: bytes, filename: str, bundle: ProofBundle | None = None
 ) -> Verdict:
@@ -254,7 +281,9 @@ def verify_file(
             raise InputError(f"bundle names unknown canonicalization {method!r}")
         return verify_bundle(chain, bundle, canon.content_hash(data, method), store)
     digest, method = file_hash(data, filename)
-    return verify_hash(chain, store, digest, record_hint=record_hint(data, filename, method))
+    hint = record_hint(data, filename, method)
+    verdict = verify_hash(chain, store, digest, record_hint=hint)
+    return first_known(verdict, lambda d: verify_hash(chain, store, d, record_hint=hint), earlier_hashes(data, method))
 
 
 def record_hint(data: bytes, filename: str, method: str) -> str | None:

@@ -323,7 +323,7 @@ def test_verify_file_hash_and_bundle(env: Env, anchored: dict[str, Any]) -> None
 
 
 def test_new_version_supersedes(env: Env) -> None:
-    first = {"recordId": "EP:1000004:A1", "contentHash": "0x" + "21" * 32, "canonicalization": "json-jcs"}
+    first = {"recordId": "EP:1000004:A1", "contentHash": "0x" + "21" * 32, "canonicalization": "json-jcs-v2"}
     second = dict(first, contentHash="0x" + "22" * 32)
     assert env.client.post("/v1/offices/EP/records", json=first, headers=env.ep).status_code == 202
     assert env.client.post("/v1/offices/EP/batches", headers=env.ep).status_code == 200
@@ -436,7 +436,7 @@ def test_hostile_xml_is_400_and_stores_nothing(env: Env) -> None:
 def test_invalid_ids(env: Env) -> None:
     env.error(env.client.get("/v1/records/nonsense"), 400, "invalidRecordId")
     env.error(env.client.get("/v1/records/ZZ:123"), 400, "invalidRecordId")
-    env.error(env.client.get("/v1/records/EP:12 34"), 400, "invalidRecordId")
+    env.error(env.client.get("/v1/records/EP:12;34"), 400, "invalidRecordId")
     env.error(env.client.get("/v1/records/EP:1234567:B1/proof"), 404, "notFound")
     env.error(env.client.get("/v1/records/EP:1234567:B1"), 404, "notFound")
     env.error(env.client.get("/v1/records/EP:1234567/proof", params={"contentHash": "0x1"}), 422)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (documents read best on one line)
 """Record ids, ST.13 numbers, ids carried by documents, leaf values and the ``ipreg-proof-v1`` bundle."""
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from registry.records import (
     LeafValue,
     ProofBundle,
     RecordId,
+    canonical_record_id,
     id_from_document,
+    identify,
     sealed_commitment,
     sealed_value,
     validate_st13,
@@ -34,7 +37,7 @@ from registry.samples import KINDS, generate_gazette, iter_gazette
 from registry.st3 import ST3_CODES
 
 OFFICES = st.sampled_from(sorted(ST3_CODES))
-NUMBERS = st.from_regex(r"[0-9][0-9A-Z]{0,19}", fullmatch=True)
+NUMBERS = st.from_regex(r"(?:[A-Z]{1,3})?[1-9][0-9A-Z]{0,16}", fullmatch=True)  # canonical: no leading zero
 KIND_CODES = st.from_regex(r"[A-Z][0-9]?", fullmatch=True)
 RECORD_IDS = st.builds(RecordId, OFFICES, NUMBERS, st.none() | KIND_CODES)
 HEX32 = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
@@ -47,7 +50,7 @@ HEX32 = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
     [
         ("EP:1234567:B1", RecordId("EP", "1234567", "B1")),
         ("US:2026012345:A1", RecordId("US", "2026012345", "A1")),
-        ("EM:018912345", RecordId("EM", "018912345")),
+        ("EM:18912345", RecordId("EM", "018912345")),
         ("WO:2026000123:A2", RecordId("WO", "2026000123", "A2")),
         ("ep:1234567:b1", RecordId("EP", "1234567", "B1")),
         ("Ep:1234567:b", RecordId("EP", "1234567", "B")),
@@ -70,7 +73,6 @@ def test_parse_valid(text: str, expected: RecordId) -> None:
         ("XX:1234567", "ST.3"),
         ("EPO:1234567", "ST.3"),
         ("E:1234567", "ST.3"),
-        ("EP :1234567", "ST.3"),
         ("EP:1234567:B12", "kind"),
         ("EP:1234567:1B", "kind"),
         ("EP:1234567:BB", "kind"),
@@ -82,12 +84,12 @@ def test_parse_valid(text: str, expected: RecordId) -> None:
         ("EP", "invalid record id"),
         ("", "invalid record id"),
         ("EP:1234567:B1:X", "invalid record id"),
-        ("EP-1234567-B1", "invalid record id"),
-        ("EP:ABC123", "number"),
+        ("EP-1234567-B1-X", "invalid record id"),
+        ("EP:ABCD123", "number"),
         ("EP:" + "1" * 21, "number"),
-        ("EP:12 34", "number"),
-        ("EP:12-34", "number"),
-        ("EP:1234567.5", "number"),
+        ("EP:12 34 \u00ff", "number"),
+        ("EP:-", "number"),
+        ("EP 1234567 B12", "number"),
         ("EP:\uff11\uff12\uff13", "number"),
     ],
 )
@@ -110,16 +112,22 @@ def test_parse_refuses_non_ascii_that_upper_cases_to_ascii(text: str) -> None:
 @pytest.mark.parametrize(
     ("office", "number", "kind"),
     [
-        ("ep", "1234567", None),
-        ("EP", "1234567", "b1"),
         ("EP", "abc", None),
         ("EP", "", None),
-        ("EP", "1", ""),
+        ("EP", "1", "b12"),
+        ("XX", "1", None),
+        ("EP", "1\u00df", None),
     ],
 )
-def test_constructor_validates_without_normalising(office: str, number: str, kind: str | None) -> None:
+def test_constructor_validates(office: str, number: str, kind: str | None) -> None:
     with pytest.raises(RecordIdError):
         RecordId(office, number, kind)
+
+
+def test_constructor_normalises() -> None:
+    assert str(RecordId("ep", "1234567", "b1")) == "EP:1234567:B1"
+    assert str(RecordId("EP", "1", "")) == "EP:1"
+    assert RecordId("US", "08/936,998") == RecordId("US", "8936998")
 
 
 @given(RECORD_IDS)
@@ -284,10 +292,11 @@ def test_id_from_document_shapes(data: bytes, method: str, expected: RecordId | 
     assert id_from_document(data, method) == expected
 
 
-def test_id_from_document_with_bad_office_is_refused() -> None:
+def test_id_from_document_with_bad_office_gives_no_id_and_says_why() -> None:
     data = b"<r><IPOfficeCode>ZZ</IPOfficeCode><PublicationNumber>1234567</PublicationNumber></r>"
-    with pytest.raises(RecordIdError, match="ZZ"):
-        id_from_document(data, canon.XML_C14N2)
+    assert id_from_document(data, canon.XML_C14N2) is None
+    problem = identify(data, canon.XML_C14N2).problem
+    assert problem is not None and "ZZ" in problem
 
 
 # ---------------------------------------------------------------------------- LeafValue
@@ -316,7 +325,7 @@ def test_leaf_matches_openzeppelin_convention(record_id: str, content: bytes, me
 def test_leaf_known_vector() -> None:
     value = LeafValue("EP:1234567:B1", "0x" + "ab" * 32, canon.XML_C14N2)
     assert value.supersedes == ZERO_HASH
-    assert value.leaf() == _oz_leaf(["EP:1234567:B1", b"\xab" * 32, "xml-c14n2", b"\x00" * 32])
+    assert value.leaf() == _oz_leaf(["EP:1234567:B1", b"\xab" * 32, "xml-c14n2-v2", b"\x00" * 32])
     assert value.leaf() != LeafValue("EP:1234567:B1", "0x" + "ab" * 32, canon.RAW).leaf()
     assert value.leaf() != LeafValue("EP:1234567:B2", "0x" + "ab" * 32, canon.XML_C14N2).leaf()
     assert value.leaf() != LeafValue("EP:1234567:B1", "0x" + "ab" * 32, canon.XML_C14N2, "0x" + "01" * 32).leaf()
@@ -363,7 +372,7 @@ def test_sealed_commitment_and_value() -> None:
     salt = bytes(range(32))
     content = "0x" + "cd" * 32
     commitment = sealed_commitment(salt, "EP:1234567:A1", content, canon.XML_C14N2)
-    encoded = eth_abi.encode(list(LEAF_ENCODING), ["EP:1234567:A1", b"\xcd" * 32, "xml-c14n2", b"\x00" * 32])
+    encoded = eth_abi.encode(list(LEAF_ENCODING), ["EP:1234567:A1", b"\xcd" * 32, "xml-c14n2-v2", b"\x00" * 32])
     assert commitment == "0x" + hashlib.sha256(salt + encoded).hexdigest()
     assert commitment != sealed_commitment(bytes(32), "EP:1234567:A1", content, canon.XML_C14N2)
     value = sealed_value("EP", commitment)
@@ -554,3 +563,249 @@ def test_bundle_unknown_fields_are_kept_but_cannot_override_known_ones() -> None
     assert bundle.extra == {"manifestURI": "https://example.org/m.json", "reveal": {"salt": "0x00"}}
     assert bundle.to_json() == body
     assert "root" not in bundle.extra
+
+
+# ------------------------------------------------------- the record's own identification only
+
+PAT_NS = (
+    'xmlns:pat="http://www.wipo.int/standards/XMLSchema/ST96/Patent" '
+    'xmlns:com="http://www.wipo.int/standards/XMLSchema/ST96/Common"'
+)
+
+
+def _patent(bib: str, before: str = "") -> bytes:
+    return f"<pat:PatentPublication {PAT_NS}>{before}<pat:BibliographicData>{bib}</pat:BibliographicData></pat:PatentPublication>".encode()
+
+
+OWN = (
+    "<pat:PatentPublicationIdentification><com:IPOfficeCode>EP</com:IPOfficeCode>"
+    "<pat:PublicationNumber>3123456</pat:PublicationNumber><com:PatentDocumentKindCode>A1</com:PatentDocumentKindCode>"
+    "</pat:PatentPublicationIdentification>"
+)
+CITATION = (
+    "<pat:ReferenceCitationBag><com:PatentCitation><com:CitedPatentDocumentIdentification>"
+    "<com:IPOfficeCode>US</com:IPOfficeCode><pat:PublicationNumber>9999999</pat:PublicationNumber>"
+    "<com:PatentDocumentKindCode>B2</com:PatentDocumentKindCode></com:CitedPatentDocumentIdentification>"
+    "</com:PatentCitation></pat:ReferenceCitationBag>"
+)
+PRIORITY = (
+    "<pat:PriorityClaimBag><pat:PriorityClaim><com:IPOfficeCode>JP</com:IPOfficeCode>"
+    "<com:ApplicationNumberText>2025-123456</com:ApplicationNumberText>"
+    "<com:PatentDocumentKindCode>A</com:PatentDocumentKindCode></pat:PriorityClaim></pat:PriorityClaimBag>"
+)
+RELATED = (
+    "<pat:RelatedDocumentBag><pat:Division><pat:ParentDocument><pat:PatentPublicationIdentification>"
+    "<com:IPOfficeCode>EP</com:IPOfficeCode><pat:PublicationNumber>1000001</pat:PublicationNumber>"
+    "</pat:PatentPublicationIdentification></pat:ParentDocument></pat:Division></pat:RelatedDocumentBag>"
+)
+COMMENT = "<!-- <pat:PatentPublicationIdentification><com:IPOfficeCode>DE</com:IPOfficeCode><pat:PublicationNumber>5</pat:PublicationNumber></pat:PatentPublicationIdentification> -->"
+
+
+@pytest.mark.parametrize(
+    "bib",
+    [
+        OWN,
+        CITATION + OWN,
+        PRIORITY + CITATION + OWN + RELATED,
+        COMMENT + RELATED + OWN + CITATION,
+        OWN.replace("3123456", "3 123 456"),
+    ],
+)
+@pytest.mark.parametrize("method", [canon.XML_C14N2, canon.XML_C14N2_V1])
+def test_patent_id_comes_from_its_own_identification(bib: str, method: str) -> None:
+    data = _patent(bib, before="<com:IPOfficeCode>EP</com:IPOfficeCode>")
+    assert str(id_from_document(data, method)) == "EP:3123456:A1"
+    assert str(id_from_document(canon.canonical_bytes(data, canon.XML_C14N2), method)) == "EP:3123456:A1"
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (_patent(CITATION + PRIORITY + RELATED), "no own identification"),
+        (_patent(OWN + OWN), "2 PatentPublicationIdentification"),
+        (_patent(OWN.replace("<com:IPOfficeCode>EP</com:IPOfficeCode>", "")), "lacks an office code"),
+        (_patent(OWN.replace("EP", "ZZ")), "ZZ"),
+        (
+            _patent(OWN.replace("<pat:PublicationNumber>3123456</pat:PublicationNumber>", "") + CITATION),
+            "lacks a number",
+        ),
+        (
+            f"<tmk:TrademarkApplication {TM_NS}><tmk:TrademarkBag>"
+            + "<tmk:Trademark><com:ReceivingOfficeCode>EM</com:ReceivingOfficeCode><com:ApplicationNumber><com:ApplicationNumberText>1</com:ApplicationNumberText></com:ApplicationNumber></tmk:Trademark>"
+            * 2
+            + "</tmk:TrademarkBag></tmk:TrademarkApplication>",
+            "2 trademarks",
+        ),
+        (
+            b"<dgn:DesignApplication xmlns:dgn='urn:d'><RegistrationOfficeCode>XX</RegistrationOfficeCode><ApplicationNumber><ApplicationNumberText>2</ApplicationNumberText></ApplicationNumber></dgn:DesignApplication>",
+            "XX",
+        ),
+    ],
+)
+def test_missing_or_ambiguous_identification_gives_no_id_and_a_reason(data: bytes | str, fragment: str) -> None:
+    raw = data.encode() if isinstance(data, str) else data
+    found = identify(raw, canon.XML_C14N2)
+    assert found.record_id is None
+    assert found.problem is not None and fragment in found.problem and "\n" not in found.problem
+
+
+def test_no_id_error_names_the_file_and_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "publication.xml"
+    path.write_bytes(_patent(CITATION + PRIORITY))
+    with pytest.raises(InputError, match=r"publication\.xml: no record id \(no own identification") as info:
+        prepare_file(path)
+    assert "\n" not in info.value.diagnostics()
+
+
+def test_design_identification() -> None:
+    doc = (
+        b"<dgn:DesignApplication xmlns:dgn='http://www.wipo.int/standards/XMLSchema/ST96/Design' "
+        b"xmlns:com='http://www.wipo.int/standards/XMLSchema/ST96/Common'>"
+        b"<com:RegistrationOfficeCode>EM</com:RegistrationOfficeCode>"
+        b"<com:ApplicationNumber><com:ApplicationNumberText>015012345-0001</com:ApplicationNumberText></com:ApplicationNumber>"
+        b"<dgn:DesignBag><dgn:Design><com:RegistrationNumber>9</com:RegistrationNumber></dgn:Design></dgn:DesignBag>"
+        b"</dgn:DesignApplication>"
+    )
+    assert str(id_from_document(doc, canon.XML_C14N2)) == "EM:150123450001"
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {
+            "citations": [{"IPOfficeCode": "US", "PublicationNumber": "1"}],
+            "patentPublication": {
+                "PatentPublicationIdentification": {
+                    "PublicationNumber": "1234567",
+                    "IPOfficeCode": "EP",
+                    "PatentDocumentKindCode": "B1",
+                }
+            },
+        },
+        {
+            "patentPublication": {
+                "PatentPublicationIdentification": {
+                    "PatentDocumentKindCode": "B1",
+                    "IPOfficeCode": "EP",
+                    "PublicationNumber": "1234567",
+                }
+            },
+            "citations": [{"IPOfficeCode": "US", "PublicationNumber": "1"}],
+        },
+        {
+            "PatentPublication": {
+                "priorityClaims": [{"IPOfficeCode": "JP", "ApplicationNumberText": "9"}],
+                "ipOfficeCode": "EP",
+                "publicationNumber": "1234567",
+                "patentDocumentKindCode": "B1",
+            }
+        },
+        {
+            "relatedDocuments": [{"PatentPublicationIdentification": {"IPOfficeCode": "EP", "PublicationNumber": "2"}}],
+            "IPOfficeCode": "EP",
+            "PublicationNumber": "01234567",
+            "PatentDocumentKindCode": "B1",
+        },
+    ],
+)
+def test_json_id_comes_from_the_documents_own_object_whatever_the_key_order(doc: dict[str, Any]) -> None:
+    data = json.dumps(doc).encode()
+    for method in (canon.JSON_JCS, canon.JSON_JCS_V1):
+        assert str(id_from_document(data, method)) == "EP:1234567:B1"
+        assert str(id_from_document(canon.canonical_bytes(data, method), method)) == "EP:1234567:B1"
+
+
+@pytest.mark.parametrize(
+    ("doc", "fragment"),
+    [
+        (
+            {
+                "a": {"PublicationNumber": "1", "IPOfficeCode": "EP"},
+                "b": {"PublicationNumber": "2", "IPOfficeCode": "EP"},
+            },
+            "2 top-level objects",
+        ),
+        ({"citations": [{"IPOfficeCode": "US", "PublicationNumber": "1"}]}, "no own identification"),
+        ({"PublicationNumber": "1", "publicationNumber": "2", "IPOfficeCode": "EP"}, "2 keys"),
+        ([1, 2], "not an object"),
+    ],
+)
+def test_json_without_a_single_own_identification_gives_no_id(doc: Any, fragment: str) -> None:
+    found = identify(json.dumps(doc).encode(), canon.JSON_JCS)
+    assert found.record_id is None and found.problem is not None and fragment in found.problem
+
+
+# ------------------------------------------------------------------- numbering formats
+
+HUMAN_FORMS = [
+    ("US:D912345:S", "US:D912345:S"),
+    ("US D912,345 S", "US:D912345:S"),
+    ("US:RE49123:E", "US:RE49123:E"),
+    ("US RE49,123 E", "US:RE49123:E"),
+    ("US:PP32123:P2", "US:PP32123:P2"),
+    ("US:H2345:H", "US:H2345:H"),
+    ("US:T909001:I4", "US:T909001:I4"),
+    ("TW:I712345:B", "TW:I712345:B"),
+    ("TW M612345 U", "TW:M612345:U"),
+    ("FM:2020001", "FM:2020001"),
+    ("MH:1", "MH:1"),
+    ("US 11,234,567 B2", "US:11234567:B2"),
+    ("US11234567B2", "US:11234567:B2"),
+    ("EP 3 123 456 A1", "EP:3123456:A1"),
+    ("ep3123456a1", "EP:3123456:A1"),
+    ("EP-3123456-A1", "EP:3123456:A1"),
+    ("US 08/936,998", "US:8936998"),
+    ("US:08936998", "US:8936998"),
+    ("US:8936998", "US:8936998"),
+    ("WO 2026/012345 A1", "WO:2026012345:A1"),
+    ("JP 2026-012345 A", "JP:2026012345:A"),
+    ("KR 10-2020-0012345", "KR:1020200012345"),
+    ("CN:202310123456.7", "CN:2023101234567"),
+]
+
+
+@pytest.mark.parametrize(("text", "canonical"), HUMAN_FORMS)
+def test_human_forms_name_one_canonical_id(text: str, canonical: str) -> None:
+    assert canonical_record_id(text) == canonical
+    assert canonical_record_id(canonical) == canonical
+
+
+@given(RECORD_IDS, st.integers(0, 3), st.data())
+def test_one_document_has_one_id_whatever_the_spelling(rid: RecordId, zeros: int, data: st.DataObject) -> None:
+    letters = len(rid.number) - len(rid.number.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    head, digits = rid.number[:letters], rid.number[letters:]
+    sep = data.draw(st.sampled_from(["", " ", ",", ".", "/", "-"]))
+    spelled = head + "0" * zeros + sep.join(digits)
+    assert RecordId(rid.office.lower(), spelled, rid.kind.lower() if rid.kind else None) == rid
+    assert RecordId.parse(f"{rid.office}:{spelled}" + (f":{rid.kind}" if rid.kind else "")) == rid
+
+
+def test_st3_list_is_complete_and_names_its_source() -> None:
+    import registry.st3 as st3
+
+    assert len(ST3_CODES) == 249 + 13
+    for code in ("FM", "MH", "TW", "PS", "XN", "XU", "XV", "QZ", "GC", "IB", "WO", "EM", "EP"):
+        assert code in ST3_CODES
+    assert "XX" not in ST3_CODES and "ZZ" not in ST3_CODES
+    assert "ST.3" in (st3.__doc__ or "") and "ISO 3166-1" in (st3.__doc__ or "")
+
+
+def test_ipreg_hash_prints_the_hash_without_an_id(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    design = tmp_path / "design.xml"  # like WIPO's own ST.96 design example: office XX
+    design.write_bytes(
+        b'<dgn:DesignApplication xmlns:dgn="http://www.wipo.int/standards/XMLSchema/ST96/Design"'
+        b' xmlns:com="http://www.wipo.int/standards/XMLSchema/ST96/Common">'
+        b"<com:RegistrationOfficeCode>XX</com:RegistrationOfficeCode><com:ApplicationNumber>"
+        b"<com:ApplicationNumberText>2015000001</com:ApplicationNumberText></com:ApplicationNumber>"
+        b"</dgn:DesignApplication>"
+    )
+    ipreg = Path(sys.executable).with_name("ipreg")
+    result = subprocess.run([str(ipreg), "hash", str(design), "--json"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["recordId"] is None
+    assert row["contentHash"] == canon.content_hash(design.read_bytes(), canon.XML_C14N2)
+    assert row["canonicalization"] == "xml-c14n2-v2"

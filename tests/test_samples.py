@@ -42,12 +42,12 @@ def _record_id_from_file(path: Path) -> str:
         if root.tag == f"{PAT}PatentPublication":
             office = _first_text(root, f"{COM}IPOfficeCode")
             number = _first_text(root, f"{PAT}PublicationNumber")
-            kind = _first_text(root, f"{PAT}PatentDocumentKindCode")
+            kind = _first_text(root, f"{COM}PatentDocumentKindCode")
             return f"{office}:{number}:{kind}"
         assert root.tag == f"{TMK}TrademarkApplication"
         office = _first_text(root, f"{COM}ReceivingOfficeCode")
         number = _first_text(root, f"{COM}ApplicationNumberText")
-        return f"{office}:{number}"
+        return f"{office}:{(number or '').lstrip('0')}"  # record ids drop leading zeros
     if path.suffix == ".json":
         pub = json.loads(data)["PatentPublication"]
         return f"{pub['IPOfficeCode']}:{pub['PublicationNumber']}:{pub['PatentDocumentKindCode']}"
@@ -97,9 +97,9 @@ def test_ids_unique_and_well_formed(tmp_path: Path, office: str) -> None:
                 assert re.fullmatch(r"\d{7}", number)
             assert p.name == f"{office}-{number}-{kind}{p.suffix}"
         else:  # trademark application
-            number = parts[1]
-            assert re.fullmatch(r"018\d{6}" if office == "EM" else r"\d{8}", number)
-            assert p.name == f"{office}-{number}.xml"
+            number = parts[1]  # canonical: EUIPO's 018xxxxxx without its leading zero
+            assert re.fullmatch(r"18\d{6}" if office == "EM" else r"\d{8}", number)
+            assert p.name == f"{office}-{number.zfill(9 if office == 'EM' else 8)}.xml"
 
 
 def test_xml_well_formed(tmp_path: Path) -> None:

@@ -204,6 +204,8 @@ async def record_input(request: Request) -> PreparedRecord:
             raise InputError("multipart field 'file' is missing (the record to anchor)")
         data, filename = upload.data, upload.filename or "upload"
         forced = _text(form, "canonicalization")
+        if forced is not None:
+            canon.for_anchoring(forced)
         explicit = _text(form, "recordId")
         digest, method = await run_in_threadpool(file_hash, data, filename, forced)
         rid = RecordId.parse(explicit) if explicit else None

@@ -272,7 +272,7 @@ class RecordCreate(Model):
 
     record_id: str = Field(description="OFFICE:NUMBER[:KIND], e.g. EP:1234567:B1.", max_length=64)
     content_hash: str = Field(pattern=HASH_PATTERN, description="SHA-256 of the canonical bytes, 0x-hex.")
-    canonicalization: Literal["xml-c14n2", "json-jcs", "raw"]
+    canonicalization: Literal["xml-c14n2-v2", "json-jcs-v2", "raw"]
 
 
 class PendingRecordPublic(Model):

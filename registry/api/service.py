@@ -586,7 +586,9 @@ class Service:
         if bundle is not None:
             return self.verify_bundle(bundle, data, filename)
         digest, method = verify.file_hash(data, filename)
-        return self.verify_hash(digest, verify.record_hint(data, filename, method))
+        hint = verify.record_hint(data, filename, method)
+        verdict = self.verify_hash(digest, hint)
+        return verify.first_known(verdict, lambda d: self.verify_hash(d, hint), verify.earlier_hashes(data, method))
 
     def verify_bundle(self, bundle: ProofBundle, data: bytes | None = None, filename: str = "") -> verify.Verdict:
         """Verdict for a proof bundle (and the file it speaks for, if given)."""

@@ -37,7 +37,9 @@ def anchor(
     manifest: Annotated[
         Path | None, typer.Option("--manifest", help="CSV/JSON file mapping file names to ids.")
     ] = None,
-    canonicalization: Annotated[str | None, typer.Option("--canon", help="Force xml-c14n2, json-jcs or raw.")] = None,
+    canonicalization: Annotated[
+        str | None, typer.Option("--canon", help="Force xml-c14n2-v2, json-jcs-v2 or raw.")
+    ] = None,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", help="Records per batch ($IPREG_BATCH_SIZE).")
     ] = None,

@@ -26,7 +26,7 @@ _BODY = upload_body(
             "type": "string",
             "description": "OFFICE:NUMBER[:KIND]; else from the document or the file name.",
         },
-        "canonicalization": {"type": "string", "enum": ["xml-c14n2", "json-jcs", "raw"]},
+        "canonicalization": {"type": "string", "enum": ["xml-c14n2-v2", "json-jcs-v2", "raw"]},
     },
     RecordCreate.model_json_schema(by_alias=True),
 )
