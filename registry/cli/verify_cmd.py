@@ -14,7 +14,7 @@ import typer
 from ..chain import Chain, connect
 from ..errors import ConfigError, InputError
 from ..records import ProofBundle
-from ..verify import EXIT_CODES, Verdict, verify_bundle, verify_file, verify_hash, verify_record_id
+from ..verify import EXIT_CODES, Verdict, mismatch, verify_bundle, verify_file, verify_hash, verify_record_id
 from .common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, open_store, settings
 
 _HASH = re.compile(r"0x[0-9a-f]{64}")
@@ -47,6 +47,10 @@ def verify(
             bundle = ProofBundle.loads(proof.read_bytes())
         except OSError as exc:
             raise InputError(f"cannot read proof bundle {proof}: {exc.strerror or exc}") from None
+        found = mismatch(store, data, file.name, bundle) if file is not None else None
+        if found is not None:  # the bundle is another record's: said without asking the chain
+            show(found, as_json)
+            raise typer.Exit(EXIT_CODES[found.verdict])
         chain = Chain.for_registry(connect(s.rpc_url), bundle.registry, s.rpc_retries)
         if file is not None:
             verdict = verify_file(chain, store, data, file.name, bundle)
@@ -82,10 +86,13 @@ def show(verdict: Verdict, as_json: bool) -> None:
         emit_json(verdict.to_json())
         return
     typer.echo(f"{verdict.verdict}: {verdict.reason}")
+    hashes: tuple[tuple[str, str | None], ...] = (("content", verdict.content_hash),)
+    if verdict.anchored_hash is not None and verdict.anchored_hash != verdict.content_hash:
+        hashes = (("anchored hash", verdict.anchored_hash), ("file hash", verdict.content_hash))
     for label, value in (
         ("office", verdict.office),
         ("record", verdict.record_id),
-        ("content", verdict.content_hash),
+        *hashes,
         ("anchored", verdict.anchored_at),
         ("block", verdict.block_number),
         ("transaction", verdict.transaction_hash),

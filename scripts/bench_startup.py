@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""CPU time of ``ipreg`` start-up per command (user + system of the child process, best of N).
+
+    scripts/bench_startup.py [--runs 5] [--ipreg PATH]
+
+Prints one line per command: best and median CPU seconds, and the bound the issue sets
+(``--help`` and ``hash`` < 0.3 s, ``verify --proof`` < 0.6 s). The verify case runs against
+a closed port with no retries: it measures start-up, import and bundle checks, not the network.
+Exit status 1 if a best figure is over its bound. Figures on a shared machine are noisy: compare
+best-of-N, not single runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def cpu_of(cmd: list[str], env: dict[str, str]) -> float:
+    """User + system CPU seconds of one run of ``cmd`` (and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> int:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--ipreg", default=str(Path(sys.executable).parent / "ipreg"))
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+
+    from registry import canon
+    from registry.records import LeafValue, ProofBundle
+    from registry.samples import generate_gazette
+
+    with tempfile.TemporaryDirectory(prefix="ipreg-bench-") as tmp:
+        work = Path(tmp)
+        record = generate_gazette(work / "g", office="EP", count=1)[0]
+        value = LeafValue(record.stem.replace("-", ":"), canon.content_hash(record.read_bytes(), canon.XML_C14N2),
+                          canon.XML_C14N2)  # fmt: skip
+        bundle = ProofBundle(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3", "EP", "0x" + value.leaf().hex(),
+                             value, (), 1, "0x" + "11" * 32, 1, "2026-11-21T10:00:00Z")  # fmt: skip
+        proof = work / "bundle.json"
+        proof.write_text(bundle.dumps(), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IPREG_")}
+        env.update(IPREG_HOME=str(work / "home"), IPREG_RPC_URL="http://127.0.0.1:9", IPREG_RPC_RETRIES="0")
+        cases = [
+            ("ipreg --help", [args.ipreg, "--help"], 0.3),
+            ("ipreg hash FILE", [args.ipreg, "hash", str(record)], 0.3),
+            ("ipreg verify FILE --proof BUNDLE", [args.ipreg, "verify", str(record), "--proof", str(proof)], 0.6),
+        ]
+        rows = []
+        for label, cmd, bound in cases:
+            cpu_of(cmd, env)  # warm the page cache and .pyc files
+            times = [cpu_of(cmd, env) for _ in range(args.runs)]
+            rows.append({"command": label, "bestCpuSeconds": round(min(times), 3),
+                         "medianCpuSeconds": round(statistics.median(times), 3), "boundSeconds": bound})  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{'command':<36} {'best CPU s':>10} {'median':>8} {'bound':>6}")
+        for r in rows:
+            ok = "ok" if r["bestCpuSeconds"] < r["boundSeconds"] else "OVER"
+            print(f"{r['command']:<36} {r['bestCpuSeconds']:>10.3f} {r['medianCpuSeconds']:>8.3f}"
+                  f" {r['boundSeconds']:>6.1f} {ok}")  # fmt: skip
+    return 0 if all(r["bestCpuSeconds"] < r["boundSeconds"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
