@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +10,9 @@ from web3 import Web3
 
 from ..chain import Chain, office_bytes
 from ..errors import InputError
-from ..keys import create_keystore, load_signer
+from ..keys import load_signer
 from ..st3 import is_st3
+from . import keystore_cmd
 from .common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, settings
 
 app = typer.Typer(help="Offices, governance, signers and keystores.", no_args_is_help=True)
@@ -131,20 +130,4 @@ def rotate_signer(old: str, new: str, acting: AsOffice, rpc_url: RpcOption = Non
     typer.echo(f"rotated {_address(old)} -> {_address(new)} for {acting.upper()} at block {result.block_number}")
 
 
-@app.command("keystore")
-def keystore(
-    office: Annotated[str, typer.Option("--office", help="The office the key will sign for.")],
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Keystore path (default $IPREG_HOME/keys/<OFFICE>.json).")
-    ] = None,
-    home: HomeOption = None,
-) -> None:
-    """Create a new key in an encrypted keystore (password from $IPREG_KEYSTORE_PASSWORD or a prompt)."""
-    s = settings(home)
-    path = out or s.keys_dir / f"{_code(office)}.json"
-    password = os.environ.get("IPREG_KEYSTORE_PASSWORD") or getpass.getpass("keystore password: ")
-    address = create_keystore(path, password)
-    typer.echo(
-        f"new key {address} for {office.upper()} in {path}; authorise it with "
-        f"`ipreg office add-signer {address} --as {office.upper()}`"
-    )
+app.command("keystore")(keystore_cmd.keystore)
