@@ -25,7 +25,9 @@ IPREG = str(Path(sys.executable).parent / "ipreg")
 PASSWORD = "correct horse battery"
 
 
-def run(env: dict[str, str], *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    env: dict[str, str], *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([IPREG, *args], env=env, input=stdin, capture_output=True, text=True, timeout=300)
     assert "Traceback" not in proc.stderr, proc.stderr
     if check:
