@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from . import canon
-from .anchor import batch_bundles
-from .chain import BatchInfo, Chain, utc_iso
 from .errors import BundleError, CanonicalizationError, InputError
-from .indexer import Index, IndexedLeaf
 from .records import SEALED, LeafValue, ProofBundle, RecordId, id_from_document, sealed_commitment
 from .store import Store, StoredRecord
+
+if TYPE_CHECKING:  # web3 (via anchor, chain, indexer) is imported where a chain is used, so that a
+    # bundle check over the light JSON-RPC reader (registry.rpc) starts without it
+    from .chain import BatchInfo, Chain
+    from .indexer import Index, IndexedLeaf
 
 VERIFIED: Final = "VERIFIED"
 TAMPERED: Final = "TAMPERED"
@@ -260,6 +262,11 @@ def _verify_file_with_bundle(
     return verify_bundle(chain, bundle, canon.content_hash(data, method), store)
 
 
+def file_content_hash(data: bytes, bundle: ProofBundle) -> str:
+    """The file's content hash under the bundle's canonicalization (after :func:`mismatch` found none)."""
+    return canon.content_hash(data, _bundle_method(bundle))
+
+
 def _bundle_method(bundle: ProofBundle) -> str:
     """The canonicalization the bundle's record was hashed with (a revealed sealed record's own)."""
     method = bundle.value.canonicalization
@@ -337,6 +344,8 @@ def _anchored_id_of(store: Store, registry: str, data: bytes, method: str) -> st
     records = [r for r in store.records_by_hash(digest) if r.salt is None]
     if records:
         return records[-1].record_id
+    from .indexer import Index
+
     index = Index.of(store.db, registry)
     leaves = index.leaves_by_hash(digest) if index is not None else []
     return leaves[-1].record_id if leaves else None
@@ -409,7 +418,7 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
                 root=k.root,
                 block_number=k.block_number,
                 transaction_hash=k.tx_hash,
-                anchored_at=utc_iso(k.timestamp),
+                anchored_at=_utc_iso(k.timestamp),
             )
     return Verdict(
         UNKNOWN,
@@ -419,12 +428,20 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
     )
 
 
+def _utc_iso(timestamp: int) -> str:
+    from .chain import utc_iso
+
+    return utc_iso(timestamp)
+
+
 def _bundle_for(chain: Chain, store: Store, record: StoredRecord) -> ProofBundle | None:
     if record.batch_id is None:
         return None
     batch = store.batch(record.batch_id)
     if batch.status != "anchored":
         return None
+    from .anchor import batch_bundles
+
     for stored, bundle in batch_bundles(store, chain, batch):
         if stored.id == record.id:
             return bundle
@@ -436,6 +453,8 @@ def _bundle_for(chain: Chain, store: Store, record: StoredRecord) -> ProofBundle
 
 def _index(chain: Chain, store: Store) -> Index | None:
     """The store's index, if it follows this chain's AnchorRegistry."""
+    from .indexer import Index
+
     return Index.of(store.db, chain.deployment.anchor_registry if chain.deployment is not None else None)
 
 

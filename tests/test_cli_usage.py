@@ -257,14 +257,42 @@ def test_console_script(argv: tuple[str, ...], tmp_path: Path) -> None:
 
 def test_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A bug deep inside a command (here: a forced one) still ends in one line and status 70."""
-    from registry.cli import hash_cmd
+    from registry import ingest
 
     def boom(*_a: object, **_k: object) -> None:
         raise ZeroDivisionError("forced")
 
-    monkeypatch.setattr(hash_cmd, "prepare_file", boom)
+    monkeypatch.setattr(ingest, "prepare_file", boom)
     f = tmp_path / "EP-1234567-B1.pdf"
     f.write_bytes(b"%PDF")
     outcome = run_main("hash", str(f))
     assert outcome.status == 70
     assert outcome.stderr.count("\n") == 1 and outcome.stderr.startswith("error: internal error ZeroDivisionError")
+
+
+HEAVY_MODULES = ("web3", "eth_account", "eth_tester", "fastapi", "uvicorn", "rich", "matplotlib", "registry.chain")
+
+
+def test_command_registration_imports_no_heavy_module() -> None:
+    """Start-up stays fast: registering every command (what ``ipreg --help`` does) imports none of these.
+
+    The CPU-time bound itself lives in ``scripts/bench_startup.py``; this guards the cause.
+    """
+    code = (
+        "import sys, registry.cli as c; c._register();"
+        f"print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip() == "", f"imported at start-up: {proc.stdout.strip()}"
+
+
+def test_hash_imports_no_heavy_module(tmp_path: Path) -> None:
+    f = tmp_path / "EP-1234567-B1.json"
+    f.write_text('{"a": 1}')
+    code = (
+        "import sys; from registry import cli; sys.argv = ['ipreg', 'hash', sys.argv[1]]\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        f"print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules), file=sys.stderr)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(f)], capture_output=True, text=True, timeout=120)
+    assert proc.stderr.strip() == "", proc.stderr

@@ -7,28 +7,43 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from ..chain import Chain, Deployment, connect
 from ..config import Settings
-from ..store import Store
+
+if TYPE_CHECKING:  # web3 (via chain) and rich are imported on first use, not when the CLI starts
+    from rich.console import Console
+
+    from ..chain import Chain
+    from ..store import Store
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 RpcOption = Annotated[str | None, typer.Option("--rpc-url", help="JSON-RPC endpoint (default $IPREG_RPC_URL).")]
 HomeOption = Annotated[Path | None, typer.Option("--home", help="Data directory (default $IPREG_HOME or ~/.ipreg).")]
 
-console = Console(stderr=True, highlight=False)
+
+
+class _LazyConsole:
+    """The rich console on stderr, created (and rich imported) on first use."""
+
+    _console: Console | None = None
+
+    def get(self) -> Console:
+        """The console itself."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False)
+        return self._console
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """``Console.print`` on stderr."""
+        self.get().print(*objects, **kwargs)
+
+
+console = _LazyConsole()
 
 
 def settings(home: Path | None = None, **overrides: Any) -> Settings:
@@ -38,6 +53,8 @@ def settings(home: Path | None = None, **overrides: Any) -> Settings:
 
 def open_chain(s: Settings, need_deployment: bool = True) -> Chain:
     """Connected client bound to the recorded deployment."""
+    from ..chain import Chain, Deployment, connect
+
     w3 = connect(s.rpc_url)
     if not need_deployment:
         return Chain(w3, retries=s.rpc_retries)
@@ -48,6 +65,8 @@ def open_chain(s: Settings, need_deployment: bool = True) -> Chain:
 
 def open_store(s: Settings) -> Store:
     """The local store."""
+    from ..store import Store
+
     return Store(s.store_file)
 
 
@@ -62,6 +81,15 @@ def progress_bar(enabled: bool, total: int, label: str) -> Iterator[Any]:
     if not enabled or not sys.stderr.isatty():
         yield lambda _n, **_kw: None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -69,7 +97,7 @@ def progress_bar(enabled: bool, total: int, label: str) -> Iterator[Any]:
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=console,
+        console=console.get(),
         transient=False,
     ) as bar:
         task = bar.add_task(label, total=total, rate="")

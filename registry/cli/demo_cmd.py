@@ -8,21 +8,21 @@ from typing import Annotated
 
 import typer
 
-from ..anchor import Anchorer, bundle_name
-from ..chain import Chain, connect, dev_signer
-from ..config import EMBEDDED
-from ..ingest import collect_files, prepare_files
-from ..records import ProofBundle
-from ..samples import generate_gazette
-from ..store import Store
-from ..verify import verify_file
-
 
 def demo(
     out: Annotated[Path | None, typer.Option("--out", help="Folder for the sample gazette, store and bundles.")] = None,
     count: Annotated[int, typer.Option("--count", help="Records in the sample gazette.")] = 6,
 ) -> None:
     """Deploy on an in-process EVM, anchor a sample EP gazette, verify a record and a tampered copy."""
+    from ..anchor import Anchorer, bundle_name
+    from ..chain import Chain, connect, dev_signer
+    from ..config import EMBEDDED
+    from ..ingest import collect_files, prepare_files
+    from ..records import ProofBundle
+    from ..samples import generate_gazette
+    from ..store import Store
+    from ..verify import verify_file
+
     out = out or Path(tempfile.mkdtemp(prefix="ipreg-demo-"))
     out.mkdir(parents=True, exist_ok=True)
     say = typer.echo

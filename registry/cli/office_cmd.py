@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from web3 import Web3
 
-from ..chain import Chain, office_bytes
 from ..errors import InputError
-from ..keys import load_signer
 from ..st3 import is_st3
 from . import keystore_cmd
 from .common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, settings
+
+if TYPE_CHECKING:  # web3 (via chain) and eth-account are imported when a command runs
+    from ..chain import Chain
 
 app = typer.Typer(help="Offices, governance, signers and keystores.", no_args_is_help=True)
 
@@ -28,13 +28,24 @@ def _code(code: str) -> str:
     return code
 
 
+def office_bytes(code: str) -> bytes:
+    """The ``bytes2`` of an office code (``registry.chain.office_bytes``, imported when used)."""
+    from ..chain import office_bytes as encode
+
+    return encode(code)
+
+
 def _address(text: str) -> str:
+    from web3 import Web3
+
     if not Web3.is_address(text):
         raise InputError(f"not an Ethereum address: {text!r}")
     return str(Web3.to_checksum_address(text))
 
 
 def _acting(rpc_url: str | None, home: Path | None, office: str) -> tuple[Chain, object]:
+    from ..keys import load_signer
+
     s = settings(home, rpc_url=rpc_url)
     chain = open_chain(s)
     assert chain.deployment is not None
