@@ -52,17 +52,19 @@ def test_new_key_beside_the_working_one_funded_and_usable(tmp_path: Path, env: d
     keys = Path(env["IPREG_HOME"]) / "keys"
     proc = run(env, "office", "keystore", "--office", "EP", stdin=PASSWORD + "\n")
     assert "GetPassWarning" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
-    first = proc.stdout.splitlines()[0].split()
-    address, path = first[2], Path(first[6])
+    address = proc.stdout.strip()  # stdout holds the address alone
+    first = proc.stderr.splitlines()[0].split()
+    assert first[2] == address
+    path = Path(first[6])
     assert path.parent == keys and path.name == f"EP-{address[2:10].lower()}.json"
     assert not (keys / "EP.json").exists()  # the dev key keeps signing
     body = json.loads(path.read_text())
     assert "crypto" in body and (path.stat().st_mode & 0o777) == 0o600
     assert body["crypto"]["ciphertext"] not in proc.stdout + proc.stderr
-    assert "still signs with the dev preset key" in proc.stdout
-    assert "funded with 10 ETH" in proc.stdout and _balance(env, address) == 10 * 10**18
-    assert f"ipreg office add-signer {address} --as EP" in proc.stdout
-    assert f"IPREG_KEYSTORE={path}" in proc.stdout
+    assert "still signs with the dev preset key" in proc.stderr
+    assert "funded with 10 ETH" in proc.stderr and _balance(env, address) == 10 * 10**18
+    assert f"ipreg office add-signer {address} --as EP" in proc.stderr
+    assert f"IPREG_KEYSTORE={path}" in proc.stderr
 
     # The working key still anchors; the hint's add-signer works (funds were there); then the new key signs.
     gazette = tmp_path / "g"
@@ -78,18 +80,18 @@ def test_new_key_beside_the_working_one_funded_and_usable(tmp_path: Path, env: d
 
     # A second new key never lands on the first one.
     again = run(env, "office", "keystore", "--office", "EP", stdin=PASSWORD + "\n")
-    assert Path(again.stdout.splitlines()[0].split()[6]) != path and path.exists()
+    assert Path(again.stderr.splitlines()[0].split()[6]) != path and path.exists()
 
 
 def test_office_not_admitted_gets_the_admission_hint(env: dict[str, str]) -> None:
     run(env, "deploy")
     proc = run(env, "office", "keystore", "--office", "KR", stdin=PASSWORD + "\n")
-    address = proc.stdout.split()[2]
+    address = proc.stdout.strip()
     keys = Path(env["IPREG_HOME"]) / "keys"
     assert (keys / "KR.json").exists()  # KR had no key: the default place
-    assert "KR is not an office yet" in proc.stdout
-    assert "propose admit KR" in proc.stdout and f"--signer {address}" in proc.stdout
-    assert "add-signer" not in proc.stdout
+    assert "KR is not an office yet" in proc.stderr
+    assert "propose admit KR" in proc.stderr and f"--signer {address}" in proc.stderr
+    assert "add-signer" not in proc.stderr
 
 
 def test_refuses_short_password_and_existing_out(env: dict[str, str], tmp_path: Path) -> None:
@@ -104,4 +106,4 @@ def test_refuses_short_password_and_existing_out(env: dict[str, str], tmp_path: 
 def test_without_a_deployment_says_what_the_key_needs(env: dict[str, str]) -> None:
     proc = run(env, "office", "keystore", "--office", "EP", stdin=PASSWORD + "\n")
     assert (Path(env["IPREG_HOME"]) / "keys" / "EP.json").exists()
-    assert "fund it: send ETH" in proc.stdout and "add-signer" in proc.stdout
+    assert "fund it: send ETH" in proc.stderr and "add-signer" in proc.stderr

@@ -46,7 +46,8 @@ def keystore(
     home: HomeOption = None,
 ) -> None:
     """Create a new key in an encrypted keystore (password: $IPREG_PASSWORD_FILE, $IPREG_KEYSTORE_PASSWORD,
-    a prompt, or one line on stdin). Prints the address only, never the key."""
+    a prompt, or one line on stdin). Prints the address on stdout, where the key is and what it needs on
+    stderr; never the private key."""
     from ..keys import create_keystore, create_office_keystore, new_password, working_key
 
     code = office.upper()
@@ -60,9 +61,10 @@ def keystore(
         address, path = create_keystore(out, password), out
     else:
         address, path = create_office_keystore(s, code, password, beside=current is not None)
-    typer.echo(f"new key {address} for {code} in {path} (encrypted; the private key is never shown)")
+    typer.echo(address)  # stdout: the address alone, for `NEW=$(ipreg office keystore --office EP)`
+    typer.echo(f"new key {address} for {code} in {path} (encrypted; the private key is never shown)", err=True)
     for line in _next_steps(s, chain, deployment, code, address, path, current, fund):
-        typer.echo(f"  {line}")
+        typer.echo(f"  {line}", err=True)
 
 
 def _chain_or_none(s: Settings) -> tuple[Chain | None, Deployment | None]:
