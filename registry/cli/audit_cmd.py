@@ -108,10 +108,11 @@ def audit(
 
 
 def _print(report: AuditReport) -> None:
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()) if v)
+    counts = ", ".join(f"{k} {v:,}" for k, v in sorted(report.status_counts.items()) if v)
+    overlap = f"; {report.unexpected:,} of them not expected" if report.unexpected else ""
     typer.echo(
-        f"{'PASSED' if report.ok else 'ATTENTION'}: {report.office} {report.source}: {report.records} records"
-        f" ({counts}) at block {report.block_number}"
+        f"{'PASSED' if report.ok else 'ATTENTION'}: {report.office} {report.source}: {report.records:,} records,"
+        f" {len(report.rows):,} rows ({counts}{overlap}) at block {report.block_number}"
     )
     typer.echo(
         f"  {report.seconds:.2f} s, {report.rate() or 0:,.0f} records/s"
