@@ -830,9 +830,9 @@ def plot_batches(report: AuditReport) -> str | None:
         from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
         xs: list[Any] = [datetime.strptime(str(b[2]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) for b in batches]
-        locator = AutoDateLocator(maxticks=6)
+        locator = AutoDateLocator(maxticks=6)  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         ax.set_xlabel("anchored at (UTC)")
     else:
         xs = [b[1] for b in batches]
