@@ -75,31 +75,37 @@ def emit_json(body: Any) -> None:
     sys.stdout.write(json.dumps(body, indent=2) + "\n")
 
 
+def make_progress(target: Any) -> Any:
+    """The progress display: one line that never wraps (columns shrink or are cut with an ellipsis)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Column
+
+    def text(fmt: str, width: int | None = None) -> TextColumn:
+        return TextColumn(fmt, table_column=Column(no_wrap=True, overflow="ellipsis", max_width=width))
+
+    columns: list[Any] = [
+        text("{task.description}", 16),
+        BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=6)),
+        MofNCompleteColumn(table_column=Column(no_wrap=True)),
+    ]
+    if target.width >= 80:  # the rate only where it fits beside the counts
+        columns.append(text("{task.fields[rate]}", 28))
+    columns.append(TimeElapsedColumn(table_column=Column(no_wrap=True)))
+    return Progress(
+        *columns,
+        console=target,
+        transient=False,
+        expand=True,
+    )
+
+
 @contextmanager
 def progress_bar(enabled: bool, total: int, label: str) -> Iterator[Any]:
     """A rich progress bar on terminals; a no-op advance function otherwise."""
     if not enabled or not sys.stderr.isatty():
         yield lambda _n, **_kw: None
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console.get(),
-        transient=False,
-    ) as bar:
+    with make_progress(console.get()) as bar:
         task = bar.add_task(label, total=total, rate="")
 
         def advance(n: int, **fields: Any) -> None:

@@ -10,10 +10,26 @@ import typer
 
 
 def demo(
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for the sample gazette, store and bundles.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Keep the sample gazette, store and bundles here (default: a temporary folder)."),
+    ] = None,
     count: Annotated[int, typer.Option("--count", help="Records in the sample gazette.")] = 6,
 ) -> None:
     """Deploy on an in-process EVM, anchor a sample EP gazette, verify a record and a tampered copy."""
+    if count < 1:
+        from ..errors import InputError
+
+        raise InputError(f"--count must be at least 1, got {count}")
+    if out is not None:
+        _demo(out, count, keep=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="ipreg-demo-") as tmp:
+        _demo(Path(tmp), count, keep=False)
+
+
+def _demo(out: Path, count: int, keep: bool) -> None:
+    """The demo's story, with its files in ``out`` (removed afterwards unless ``keep``)."""
     from ..anchor import Anchorer, bundle_name
     from ..chain import Chain, connect, dev_signer
     from ..config import EMBEDDED
@@ -23,7 +39,6 @@ def demo(
     from ..store import Store
     from ..verify import verify_file
 
-    out = out or Path(tempfile.mkdtemp(prefix="ipreg-demo-"))
     out.mkdir(parents=True, exist_ok=True)
     say = typer.echo
     chain = Chain(connect(EMBEDDED))
@@ -65,5 +80,6 @@ def demo(
     say(f"5. verify a copy with one word added to the title, {tampered.name}: {verdict.verdict}")
     say(f"   {verdict.reason}")
 
-    say(f"6. {result.bundles} proof bundles (ipreg-proof-v1) in {proofs}")
+    where = f"in {proofs}" if keep else "written, then removed with the demo's temporary folder (--out DIR keeps them)"
+    say(f"6. {result.bundles} proof bundles (ipreg-proof-v1) {where}")
     say("   next: `ipreg chain up && ipreg deploy && ipreg anchor FOLDER --office EP` on a local anvil node")

@@ -67,16 +67,27 @@ def _run(
     show(result, status, as_json)
 
 
+def sync_line(result: SyncResult) -> str:
+    """One line on what a sync did; "up to date" when there was no new confirmed block."""
+    if result.to_block < result.from_block:
+        fetched = f"; {result.manifests_indexed} manifest(s) fetched again" if result.manifests_indexed else ""
+        return f"index up to date: no new confirmed block after block {result.to_block}{fetched}"
+    blocks = (
+        f"block {result.from_block}" if result.from_block == result.to_block
+        else f"blocks {result.from_block}..{result.to_block}"
+    )
+    return (
+        f"indexed {blocks}: {result.events} event(s), {result.batches} new batch(es),"
+        f" {result.manifests_indexed} manifest(s) with {result.leaves} record(s)"
+    )
+
+
 def show(result: SyncResult, status: dict[str, object], as_json: bool) -> None:
     """Print a sync result and the index status."""
     if as_json:
         emit_json({**result.to_json(), "status": status})
         return
-    typer.echo(
-        f"indexed blocks {result.from_block}..{result.to_block}: {result.events} event(s),"
-        f" {result.batches} new batch(es), {result.manifests_indexed} manifest(s)"
-        f" with {result.leaves} record(s)"
-    )
+    typer.echo(sync_line(result))
     for root, error in result.manifest_failures:
         console.print(f"[yellow]manifest of batch {root} not indexed (retried later): {error}[/yellow]")
     typer.echo(
