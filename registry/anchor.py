@@ -239,7 +239,14 @@ class Anchorer:
             tx_hash = "0x" + bytes(signed.hash).hex()
             self.store.mark_sent(batch.id, self.account.address, int(tx["nonce"]), tx_hash)
             _test_hold("before-broadcast")
-            self.chain.send(self.account, tx)
+            try:
+                self.chain.send(self.account, tx)
+            except ChainError:
+                # A replacement refused ("nonce too low"): the version it replaces was mined meanwhile.
+                on_chain = self._found_on_chain(batch) if bump else None
+                if on_chain is None:
+                    raise
+                return on_chain
             _test_hold("after-broadcast")
             try:
                 return self.chain.wait(tx_hash, timeout=self.tx_timeout, confirmations=self.confirmations)

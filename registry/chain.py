@@ -34,6 +34,7 @@ from web3.types import BlockIdentifier, Wei
 from . import contract_errors
 from .config import EMBEDDED, write_json_atomic
 from .errors import ChainError, ConfigError, ContractRevertError, NodeUnavailableError, TransactionTimeout
+from .governance import ACTIONS, OFFICE_STATUS
 
 #: Anvil's (and Hardhat's) public development mnemonic: for local dev presets only.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -48,9 +49,6 @@ DEV_OFFICES: tuple[tuple[str, str, str], ...] = (
     ),
     ("WO", "World Intellectual Property Organization", "https://patentscope.wipo.int/search/en/"),
 )
-OFFICE_STATUS = ("none", "active", "suspended")
-#: Governance actions in the order of ``Common.sol``'s ``Action``.
-ACTIONS = ("admit", "suspend", "reinstate", "replace-signers", "mark-compromised", "set-rule", "freeze")
 ZERO_ADDRESS = "0x" + "00" * 20
 
 

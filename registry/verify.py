@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from . import canon
-from .anchor import batch_bundles
-from .chain import BatchInfo, Chain, utc_iso
-from .errors import BundleError, InputError
-from .indexer import Index, IndexedLeaf
+from .errors import BundleError, CanonicalizationError, InputError
 from .records import SEALED, LeafValue, ProofBundle, RecordId, id_from_document, sealed_commitment
 from .store import Store, StoredRecord
+
+if TYPE_CHECKING:  # web3 (via anchor, chain, indexer) is imported where a chain is used, so that a
+    # bundle check over the light JSON-RPC reader (registry.rpc) starts without it
+    from .chain import BatchInfo, Chain
+    from .indexer import Index, IndexedLeaf
 
 VERIFIED: Final = "VERIFIED"
 TAMPERED: Final = "TAMPERED"
@@ -24,9 +26,19 @@ UNKNOWN: Final = "UNKNOWN"
 REVOKED: Final = "REVOKED"
 SUPERSEDED: Final = "SUPERSEDED"
 UNAUTHORISED: Final = "UNAUTHORISED"
+#: The proof bundle speaks for another record (another id or canonicalization) than the file given with it.
+MISMATCH: Final = "MISMATCH"
 
 #: Exit status of ``ipreg verify`` per verdict (0 only for VERIFIED).
-EXIT_CODES: Final = {VERIFIED: 0, TAMPERED: 3, UNKNOWN: 4, REVOKED: 5, SUPERSEDED: 6, UNAUTHORISED: 7}
+EXIT_CODES: Final = {
+    VERIFIED: 0,
+    TAMPERED: 3,
+    UNKNOWN: 4,
+    REVOKED: 5,
+    SUPERSEDED: 6,
+    UNAUTHORISED: 7,
+    MISMATCH: 8,
+}
 REVOCATION_REASONS: Final = {1: "withdrawn", 2: "published in error", 3: "replaced", 4: "legal order"}
 
 
@@ -46,6 +58,8 @@ class Verdict:
     signer: str | None = None
     superseded_by: str | None = None
     bundle: ProofBundle | None = None
+    #: The content hash anchored for the record, when it differs from ``content_hash`` (the file's).
+    anchored_hash: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -66,6 +80,7 @@ class Verdict:
             "anchoredAt": self.anchored_at,
             "signer": self.signer,
             "supersededBy": self.superseded_by,
+            "anchoredHash": self.anchored_hash,
         }
 
 
@@ -188,6 +203,7 @@ def verify_bundle(
         return Verdict(
             TAMPERED,
             f"{record_id} is anchored with content {anchored_hash}; this file hashes to {content_hash}",
+            anchored_hash=anchored_hash,
             **base,
         )
     claimed_office = record_id.split(":", 1)[0]
@@ -273,17 +289,111 @@ def verify_file(
 ) -> Verdict:
     """Verify a file, with its bundle or by finding its record through the local store/index."""
     if bundle is not None:
-        method = bundle.value.canonicalization
-        if method == SEALED:
-            reveal = bundle.extra.get("reveal")
-            method = str(reveal.get("canonicalization")) if isinstance(reveal, dict) else canon.RAW
-        if method not in canon.CANONICALIZATIONS:
-            raise InputError(f"bundle names unknown canonicalization {method!r}")
-        return verify_bundle(chain, bundle, canon.content_hash(data, method), store)
+        return _verify_file_with_bundle(chain, store, data, filename, bundle)
     digest, method = file_hash(data, filename)
     hint = record_hint(data, filename, method)
     verdict = verify_hash(chain, store, digest, record_hint=hint)
     return first_known(verdict, lambda d: verify_hash(chain, store, d, record_hint=hint), earlier_hashes(data, method))
+
+
+def _verify_file_with_bundle(
+    chain: Chain, store: Store | None, data: bytes, filename: str, bundle: ProofBundle
+) -> Verdict:
+    """A file against a bundle: MISMATCH when the bundle speaks for another record, else the bundle's verdict."""
+    found = mismatch(store, data, filename, bundle)
+    if found is not None:
+        return found
+    method = _bundle_method(bundle)
+    return verify_bundle(chain, bundle, canon.content_hash(data, method), store)
+
+
+def file_content_hash(data: bytes, bundle: ProofBundle) -> str:
+    """The file's content hash under the bundle's canonicalization (after :func:`mismatch` found none)."""
+    return canon.content_hash(data, _bundle_method(bundle))
+
+
+def _bundle_method(bundle: ProofBundle) -> str:
+    """The canonicalization the bundle's record was hashed with (a revealed sealed record's own)."""
+    method = bundle.value.canonicalization
+    if method == SEALED:
+        reveal = bundle.extra.get("reveal")
+        method = str(reveal.get("canonicalization")) if isinstance(reveal, dict) else canon.RAW
+    if method not in canon.CANONICALIZATIONS:
+        raise InputError(f"bundle names unknown canonicalization {method!r}")
+    return method
+
+
+def mismatch(store: Store | None, data: bytes, filename: str, bundle: ProofBundle) -> Verdict | None:
+    """MISMATCH if ``bundle`` speaks for another record than the file, else None. Offline (no chain call).
+
+    The bundle is for another record when its content hash differs from the file's and the file
+    cannot be canonicalized the bundle's way, carries another record id (in the document or its
+    name), or is anchored under another record id in the local store or index. The same record id
+    with other content is not a mismatch: the bundle's verdict (TAMPERED) answers it. A file that is
+    malformed for its own canonicalization raises :class:`CanonicalizationError` (bad input).
+    """
+    method = _bundle_method(bundle)
+    natural = canon.canonicalization_for(filename)
+    try:
+        digest: str | None = canon.content_hash(data, method)
+    except CanonicalizationError:
+        if natural == method:
+            raise
+        digest = None  # e.g. an XML file given a JSON record's bundle
+    if bundle.value.canonicalization == SEALED and not isinstance(bundle.extra.get("reveal"), dict):
+        return None  # nothing to compare: the bundle's own verdict says so
+    record_id, anchored = _claimed(bundle.value, bundle)
+    if digest == anchored:
+        return None
+    file_id = record_hint(data, filename, natural)
+    if file_id == record_id and digest is not None:
+        return None  # the bundle's record with other content: TAMPERED
+    if file_id is None and store is not None:
+        file_id = _anchored_id_of(store, bundle.registry, data, natural)
+    reasons: list[str] = []
+    if file_id is not None and file_id != record_id:
+        reasons.append(f"this bundle is for {record_id}, the file is {file_id}")
+    elif natural != method:
+        reasons.append(f"this bundle is for {record_id}")
+    if natural != method:
+        reasons.append(f"the file's canonicalization is {natural}, the bundle's {method}")
+    if not reasons:
+        return None
+    file_digest = digest
+    if natural != method:
+        try:
+            file_digest = canon.content_hash(data, natural)
+        except CanonicalizationError:
+            file_digest = digest
+    return Verdict(
+        MISMATCH,
+        "; ".join(reasons) + ": give the file's own bundle (or this bundle's file)",
+        office=bundle.office,
+        record_id=record_id,
+        content_hash=file_digest,
+        root=bundle.root,
+        block_number=bundle.block_number,
+        transaction_hash=bundle.transaction_hash,
+        anchored_at=bundle.anchored_at,
+        bundle=bundle,
+        anchored_hash=anchored,
+    )
+
+
+def _anchored_id_of(store: Store, registry: str, data: bytes, method: str) -> str | None:
+    """The record id under which this content is anchored, per the local store or index, or None."""
+    try:
+        digest = canon.content_hash(data, method)
+    except CanonicalizationError:
+        return None
+    records = [r for r in store.records_by_hash(digest) if r.salt is None]
+    if records:
+        return records[-1].record_id
+    from .indexer import Index
+
+    index = Index.of(store.db, registry)
+    leaves = index.leaves_by_hash(digest) if index is not None else []
+    return leaves[-1].record_id if leaves else None
 
 
 def record_hint(data: bytes, filename: str, method: str) -> str | None:
@@ -334,6 +444,7 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
                 office=known.office,
                 record_id=record_hint,
                 content_hash=digest,
+                anchored_hash=known.content_hash,
                 root=bundle.root if bundle else None,
                 block_number=bundle.block_number if bundle else None,
                 transaction_hash=bundle.transaction_hash if bundle else None,
@@ -348,10 +459,11 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
                 office=k.office,
                 record_id=record_hint,
                 content_hash=digest,
+                anchored_hash=k.content_hash,
                 root=k.root,
                 block_number=k.block_number,
                 transaction_hash=k.tx_hash,
-                anchored_at=utc_iso(k.timestamp),
+                anchored_at=_utc_iso(k.timestamp),
             )
     return Verdict(
         UNKNOWN,
@@ -361,12 +473,20 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
     )
 
 
+def _utc_iso(timestamp: int) -> str:
+    from .chain import utc_iso
+
+    return utc_iso(timestamp)
+
+
 def _bundle_for(chain: Chain, store: Store, record: StoredRecord) -> ProofBundle | None:
     if record.batch_id is None:
         return None
     batch = store.batch(record.batch_id)
     if batch.status != "anchored":
         return None
+    from .anchor import batch_bundles
+
     for stored, bundle in batch_bundles(store, chain, batch):
         if stored.id == record.id:
             return bundle
@@ -378,6 +498,8 @@ def _bundle_for(chain: Chain, store: Store, record: StoredRecord) -> ProofBundle
 
 def _index(chain: Chain, store: Store) -> Index | None:
     """The store's index, if it follows this chain's AnchorRegistry."""
+    from .indexer import Index
+
     return Index.of(store.db, chain.deployment.anchor_registry if chain.deployment is not None else None)
 
 

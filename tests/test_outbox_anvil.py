@@ -129,13 +129,16 @@ def test_stuck_transaction_is_replaced_with_higher_fees_and_anchored_once(tmp_pa
     sent: list[str] = []
 
     def mine_after_a_bump() -> None:
-        # Wait until the first transaction was replaced (a second hash recorded), then mine.
-        deadline = time.monotonic() + 30
+        # Wait until the first transaction was replaced, then mine. The store records a hash BEFORE it is
+        # broadcast, so seeing the second hash is not enough: mining then would include the first one and
+        # the replacement would meet "nonce too low" (the race that made this test flaky under load). Wait
+        # until the node holds the replacement (its pending pool replaced the first), then mine.
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             batch = anchorer.store.batches(office="EP")
             if batch and batch[0].tx_hash and batch[0].tx_hash not in sent:
                 sent.append(batch[0].tx_hash)
-            if len(sent) >= 2:
+            if len(sent) >= 2 and rpc_call(anvil.rpc_url, "eth_getTransactionByHash", [sent[-1]]) is not None:
                 break
             time.sleep(0.05)
         rpc_call(anvil.rpc_url, "evm_mine", [])
@@ -154,3 +157,45 @@ def test_stuck_transaction_is_replaced_with_higher_fees_and_anchored_once(tmp_pa
     assert len(logs) == 1  # the replacement superseded the stuck one: anchored once
     tx = chain.w3.eth.get_transaction(batch.tx_hash)  # type: ignore[arg-type]
     assert tx["maxPriorityFeePerGas"] > 10**9  # fees were bumped
+
+
+def test_stuck_transaction_mined_while_being_replaced_is_anchored_once(tmp_path: Path, anvil: AnvilNode) -> None:
+    """The race behind the old flake, made deterministic: the stuck transaction is mined just before its
+    replacement is broadcast; the node refuses the replacement (nonce too low) and the run still succeeds."""
+    from registry.anchor import Anchorer
+    from registry.chain import dev_signer
+    from registry.ingest import prepare_files
+    from registry.localchain import rpc_call
+    from registry.store import Store
+
+    chain = Chain(connect(anvil.rpc_url))
+    chain.deploy_dev()
+    account = dev_signer("EP")
+    assert account is not None
+    files = generate_gazette(tmp_path / "g", office="EP", count=4, seed=10)
+    anchorer = Anchorer(
+        Store(tmp_path / "s.sqlite"), chain, account, "EP", tmp_path / "m", tx_timeout=1.0, max_fee_bumps=3
+    )
+    anchorer.submit(prepare_files(files))
+    real_send = chain.send
+    broadcasts: list[str] = []
+
+    def send_after_the_original_is_mined(acct: object, tx: dict[str, object]) -> str:
+        if broadcasts:  # the replacement: the original lands first
+            rpc_call(anvil.rpc_url, "evm_mine", [])
+        broadcasts.append(str(tx["maxFeePerGas"]))
+        return real_send(acct, tx)  # type: ignore[arg-type]
+
+    rpc_call(anvil.rpc_url, "evm_setAutomine", [False])
+    chain.send = send_after_the_original_is_mined  # type: ignore[method-assign]
+    try:
+        result = anchorer.run()
+    finally:
+        chain.send = real_send  # type: ignore[method-assign]
+        rpc_call(anvil.rpc_url, "evm_setAutomine", [True])
+    assert len(broadcasts) == 2
+    (batch,) = result.batches
+    assert batch.status == "anchored"
+    logs = chain.anchors.events.BatchAnchored().get_logs(from_block=0)
+    assert len(logs) == 1 and "0x" + bytes(logs[0]["args"]["root"]).hex() == batch.root
+    assert batch.tx_hash == "0x" + bytes(logs[0]["transactionHash"]).hex()  # the transaction that was mined

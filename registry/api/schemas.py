@@ -349,7 +349,7 @@ class VerifyRequest(Model):
 class VerdictPublic(Model):
     """The verdict on a record, with the provenance found."""
 
-    verdict: Literal["VERIFIED", "TAMPERED", "UNKNOWN", "REVOKED", "SUPERSEDED", "UNAUTHORISED"]
+    verdict: Literal["VERIFIED", "TAMPERED", "UNKNOWN", "REVOKED", "SUPERSEDED", "UNAUTHORISED", "MISMATCH"]
     reason: str
     office: str | None
     record_id: str | None

@@ -1,12 +1,30 @@
-"""The ``ipreg`` command: one Typer app, one module per command group; errors printed once."""
+"""The ``ipreg`` command: one Typer app, one module per command group; errors printed once.
+
+Exit statuses: 0 success (``verify``: VERIFIED), 1 bad input, configuration or chain error, 2 usage
+mistake (missing argument, unknown option, bad value), 3-8 verdicts (see ``registry.verify.EXIT_CODES``)
+and audit attention, 70 an internal error (a bug: please report it), 130 interrupted. Every failure is
+one ``error:`` line on stderr, never a traceback (``IPREG_DEBUG=1`` shows the traceback of an
+internal error).
+
+Command modules import only light modules at top level; web3, eth-account, FastAPI and rich are
+imported inside the commands that use them, so ``ipreg --help`` and ``ipreg hash`` start fast.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 import typer
 
 from ..errors import RegistryError
+
+#: Exit status of a usage mistake (as click uses).
+EXIT_USAGE = 2
+#: Exit status of an unexpected internal error (EX_SOFTWARE).
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="ipreg",
@@ -16,21 +34,37 @@ app = typer.Typer(
     add_completion=False,
 )
 
+_registered = False
+
 
 def _register() -> None:
-    from . import anchor_cmd, chain_cmd, demo_cmd, deploy_cmd, hash_cmd, office_cmd, reveal_cmd, verify_cmd
+    """Attach every command group (idempotent); imports no heavy module."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    from . import (
+        anchor_cmd,
+        audit_cmd,
+        chain_cmd,
+        demo_cmd,
+        deploy_cmd,
+        hash_cmd,
+        index_cmd,
+        office_cmd,
+        reveal_cmd,
+        serve_cmd,
+        token_cmd,
+        verify_cmd,
+    )
 
     app.command("hash")(hash_cmd.hash_files)
     app.command("deploy")(deploy_cmd.deploy)
     app.command("anchor")(anchor_cmd.anchor)
     app.command("verify")(verify_cmd.verify)
     app.command("demo")(demo_cmd.demo)
-    from . import serve_cmd, token_cmd
-
     app.command("serve")(serve_cmd.serve)
     app.add_typer(token_cmd.app, name="token")
-    from . import audit_cmd, index_cmd
-
     app.command("audit")(audit_cmd.audit)
     app.add_typer(index_cmd.app, name="index")
     app.command("reveal")(reveal_cmd.reveal)
@@ -41,8 +75,51 @@ def _register() -> None:
     app.add_typer(revoke_cmd.app, name="revoke")
 
 
+def _click_exception_types() -> tuple[type[BaseException], ...]:
+    """The click exception base(s) in use: typer's vendored click, and a standalone click if present."""
+    types: list[type[BaseException]] = []
+    try:
+        from typer._click.exceptions import ClickException as Vendored
+
+        types.append(Vendored)
+    except ImportError:  # an older typer on top of click
+        pass
+    if "click" in sys.modules:
+        types.append(sys.modules["click"].ClickException)
+    return tuple(types)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _one_line_help(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", "") or "")
+    return text if text.endswith("\n") else text + "\n"
+
+
+def usage_line(exc: BaseException) -> tuple[str, int]:
+    """(the one ``error:`` line, the exit status) of a click/typer usage exception."""
+    ctx: Any = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "ipreg"
+    no_command = type(exc).__name__ == "NoArgsIsHelpError"
+    if not no_command and ctx is not None and getattr(ctx.command, "commands", None):
+        no_command = str(exc).lower().startswith("missing command")
+    if no_command:
+        sys.stdout.write(_one_line_help(exc) if type(exc).__name__ == "NoArgsIsHelpError" else ctx.get_help() + "\n")
+        names = sorted(getattr(ctx.command, "commands", {}) or {}) if ctx is not None else []
+        what = f"a command ({', '.join(names)})" if names else "arguments"
+        return f"error: `{command}` needs {what}: see `{command} --help`", EXIT_USAGE
+    format_message = getattr(exc, "format_message", None)
+    message = _one_line(format_message() if callable(format_message) else str(exc)).rstrip(".")
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    code = int(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
+    return f"error: {message}; see `{command} --help`", code
+
+
 def main() -> None:
-    """Entry point: run the app; a RegistryError becomes one line on stderr and exit status 1."""
+    """Entry point: run the app; every failure becomes one ``error:`` line on stderr and a non-zero status."""
     _register()
     try:
         code = app(standalone_mode=False)  # without standalone mode, typer.Exit codes are returned
@@ -52,16 +129,29 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        sys.stderr.write("aborted\n")
-        sys.exit(130)
+        sys.stderr.write("error: aborted\n")
+        sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted; re-run the same command to resume\n")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+        sys.stderr.write("error: interrupted; re-run the same command to resume\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:  # ``ipreg … | head``: the reader left; nothing to say
+        sys.stderr.close()
+        sys.exit(1)
+    except Exception as exc:
+        if isinstance(exc, _click_exception_types()):
+            line, status = usage_line(exc)
+            sys.stderr.write(line + "\n")
+            sys.exit(status)
+        if isinstance(exc, OSError) and exc.strerror:
+            where = f" {exc.filename}" if exc.filename else ""
+            sys.stderr.write(f"error: {exc.strerror.lower()}:{where} (check the path and its permissions)\n")
+            sys.exit(1)
+        if os.environ.get("IPREG_DEBUG"):
+            raise
+        detail = _one_line(str(exc))[:300]
+        sys.stderr.write(
+            f"error: internal error {type(exc).__name__}: {detail} (a bug: please report it with the command;"
+            " IPREG_DEBUG=1 shows the traceback)\n"
+        )
+        sys.exit(EXIT_INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)

@@ -8,11 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..anchor import Anchorer
 from ..errors import ConfigError
-from ..ingest import collect_files, load_manifest, prepare_files
-from ..keys import load_signer
-from ..records import RecordId
 from ..st3 import is_st3
 from .common import (
     HomeOption,
@@ -53,6 +49,11 @@ def anchor(
     as_json: JsonFlag = False,
 ) -> None:
     """Anchor records of one office. Re-running resumes; nothing is anchored twice."""
+    from ..anchor import Anchorer
+    from ..ingest import collect_files, load_manifest, prepare_files
+    from ..keys import load_signer
+    from ..records import RecordId
+
     started = time.perf_counter()
     office = office.upper()
     if not is_st3(office):

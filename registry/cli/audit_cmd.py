@@ -3,33 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..audit import (
-    EXIT_ATTENTION,
-    AuditReport,
-    audit_feed,
-    audit_folder,
-    load_expected,
-    publication_files,
-    render_html,
-)
-from ..chain import Chain, connect
 from ..config import Settings, write_json_atomic
 from ..errors import ConfigError, InputError
-from ..indexer import Index, Indexer, has_index
-from ..records import ProofBundle
 from ..st3 import is_st3
 from .common import HomeOption, JsonFlag, RpcOption, console, emit_json, open_store, progress_bar, settings
 from .index_cmd import RegistryOption, index_chain
+
+if TYPE_CHECKING:  # web3 (via audit, chain and indexer) is imported when the command runs
+    from ..audit import AuditReport
+    from ..chain import Chain
 
 _SHOWN = 20
 
 
 def _chain(s: Settings, registry: str | None, proofs: Path | None) -> Chain:
     """The local deployment, else ``--registry``, else the registry named by the first proof bundle."""
+    from ..chain import Chain, connect
+    from ..records import ProofBundle
+
     if registry is not None or s.deployment_file.exists():
         return index_chain(s, registry)
     first = next(iter(sorted(proofs.rglob("*.proof.json"))), None) if proofs is not None else None
@@ -40,6 +35,8 @@ def _chain(s: Settings, registry: str | None, proofs: Path | None) -> Chain:
 
 
 def _sync(s: Settings, chain: Chain) -> None:
+    from ..indexer import Indexer
+
     indexer = Indexer(s.store_file, chain, s.confirmations)
     try:
         result = indexer.sync()
@@ -70,6 +67,9 @@ def audit(
 
     Exit status 0 only if every record verified and nothing expected is missing; 3 if any row needs attention.
     """
+    from ..audit import EXIT_ATTENTION, audit_feed, audit_folder, load_expected, publication_files, render_html
+    from ..indexer import Index, has_index
+
     office = office.upper()
     if not is_st3(office):
         raise InputError(f"give --office with a WIPO ST.3 office code (got {office!r})")
@@ -108,10 +108,11 @@ def audit(
 
 
 def _print(report: AuditReport) -> None:
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()) if v)
+    counts = ", ".join(f"{k} {v:,}" for k, v in sorted(report.status_counts.items()) if v)
+    overlap = f"; {report.unexpected:,} of them not expected" if report.unexpected else ""
     typer.echo(
-        f"{'PASSED' if report.ok else 'ATTENTION'}: {report.office} {report.source}: {report.records} records"
-        f" ({counts}) at block {report.block_number}"
+        f"{'PASSED' if report.ok else 'ATTENTION'}: {report.office} {report.source}: {report.records:,} records,"
+        f" {len(report.rows):,} rows ({counts}{overlap}) at block {report.block_number}"
     )
     typer.echo(
         f"  {report.seconds:.2f} s, {report.rate() or 0:,.0f} records/s"

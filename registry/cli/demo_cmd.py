@@ -8,22 +8,37 @@ from typing import Annotated
 
 import typer
 
-from ..anchor import Anchorer, bundle_name
-from ..chain import Chain, connect, dev_signer
-from ..config import EMBEDDED
-from ..ingest import collect_files, prepare_files
-from ..records import ProofBundle
-from ..samples import generate_gazette
-from ..store import Store
-from ..verify import verify_file
-
 
 def demo(
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for the sample gazette, store and bundles.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Keep the sample gazette, store and bundles here (default: a temporary folder)."),
+    ] = None,
     count: Annotated[int, typer.Option("--count", help="Records in the sample gazette.")] = 6,
 ) -> None:
     """Deploy on an in-process EVM, anchor a sample EP gazette, verify a record and a tampered copy."""
-    out = out or Path(tempfile.mkdtemp(prefix="ipreg-demo-"))
+    if count < 1:
+        from ..errors import InputError
+
+        raise InputError(f"--count must be at least 1, got {count}")
+    if out is not None:
+        _demo(out, count, keep=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="ipreg-demo-") as tmp:
+        _demo(Path(tmp), count, keep=False)
+
+
+def _demo(out: Path, count: int, keep: bool) -> None:
+    """The demo's story, with its files in ``out`` (removed afterwards unless ``keep``)."""
+    from ..anchor import Anchorer, bundle_name
+    from ..chain import Chain, connect, dev_signer
+    from ..config import EMBEDDED
+    from ..ingest import collect_files, prepare_files
+    from ..records import ProofBundle
+    from ..samples import generate_gazette
+    from ..store import Store
+    from ..verify import verify_file
+
     out.mkdir(parents=True, exist_ok=True)
     say = typer.echo
     chain = Chain(connect(EMBEDDED))
@@ -65,5 +80,6 @@ def demo(
     say(f"5. verify a copy with one word added to the title, {tampered.name}: {verdict.verdict}")
     say(f"   {verdict.reason}")
 
-    say(f"6. {result.bundles} proof bundles (ipreg-proof-v1) in {proofs}")
+    where = f"in {proofs}" if keep else "written, then removed with the demo's temporary folder (--out DIR keeps them)"
+    say(f"6. {result.bundles} proof bundles (ipreg-proof-v1) {where}")
     say("   next: `ipreg chain up && ipreg deploy && ipreg anchor FOLDER --office EP` on a local anvil node")

@@ -9,7 +9,6 @@ import typer
 
 from ..canon import CANONICALIZATIONS
 from ..errors import InputError
-from ..ingest import prepare_file
 from .common import JsonFlag, emit_json
 
 
@@ -22,6 +21,7 @@ def hash_files(
 ) -> None:
     """Print the canonical content hash (and record id, if any) of each file."""
     from ..canon import canonicalization_for, content_hash
+    from ..ingest import prepare_file
 
     rows: list[dict[str, str | None]] = []
     for path in files:

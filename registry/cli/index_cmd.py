@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..chain import Chain, connect
 from ..config import Settings
 from ..errors import ConfigError
-from ..indexer import Indexer, SyncResult
 from .common import HomeOption, JsonFlag, RpcOption, console, emit_json, open_chain, progress_bar, settings
+
+if TYPE_CHECKING:  # web3 (via chain and indexer) is imported when a command runs
+    from ..chain import Chain
+    from ..indexer import SyncResult
 
 app = typer.Typer(
     help="The local index of the registry's events (offices, signers, batches, records).",
@@ -30,6 +32,8 @@ ConfirmationsOption = Annotated[
 
 def index_chain(s: Settings, registry: str | None = None) -> Chain:
     """The chain to index: the local deployment, or the AnchorRegistry at ``registry`` (an auditor's case)."""
+    from ..chain import Chain, connect
+
     if registry is not None:
         return Chain.for_registry(connect(s.rpc_url), registry, s.rpc_retries)
     if not s.deployment_file.exists():
@@ -46,6 +50,8 @@ def _run(
     home: Path | None,
     as_json: bool,
 ) -> None:
+    from ..indexer import Indexer
+
     s = settings(home, rpc_url=rpc_url, confirmations=confirmations)
     chain = index_chain(s, registry)
     indexer = Indexer(s.store_file, chain, s.confirmations)
@@ -61,16 +67,27 @@ def _run(
     show(result, status, as_json)
 
 
+def sync_line(result: SyncResult) -> str:
+    """One line on what a sync did; "up to date" when there was no new confirmed block."""
+    if result.to_block < result.from_block:
+        fetched = f"; {result.manifests_indexed} manifest(s) fetched again" if result.manifests_indexed else ""
+        return f"index up to date: no new confirmed block after block {result.to_block}{fetched}"
+    blocks = (
+        f"block {result.from_block}" if result.from_block == result.to_block
+        else f"blocks {result.from_block}..{result.to_block}"
+    )
+    return (
+        f"indexed {blocks}: {result.events} event(s), {result.batches} new batch(es),"
+        f" {result.manifests_indexed} manifest(s) with {result.leaves} record(s)"
+    )
+
+
 def show(result: SyncResult, status: dict[str, object], as_json: bool) -> None:
     """Print a sync result and the index status."""
     if as_json:
         emit_json({**result.to_json(), "status": status})
         return
-    typer.echo(
-        f"indexed blocks {result.from_block}..{result.to_block}: {result.events} event(s),"
-        f" {result.batches} new batch(es), {result.manifests_indexed} manifest(s)"
-        f" with {result.leaves} record(s)"
-    )
+    typer.echo(sync_line(result))
     for root, error in result.manifest_failures:
         console.print(f"[yellow]manifest of batch {root} not indexed (retried later): {error}[/yellow]")
     typer.echo(
@@ -112,6 +129,8 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Cursor, chain head and what the index holds."""
+    from ..indexer import Indexer
+
     s = settings(home, rpc_url=rpc_url)
     indexer = Indexer(s.store_file, index_chain(s, registry), s.confirmations)
     try:

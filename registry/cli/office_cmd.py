@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from eth_account.signers.local import LocalAccount
-from web3 import Web3
 
-from ..chain import ACTIONS, Chain
 from ..errors import InputError
-from ..keys import create_keystore, load_signer
+from ..governance import ACTIONS
 from ..st3 import is_st3
+from . import keystore_cmd
 from .common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, settings
+
+if TYPE_CHECKING:  # web3 (via chain) and eth-account are imported when a command runs
+    from eth_account.signers.local import LocalAccount
+
+    from ..chain import Chain
 
 app = typer.Typer(help="Offices, governance, signers and keystores.", no_args_is_help=True)
 
@@ -34,6 +35,8 @@ def _code(code: str) -> str:
 
 
 def _address(text: str) -> str:
+    from web3 import Web3
+
     if not Web3.is_address(text):
         raise InputError(f"not an Ethereum address: {text!r}")
     return str(Web3.to_checksum_address(text))
@@ -42,6 +45,8 @@ def _address(text: str) -> str:
 def _acting(
     rpc_url: str | None, home: Path | None, office: str, keystore: Path | None = None
 ) -> tuple[Chain, LocalAccount]:
+    from ..keys import load_signer
+
     s = settings(home, rpc_url=rpc_url, **({"keystore": keystore} if keystore else {}))
     chain = open_chain(s)
     assert chain.deployment is not None
@@ -289,21 +294,4 @@ def compromise(
     )
 
 
-@app.command("keystore")
-def keystore(
-    office: Annotated[str, typer.Option("--office", help="The office the key will sign for.")],
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Keystore path (default $IPREG_HOME/keys/<OFFICE>.json).")
-    ] = None,
-    home: HomeOption = None,
-) -> None:
-    """Create a new key in an encrypted keystore (password from $IPREG_KEYSTORE_PASSWORD or a prompt)."""
-    s = settings(home)
-    path = out or s.keys_dir / f"{_code(office)}.json"
-    password = os.environ.get("IPREG_KEYSTORE_PASSWORD") or getpass.getpass("keystore password: ")
-    address = create_keystore(path, password)
-    typer.echo(
-        f"new key {address} for {office.upper()} in {path}; authorise it with "
-        f"`ipreg office add-signer {address} --as {office.upper()}`, then accept it with"
-        f" `ipreg office accept {office.upper()} --keystore {path}`"
-    )
+app.command("keystore")(keystore_cmd.keystore)

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ..anchor import reveal_bundle
-from ..records import RecordId
 from .common import HomeOption, RpcOption, open_chain, open_store, settings
 
 
@@ -20,6 +18,9 @@ def reveal(
     home: HomeOption = None,
 ) -> None:
     """Write a proof bundle with the salt revealed; `ipreg verify FILE --proof OUT` then checks it."""
+    from ..anchor import reveal_bundle
+    from ..records import RecordId
+
     s = settings(home, rpc_url=rpc_url)
     rid = str(RecordId.parse(record_id))
     bundle = reveal_bundle(open_store(s), open_chain(s), rid, content_hash)

@@ -39,6 +39,16 @@ def check_public_url(url: str, what: str = "--public-url") -> str:
     return url.strip().rstrip("/")
 
 
+def check_listen(host: str, port: int) -> None:
+    """Refuse a port out of range or a host this machine cannot resolve, before anything starts."""
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port must be 0..65535, got {port}")
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise InputError(f"cannot listen on --host {host!r}: {exc}") from None
+
+
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
@@ -85,11 +95,16 @@ def serve(
     home: HomeOption = None,
 ) -> None:
     """Serve the REST API (/v1, /openapi.json, /health) and the verifier and office pages."""
+    check_listen(host, port)
     import uvicorn
 
     from ..api import ServiceSettings, create_app
 
     s = settings(home, rpc_url=rpc_url)
+    try:
+        s.home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot use data directory {s.home}: {exc.strerror or exc}") from None
     public = check_public_url(public_url or os.environ.get("IPREG_PUBLIC_URL") or default_public_url(host, port))
     base = manifest_base or os.environ.get("IPREG_MANIFEST_BASE") or f"{public}/v1/manifests"
     options = ServiceSettings.from_env(

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from ..tokens import create_token
 from .common import HomeOption, open_store, settings
 
 app = typer.Typer(help="API tokens of the offices (for `ipreg serve` writes).", no_args_is_help=True)
@@ -19,6 +18,8 @@ def create(
     home: HomeOption = None,
 ) -> None:
     """Create a token for OFFICE and print it once; only its SHA-256 hash is stored."""
+    from ..tokens import create_token
+
     s = settings(home)
     store = open_store(s)
     try:

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from ..chain import Chain, connect
 from ..errors import ConfigError, InputError
-from ..records import ProofBundle
-from ..verify import EXIT_CODES, Verdict, verify_bundle, verify_file, verify_hash, verify_record_id
 from .common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, open_store, settings
+
+if TYPE_CHECKING:  # web3 (via chain, verify's chain lookups) is imported only where needed
+    from ..chain import Chain
+    from ..records import ProofBundle
+    from ..store import Store
+    from ..verify import Verdict
 
 _HASH = re.compile(r"0x[0-9a-f]{64}")
 
@@ -39,6 +42,9 @@ def verify(
         raise InputError("give one of FILE, --hash or --record")
     if file is None and proof is None and content_hash is None and record_id is None:
         raise InputError("nothing to verify: give FILE, --proof BUNDLE, --hash 0x… or --record OFFICE:NUMBER[:KIND]")
+    from ..records import ProofBundle
+    from ..verify import EXIT_CODES, mismatch
+
     s = settings(home, rpc_url=rpc_url)
     data = _read(file) if file is not None else b""  # bad input fails before any network call
     store = open_store(s) if s.store_file.exists() else None
@@ -47,12 +53,14 @@ def verify(
             bundle = ProofBundle.loads(proof.read_bytes())
         except OSError as exc:
             raise InputError(f"cannot read proof bundle {proof}: {exc.strerror or exc}") from None
-        chain = Chain.for_registry(connect(s.rpc_url), bundle.registry, s.rpc_retries)
-        if file is not None:
-            verdict = verify_file(chain, store, data, file.name, bundle)
-        else:
-            verdict = verify_bundle(chain, bundle, content_hash.lower() if content_hash else None, store)
+        found = mismatch(store, data, file.name, bundle) if file is not None else None
+        if found is not None:  # the bundle is another record's: said without asking the chain
+            show(found, as_json)
+            raise typer.Exit(EXIT_CODES[found.verdict])
+        verdict = _with_bundle(s.rpc_url, s.rpc_retries, store, bundle, file, data, content_hash)
     else:
+        from ..verify import verify_file, verify_hash, verify_record_id
+
         if not s.deployment_file.exists():
             raise ConfigError("no proof bundle and no local deployment: give --proof BUNDLE")
         chain = open_chain(s)
@@ -69,6 +77,36 @@ def verify(
     raise typer.Exit(EXIT_CODES[verdict.verdict])
 
 
+def _with_bundle(
+    rpc_url: str,
+    retries: int,
+    store: Store | None,
+    bundle: ProofBundle,
+    file: Path | None,
+    data: bytes,
+    content_hash: str | None,
+) -> Verdict:
+    """The verdict of a bundle (and its file). Without a local store, over the light JSON-RPC reader."""
+    from ..verify import verify_bundle, verify_file
+
+    if store is None and rpc_url.startswith(("http://", "https://")):
+        # An auditor's case: nothing but the bundle and the endpoint; no web3 import (fast start-up).
+        from ..rpc import LightReader
+        from ..verify import file_content_hash
+
+        reader = LightReader(rpc_url, bundle.registry, retries)
+        digest = content_hash.lower() if content_hash else None
+        if file is not None:
+            digest = file_content_hash(data, bundle)
+        return verify_bundle(cast("Chain", None), bundle, digest, None, reader)  # type: ignore[arg-type]
+    from ..chain import Chain, connect
+
+    chain = Chain.for_registry(connect(rpc_url), bundle.registry, retries)
+    if file is not None:
+        return verify_file(chain, store, data, file.name, bundle)
+    return verify_bundle(chain, bundle, content_hash.lower() if content_hash else None, store)
+
+
 def _read(file: Path) -> bytes:
     try:
         return file.read_bytes()
@@ -82,10 +120,13 @@ def show(verdict: Verdict, as_json: bool) -> None:
         emit_json(verdict.to_json())
         return
     typer.echo(f"{verdict.verdict}: {verdict.reason}")
+    hashes: tuple[tuple[str, str | None], ...] = (("content", verdict.content_hash),)
+    if verdict.anchored_hash is not None and verdict.anchored_hash != verdict.content_hash:
+        hashes = (("anchored hash", verdict.anchored_hash), ("file hash", verdict.content_hash))
     for label, value in (
         ("office", verdict.office),
         ("record", verdict.record_id),
-        ("content", verdict.content_hash),
+        *hashes,
         ("anchored", verdict.anchored_at),
         ("block", verdict.block_number),
         ("transaction", verdict.transaction_hash),

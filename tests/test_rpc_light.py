@@ -1,0 +1,90 @@
+"""The light JSON-RPC reader (``registry.rpc``) against web3 on a real anvil node: the same answers.
+
+What must never happen: the fast path of ``ipreg verify FILE --proof BUNDLE`` giving another verdict
+than the web3 path for any bundle (authentic, tampered content, altered proof, unknown root, revoked
+leaf, foreign signer), or mis-encoding a call so a check silently passes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from anvil_fixtures import AnvilNode
+
+from registry.anchor import Anchorer, bundle_name
+from registry.chain import Chain, connect, dev_account, dev_signer
+from registry.errors import ConfigError, NodeUnavailableError
+from registry.ingest import prepare_files
+from registry.merkle import MerkleTree
+from registry.records import ProofBundle
+from registry.rpc import LightReader, checksum_address
+from registry.samples import generate_gazette
+from registry.store import Store
+from registry.verify import LiveReader, verify_bundle
+
+pytestmark = pytest.mark.anvil
+
+
+def test_same_verdicts_as_web3(tmp_path: Path, anvil: AnvilNode) -> None:
+    chain = Chain(connect(anvil.rpc_url))
+    chain.deploy_dev()
+    ep = dev_signer("EP")
+    assert ep is not None and chain.deployment is not None
+    store = Store(tmp_path / "s.sqlite")
+    files = generate_gazette(tmp_path / "g", office="EP", count=5, seed=8, kinds=("st96-patent", "st97-json", "pdf"))
+    anchorer = Anchorer(store, chain, ep, "EP", tmp_path / "m")
+    anchorer.submit(prepare_files(files))
+    (batch,) = anchorer.run(tmp_path / "p").batches
+    records = store.batch_records(batch.id)
+    tree = MerkleTree.from_leaves([r.leaf for r in records])
+    chain.transact(ep, chain.anchors.functions.revokeLeaf(bytes.fromhex(batch.root[2:]), records[0].leaf,
+                                                          tree.proof(0), 2))  # fmt: skip
+    bundles = [ProofBundle.loads((tmp_path / "p" / bundle_name(r)).read_bytes()) for r in records]
+    variants: list[tuple[ProofBundle, str | None]] = []
+    for b in bundles:
+        variants += [(b, None), (b, b.value.content_hash), (b, "0x" + "ab" * 32)]
+        if b.proof:
+            variants.append((dataclasses.replace(b, proof=("0x" + "00" * 32, *b.proof[1:])), None))
+        variants.append((dataclasses.replace(b, root="0x" + "77" * 32), None))
+        variants.append((dataclasses.replace(b, chain_id=1), None))
+    light = LightReader(anvil.rpc_url, chain.deployment.anchor_registry, retries=0)
+    seen = set()
+    for bundle, digest in variants:
+        by_web3 = verify_bundle(chain, bundle, digest, None, LiveReader(chain)).to_json()
+        by_light = verify_bundle(cast(Any, None), bundle, digest, None, light).to_json()  # type: ignore[arg-type]
+        assert by_light == by_web3
+        seen.add(by_web3["verdict"])
+    assert {"VERIFIED", "TAMPERED", "UNKNOWN", "REVOKED"} <= seen
+
+    n = batch.block_number
+    for office, signer, block in [("EP", ep.address, n), ("US", ep.address, n), ("EP", dev_account(9).address, n),
+                                  ("EP", ep.address, 0)]:  # fmt: skip
+        assert light.was_signer_at(office, signer, block) == chain.was_signer_at(office, signer, block)
+    assert light.chain_id() == 31337
+
+
+def test_refuses_what_is_not_an_anchor_registry(anvil: AnvilNode) -> None:
+    chain = Chain(connect(anvil.rpc_url))
+    deployment = chain.deploy_dev()
+    with pytest.raises(ConfigError, match="no contract"):
+        LightReader(anvil.rpc_url, "0x" + "12" * 20, retries=0)
+    with pytest.raises(ConfigError, match="not an AnchorRegistry"):
+        LightReader(anvil.rpc_url, deployment.office_registry, retries=0)
+
+
+def test_unreachable_node_is_one_clear_error() -> None:
+    with pytest.raises(NodeUnavailableError, match="not reachable"):
+        LightReader("http://127.0.0.1:9", "0x" + "12" * 20, retries=0)
+
+
+def test_checksum_matches_web3() -> None:
+    from web3 import Web3
+
+    for i in range(20):
+        address = dev_account(i).address.lower()
+        assert checksum_address(address) == Web3.to_checksum_address(address)
+    with pytest.raises(ConfigError):
+        checksum_address("0x1234")
