@@ -13,10 +13,12 @@ UNKNOWN, while refusing every write.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -64,6 +66,8 @@ def _env(home: Path, rpc_url: str) -> dict[str, str]:
     """A clean environment for one instance: only its home, the node and the keystore password."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPREG_")}
     env.update(IPREG_HOME=str(home), IPREG_RPC_URL=rpc_url, IPREG_KEYSTORE_PASSWORD=PASSWORD)
+    # The fleet lives on loopback: allow it explicitly (the default policy refuses it, see test_fetch.py).
+    env.update(IPREG_MANIFEST_SCHEMES="http,https", IPREG_MANIFEST_ALLOW_NETWORKS="127.0.0.0/8")
     return env
 
 
@@ -434,3 +438,45 @@ def test_index_loop_survives_a_dead_node_and_stops(tmp_path: Path, caplog: pytes
     assert not any(t.name == "ipreg-index" for t in threading.enumerate()), "the index loop outlived close()"
     problems = [r.getMessage() for r in caplog.records if r.getMessage().startswith("index loop:")]
     assert len(problems) == 1 and "retrying" in problems[0], problems  # one line, not one per attempt
+
+
+@pytest.mark.anvil
+def test_audit_feed_after_serve(tmp_path: Path, anvil: AnvilNode, fleet: Fleet) -> None:
+    """`ipreg anchor` (no manifest base) puts no local path on chain; `ipreg serve` on the same home indexes
+    the batch from the home's own copy, and `ipreg audit --feed` afterwards still passes."""
+    home = tmp_path / "home"
+    env = _env(home, anvil.rpc_url)
+    for k in ("IPREG_MANIFEST_SCHEMES", "IPREG_MANIFEST_ALLOW_NETWORKS"):
+        env.pop(k)  # the default fetch policy: nothing on loopback is fetched, and nothing needs to be
+
+    def ipreg(*args: str, status: int = 0) -> str:
+        proc = subprocess.run([*_ipreg(), *args], env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == status and "Traceback" not in proc.stderr, f"ipreg {args}: {proc.stderr}"
+        return proc.stdout
+
+    ipreg("deploy", "--json")
+    generate_gazette(tmp_path / "gazette", "EP", 12, 5, KINDS)
+    summary = json.loads(ipreg("anchor", str(tmp_path / "gazette"), "--office", "EP", "--json"))
+    assert summary["anchored"] == 12
+    chain = Chain(connect(anvil.rpc_url), Deployment.load(home / "deployment.json"))
+    events = chain.anchors.events.BatchAnchored().get_logs(from_block=0)
+    uris = [str(e["args"]["manifestURI"]) for e in events]
+    assert uris and all(u.startswith("ni:///sha-256;") for u in uris), uris
+    assert not any(str(home) in u or "file:" in u for u in uris)
+    anchored_block = max(int(e["blockNumber"]) for e in events)
+
+    instance = _start(fleet, "EP", home, anvil.rpc_url)
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
+        _wait_healthy(client, [instance])
+        _until(
+            "the service's index to reach the anchored block",
+            lambda: client.get(instance.url + "/health").json().get("indexedBlock") or 0,
+            lambda n: n >= anchored_block,
+        )
+    assert fleet.stop(instance) in (0, -signal.SIGTERM), instance.describe()
+    db = sqlite3.connect(home / "registry.sqlite")
+    rows = db.execute("SELECT manifest_status, manifest_error FROM idx_batches").fetchall()
+    db.close()
+    assert rows and all(r == ("indexed", None) for r in rows), rows
+    report = json.loads(ipreg("audit", "--feed", "--office", "EP", "--json"))
+    assert report["records"] == 12 and report["ok"] is True, report
