@@ -8,7 +8,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Request
 from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from .. import canon
@@ -205,10 +204,9 @@ async def record_input(request: Request) -> PreparedRecord:
         data, filename = upload.data, upload.filename or "upload"
         forced = _text(form, "canonicalization")
         explicit = _text(form, "recordId")
-        digest, method = await run_in_threadpool(file_hash, data, filename, forced)
+        digest, method, hint = await get_service(request).run_upload(_hash_and_hint, data, filename, forced)
         rid = RecordId.parse(explicit) if explicit else None
         if rid is None:
-            hint = record_hint(data, filename, method)
             rid = RecordId.parse(hint) if hint else None
         if rid is None:
             raise RecordIdError(
@@ -221,6 +219,11 @@ async def record_input(request: Request) -> PreparedRecord:
         req = _validated(RecordCreate, body)
         return PreparedRecord("api", RecordId.parse(req.record_id), req.content_hash.lower(), req.canonicalization)
     raise _unsupported(media)
+
+
+def _hash_and_hint(data: bytes, filename: str, forced: str | None) -> tuple[str, str, str | None]:
+    digest, method = file_hash(data, filename, forced)
+    return digest, method, record_hint(data, filename, method)
 
 
 RecordBody = Annotated[PreparedRecord, Depends(record_input)]

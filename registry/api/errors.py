@@ -48,6 +48,24 @@ class OfficeNotServedError(RegistryError):
     http_status = 503
 
 
+class TooBusyError(RegistryError):
+    """More concurrent uploads or batch runs than the service takes; retry after ``retry_after`` s."""
+
+    code = "tooBusy"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class RequestTimeoutError(InputError):
+    """A request body that did not arrive within the body read timeout."""
+
+    code = "requestTimeout"
+    http_status = 408
+
+
 class BatchInProgressError(RegistryError):
     """Another batch of the same office is being anchored right now."""
 
@@ -59,6 +77,7 @@ _CODES = {
     400: "badRequest",
     401: "unauthorised",
     403: "forbidden",
+    408: "requestTimeout",
     404: "notFound",
     405: "methodNotAllowed",
     406: "notAcceptable",
@@ -94,6 +113,10 @@ async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
     headers = (
         {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) and not isinstance(exc, ForbiddenError) else None
     )
+    if isinstance(exc, TooBusyError):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif exc.http_status in (408, 413):  # the rest of the body is not read: this connection is done
+        headers = {"Connection": "close"}
     if exc.http_status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, exc.diagnostics())
     return error_response(exc.http_status, exc.code, exc.diagnostics(), headers)

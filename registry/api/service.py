@@ -7,16 +7,20 @@ Nothing here runs at import: :func:`registry.api.create_app` builds one :class:`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
 import sqlite3
 import threading
+import time
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider
@@ -34,7 +38,12 @@ from ..st3 import is_st3
 from ..store import Store, StoredBatch, StoredRecord
 from ..tokens import office_for_token
 from .cache import BatchTrees, CachedReader, TtlCache
-from .errors import BatchInProgressError, OfficeNotServedError
+from .errors import BatchInProgressError, OfficeNotServedError, TooBusyError
+from .limits import Admission
+
+T = TypeVar("T")
+#: Seconds a health result is reused (so a burst of /health calls costs one probe).
+HEALTH_REUSE_SECONDS = 0.5
 
 log = logging.getLogger("registry.api")
 
@@ -58,6 +67,22 @@ def _env_float(name: str) -> float | None:
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
 
 
+#: Environment variables of the service's limits: (variable, setting, type).
+_ENV_SETTINGS: tuple[tuple[str, str, type], ...] = (
+    ("IPREG_MAX_SUBMIT_BYTES", "max_submit_bytes", int),
+    ("IPREG_MAX_BODY_BYTES", "max_body_bytes", int),
+    ("IPREG_BODY_TIMEOUT", "body_timeout", float),
+    ("IPREG_HEADER_TIMEOUT", "header_timeout", float),
+    ("IPREG_MAX_CONNECTIONS", "max_connections", int),
+    ("IPREG_SERVICE_RPC_TIMEOUT", "rpc_timeout", float),
+    ("IPREG_HEALTH_TIMEOUT", "health_timeout", float),
+    ("IPREG_UPLOAD_CONCURRENCY", "upload_concurrency", int),
+    ("IPREG_UPLOAD_WORKERS", "upload_workers", int),
+    ("IPREG_BATCH_CONCURRENCY", "batch_concurrency", int),
+    ("IPREG_RETRY_AFTER", "retry_after", int),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
     """How the HTTP service behaves (beyond the registry's :class:`~registry.config.Settings`)."""
@@ -70,7 +95,8 @@ class ServiceSettings:
     offices: frozenset[str] | None = None
     #: Seconds chain state (batches, revocations) is reused when verifying.
     cache_seconds: float = 5.0
-    #: Public base URL of batch manifests (default: file URIs under ``$IPREG_HOME/manifests``).
+    #: Public base URL of batch manifests (default: content addresses ``ni:///sha-256;...`` of the manifests,
+    #: kept under ``$IPREG_HOME/manifests`` and served at ``/v1/manifests``).
     manifest_base: str | None = None
     #: Longest wait for another batch of the same office before answering 409.
     batch_wait_seconds: float = 120.0
@@ -78,10 +104,43 @@ class ServiceSettings:
     #: this many seconds, so verification knows the records of all offices; 0 disables the loop. It never
     #: runs on the in-process EVM (its only writer is this process): call ``Service.sync_index()`` there.
     index_interval: float = DEFAULT_INDEX_INTERVAL
+    #: Largest body of a record submission (``POST /v1/offices/{code}/records``); None: ``max_upload_bytes``.
+    max_submit_bytes: int | None = None
+    #: Largest body of every other route.
+    max_body_bytes: int = 64 * 1024
+    #: Seconds for a request body to arrive completely (408 after that).
+    body_timeout: float = 30.0
+    #: Seconds for a request's headers to arrive (the connection is closed with 408 after that).
+    header_timeout: float = 10.0
+    #: Open connections at most; more are answered 503 and closed at once.
+    max_connections: int = 1000
+    #: Seconds of one JSON-RPC call from the service (request handlers, batches).
+    rpc_timeout: float = 5.0
+    #: Seconds ``/health`` waits for the node before it answers ``degraded``.
+    health_timeout: float = 0.08
+    #: Large uploads (verify, submit) handled at once; more get 429 with ``Retry-After``.
+    upload_concurrency: int = 2
+    #: Threads canonicalizing uploads (apart from the threads serving reads).
+    upload_workers: int = 1
+    #: Batch runs requested at once (running or waiting for the office's lock); more get 429.
+    batch_concurrency: int = 4
+    #: Seconds a client is told to wait (``Retry-After``) when turned away.
+    retry_after: int = 2
+
+    @property
+    def submit_bytes(self) -> int:
+        """The effective submission body limit."""
+        return self.max_submit_bytes if self.max_submit_bytes is not None else self.max_upload_bytes
 
     def __post_init__(self) -> None:
-        if self.max_upload_bytes < 1:
-            raise ConfigError("max upload size must be at least 1 byte")
+        if self.max_upload_bytes < 1 or self.submit_bytes < 1 or self.max_body_bytes < 1:
+            raise ConfigError("body size limits must be at least 1 byte")
+        for name in ("body_timeout", "header_timeout", "rpc_timeout", "health_timeout"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name.replace('_', ' ')} must be positive seconds")
+        for name in ("max_connections", "upload_concurrency", "upload_workers", "batch_concurrency", "retry_after"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
         if self.batch_interval is not None and self.batch_interval <= 0:
             raise ConfigError("batch interval must be positive seconds")
         if self.cache_seconds < 0:
@@ -95,7 +154,8 @@ class ServiceSettings:
     @classmethod
     def from_env(cls, **overrides: Any) -> ServiceSettings:
         """``IPREG_MAX_UPLOAD_BYTES``, ``IPREG_BATCH_INTERVAL``, ``IPREG_SERVICE_OFFICES`` (comma list),
-        ``IPREG_CACHE_SECONDS``, ``IPREG_MANIFEST_BASE``, ``IPREG_INDEX_INTERVAL`` (0: off);
+        ``IPREG_CACHE_SECONDS``, ``IPREG_MANIFEST_BASE``, ``IPREG_INDEX_INTERVAL`` (0: off), and the limits
+        of ``_ENV_SETTINGS`` (``IPREG_HEALTH_TIMEOUT``, ``IPREG_UPLOAD_CONCURRENCY`` ...);
         ``overrides`` (None = unset) win."""
         values: dict[str, Any] = {}
         upload = _env_float("IPREG_MAX_UPLOAD_BYTES")
@@ -115,6 +175,10 @@ class ServiceSettings:
             values["offices"] = frozenset(o.strip().upper() for o in offices.split(",") if o.strip())
         if os.environ.get("IPREG_MANIFEST_BASE"):
             values["manifest_base"] = os.environ["IPREG_MANIFEST_BASE"]
+        for env, key, kind in _ENV_SETTINGS:
+            number = _env_float(env)
+            if number is not None:
+                values[key] = kind(number)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -239,6 +303,15 @@ class Service:
         self._loop = _Loop()
         self._index_loop = _Loop()
         self._index_failures = 0
+        # Long work never runs on the threads that serve reads: uploads (canonicalization) and batch runs
+        # have their own bounded executors, admitted up to a limit (429 beyond), and /health its own probe.
+        self.upload_pool = ThreadPoolExecutor(options.upload_workers, thread_name_prefix="ipreg-upload")
+        self.write_pool = ThreadPoolExecutor(2, thread_name_prefix="ipreg-write")
+        self.health_pool = ThreadPoolExecutor(1, thread_name_prefix="ipreg-health")
+        self.uploads = Admission(options.upload_concurrency, options.retry_after)
+        self.batch_runs = Admission(options.batch_concurrency, options.retry_after)
+        self._probe: tuple[float, Future[Health]] | None = None
+        self._last_health: tuple[float, Health] | None = None
 
     # -- plumbing
 
@@ -249,7 +322,7 @@ class Service:
             with self._connect_lock:
                 if self._chain is None:
                     deployment = Deployment.load(self.settings.deployment_file)
-                    w3 = connect(self.settings.rpc_url)
+                    w3 = connect(self.settings.rpc_url, timeout=self.options.rpc_timeout)
                     chain = Chain(w3, deployment, retries=self.settings.rpc_retries)
                     chain.check_code()
                     self._chain = chain
@@ -298,9 +371,65 @@ class Service:
         with self._locks_lock:
             return table[office]
 
+    async def run_upload(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` (canonicalization, hashing) on the bounded upload pool, not on the read threads."""
+        return await asyncio.wrap_future(self.upload_pool.submit(fn, *args))
+
+    async def run_batch(self, office: str) -> RunResult:
+        """``anchor_pending`` on the write pool; 429 (``Retry-After``) beyond ``batch_concurrency`` runs."""
+        if not self.batch_runs.try_enter():
+            raise TooBusyError(
+                f"more than {self.batch_runs.limit} batch runs requested at once; retry in"
+                f" {self.batch_runs.retry_after} s (pending records are anchored by the running batch too)",
+                self.batch_runs.retry_after,
+            )
+        try:
+            return await asyncio.wrap_future(self.write_pool.submit(self.anchor_pending, office))
+        finally:
+            self.batch_runs.leave()
+
+    async def health_async(self) -> Health:
+        """``health()`` within ``health_timeout``: a node that does not answer in time gives ``degraded``.
+
+        One probe runs at a time on its own thread (a stalled node ties up that thread only); a result
+        younger than half a second is reused.
+        """
+        now = time.monotonic()
+        last = self._last_health
+        if last is not None and now - last[0] < HEALTH_REUSE_SECONDS:
+            return last[1]
+        probe = self._probe
+        if probe is None or probe[1].done():
+            future = self.health_pool.submit(self.health)
+            future.add_done_callback(self._probe_done)
+            probe = (now, future)
+            self._probe = probe
+        started, future = probe
+        remaining = started + self.options.health_timeout - now
+        if not future.done() and remaining > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), remaining)
+        if future.done() and future.exception() is None:
+            return future.result()
+        waited = time.monotonic() - started
+        return Health(
+            False,
+            None,
+            None,
+            None,
+            None,
+            f"chain node did not answer within {self.options.health_timeout:g} s (waiting {waited:.1f} s)",
+        )
+
+    def _probe_done(self, future: Future[Health]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self._last_health = (time.monotonic(), future.result())
+
     def close(self) -> None:
-        """Stop the background loops and close every store connection."""
+        """Stop the background loops and executors and close every store connection."""
         self.stop_loop()
+        for pool in (self.upload_pool, self.write_pool, self.health_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
         with self._stores_lock:
             for store in self._stores:
                 with suppress(Exception):  # closing is best effort

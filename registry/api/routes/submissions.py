@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from ..deps import RecordBody, ServiceDep, WritingOffice
 from ..schemas import (
@@ -78,7 +79,11 @@ def list_pending(
     responses=errors(401, 403, 409, 502),
     summary="Anchor pending records now",
 )
-def run_batch(office: WritingOffice, service: ServiceDep) -> BatchRunPublic:
-    """Batch the office's pending records and anchor them now, signed with the office's key."""
-    result = service.anchor_pending(office)
-    return BatchRunPublic.of(office, result, service.pending(office, 1)[0])
+async def run_batch(office: WritingOffice, service: ServiceDep) -> BatchRunPublic:
+    """Batch the office's pending records and anchor them now, signed with the office's key.
+
+    Runs on the service's write pool, never on the threads serving reads; more concurrent requests
+    than the service takes are answered 429 with ``Retry-After``."""
+    result = await service.run_batch(office)
+    pending = await run_in_threadpool(service.pending, office, 1)
+    return BatchRunPublic.of(office, result, pending[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from ..deps import ServiceDep, VerifyBody
 from ..schemas import VerdictPublic, VerifyRequest
@@ -26,13 +27,14 @@ _BODY = upload_body(
     openapi_extra=_BODY,
     summary="Verify a file, a content hash or a proof bundle",
 )
-def verify(body: VerifyBody, service: ServiceDep) -> VerdictPublic:
+async def verify(body: VerifyBody, service: ServiceDep) -> VerdictPublic:
     """The verdict (``VERIFIED``, ``TAMPERED``, ``UNKNOWN``, ``REVOKED``, ``SUPERSEDED``, ``UNAUTHORISED``)
-    is the body of a 200 response; errors are only for requests that cannot be judged."""
+    is the body of a 200 response; errors are only for requests that cannot be judged. Files are
+    canonicalized on the bounded upload pool; hashes and bundles on the threads serving reads."""
     if body.data is not None:
-        verdict = service.verify_file(body.data, body.filename, body.bundle)
+        verdict = await service.run_upload(service.verify_file, body.data, body.filename, body.bundle)
     elif body.bundle is not None:
-        verdict = service.verify_bundle(body.bundle)
+        verdict = await run_in_threadpool(service.verify_bundle, body.bundle)
     else:
-        verdict = service.verify_hash(body.content_hash or "", body.record_hint)
+        verdict = await run_in_threadpool(service.verify_hash, body.content_hash or "", body.record_hint)
     return VerdictPublic.of(verdict)
