@@ -107,9 +107,7 @@ class BodyLimitMiddleware:
             try:
                 message = await asyncio.wait_for(receive(), max(remaining, 0.001))
             except TimeoutError:
-                raise RequestTimeoutError(
-                    f"request body not received within {self.limits.body_timeout:g} s"
-                ) from None
+                raise RequestTimeoutError(f"request body not received within {self.limits.body_timeout:g} s") from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:

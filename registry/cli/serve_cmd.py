@@ -85,9 +85,8 @@ def serve(
     home: HomeOption = None,
 ) -> None:
     """Serve the REST API (/v1, /openapi.json, /health) and the verifier and office pages."""
-    import uvicorn
-
     from ..api import ServiceSettings, create_app
+    from ..api.server import build_server
 
     s = settings(home, rpc_url=rpc_url)
     given = public_url or os.environ.get("IPREG_PUBLIC_URL")
@@ -109,4 +108,14 @@ def serve(
         + (f", anchored as {options.manifest_base}/..." if options.manifest_base else ", anchored by content address"),
         err=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)
+    server = build_server(
+        app,
+        host,
+        port,
+        header_timeout=options.header_timeout,
+        body_timeout=options.body_timeout,
+        max_connections=options.max_connections,
+        retry_after=options.retry_after,
+        log_level=log_level,
+    )
+    server.run()
