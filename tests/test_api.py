@@ -585,3 +585,36 @@ def test_junk_never_gives_500(env: Env) -> None:
         r = env.client.get(path)
         assert 400 <= r.status_code < 500, (path, r.status_code)
         env.error(r, r.status_code)
+
+
+def test_token_list_and_revoke_take_effect_at_once(env: Env) -> None:
+    """`ipreg token list / revoke` on the service's home: the next request with the token gets 401."""
+    import os
+    import subprocess
+    import sys
+
+    store = Store(env.settings.store_file)
+    token = create_token(store, "EP", "to be revoked")
+    store.close()
+    auth = {"Authorization": f"Bearer {token}"}
+    assert env.client.get("/v1/offices/EP/pending", headers=auth).status_code == 200
+    cli = [sys.executable, "-c", "from registry.cli import main; main()"]
+    run_env = {**os.environ, "IPREG_HOME": str(env.settings.home)}
+
+    def ipreg(*args: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([*cli, *args], env=run_env, capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    listed = json.loads(ipreg("token", "list", "--office", "EP", "--json").stdout)
+    (mine,) = [t for t in listed if t["label"] == "to be revoked"]
+    assert token not in json.dumps(listed) and token_hash(token).startswith(mine["id"])
+    assert set(mine) == {"id", "office", "label", "createdAt"} and mine["office"] == "EP"
+    bad = ipreg("token", "revoke", "zz")
+    assert bad.returncode != 0 and "invalid token id" in bad.stderr
+    done = ipreg("token", "revoke", mine["id"])
+    assert done.returncode == 0, done.stderr
+    env.error(env.client.get("/v1/offices/EP/pending", headers=auth), 401)
+    assert env.client.get("/v1/offices/EP/pending", headers=env.ep).status_code == 200  # others unaffected
+    again = ipreg("token", "revoke", mine["id"])
+    assert again.returncode != 0 and "no token" in again.stderr
