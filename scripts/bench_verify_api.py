@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -267,6 +268,20 @@ def _rss_kb(pid: int, field: str) -> int:
     return 0
 
 
+def _children_hwm_kb(pid: int) -> int:
+    """Peak resident memory of the service's worker processes (canonicalization pool), summed."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            kids = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for kid in kids:
+            with contextlib.suppress(OSError):
+                total += _rss_kb(int(kid), "VmHWM")
+    return total
+
+
 def _big_xml(path: Path, size: int) -> None:
     """An ST.96-like patent document of about ``size`` bytes (many paragraphs)."""
     head = (
@@ -334,6 +349,7 @@ async def _availability(
         single_s = time.perf_counter() - t
         assert r.status_code == 200, r.text
         single_peak = _rss_kb(pid, "VmHWM")
+        single_workers = _children_hwm_kb(pid)
         stop = asyncio.Event()
         task = asyncio.create_task(_probe_health(prober, stop))
         hash_lat: list[float] = []
@@ -356,6 +372,7 @@ async def _availability(
         out["healthDuringUploads"] = await task
         out["verifyByHashDuringUploads"] = _q(hash_lat)
         many_peak = _rss_kb(pid, "VmHWM")
+        many_workers = _children_hwm_kb(pid)
         up_status: dict[str, int] = {}
         for up in ups:
             key = str(up.status_code) if isinstance(up, httpx.Response) else type(up).__name__
@@ -366,6 +383,8 @@ async def _availability(
             "baseRssMb": round(base_rss / 1024, 1),
             "peakAfterOneMb": round(single_peak / 1024, 1),
             "peakAfterTwelveMb": round(many_peak / 1024, 1),
+            "workerPeakAfterOneMb": round(single_workers / 1024, 1),
+            "workerPeakAfterTwelveMb": round(many_workers / 1024, 1),
             "statusesOfTwelve": up_status,
         }
 

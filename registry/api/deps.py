@@ -14,7 +14,6 @@ from .. import canon
 from ..errors import AuthError, BundleError, CanonicalizationError, ForbiddenError, InputError, RecordIdError
 from ..ingest import PreparedRecord
 from ..records import ProofBundle, RecordId
-from ..verify import file_hash, record_hint
 from .errors import MalformedJsonError, UnsupportedMediaTypeError
 from .schemas import RecordCreate, VerifyRequest
 from .service import Service, check_hash
@@ -204,7 +203,7 @@ async def record_input(request: Request) -> PreparedRecord:
         data, filename = upload.data, upload.filename or "upload"
         forced = _text(form, "canonicalization")
         explicit = _text(form, "recordId")
-        digest, method, hint = await get_service(request).run_upload(_hash_and_hint, data, filename, forced)
+        digest, method, hint = await get_service(request).hash_upload(data, filename, forced)
         rid = RecordId.parse(explicit) if explicit else None
         if rid is None:
             rid = RecordId.parse(hint) if hint else None
@@ -219,11 +218,6 @@ async def record_input(request: Request) -> PreparedRecord:
         req = _validated(RecordCreate, body)
         return PreparedRecord("api", RecordId.parse(req.record_id), req.content_hash.lower(), req.canonicalization)
     raise _unsupported(media)
-
-
-def _hash_and_hint(data: bytes, filename: str, forced: str | None) -> tuple[str, str, str | None]:
-    digest, method = file_hash(data, filename, forced)
-    return digest, method, record_hint(data, filename, method)
 
 
 RecordBody = Annotated[PreparedRecord, Depends(record_input)]

@@ -86,6 +86,7 @@ class BodyLimitMiddleware:
         if upload_route and large and self.uploads is not None:
             if not self.uploads.try_enter():
                 retry = self.uploads.retry_after
+                await _drain(receive, limit, self.limits.body_timeout)  # so the client reads the answer
                 await _send_error(
                     send,
                     429,
@@ -122,6 +123,26 @@ class BodyLimitMiddleware:
         finally:
             if admitted and self.uploads is not None:
                 self.uploads.leave()
+
+
+async def _drain(receive: Receive, limit: int, timeout: float) -> None:
+    """Read and discard a request body (at most ``limit`` bytes, ``timeout`` seconds): nothing is kept."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    seen = 0
+    while seen <= limit:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        try:
+            message = await asyncio.wait_for(receive(), remaining)
+        except TimeoutError:
+            return
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def _message(limit: int, size: int | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import re
 import sqlite3
@@ -16,16 +17,17 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
+from starlette.concurrency import run_in_threadpool
 from web3 import EthereumTesterProvider
 
-from .. import verify
+from .. import canon, verify
 from ..anchor import Anchorer, RunResult
 from ..chain import Chain, Deployment, connect, utc_iso
 from ..config import EMBEDDED, Settings
@@ -120,8 +122,10 @@ class ServiceSettings:
     health_timeout: float = 0.08
     #: Large uploads (verify, submit) handled at once; more get 429 with ``Retry-After``.
     upload_concurrency: int = 2
-    #: Threads canonicalizing uploads (apart from the threads serving reads).
+    #: Workers canonicalizing uploads (apart from the threads serving reads).
     upload_workers: int = 1
+    #: Canonicalize uploads in worker processes (True) or threads (False: no extra process).
+    upload_processes: bool = True
     #: Batch runs requested at once (running or waiting for the office's lock); more get 429.
     batch_concurrency: int = 4
     #: Seconds a client is told to wait (``Retry-After``) when turned away.
@@ -306,6 +310,8 @@ class Service:
         # Long work never runs on the threads that serve reads: uploads (canonicalization) and batch runs
         # have their own bounded executors, admitted up to a limit (429 beyond), and /health its own probe.
         self.upload_pool = ThreadPoolExecutor(options.upload_workers, thread_name_prefix="ipreg-upload")
+        self._canon_pool: ProcessPoolExecutor | None = None
+        self._canon_lock = threading.Lock()
         self.write_pool = ThreadPoolExecutor(2, thread_name_prefix="ipreg-write")
         self.health_pool = ThreadPoolExecutor(1, thread_name_prefix="ipreg-health")
         self.uploads = Admission(options.upload_concurrency, options.retry_after)
@@ -375,6 +381,42 @@ class Service:
         """Run ``fn`` (canonicalization, hashing) on the bounded upload pool, not on the read threads."""
         return await asyncio.wrap_future(self.upload_pool.submit(fn, *args))
 
+    def canon_pool(self) -> Executor:
+        """Where uploads are canonicalized: worker processes (``upload_processes``), so a 20 MB XML does not
+        hold the interpreter lock of the threads serving reads; else the upload thread pool."""
+        if not self.options.upload_processes:
+            return self.upload_pool
+        with self._canon_lock:
+            if self._canon_pool is None:
+                context = multiprocessing.get_context("spawn")  # never fork a threaded server
+                self._canon_pool = ProcessPoolExecutor(self.options.upload_workers, mp_context=context)
+            return self._canon_pool
+
+    async def hash_upload(self, data: bytes, filename: str, method: str | None) -> tuple[str, str, str | None]:
+        """(content hash, canonicalization, record id hint) of an upload, computed on the canonicalization pool."""
+        return await asyncio.wrap_future(self.canon_pool().submit(hash_upload, data, filename, method))
+
+    async def verify_upload(self, data: bytes, filename: str, bundle: ProofBundle | None) -> verify.Verdict:
+        """Verdict for an uploaded file: hashed on the canonicalization pool, judged on the read threads."""
+        if bundle is None:
+            digest, _, hint = await self.hash_upload(data, filename, None)
+            return await run_in_threadpool(self.verify_hash, digest, hint)
+        method = bundle.value.canonicalization
+        if method == SEALED:
+            reveal = bundle.extra.get("reveal")
+            method = str(reveal.get("canonicalization")) if isinstance(reveal, dict) else canon.RAW
+        if method not in canon.CANONICALIZATIONS:
+            raise InputError(f"bundle names unknown canonicalization {method[:40]!r}")
+        digest, _, _ = await self.hash_upload(data, filename, method)
+        return await run_in_threadpool(self._verify_bundle_digest, bundle, digest)
+
+    def _verify_bundle_digest(self, bundle: ProofBundle, digest: str) -> verify.Verdict:
+        mismatch = self._foreign_registry(bundle)
+        if mismatch is not None:
+            return mismatch
+        with self.guard():
+            return verify.verify_bundle(self.chain, bundle, digest, self.store())
+
     async def run_batch(self, office: str) -> RunResult:
         """``anchor_pending`` on the write pool; 429 (``Retry-After``) beyond ``batch_concurrency`` runs."""
         if not self.batch_runs.try_enter():
@@ -430,6 +472,8 @@ class Service:
         self.stop_loop()
         for pool in (self.upload_pool, self.write_pool, self.health_pool):
             pool.shutdown(wait=False, cancel_futures=True)
+        if self._canon_pool is not None:
+            self._canon_pool.shutdown(wait=False, cancel_futures=True)
         with self._stores_lock:
             for store in self._stores:
                 with suppress(Exception):  # closing is best effort
@@ -711,6 +755,17 @@ class Service:
 
     def verify_bundle(self, bundle: ProofBundle, data: bytes | None = None, filename: str = "") -> verify.Verdict:
         """Verdict for a proof bundle (and the file it speaks for, if given)."""
+        mismatch = self._foreign_registry(bundle)
+        if mismatch is not None:
+            return mismatch
+        store = self.store()
+        with self.guard():
+            if data is not None:
+                return verify.verify_file(self.chain, store, data, filename, bundle)
+            return verify.verify_bundle(self.chain, bundle, None, store, reader=self.reader)
+
+    def _foreign_registry(self, bundle: ProofBundle) -> verify.Verdict | None:
+        """UNKNOWN if the bundle names another registry than this service's; else None."""
         dep = self.deployment
         if bundle.registry.lower() != dep.anchor_registry.lower():
             value = bundle.value
@@ -723,11 +778,7 @@ class Service:
                 content_hash=value.content_hash,
                 root=bundle.root,
             )
-        store = self.store()
-        with self.guard():
-            if data is not None:
-                return verify.verify_file(self.chain, store, data, filename, bundle)
-            return verify.verify_bundle(self.chain, bundle, None, store, reader=self.reader)
+        return None
 
     # -- office writes
 
@@ -938,6 +989,12 @@ class Service:
             except Exception:
                 log.exception("batch loop, office %s", office)
         return done
+
+
+def hash_upload(data: bytes, filename: str, method: str | None) -> tuple[str, str, str | None]:
+    """(content hash, canonicalization, record id hint) of an upload; runs in a worker process."""
+    digest, used = verify.file_hash(data, filename, method)
+    return digest, used, verify.record_hint(data, filename, used)
 
 
 def _index_batch_view(ib: IndexedBatch) -> BatchView:

@@ -32,7 +32,7 @@ async def verify(body: VerifyBody, service: ServiceDep) -> VerdictPublic:
     is the body of a 200 response; errors are only for requests that cannot be judged. Files are
     canonicalized on the bounded upload pool; hashes and bundles on the threads serving reads."""
     if body.data is not None:
-        verdict = await service.run_upload(service.verify_file, body.data, body.filename, body.bundle)
+        verdict = await service.verify_upload(body.data, body.filename, body.bundle)
     elif body.bundle is not None:
         verdict = await run_in_threadpool(service.verify_bundle, body.bundle)
     else:
