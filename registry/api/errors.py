@@ -138,6 +138,25 @@ def _location(loc: Any) -> str:
     return ".".join(parts) or "body"
 
 
+#: What a malformed id parameter should look like (instead of echoing a long pattern), and its error code.
+_RECORD_ID = "a record id OFFICE:NUMBER[:KIND] (WIPO ST.3 office, capitals), e.g. EP:1234567:B1"
+_ID_FIELDS: dict[str, tuple[str, str]] = {
+    "code": ("a WIPO ST.3 office code in capitals, e.g. EP", "invalidInput"),
+    "office": ("a WIPO ST.3 office code in capitals, e.g. EP", "invalidInput"),
+    "record_id": (
+        "a record id OFFICE:NUMBER[:KIND] (WIPO ST.3 office, capitals), e.g. EP:1234567:B1",
+        "invalidRecordId",
+    ),
+    "recordId": (
+        "a record id OFFICE:NUMBER[:KIND] (WIPO ST.3 office, capitals), e.g. EP:1234567:B1",
+        "invalidRecordId",
+    ),
+    "root": ("a batch root: 0x followed by 64 hex digits", "invalidInput"),
+    "name": ("a manifest name: 0x followed by 64 hex digits and .json", "invalidInput"),
+}
+_SHAPE_ERRORS = ("string_pattern_mismatch", "string_too_short", "string_too_long")
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
@@ -146,7 +165,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if not errors:
         return error_response(422, "invalidRequest", "invalid request")
     first = errors[0]
+    loc = [str(p) for p in first.get("loc", ())]
+    field = loc[-1] if loc else ""
+    if field in _ID_FIELDS and first.get("type") in _SHAPE_ERRORS and (loc[0] != "body" or field == "recordId"):
+        wanted, code = _ID_FIELDS[field]
+        return error_response(400, code, f"{_location(loc)}: expected {wanted}")
     message = f"{_location(first.get('loc', ()))}: {first.get('msg', 'invalid')}"
+    if len(message) > 300:
+        message = message[:300] + "..."
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem(s))"
     return error_response(422, "invalidRequest", message)

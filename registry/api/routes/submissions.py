@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..deps import RecordBody, ServiceDep, WritingOffice
 from ..schemas import (
+    RECORD_ID_PATTERN,
     BatchPublic,
     BatchRunPublic,
     PendingPublic,
@@ -16,7 +17,7 @@ from ..schemas import (
     RecordCreate,
     SubmissionPublic,
 )
-from . import errors, upload_body
+from . import errors, inline, upload_body
 
 router = APIRouter(prefix="/v1/offices", tags=["office writes"])
 
@@ -25,11 +26,13 @@ _BODY = upload_body(
         "file": {"type": "string", "format": "binary", "description": "The record to anchor."},
         "recordId": {
             "type": "string",
+            "maxLength": 64,
+            "pattern": RECORD_ID_PATTERN,
             "description": "OFFICE:NUMBER[:KIND]; else from the document or the file name.",
         },
         "canonicalization": {"type": "string", "enum": ["xml-c14n2", "json-jcs", "raw"]},
     },
-    RecordCreate.model_json_schema(by_alias=True),
+    inline(RecordCreate.model_json_schema(by_alias=True)),
 )
 
 
@@ -38,7 +41,7 @@ _BODY = upload_body(
     response_model=SubmissionPublic,
     status_code=202,
     responses={
-        **errors(401, 403, 413, 415),
+        **errors(401, 403, 408, 413, 415, 429),
         200: {"model": SubmissionPublic, "description": "Already known; nothing new."},
     },
     openapi_extra=_BODY,
@@ -76,7 +79,7 @@ def list_pending(
 @router.post(
     "/{code}/batches",
     response_model=BatchRunPublic,
-    responses=errors(401, 403, 409, 502),
+    responses=errors(401, 403, 409, 429, 502),
     summary="Anchor pending records now",
 )
 async def run_batch(office: WritingOffice, service: ServiceDep) -> BatchRunPublic:

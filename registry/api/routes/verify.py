@@ -6,24 +6,31 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from ..deps import ServiceDep, VerifyBody
-from ..schemas import VerdictPublic, VerifyRequest
-from . import errors, upload_body
+from ..schemas import BundleInput, VerdictPublic, VerifyByBundle, VerifyByHash
+from . import errors, inline, upload_body
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 
+_BUNDLE = inline(BundleInput.model_json_schema(by_alias=True))
 _BODY = upload_body(
     {
         "file": {"type": "string", "format": "binary", "description": "The record to verify."},
-        "bundle": {"type": "string", "format": "binary", "description": "Optional: its ipreg-proof-v1 bundle."},
+        "bundle": {**_BUNDLE, "description": "Optional: its ipreg-proof-v1 bundle (a JSON part)."},
     },
-    VerifyRequest.model_json_schema(by_alias=True),
+    {
+        "oneOf": [
+            inline(VerifyByHash.model_json_schema(by_alias=True)),
+            inline(VerifyByBundle.model_json_schema(by_alias=True)),
+        ]
+    },
+    {"bundle": {"contentType": "application/json"}},
 )
 
 
 @router.post(
     "/verify",
     response_model=VerdictPublic,
-    responses=errors(413, 415),
+    responses=errors(408, 413, 415, 429),
     openapi_extra=_BODY,
     summary="Verify a file, a content hash or a proof bundle",
 )
