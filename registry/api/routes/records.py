@@ -31,7 +31,13 @@ def get_proof(
     service: ServiceDep,
     content_hash: Annotated[
         str | None,
-        Query(alias="contentHash", pattern=HASH_PATTERN, description="Select the version with this content."),
+        Query(
+            alias="contentHash",
+            pattern=HASH_PATTERN,
+            min_length=66,
+            max_length=66,
+            description="Select the version with this content.",
+        ),
     ] = None,
     download: Annotated[bool, Query(description="Ask the browser to save it as a file.")] = False,
 ) -> JSONResponse:
