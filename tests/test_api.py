@@ -618,3 +618,37 @@ def test_token_list_and_revoke_take_effect_at_once(env: Env) -> None:
     assert env.client.get("/v1/offices/EP/pending", headers=env.ep).status_code == 200  # others unaffected
     again = ipreg("token", "revoke", mine["id"])
     assert again.returncode != 0 and "no token" in again.stderr
+
+
+def test_sealed_records_through_the_api(env: Env) -> None:
+    """Submitted sealed, anchored as a commitment (nothing disclosed), revealed by its office only."""
+    source = env.files[-1]
+    data = source.read_bytes()
+    rid = "EP:7777777:A1"
+    form = {"recordId": rid, "sealed": "true"}
+    r = env.client.post("/v1/offices/EP/records", files=_upload(source, data), data=form, headers=env.ep)
+    assert r.status_code == 202, r.text
+    assert r.json()["record"]["sealed"] is True
+    bad = env.client.post(
+        "/v1/offices/EP/records", files=_upload(source, data), data={**form, "sealed": "yes"}, headers=env.ep
+    )
+    env.error(bad, 422)
+    run = env.client.post("/v1/offices/EP/batches", headers=env.ep)
+    assert run.status_code == 200, run.text
+    (batch,) = [b for b in run.json()["batches"] if b["leafCount"] >= 1]
+    public = env.client.get(f"/v1/batches/{batch['root']}").json()
+    assert rid not in json.dumps(public)  # the id stays undisclosed
+    digest = env.client.post("/v1/verify", files=_upload(source, data)).json()["contentHash"]
+    assert rid not in json.dumps(env.client.post("/v1/verify", json={"contentHash": digest}).json())
+
+    env.error(env.client.post(f"/v1/offices/US/records/{rid}/reveal", headers=env.us), 403)
+    env.error(env.client.post(f"/v1/offices/EP/records/{rid}/reveal"), 401)
+    r = env.client.post(f"/v1/offices/EP/records/{rid}/reveal", headers=env.ep)
+    assert r.status_code == 200, r.text
+    bundle = r.json()
+    assert bundle["value"][2] == "sealed" and "reveal" in bundle
+    files = {"file": (source.name, data), "bundle": ("bundle.json", json.dumps(bundle).encode(), "application/json")}
+    verdict = env.client.post("/v1/verify", files=files).json()
+    assert verdict["verdict"] == "VERIFIED", verdict
+    files["file"] = (source.name, _tamper(source) if source.suffix == ".xml" else data + b"x")
+    assert env.client.post("/v1/verify", files=files).json()["verdict"] != "VERIFIED"

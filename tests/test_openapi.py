@@ -19,6 +19,7 @@ WRITES = {
     ("post", "/v1/offices/{code}/records"),
     ("get", "/v1/offices/{code}/pending"),
     ("post", "/v1/offices/{code}/batches"),
+    ("post", "/v1/offices/{code}/records/{record_id}/reveal"),
 }
 
 

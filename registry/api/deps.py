@@ -264,13 +264,25 @@ def _hint(record_id: str | None) -> str | None:
 VerifyBody = Annotated[VerifyInput, Depends(verify_input)]
 
 
-async def record_input(request: Request) -> PreparedRecord:
-    """Parse ``POST /v1/offices/{code}/records``: a multipart file (+ ``recordId``, ``canonicalization``)
-    or JSON ``{recordId, contentHash, canonicalization}``. Canonicalizes and hashes an uploaded file."""
+@dataclass(frozen=True, slots=True)
+class RecordInput:
+    """A record to submit, and whether it is sealed (only a salted commitment goes on chain)."""
+
+    prepared: PreparedRecord
+    sealed: bool = False
+
+
+async def record_input(request: Request) -> RecordInput:
+    """Parse ``POST /v1/offices/{code}/records``: a multipart file (+ ``recordId``, ``canonicalization``,
+    ``sealed``) or JSON ``{recordId, contentHash, canonicalization[, sealed]}``. Canonicalizes and hashes
+    an uploaded file."""
     media = _media_type(request)
     if media == "multipart/form-data":
         form = await _read_form(request)
-        _only(form, {"file", "recordId", "canonicalization"})
+        _only(form, {"file", "recordId", "canonicalization", "sealed"})
+        sealed_text = _text(form, "sealed")
+        if sealed_text not in (None, "true", "false"):
+            raise InvalidBodyError("sealed must be true or false")
         upload = _file(form, "file")
         if upload is None:
             raise InvalidBodyError("multipart field 'file' is missing (the record to anchor)")
@@ -290,15 +302,16 @@ async def record_input(request: Request) -> PreparedRecord:
                 f"{filename}: no record id (give the recordId field, an ST.96/ST.97 id in the"
                 " document, or name the file OFFICE-NUMBER[-KIND].ext)"
             )
-        return PreparedRecord(filename, rid, digest, method)
+        return RecordInput(PreparedRecord(filename, rid, digest, method), sealed_text == "true")
     if _is_json(media):
         body = await _json_body(request)
         req = _validated(RecordCreate, body)
-        return PreparedRecord("api", RecordId.parse(req.record_id), req.content_hash.lower(), req.canonicalization)
+        prepared = PreparedRecord("api", RecordId.parse(req.record_id), req.content_hash.lower(), req.canonicalization)
+        return RecordInput(prepared, req.sealed)
     raise _unsupported(media)
 
 
-RecordBody = Annotated[PreparedRecord, Depends(record_input)]
+RecordBody = Annotated[RecordInput, Depends(record_input)]
 
 __all__ = [
     "BundleError",

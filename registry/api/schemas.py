@@ -282,6 +282,9 @@ class RecordCreate(Model):
     )
     content_hash: str = Field(pattern=HASH_PATTERN, description="SHA-256 of the canonical bytes, 0x-hex.")
     canonicalization: Literal["xml-c14n2", "json-jcs", "raw"]
+    sealed: bool = Field(
+        default=False, description="Anchor only a salted commitment (unpublished record); reveal it later."
+    )
 
 
 class PendingRecordPublic(Model):
@@ -296,6 +299,7 @@ class PendingRecordPublic(Model):
     root: str | None = None
     block_number: int | None = None
     transaction_hash: str | None = None
+    sealed: bool = Field(default=False, description="Only a salted commitment is (or will be) on chain.")
 
     @classmethod
     def of(cls, r: StoredRecord, batch: StoredBatch | None = None) -> PendingRecordPublic:
@@ -311,6 +315,7 @@ class PendingRecordPublic(Model):
             root=batch.root if batch else None,
             block_number=batch.block_number if batch else None,
             transaction_hash=batch.tx_hash if batch else None,
+            sealed=r.salt is not None,
         )
 
 

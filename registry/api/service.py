@@ -28,10 +28,10 @@ from starlette.concurrency import run_in_threadpool
 from web3 import EthereumTesterProvider
 
 from .. import canon, verify
-from ..anchor import Anchorer, RunResult
+from ..anchor import Anchorer, RunResult, reveal_bundle
 from ..chain import Chain, Deployment, connect, utc_iso
 from ..config import EMBEDDED, Settings
-from ..errors import ChainError, ConfigError, InputError, NotFoundError, RegistryError
+from ..errors import ChainError, ConfigError, ForbiddenError, InputError, NotFoundError, RegistryError
 from ..indexer import Index, IndexedBatch, Indexer, SyncResult
 from ..ingest import PreparedRecord
 from ..keys import load_signer
@@ -782,18 +782,29 @@ class Service:
 
     # -- office writes
 
-    def submit(self, office: str, prepared: PreparedRecord) -> Submission:
-        """Accept one record into the outbox (idempotent; a new content of a known id is a new version)."""
+    def submit(self, office: str, prepared: PreparedRecord, sealed: bool = False) -> Submission:
+        """Accept one record into the outbox (idempotent; a new content of a known id is a new version);
+        ``sealed``: only a salted commitment is anchored, until the office reveals it."""
         account = self.signer(office)  # refuse before storing anything if this instance cannot anchor it
         store = self.store()
         with self._lock(self._submit_locks, office):
             anchorer = self._anchorer(store, account, office)
-            result = anchorer.submit([prepared])
+            result = anchorer.submit([prepared], sealed=sealed)
         record = store.record_by_key(str(prepared.record_id), prepared.content_hash)
         if record is None:
             raise InputError(f"{prepared.record_id} with content {prepared.content_hash} was not stored")
         batch = store.batch(record.batch_id) if record.batch_id is not None else None
         return Submission(record, result.accepted > 0, result.new_versions > 0, batch)
+
+    def reveal(self, office: str, record_id: str, content_hash: str | None = None) -> ProofBundle:
+        """The revealing bundle of a sealed record of ``office`` (its salt opened); 403 for another office's."""
+        rid = RecordId.parse(record_id)
+        if rid.office != office:
+            raise ForbiddenError(f"office {office} cannot reveal a record of office {rid.office}")
+        if content_hash is not None:
+            content_hash = _check_hash(content_hash)
+        with self.guard():
+            return reveal_bundle(self.store(), self.chain, str(rid), content_hash)
 
     def pending(self, office: str, limit: int) -> tuple[int, list[StoredRecord], list[StoredBatch]]:
         """(count, oldest pending records, unfinished batches) of an office."""

@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..deps import RecordBody, ServiceDep, WritingOffice
+from ..deps import RecordBody, RecordIdPath, ServiceDep, WritingOffice
 from ..schemas import (
+    HASH_PATTERN,
     RECORD_ID_PATTERN,
     BatchPublic,
     BatchRunPublic,
     PendingPublic,
     PendingRecordPublic,
+    ProofBundlePublic,
     RecordCreate,
     SubmissionPublic,
 )
@@ -31,6 +34,7 @@ _BODY = upload_body(
             "description": "OFFICE:NUMBER[:KIND]; else from the document or the file name.",
         },
         "canonicalization": {"type": "string", "enum": ["xml-c14n2", "json-jcs", "raw"]},
+        "sealed": {"type": "string", "enum": ["true", "false"], "description": "Anchor a salted commitment only."},
     },
     inline(RecordCreate.model_json_schema(by_alias=True)),
 )
@@ -49,7 +53,7 @@ _BODY = upload_body(
 )
 def submit_record(office: WritingOffice, body: RecordBody, service: ServiceDep, response: Response) -> SubmissionPublic:
     """Accept a record into the durable outbox (202); the same record again answers 200, changing nothing."""
-    submission = service.submit(office, body)
+    submission = service.submit(office, body.prepared, body.sealed)
     if not submission.accepted:
         response.status_code = 200
     return SubmissionPublic.of(office, submission)
@@ -90,3 +94,30 @@ async def run_batch(office: WritingOffice, service: ServiceDep) -> BatchRunPubli
     result = await service.run_batch(office)
     pending = await run_in_threadpool(service.pending, office, 1)
     return BatchRunPublic.of(office, result, pending[0])
+
+
+@router.post(
+    "/{code}/records/{record_id}/reveal",
+    response_model=ProofBundlePublic,
+    responses=errors(401, 403),
+    summary="Reveal a sealed record",
+)
+def reveal_record(
+    office: WritingOffice,
+    record_id: RecordIdPath,
+    service: ServiceDep,
+    content_hash: Annotated[
+        str | None,
+        Query(
+            alias="contentHash",
+            pattern=HASH_PATTERN,
+            min_length=66,
+            max_length=66,
+            description="Which sealed version (default: the newest).",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """The proof bundle of an anchored sealed record with its salt revealed: anyone can then verify the file
+    with it (``POST /v1/verify`` with ``file`` and ``bundle``) and learns it existed at the sealed time."""
+    bundle = service.reveal(office, record_id, content_hash)
+    return JSONResponse(bundle.to_json())
