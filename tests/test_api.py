@@ -549,6 +549,10 @@ def test_chain_down_is_503_not_500(env: Env) -> None:
         assert body["status"] == "degraded" and body["chainReachable"] is False and body["problem"]
         env.error(client.get("/v1/offices"), 503, "nodeUnavailable")
         env.error(client.post("/v1/verify", json={"contentHash": "0x" + "11" * 32}), 503)
+        # nothing about the operator's network (the node's address) in any answer
+        port = down.rpc_url.rsplit(":", 1)[1]
+        for r in (health, client.get("/v1/offices"), client.get("/v1/batches")):
+            assert "127.0.0.1" not in r.text and port not in r.text, r.text
 
 
 def _closed_port() -> int:

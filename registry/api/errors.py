@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import AuthError, ForbiddenError, InputError, RegistryError
+from ..errors import AuthError, ConfigError, ForbiddenError, InputError, NodeUnavailableError, RegistryError
 
 log = logging.getLogger("registry.api")
 
@@ -119,7 +119,16 @@ async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
         headers = {"Connection": "close"}
     if exc.http_status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, exc.diagnostics())
-    return error_response(exc.http_status, exc.code, exc.diagnostics(), headers)
+    return error_response(exc.http_status, exc.code, public_message(exc), headers)
+
+
+def public_message(exc: RegistryError) -> str:
+    """What a client may read: node and configuration errors name no endpoint (the log has the detail)."""
+    if isinstance(exc, NodeUnavailableError):
+        return "the chain node cannot be reached; try again later"
+    if isinstance(exc, ConfigError):
+        return "the service is not configured for this request; the service log has the details"
+    return exc.diagnostics()
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

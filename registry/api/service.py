@@ -40,7 +40,7 @@ from ..st3 import is_st3
 from ..store import Store, StoredBatch, StoredRecord
 from ..tokens import office_for_token
 from .cache import BatchTrees, CachedReader, TtlCache
-from .errors import BatchInProgressError, OfficeNotServedError, TooBusyError
+from .errors import BatchInProgressError, OfficeNotServedError, TooBusyError, public_message
 from .limits import Admission
 
 T = TypeVar("T")
@@ -861,7 +861,8 @@ class Service:
                 chain_id = self.reader.chain_id()
             return Health(True, chain_id, block, pending, self.deployment.anchor_registry, indexed_block=indexed)
         except RegistryError as exc:
-            return Health(False, None, None, pending, None, exc.diagnostics(), indexed)
+            log.warning("health: %s", exc.diagnostics())
+            return Health(False, None, None, pending, None, public_message(exc), indexed)
         except Exception as exc:
             return Health(False, None, None, pending, None, f"chain node not reachable: {type(exc).__name__}", indexed)
 
