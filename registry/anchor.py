@@ -26,6 +26,7 @@ from . import merkle
 from .chain import Chain, TxResult, utc_iso
 from .config import write_json_atomic
 from .errors import ChainError, ContractRevertError, InputError, TransactionTimeout
+from .fetch import content_address
 from .ingest import PreparedRecord
 from .records import LEAF_ENCODING, ZERO_HASH, LeafValue, ProofBundle, sealed_commitment, sealed_value
 from .store import NewRecord, Store, StoredBatch, StoredRecord
@@ -199,7 +200,7 @@ class Anchorer:
         )
         if self.manifest_base:
             return f"{self.manifest_base.rstrip('/')}/{self.office}/{root}.json"
-        return path.resolve().as_uri()
+        return content_address(path.read_bytes())  # no local path on chain: any copy serves it
 
     # -- send
 

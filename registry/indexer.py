@@ -14,25 +14,26 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
+import re
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
+from urllib.parse import urlsplit
 
-import httpx
 from web3 import Web3
 
 from . import canon, merkle
 from .chain import OFFICE_STATUS, Chain, utc_iso
 from .errors import CanonicalizationError, InputError, RegistryError, StoreError
-from .records import LEAF_ENCODING, SEALED, LeafValue, ProofBundle
+from .fetch import FetchError, FetchPolicy, content_digest, fetch_url
+from .records import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue, ProofBundle, RecordId
 from .store import immediate
 
 #: Blocks per ``eth_getLogs`` request.
@@ -44,6 +45,9 @@ MANIFEST_TIMEOUT: Final = 10.0
 #: Longest wait before a failed manifest is fetched again (the wait doubles per failure from 10 s).
 MANIFEST_MAX_BACKOFF: Final = 3600.0
 MANIFEST_FORMAT: Final = "ipreg-manifest-v1"
+
+_OFFICE: Final = re.compile(r"[A-Z]{2}")
+_ROOT: Final = re.compile(r"0x[0-9a-f]{64}")
 
 _TABLES: Final = ("idx_meta", "idx_offices", "idx_signers", "idx_batches", "idx_revoked_leaves", "idx_leaves")
 
@@ -111,6 +115,12 @@ class ManifestError(InputError):
     """A batch manifest that cannot be fetched, parsed, or does not rebuild its anchored root."""
 
     code = "invalidManifest"
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message)
+        #: What is stored in the shared index and shown by the API: nothing the remote side sent, no
+        #: network detail (by default the message itself, which then names only chain facts).
+        self.public = public if public is not None else message
 
 
 class IndexStateError(StoreError):
@@ -448,69 +458,98 @@ class Index:
 
 
 def read_manifest(
-    uri: str, max_bytes: int = MANIFEST_MAX_BYTES, timeout: float = MANIFEST_TIMEOUT, allow_files: bool = True
+    uri: str,
+    max_bytes: int = MANIFEST_MAX_BYTES,
+    timeout: float = MANIFEST_TIMEOUT,
+    allow_files: bool = False,
+    policy: FetchPolicy | None = None,
 ) -> bytes:
-    """The bytes behind a manifest URI (``file://`` or ``http(s)://``); ManifestError if unavailable."""
-    parts = urlsplit(uri)
-    if parts.scheme == "file":
-        if not allow_files:
-            raise ManifestError(f"file manifests are disabled: {uri}")
-        if parts.netloc not in ("", "localhost"):
-            raise ManifestError(f"file manifest on another host: {uri}")
-        path = Path(url2pathname(unquote(parts.path)))
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                raise ManifestError(f"manifest {uri} is {size} bytes, above the {max_bytes}-byte limit")
-            return path.read_bytes()
-        except OSError as exc:
-            raise ManifestError(f"cannot read manifest {uri}: {exc.strerror or type(exc).__name__}") from None
-    if parts.scheme in ("http", "https"):
-        try:
-            with (
-                httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5) as client,
-                client.stream("GET", uri) as response,
-            ):
-                if response.status_code != 200:
-                    raise ManifestError(f"manifest {uri}: HTTP {response.status_code}")
-                declared = response.headers.get("content-length")
-                if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-                    raise ManifestError(f"manifest {uri} is {declared} bytes, above the limit of {max_bytes}")
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise ManifestError(f"manifest {uri} exceeds the {max_bytes}-byte limit")
-                return bytes(body)
-        except httpx.HTTPError as exc:
-            raise ManifestError(f"cannot fetch manifest {uri}: {type(exc).__name__}") from None
-    raise ManifestError(f"unsupported manifest URI scheme {parts.scheme or '(none)'!r}: {uri[:200]}")
+    """The bytes behind an ``http(s)://`` manifest URI, under ``policy`` (default: https to public addresses).
+
+    ``file://`` URIs are never read by URI (a chain-supplied path must not make this machine read its
+    disk): an office's own manifests are found by office and root in its manifest folder
+    (:func:`local_manifest`). ``allow_files`` is kept for callers of the old signature and ignored.
+    ManifestError (its ``public`` text free of remote and network details) if refused or unavailable.
+    """
+    del allow_files
+    policy = policy or FetchPolicy(max_bytes=max_bytes, timeout=timeout)
+    scheme = urlsplit(uri).scheme.lower()
+    if scheme == "file":
+        raise ManifestError("file manifests are not read by URI", "manifest URI names a local file")
+    if content_digest(uri) is not None:
+        raise ManifestError("content-addressed manifest: no copy here or at a mirror", "no copy of the manifest found")
+    if scheme not in ("http", "https"):
+        raise ManifestError(
+            f"unsupported manifest URI scheme {scheme[:20] or '(none)'!r}", "unsupported manifest URI scheme"
+        )
+    try:
+        return fetch_url(uri, policy)
+    except FetchError as exc:
+        raise ManifestError(exc.diagnostics(), exc.public) from None
+
+
+def local_manifest(folder: Path | None, office: str, root: str, max_bytes: int) -> bytes | None:
+    """This home's copy of a manifest (``<folder>/<OFFICE>/<root>.json``), or None.
+
+    The path is built from the anchored office code and root only (both validated shapes), never from
+    the URI, so no chain-supplied text can point it elsewhere.
+    """
+    if folder is None or not _OFFICE.fullmatch(office) or not _ROOT.fullmatch(root):
+        return None
+    path = folder / office / f"{root}.json"
+    try:
+        if not path.is_file() or path.stat().st_size > max_bytes:
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _check_record_id(value: LeafValue, office: str, position: int, where: str) -> None:
+    """Foreign record ids get the same grammar as local ones and must belong to the anchoring office."""
+    if value.canonicalization == SEALED:
+        if value.record_id != office or value.supersedes != ZERO_HASH:
+            raise ManifestError(f"{where}: sealed record {position} does not name the anchoring office")
+        return
+    try:
+        rid = RecordId.parse(value.record_id)
+    except RegistryError:
+        raise ManifestError(f"{where}: record {position} has an invalid record id") from None
+    if str(rid) != value.record_id:
+        raise ManifestError(f"{where}: record {position} has a record id not in canonical form")
+    if rid.office != office:
+        raise ManifestError(f"{where}: record {position} belongs to another office than {office}")
 
 
 def manifest_values(body: bytes, batch: IndexedBatch) -> list[LeafValue]:
-    """The values of a manifest, accepted only if they rebuild the batch's anchored root."""
+    """The values of a manifest, accepted only if they rebuild the batch's anchored root and every
+    record id is valid and of the anchoring office. Messages never echo the manifest's content."""
     where = f"manifest of batch {batch.root}"
     try:
         doc = canon.load_json(body, where)
-    except CanonicalizationError as exc:
-        raise ManifestError(exc.diagnostics()) from None
+    except CanonicalizationError:
+        raise ManifestError(f"{where} is not valid JSON") from None
     if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
         raise ManifestError(f"{where} is not an {MANIFEST_FORMAT} document")
     if doc.get("leafEncoding") != list(LEAF_ENCODING):
-        raise ManifestError(f"{where} has an unsupported leafEncoding {doc.get('leafEncoding')!r}")
+        raise ManifestError(f"{where} has an unsupported leafEncoding")
     if str(doc.get("root", "")).lower() != batch.root or doc.get("office") != batch.office:
-        raise ManifestError(f"{where} names root {doc.get('root')!r} of office {doc.get('office')!r}")
+        raise ManifestError(f"{where} names another root or office")
     raw = doc.get("values")
     if not isinstance(raw, list) or len(raw) != batch.leaf_count:
         count = len(raw) if isinstance(raw, list) else "no"
         raise ManifestError(f"{where} has {count} values, the batch anchored {batch.leaf_count}")
-    try:
-        values = [LeafValue.from_list(v) for v in raw]
-    except RegistryError as exc:
-        raise ManifestError(f"{where}: {exc.diagnostics()}") from None
+    values = []
+    for k, item in enumerate(raw):
+        try:
+            value = LeafValue.from_list(item)
+        except RegistryError:
+            raise ManifestError(f"{where}: record {k} is malformed") from None
+        _check_record_id(value, batch.office, k, where)
+        values.append(value)
     tree = merkle.MerkleTree.from_leaves([v.leaf() for v in values])
     if "0x" + tree.root.hex() != batch.root:
-        raise ManifestError(f"{where}: its values rebuild root 0x{tree.root.hex()}, not the anchored root")
+        raise ManifestError(f"{where}: its values do not rebuild the anchored root")
     return values
 
 
@@ -530,10 +569,17 @@ class Indexer:
         chain: Chain,
         confirmations: int = 1,
         step: int = BLOCK_STEP,
-        manifest_timeout: float = MANIFEST_TIMEOUT,
-        manifest_max_bytes: int = MANIFEST_MAX_BYTES,
-        allow_file_manifests: bool = True,
+        manifest_timeout: float | None = None,
+        manifest_max_bytes: int | None = None,
+        allow_file_manifests: bool = False,
+        policy: FetchPolicy | None = None,
+        local_manifests: Path | None = None,
     ) -> None:
+        """``policy``: what manifest fetching may contact (default :meth:`FetchPolicy.from_env`: https to
+        public addresses); ``local_manifests``: this home's manifest folder (default ``manifests/`` beside
+        the store), where manifests are found by office and root before any fetch. ``allow_file_manifests``
+        is accepted for old callers and ignored: ``file://`` URIs are never read by URI."""
+        del allow_file_manifests
         if chain.deployment is None:
             raise IndexStateError("no deployment to index: run `ipreg deploy` or give the registry address")
         if step < 1:
@@ -542,9 +588,13 @@ class Indexer:
         self.deployment = chain.deployment
         self.confirmations = max(1, confirmations)
         self.step = step
-        self.manifest_timeout = manifest_timeout
-        self.manifest_max_bytes = manifest_max_bytes
-        self.allow_file_manifests = allow_file_manifests
+        policy = policy or FetchPolicy.from_env()
+        if manifest_timeout is not None:
+            policy = replace(policy, timeout=manifest_timeout)
+        if manifest_max_bytes is not None:
+            policy = replace(policy, max_bytes=manifest_max_bytes)
+        self.policy = policy
+        self.local_manifests = local_manifests if local_manifests is not None else store_path.parent / "manifests"
         store_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(store_path, isolation_level=None, timeout=30.0, check_same_thread=False)
@@ -730,15 +780,9 @@ class Indexer:
         for row in rows:
             batch, attempts = IndexedBatch(*row[:-1]), int(row[-1])
             try:
-                body = read_manifest(
-                    batch.manifest_uri,
-                    self.manifest_max_bytes,
-                    self.manifest_timeout,
-                    self.allow_file_manifests,
-                )
-                values = manifest_values(body, batch)
+                values = self.manifest_of(batch)
             except ManifestError as exc:
-                self._manifest_failed(batch, attempts, exc.diagnostics())
+                self._manifest_failed(batch, attempts, exc.public)
                 result.manifest_failures.append((batch.root, exc.diagnostics()))
                 continue
             with self._transaction() as db:
@@ -766,6 +810,41 @@ class Indexer:
             result.manifests_indexed += 1
             result.leaves += len(values)
         return result
+
+    def manifest_of(self, batch: IndexedBatch) -> list[LeafValue]:
+        """The verified values of a batch: this home's copy first, then its URI (or a mirror for ``ni:``)."""
+        max_bytes = self.policy.max_bytes
+        local = local_manifest(self.local_manifests, batch.office, batch.root, max_bytes)
+        local_problem: ManifestError | None = None
+        if local is not None:
+            try:
+                return manifest_values(local, batch)
+            except ManifestError as exc:  # a forged or stale file here: try the URI, report this if all fail
+                local_problem = exc
+        digest = content_digest(batch.manifest_uri)
+        if digest is None:
+            try:
+                return manifest_values(read_manifest(batch.manifest_uri, policy=self.policy), batch)
+            except ManifestError:
+                if local_problem is not None:
+                    raise local_problem from None
+                raise
+        problem = local_problem or ManifestError(
+            f"content-addressed manifest of batch {batch.root}: no copy here or at a mirror",
+            "no copy of the content-addressed manifest found here or at a configured mirror",
+        )
+        for mirror in self.policy.mirrors:
+            url = f"{mirror.rstrip('/')}/{batch.office}/{batch.root}.json"
+            try:
+                body = read_manifest(url, policy=self.policy)
+            except ManifestError as exc:
+                problem = exc
+                continue
+            if hashlib.sha256(body).digest() != digest:
+                problem = ManifestError(f"mirror copy of batch {batch.root} has another content hash")
+                continue
+            return manifest_values(body, batch)
+        raise problem
 
     def _manifest_failed(self, batch: IndexedBatch, attempts: int, error: str) -> None:
         wait = min(MANIFEST_MAX_BACKOFF, 10.0 * 2**attempts)

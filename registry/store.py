@@ -352,6 +352,19 @@ class Store:
         row = self.db.execute("SELECT office FROM tokens WHERE token_hash = ?", (token_hash,)).fetchone()
         return str(row[0]) if row else None
 
+    def tokens(self, office: str | None = None) -> list[tuple[str, str, str | None, str]]:
+        """(token hash, office, label, created) of every token (of ``office``), oldest first."""
+        sql = "SELECT token_hash, office, label, created_at FROM tokens"
+        args: tuple[str, ...] = ()
+        if office is not None:
+            sql, args = sql + " WHERE office = ?", (office,)
+        return [(str(h), str(o), lbl, str(c)) for h, o, lbl, c in self.db.execute(sql + " ORDER BY rowid", args)]
+
+    def remove_token(self, token_hash: str) -> bool:
+        """Forget a token (by its full hash); whether it existed."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM tokens WHERE token_hash = ?", (token_hash,)).rowcount > 0
+
     def counts(self) -> dict[str, int]:
         """Records and batches by state, for status displays."""
         records = self.db.execute("SELECT count(*), sum(batch_id IS NULL) FROM records").fetchone()

@@ -7,12 +7,15 @@ Usage::
 
     token = create_token(store, "EP")        # give it to the EP office's IT staff
     office_for_token(store, token)           # "EP"
+    [t.token_id for t in list_tokens(store)] # public ids (start of the hash)
+    revoke_token(store, token_id)            # effective for the next request
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from typing import Final
 
 from .errors import InputError
@@ -36,6 +39,42 @@ def create_token(store: Store, office: str, label: str | None = None) -> str:
     token = f"{TOKEN_PREFIX}{office.lower()}_{secrets.token_urlsafe(32)}"
     store.add_token(token_hash(token), office, label)
     return token
+
+
+#: Characters of a token's hash that name it in ``ipreg token list / revoke`` (not secret).
+TOKEN_ID_LENGTH: Final = 12
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as listed: its public id (start of its hash), office, label, creation time."""
+
+    token_id: str
+    office: str
+    label: str | None
+    created_at: str
+
+
+def list_tokens(store: Store, office: str | None = None) -> list[TokenInfo]:
+    """Every token (of ``office``); the tokens themselves are not stored, only their hashes."""
+    return [TokenInfo(h[:TOKEN_ID_LENGTH], o, lbl, c) for h, o, lbl, c in store.tokens(office)]
+
+
+def revoke_token(store: Store, token_id: str) -> TokenInfo:
+    """Revoke the token whose id (or full hash) is ``token_id``, at once: the next request with it gets 401.
+
+    InputError if no token or more than one matches (ids are prefixes of at least 8 hex digits)."""
+    wanted = token_id.strip().lower()
+    if len(wanted) < 8 or len(wanted) > 64 or any(c not in "0123456789abcdef" for c in wanted):
+        raise InputError(f"invalid token id {token_id[:80]!r} (8 to 64 hex digits, as `ipreg token list` shows)")
+    matches = [t for t in store.tokens() if t[0].startswith(wanted)]
+    if not matches:
+        raise InputError(f"no token with id {wanted}")
+    if len(matches) > 1:
+        raise InputError(f"token id {wanted} is ambiguous: give more digits")
+    h, office, label, created = matches[0]
+    store.remove_token(h)
+    return TokenInfo(h[:TOKEN_ID_LENGTH], office, label, created)
 
 
 def office_for_token(store: Store, token: str) -> str | None:

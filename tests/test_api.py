@@ -189,11 +189,11 @@ def test_offices(env: Env) -> None:
     assert ep["name"] == "European Patent Office" and ep["status"] == "active"
     assert ep["baseURI"].startswith("https://")
     assert "signers" in ep and isinstance(ep["pendingCount"], int)
-    assert env.client.get("/v1/offices/ep").json()["code"] == "EP"
+    env.error(env.client.get("/v1/offices/ep"), 400)  # the path pattern is upper-case ST.3 codes, as documented
 
 
 def test_unknown_and_invalid_offices(env: Env) -> None:
-    env.error(env.client.get("/v1/offices/ZZ"), 404, "notFound")  # not an ST.3 code
+    env.error(env.client.get("/v1/offices/ZZ"), 400)  # not an ST.3 code: outside the documented pattern
     env.error(env.client.get("/v1/offices/FR"), 404, "notFound")  # ST.3, not registered
     env.error(env.client.get("/v1/offices/E1"), 400)
     env.error(env.client.get("/v1/offices/EPO"), 400)
@@ -549,6 +549,10 @@ def test_chain_down_is_503_not_500(env: Env) -> None:
         assert body["status"] == "degraded" and body["chainReachable"] is False and body["problem"]
         env.error(client.get("/v1/offices"), 503, "nodeUnavailable")
         env.error(client.post("/v1/verify", json={"contentHash": "0x" + "11" * 32}), 503)
+        # nothing about the operator's network (the node's address) in any answer
+        port = down.rpc_url.rsplit(":", 1)[1]
+        for r in (health, client.get("/v1/offices"), client.get("/v1/batches")):
+            assert "127.0.0.1" not in r.text and port not in r.text, r.text
 
 
 def _closed_port() -> int:
@@ -585,3 +589,70 @@ def test_junk_never_gives_500(env: Env) -> None:
         r = env.client.get(path)
         assert 400 <= r.status_code < 500, (path, r.status_code)
         env.error(r, r.status_code)
+
+
+def test_token_list_and_revoke_take_effect_at_once(env: Env) -> None:
+    """`ipreg token list / revoke` on the service's home: the next request with the token gets 401."""
+    import os
+    import subprocess
+    import sys
+
+    store = Store(env.settings.store_file)
+    token = create_token(store, "EP", "to be revoked")
+    store.close()
+    auth = {"Authorization": f"Bearer {token}"}
+    assert env.client.get("/v1/offices/EP/pending", headers=auth).status_code == 200
+    cli = [sys.executable, "-c", "from registry.cli import main; main()"]
+    run_env = {**os.environ, "IPREG_HOME": str(env.settings.home)}
+
+    def ipreg(*args: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([*cli, *args], env=run_env, capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    listed = json.loads(ipreg("token", "list", "--office", "EP", "--json").stdout)
+    (mine,) = [t for t in listed if t["label"] == "to be revoked"]
+    assert token not in json.dumps(listed) and token_hash(token).startswith(mine["id"])
+    assert set(mine) == {"id", "office", "label", "createdAt"} and mine["office"] == "EP"
+    bad = ipreg("token", "revoke", "zz")
+    assert bad.returncode != 0 and "invalid token id" in bad.stderr
+    done = ipreg("token", "revoke", mine["id"])
+    assert done.returncode == 0, done.stderr
+    env.error(env.client.get("/v1/offices/EP/pending", headers=auth), 401)
+    assert env.client.get("/v1/offices/EP/pending", headers=env.ep).status_code == 200  # others unaffected
+    again = ipreg("token", "revoke", mine["id"])
+    assert again.returncode != 0 and "no token" in again.stderr
+
+
+def test_sealed_records_through_the_api(env: Env) -> None:
+    """Submitted sealed, anchored as a commitment (nothing disclosed), revealed by its office only."""
+    source = env.files[-1]
+    data = source.read_bytes()
+    rid = "EP:7777777:A1"
+    form = {"recordId": rid, "sealed": "true"}
+    r = env.client.post("/v1/offices/EP/records", files=_upload(source, data), data=form, headers=env.ep)
+    assert r.status_code == 202, r.text
+    assert r.json()["record"]["sealed"] is True
+    bad = env.client.post(
+        "/v1/offices/EP/records", files=_upload(source, data), data={**form, "sealed": "yes"}, headers=env.ep
+    )
+    env.error(bad, 422)
+    run = env.client.post("/v1/offices/EP/batches", headers=env.ep)
+    assert run.status_code == 200, run.text
+    (batch,) = [b for b in run.json()["batches"] if b["leafCount"] >= 1]
+    public = env.client.get(f"/v1/batches/{batch['root']}").json()
+    assert rid not in json.dumps(public)  # the id stays undisclosed
+    digest = env.client.post("/v1/verify", files=_upload(source, data)).json()["contentHash"]
+    assert rid not in json.dumps(env.client.post("/v1/verify", json={"contentHash": digest}).json())
+
+    env.error(env.client.post(f"/v1/offices/US/records/{rid}/reveal", headers=env.us), 403)
+    env.error(env.client.post(f"/v1/offices/EP/records/{rid}/reveal"), 401)
+    r = env.client.post(f"/v1/offices/EP/records/{rid}/reveal", headers=env.ep)
+    assert r.status_code == 200, r.text
+    bundle = r.json()
+    assert bundle["value"][2] == "sealed" and "reveal" in bundle
+    files = {"file": (source.name, data), "bundle": ("bundle.json", json.dumps(bundle).encode(), "application/json")}
+    verdict = env.client.post("/v1/verify", files=files).json()
+    assert verdict["verdict"] == "VERIFIED", verdict
+    files["file"] = (source.name, _tamper(source) if source.suffix == ".xml" else data + b"x")
+    assert env.client.post("/v1/verify", files=files).json()["verdict"] != "VERIFIED"

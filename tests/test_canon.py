@@ -15,7 +15,6 @@ import json
 import random
 import subprocess
 import sys
-import time
 import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -759,12 +758,10 @@ def test_deep_json_is_refused_when_the_recursion_limit_is_high(data: str, tmp_pa
     assert result.stdout.startswith("refused: "), result.stdout
 
 
-def test_deep_but_well_formed_xml_is_linear() -> None:
+def test_deep_but_well_formed_xml_is_accepted() -> None:
     depth = 100_000
     data = b"<a>" * depth + b"</a>" * depth
-    started = time.perf_counter()
     out = c14n(data)
-    assert time.perf_counter() - started < 5.0
     assert out.count(b"<a>") == depth
 
 
@@ -778,4 +775,4 @@ _ACCEPTED_BY_V2 = {"xml-multibyte-codec"}
     [pytest.param(p.values[0], _V2[p.values[1]], id=f"v2-{p.id}") for p in HOSTILE if p.id not in _ACCEPTED_BY_V2],
 )
 def test_hostile_or_bad_input_is_refused_by_v2(data: bytes, method: str) -> None:
-    test_hostile_or_bad_input_is_refused_quickly(data, method)
+    test_hostile_or_bad_input_is_refused_without_expanding(data, method)

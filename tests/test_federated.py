@@ -13,10 +13,12 @@ UNKNOWN, while refusing every write.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -36,7 +38,7 @@ from registry.api import Service, ServiceSettings
 from registry.chain import Chain, Deployment, connect, dev_account, dev_signer
 from registry.config import Settings
 from registry.keys import create_keystore, unlock
-from registry.localchain import free_port
+from registry.localchain import LocalChain, free_port
 from registry.samples import generate_gazette, iter_gazette
 
 OFFICES = ("EP", "US", "JP")
@@ -64,6 +66,8 @@ def _env(home: Path, rpc_url: str) -> dict[str, str]:
     """A clean environment for one instance: only its home, the node and the keystore password."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPREG_")}
     env.update(IPREG_HOME=str(home), IPREG_RPC_URL=rpc_url, IPREG_KEYSTORE_PASSWORD=PASSWORD)
+    # The fleet lives on loopback: allow it explicitly (the default policy refuses it, see test_fetch.py).
+    env.update(IPREG_MANIFEST_SCHEMES="http,https", IPREG_MANIFEST_ALLOW_NETWORKS="127.0.0.0/8")
     return env
 
 
@@ -435,3 +439,128 @@ def test_index_loop_survives_a_dead_node_and_stops(tmp_path: Path, caplog: pytes
     assert not any(t.name == "ipreg-index" for t in threading.enumerate()), "the index loop outlived close()"
     problems = [r.getMessage() for r in caplog.records if r.getMessage().startswith("index loop:")]
     assert len(problems) == 1 and "retrying" in problems[0], problems  # one line, not one per attempt
+
+
+@pytest.mark.anvil
+def test_audit_feed_after_serve(tmp_path: Path, anvil: AnvilNode, fleet: Fleet) -> None:
+    """`ipreg anchor` (no manifest base) puts no local path on chain; `ipreg serve` on the same home indexes
+    the batch from the home's own copy, and `ipreg audit --feed` afterwards still passes."""
+    home = tmp_path / "home"
+    env = _env(home, anvil.rpc_url)
+    for k in ("IPREG_MANIFEST_SCHEMES", "IPREG_MANIFEST_ALLOW_NETWORKS"):
+        env.pop(k)  # the default fetch policy: nothing on loopback is fetched, and nothing needs to be
+
+    def ipreg(*args: str, status: int = 0) -> str:
+        proc = subprocess.run([*_ipreg(), *args], env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == status and "Traceback" not in proc.stderr, f"ipreg {args}: {proc.stderr}"
+        return proc.stdout
+
+    ipreg("deploy", "--json")
+    generate_gazette(tmp_path / "gazette", "EP", 12, 5, KINDS)
+    summary = json.loads(ipreg("anchor", str(tmp_path / "gazette"), "--office", "EP", "--json"))
+    assert summary["anchored"] == 12
+    chain = Chain(connect(anvil.rpc_url), Deployment.load(home / "deployment.json"))
+    events = chain.anchors.events.BatchAnchored().get_logs(from_block=0)
+    uris = [str(e["args"]["manifestURI"]) for e in events]
+    assert uris and all(u.startswith("ni:///sha-256;") for u in uris), uris
+    assert not any(str(home) in u or "file:" in u for u in uris)
+    anchored_block = max(int(e["blockNumber"]) for e in events)
+
+    instance = _start(fleet, "EP", home, anvil.rpc_url)
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
+        _wait_healthy(client, [instance])
+        _until(
+            "the service's index to reach the anchored block",
+            lambda: client.get(instance.url + "/health").json().get("indexedBlock") or 0,
+            lambda n: n >= anchored_block,
+        )
+    assert fleet.stop(instance) in (0, -signal.SIGTERM), instance.describe()
+    db = sqlite3.connect(home / "registry.sqlite")
+    rows = db.execute("SELECT manifest_status, manifest_error FROM idx_batches").fetchall()
+    db.close()
+    assert rows and all(r == ("indexed", None) for r in rows), rows
+    report = json.loads(ipreg("audit", "--feed", "--office", "EP", "--json"))
+    assert report["records"] == 12 and report["ok"] is True, report
+
+
+@pytest.mark.anvil
+def test_concurrent_writers_and_kill_9_of_the_server_anchor_each_record_once(tmp_path: Path, fleet: Fleet) -> None:
+    """Four writers submit through the API while the service batches every 0.3 s on a node with 1 s blocks;
+    the server is SIGKILLed mid-way and restarted. Counted from the chain's BatchAnchored events (and the
+    manifests they anchor): every accepted record exactly once, nothing else."""
+    node = LocalChain(tmp_path / "chain", free_port(), block_time=1.0)
+    node.start()
+    try:
+        home = tmp_path / "home"
+        env = _env(home, node.rpc_url)
+        proc = subprocess.run([*_ipreg(), "deploy", "--json"], env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        token = _create_tokens({"EP": home}, node.rpc_url)["EP"]
+        extra = ("--office", "EP", "--batch-interval", "0.3")
+        current = [_start(fleet, "EP-1", home, node.rpc_url, *extra)]
+        total, writers = 120, 4
+        accepted: dict[str, int] = {}
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def write(k0: int) -> None:
+            with httpx.Client(timeout=10) as client:
+                for k in range(k0, total, writers):
+                    body = {
+                        "recordId": f"EP:{5000000 + k}:A1",
+                        "contentHash": "0x%064x" % (k + 1),
+                        "canonicalization": "raw",
+                    }
+                    while not stop.is_set():
+                        try:
+                            r = client.post(
+                                current[0].url + "/v1/offices/EP/records",
+                                json=body,
+                                headers={"Authorization": f"Bearer {token}"},
+                            )
+                        except httpx.TransportError:
+                            time.sleep(0.1)  # the server is down: retry the same record
+                            continue
+                        if r.status_code in (200, 202):
+                            with lock:
+                                accepted[body["recordId"]] = accepted.get(body["recordId"], 0) + 1
+                            break
+                        assert r.status_code in (429, 503), r.text
+                        time.sleep(0.1)
+
+        with httpx.Client(timeout=HTTP_TIMEOUT) as client:
+            _wait_healthy(client, current)
+            threads = [threading.Thread(target=write, args=(k,), daemon=True) for k in range(writers)]
+            for t in threads:
+                t.start()
+            _until("a third of the records accepted", lambda: len(accepted), lambda n: n >= total // 3)
+            current[0].proc.send_signal(signal.SIGKILL)  # mid-batch: batches run every 0.3 s
+            assert current[0].proc.wait(timeout=30) == -signal.SIGKILL
+            current[0] = _start(fleet, "EP-2", home, node.rpc_url, *extra)
+            _wait_healthy(client, current)
+            for t in threads:
+                t.join(timeout=CATCH_UP_SECONDS * 4)
+            stop.set()
+            assert len(accepted) == total, f"{len(accepted)} of {total} accepted"
+            _until(
+                "every accepted record anchored",
+                lambda: client.get(current[0].url + "/health").json().get("pending"),
+                lambda n: n == 0,
+                seconds=CATCH_UP_SECONDS * 2,
+            )
+        time.sleep(3)  # batches in flight reach their confirmation
+        assert fleet.stop(current[0]) in (0, -signal.SIGTERM), current[0].describe()
+        chain = Chain(connect(node.rpc_url), Deployment.load(home / "deployment.json"))
+        events = chain.anchors.events.BatchAnchored().get_logs(from_block=0)
+        on_chain: dict[str, int] = {}
+        for e in events:
+            root = "0x" + bytes(e["args"]["root"]).hex()
+            manifest = json.loads((home / "manifests" / "EP" / f"{root}.json").read_text())
+            assert len(manifest["values"]) == int(e["args"]["leafCount"])
+            for value in manifest["values"]:
+                on_chain[value[0]] = on_chain.get(value[0], 0) + 1
+        assert set(on_chain) == set(accepted), "anchored records differ from the accepted ones"
+        assert all(n == 1 for n in on_chain.values()), {k: n for k, n in on_chain.items() if n != 1}
+        assert sum(on_chain.values()) == total
+    finally:
+        node.stop()

@@ -16,6 +16,7 @@ import pytest
 
 from registry.anchor import Anchorer
 from registry.chain import Chain, connect, dev_account, dev_signer
+from registry.fetch import FetchPolicy, parse_networks
 from registry.indexer import Index, Indexer, IndexStateError, ManifestError, SyncResult, read_manifest
 from registry.ingest import prepare_files
 from registry.merkle import MerkleTree
@@ -256,7 +257,7 @@ def test_manifest_failure_is_recorded_and_retried(office: Office) -> None:
     assert [root for root, _ in result.manifest_failures] == [stored.root]
     index = Index(indexer.db)
     (failed,) = index.unindexed_batches("EP")
-    assert failed.manifest_status == "failed" and "cannot read manifest" in (failed.manifest_error or "")
+    assert failed.manifest_status == "failed" and "no copy" in (failed.manifest_error or "")
     assert index.versions(office.store.batch_records(stored.id)[0].record_id) == []
     assert indexer.sync().manifest_failures == []  # backing off: not retried at once
     hidden.rename(manifest)
@@ -273,7 +274,7 @@ def test_manifest_that_does_not_rebuild_the_root_is_refused(office: Office) -> N
     manifest.write_text(json.dumps(body))
     indexer = office.indexer()
     (failure,) = indexer.sync().manifest_failures
-    assert "not the anchored root" in failure[1]
+    assert "do not rebuild the anchored root" in failure[1]
     assert Index(indexer.db).leaves_by_hash("0x" + "ab" * 32) == []
 
 
@@ -293,29 +294,36 @@ def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         server.server_close()
 
 
+LOOPBACK = FetchPolicy(schemes=frozenset({"http", "https"}), allow_networks=parse_networks("127.0.0.0/8"))
+
+
 def test_http_manifests_with_size_limit(tmp_path: Path, http_dir: tuple[str, Path]) -> None:
     base, served = http_dir
     office = make_office(tmp_path / "office", manifest_base=base)
     stored = office.store.batches(status="anchored")[0]
     assert stored.manifest_uri == f"{base}/EP/{stored.root}.json"
-    small = office.indexer(manifest_max_bytes=100)
+    (office.tmp / "manifests" / "EP" / f"{stored.root}.json").rename(tmp_path / "kept.json")
+    small = office.indexer(policy=LOOPBACK, manifest_max_bytes=100)
     (failure,) = small.sync().manifest_failures
-    assert "HTTP 404" in failure[1]  # not published yet
+    assert "HTTP 404" in failure[1]  # not published yet (the operator's log says so)
     (served / "EP").mkdir()
-    (office.tmp / "manifests" / "EP" / f"{stored.root}.json").rename(served / "EP" / f"{stored.root}.json")
+    (tmp_path / "kept.json").rename(served / "EP" / f"{stored.root}.json")
     (failure,) = small.sync(retry_failed=True).manifest_failures
-    assert "limit" in failure[1]
+    assert "above 100" in failure[1] or "exceeds 100" in failure[1]
+    (batch,) = Index(small.db).unindexed_batches()
+    assert batch.manifest_error == "manifest larger than the size limit"
     small.close()
-    assert office.indexer().sync(retry_failed=True).leaves == 6
+    assert office.indexer(policy=LOOPBACK).sync(retry_failed=True).leaves == 6
 
 
-def test_read_manifest_refuses_other_schemes_and_hosts() -> None:
+def test_read_manifest_refuses_other_schemes_and_local_files() -> None:
     with pytest.raises(ManifestError, match="unsupported manifest URI scheme"):
         read_manifest("ftp://example.org/m.json")
-    with pytest.raises(ManifestError, match="another host"):
-        read_manifest("file://example.org/etc/passwd")
-    with pytest.raises(ManifestError, match="disabled"):
-        read_manifest("file:///etc/hostname", allow_files=False)
+    for uri in ("file://example.org/etc/passwd", "file:///etc/hostname", "FILE:///etc/hostname"):
+        with pytest.raises(ManifestError, match="not read by URI"):
+            read_manifest(uri)
+    with pytest.raises(ManifestError, match="scheme 'http' not allowed"):
+        read_manifest("http://example.org/m.json")  # the default policy: https only
 
 
 # ---------------------------------------------------------------------------- state

@@ -25,7 +25,7 @@ from .. import __version__
 from ..chain import Chain
 from ..config import Settings
 from .errors import install_error_handlers
-from .limits import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .limits import BodyLimitMiddleware, BodyLimits, SecurityHeadersMiddleware
 from .service import Service, ServiceSettings
 
 __all__ = ["Service", "ServiceSettings", "create_app"]
@@ -63,7 +63,13 @@ def create_app(settings: Settings, chain: Chain | None = None, service: ServiceS
     )
     app.state.service = svc
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=svc.options.max_upload_bytes)
+    limits = BodyLimits(
+        verify=svc.options.max_upload_bytes,
+        submit=svc.options.submit_bytes,
+        other=svc.options.max_body_bytes,
+        body_timeout=svc.options.body_timeout,
+    )
+    app.add_middleware(BodyLimitMiddleware, limits=limits, uploads=svc.uploads)
     app.add_middleware(SecurityHeadersMiddleware)
 
     from .. import web

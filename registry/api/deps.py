@@ -3,21 +3,29 @@ and request bodies parsed by content type (multipart upload or JSON) under the s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from .. import canon
 from ..errors import AuthError, BundleError, CanonicalizationError, ForbiddenError, InputError, RecordIdError
 from ..ingest import PreparedRecord
 from ..records import ProofBundle, RecordId
-from ..verify import file_hash, record_hint
 from .errors import MalformedJsonError, UnsupportedMediaTypeError
-from .schemas import RecordCreate, VerifyRequest
+from .schemas import (
+    MANIFEST_NAME_PATTERN,
+    OFFICE_PATTERN,
+    RECORD_ID_PATTERN,
+    ROOT_PATTERN,
+    BundleInput,
+    RecordCreate,
+    VerifyByHash,
+)
 from .service import Service, check_hash
 
 #: Most form fields a multipart request may carry (file, bundle, recordId, canonicalization ...).
@@ -37,26 +45,68 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
+#: The bearer scheme of the office write routes (``securitySchemes.officeToken`` in the OpenAPI document).
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="officeToken",
+    description="An office's API token (`ipreg token create --office XX`): `Authorization: Bearer <token>`.",
+)
+
+#: A WIPO ST.3 office code in a path.
+OfficeCode = Annotated[
+    str, Path(description="WIPO ST.3 code of the office, e.g. EP.", min_length=2, max_length=2, pattern=OFFICE_PATTERN)
+]
+
+
 def writing_office(
     service: ServiceDep,
-    code: Annotated[str, Path(description="WIPO ST.3 code of the office, e.g. EP.", min_length=1, max_length=8)],
-    authorization: Annotated[str | None, Header(description="Bearer <office API token>")] = None,
+    code: OfficeCode,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
     """The office a write is for, after the bearer token: 401 without a valid one, 403 for another office."""
-    if not authorization:
+    if credentials is None or not credentials.credentials.strip():
         raise AuthError("this request needs the office's API token: Authorization: Bearer <token>")
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("malformed Authorization header: expected 'Bearer <token>'")
-    office = service.office_of_token(token.strip())
+    office = service.office_of_token(credentials.credentials.strip())
     if office is None:
         raise AuthError("unknown or revoked API token")
-    if office != code.upper():
-        raise ForbiddenError(f"this token writes for office {office}, not for {code.upper()[:8]}")
+    if office != code:
+        raise ForbiddenError(f"this token writes for office {office}, not for {code}")
     return service.check_office(code)
 
 
 WritingOffice = Annotated[str, Depends(writing_office)]
+
+#: A batch's Merkle root in a path.
+BatchRoot = Annotated[
+    str,
+    Path(
+        description="Merkle root of the batch: 0x + 64 hex digits.", min_length=66, max_length=66, pattern=ROOT_PATTERN
+    ),
+]
+#: A record id in a path.
+RecordIdPath = Annotated[
+    str,
+    Path(
+        description="OFFICE:NUMBER[:KIND], e.g. EP:1234567:B1.", min_length=4, max_length=26, pattern=RECORD_ID_PATTERN
+    ),
+]
+#: A manifest file name in a path.
+ManifestName = Annotated[
+    str,
+    Path(
+        description="The batch root and `.json`: `0x` + 64 hex digits + `.json`.",
+        min_length=71,
+        max_length=71,
+        pattern=MANIFEST_NAME_PATTERN,
+    ),
+]
+#: An optional office filter in a query.
+OfficeQuery = Annotated[
+    str | None,
+    Query(
+        description="Only this office's batches (WIPO ST.3 code).", min_length=2, max_length=2, pattern=OFFICE_PATTERN
+    ),
+]
 
 
 # ---------------------------------------------------------------------------- bodies
@@ -78,18 +128,23 @@ async def _json_body(request: Request) -> Any:
         raise MalformedJsonError(exc.diagnostics()) from None
 
 
-def _validated(model: type[M], body: Any) -> M:
-    """``model`` from a JSON body; InvalidBodyError naming the first problem."""
+def _validated(model: type[M], body: Any, error: type[InputError] | None = None) -> M:
+    """``model`` from a JSON body; InvalidBodyError (or ``error``) naming the first problem."""
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise InvalidBodyError(_validation_message(exc)) from None
+        first = exc.errors()[0]
+        loc = [str(p) for p in first.get("loc", ())]
+        if loc and loc[-1] == "recordId" and first.get("type") in ("string_pattern_mismatch", "string_too_long"):
+            raise RecordIdError(f"{'.'.join(loc)}: expected OFFICE:NUMBER[:KIND], e.g. EP:1234567:B1") from None
+        raise (error or InvalidBodyError)(_validation_message(exc)) from None
 
 
 def _validation_message(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-    return f"{where}: {first.get('msg', 'invalid')}"
+    message = f"{where}: {first.get('msg', 'invalid')}"
+    return message if len(message) <= 300 else message[:300] + "..."
 
 
 class InvalidBodyError(InputError):
@@ -159,31 +214,47 @@ class VerifyInput:
     record_hint: str | None = None
 
 
+def _only(form: Form, allowed: set[str]) -> None:
+    unknown = sorted(set(form) - allowed)
+    if unknown:
+        raise InvalidBodyError(f"unknown multipart field {unknown[0][:40]!r} (expected {', '.join(sorted(allowed))})")
+
+
+def _bundle(body: Any) -> ProofBundle:
+    """A bundle from a request: checked against the documented schema first, then as a bundle."""
+    _validated(BundleInput, body, BundleError)
+    return ProofBundle.from_json(body)
+
+
 async def verify_input(request: Request) -> VerifyInput:
-    """Parse ``POST /v1/verify``: multipart ``file`` (+ ``bundle``), or JSON ``contentHash`` / ``bundle``."""
+    """Parse ``POST /v1/verify``: multipart ``file`` (+ ``bundle``), or JSON ``{contentHash[, recordId]}`` or
+    ``{bundle}`` (exactly one of the two shapes; unknown fields are refused)."""
     media = _media_type(request)
     if media == "multipart/form-data":
         form = await _read_form(request)
-        bundle_text = _text(form, "bundle")
-        bundle = ProofBundle.loads(bundle_text) if bundle_text is not None else None
+        _only(form, {"file", "bundle"})
         upload = _file(form, "file")
         if upload is None:
-            digest = _text(form, "contentHash")
-            if digest is not None:
-                return VerifyInput(content_hash=check_hash(digest), record_hint=_hint(_text(form, "recordId")))
-            if bundle is not None:
-                return VerifyInput(bundle=bundle)
-            raise InputError("multipart field 'file' is missing (the file to verify)")
+            raise InvalidBodyError("multipart field 'file' is missing (the file to verify)")
+        bundle_text = _text(form, "bundle")
+        bundle = _bundle(_load_json_text(bundle_text)) if bundle_text is not None else None
         return VerifyInput(data=upload.data, filename=upload.filename or "upload", bundle=bundle)
     if _is_json(media):
         body = await _json_body(request)
-        req = _validated(VerifyRequest, body)
-        if (req.content_hash is None) == (req.bundle is None):
-            raise InvalidBodyError("give exactly one of contentHash or bundle")
-        if req.bundle is not None:
-            return VerifyInput(bundle=ProofBundle.from_json(req.bundle))
-        return VerifyInput(content_hash=check_hash(req.content_hash or ""), record_hint=_hint(req.record_id))
+        if isinstance(body, dict) and "bundle" in body:
+            if set(body) != {"bundle"}:
+                raise InvalidBodyError("give exactly one of contentHash or bundle (and no other field with a bundle)")
+            return VerifyInput(bundle=_bundle(body["bundle"]))
+        req = _validated(VerifyByHash, body)
+        return VerifyInput(content_hash=check_hash(req.content_hash), record_hint=_hint(req.record_id))
     raise _unsupported(media)
+
+
+def _load_json_text(text: str) -> Any:
+    try:
+        return canon.load_json(text.encode("utf-8"), "proof bundle")
+    except CanonicalizationError as exc:
+        raise BundleError(exc.diagnostics()) from None
 
 
 def _hint(record_id: str | None) -> str | None:
@@ -193,39 +264,56 @@ def _hint(record_id: str | None) -> str | None:
 VerifyBody = Annotated[VerifyInput, Depends(verify_input)]
 
 
-async def record_input(request: Request) -> PreparedRecord:
-    """Parse ``POST /v1/offices/{code}/records``: a multipart file (+ ``recordId``, ``canonicalization``)
-    or JSON ``{recordId, contentHash, canonicalization}``. Canonicalizes and hashes an uploaded file."""
+@dataclass(frozen=True, slots=True)
+class RecordInput:
+    """A record to submit, and whether it is sealed (only a salted commitment goes on chain)."""
+
+    prepared: PreparedRecord
+    sealed: bool = False
+
+
+async def record_input(request: Request) -> RecordInput:
+    """Parse ``POST /v1/offices/{code}/records``: a multipart file (+ ``recordId``, ``canonicalization``,
+    ``sealed``) or JSON ``{recordId, contentHash, canonicalization[, sealed]}``. Canonicalizes and hashes
+    an uploaded file."""
     media = _media_type(request)
     if media == "multipart/form-data":
         form = await _read_form(request)
+        _only(form, {"file", "recordId", "canonicalization", "sealed"})
+        sealed_text = _text(form, "sealed")
+        if sealed_text not in (None, "true", "false"):
+            raise InvalidBodyError("sealed must be true or false")
         upload = _file(form, "file")
         if upload is None:
-            raise InputError("multipart field 'file' is missing (the record to anchor)")
+            raise InvalidBodyError("multipart field 'file' is missing (the record to anchor)")
         data, filename = upload.data, upload.filename or "upload"
         forced = _text(form, "canonicalization")
         if forced is not None:
             canon.for_anchoring(forced)
         explicit = _text(form, "recordId")
-        digest, method = await run_in_threadpool(file_hash, data, filename, forced)
+        if forced is not None and forced not in canon.CANONICALIZATIONS:
+            raise InvalidBodyError(f"canonicalization must be one of {', '.join(canon.CANONICALIZATIONS)}")
+        if explicit is not None and not re.fullmatch(RECORD_ID_PATTERN, explicit):
+            raise InvalidBodyError("recordId must be OFFICE:NUMBER[:KIND] with a WIPO ST.3 office, e.g. EP:1234567:B1")
+        digest, method, hint = await get_service(request).hash_upload(data, filename, forced)
         rid = RecordId.parse(explicit) if explicit else None
         if rid is None:
-            hint = record_hint(data, filename, method)
             rid = RecordId.parse(hint) if hint else None
         if rid is None:
             raise RecordIdError(
                 f"{filename}: no record id (give the recordId field, an ST.96/ST.97 id in the"
                 " document, or name the file OFFICE-NUMBER[-KIND].ext)"
             )
-        return PreparedRecord(filename, rid, digest, method)
+        return RecordInput(PreparedRecord(filename, rid, digest, method), sealed_text == "true")
     if _is_json(media):
         body = await _json_body(request)
         req = _validated(RecordCreate, body)
-        return PreparedRecord("api", RecordId.parse(req.record_id), req.content_hash.lower(), req.canonicalization)
+        prepared = PreparedRecord("api", RecordId.parse(req.record_id), req.content_hash.lower(), req.canonicalization)
+        return RecordInput(prepared, req.sealed)
     raise _unsupported(media)
 
 
-RecordBody = Annotated[PreparedRecord, Depends(record_input)]
+RecordBody = Annotated[RecordInput, Depends(record_input)]
 
 __all__ = [
     "BundleError",

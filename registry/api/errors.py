@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import AuthError, ForbiddenError, InputError, RegistryError
+from ..errors import AuthError, ConfigError, ForbiddenError, InputError, NodeUnavailableError, RegistryError
 
 log = logging.getLogger("registry.api")
 
@@ -48,6 +48,24 @@ class OfficeNotServedError(RegistryError):
     http_status = 503
 
 
+class TooBusyError(RegistryError):
+    """More concurrent uploads or batch runs than the service takes; retry after ``retry_after`` s."""
+
+    code = "tooBusy"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class RequestTimeoutError(InputError):
+    """A request body that did not arrive within the body read timeout."""
+
+    code = "requestTimeout"
+    http_status = 408
+
+
 class BatchInProgressError(RegistryError):
     """Another batch of the same office is being anchored right now."""
 
@@ -59,6 +77,7 @@ _CODES = {
     400: "badRequest",
     401: "unauthorised",
     403: "forbidden",
+    408: "requestTimeout",
     404: "notFound",
     405: "methodNotAllowed",
     406: "notAcceptable",
@@ -94,9 +113,22 @@ async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
     headers = (
         {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) and not isinstance(exc, ForbiddenError) else None
     )
+    if isinstance(exc, TooBusyError):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif exc.http_status in (408, 413):  # the rest of the body is not read: this connection is done
+        headers = {"Connection": "close"}
     if exc.http_status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, exc.diagnostics())
-    return error_response(exc.http_status, exc.code, exc.diagnostics(), headers)
+    return error_response(exc.http_status, exc.code, public_message(exc), headers)
+
+
+def public_message(exc: RegistryError) -> str:
+    """What a client may read: node and configuration errors name no endpoint (the log has the detail)."""
+    if isinstance(exc, NodeUnavailableError):
+        return "the chain node cannot be reached; try again later"
+    if isinstance(exc, ConfigError):
+        return "the service is not configured for this request; the service log has the details"
+    return exc.diagnostics()
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -115,6 +147,25 @@ def _location(loc: Any) -> str:
     return ".".join(parts) or "body"
 
 
+#: What a malformed id parameter should look like (instead of echoing a long pattern), and its error code.
+_RECORD_ID = "a record id OFFICE:NUMBER[:KIND] (WIPO ST.3 office, capitals), e.g. EP:1234567:B1"
+_ID_FIELDS: dict[str, tuple[str, str]] = {
+    "code": ("a WIPO ST.3 office code in capitals, e.g. EP", "invalidInput"),
+    "office": ("a WIPO ST.3 office code in capitals, e.g. EP", "invalidInput"),
+    "record_id": (
+        "a record id OFFICE:NUMBER[:KIND] (WIPO ST.3 office, capitals), e.g. EP:1234567:B1",
+        "invalidRecordId",
+    ),
+    "recordId": (
+        "a record id OFFICE:NUMBER[:KIND] (WIPO ST.3 office, capitals), e.g. EP:1234567:B1",
+        "invalidRecordId",
+    ),
+    "root": ("a batch root: 0x followed by 64 hex digits", "invalidInput"),
+    "name": ("a manifest name: 0x followed by 64 hex digits and .json", "invalidInput"),
+}
+_SHAPE_ERRORS = ("string_pattern_mismatch", "string_too_short", "string_too_long")
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
@@ -123,7 +174,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if not errors:
         return error_response(422, "invalidRequest", "invalid request")
     first = errors[0]
+    loc = [str(p) for p in first.get("loc", ())]
+    field = loc[-1] if loc else ""
+    if field in _ID_FIELDS and first.get("type") in _SHAPE_ERRORS and (loc[0] != "body" or field == "recordId"):
+        wanted, code = _ID_FIELDS[field]
+        return error_response(400, code, f"{_location(loc)}: expected {wanted}")
     message = f"{_location(first.get('loc', ()))}: {first.get('msg', 'invalid')}"
+    if len(message) > 300:
+        message = message[:300] + "..."
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem(s))"
     return error_response(422, "invalidRequest", message)

@@ -1,51 +1,153 @@
-"""ASGI middleware: the request-body limit (enforced while reading) and security headers."""
+"""ASGI middleware: per-route body limits and read deadline, upload admission, security headers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import PayloadTooLargeError, error_body
+from .errors import PayloadTooLargeError, RequestTimeoutError, TooBusyError, error_body
+
+#: Bodies of at most this size on the upload routes are "small" (a JSON hash or bundle): no upload slot.
+SMALL_BODY: Final = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """Largest request body per route, and how long a body may take to arrive."""
+
+    #: ``POST /v1/verify`` (file uploads).
+    verify: int
+    #: ``POST /v1/offices/{code}/records`` (submissions).
+    submit: int
+    #: Every other route.
+    other: int = SMALL_BODY
+    #: Seconds from the request's headers to the body's last byte; slower bodies get 408.
+    body_timeout: float = 30.0
+
+    def for_route(self, method: str, path: str) -> tuple[int, bool]:
+        """(limit, whether this is an upload route) for a request."""
+        if method == "POST" and path == "/v1/verify":
+            return self.verify, True
+        if method == "POST" and path.startswith("/v1/offices/") and path.endswith("/records"):
+            return self.submit, True
+        return self.other, False
+
+
+class Admission:
+    """At most ``limit`` holders at once (on the event loop: no locking needed); others are turned away."""
+
+    def __init__(self, limit: int, retry_after: int = 2) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        self.active = 0
+
+    def try_enter(self) -> bool:
+        """Take a slot if one is free."""
+        if self.active >= self.limit:
+            return False
+        self.active += 1
+        return True
+
+    def leave(self) -> None:
+        """Give the slot back."""
+        self.active = max(0, self.active - 1)
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies above ``max_bytes`` with 413: at once by ``Content-Length``, else while streaming."""
+    """Per-route body limits (413 at once by ``Content-Length``, else while streaming), a body read
+    deadline (408), and upload admission: more concurrent large uploads than ``uploads`` allows get 429
+    with ``Retry-After`` before a byte of their body is read (so memory stays bounded)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, limits: BodyLimits, uploads: Admission | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.limits = limits
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, upload_route = self.limits.for_route(str(scope.get("method", "")), str(scope.get("path", "")))
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():
                 await _send_error(send, 400, "badRequest", "invalid Content-Length header")
                 return
-            if int(declared) > self.max_bytes:
-                await _send_error(send, 413, PayloadTooLargeError.code, self._message(int(declared)))
+            if int(declared) > limit:
+                await _send_error(send, 413, PayloadTooLargeError.code, _message(limit, int(declared)))
                 return
+        content_type = (_header(scope, b"content-type") or "").lower()
+        large = declared is None or int(declared) > SMALL_BODY or content_type.startswith("multipart/")
+        admitted = False
+        if upload_route and large and self.uploads is not None:
+            if not self.uploads.try_enter():
+                retry = self.uploads.retry_after
+                await _drain(receive, limit, self.limits.body_timeout)  # so the client reads the answer
+                await _send_error(
+                    send,
+                    429,
+                    TooBusyError.code,
+                    f"more than {self.uploads.limit} uploads in progress; retry in {retry} s",
+                    [(b"retry-after", str(retry).encode())],
+                )
+                return
+            admitted = True
         received = 0
-        limit = self.max_bytes
+        done = False
+        deadline = asyncio.get_running_loop().time() + self.limits.body_timeout
 
         async def limited() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, done
+            if done:
+                return await receive()
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), max(remaining, 0.001))
+            except TimeoutError:
+                raise RequestTimeoutError(f"request body not received within {self.limits.body_timeout:g} s") from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLargeError(self._message(None))
+                    raise PayloadTooLargeError(_message(limit, None))
+                done = not message.get("more_body", False)
+            else:
+                done = True
             return message
 
-        await self.app(scope, limited, send)
+        try:
+            await self.app(scope, limited, send)
+        finally:
+            if admitted and self.uploads is not None:
+                self.uploads.leave()
 
-    def _message(self, size: int | None) -> str:
-        got = f" ({size} bytes)" if size is not None else ""
-        return f"request body{got} above the limit of {self.max_bytes} bytes"
+
+async def _drain(receive: Receive, limit: int, timeout: float) -> None:
+    """Read and discard a request body (at most ``limit`` bytes, ``timeout`` seconds): nothing is kept."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    seen = 0
+    while seen <= limit:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        try:
+            message = await asyncio.wait_for(receive(), remaining)
+        except TimeoutError:
+            return
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+def _message(limit: int, size: int | None) -> str:
+    got = f" ({size} bytes)" if size is not None else ""
+    return f"request body{got} above the limit of {limit} bytes for this route"
 
 
 class SecurityHeadersMiddleware:
@@ -88,12 +190,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+async def _send_error(
+    send: Send, status: int, code: str, message: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps(error_body(code, message)).encode("utf-8")
     headers: list[Any] = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
+        *(extra or []),
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

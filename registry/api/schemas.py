@@ -6,18 +6,25 @@ takes. Every error is an :class:`ErrorBody`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ..anchor import RunResult
 from ..chain import utc_iso
+from ..st3 import ST3_CODES
 from ..store import StoredBatch, StoredRecord
 from ..verify import Verdict
 from .service import BatchView, Health, OfficeView, RecordView, Submission, VersionView
 
 HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+#: A WIPO ST.3 code the registry knows (exactly the codes :func:`registry.st3.is_st3` accepts).
+OFFICE_PATTERN = "^(" + "|".join(sorted(ST3_CODES)) + ")$"
+#: ``OFFICE:NUMBER[:KIND]`` as :class:`registry.records.RecordId` accepts it in canonical (upper-case) form.
+RECORD_ID_PATTERN = "^(" + "|".join(sorted(ST3_CODES)) + r"):[0-9][0-9A-Z]{0,19}(:[A-Z][0-9]?)?$"
+ROOT_PATTERN = HASH_PATTERN
+MANIFEST_NAME_PATTERN = r"^0x[0-9a-fA-F]{64}\.json$"
 
 
 class Model(BaseModel):
@@ -270,9 +277,14 @@ class RecordPublic(Model):
 class RecordCreate(Model):
     """A record submitted by its metadata and content hash (the file stays with the office)."""
 
-    record_id: str = Field(description="OFFICE:NUMBER[:KIND], e.g. EP:1234567:B1.", max_length=64)
+    record_id: str = Field(
+        description="OFFICE:NUMBER[:KIND], e.g. EP:1234567:B1.", max_length=64, pattern=RECORD_ID_PATTERN
+    )
     content_hash: str = Field(pattern=HASH_PATTERN, description="SHA-256 of the canonical bytes, 0x-hex.")
     canonicalization: Literal["xml-c14n2-v2", "json-jcs-v2", "raw"]
+    sealed: bool = Field(
+        default=False, description="Anchor only a salted commitment (unpublished record); reveal it later."
+    )
 
 
 class PendingRecordPublic(Model):
@@ -287,6 +299,7 @@ class PendingRecordPublic(Model):
     root: str | None = None
     block_number: int | None = None
     transaction_hash: str | None = None
+    sealed: bool = Field(default=False, description="Only a salted commitment is (or will be) on chain.")
 
     @classmethod
     def of(cls, r: StoredRecord, batch: StoredBatch | None = None) -> PendingRecordPublic:
@@ -302,6 +315,7 @@ class PendingRecordPublic(Model):
             root=batch.root if batch else None,
             block_number=batch.block_number if batch else None,
             transaction_hash=batch.tx_hash if batch else None,
+            sealed=r.salt is not None,
         )
 
 
@@ -336,14 +350,52 @@ class PendingPublic(Model):
 # ---------------------------------------------------------------------------- verification
 
 
-class VerifyRequest(Model):
-    """Verify by content hash (optionally naming the record id it should be), or by proof bundle."""
+Hash = Annotated[str, Field(pattern=HASH_PATTERN, min_length=66, max_length=66)]
+_BIG = 2**63 - 1
 
-    content_hash: str | None = Field(default=None, pattern=HASH_PATTERN)
-    record_id: str | None = Field(
-        default=None, max_length=64, description="With contentHash: the record this content claims to be."
+
+class BundleInput(BaseModel):
+    """An ``ipreg-proof-v1`` proof bundle as a request carries it (every field checked; more fields allowed)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    format: Literal["ipreg-proof-v1"]
+    chain_id: int = Field(alias="chainId", ge=0, le=_BIG, strict=True)
+    registry: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", min_length=42, max_length=42)
+    office: str = Field(pattern=OFFICE_PATTERN, min_length=2, max_length=2)
+    root: Hash
+    leaf_encoding: tuple[Literal["string"], Literal["bytes32"], Literal["string"], Literal["bytes32"]] = Field(
+        alias="leafEncoding"
     )
-    bundle: dict[str, Any] | None = Field(default=None, description="An ipreg-proof-v1 proof bundle.")
+    value: tuple[
+        Annotated[str, Field(max_length=64)],
+        Hash,
+        Literal["xml-c14n2-v2", "json-jcs-v2", "raw", "xml-c14n2", "json-jcs", "sealed"],
+        Hash,
+    ] = Field(description="[recordId, contentHash, canonicalization, supersedes].")
+    proof: list[Hash] = Field(max_length=64)
+    leaf_count: int = Field(alias="leafCount", ge=1, le=_BIG, strict=True)
+    transaction_hash: Hash = Field(alias="transactionHash")
+    block_number: int = Field(alias="blockNumber", ge=0, le=_BIG, strict=True)
+    anchored_at: str = Field(alias="anchoredAt", max_length=64)
+
+
+class VerifyByHash(Model):
+    """Verify by content hash, optionally naming the record id the content claims to be."""
+
+    content_hash: Hash
+    record_id: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=RECORD_ID_PATTERN,
+        description="The record this content claims to be (explains a TAMPERED verdict).",
+    )
+
+
+class VerifyByBundle(Model):
+    """Verify a proof bundle alone (against the chain)."""
+
+    bundle: BundleInput
 
 
 class VerdictPublic(Model):

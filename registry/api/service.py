@@ -7,25 +7,31 @@ Nothing here runs at import: :func:`registry.api.create_app` builds one :class:`
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
 import os
 import re
 import sqlite3
 import threading
+import time
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
+from starlette.concurrency import run_in_threadpool
 from web3 import EthereumTesterProvider
 
-from .. import verify
-from ..anchor import Anchorer, RunResult
+from .. import canon, verify
+from ..anchor import Anchorer, RunResult, reveal_bundle
 from ..chain import Chain, Deployment, connect, utc_iso
 from ..config import EMBEDDED, Settings
-from ..errors import ChainError, ConfigError, InputError, NotFoundError, RegistryError
+from ..errors import ChainError, ConfigError, ForbiddenError, InputError, NotFoundError, RegistryError
 from ..indexer import Index, IndexedBatch, Indexer, SyncResult
 from ..ingest import PreparedRecord
 from ..keys import load_signer
@@ -34,7 +40,12 @@ from ..st3 import is_st3
 from ..store import Store, StoredBatch, StoredRecord
 from ..tokens import office_for_token
 from .cache import BatchTrees, CachedReader, TtlCache
-from .errors import BatchInProgressError, OfficeNotServedError
+from .errors import BatchInProgressError, OfficeNotServedError, TooBusyError, public_message
+from .limits import Admission
+
+T = TypeVar("T")
+#: Seconds a health result is reused (so a burst of /health calls costs one probe).
+HEALTH_REUSE_SECONDS = 0.5
 
 log = logging.getLogger("registry.api")
 
@@ -58,6 +69,22 @@ def _env_float(name: str) -> float | None:
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
 
 
+#: Environment variables of the service's limits: (variable, setting, type).
+_ENV_SETTINGS: tuple[tuple[str, str, type], ...] = (
+    ("IPREG_MAX_SUBMIT_BYTES", "max_submit_bytes", int),
+    ("IPREG_MAX_BODY_BYTES", "max_body_bytes", int),
+    ("IPREG_BODY_TIMEOUT", "body_timeout", float),
+    ("IPREG_HEADER_TIMEOUT", "header_timeout", float),
+    ("IPREG_MAX_CONNECTIONS", "max_connections", int),
+    ("IPREG_SERVICE_RPC_TIMEOUT", "rpc_timeout", float),
+    ("IPREG_HEALTH_TIMEOUT", "health_timeout", float),
+    ("IPREG_UPLOAD_CONCURRENCY", "upload_concurrency", int),
+    ("IPREG_UPLOAD_WORKERS", "upload_workers", int),
+    ("IPREG_BATCH_CONCURRENCY", "batch_concurrency", int),
+    ("IPREG_RETRY_AFTER", "retry_after", int),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
     """How the HTTP service behaves (beyond the registry's :class:`~registry.config.Settings`)."""
@@ -70,7 +97,8 @@ class ServiceSettings:
     offices: frozenset[str] | None = None
     #: Seconds chain state (batches, revocations) is reused when verifying.
     cache_seconds: float = 5.0
-    #: Public base URL of batch manifests (default: file URIs under ``$IPREG_HOME/manifests``).
+    #: Public base URL of batch manifests (default: content addresses ``ni:///sha-256;...`` of the manifests,
+    #: kept under ``$IPREG_HOME/manifests`` and served at ``/v1/manifests``).
     manifest_base: str | None = None
     #: Longest wait for another batch of the same office before answering 409.
     batch_wait_seconds: float = 120.0
@@ -78,10 +106,45 @@ class ServiceSettings:
     #: this many seconds, so verification knows the records of all offices; 0 disables the loop. It never
     #: runs on the in-process EVM (its only writer is this process): call ``Service.sync_index()`` there.
     index_interval: float = DEFAULT_INDEX_INTERVAL
+    #: Largest body of a record submission (``POST /v1/offices/{code}/records``); None: ``max_upload_bytes``.
+    max_submit_bytes: int | None = None
+    #: Largest body of every other route.
+    max_body_bytes: int = 64 * 1024
+    #: Seconds for a request body to arrive completely (408 after that).
+    body_timeout: float = 30.0
+    #: Seconds for a request's headers to arrive (the connection is closed with 408 after that).
+    header_timeout: float = 10.0
+    #: Open connections at most; more are answered 503 and closed at once.
+    max_connections: int = 1000
+    #: Seconds of one JSON-RPC call from the service (request handlers, batches).
+    rpc_timeout: float = 5.0
+    #: Seconds ``/health`` waits for the node before it answers ``degraded``.
+    health_timeout: float = 0.08
+    #: Large uploads (verify, submit) handled at once; more get 429 with ``Retry-After``.
+    upload_concurrency: int = 2
+    #: Workers canonicalizing uploads (apart from the threads serving reads).
+    upload_workers: int = 1
+    #: Canonicalize uploads in worker processes (True) or threads (False: no extra process).
+    upload_processes: bool = True
+    #: Batch runs requested at once (running or waiting for the office's lock); more get 429.
+    batch_concurrency: int = 4
+    #: Seconds a client is told to wait (``Retry-After``) when turned away.
+    retry_after: int = 2
+
+    @property
+    def submit_bytes(self) -> int:
+        """The effective submission body limit."""
+        return self.max_submit_bytes if self.max_submit_bytes is not None else self.max_upload_bytes
 
     def __post_init__(self) -> None:
-        if self.max_upload_bytes < 1:
-            raise ConfigError("max upload size must be at least 1 byte")
+        if self.max_upload_bytes < 1 or self.submit_bytes < 1 or self.max_body_bytes < 1:
+            raise ConfigError("body size limits must be at least 1 byte")
+        for name in ("body_timeout", "header_timeout", "rpc_timeout", "health_timeout"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name.replace('_', ' ')} must be positive seconds")
+        for name in ("max_connections", "upload_concurrency", "upload_workers", "batch_concurrency", "retry_after"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
         if self.batch_interval is not None and self.batch_interval <= 0:
             raise ConfigError("batch interval must be positive seconds")
         if self.cache_seconds < 0:
@@ -95,7 +158,8 @@ class ServiceSettings:
     @classmethod
     def from_env(cls, **overrides: Any) -> ServiceSettings:
         """``IPREG_MAX_UPLOAD_BYTES``, ``IPREG_BATCH_INTERVAL``, ``IPREG_SERVICE_OFFICES`` (comma list),
-        ``IPREG_CACHE_SECONDS``, ``IPREG_MANIFEST_BASE``, ``IPREG_INDEX_INTERVAL`` (0: off);
+        ``IPREG_CACHE_SECONDS``, ``IPREG_MANIFEST_BASE``, ``IPREG_INDEX_INTERVAL`` (0: off), and the limits
+        of ``_ENV_SETTINGS`` (``IPREG_HEALTH_TIMEOUT``, ``IPREG_UPLOAD_CONCURRENCY`` ...);
         ``overrides`` (None = unset) win."""
         values: dict[str, Any] = {}
         upload = _env_float("IPREG_MAX_UPLOAD_BYTES")
@@ -115,6 +179,10 @@ class ServiceSettings:
             values["offices"] = frozenset(o.strip().upper() for o in offices.split(",") if o.strip())
         if os.environ.get("IPREG_MANIFEST_BASE"):
             values["manifest_base"] = os.environ["IPREG_MANIFEST_BASE"]
+        for env, key, kind in _ENV_SETTINGS:
+            number = _env_float(env)
+            if number is not None:
+                values[key] = kind(number)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -239,6 +307,17 @@ class Service:
         self._loop = _Loop()
         self._index_loop = _Loop()
         self._index_failures = 0
+        # Long work never runs on the threads that serve reads: uploads (canonicalization) and batch runs
+        # have their own bounded executors, admitted up to a limit (429 beyond), and /health its own probe.
+        self.upload_pool = ThreadPoolExecutor(options.upload_workers, thread_name_prefix="ipreg-upload")
+        self._canon_pool: ProcessPoolExecutor | None = None
+        self._canon_lock = threading.Lock()
+        self.write_pool = ThreadPoolExecutor(2, thread_name_prefix="ipreg-write")
+        self.health_pool = ThreadPoolExecutor(1, thread_name_prefix="ipreg-health")
+        self.uploads = Admission(options.upload_concurrency, options.retry_after)
+        self.batch_runs = Admission(options.batch_concurrency, options.retry_after)
+        self._probe: tuple[float, Future[Health]] | None = None
+        self._last_health: tuple[float, Health] | None = None
 
     # -- plumbing
 
@@ -249,7 +328,7 @@ class Service:
             with self._connect_lock:
                 if self._chain is None:
                     deployment = Deployment.load(self.settings.deployment_file)
-                    w3 = connect(self.settings.rpc_url)
+                    w3 = connect(self.settings.rpc_url, timeout=self.options.rpc_timeout)
                     chain = Chain(w3, deployment, retries=self.settings.rpc_retries)
                     chain.check_code()
                     self._chain = chain
@@ -298,9 +377,103 @@ class Service:
         with self._locks_lock:
             return table[office]
 
+    async def run_upload(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` (canonicalization, hashing) on the bounded upload pool, not on the read threads."""
+        return await asyncio.wrap_future(self.upload_pool.submit(fn, *args))
+
+    def canon_pool(self) -> Executor:
+        """Where uploads are canonicalized: worker processes (``upload_processes``), so a 20 MB XML does not
+        hold the interpreter lock of the threads serving reads; else the upload thread pool."""
+        if not self.options.upload_processes:
+            return self.upload_pool
+        with self._canon_lock:
+            if self._canon_pool is None:
+                context = multiprocessing.get_context("spawn")  # never fork a threaded server
+                self._canon_pool = ProcessPoolExecutor(self.options.upload_workers, mp_context=context)
+            return self._canon_pool
+
+    async def hash_upload(self, data: bytes, filename: str, method: str | None) -> tuple[str, str, str | None]:
+        """(content hash, canonicalization, record id hint) of an upload, computed on the canonicalization pool."""
+        return await asyncio.wrap_future(self.canon_pool().submit(hash_upload, data, filename, method))
+
+    async def verify_upload(self, data: bytes, filename: str, bundle: ProofBundle | None) -> verify.Verdict:
+        """Verdict for an uploaded file: hashed on the canonicalization pool, judged on the read threads."""
+        if bundle is None:
+            digest, _, hint = await self.hash_upload(data, filename, None)
+            return await run_in_threadpool(self.verify_hash, digest, hint)
+        method = bundle.value.canonicalization
+        if method == SEALED:
+            reveal = bundle.extra.get("reveal")
+            method = str(reveal.get("canonicalization")) if isinstance(reveal, dict) else canon.RAW
+        if method not in canon.CANONICALIZATIONS:
+            raise InputError(f"bundle names unknown canonicalization {method[:40]!r}")
+        digest, _, _ = await self.hash_upload(data, filename, method)
+        return await run_in_threadpool(self._verify_bundle_digest, bundle, digest)
+
+    def _verify_bundle_digest(self, bundle: ProofBundle, digest: str) -> verify.Verdict:
+        mismatch = self._foreign_registry(bundle)
+        if mismatch is not None:
+            return mismatch
+        with self.guard():
+            return verify.verify_bundle(self.chain, bundle, digest, self.store())
+
+    async def run_batch(self, office: str) -> RunResult:
+        """``anchor_pending`` on the write pool; 429 (``Retry-After``) beyond ``batch_concurrency`` runs."""
+        if not self.batch_runs.try_enter():
+            raise TooBusyError(
+                f"more than {self.batch_runs.limit} batch runs requested at once; retry in"
+                f" {self.batch_runs.retry_after} s (pending records are anchored by the running batch too)",
+                self.batch_runs.retry_after,
+            )
+        try:
+            return await asyncio.wrap_future(self.write_pool.submit(self.anchor_pending, office))
+        finally:
+            self.batch_runs.leave()
+
+    async def health_async(self) -> Health:
+        """``health()`` within ``health_timeout``: a node that does not answer in time gives ``degraded``.
+
+        One probe runs at a time on its own thread (a stalled node ties up that thread only); a result
+        younger than half a second is reused.
+        """
+        now = time.monotonic()
+        last = self._last_health
+        if last is not None and now - last[0] < HEALTH_REUSE_SECONDS:
+            return last[1]
+        probe = self._probe
+        if probe is None or probe[1].done():
+            future = self.health_pool.submit(self.health)
+            future.add_done_callback(self._probe_done)
+            probe = (now, future)
+            self._probe = probe
+        started, future = probe
+        remaining = started + self.options.health_timeout - now
+        if not future.done() and remaining > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), remaining)
+        if future.done() and future.exception() is None:
+            return future.result()
+        waited = time.monotonic() - started
+        return Health(
+            False,
+            None,
+            None,
+            None,
+            None,
+            f"chain node did not answer within {self.options.health_timeout:g} s (waiting {waited:.1f} s)",
+        )
+
+    def _probe_done(self, future: Future[Health]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self._last_health = (time.monotonic(), future.result())
+
     def close(self) -> None:
-        """Stop the background loops and close every store connection."""
+        """Stop the background loops and executors and close every store connection."""
         self.stop_loop()
+        for pool in (self.upload_pool, self.write_pool, self.health_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
+        if self._canon_pool is not None:
+            self._canon_pool.shutdown(wait=False, cancel_futures=True)
         with self._stores_lock:
             for store in self._stores:
                 with suppress(Exception):  # closing is best effort
@@ -592,6 +765,17 @@ class Service:
 
     def verify_bundle(self, bundle: ProofBundle, data: bytes | None = None, filename: str = "") -> verify.Verdict:
         """Verdict for a proof bundle (and the file it speaks for, if given)."""
+        mismatch = self._foreign_registry(bundle)
+        if mismatch is not None:
+            return mismatch
+        store = self.store()
+        with self.guard():
+            if data is not None:
+                return verify.verify_file(self.chain, store, data, filename, bundle)
+            return verify.verify_bundle(self.chain, bundle, None, store, reader=self.reader)
+
+    def _foreign_registry(self, bundle: ProofBundle) -> verify.Verdict | None:
+        """UNKNOWN if the bundle names another registry than this service's; else None."""
         dep = self.deployment
         if bundle.registry.lower() != dep.anchor_registry.lower():
             value = bundle.value
@@ -604,26 +788,33 @@ class Service:
                 content_hash=value.content_hash,
                 root=bundle.root,
             )
-        store = self.store()
-        with self.guard():
-            if data is not None:
-                return verify.verify_file(self.chain, store, data, filename, bundle)
-            return verify.verify_bundle(self.chain, bundle, None, store, reader=self.reader)
+        return None
 
     # -- office writes
 
-    def submit(self, office: str, prepared: PreparedRecord) -> Submission:
-        """Accept one record into the outbox (idempotent; a new content of a known id is a new version)."""
+    def submit(self, office: str, prepared: PreparedRecord, sealed: bool = False) -> Submission:
+        """Accept one record into the outbox (idempotent; a new content of a known id is a new version);
+        ``sealed``: only a salted commitment is anchored, until the office reveals it."""
         account = self.signer(office)  # refuse before storing anything if this instance cannot anchor it
         store = self.store()
         with self._lock(self._submit_locks, office):
             anchorer = self._anchorer(store, account, office)
-            result = anchorer.submit([prepared])
+            result = anchorer.submit([prepared], sealed=sealed)
         record = store.record_by_key(str(prepared.record_id), prepared.content_hash)
         if record is None:
             raise InputError(f"{prepared.record_id} with content {prepared.content_hash} was not stored")
         batch = store.batch(record.batch_id) if record.batch_id is not None else None
         return Submission(record, result.accepted > 0, result.new_versions > 0, batch)
+
+    def reveal(self, office: str, record_id: str, content_hash: str | None = None) -> ProofBundle:
+        """The revealing bundle of a sealed record of ``office`` (its salt opened); 403 for another office's."""
+        rid = RecordId.parse(record_id)
+        if rid.office != office:
+            raise ForbiddenError(f"office {office} cannot reveal a record of office {rid.office}")
+        if content_hash is not None:
+            content_hash = _check_hash(content_hash)
+        with self.guard():
+            return reveal_bundle(self.store(), self.chain, str(rid), content_hash)
 
     def pending(self, office: str, limit: int) -> tuple[int, list[StoredRecord], list[StoredBatch]]:
         """(count, oldest pending records, unfinished batches) of an office."""
@@ -680,7 +871,8 @@ class Service:
                 chain_id = self.reader.chain_id()
             return Health(True, chain_id, block, pending, self.deployment.anchor_registry, indexed_block=indexed)
         except RegistryError as exc:
-            return Health(False, None, None, pending, None, exc.diagnostics(), indexed)
+            log.warning("health: %s", exc.diagnostics())
+            return Health(False, None, None, pending, None, public_message(exc), indexed)
         except Exception as exc:
             return Health(False, None, None, pending, None, f"chain node not reachable: {type(exc).__name__}", indexed)
 
@@ -819,6 +1011,12 @@ class Service:
             except Exception:
                 log.exception("batch loop, office %s", office)
         return done
+
+
+def hash_upload(data: bytes, filename: str, method: str | None) -> tuple[str, str, str | None]:
+    """(content hash, canonicalization, record id hint) of an upload; runs in a worker process."""
+    digest, used = verify.file_hash(data, filename, method)
+    return digest, used, verify.record_hint(data, filename, used)
 
 
 def _index_batch_view(ib: IndexedBatch) -> BatchView:

@@ -79,8 +79,8 @@ def serve(
         str | None,
         typer.Option(
             "--public-url",
-            help="URL under which others reach this service (default http://HOST:PORT); manifests are"
-            " published and anchored under <URL>/v1/manifests. $IPREG_PUBLIC_URL",
+            help="URL under which others reach this service; manifests are published under <URL>/v1/manifests"
+            " and anchored with that URL (without it: by content address, ni:///sha-256;...). $IPREG_PUBLIC_URL",
         ),
     ] = None,
     manifest_base: Annotated[
@@ -96,28 +96,41 @@ def serve(
 ) -> None:
     """Serve the REST API (/v1, /openapi.json, /health) and the verifier and office pages."""
     check_listen(host, port)
-    import uvicorn
-
     from ..api import ServiceSettings, create_app
+    from ..api.server import build_server
 
     s = settings(home, rpc_url=rpc_url)
     try:
         s.home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot use data directory {s.home}: {exc.strerror or exc}") from None
-    public = check_public_url(public_url or os.environ.get("IPREG_PUBLIC_URL") or default_public_url(host, port))
-    base = manifest_base or os.environ.get("IPREG_MANIFEST_BASE") or f"{public}/v1/manifests"
+    given = public_url or os.environ.get("IPREG_PUBLIC_URL")
+    public = check_public_url(given or default_public_url(host, port))
+    # Without a public URL the listen address is no address for others (often loopback): anchor content
+    # addresses of the manifests (ni:///sha-256;...), served by this and any other copy, not a local URL.
+    base = manifest_base or os.environ.get("IPREG_MANIFEST_BASE") or (f"{public}/v1/manifests" if given else None)
     options = ServiceSettings.from_env(
         offices=frozenset(o.upper() for o in office) if office else None,
         batch_interval=batch_interval,
         index_interval=index_interval,
         max_upload_bytes=max_upload,
-        manifest_base=check_public_url(base, "--manifest-base"),
+        manifest_base=check_public_url(base, "--manifest-base") if base else None,
     )
     app = create_app(s, service=options)
     typer.echo(
         f"serving {s.home} on http://{host}:{port}/ as {public}/ (chain {s.rpc_url});"
-        f" manifests published under {options.manifest_base}/",
+        f" manifests published under {public}/v1/manifests/"
+        + (f", anchored as {options.manifest_base}/..." if options.manifest_base else ", anchored by content address"),
         err=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)
+    server = build_server(
+        app,
+        host,
+        port,
+        header_timeout=options.header_timeout,
+        body_timeout=options.body_timeout,
+        max_connections=options.max_connections,
+        retry_after=options.retry_after,
+        log_level=log_level,
+    )
+    server.run()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ..deps import ServiceDep
+from ..deps import BatchRoot, OfficeQuery, ServiceDep
 from ..schemas import BatchList, BatchPublic
 from . import errors
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 @router.get("", response_model=BatchList, responses=errors(), summary="Recent batches")
 def list_batches(
     service: ServiceDep,
-    office: Annotated[str | None, Query(description="Only this office's batches.", max_length=8)] = None,
+    office: OfficeQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first.")] = 50,
 ) -> BatchList:
     """Recent batches, newest first (optionally of one office)."""
@@ -24,6 +24,6 @@ def list_batches(
 
 
 @router.get("/{root}", response_model=BatchPublic, responses=errors(), summary="One batch")
-def get_batch(root: str, service: ServiceDep) -> BatchPublic:
+def get_batch(root: BatchRoot, service: ServiceDep) -> BatchPublic:
     """A batch by its Merkle root, with its public records (at most 1000)."""
     return BatchPublic.of(service.batch(root))

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
 from ..deps import ServiceDep
 from ..schemas import HealthPublic
+from . import errors
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=HealthPublic, summary="Service health")
+@router.get("/health", response_model=HealthPublic, responses=errors(), summary="Service health")
 async def health(service: ServiceDep) -> HealthPublic:
     """Chain reachable, latest block, records pending; ``status`` is ``degraded`` if the chain is not."""
-    return HealthPublic.of(await run_in_threadpool(service.health))
+    return HealthPublic.of(await service.health_async())

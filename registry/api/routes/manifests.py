@@ -7,13 +7,13 @@ A manifest is immutable: its values must rebuild the root it is named after.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..deps import ServiceDep
+from ..deps import ManifestName, OfficeCode, ServiceDep
 from . import errors
 
 router = APIRouter(prefix="/v1/manifests", tags=["manifests"])
@@ -48,8 +48,8 @@ _MANIFEST_SCHEMA: dict[str, Any] = {
     summary="A batch manifest published by this office service",
 )
 async def get_manifest(
-    office: Annotated[str, Path(description="WIPO ST.3 code of the office, e.g. EP.")],
-    name: Annotated[str, Path(description="The batch root and `.json`: `0x` + 64 hex digits + `.json`.")],
+    office: OfficeCode,
+    name: ManifestName,
     service: ServiceDep,
 ) -> FileResponse:
     """The manifest (record ids, content hashes, canonicalizations) behind an anchored root.

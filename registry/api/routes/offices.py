@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ..deps import ServiceDep
+from ..deps import OfficeCode, ServiceDep
 from ..schemas import OfficeList, OfficePublic
 from . import errors
 
@@ -18,6 +18,6 @@ def list_offices(service: ServiceDep) -> OfficeList:
 
 
 @router.get("/{code}", response_model=OfficePublic, responses=errors(), summary="One office")
-def get_office(code: str, service: ServiceDep) -> OfficePublic:
+def get_office(code: OfficeCode, service: ServiceDep) -> OfficePublic:
     """One office by its WIPO ST.3 code (400 if malformed, 404 if not registered)."""
     return OfficePublic.of(service.office(code))

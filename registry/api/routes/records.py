@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from ..deps import ServiceDep
+from ..deps import RecordIdPath, ServiceDep
 from ..schemas import HASH_PATTERN, ProofBundlePublic, RecordPublic
 from . import errors
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/records", tags=["records"])
 
 
 @router.get("/{record_id}", response_model=RecordPublic, responses=errors(), summary="A record and its versions")
-def get_record(record_id: str, service: ServiceDep) -> RecordPublic:
+def get_record(record_id: RecordIdPath, service: ServiceDep) -> RecordPublic:
     """Every version of a record id (``OFFICE:NUMBER[:KIND]``), oldest first, with its status."""
     return RecordPublic.of(service.record(record_id))
 
@@ -27,11 +27,17 @@ def get_record(record_id: str, service: ServiceDep) -> RecordPublic:
     summary="The proof bundle of a record",
 )
 def get_proof(
-    record_id: str,
+    record_id: RecordIdPath,
     service: ServiceDep,
     content_hash: Annotated[
         str | None,
-        Query(alias="contentHash", pattern=HASH_PATTERN, description="Select the version with this content."),
+        Query(
+            alias="contentHash",
+            pattern=HASH_PATTERN,
+            min_length=66,
+            max_length=66,
+            description="Select the version with this content.",
+        ),
     ] = None,
     download: Annotated[bool, Query(description="Ask the browser to save it as a file.")] = False,
 ) -> JSONResponse:

@@ -5,17 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from ..deps import RecordBody, ServiceDep, WritingOffice
+from ..deps import RecordBody, RecordIdPath, ServiceDep, WritingOffice
 from ..schemas import (
+    HASH_PATTERN,
+    RECORD_ID_PATTERN,
     BatchPublic,
     BatchRunPublic,
     PendingPublic,
     PendingRecordPublic,
+    ProofBundlePublic,
     RecordCreate,
     SubmissionPublic,
 )
-from . import errors, upload_body
+from . import errors, inline, upload_body
 
 router = APIRouter(prefix="/v1/offices", tags=["office writes"])
 
@@ -24,11 +29,14 @@ _BODY = upload_body(
         "file": {"type": "string", "format": "binary", "description": "The record to anchor."},
         "recordId": {
             "type": "string",
+            "maxLength": 64,
+            "pattern": RECORD_ID_PATTERN,
             "description": "OFFICE:NUMBER[:KIND]; else from the document or the file name.",
         },
         "canonicalization": {"type": "string", "enum": ["xml-c14n2-v2", "json-jcs-v2", "raw"]},
+        "sealed": {"type": "string", "enum": ["true", "false"], "description": "Anchor a salted commitment only."},
     },
-    RecordCreate.model_json_schema(by_alias=True),
+    inline(RecordCreate.model_json_schema(by_alias=True)),
 )
 
 
@@ -37,7 +45,7 @@ _BODY = upload_body(
     response_model=SubmissionPublic,
     status_code=202,
     responses={
-        **errors(401, 403, 413, 415),
+        **errors(401, 403, 408, 413, 415, 429),
         200: {"model": SubmissionPublic, "description": "Already known; nothing new."},
     },
     openapi_extra=_BODY,
@@ -45,7 +53,7 @@ _BODY = upload_body(
 )
 def submit_record(office: WritingOffice, body: RecordBody, service: ServiceDep, response: Response) -> SubmissionPublic:
     """Accept a record into the durable outbox (202); the same record again answers 200, changing nothing."""
-    submission = service.submit(office, body)
+    submission = service.submit(office, body.prepared, body.sealed)
     if not submission.accepted:
         response.status_code = 200
     return SubmissionPublic.of(office, submission)
@@ -75,10 +83,41 @@ def list_pending(
 @router.post(
     "/{code}/batches",
     response_model=BatchRunPublic,
-    responses=errors(401, 403, 409, 502),
+    responses=errors(401, 403, 409, 429, 502),
     summary="Anchor pending records now",
 )
-def run_batch(office: WritingOffice, service: ServiceDep) -> BatchRunPublic:
-    """Batch the office's pending records and anchor them now, signed with the office's key."""
-    result = service.anchor_pending(office)
-    return BatchRunPublic.of(office, result, service.pending(office, 1)[0])
+async def run_batch(office: WritingOffice, service: ServiceDep) -> BatchRunPublic:
+    """Batch the office's pending records and anchor them now, signed with the office's key.
+
+    Runs on the service's write pool, never on the threads serving reads; more concurrent requests
+    than the service takes are answered 429 with ``Retry-After``."""
+    result = await service.run_batch(office)
+    pending = await run_in_threadpool(service.pending, office, 1)
+    return BatchRunPublic.of(office, result, pending[0])
+
+
+@router.post(
+    "/{code}/records/{record_id}/reveal",
+    response_model=ProofBundlePublic,
+    responses=errors(401, 403),
+    summary="Reveal a sealed record",
+)
+def reveal_record(
+    office: WritingOffice,
+    record_id: RecordIdPath,
+    service: ServiceDep,
+    content_hash: Annotated[
+        str | None,
+        Query(
+            alias="contentHash",
+            pattern=HASH_PATTERN,
+            min_length=66,
+            max_length=66,
+            description="Which sealed version (default: the newest).",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """The proof bundle of an anchored sealed record with its salt revealed: anyone can then verify the file
+    with it (``POST /v1/verify`` with ``file`` and ``bundle``) and learns it existed at the sealed time."""
+    bundle = service.reveal(office, record_id, content_hash)
+    return JSONResponse(bundle.to_json())

@@ -3,36 +3,45 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from ..deps import ServiceDep, VerifyBody
-from ..schemas import VerdictPublic, VerifyRequest
-from . import errors, upload_body
+from ..schemas import BundleInput, VerdictPublic, VerifyByBundle, VerifyByHash
+from . import errors, inline, upload_body
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 
+_BUNDLE = inline(BundleInput.model_json_schema(by_alias=True))
 _BODY = upload_body(
     {
         "file": {"type": "string", "format": "binary", "description": "The record to verify."},
-        "bundle": {"type": "string", "format": "binary", "description": "Optional: its ipreg-proof-v1 bundle."},
+        "bundle": {**_BUNDLE, "description": "Optional: its ipreg-proof-v1 bundle (a JSON part)."},
     },
-    VerifyRequest.model_json_schema(by_alias=True),
+    {
+        "oneOf": [
+            inline(VerifyByHash.model_json_schema(by_alias=True)),
+            inline(VerifyByBundle.model_json_schema(by_alias=True)),
+        ]
+    },
+    {"bundle": {"contentType": "application/json"}},
 )
 
 
 @router.post(
     "/verify",
     response_model=VerdictPublic,
-    responses=errors(413, 415),
+    responses=errors(408, 413, 415, 429),
     openapi_extra=_BODY,
     summary="Verify a file, a content hash or a proof bundle",
 )
-def verify(body: VerifyBody, service: ServiceDep) -> VerdictPublic:
+async def verify(body: VerifyBody, service: ServiceDep) -> VerdictPublic:
     """The verdict (``VERIFIED``, ``TAMPERED``, ``UNKNOWN``, ``REVOKED``, ``SUPERSEDED``, ``UNAUTHORISED``)
-    is the body of a 200 response; errors are only for requests that cannot be judged."""
+    is the body of a 200 response; errors are only for requests that cannot be judged. Files are
+    canonicalized on the bounded upload pool; hashes and bundles on the threads serving reads."""
     if body.data is not None:
-        verdict = service.verify_file(body.data, body.filename, body.bundle)
+        verdict = await service.verify_upload(body.data, body.filename, body.bundle)
     elif body.bundle is not None:
-        verdict = service.verify_bundle(body.bundle)
+        verdict = await run_in_threadpool(service.verify_bundle, body.bundle)
     else:
-        verdict = service.verify_hash(body.content_hash or "", body.record_hint)
+        verdict = await run_in_threadpool(service.verify_hash, body.content_hash or "", body.record_hint)
     return VerdictPublic.of(verdict)
