@@ -82,6 +82,7 @@ def stage_input(
         intake.staged += len(rows)
         if progress is not None:
             progress(len(part))
+        _test_hold("after-stage-chunk")
     for record_id, paths in store.staged_conflicts():
         intake.conflicting.append(record_id)
         intake.errors.extend(

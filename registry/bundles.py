@@ -25,7 +25,10 @@ from typing import Final
 
 import orjson
 
-from .errors import BundleError, InputError
+from .canon import canonicalization_for
+from .canon import content_hash as hash_of
+from .errors import BundleError, InputError, RegistryError
+from .ingest import prepare_bytes
 from .merkle import MerkleTree
 from .records import BUNDLE_FORMAT, LEAF_ENCODING, ProofBundle
 
@@ -121,7 +124,10 @@ class BatchRenderer:
         body = dict(self.shared)
         body["value"] = list(value)
         body["proof"] = [p.strip('"') for p in proof_text.split(", ")] if proof_text else []
-        return orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE)
+        try:
+            return orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # an integer beyond 64 bits (chain ids may be that large)
+            return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
 # ---------------------------------------------------------------------------- writing
@@ -244,3 +250,37 @@ def find_in_archive(path: Path, record_ids: Sequence[str] = (), content_hash: st
             found.append(bundle)
     found.sort(key=lambda b: b.block_number)
     return found
+
+
+def pick_from_archive(
+    path: Path,
+    file_name: str | None = None,
+    data: bytes | None = None,
+    record_id: str | None = None,
+    content_hash: str | None = None,
+) -> ProofBundle:
+    """The bundle an archive holds for a file (its content, else its record id), a record id or a hash.
+
+    For a file, the bundle with the file's content hash wins; if only another version of its record
+    is in the archive, that bundle is returned (its verification then names the mismatch).
+    """
+    ids = [record_id] if record_id else []
+    digest = content_hash
+    what = record_id or content_hash or ""
+    if file_name is not None and data is not None:
+        what = file_name
+        try:
+            prepared = prepare_bytes(Path(file_name), data)
+            ids, digest = [str(prepared.record_id)], prepared.content_hash
+        except RegistryError:
+            try:
+                digest = hash_of(data, canonicalization_for(file_name))
+            except RegistryError:
+                digest = None
+        if not ids and digest is None:
+            raise InputError(f"{file_name}: neither a record id nor a content hash to look up in {path}")
+    found = find_in_archive(path, ids, digest)
+    if not found:
+        raise InputError(f"bundle archive {path} holds no bundle for {what}")
+    same = [b for b in found if digest is not None and b.value.content_hash == digest]
+    return (same or found)[-1]

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from ..bundles import is_archive, pick_from_archive
 from ..chain import Chain, connect
 from ..errors import ConfigError, InputError
 from ..records import ProofBundle
@@ -34,6 +35,7 @@ def verify(
     """Verify against the chain: VERIFIED, TAMPERED, UNKNOWN, REVOKED, SUPERSEDED or UNAUTHORISED.
 
     Give FILE (with or without --proof), --proof alone (the bundle's own record), --hash or --record.
+    --proof may be a batch's bundle archive (.zip or .jsonl): the bundle of FILE, --record or --hash in it.
     """
     if sum(x is not None for x in (file, content_hash, record_id)) > 1:
         raise InputError("give one of FILE, --hash or --record")
@@ -44,7 +46,11 @@ def verify(
     store = open_store(s) if s.store_file.exists() else None
     if proof is not None:
         try:
-            bundle = ProofBundle.loads(proof.read_bytes())
+            bundle = (
+                pick_from_archive(proof, file.name if file else None, data, record_id, content_hash)
+                if is_archive(proof)  # a batch's archive (--bundle-archive): this record's bundle in it
+                else ProofBundle.loads(proof.read_bytes())
+            )
         except OSError as exc:
             raise InputError(f"cannot read proof bundle {proof}: {exc.strerror or exc}") from None
         chain = Chain.for_registry(connect(s.rpc_url), bundle.registry, s.rpc_retries)
