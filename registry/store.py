@@ -137,6 +137,9 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
+            # 32 MB of page cache (a constant, not per record): the outbox's indexes on random keys
+            # (leaf, content hash) stay in memory for a run of a million records.
+            self.db.execute("PRAGMA cache_size=-32768")
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from None
@@ -344,7 +347,18 @@ class Store:
                 (office, root, len(record_ids), manifest_uri),
             )
             batch_id = int(cur.lastrowid or 0)
-            db.executemany("UPDATE records SET batch_id = ? WHERE id = ?", [(batch_id, rid) for rid in record_ids])
+            first, last = min(record_ids), max(record_ids)
+            if last - first + 1 == len(record_ids):
+                # A run of consecutive ids (the usual case): one statement. It must hit exactly those rows.
+                before = db.total_changes
+                db.execute(
+                    "UPDATE records SET batch_id = ? WHERE id BETWEEN ? AND ? AND office = ? AND batch_id IS NULL",
+                    (batch_id, first, last, office),
+                )
+                if db.total_changes - before != len(record_ids):
+                    raise StoreError(f"records {first}..{last} of {office} are not all pending; batch not created")
+            else:
+                db.executemany("UPDATE records SET batch_id = ? WHERE id = ?", [(batch_id, r) for r in record_ids])
             return batch_id
 
     def batch(self, batch_id: int) -> StoredBatch:
