@@ -103,19 +103,28 @@ def run_count(work: Path, count: int, args: argparse.Namespace) -> dict[str, Any
         generate_gazette(gazette, office="EP", count=count, seed=42)
         print(f"[{count}] generated {count:,} ST.96 files in {time.perf_counter() - t:.1f} s (not timed)", flush=True)
     run_dir = work / f"run-{count}"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    node = LocalChain(run_dir / "chain", free_port())
-    node.start()
-    try:
-        env = {**os.environ, "IPREG_HOME": str(run_dir / "home"), "IPREG_RPC_URL": node.rpc_url}
-        subprocess.run([IPREG, "deploy"], env=env, check=True, capture_output=True)
-        cmd = [IPREG, "anchor", str(gazette), "--office", "EP", "--proofs", str(run_dir / "proofs"), "--json"]
-        cmd += ["--batch-size", str(args.batch_size)]
-        if args.archive:
-            cmd += ["--bundle-archive", args.archive]
-        proc, wall, peak = measured(cmd, env)
-    finally:
-        node.stop()
+    best: tuple[subprocess.CompletedProcess[str], float, dict[str, float]] | None = None
+    for _ in range(args.repeat):  # the fastest of several runs: the machine is shared
+        shutil.rmtree(run_dir, ignore_errors=True)
+        node = LocalChain(run_dir / "chain", free_port())
+        node.start()
+        try:
+            env = {**os.environ, "IPREG_HOME": str(run_dir / "home"), "IPREG_RPC_URL": node.rpc_url}
+            subprocess.run([IPREG, "deploy"], env=env, check=True, capture_output=True)
+            cmd = [IPREG, "anchor", str(gazette), "--office", "EP", "--proofs", str(run_dir / "proofs"), "--json"]
+            cmd += ["--batch-size", str(args.batch_size)]
+            if args.archive:
+                cmd += ["--bundle-archive", args.archive]
+            attempt = measured(cmd, env)
+        finally:
+            node.stop()
+        if attempt[0].returncode != 0:
+            raise SystemExit(f"ipreg anchor failed: {attempt[0].stderr.strip()}")
+        print(f"[{count}] ipreg anchor {attempt[1]:.2f} s", flush=True)
+        if best is None or attempt[1] < best[1]:
+            best = attempt
+    assert best is not None
+    proc, wall, peak = best
     if proc.returncode != 0:
         raise SystemExit(f"ipreg anchor failed: {proc.stderr.strip()}")
     summary = json.loads(proc.stdout)
@@ -132,11 +141,15 @@ def run_count(work: Path, count: int, args: argparse.Namespace) -> dict[str, Any
     if not args.no_lean:
         for variant in ("overlapped", "phased"):
             lean_dir = work / f"lean-{count}"
-            shutil.rmtree(lean_dir, ignore_errors=True)
             lean_cmd = [sys.executable, LEAN, str(gazette), str(lean_dir), "--batch-size", str(args.batch_size)]
-            lean, lean_wall, lean_peak = measured(lean_cmd + (["--phased"] if variant == "phased" else []))
-            if lean.returncode != 0:
-                raise SystemExit(f"lean reference failed: {lean.stderr.strip()}")
+            lean_wall = float("inf")
+            for _ in range(args.repeat):
+                shutil.rmtree(lean_dir, ignore_errors=True)
+                lean, t, p = measured(lean_cmd + (["--phased"] if variant == "phased" else []))
+                if lean.returncode != 0:
+                    raise SystemExit(f"lean reference failed: {lean.stderr.strip()}")
+                if t < lean_wall:
+                    lean_wall, lean_peak = t, p
             _same_bundles(run_dir / "proofs", lean_dir / "proofs", args.archive)
             result[f"lean{variant.title()}"] = {
                 "seconds": round(lean_wall, 2),
@@ -199,6 +212,7 @@ def main() -> int:
     parser.add_argument("--no-lean", action="store_true", help="skip the lean reference")
     parser.add_argument("--no-oz", action="store_true", help="skip the OpenZeppelin reference")
     parser.add_argument("--keep", action="store_true", help="keep the run folders")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each; the fastest counts (shared machine)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON at the end")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="ipreg-bench-"))
