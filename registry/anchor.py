@@ -69,7 +69,8 @@ def stage_input(
 
     Memory stays flat: files stream through the workers a few chunks at a time and staged rows go
     to a TEMP table of the store's connection (:meth:`Store.stage_begin`). Every bad file is
-    collected, and so is every record id that comes with two different contents.
+    collected, and so is every record id that comes with two different contents (those files are
+    unstaged). Whether the run may go on with the good files is the caller's decision.
     """
     started = time.perf_counter()
     intake = Intake()
@@ -83,7 +84,7 @@ def stage_input(
         if progress is not None:
             progress(len(part))
         _test_hold("after-stage-chunk")
-    for record_id, paths in store.staged_conflicts():
+    for record_id, paths in list(store.staged_conflicts()):
         intake.conflicting.append(record_id)
         intake.errors.extend(
             FileError(
@@ -94,6 +95,7 @@ def stage_input(
             for p in paths
         )
         intake.staged -= len(paths)
+    store.unstage_record_ids(intake.conflicting)  # never accepted: which content is the first version?
     intake.seconds = time.perf_counter() - started
     return intake
 

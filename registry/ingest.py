@@ -73,7 +73,11 @@ def _walk(folder: str) -> Iterator[str]:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            (dirs if entry.is_dir() else files).append(entry.name)
+            if entry.is_dir():
+                if not entry.is_symlink():  # like os.walk: linked folders are not followed
+                    dirs.append(entry.name)
+            elif entry.is_file():  # regular files only: a FIFO or socket would block or fail
+                files.append(entry.name)
     subfolders = set(dirs)
     files.extend(dirs)
     files.sort()  # names only (no tuples): a folder of a million files stays small

@@ -126,13 +126,14 @@ def test_every_bad_file_is_listed_in_one_pass_and_nothing_is_accepted(tmp_path: 
     assert a.store.counts()["records"] == 0
     assert Store(a.store.path).counts()["records"] == 0
     assert a.store.staged_count() > 0
+    staged = {row[0] for row in a.store.staged_rows(1, a.store.staged_count())}
+    assert staged.isdisjoint(str(p) for p in bad)  # the two versions of EP:9000004:A1 are unstaged too
 
 
 def test_skip_bad_anchors_the_good_files_only(tmp_path: Path, chain: Chain) -> None:
     folder, bad = bad_folder(tmp_path)
     a = make_anchorer(tmp_path, chain)
-    intake = stage(a, folder)
-    a.store.unstage_record_ids(intake.conflicting)
+    stage(a, folder)
     submitted, result = a.anchor_staged(tmp_path / "proofs")
     assert submitted.accepted == result.records == 6
     anchored = {r.source for b in result.batches for r in a.store.batch_records(b.id)}
@@ -266,3 +267,18 @@ def test_archive_lookup_ignores_a_hash_mentioned_only_by_another_record(tmp_path
     with pytest.raises(InputError, match="holds no bundle"):
         pick_from_archive(path, content_hash=wanted)
     assert pick_from_archive(path, record_id="EP:1:A1").value == other
+
+
+def test_walk_skips_hidden_special_files_and_linked_folders(tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "g"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "b.pdf").write_bytes(b"b")
+    (folder / "sub" / "a.pdf").write_bytes(b"a")
+    (folder / ".hidden.pdf").write_bytes(b"h")
+    os.mkfifo(folder / "pipe.pdf")  # opening it would block the run
+    (folder / "link").symlink_to(folder / "sub")  # a loop would never end
+    assert list(iter_files([folder])) == [str(folder / "b.pdf"), str(folder / "sub" / "a.pdf")]
+    with pytest.raises(InputError, match=r"nowhere.*elsewhere"):
+        list(iter_files([folder / "nowhere", folder / "elsewhere"]))

@@ -88,7 +88,6 @@ def anchor(
         raise InputError(f"no files to anchor in {', '.join(str(p) for p in paths)}")
     if intake.errors and not skip_bad:
         _refuse(intake, office, as_json)
-    store.unstage_record_ids(intake.conflicting)
     canonicalized = time.perf_counter()
     chain = open_chain(s)
     assert chain.deployment is not None
