@@ -254,27 +254,18 @@ def stream_staged(
     workers: int | None = None,
     chunk: int = _CHUNK,
 ) -> Iterator[list[Staged | FileError]]:
-    """Check files in input order, chunk by chunk, on all cores; at most ``2 * workers`` chunks in flight.
-
-    The first chunk is done in this process; a pool starts only when there is more than one.
-    """
+    """Check files in input order, chunk by chunk, on all cores; at most ``2 * workers`` chunks in flight."""
     workers = workers or os.cpu_count() or 1
-    chunks = _chunks(files, chunk)
-    first = next(chunks, None)
-    if first is None:
-        return
-    second = next(chunks, None)
-    if second is None or workers == 1:
-        for part in (first, second) if second is not None else (first,):
-            yield [stage_file(p, options) for p in part]
-        for part in chunks:
+    if workers == 1:
+        for part in _chunks(files, chunk):
             yield [stage_file(p, options) for p in part]
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(options,)) as pool:
+        # Start the workers before the first folder is listed: forked from a small parent, they do
+        # not share (and count) the pages of a million-name listing.
+        pool.submit(int).result()
         flight: deque[Future[list[Staged | FileError]]] = deque()
-        flight.append(pool.submit(_stage_chunk, first))
-        flight.append(pool.submit(_stage_chunk, second))
-        for part in chunks:
+        for part in _chunks(files, chunk):
             if len(flight) >= 2 * workers:
                 yield flight.popleft().result()
             flight.append(pool.submit(_stage_chunk, part))
