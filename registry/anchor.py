@@ -12,23 +12,24 @@ import fcntl
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 from web3 import Web3
 
 from . import merkle
+from .bundles import BatchRenderer, archive_name, differs, proof_texts, write_archive, write_files
 from .chain import Chain, TxResult, utc_iso
-from .config import write_json_atomic
 from .errors import ChainError, ContractRevertError, InputError, TransactionTimeout
 from .fetch import content_address
-from .ingest import PreparedRecord
-from .records import LEAF_ENCODING, ZERO_HASH, LeafValue, ProofBundle, sealed_commitment, sealed_value
+from .ingest import FileError, PreparedRecord, StageOptions, stream_staged
+from .records import LEAF_ENCODING, ZERO_HASH, LeafValue, ProofBundle, RecordId, sealed_commitment, sealed_value
 from .store import NewRecord, Store, StoredBatch, StoredRecord
 
 Progress = Callable[[str, int], None]
@@ -42,6 +43,62 @@ class SubmitResult:
     already: int = 0
     new_versions: int = 0
     existing: list[StoredRecord] = field(default_factory=list)
+    #: Batches holding records submitted again (their bundles may need writing); kept by every path.
+    existing_batches: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Intake:
+    """The checked input of a run: how many files, how many staged, every bad file (input order)."""
+
+    files: int = 0
+    staged: int = 0
+    errors: list[FileError] = field(default_factory=list)
+    #: Record ids given with two or more contents in this input (their files are among ``errors``).
+    conflicting: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def stage_input(
+    store: Store,
+    files: Iterable[str],
+    options: StageOptions,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+) -> Intake:
+    """Check every file of a run (on all cores) and stage the good ones; accept nothing yet.
+
+    Memory stays flat: files stream through the workers a few chunks at a time and staged rows go
+    to a TEMP table of the store's connection (:meth:`Store.stage_begin`). Every bad file is
+    collected, and so is every record id that comes with two different contents (those files are
+    unstaged). Whether the run may go on with the good files is the caller's decision.
+    """
+    started = time.perf_counter()
+    intake = Intake()
+    store.stage_begin()
+    for part in stream_staged(files, options, workers):
+        rows = [x for x in part if not isinstance(x, FileError)]
+        intake.errors.extend(x for x in part if isinstance(x, FileError))
+        store.stage(rows)  # type: ignore[arg-type]
+        intake.files += len(part)
+        intake.staged += len(rows)
+        if progress is not None:
+            progress(len(part))
+        _test_hold("after-stage-chunk")
+    for record_id, paths in list(store.staged_conflicts()):
+        intake.conflicting.append(record_id)
+        intake.errors.extend(
+            FileError(
+                p,
+                f"{p}: {record_id} comes with {len(paths)} different contents in this input"
+                f" ({', '.join(paths)}); anchor its versions in order, one run each",
+            )
+            for p in paths
+        )
+        intake.staged -= len(paths)
+    store.unstage_record_ids(intake.conflicting)  # never accepted: which content is the first version?
+    intake.seconds = time.perf_counter() - started
+    return intake
 
 
 @dataclass(slots=True)
@@ -134,6 +191,8 @@ class Anchorer:
             if previous is not None and previous.content_hash == p.content_hash:
                 result.already += 1
                 result.existing.append(previous)
+                if previous.batch_id is not None:
+                    result.existing_batches.add(previous.batch_id)
                 continue
             supersedes = "0x" + previous.leaf.hex() if previous is not None else ZERO_HASH
             if previous is not None:
@@ -175,29 +234,41 @@ class Anchorer:
         """Group pending records into batches of at most ``batch_size`` (tree built, manifest written)."""
         made: list[int] = []
         while True:
-            pending = self.store.pending(self.office, self.batch_size)
-            if not pending:
+            built = self._make_batch()
+            if built is None:
                 return made
-            values = [leaf_value_of(r) for r in pending]
-            tree = merkle.MerkleTree.from_leaves([r.leaf for r in pending])
-            root = "0x" + tree.root.hex()
-            uri = self._write_manifest(root, values)
-            made.append(self.store.create_batch(self.office, root, [r.id for r in pending], uri))
-            self.progress("batched", len(pending))
+            made.append(built[0])
+
+    def _make_batch(self) -> tuple[int, list[StoredRecord], merkle.MerkleTree] | None:
+        """The next batch of pending records (oldest first), its records and tree; None if nothing is pending."""
+        pending = self.store.pending(self.office, self.batch_size)
+        if not pending:
+            return None
+        values = [leaf_value_of(r) for r in pending]
+        tree = merkle.MerkleTree.from_leaves([r.leaf for r in pending])
+        root = "0x" + tree.root.hex()
+        uri = self._write_manifest(root, values)
+        batch_id = self.store.create_batch(self.office, root, [r.id for r in pending], uri)
+        self.progress("batched", len(pending))
+        return batch_id, pending, tree
 
     def _write_manifest(self, root: str, values: Sequence[LeafValue]) -> str:
         path = self.manifest_dir / self.office / f"{root}.json"
-        write_json_atomic(
-            path,
-            compact=True,
-            body={
-                "format": "ipreg-manifest-v1",
-                "office": self.office,
-                "root": root,
-                "leafEncoding": list(LEAF_ENCODING),
-                "values": [v.as_list() for v in values],
-            },
-        )
+        body = {
+            "format": "ipreg-manifest-v1",
+            "office": self.office,
+            "root": root,
+            "leafEncoding": list(LEAF_ENCODING),
+            "values": [v.as_list() for v in values],
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE))
+        os.replace(tmp, path)  # readers see the old manifest or the new one, never half of it
+        return self._manifest_uri(root, path)
+
+    def _manifest_uri(self, root: str, path: Path) -> str:
+        """The URI anchored with a batch for its manifest (the one place that decides it)."""
         if self.manifest_base:
             return f"{self.manifest_base.rstrip('/')}/{self.office}/{root}.json"
         return content_address(path.read_bytes())  # no local path on chain: any copy serves it
@@ -331,38 +402,174 @@ class Anchorer:
         """Proof bundles of every record of an anchored batch."""
         return batch_bundles(self.store, self.chain, batch)
 
-    def write_bundles(self, batch: StoredBatch, proofs_dir: Path, only_missing: bool = False) -> int:
-        """Write one ``*.proof.json`` per record of the batch (atomically each); return how many."""
+    def write_bundles(
+        self, batch: StoredBatch, proofs_dir: Path, only_missing: bool = False, archive: str | None = None
+    ) -> int:
+        """Write the bundles of an anchored batch (tree rebuilt from the store); return how many.
+
+        One ``*.proof.json`` per record, or with ``archive`` (``zip`` / ``jsonl``) one archive for
+        the batch. ``only_missing`` skips files that already hold exactly the right bytes (so a
+        file left half-written by a crash is rewritten).
+        """
+        records = self.store.batch_records(batch.id)
+        tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
+        if "0x" + tree.root.hex() != batch.root:
+            raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
+        return self._emit_bundles(batch, records, tree, proofs_dir, only_missing, archive)
+
+    def _emit_bundles(
+        self,
+        batch: StoredBatch,
+        records: Sequence[StoredRecord],
+        tree: merkle.MerkleTree,
+        proofs_dir: Path,
+        only_missing: bool,
+        archive: str | None,
+    ) -> int:
+        if batch.status != "anchored" or batch.block_number is None or batch.timestamp is None:
+            raise ChainError(f"batch {batch.root} is not anchored yet")
+        dep = self.chain.deployment
+        assert dep is not None
+        renderer = BatchRenderer.of(
+            dep.chain_id,
+            dep.anchor_registry,
+            batch.office,
+            batch.root,
+            batch.leaf_count,
+            batch.tx_hash or "",
+            batch.block_number,
+            utc_iso(batch.timestamp),
+        )
         proofs_dir.mkdir(parents=True, exist_ok=True)
-        files = []
-        for record, bundle in self.bundles(batch):
-            path = proofs_dir / bundle_name(record)
-            if only_missing and path.exists():
-                continue
-            files.append((str(path), bundle.dumps().encode("utf-8")))
-        _write_all(files)  # file creation dominates; threads measured no faster (one directory, one lock)
-        self.progress("bundles", len(files))
-        return len(files)
+        texts = proof_texts(tree)
+        if archive is not None:
+            render = renderer.line if archive == "jsonl" else renderer.render
+            members = (
+                (bundle_name(r), render(leaf_value_of(r).as_list(), t)) for r, t in zip(records, texts, strict=True)
+            )
+            n = write_archive(proofs_dir / archive_name(batch.root, archive), archive, members)
+        else:
+            folder = str(proofs_dir) + os.sep
+            items = (
+                (folder + bundle_name(r), renderer.render(leaf_value_of(r).as_list(), t))
+                for r, t in zip(records, texts, strict=True)
+            )
+            n = write_files((p, d) for p, d in items if not only_missing or differs(p, d))
+        self.progress("bundles", n)
+        return n
 
     # -- everything
 
-    def run(self, proofs_dir: Path | None = None, lock_timeout: float = 600.0) -> RunResult:
-        """Batch what is pending, anchor every unfinished batch, write bundles; resumable.
+    def run(self, proofs_dir: Path | None = None, lock_timeout: float = 600.0, archive: str | None = None) -> RunResult:
+        """Anchor every unfinished batch, then batch and anchor what is pending, writing bundles; resumable.
 
         Holds the office's lock (a file next to the store) so that overlapping runs, from cron or
         the service, never batch the same records twice or race for the key's nonce.
         """
+        with self.locked(lock_timeout):
+            return self._run(proofs_dir, archive)
+
+    def anchor_staged(
+        self,
+        proofs_dir: Path | None = None,
+        sealed: bool = False,
+        archive: str | None = None,
+        lock_timeout: float = 600.0,
+    ) -> tuple[SubmitResult, RunResult]:
+        """Accept what :func:`stage_input` staged, then :meth:`run`, under one hold of the office lock.
+
+        Bundles of records submitted again (anchored by an earlier run) are written if missing.
+        """
+        with self.locked(lock_timeout):
+            clock = time.perf_counter()
+            submitted = self.accept_staged(sealed)
+            self.store.stage_end()
+            accepted = time.perf_counter() - clock
+            result = self._run(proofs_dir, archive)
+            result.seconds = {"accept": accepted, **result.seconds}
+            if proofs_dir is not None:
+                clock = time.perf_counter()
+                done = {b.id for b in result.batches}
+                for batch_id in sorted(submitted.existing_batches - done):
+                    batch = self.store.batch(batch_id)
+                    if batch.status == "anchored":
+                        result.bundles += self.write_bundles(batch, proofs_dir, only_missing=True, archive=archive)
+                result.seconds["bundles"] = result.seconds.get("bundles", 0.0) + time.perf_counter() - clock
+        return submitted, result
+
+    def accept_staged(self, sealed: bool = False) -> SubmitResult:
+        """Accept the staged rows into the outbox, a chunk (at most one batch, at most 10,000) per transaction.
+
+        New record ids go in with one ``INSERT … SELECT``; ids the outbox knows (new versions,
+        re-submissions) and sealed records go through :meth:`submit`. A crash between chunks leaves
+        whole chunks accepted (pending) and the rest not: a re-run finds the accepted ones already
+        there, by their ``(record id, content)`` key, and accepts the rest; nothing is accepted twice.
+        """
+        result = SubmitResult()
+        total = self.store.staged_count()
+        step = min(self.batch_size, 10_000)
+        for first in range(1, total + 1, step):
+            last = first + step - 1
+            rows = self.store.staged_rows(first, last, known_only=not sealed)
+            if rows:
+                part = self.submit(
+                    [
+                        PreparedRecord(path, RecordId.parse(rid), digest, method)
+                        for path, rid, _, digest, method, _ in rows
+                    ],
+                    sealed=sealed,
+                )
+                result.accepted += part.accepted
+                result.already += part.already
+                result.new_versions += part.new_versions
+                result.existing_batches |= part.existing_batches
+            if not sealed:
+                result.accepted += self.store.accept_staged_new(first, last, ZERO_HASH)
+            _test_hold("after-accept-chunk")
+        return result
+
+    @contextmanager
+    def locked(self, timeout: float = 600.0) -> Iterator[None]:
+        """Hold the office's lock (see :func:`office_lock`)."""
+        with office_lock(self.store.path.with_name(f"{self.store.path.name}.{self.office}.lock"), timeout):
+            yield
+
+    def _run(self, proofs_dir: Path | None, archive: str | None) -> RunResult:
+        """Finish unfinished batches, then one batch at a time: build, anchor, bundles (flat in memory)."""
         result = RunResult()
+        seconds = result.seconds
+        for phase in ("batching", "chain", "bundles"):
+            seconds[phase] = 0.0
         clock = time.perf_counter()
-        with office_lock(self.store.path.with_name(f"{self.store.path.name}.{self.office}.lock"), lock_timeout):
-            self.make_batches()
-            result.seconds["batching"] = -clock + (clock := time.perf_counter())
-            result.batches = self.finish_batches()
-            result.seconds["chain"] = -clock + (clock := time.perf_counter())
-        if proofs_dir is not None:
-            for batch in result.batches:
-                result.bundles += self.write_bundles(batch, proofs_dir)
-            result.seconds["bundles"] = time.perf_counter() - clock
+
+        def lap(phase: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            seconds[phase] += now - clock
+            clock = now
+
+        for batch in self.store.unfinished_batches(self.office):  # left by an earlier run
+            anchored = self._finish(batch)
+            self.progress("anchored", batch.leaf_count)
+            result.batches.append(anchored)
+            lap("chain")
+            if proofs_dir is not None:
+                result.bundles += self.write_bundles(anchored, proofs_dir, archive=archive)
+                lap("bundles")
+        while True:
+            built = self._make_batch()
+            lap("batching")
+            if built is None:
+                break
+            batch_id, records, tree = built
+            anchored = self._finish(self.store.batch(batch_id))
+            self.progress("anchored", anchored.leaf_count)
+            result.batches.append(anchored)
+            lap("chain")
+            if proofs_dir is not None:
+                result.bundles += self._emit_bundles(anchored, records, tree, proofs_dir, False, archive)
+                lap("bundles")
+            _test_hold("after-batch")
         return result
 
 
@@ -384,18 +591,6 @@ def office_lock(path: Path, timeout: float) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _write_all(items: list[tuple[str, bytes]]) -> None:
-    """Write each ``(path, data)`` atomically (temporary file, then rename)."""
-    for path, data in items:
-        tmp = path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
 
 
 def _test_hold(moment: str) -> None:

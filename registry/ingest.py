@@ -1,6 +1,8 @@
 """Turn files into prepared records: canonicalize, hash, find the record id (no store, no chain).
 
-Large inputs are canonicalized on all cores (process pool, chunks of files).
+Large inputs are canonicalized on all cores. :func:`stream_staged` walks the input lazily and keeps
+a bounded number of chunks in flight, so memory does not grow with the gazette; every bad file
+becomes a :class:`FileError` row instead of aborting, so a run can list them all at once.
 """
 
 from __future__ import annotations
@@ -8,14 +10,15 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import canon
 from .errors import InputError, RegistryError
-from .records import RecordId, identify
+from .records import ZERO_HASH, LeafValue, RecordId, identify
 
 #: Below this many files a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 2000
@@ -30,6 +33,65 @@ class PreparedRecord:
     record_id: RecordId
     content_hash: str
     canonicalization: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    """A file that cannot be anchored, and why (one line)."""
+
+    path: str
+    message: str
+
+
+#: A file checked and ready to stage: (path, record id, office, content hash, canonicalization,
+#: leaf of the value tuple with a zero ``supersedes``). Plain tuples: cheap to pickle and store.
+Staged = tuple[str, str, str, str, str, bytes]
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[str]:
+    """Files named directly plus every regular file under named folders, lazily.
+
+    Each folder's names are sorted (hidden ones skipped), subfolders visited where they sort, so
+    only one folder's names are in memory at a time.
+    Every path is checked first: InputError names all missing ones at once.
+    """
+    paths = list(paths)
+    missing = [str(p) for p in paths if not p.is_dir() and not p.is_file()]
+    if missing:
+        raise InputError(f"no such file or folder: {', '.join(missing)}")
+    for path in paths:
+        if path.is_dir():
+            yield from _walk(str(path))
+        else:
+            yield str(path)
+
+
+def _walk(folder: str) -> Iterator[str]:
+    files: list[str] = []
+    dirs: list[str] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                if not entry.is_symlink():  # like os.walk: linked folders are not followed
+                    dirs.append(entry.name)
+            elif entry.is_file():  # regular files only: a FIFO or socket would block or fail
+                files.append(entry.name)
+    subfolders = set(dirs)
+    files.extend(dirs)
+    files.sort()  # names only (no tuples): a folder of a million files stays small
+    for name in files:
+        full = os.path.join(folder, name)
+        if name in subfolders:
+            yield from _walk(full)
+        else:
+            yield full
+
+
+def count_files(paths: Iterable[Path]) -> int:
+    """How many files :func:`iter_files` yields (for a progress bar), without keeping their names."""
+    return sum(1 for _ in iter_files(paths))
 
 
 def collect_files(paths: Iterable[Path]) -> list[Path]:
@@ -82,18 +144,15 @@ def load_manifest(path: Path) -> dict[str, RecordId]:
     return result
 
 
-def prepare_file(
+def prepare_bytes(
     path: Path,
+    data: bytes,
     record_id: RecordId | None = None,
     manifest: dict[str, RecordId] | None = None,
     canonicalization: str | None = None,
 ) -> PreparedRecord:
-    """Canonicalize and hash one file and find its id (``--id``, manifest, content, file name)."""
+    """Canonicalize and hash one file's bytes and find its id (``--id``, manifest, content, file name)."""
     method = canonicalization or canon.canonicalization_for(path.name)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
     try:
         canonical = canon.canonical_bytes(data, method)
         digest = canon.sha256_hex(canonical)
@@ -112,6 +171,113 @@ def prepare_file(
             " own ST.96/ST.97 identification, or name the file OFFICE-NUMBER[-KIND].ext)"
         )
     return PreparedRecord(str(path), rid, digest, method)
+
+
+def prepare_file(
+    path: Path,
+    record_id: RecordId | None = None,
+    manifest: dict[str, RecordId] | None = None,
+    canonicalization: str | None = None,
+) -> PreparedRecord:
+    """Canonicalize and hash one file and find its id (``--id``, manifest, content, file name)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    return prepare_bytes(path, data, record_id, manifest, canonicalization)
+
+
+# ---------------------------------------------------------------------------- streaming
+
+
+@dataclass(frozen=True, slots=True)
+class StageOptions:
+    """How the files of an anchoring run are checked (sent once to every worker)."""
+
+    office: str
+    record_id: RecordId | None = None
+    manifest: dict[str, RecordId] | None = None
+    canonicalization: str | None = None
+    allow_empty: bool = False
+
+    def __post_init__(self) -> None:
+        if self.canonicalization is not None:  # old identifiers are for verification only
+            canon.for_anchoring(self.canonicalization)
+
+
+_OPTIONS: StageOptions | None = None
+
+
+def _init_worker(options: StageOptions) -> None:
+    global _OPTIONS
+    _OPTIONS = options
+
+
+def stage_file(path: str, options: StageOptions) -> Staged | FileError:
+    """Check one file for an anchoring run: a staged row, or the reason it cannot be anchored."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return FileError(path, f"{path}: cannot read: {exc.strerror or exc}")
+    if not data and not options.allow_empty:
+        return FileError(path, f"{path}: empty file (0 bytes); give --allow-empty to anchor empty files")
+    try:
+        p = prepare_bytes(Path(path), data, options.record_id, options.manifest, options.canonicalization)
+    except RegistryError as exc:
+        return FileError(path, exc.diagnostics())
+    office = p.record_id.office
+    if office != options.office:
+        return FileError(
+            path, f"{path}: record {p.record_id} belongs to {office}, not to the anchoring office {options.office}"
+        )
+    rid = str(p.record_id)
+    leaf = LeafValue(rid, p.content_hash, p.canonicalization, ZERO_HASH).leaf()
+    return (p.path, rid, office, p.content_hash, p.canonicalization, leaf)
+
+
+def _stage_chunk(paths: list[str]) -> list[Staged | FileError]:
+    assert _OPTIONS is not None
+    return [stage_file(p, _OPTIONS) for p in paths]
+
+
+def _chunks(files: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for f in files:
+        chunk.append(f)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def stream_staged(
+    files: Iterable[str],
+    options: StageOptions,
+    workers: int | None = None,
+    chunk: int = _CHUNK,
+) -> Iterator[list[Staged | FileError]]:
+    """Check files in input order, chunk by chunk, on all cores; at most ``2 * workers`` chunks in flight."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        for part in _chunks(files, chunk):
+            yield [stage_file(p, options) for p in part]
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(options,)) as pool:
+        # Start the workers before the first folder is listed: forked from a small parent, they do
+        # not share (and count) the pages of a million-name listing.
+        pool.submit(int).result()
+        flight: deque[Future[list[Staged | FileError]]] = deque()
+        for part in _chunks(files, chunk):
+            if len(flight) >= 2 * workers:
+                yield flight.popleft().result()
+            flight.append(pool.submit(_stage_chunk, part))
+        while flight:
+            yield flight.popleft().result()
+
+
+# ---------------------------------------------------------------------------- whole lists
 
 
 def _prepare_chunk(

@@ -137,6 +137,9 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
+            # 32 MB of page cache (a constant, not per record): the outbox's indexes on random keys
+            # (leaf, content hash) stay in memory for a run of a million records.
+            self.db.execute("PRAGMA cache_size=-32768")
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from None
@@ -247,6 +250,93 @@ class Store:
         rows = self.db.execute(f"SELECT {_RECORD_COLS} FROM records WHERE batch_id = ? ORDER BY id", (batch_id,))
         return [StoredRecord(*r) for r in rows]
 
+    # -- staging (one anchoring run's checked files, before any of them is accepted)
+
+    def stage_begin(self) -> None:
+        """Start a run's staging area: a TEMP table of this connection, gone if the process dies.
+
+        Nothing staged is accepted: a run that is refused, or killed while it checks its input,
+        leaves the outbox as it was.
+        """
+        self.db.execute("DROP TABLE IF EXISTS temp.staged")
+        self.db.execute(
+            "CREATE TEMP TABLE staged (seq INTEGER PRIMARY KEY, path TEXT NOT NULL, record_id TEXT NOT NULL,"
+            " office TEXT NOT NULL, content_hash TEXT NOT NULL, canonicalization TEXT NOT NULL, leaf BLOB NOT NULL)"
+        )
+
+    def stage(self, rows: Sequence[tuple[str, str, str, str, str, bytes]]) -> None:
+        """Stage checked files: ``(path, record id, office, content hash, canonicalization, leaf)``."""
+        self.db.execute("BEGIN")  # the temp table only: takes no lock on the outbox
+        try:
+            self.db.executemany(
+                "INSERT INTO temp.staged (path, record_id, office, content_hash, canonicalization, leaf)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def staged_count(self) -> int:
+        """How many rows are staged (0 when nothing is)."""
+        row = self.db.execute("SELECT coalesce(max(seq), 0) FROM temp.staged").fetchone()
+        return int(row[0])
+
+    def staged_conflicts(self) -> Iterator[tuple[str, list[str]]]:
+        """Record ids staged with two or more different contents, with their files (in input order)."""
+        rows = self.db.execute(
+            "SELECT record_id, path FROM temp.staged WHERE record_id IN (SELECT record_id FROM temp.staged"
+            " GROUP BY record_id HAVING count(DISTINCT content_hash || canonicalization) > 1) ORDER BY record_id, seq"
+        )
+        current: str | None = None
+        paths: list[str] = []
+        for record_id, path in rows:
+            if record_id != current:
+                if current is not None:
+                    yield current, paths
+                current, paths = record_id, []
+            paths.append(path)
+        if current is not None:
+            yield current, paths
+
+    def unstage_record_ids(self, record_ids: Sequence[str]) -> None:
+        """Drop every staged row of these record ids (files reported bad, not to be anchored)."""
+        self.db.executemany("DELETE FROM temp.staged WHERE record_id = ?", [(r,) for r in record_ids])
+
+    def staged_rows(
+        self, first: int, last: int, known_only: bool = False
+    ) -> list[tuple[str, str, str, str, str, bytes]]:
+        """Staged rows ``first..last`` in input order; with ``known_only``, those whose record id is stored."""
+        rows = self.db.execute(
+            "SELECT path, record_id, office, content_hash, canonicalization, leaf FROM temp.staged s"
+            " WHERE s.seq BETWEEN ? AND ?"
+            + (" AND EXISTS (SELECT 1 FROM records r WHERE r.record_id = s.record_id)" if known_only else "")
+            + " ORDER BY s.seq",
+            (first, last),
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def accept_staged_new(self, first: int, last: int, supersedes: str) -> int:
+        """Accept staged rows ``first..last`` whose record id is new to the outbox, in one transaction.
+
+        Their leaves were computed with ``supersedes`` (zero: no earlier version). Returns how many.
+        """
+        with self.transaction() as db:
+            before = db.total_changes
+            db.execute(
+                "INSERT OR IGNORE INTO records (office, record_id, content_hash, canonicalization, supersedes, leaf,"
+                " source) SELECT office, record_id, content_hash, canonicalization, ?, leaf, path FROM temp.staged s"
+                " WHERE s.seq BETWEEN ? AND ? AND NOT EXISTS (SELECT 1 FROM records r WHERE r.record_id = s.record_id)"
+                " ORDER BY s.seq",
+                (supersedes, first, last),
+            )
+            return db.total_changes - before
+
+    def stage_end(self) -> None:
+        """Drop the staging area."""
+        self.db.execute("DROP TABLE IF EXISTS temp.staged")
+
     # -- batches
 
     def create_batch(self, office: str, root: str, record_ids: Sequence[int], manifest_uri: str) -> int:
@@ -257,7 +347,18 @@ class Store:
                 (office, root, len(record_ids), manifest_uri),
             )
             batch_id = int(cur.lastrowid or 0)
-            db.executemany("UPDATE records SET batch_id = ? WHERE id = ?", [(batch_id, rid) for rid in record_ids])
+            first, last = min(record_ids), max(record_ids)
+            if last - first + 1 == len(record_ids):
+                # A run of consecutive ids (the usual case): one statement. It must hit exactly those rows.
+                before = db.total_changes
+                db.execute(
+                    "UPDATE records SET batch_id = ? WHERE id BETWEEN ? AND ? AND office = ? AND batch_id IS NULL",
+                    (batch_id, first, last, office),
+                )
+                if db.total_changes - before != len(record_ids):
+                    raise StoreError(f"records {first}..{last} of {office} are not all pending; batch not created")
+            else:
+                db.executemany("UPDATE records SET batch_id = ? WHERE id = ?", [(batch_id, r) for r in record_ids])
             return batch_id
 
     def batch(self, batch_id: int) -> StoredBatch:

@@ -15,6 +15,7 @@ from anvil_fixtures import AnvilNode
 
 from registry.chain import Chain, Deployment, connect
 from registry.samples import generate_gazette
+from registry.store import Store
 
 pytestmark = pytest.mark.anvil
 IPREG = str(Path(sys.executable).parent / "ipreg")
@@ -35,7 +36,9 @@ def anchored_roots(env: dict[str, str]) -> list[str]:
     return ["0x" + bytes(log["args"]["root"]).hex() for log in logs]
 
 
-@pytest.mark.parametrize("moment", ["before-broadcast", "after-broadcast"])
+@pytest.mark.parametrize(
+    "moment", ["after-stage-chunk", "after-accept-chunk", "before-broadcast", "after-broadcast", "after-batch"]
+)
 def test_sigkill_between_submit_and_receipt_resumes_exactly_once(tmp_path: Path, anvil: AnvilNode, moment: str) -> None:
     env = {**os.environ, "IPREG_HOME": str(tmp_path / "home"), "IPREG_RPC_URL": anvil.rpc_url}
     assert ipreg(env, "deploy").returncode == 0
@@ -69,7 +72,10 @@ def test_sigkill_between_submit_and_receipt_resumes_exactly_once(tmp_path: Path,
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert list(proofs.glob("*.json")) == []
+    # Killed mid-gazette: only the first batch (anchored, bundles written) may have left anything.
+    assert len(list(proofs.glob("*.json"))) == (10 if moment == "after-batch" else 0)
+    accepted = Store(Path(env["IPREG_HOME"]) / "registry.sqlite").counts()["records"]
+    assert accepted == {"after-stage-chunk": 0, "after-accept-chunk": 10}.get(moment, 30)
 
     again = ipreg(env, *args[1:])
     assert again.returncode == 0, again.stderr
@@ -199,3 +205,36 @@ def test_stuck_transaction_mined_while_being_replaced_is_anchored_once(tmp_path:
     logs = chain.anchors.events.BatchAnchored().get_logs(from_block=0)
     assert len(logs) == 1 and "0x" + bytes(logs[0]["args"]["root"]).hex() == batch.root
     assert batch.tx_hash == "0x" + bytes(logs[0]["transactionHash"]).hex()  # the transaction that was mined
+
+
+def test_cli_lists_every_bad_file_refuses_then_skip_bad_anchors_the_rest_into_archives(
+    tmp_path: Path, anvil: AnvilNode
+) -> None:
+    env = {**os.environ, "IPREG_HOME": str(tmp_path / "home"), "IPREG_RPC_URL": anvil.rpc_url}
+    assert ipreg(env, "deploy").returncode == 0
+    gazette = tmp_path / "g"
+    files = generate_gazette(gazette, office="EP", count=6, seed=21, kinds=("st96-patent", "st97-json", "pdf"))
+    (gazette / "EP-9100001-A1.pdf").write_bytes(b"")
+    (gazette / "EP-9100002-A1.json").write_bytes(b'{"a":1,"a":2}')
+    (gazette / "noid.pdf").write_bytes(b"%PDF-1.4")
+    proofs = tmp_path / "proofs"
+    args = ["anchor", str(gazette), "--office", "EP", "--proofs", str(proofs), "--batch-size", "4"]
+    refused = ipreg(env, *args)
+    assert refused.returncode == 1
+    lines = refused.stderr.strip().splitlines()
+    assert all(line.startswith("error: ") for line in lines) and len(lines) == 4
+    for name in ("EP-9100001-A1.pdf", "EP-9100002-A1.json", "noid.pdf"):
+        assert sum(name in line for line in lines[:3]) == 1
+    assert "3 of 9 files" in lines[3] and "--skip-bad" in lines[3]
+    assert anchored_roots(env) == [] and not proofs.exists()
+
+    partial = ipreg(env, *args, "--skip-bad", "--bundle-archive", "zip", "--json")
+    assert partial.returncode == 3, partial.stderr
+    summary = json.loads(partial.stdout)
+    assert summary["anchored"] == 6 and len(summary["badFiles"]) == 3
+    archives = sorted(proofs.glob("batch-*.proofs.zip"))
+    assert len(archives) == 2 == len(anchored_roots(env))
+    for path in files:
+        verdicts = [ipreg(env, "verify", str(path), "--proof", str(a), "--json") for a in archives]
+        assert sorted(v.returncode for v in verdicts)[0] == 0  # verified from the archive that holds it
+        assert [json.loads(v.stdout)["verdict"] for v in verdicts if v.returncode == 0] == ["VERIFIED"]

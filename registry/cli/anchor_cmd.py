@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from itertools import islice
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from ..st3 import is_st3
 from .common import (
     HomeOption,
@@ -21,6 +23,9 @@ from .common import (
     progress_bar,
     settings,
 )
+
+if TYPE_CHECKING:
+    from ..anchor import Intake
 
 
 def anchor(
@@ -44,13 +49,27 @@ def anchor(
     manifest_base: Annotated[
         str | None, typer.Option("--manifest-base", help="Public base URL of batch manifests.")
     ] = None,
+    skip_bad: Annotated[
+        bool,
+        typer.Option("--skip-bad", help="Anchor the good files and report the bad ones (exit status 3)."),
+    ] = False,
+    allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Anchor empty (0-byte) files too.")] = False,
+    bundle_archive: Annotated[
+        str | None,
+        typer.Option("--bundle-archive", help="One archive of bundles per batch: zip or jsonl (default: a file each)."),
+    ] = None,
     rpc_url: RpcOption = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Anchor records of one office. Re-running resumes; nothing is anchored twice."""
-    from ..anchor import Anchorer
-    from ..ingest import collect_files, load_manifest, prepare_files
+    """Anchor records of one office. Re-running resumes; nothing is anchored twice.
+
+    The whole input is checked first: if any file cannot be anchored, every such file is listed and
+    nothing is anchored (exit status 1), unless --skip-bad anchors the others (exit status 3).
+    """
+    from ..anchor import Anchorer, stage_input
+    from ..bundles import ARCHIVE_FORMATS
+    from ..ingest import StageOptions, count_files, iter_files, load_manifest
     from ..keys import load_signer
     from ..records import RecordId
 
@@ -60,11 +79,21 @@ def anchor(
         raise ConfigError(f"unknown WIPO ST.3 office code {office!r}")
     s = settings(home, rpc_url=rpc_url, batch_size=batch_size, confirmations=confirmations)
     rid = RecordId.parse(record_id) if record_id else None
+    if bundle_archive is not None and bundle_archive not in ARCHIVE_FORMATS:
+        raise InputError(f"--bundle-archive must be one of {', '.join(ARCHIVE_FORMATS)}, got {bundle_archive!r}")
     ids = load_manifest(manifest) if manifest else None
-    files = collect_files(paths)
+    if rid is not None and len(given := list(islice(iter_files(paths), 2))) != 1:
+        raise InputError(f"--id names one record but {'no' if not given else 'more than one'} file was given")
     show = not as_json
-    with progress_bar(show, len(files), "canonicalizing") as advance:
-        prepared = prepare_files(files, rid, ids, canonicalization, on_progress=advance)
+    total = count_files(paths) if show and sys.stderr.isatty() else 0
+    store = open_store(s)
+    options = StageOptions(office, rid, ids, canonicalization, allow_empty)
+    with progress_bar(show, total, "checking") as advance:
+        intake = stage_input(store, iter_files(paths), options, advance)
+    if intake.files == 0:
+        raise InputError(f"no files to anchor in {', '.join(str(p) for p in paths)}")
+    if intake.errors and not skip_bad:
+        _refuse(intake, office, as_json)
     canonicalized = time.perf_counter()
     chain = open_chain(s)
     assert chain.deployment is not None
@@ -75,9 +104,8 @@ def anchor(
             f"key {account.address} is not a current signer of {office}"
             + (f" (it signs for {signs_for})" if signs_for else "")
         )
-    store = open_store(s)
     proofs_dir = proofs or s.home / "proofs" / office
-    with progress_bar(show, len(prepared), "anchoring") as advance:
+    with progress_bar(show, intake.staged, "anchoring") as advance:
         done = [0, 0]  # records, batches
 
         def on_progress(event: str, n: int) -> None:
@@ -98,19 +126,12 @@ def anchor(
             s.confirmations,
             on_progress,
         )
-        submitted = anchorer.submit(prepared, sealed=sealed)
-        accepted = time.perf_counter()
-        result = anchorer.run(proofs_dir if not sealed else None)
-    # Records anchored earlier (re-run, or duplicates): make sure their bundles exist.
-    old_batches = {r.batch_id for r in submitted.existing if r.batch_id is not None}
-    for batch_id in sorted(old_batches):
-        batch = store.batch(batch_id)
-        if batch.status == "anchored" and not sealed:
-            result.bundles += anchorer.write_bundles(batch, proofs_dir, only_missing=True)
+        submitted, result = anchorer.anchor_staged(proofs_dir if not sealed else None, sealed, bundle_archive)
     elapsed = time.perf_counter() - started
     summary = {
         "office": office,
-        "files": len(files),
+        "files": intake.files,
+        "badFiles": [{"file": e.path, "reason": e.message} for e in intake.errors],
         "accepted": submitted.accepted,
         "alreadyAnchored": submitted.already,
         "newVersions": submitted.new_versions,
@@ -133,12 +154,13 @@ def anchor(
         "pending": store.pending_count(office),
         "phaseSeconds": {
             "canonicalize": round(canonicalized - started, 3),
-            "accept": round(accepted - canonicalized, 3),
             **{k: round(v, 3) for k, v in result.seconds.items()},
         },
     }
     if as_json:
         emit_json(summary)
+        if intake.errors:
+            raise typer.Exit(EXIT_SKIPPED)
         return
     for b in result.batches:
         console.print(
@@ -149,4 +171,36 @@ def anchor(
         f"{submitted.already} already anchored, {submitted.new_versions} new version(s); "
         f"{result.bundles} proof bundle(s) in {summary['proofsDir'] or '(sealed: use ipreg reveal)'}; "
         f"{elapsed:.2f} s"
+    )
+    if intake.errors:
+        for error in intake.errors:
+            typer.echo(f"skipped: {error.message}", err=True)
+        typer.echo(f"{len(intake.errors)} bad file(s) skipped (--skip-bad), listed above", err=True)
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+#: Exit status when --skip-bad anchored the good files and skipped bad ones.
+EXIT_SKIPPED = 3
+
+
+def _refuse(intake: Intake, office: str, as_json: bool) -> None:
+    """List every bad file (one ``error:`` line each) and refuse the run; nothing was accepted."""
+    if as_json:
+        emit_json(
+            {
+                "office": office,
+                "files": intake.files,
+                "anchored": 0,
+                "badFiles": [{"file": e.path, "reason": e.message} for e in intake.errors],
+            }
+        )
+    good = intake.files - len(intake.errors)
+    advice = f"nothing was anchored; fix it, or give --skip-bad to anchor the other {good} file(s)"
+    if len(intake.errors) == 1:
+        raise InputError(f"{intake.errors[0].message}; {advice}")
+    for error in intake.errors:
+        sys.stderr.write(f"error: {error.message}\n")
+    raise InputError(
+        f"{len(intake.errors)} of {intake.files} files cannot be anchored (listed above);"
+        f" nothing was anchored; fix them, or give --skip-bad to anchor the other {good}"
     )

@@ -37,11 +37,13 @@ def verify(
     """Verify against the chain: VERIFIED, TAMPERED, UNKNOWN, REVOKED, SUPERSEDED or UNAUTHORISED.
 
     Give FILE (with or without --proof), --proof alone (the bundle's own record), --hash or --record.
+    --proof may be a batch's bundle archive (.zip or .jsonl): the bundle of FILE, --record or --hash in it.
     """
     if sum(x is not None for x in (file, content_hash, record_id)) > 1:
         raise InputError("give one of FILE, --hash or --record")
     if file is None and proof is None and content_hash is None and record_id is None:
         raise InputError("nothing to verify: give FILE, --proof BUNDLE, --hash 0x… or --record OFFICE:NUMBER[:KIND]")
+    from ..bundles import is_archive, pick_from_archive
     from ..records import ProofBundle
     from ..verify import EXIT_CODES, mismatch
 
@@ -50,7 +52,11 @@ def verify(
     store = open_store(s) if s.store_file.exists() else None
     if proof is not None:
         try:
-            bundle = ProofBundle.loads(proof.read_bytes())
+            bundle = (
+                pick_from_archive(proof, file.name if file else None, data, record_id, content_hash)
+                if is_archive(proof)  # a batch's archive (--bundle-archive): this record's bundle in it
+                else ProofBundle.loads(proof.read_bytes())
+            )
         except OSError as exc:
             raise InputError(f"cannot read proof bundle {proof}: {exc.strerror or exc}") from None
         found = mismatch(store, data, file.name, bundle) if file is not None else None
