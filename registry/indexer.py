@@ -30,9 +30,10 @@ from urllib.parse import urlsplit
 from web3 import Web3
 
 from . import canon, merkle
-from .chain import OFFICE_STATUS, Chain, utc_iso
+from .chain import Chain, utc_iso
 from .errors import CanonicalizationError, InputError, RegistryError, StoreError
 from .fetch import FetchError, FetchPolicy, content_digest, fetch_url
+from .governance import OFFICE_STATUS
 from .records import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue, ProofBundle, RecordId
 from .store import immediate
 
