@@ -100,7 +100,7 @@ def test_every_authentic_file_with_every_other_bundle_is_mismatch(anchored: Anch
 def test_xml_file_with_json_bundle_names_both_canonicalizations(anchored: Anchored) -> None:
     v = _verdict(anchored, anchored.files[canon.XML_C14N2], anchored.ids[canon.JSON_JCS])
     assert v.verdict == MISMATCH
-    assert "the file's canonicalization is xml-c14n2, the bundle's json-jcs" in v.reason
+    assert f"the file's canonicalization is {canon.XML_C14N2}, the bundle's {canon.JSON_JCS}" in v.reason
     assert "malformed" not in v.reason
 
 
