@@ -195,6 +195,13 @@ def _split(name: str) -> tuple[str, str]:
     return (uri, local) if sep else ("", name)
 
 
+@lru_cache(maxsize=4096)
+def _element(name: str) -> tuple[str, str, bool]:
+    """(namespace URI, local name, element-only in the ST.96 table) of an expat element name."""
+    uri, local = _split(name)
+    return uri, local, local in ELEMENT_ONLY.get(uri, _NO_NAMES)
+
+
 _NONE: Final[list[str]] = []  # shared, never mutated
 _NO_PAIRS: Final[list[tuple[str, str]]] = []  # shared, never mutated
 
@@ -306,16 +313,16 @@ class _C14N2Writer:
         if len(stack) >= MAX_XML_DEPTH:
             raise CanonicalizationError(f"XML refused: elements nested deeper than {MAX_XML_DEPTH} levels")
         self._root_seen = True
-        uri, local = _split(name)
+        uri, local, element_only = _element(name)
         preserve = stack[-1][3] if stack else False
         prefixes = self._prefixes
         if not attrs:  # the common case: no attributes, a namespace already declared in the output
             prefix = prefixes.get(uri)
             if (prefix is not None and self._in_scope.get(uri)) or not uri:
                 qname = f"{prefix}:{local}" if uri else local
-                self._out.append(f"<{qname}>")
-                drop_ws = not preserve and local in ELEMENT_ONLY.get(uri, _NO_NAMES)
-                stack.append((qname, _NONE, drop_ws, preserve, len(self._out) - 1, _NONE, "", _NO_PAIRS))
+                out = self._out
+                stack.append((qname, _NONE, element_only and not preserve, preserve, len(out), _NONE, "", _NO_PAIRS))
+                out.append(f"<{qname}>")
                 return
         new: list[str] = []
         extras: list[tuple[str, str]] = _NO_PAIRS
@@ -356,14 +363,12 @@ class _C14N2Writer:
             decls.append(f' xmlns:{extra[0]}="{_escape_attr(extra[1])}"')
         if len(decls) > 1:
             decls.sort()
+        stack.append((qname, new, element_only and not preserve, preserve, len(self._out), decls, rest, extras))
         self._out.append(f"<{qname}{''.join(decls)}{rest}>")
-        drop_ws = not preserve and local in ELEMENT_ONLY.get(uri, _NO_NAMES)
-        stack.append((qname, new, drop_ws, preserve, len(self._out) - 1, decls, rest, extras))
 
     def end(self, name: str) -> None:
         if self._pending:
             self._flush()
-        depth = len(self._stack)
         qname, new, _drop, _preserve, index, decls, rest, scoped = self._stack.pop()
         self._out.append(f"</{qname}>")
         if new:
@@ -373,7 +378,7 @@ class _C14N2Writer:
             for key in scoped:
                 self._extra_scope[key] -= 1
         if self._text_extras:
-            extras = self._text_extras.pop(depth, None)
+            extras = self._text_extras.pop(len(self._stack) + 1, None)
             if extras:  # QName-like text: its binding goes into the start tag written earlier
                 both = decls + [f' xmlns:{p}="{_escape_attr(u)}"' for p, u in extras]
                 both.sort()
@@ -396,6 +401,7 @@ class _C14N2Writer:
 _XML_DECL: Final = re.compile(
     r"""<\?xml[ \t\r\n][^>]*?encoding[ \t\r\n]*=[ \t\r\n]*["']([A-Za-z][A-Za-z0-9._-]*)["']"""
 )
+_XML_DECL_BYTES: Final = re.compile(_XML_DECL.pattern.encode("ascii"))
 _UTF16: Final = frozenset({"utf-16", "utf-16-le", "utf-16-be"})
 
 
@@ -423,6 +429,9 @@ def _decode_input(data: bytes) -> bytes:
         return text.encode("utf-8")
     bom = data.startswith(b"\xef\xbb\xbf")
     body = data[3:] if bom else data
+    found = _XML_DECL_BYTES.match(body, 0, 300) if body.startswith(b"<?xml") else None
+    if found is None or found.group(1).lower() in (b"utf-8", b"utf8"):
+        return body  # expat checks UTF-8 itself; _not_utf8 names the byte if it fails
     head = body[:300].decode("ascii", "replace")
     name = _declared(head)
     if name is None or _codec(name).name == "utf-8":

@@ -257,31 +257,40 @@ def file_hash(data: bytes, filename: str, canonicalization: str | None = None) -
     return canon.content_hash(data, method), method
 
 
-def earlier_hashes(data: bytes, method: str) -> list[tuple[str, str]]:
-    """(content hash, canonicalization) of the file under the earlier versions of ``method`` that differ.
+def file_hashes(data: bytes, filename: str) -> list[tuple[str, str]]:
+    """(content hash, canonicalization) of a file under the method for its name, then its earlier versions.
 
-    Records anchored before a method's new version carry the old identifier; a file verified without
-    its bundle is looked up under those too.
+    Records anchored before a method's new version carry the old identifier, so a file verified
+    without its bundle is looked up under those too. A method that refuses the file is skipped; if
+    all do, the current method's error is raised.
     """
+    method = canon.canonicalization_for(filename)
     found: list[tuple[str, str]] = []
-    for older in canon.EARLIER.get(method, ()):
+    error: InputError | None = None
+    for m in (method, *canon.EARLIER.get(method, ())):
         try:
-            found.append((canon.content_hash(data, older), older))
-        except InputError:
-            continue  # the old method refused what the new one accepts
+            digest = canon.content_hash(data, m)
+        except InputError as exc:
+            error = error or exc
+            continue
+        if all(digest != d for d, _ in found):
+            found.append((digest, m))
+    if not found:
+        assert error is not None
+        raise error
     return found
 
 
-def first_known(current: Verdict, lookup: Callable[[str], Verdict], earlier: list[tuple[str, str]]) -> Verdict:
-    """``current``, unless it found nothing and the file's hash under an earlier method finds its record."""
-    if current.verdict not in (UNKNOWN, TAMPERED):
-        return current
-    for digest, _method in earlier:
-        if digest != current.content_hash:
-            older = lookup(digest)
-            if older.verdict not in (UNKNOWN, TAMPERED):
-                return older
-    return current
+def first_known(hashes: list[tuple[str, str]], lookup: Callable[[str], Verdict]) -> Verdict:
+    """The verdict of the first hash that finds its record; else that of the first hash."""
+    first: Verdict | None = None
+    for digest, _method in hashes:
+        verdict = lookup(digest)
+        if verdict.verdict not in (UNKNOWN, TAMPERED):
+            return verdict
+        first = first or verdict
+    assert first is not None
+    return first
 
 
 def verify_file(
@@ -290,10 +299,9 @@ def verify_file(
     """Verify a file, with its bundle or by finding its record through the local store/index."""
     if bundle is not None:
         return _verify_file_with_bundle(chain, store, data, filename, bundle)
-    digest, method = file_hash(data, filename)
-    hint = record_hint(data, filename, method)
-    verdict = verify_hash(chain, store, digest, record_hint=hint)
-    return first_known(verdict, lambda d: verify_hash(chain, store, d, record_hint=hint), earlier_hashes(data, method))
+    hashes = file_hashes(data, filename)
+    hint = record_hint(data, filename, hashes[0][1])
+    return first_known(hashes, lambda d: verify_hash(chain, store, d, record_hint=hint))
 
 
 def _verify_file_with_bundle(

@@ -5,8 +5,9 @@
     .venv/bin/python scripts/bench_canon.py --count 2000 --rounds 5 --json
 
 The files come from registry.samples (what scripts/gen_gazette.py writes), held in memory so only
-canonicalization is timed. Each round times every method once over all files, alternating the
-order, and the best round counts (the machine may be shared: say so when quoting the figures).
+canonicalization is timed, in CPU seconds of this process (steadier than wall time when the
+machine is shared; say so when quoting the figures). Each round times every method once over all
+files, alternating the order, and the best round counts.
 Also timed: the new method plus reading the record id from the canonical form (what ``ipreg
 anchor`` does per file), and json-jcs v1/v2 on the ST.97 JSON sample records.
 """
@@ -28,10 +29,10 @@ from registry.samples import iter_gazette
 
 
 def _time(fn: Callable[[bytes], object], docs: list[bytes]) -> float:
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time of this process: steadier than wall time on a shared machine
     for doc in docs:
         fn(doc)
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def main() -> int:
@@ -76,7 +77,7 @@ def main() -> int:
     if args.json:
         print(json.dumps({"figures": figures, "v2OverV1": round(ratio, 3)}, indent=2))
     else:
-        print(f"best of {args.rounds} rounds (a shared machine: compare figures of the same run only)")
+        print(f"best of {args.rounds} rounds, CPU time (on a shared machine compare figures of one run only)")
         for name, fig in figures.items():
             print(
                 f"  {name:<26} {fig['files']:>6} files {fig['seconds']:>7.3f} s {fig['recordsPerSecond']:>8,} records/s"

@@ -758,10 +758,9 @@ class Service:
         """Verdict for an uploaded file, with its proof bundle or by its content hash."""
         if bundle is not None:
             return self.verify_bundle(bundle, data, filename)
-        digest, method = verify.file_hash(data, filename)
-        hint = verify.record_hint(data, filename, method)
-        verdict = self.verify_hash(digest, hint)
-        return verify.first_known(verdict, lambda d: self.verify_hash(d, hint), verify.earlier_hashes(data, method))
+        hashes = verify.file_hashes(data, filename)
+        hint = verify.record_hint(data, filename, hashes[0][1])
+        return verify.first_known(hashes, lambda d: self.verify_hash(d, hint))
 
     def verify_bundle(self, bundle: ProofBundle, data: bytes | None = None, filename: str = "") -> verify.Verdict:
         """Verdict for a proof bundle (and the file it speaks for, if given)."""
