@@ -637,6 +637,8 @@ def test_sealed_records_through_the_api(env: Env) -> None:
         "/v1/offices/EP/records", files=_upload(source, data), data={**form, "sealed": "yes"}, headers=env.ep
     )
     env.error(bad, 422)
+    env.error(env.client.post(f"/v1/offices/EP/records/{rid}/reveal", headers=env.ep), 409, "notAnchoredYet")
+    env.error(env.client.post("/v1/offices/EP/records/EP:7777778/reveal", headers=env.ep), 404)
     run = env.client.post("/v1/offices/EP/batches", headers=env.ep)
     assert run.status_code == 200, run.text
     (batch,) = [b for b in run.json()["batches"] if b["leafCount"] >= 1]

@@ -323,7 +323,7 @@ def test_feed_reports_batches_whose_manifest_is_unavailable(sc: Scenario) -> Non
     Indexer(sc.auditor.path, sc.chain).sync()
     report = audit_feed(sc.chain, sc.auditor, "EP")
     (row,) = [r for r in report.rows if r.record_id is None]
-    assert row.status == UNKNOWN and "cannot read manifest" in row.reason and not report.ok
+    assert row.status == UNKNOWN and "manifest URI names a local file" in row.reason and not report.ok
 
 
 def test_html_report_has_the_summary_first_and_escapes_everything(sc: Scenario) -> None:
