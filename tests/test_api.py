@@ -72,7 +72,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     ep, us = create_token(store, "EP"), create_token(store, "US")
     store.close()
     files = generate_gazette(home / "gazette", office="EP", count=6, seed=7, kinds=("st96-patent", "st97-json", "pdf"))
-    app = create_app(settings, chain, ServiceSettings(max_upload_bytes=LIMIT, cache_seconds=30))
+    # health_timeout: a loaded test machine must not turn a slow in-process answer into "degraded"
+    app = create_app(settings, chain, ServiceSettings(max_upload_bytes=LIMIT, cache_seconds=30, health_timeout=10))
     with TestClient(app) as client:
         yield Env(
             settings,
