@@ -72,7 +72,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     ep, us = create_token(store, "EP"), create_token(store, "US")
     store.close()
     files = generate_gazette(home / "gazette", office="EP", count=6, seed=7, kinds=("st96-patent", "st97-json", "pdf"))
-    app = create_app(settings, chain, ServiceSettings(max_upload_bytes=LIMIT, cache_seconds=30))
+    # health_timeout: a loaded test machine must not turn a slow in-process answer into "degraded"
+    app = create_app(settings, chain, ServiceSettings(max_upload_bytes=LIMIT, cache_seconds=30, health_timeout=10))
     with TestClient(app) as client:
         yield Env(
             settings,
@@ -637,6 +638,8 @@ def test_sealed_records_through_the_api(env: Env) -> None:
         "/v1/offices/EP/records", files=_upload(source, data), data={**form, "sealed": "yes"}, headers=env.ep
     )
     env.error(bad, 422)
+    env.error(env.client.post(f"/v1/offices/EP/records/{rid}/reveal", headers=env.ep), 409, "notAnchoredYet")
+    env.error(env.client.post("/v1/offices/EP/records/EP:7777778/reveal", headers=env.ep), 404)
     run = env.client.post("/v1/offices/EP/batches", headers=env.ep)
     assert run.status_code == 200, run.text
     (batch,) = [b for b in run.json()["batches"] if b["leafCount"] >= 1]

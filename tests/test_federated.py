@@ -68,6 +68,7 @@ def _env(home: Path, rpc_url: str) -> dict[str, str]:
     env.update(IPREG_HOME=str(home), IPREG_RPC_URL=rpc_url, IPREG_KEYSTORE_PASSWORD=PASSWORD)
     # The fleet lives on loopback: allow it explicitly (the default policy refuses it, see test_fetch.py).
     env.update(IPREG_MANIFEST_SCHEMES="http,https", IPREG_MANIFEST_ALLOW_NETWORKS="127.0.0.0/8")
+    env.update(IPREG_HEALTH_TIMEOUT="2")  # a loaded test machine: "degraded" only for a node that is really gone
     return env
 
 

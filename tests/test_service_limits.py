@@ -84,6 +84,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
         batch_concurrency=1,
         batch_wait_seconds=30,
         retry_after=3,
+        health_timeout=10,  # "ok" must not depend on the machine's load
     )
     yield from _serve(settings, chain, options)
 

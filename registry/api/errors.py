@@ -66,6 +66,13 @@ class RequestTimeoutError(InputError):
     http_status = 408
 
 
+class NotAnchoredYetError(RegistryError):
+    """A sealed record whose batch is not anchored yet cannot be revealed."""
+
+    code = "notAnchoredYet"
+    http_status = 409
+
+
 class BatchInProgressError(RegistryError):
     """Another batch of the same office is being anchored right now."""
 

@@ -40,7 +40,7 @@ from ..st3 import is_st3
 from ..store import Store, StoredBatch, StoredRecord
 from ..tokens import office_for_token
 from .cache import BatchTrees, CachedReader, TtlCache
-from .errors import BatchInProgressError, OfficeNotServedError, TooBusyError, public_message
+from .errors import BatchInProgressError, NotAnchoredYetError, OfficeNotServedError, TooBusyError, public_message
 from .limits import Admission
 
 T = TypeVar("T")
@@ -812,8 +812,17 @@ class Service:
             raise ForbiddenError(f"office {office} cannot reveal a record of office {rid.office}")
         if content_hash is not None:
             content_hash = _check_hash(content_hash)
+        store = self.store()
+        sealed = [r for r in store.versions(str(rid)) if r.salt is not None]
+        sealed = [r for r in sealed if content_hash is None or r.content_hash == content_hash]
+        if not sealed:
+            which = f" with content {content_hash}" if content_hash else ""
+            raise NotFoundError(f"no sealed record {rid}{which} of office {office} here")
+        newest = sealed[-1]
+        if newest.batch_id is None or store.batch(newest.batch_id).status != "anchored":
+            raise NotAnchoredYetError(f"sealed record {rid} is not anchored yet: trigger or wait for its batch")
         with self.guard():
-            return reveal_bundle(self.store(), self.chain, str(rid), content_hash)
+            return reveal_bundle(store, self.chain, str(rid), content_hash)
 
     def pending(self, office: str, limit: int) -> tuple[int, list[StoredRecord], list[StoredBatch]]:
         """(count, oldest pending records, unfinished batches) of an office."""

@@ -47,7 +47,12 @@ def anchor(
     confirmations: Annotated[int | None, typer.Option("--confirmations", help="Blocks before a batch is done.")] = None,
     sealed: Annotated[bool, typer.Option("--sealed", help="Anchor salted commitments (unpublished records).")] = False,
     manifest_base: Annotated[
-        str | None, typer.Option("--manifest-base", help="Public base URL of batch manifests.")
+        str | None,
+        typer.Option(
+            "--manifest-base",
+            help="Public base URL of batch manifests (default: a content address ni:///sha-256;... of each"
+            " manifest, served from this home or any mirror; never a local path).",
+        ),
     ] = None,
     skip_bad: Annotated[
         bool,

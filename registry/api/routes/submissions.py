@@ -99,7 +99,7 @@ async def run_batch(office: WritingOffice, service: ServiceDep) -> BatchRunPubli
 @router.post(
     "/{code}/records/{record_id}/reveal",
     response_model=ProofBundlePublic,
-    responses=errors(401, 403),
+    responses=errors(401, 403, 409),
     summary="Reveal a sealed record",
 )
 def reveal_record(
