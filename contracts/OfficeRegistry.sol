@@ -512,12 +512,12 @@ contract OfficeRegistry is IOfficeRegistry {
         _signers[code].push(signer);
         _signerIndex[signer] = _signers[code].length;
         uint64 fromBlock = uint64(block.number);
-        SignerTerm[] storage terms = _terms[code][signer];
-        uint256 n = terms.length;
-        if (n != 0 && terms[n - 1].untilBlock == fromBlock) {
-            terms[n - 1].untilBlock = 0; // removed and re-added in the same block: one continuous term
+        uint256 n = _terms[code][signer].length;
+        // Removed and re-added in the same block: one continuous term (terms stay disjoint and ordered).
+        if (n != 0 && _terms[code][signer][n - 1].untilBlock == fromBlock) {
+            _terms[code][signer][n - 1].untilBlock = 0;
         } else {
-            terms.push(SignerTerm(fromBlock, 0));
+            _terms[code][signer].push(SignerTerm(fromBlock, 0));
         }
         emit SignerAdded(code, signer, fromBlock);
     }
@@ -531,9 +531,8 @@ contract OfficeRegistry is IOfficeRegistry {
         _signerIndex[last] = index + 1;
         list.pop();
         delete _signerIndex[signer];
-        SignerTerm[] storage terms = _terms[code][signer];
         uint64 untilBlock = uint64(block.number);
-        terms[terms.length - 1].untilBlock = untilBlock;
+        _terms[code][signer][_terms[code][signer].length - 1].untilBlock = untilBlock;
         emit SignerRemoved(code, signer, untilBlock);
     }
 }
