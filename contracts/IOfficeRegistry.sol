@@ -56,6 +56,8 @@ interface IOfficeRegistry {
     error SignerAlreadyRegistered(address account, bytes2 office);
     /// @notice The account has no pending nomination from this office.
     error NotNominated(address account, bytes2 office);
+    /// @notice The nomination was made by a key since marked compromised, or before governance replaced the keys.
+    error NominationVoid(address account, bytes2 office, address nominator);
     /// @notice An office can never remove its last key.
     error LastSigner(bytes2 office, address signer);
     /// @notice The key was never a signer of the office.

@@ -374,7 +374,10 @@ def test_stolen_key_incident(chain: Chain) -> None:
     stolen_from = good.block_number + 1
     values, tree = tree_of(1)
     bad = anchor(chain, thief, tree.root)
+    chain.add_signer(thief, OTHER.address)  # the thief nominates an accomplice key
     chain.mark_compromised(EP, thief.address, stolen_from)
+    err = fails(ce.NominationVoid, chain.accept_signer, OTHER, "EP")
+    assert err.values == {"account": OTHER.address, "office": b"EP", "nominator": thief.address}
     assert chain.office_of(thief.address) is None  # removed with the mark
     assert chain.compromised_from("EP", thief.address) == stolen_from
     assert chain.is_authorised_at("EP", thief.address, good.block_number)
@@ -392,11 +395,13 @@ def test_stolen_key_incident(chain: Chain) -> None:
 def test_governance_replaces_the_keys_of_an_office_that_lost_them(chain: Chain) -> None:
     # EP's only key is stolen: EP marks it (the office may lose its last key this way), then governance
     # nominates a new key, which accepts.
-    chain.mark_compromised(EP, EP.address, 1)
+    chain.add_signer(EP, OTHER.address)  # nominated with the stolen key, before the loss was noticed
+    chain.mark_compromised(EP, EP.address, chain.w3.eth.block_number + 1)
     assert chain.active_office_count() == 4
     pass_(chain, "replace-signers", "EP", [US, JP, EM], nominee=OUTSIDER.address)
     chain.accept_signer(OUTSIDER, "EP")
     assert chain.office_of(OUTSIDER.address) == "EP" and chain.active_office_count() == 5
+    fails(ce.NominationVoid, chain.accept_signer, OTHER, "EP")  # nominations from before the replacement lapse
     # Replacing a thief-held key directly: all current keys go, the nominee comes in.
     join(chain, "US", US, OTHER)
     funder = chain.w3.eth.accounts[0]
