@@ -513,7 +513,7 @@ def test_signers_view_lists_terms_and_marks(chain: Chain) -> None:
     assert rows[OTHER.address].nominated and rows[OTHER.address].terms == ()
 
 
-@settings(max_examples=5, deadline=None)  # the Foundry invariants explore far more
+@settings(max_examples=3, deadline=None)  # the Foundry invariants explore far more
 @given(
     st.lists(
         st.tuples(st.sampled_from(["suspend", "reinstate"]), st.sampled_from(["EP", "US", "JP", "EM", "WO"])),

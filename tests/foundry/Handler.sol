@@ -75,7 +75,7 @@ contract Handler is TestBase {
         (address actor,) = _signer(actorSeed);
         if (actor == address(0)) return;
         uint256 kind = actionSeed % 6;
-        bytes2 target = _codes[targetSeed % 8];
+        bytes2 target = _codes[kind == 0 ? targetSeed % 8 : targetSeed % 5];
         GhostProposal memory g;
         bytes memory payload;
         if (kind == 0) {
@@ -90,7 +90,8 @@ contract Handler is TestBase {
             payload = abi.encode(_key(paramSeed));
         } else if (kind == 4) {
             g.action = Action.MarkCompromised;
-            g.signer = _key(paramSeed);
+            address[] memory current = offices.signersOf(target);
+            g.signer = current.length != 0 ? current[paramSeed % current.length] : _key(paramSeed);
             g.fromBlock = uint64(bound(paramSeed >> 8, 1, block.number));
             payload = abi.encode(g.signer, g.fromBlock);
         } else {
@@ -123,7 +124,24 @@ contract Handler is TestBase {
         _observe();
     }
 
-    function execute(uint256 idSeed) external {
+    /// @notice Approve the latest proposals with up to `count` offices' keys (one call, many actors), then execute.
+    function approveMany(uint256 actorSeed, uint256 idSeed, uint8 count) external {
+        if (_proposals.length == 0) return;
+        uint256 id = _proposals.length - 1 - (idSeed % (_proposals.length < 3 ? _proposals.length : 3));
+        bytes32 hash = offices.proposal(id).payloadHash;
+        for (uint256 j = 0; j < 1 + (count % 4); ++j) {
+            (address actor,) = _signer(actorSeed + 5 * j);
+            if (actor == address(0)) break;
+            vm.prank(actor);
+            try offices.approve(id, hash) {
+                _approvals[id][_signerOf[actor]] = _deactivations[_signerOf[actor]] + 1;
+            } catch {}
+        }
+        _observe();
+        this.execute(id);
+    }
+
+    function execute(uint256 idSeed) public {
         if (_proposals.length == 0) return;
         uint256 id = idSeed % _proposals.length;
         uint256 valid = ghostCounted(id);
@@ -300,7 +318,7 @@ contract Handler is TestBase {
     /// @dev A key of the pool that is a current signer of some office, picked from `seed`.
     function _signer(uint256 seed) private view returns (address k, bytes2 office) {
         for (uint256 j = 0; j < KEYS; ++j) {
-            address candidate = _key(seed + j);
+            address candidate = _key((seed % KEYS) + j);
             bytes2 o = offices.officeOf(candidate);
             if (o != bytes2(0)) return (candidate, o);
         }

@@ -21,10 +21,34 @@ contract RegistryInvariants is TestBase {
         handler = new Handler(offices, anchors);
     }
 
+    /// @notice Forge's selector filter (same ABI as forge-std's StdInvariant.FuzzSelector).
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
     /// @notice Forge fuzzes the handler only.
     function targetContracts() public view returns (address[] memory targets) {
         targets = new address[](1);
         targets[0] = address(handler);
+    }
+
+    /// @notice ... and only its actions (not its model getters).
+    function targetSelectors() public view returns (FuzzSelector[] memory targets) {
+        bytes4[] memory s = new bytes4[](11);
+        s[0] = Handler.propose.selector;
+        s[1] = Handler.approve.selector;
+        s[2] = Handler.approveMany.selector;
+        s[3] = Handler.execute.selector;
+        s[4] = Handler.addSigner.selector;
+        s[5] = Handler.acceptAny.selector;
+        s[6] = Handler.removeSigner.selector;
+        s[7] = Handler.markCompromised.selector;
+        s[8] = Handler.anchor.selector;
+        s[9] = Handler.revoke.selector;
+        s[10] = Handler.roll.selector;
+        targets = new FuzzSelector[](1);
+        targets[0] = FuzzSelector(address(handler), s);
     }
 
     /// @notice Governance can always act while two or more offices are active: the active offices alone
