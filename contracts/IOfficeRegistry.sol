@@ -56,6 +56,8 @@ interface IOfficeRegistry {
     error SignerAlreadyRegistered(address account, bytes2 office);
     /// @notice The account has no pending nomination from this office.
     error NotNominated(address account, bytes2 office);
+    /// @notice The nomination was made by a key since marked compromised, or before governance replaced the keys.
+    error NominationVoid(address account, bytes2 office, address nominator);
     /// @notice An office can never remove its last key.
     error LastSigner(bytes2 office, address signer);
     /// @notice The key was never a signer of the office.
@@ -95,10 +97,10 @@ interface IOfficeRegistry {
 
     /// @notice Propose a governance action; the proposer's office approves it at once.
     /// @param action What to do.
-    /// @param office The office it is about (0x0000 for SetRule and Freeze).
+    /// @param code The office it is about (0x0000 for SetRule and Freeze).
     /// @param payload `abi.encode` of the action's parameters (see `Action`).
     /// @return id The proposal id.
-    function propose(Action action, bytes2 office, bytes calldata payload) external returns (uint256 id);
+    function propose(Action action, bytes2 code, bytes calldata payload) external returns (uint256 id);
 
     /// @notice Approve a proposal on behalf of the caller's office.
     /// @param payloadHash The hash the approver read (`proposal(id).payloadHash`); must match.
@@ -119,7 +121,7 @@ interface IOfficeRegistry {
     function cancelNomination(address signer) external;
 
     /// @notice Accept a nomination of `office`: the caller becomes its signer from this block on.
-    function acceptSigner(bytes2 office) external;
+    function acceptSigner(bytes2 code) external;
 
     /// @notice Remove a signer of the caller's office (may be the caller), even while suspended; never the last.
     function removeSigner(address signer) external;
@@ -135,28 +137,28 @@ interface IOfficeRegistry {
     function officeOf(address signer) external view returns (bytes2);
 
     /// @notice Whether `signer` is a current signer of an active `office`.
-    function isActiveSigner(bytes2 office, address signer) external view returns (bool);
+    function isActiveSigner(bytes2 code, address signer) external view returns (bool);
 
     /// @notice For AnchorRegistry in one call: the caller's office, whether it may anchor now, and `frozenAt`.
-    function anchorAuthority(address signer) external view returns (bytes2 office, bool active, uint256 frozenAt);
+    function anchorAuthority(address signer) external view returns (bytes2 code, bool active, uint256 frozenAt_);
 
     /// @notice Whether `signer` held a term for `office` covering `blockNumber` (O(log terms)).
-    function wasSignerAt(bytes2 office, address signer, uint256 blockNumber) external view returns (bool);
+    function wasSignerAt(bytes2 code, address signer, uint256 blockNumber) external view returns (bool);
 
     /// @notice `wasSignerAt` and the key was not marked compromised for `office` at `blockNumber`.
-    function isAuthorisedAt(bytes2 office, address signer, uint256 blockNumber) external view returns (bool);
+    function isAuthorisedAt(bytes2 code, address signer, uint256 blockNumber) external view returns (bool);
 
     /// @notice First block from which `signer` is compromised for `office`, 0 if never marked.
-    function compromisedFrom(bytes2 office, address signer) external view returns (uint64);
+    function compromisedFrom(bytes2 code, address signer) external view returns (uint64);
 
     /// @notice All validity terms of `signer` for `office`.
-    function signerTerms(bytes2 office, address signer) external view returns (SignerTerm[] memory);
+    function signerTerms(bytes2 code, address signer) external view returns (SignerTerm[] memory);
 
     /// @notice Current signers of `office`.
-    function signersOf(bytes2 office) external view returns (address[] memory);
+    function signersOf(bytes2 code) external view returns (address[] memory);
 
     /// @notice Whether `office` nominated `signer` (pending), and the key it would replace.
-    function nomination(bytes2 office, address signer) external view returns (bool pending, address replaces);
+    function nomination(bytes2 code, address signer) external view returns (bool pending, address replaces);
 
     /// @notice Name, base URI and status of an office.
     function office(bytes2 code) external view returns (string memory name, string memory baseURI, OfficeStatus status);

@@ -25,11 +25,15 @@ contract OfficeRegistry is IOfficeRegistry {
         string baseURI;
         OfficeStatus status;
         uint32 epoch; // incremented whenever the office stops being active: earlier approvals lapse
+        uint32 nominationRound; // incremented when governance replaces the office's keys: older nominations lapse
     }
 
     struct Nomination {
         bool pending;
         address replaces;
+        address nominator; // zero for governance
+        uint64 atBlock;
+        uint32 round;
     }
 
     struct Proposal {
@@ -139,14 +143,14 @@ contract OfficeRegistry is IOfficeRegistry {
 
     /// @inheritdoc IOfficeRegistry
     function addSigner(address signer) external {
-        _nominate(_votingOffice(), signer, address(0));
+        _nominate(_votingOffice(), signer, address(0), msg.sender);
     }
 
     /// @inheritdoc IOfficeRegistry
     function rotateSigner(address oldSigner, address newSigner) external {
         bytes2 code = _votingOffice();
         if (_officeOf[oldSigner] != code) revert UnauthorisedSigner(oldSigner, code);
-        _nominate(code, newSigner, oldSigner);
+        _nominate(code, newSigner, oldSigner, msg.sender);
     }
 
     /// @inheritdoc IOfficeRegistry
@@ -161,6 +165,12 @@ contract OfficeRegistry is IOfficeRegistry {
     function acceptSigner(bytes2 code) external {
         Nomination memory n = _nominations[code][msg.sender];
         if (!n.pending) revert NotNominated(msg.sender, code);
+        // A nomination made by a key since marked compromised (from that block on), or made before
+        // governance replaced the office's keys, is void: a thief cannot bring in a second key.
+        uint64 bad = _compromised[code][n.nominator];
+        if ((n.nominator != address(0) && bad != 0 && n.atBlock >= bad) || n.round != _offices[code].nominationRound) {
+            revert NominationVoid(msg.sender, code, n.nominator);
+        }
         bytes2 current = _officeOf[msg.sender];
         if (current != bytes2(0)) revert SignerAlreadyRegistered(msg.sender, current);
         delete _nominations[code][msg.sender];
@@ -356,7 +366,7 @@ contract OfficeRegistry is IOfficeRegistry {
             (string memory name, string memory baseURI, address signer) =
                 abi.decode(payload, (string, string, address));
             _admit(code, name, baseURI);
-            _nominate(code, signer, address(0));
+            _nominate(code, signer, address(0), address(0));
         } else if (action == Action.Suspend || action == Action.Reinstate) {
             bool was = _isActive(code);
             OfficeStatus status = action == Action.Suspend ? OfficeStatus.Suspended : OfficeStatus.Active;
@@ -369,7 +379,8 @@ contract OfficeRegistry is IOfficeRegistry {
             address[] storage current = _signers[code];
             while (current.length != 0) _removeSigner(code, current[current.length - 1]);
             _refresh(code, was);
-            _nominate(code, nominee, address(0));
+            ++_offices[code].nominationRound;
+            _nominate(code, nominee, address(0), address(0));
         } else if (action == Action.MarkCompromised) {
             (address signer, uint64 fromBlock) = abi.decode(payload, (address, uint64));
             _compromise(code, signer, fromBlock);
@@ -493,16 +504,17 @@ contract OfficeRegistry is IOfficeRegistry {
     function _admit(bytes2 code, string memory name, string memory baseURI) private {
         _checkCode(code);
         if (_offices[code].status != OfficeStatus.None) revert OfficeAlreadyRegistered(code);
-        _offices[code] = Office(name, baseURI, OfficeStatus.Active, 0);
+        _offices[code] = Office(name, baseURI, OfficeStatus.Active, 0, 0);
         _codes.push(code);
         emit OfficeAdmitted(code, name, baseURI);
     }
 
-    function _nominate(bytes2 code, address signer, address replaces) private {
+    function _nominate(bytes2 code, address signer, address replaces, address nominator) private {
         if (signer == address(0)) revert ZeroAddress();
         bytes2 current = _officeOf[signer];
         if (current != bytes2(0)) revert SignerAlreadyRegistered(signer, current);
-        _nominations[code][signer] = Nomination(true, replaces);
+        _nominations[code][signer] =
+            Nomination(true, replaces, nominator, uint64(block.number), _offices[code].nominationRound);
         emit SignerNominated(code, signer, replaces);
     }
 
@@ -512,12 +524,12 @@ contract OfficeRegistry is IOfficeRegistry {
         _signers[code].push(signer);
         _signerIndex[signer] = _signers[code].length;
         uint64 fromBlock = uint64(block.number);
-        SignerTerm[] storage terms = _terms[code][signer];
-        uint256 n = terms.length;
-        if (n != 0 && terms[n - 1].untilBlock == fromBlock) {
-            terms[n - 1].untilBlock = 0; // removed and re-added in the same block: one continuous term
+        uint256 n = _terms[code][signer].length;
+        // Removed and re-added in the same block: one continuous term (terms stay disjoint and ordered).
+        if (n != 0 && _terms[code][signer][n - 1].untilBlock == fromBlock) {
+            _terms[code][signer][n - 1].untilBlock = 0;
         } else {
-            terms.push(SignerTerm(fromBlock, 0));
+            _terms[code][signer].push(SignerTerm(fromBlock, 0));
         }
         emit SignerAdded(code, signer, fromBlock);
     }
@@ -531,9 +543,8 @@ contract OfficeRegistry is IOfficeRegistry {
         _signerIndex[last] = index + 1;
         list.pop();
         delete _signerIndex[signer];
-        SignerTerm[] storage terms = _terms[code][signer];
         uint64 untilBlock = uint64(block.number);
-        terms[terms.length - 1].untilBlock = untilBlock;
+        _terms[code][signer][_terms[code][signer].length - 1].untilBlock = untilBlock;
         emit SignerRemoved(code, signer, untilBlock);
     }
 }

@@ -146,6 +146,13 @@ class NotAnActiveSigner(ContractError):
     contract = "AnchorRegistry"
 
 
+class NominationVoid(ContractError):
+    """OfficeRegistry: The nomination was made by a since-compromised key or before governance replaced the keys."""
+
+    error_name = "NominationVoid"
+    contract = "OfficeRegistry"
+
+
 class NotNominated(ContractError):
     """OfficeRegistry: The account has no pending nomination from the office."""
 

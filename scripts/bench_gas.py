@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Gas of anchorBatch for real batches of 1, 100 and 10,000 leaves (and more) on anvil.
+"""Gas of anchorBatch for real batches of 1, 100 and 10,000 leaves (and more) on anvil, and of every
+other operation of the contracts (governance, signers, compromise, revocation, views).
 
     .venv/bin/python scripts/bench_gas.py
     .venv/bin/python scripts/bench_gas.py --sizes 1,100,10000,100000
@@ -21,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_merkle import values
 
 from registry import merkle
-from registry.chain import Chain, connect, dev_signer
+from registry.chain import Chain, TxResult, connect, dev_account, dev_signer
 from registry.localchain import LocalChain, free_port
+from registry.records import LeafValue
 
 EAS_GAS_PER_RECORD = 280_000
 
@@ -49,9 +51,60 @@ def main() -> int:
             result = chain.anchor_batch(account, tree.root, size, manifest)
             ratio = EAS_GAS_PER_RECORD * size / result.gas_used
             print(f"{size:>10,} {result.gas_used:>10,} {result.gas_used / size:>12,.2f} {ratio:>20,.0f}x less")
+        print()
+        operations(chain, all_values)
     finally:
         node.stop()
     return 0
+
+
+def operations(chain: Chain, all_values: list[LeafValue]) -> None:
+    """Gas of each state-changing operation (receipts) and of the main views (estimates)."""
+    ep, us, jp = (dev_signer(c) for c in ("EP", "US", "JP"))
+    assert ep is not None and us is not None and jp is not None
+    new, newer = dev_account(6), dev_account(7)
+    rows: list[tuple[str, int]] = []
+
+    def note(label: str, result: TxResult) -> None:
+        rows.append((label, result.gas_used))
+
+    batch = all_values[-16:]
+    tree = merkle.MerkleTree.from_leaves([v.leaf() for v in batch])
+    note("anchorBatch (16 leaves)", chain.anchor_batch(ep, tree.root, 16, "https://register.example.org/m.json"))
+    note("revokeLeaf (proof of 4 nodes)", chain.revoke_leaf(ep, tree.root, batch[3].encode(), tree.proof(3), 2))
+    note("revokeBatch", chain.revoke_batch(ep, tree.root, 1))
+    note("addSigner (nominate)", chain.add_signer(ep, new.address))
+    note("acceptSigner", chain.accept_signer(new, "EP"))
+    note("rotateSigner (nominate)", chain.rotate_signer(ep, new.address, newer.address))
+    note("acceptSigner (rotation, removes the old key)", chain.accept_signer(newer, "EP"))
+    note("markCompromised (removes the key)", chain.mark_compromised(ep, new.address, 1))
+    pid, result = chain.propose(ep, "suspend", "WO")
+    note("propose (suspend)", result)
+    note("approve", chain.approve(us, pid))
+    note("approve (3rd)", chain.approve(jp, pid))
+    note("execute (suspend, 3 approvals counted)", chain.execute(ep, pid))
+    pid, result = chain.propose(
+        ep, "admit", "KR", name="Korean IP Office", base_uri="https://kipo/", signer=new.address
+    )
+    note("propose (admit)", result)
+    chain.approve(us, pid)
+    chain.approve(jp, pid)
+    note("execute (admit)", chain.execute(ep, pid))
+    note("removeSigner", chain.remove_signer(ep, newer.address))
+    for label, gas in rows:
+        print(f"{label:<46} {gas:>10,}")
+    fn = chain.anchors.functions.verifyRecord(b"EP", tree.root, batch[5].encode(), tree.proof(5))
+    print(f"{'verifyRecord (view, eth_estimateGas)':<46} {fn.estimate_gas():>10,}")
+    view = chain.offices.functions.isAuthorisedAt(b"EP", ep.address, 1)
+    print(f"{'isAuthorisedAt (view, key with 1 term)':<46} {view.estimate_gas():>10,}")
+    spare = dev_account(8)
+    chain.w3.eth.send_transaction({"from": chain.w3.eth.accounts[0], "to": spare.address, "value": 10**18})
+    for _ in range(32):  # a key with 32 terms: the lookup is a binary search
+        chain.add_signer(us, spare.address)
+        chain.accept_signer(spare, "US")
+        chain.remove_signer(us, spare.address)
+    view = chain.offices.functions.isAuthorisedAt(b"US", spare.address, 1)
+    print(f"{'isAuthorisedAt (view, key with 32 terms)':<46} {view.estimate_gas():>10,}")
 
 
 if __name__ == "__main__":
