@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -211,6 +213,14 @@ _OPTIONS: StageOptions | None = None
 def _init_worker(options: StageOptions) -> None:
     global _OPTIONS
     _OPTIONS = options
+    parent = os.getppid()
+
+    def watch() -> None:  # a run killed mid-check (SIGKILL) must not leave its workers behind
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def stage_file(path: str, options: StageOptions) -> Staged | FileError:

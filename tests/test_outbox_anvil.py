@@ -36,6 +36,14 @@ def anchored_roots(env: dict[str, str]) -> list[str]:
     return ["0x" + bytes(log["args"]["root"]).hex() for log in logs]
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(c) for c in handle.read().split()]
+    except OSError:
+        return []
+
+
 @pytest.mark.parametrize(
     "moment", ["after-stage-chunk", "after-accept-chunk", "before-broadcast", "after-broadcast", "after-batch"]
 )
@@ -69,9 +77,14 @@ def test_sigkill_between_submit_and_receipt_resumes_exactly_once(tmp_path: Path,
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    workers = _children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{w}").exists() for w in workers):  # the pool's workers do not outlive the run
+        assert time.monotonic() < deadline, f"workers {workers} left behind"
+        time.sleep(0.1)
     # Killed mid-gazette: only the first batch (anchored, bundles written) may have left anything.
     assert len(list(proofs.glob("*.json"))) == (10 if moment == "after-batch" else 0)
     accepted = Store(Path(env["IPREG_HOME"]) / "registry.sqlite").counts()["records"]
