@@ -70,3 +70,10 @@ def load_signer(settings: Settings, office: str, deployment: Deployment) -> Loca
         if account is not None:
             return account
     raise ConfigError(f"no key for office {office}: create one with `ipreg office keystore --office {office}`")
+
+
+def load_keystore(settings: Settings, path: Path) -> LocalAccount:
+    """Unlock the keystore at ``path`` with the configured password (deployer keys and the like)."""
+    if not path.is_file():
+        raise ConfigError(f"keystore {path} not found")
+    return unlock(path, _password(settings))

@@ -36,6 +36,7 @@ def _register() -> None:
     app.command("reveal")(reveal_cmd.reveal)
     app.add_typer(chain_cmd.app, name="chain")
     app.add_typer(office_cmd.app, name="office")
+    app.add_typer(deploy_cmd.app, name="deployment")
 
 
 def main() -> None:
