@@ -37,6 +37,8 @@ from .store import immediate
 
 #: Blocks per ``eth_getLogs`` request.
 BLOCK_STEP: Final = 2000
+#: Indexed blocks whose hashes are kept to find where a reorganisation forked (deeper: rebuild).
+REORG_WINDOW: Final = 4096
 #: Largest manifest fetched (a 10,000-record manifest is about 2 MB).
 MANIFEST_MAX_BYTES: Final = 64 * 1024 * 1024
 #: Seconds before a manifest fetch gives up.
@@ -45,7 +47,15 @@ MANIFEST_TIMEOUT: Final = 10.0
 MANIFEST_MAX_BACKOFF: Final = 3600.0
 MANIFEST_FORMAT: Final = "ipreg-manifest-v1"
 
-_TABLES: Final = ("idx_meta", "idx_offices", "idx_signers", "idx_batches", "idx_revoked_leaves", "idx_leaves")
+_TABLES: Final = (
+    "idx_meta",
+    "idx_offices",
+    "idx_signers",
+    "idx_batches",
+    "idx_revoked_leaves",
+    "idx_leaves",
+    "idx_blocks",
+)
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS idx_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -104,6 +114,7 @@ CREATE INDEX IF NOT EXISTS idx_leaves_hash ON idx_leaves(content_hash);
 CREATE INDEX IF NOT EXISTS idx_leaves_record ON idx_leaves(record_id);
 CREATE INDEX IF NOT EXISTS idx_leaves_supersedes ON idx_leaves(supersedes);
 CREATE INDEX IF NOT EXISTS idx_leaves_leaf ON idx_leaves(leaf);
+CREATE TABLE IF NOT EXISTS idx_blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 """
 
 
@@ -205,6 +216,8 @@ class SyncResult:
     manifests_indexed: int = 0
     leaves: int = 0
     manifest_failures: list[tuple[str, str]] = field(default_factory=list)
+    #: (old cursor, common ancestor) when a reorganisation below the cursor was repaired.
+    reorganisation: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """lowerCamelCase summary for ``--json``."""
@@ -216,6 +229,9 @@ class SyncResult:
             "manifestsIndexed": self.manifests_indexed,
             "leaves": self.leaves,
             "manifestFailures": [{"root": r, "error": e} for r, e in self.manifest_failures],
+            "reorganisation": None
+            if self.reorganisation is None
+            else {"cursor": self.reorganisation[0], "ancestor": self.reorganisation[1]},
         }
 
 
@@ -595,16 +611,66 @@ class Indexer:
                 f" not {wanted['anchorRegistry']} on chain {wanted['chainId']}: run `ipreg index rebuild`"
             )
 
-    def _check_cursor(self, cursor: int) -> None:
+    def _block_hash(self, number: int) -> str | None:
+        """The canonical hash at ``number``, or None if the chain is shorter."""
+        from web3.exceptions import BlockNotFound
+
+        try:
+            return _hex(self.chain.rpc(lambda: self.chain.w3.eth.get_block(number))["hash"])
+        except BlockNotFound:
+            return None
+
+    def _check_cursor(self, cursor: int) -> tuple[int, int] | None:
+        """Detect a reorganisation below the cursor and roll back to the fork point; (cursor, ancestor)."""
         recorded = self.index.meta().get("cursorHash")
-        if recorded is None:
-            return
-        block = self.chain.rpc(lambda: self.chain.w3.eth.get_block(cursor))
-        if _hex(block["hash"]) != recorded:
+        if recorded is None or self._block_hash(cursor) == recorded:
+            return None
+        ancestor = None
+        for number, known in self.db.execute("SELECT number, hash FROM idx_blocks ORDER BY number DESC").fetchall():
+            if self._block_hash(int(number)) == known:
+                ancestor = int(number)
+                break
+        if ancestor is None:
             raise IndexStateError(
-                f"the chain changed at or below indexed block {cursor} (reorganisation deeper than "
-                f"{self.confirmations} confirmation(s), or a reset node): run `ipreg index rebuild`"
+                f"the chain changed at or below indexed block {cursor} and no block the index kept is still on"
+                f" it (reorganisation deeper than {REORG_WINDOW} blocks, or a reset node): run `ipreg index rebuild`"
             )
+        self._roll_back(ancestor)
+        return cursor, ancestor
+
+    def _roll_back(self, ancestor: int) -> None:
+        """Forget everything indexed from blocks above ``ancestor``; office status as at ``ancestor``."""
+        offices = self.chain.offices.functions
+
+        def status_at(code: str) -> str:
+            info = self.chain.rpc(lambda: offices.office(code.encode("ascii")).call(block_identifier=ancestor))
+            return OFFICE_STATUS[int(info[2])]
+
+        rows = self.db.execute("SELECT code FROM idx_offices WHERE admitted_block <= ?", (ancestor,)).fetchall()
+        statuses = {str(code): status_at(str(code)) for (code,) in rows}
+        known = self.db.execute("SELECT hash FROM idx_blocks WHERE number = ?", (ancestor,)).fetchone()[0]
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM idx_leaves WHERE root IN (SELECT root FROM idx_batches WHERE block_number > ?)",
+                (ancestor,),
+            )
+            db.execute("DELETE FROM idx_batches WHERE block_number > ?", (ancestor,))
+            db.execute(
+                "UPDATE idx_batches SET revocation_reason = 0, revoked_block = NULL WHERE revoked_block > ?",
+                (ancestor,),
+            )
+            db.execute("DELETE FROM idx_revoked_leaves WHERE block_number > ?", (ancestor,))
+            db.execute("DELETE FROM idx_offices WHERE admitted_block > ?", (ancestor,))
+            db.executemany("UPDATE idx_offices SET status = ? WHERE code = ?", [(v, k) for k, v in statuses.items()])
+            db.execute("DELETE FROM idx_signers WHERE from_block > ?", (ancestor,))
+            db.execute("UPDATE idx_signers SET until_block = NULL WHERE until_block > ?", (ancestor,))
+            db.execute("DELETE FROM idx_blocks WHERE number > ?", (ancestor,))
+            db.executemany(
+                "INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
+                [("cursor", str(ancestor)), ("cursorHash", str(known))],
+            )
+        with _TREES_LOCK:
+            _TREES.clear()
 
     # -- sync
 
@@ -617,12 +683,13 @@ class Indexer:
         self._claim()
         start = int(self.index.meta()["startBlock"])
         cursor = self.index.cursor()
-        if cursor is not None:
-            self._check_cursor(cursor)
+        reorganisation = self._check_cursor(cursor) if cursor is not None else None
+        if reorganisation is not None:
+            cursor = reorganisation[1]
         first = start if cursor is None else cursor + 1
         latest = self.chain.rpc(lambda: self.chain.w3.eth.block_number)
         target = latest - self.confirmations + 1
-        result = SyncResult(first, max(target, first - 1))
+        result = SyncResult(first, max(target, first - 1), reorganisation=reorganisation)
         lo = first
         while lo <= target:
             hi = min(lo + self.step - 1, target)
@@ -634,15 +701,24 @@ class Indexer:
         return result
 
     def _sync_range(self, lo: int, hi: int, result: SyncResult) -> int:
-        logs = self.chain.rpc(
-            lambda: self.chain.w3.eth.get_logs(
-                {
-                    "address": [Web3.to_checksum_address(a) for a in self._contracts],
-                    "fromBlock": lo,
-                    "toBlock": hi,
-                }
+        for _ in range(5):  # the range's end must be the same block before and after reading its logs
+            before = self._block_hash(hi)
+            logs = self.chain.rpc(
+                lambda: self.chain.w3.eth.get_logs(
+                    {
+                        "address": [Web3.to_checksum_address(a) for a in self._contracts],
+                        "fromBlock": lo,
+                        "toBlock": hi,
+                    }
+                )
             )
-        )
+            cursor_hash = self._block_hash(hi)
+            if cursor_hash is not None and cursor_hash == before:
+                break
+        else:
+            raise IndexStateError(f"the chain keeps changing at block {hi}: sync again later")
+        hashes = {int(log["blockNumber"]): _hex(log["blockHash"]) for log in logs}
+        hashes[hi] = cursor_hash
         decoded = []
         for log in logs:
             topics = log.get("topics") or []
@@ -651,10 +727,11 @@ class Indexer:
                 decoded.append(event.process_log(log))
         blocks = {int(e["blockNumber"]) for e in decoded if e["event"] == "BatchAnchored"}
         times = {n: self._timestamp(n) for n in blocks}
-        cursor_hash = _hex(self.chain.rpc(lambda: self.chain.w3.eth.get_block(hi))["hash"])
         with self._transaction() as db:
             for e in decoded:
                 result.batches += self._apply(db, e, times)
+            db.executemany("INSERT OR REPLACE INTO idx_blocks (number, hash) VALUES (?, ?)", sorted(hashes.items()))
+            db.execute("DELETE FROM idx_blocks WHERE number < ?", (hi - REORG_WINDOW,))
             db.executemany(
                 "INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
                 [("cursor", str(hi)), ("cursorHash", cursor_hash)],
