@@ -174,13 +174,16 @@ class LocalChain:
         host: str = "127.0.0.1",
         block_time: float | None = None,
         chain_id: int = CHAIN_ID,
+        hardfork: str = HARDFORK,
     ):
         """Describe the node; nothing starts until :meth:`start`.
 
         ``block_time`` of None mines one block per transaction (automine); a number mines on
-        that interval in seconds. ``chain_id`` other than 31337 stands in for a consortium chain.
+        that interval in seconds. ``chain_id`` and ``hardfork`` other than 31337 / prague stand in
+        for a consortium chain (e.g. the Besu network's London EVM).
         """
         self.chain_id = chain_id
+        self.hardfork = hardfork
         self.state_dir = Path(state_dir).expanduser().resolve()
         self.port = port
         self.host = host
@@ -214,7 +217,7 @@ class LocalChain:
         """The anvil command line."""
         cmd = [
             str(find_anvil()),
-            "--hardfork", HARDFORK,
+            "--hardfork", self.hardfork,
             "--host", self.host,
             "--port", str(self.port),
             "--chain-id", str(self.chain_id),

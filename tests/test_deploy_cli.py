@@ -137,11 +137,11 @@ def test_no_silent_replacement_and_the_old_deployment_stays_readable(tmp_path: P
 
 
 def test_example_genesis_on_its_own_chain(tmp_path: Path) -> None:
-    """The committed example deploys unchanged on a chain with its chain id and verifies; the dev preset refuses."""
+    """The committed example deploys unchanged on a London chain with its chain id (as local-chain/besu/ runs)."""
     from registry.localchain import LocalChain, free_port
 
     chain_id = tomllib.loads(EXAMPLE.read_text())["chain_id"]
-    node = LocalChain(tmp_path / "chain", free_port(), chain_id=chain_id)
+    node = LocalChain(tmp_path / "chain", free_port(), chain_id=chain_id, hardfork="london")  # Besu's EVM
     node.start()
     try:
         env = {**os.environ, "IPREG_HOME": str(tmp_path / "home"), "IPREG_RPC_URL": node.rpc_url}
