@@ -1,4 +1,4 @@
-"""Independent EVM implementations the portability tests start themselves: ganache (and anvil).
+"""Independent EVM implementations the portability tests start themselves: ganache and Hardhat EDR.
 
 Each starter runs the client pinned in ``local-chain/package.json`` on a free port with anvil's
 public dev mnemonic (so dev accounts 0-9 are funded), waits until it answers ``eth_chainId`` and
@@ -7,6 +7,7 @@ is stopped by PID. A missing client is an error (the tests fail), never a skip.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from registry.chain import Chain, dev_account
 from registry.errors import NodeUnavailableError
 from registry.localchain import DEV_MNEMONIC, LOCAL_CHAIN_DIR, free_port, rpc_call
 
@@ -87,3 +89,50 @@ def ganache(workdir: Path, block_time: float | None = None) -> Iterator[Client]:
         yield Client("ganache", url, version.stdout.strip(), GANACHE_HARDFORK)
     finally:
         _stop(proc)
+
+
+NODE22 = LOCAL_CHAIN_DIR / "node_modules" / "node" / "bin" / "node"
+HARDHAT_CLI = LOCAL_CHAIN_DIR / "node_modules" / "hardhat" / "dist" / "src" / "cli.js"
+HARDHAT_CONFIG = LOCAL_CHAIN_DIR / "hardhat" / "hardhat.config.js"
+EDR_BINDING = LOCAL_CHAIN_DIR / "node_modules" / "@nomicfoundation" / "edr-linux-x64-gnu"
+
+
+@contextmanager
+def hardhat(workdir: Path) -> Iterator[Client]:
+    """Hardhat 3's EDR node (``hardfork prague``, chain 31337) under the pinned Node 22, stopped afterwards."""
+    if not (NODE22.is_file() and HARDHAT_CLI.is_file()):
+        raise RuntimeError(f"hardhat / node@22 not installed under {LOCAL_CHAIN_DIR}: run scripts/setup.sh --dev")
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "hardhat.log"
+    cmd = [str(NODE22), str(HARDHAT_CLI), "--config", str(HARDHAT_CONFIG), "node",
+           "--hostname", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true", "DO_NOT_TRACK": "1"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir, env=env
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(proc, url, log, 90)
+        version = str(rpc_call(url, "web3_clientVersion"))
+        yield Client("hardhat", url, version, "prague")
+    finally:
+        _stop(proc)
+
+
+def fund(chain: Chain, to: str, value: int = 10**19) -> None:
+    """Send ``value`` wei from dev account 0 to ``to`` (a plain EIP-1559 transfer) and wait for it."""
+    funder = dev_account(0)
+    base = int(chain.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+    tx = {
+        "type": 2,
+        "chainId": chain.w3.eth.chain_id,
+        "nonce": chain.w3.eth.get_transaction_count(funder.address, "pending"),
+        "to": to,
+        "value": value,
+        "gas": 21_000,
+        "maxPriorityFeePerGas": 10**9,
+        "maxFeePerGas": 2 * base + 10**9,
+    }
+    chain.wait(chain.send(funder, tx))

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from anvil_fixtures import AnvilNode
 from eth_account import Account
+from evm_clients import fund
 from web3 import Web3
 
 from registry.chain import Chain, connect, dev_account
@@ -47,10 +48,7 @@ def keystore(tmp_path: Path, rpc_url: str) -> tuple[Path, str, str]:
     password = "deployer-password-1"
     path = tmp_path / "deployer.json"
     address = create_keystore(path, password, kdf_iterations=2)
-    chain = Chain(connect(rpc_url))
-    tx = chain.build(dev_account(0), data=None)
-    tx.update(to=address, value=10**19, gas=21_000)
-    chain.wait(chain.send(dev_account(0), tx))
+    fund(Chain(connect(rpc_url)), address)
     return path, password, address
 
 

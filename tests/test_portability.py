@@ -17,9 +17,8 @@ import pytest
 from anvil_fixtures import start_anvil
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from evm_clients import Client, ganache
+from evm_clients import Client, fund, ganache, hardhat
 from web3 import Web3
-from web3.types import Wei
 
 from registry.anchor import Anchorer
 from registry.chain import Chain, connect, dev_account
@@ -50,10 +49,7 @@ def genesis() -> Genesis:
 def funded_deployer(chain: Chain) -> LocalAccount:
     """A fresh key (no dev account deploys), funded by dev account 0."""
     deployer: LocalAccount = Account.create()
-    funder = dev_account(0)
-    tx = chain.build(funder, data=None)
-    tx.update(to=deployer.address, value=Wei(10**19), gas=21_000)
-    chain.wait(chain.send(funder, tx))
+    fund(chain, deployer.address)
     return deployer
 
 
@@ -139,3 +135,13 @@ def test_ganache_refuses_the_prague_build_with_a_hint(tmp_path: Path) -> None:
             deploy(chain, deployer, genesis(), evm_version="prague")
         assert chain.w3.eth.get_transaction_count(deployer.address) == 0  # nothing was sent
         assert Web3.is_address(deployer.address)
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize("evm_version", ["prague", "paris"])
+def test_hardhat_edr(evm_version: str, tmp_path: Path) -> None:
+    with hardhat(tmp_path / "hardhat") as client:
+        chain = Chain(connect(client.rpc_url))
+        assert chain.w3.eth.chain_id == 31337
+        gas = scenario(chain, evm_version, tmp_path)
+        print(f"{client.version} ({evm_version}): {gas}")
