@@ -24,8 +24,8 @@ if [ "$dev" = 1 ]; then
      || npm install --no-save --no-audit --no-fund --loglevel=error; })
   # Hardhat 3's EDR needs Node >= 22: npm skips its native binding under an older node, so install
   # once more under the pinned node@22 (local-chain/node_modules/node) when the system node is older.
-  if [ -x local-chain/node_modules/node/bin/node ] && [ ! -d local-chain/node_modules/@nomicfoundation/edr-linux-x64-gnu ] \
-     && [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then
+  if [ -x local-chain/node_modules/node/bin/node ] \
+     && ! compgen -G "local-chain/node_modules/@nomicfoundation/edr-*-*" >/dev/null; then
     (cd local-chain && PATH="$PWD/node_modules/node/bin:$PATH" npm ci --no-audit --no-fund --loglevel=error)
   fi
   if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then

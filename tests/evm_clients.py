@@ -94,7 +94,7 @@ def ganache(workdir: Path, block_time: float | None = None) -> Iterator[Client]:
 NODE22 = LOCAL_CHAIN_DIR / "node_modules" / "node" / "bin" / "node"
 HARDHAT_CLI = LOCAL_CHAIN_DIR / "node_modules" / "hardhat" / "dist" / "src" / "cli.js"
 HARDHAT_CONFIG = LOCAL_CHAIN_DIR / "hardhat" / "hardhat.config.js"
-EDR_BINDING = LOCAL_CHAIN_DIR / "node_modules" / "@nomicfoundation" / "edr-linux-x64-gnu"
+
 
 
 @contextmanager
