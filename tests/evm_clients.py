@@ -96,7 +96,6 @@ HARDHAT_CLI = LOCAL_CHAIN_DIR / "node_modules" / "hardhat" / "dist" / "src" / "c
 HARDHAT_CONFIG = LOCAL_CHAIN_DIR / "hardhat" / "hardhat.config.js"
 
 
-
 @contextmanager
 def hardhat(workdir: Path) -> Iterator[Client]:
     """Hardhat 3's EDR node (``hardfork prague``, chain 31337) under the pinned Node 22, stopped afterwards."""
