@@ -423,13 +423,16 @@ def _genesis_checks(chain: Chain, genesis: Genesis, step: DeployStep | None) -> 
     )
     if step is not None:
         receipt = chain.rpc(lambda: chain.w3.eth.get_transaction_receipt(HexStr(step.transaction_hash)))
+        own = chain.offices.address.lower()
         admitted = [
             (bytes(e["args"]["office"]).decode("ascii"), str(e["args"]["name"]), str(e["args"]["baseURI"]))
             for e in chain.offices.events.OfficeAdmitted().process_receipt(receipt, errors=DISCARD)
+            if str(e["address"]).lower() == own
         ]
         signers = sorted(
             (bytes(e["args"]["office"]).decode("ascii"), str(e["args"]["signer"]).lower())
             for e in chain.offices.events.SignerAdded().process_receipt(receipt, errors=DISCARD)
+            if str(e["address"]).lower() == own
         )
         source = f"events of {step.transaction_hash}"
     else:

@@ -35,6 +35,10 @@ KeystoreOption = Annotated[
 ReplaceFlag = Annotated[
     bool, typer.Option("--replace", help="Replace a deployment that holds records (it is kept under deployments/).")
 ]
+PredecessorOption = Annotated[
+    str | None,
+    typer.Option("--predecessor", help="AnchorRegistry this deployment succeeds (migration); it must be frozen."),
+]
 DeploymentOption = Annotated[
     Path | None,
     typer.Option("--deployment", help="Deployment file to check (default $IPREG_HOME/deployment.json)."),
@@ -56,6 +60,7 @@ def deploy(
     confirmations: ConfirmationsOption = None,
     keystore: KeystoreOption = None,
     replace: ReplaceFlag = False,
+    predecessor: PredecessorOption = None,
     rpc_url: RpcOption = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,
@@ -97,6 +102,7 @@ def deploy(
         evm_version=evm_version,
         confirmations=wait,
         preset="dev" if genesis_file is None else "genesis",
+        predecessor=predecessor,
         on_step=progress,
     )
     archived = archive(s) if current is not None else None
