@@ -68,7 +68,7 @@ def constructor_args(
             [o.name for o in genesis.offices],
             [o.base_uri for o in genesis.offices],
             [Web3.to_checksum_address(o.signers[0]) for o in genesis.offices],
-            genesis.threshold,
+            genesis.rule.as_tuple(),
         ]
     if contract == "AnchorRegistry":
         if office_registry is None:
@@ -231,7 +231,8 @@ class DeploymentRecord:
             "predecessor": self.predecessor,
             "genesisDigest": self.genesis.digest(),
             "offices": [o.code for o in self.genesis.offices],
-            "threshold": self.genesis.threshold,
+            "governance": self.genesis.governance_json(),
+            "requiredApprovals": self.genesis.rule.required(len(self.genesis.offices)),
             "steps": [s.to_json() for s in self.steps],
             "gasUsed": sum(s.gas_used for s in self.steps),
         }
@@ -411,14 +412,18 @@ def _creation_check(chain: Chain, step: DeployStep, evm_version: str, args: Sequ
 
 
 def _genesis_checks(chain: Chain, genesis: Genesis, step: DeployStep | None) -> list[Check]:
-    """Offices, signers and threshold on chain against ``genesis`` (the creation's events if known)."""
+    """Offices, signers and rule on chain against ``genesis`` (the creation's events if known).
+
+    The rule is read as it is now: a later ``set-rule`` by governance shows as a difference.
+    """
     checks: list[Check] = []
-    threshold = int(chain.rpc(lambda: chain.offices.functions.threshold().call()))
+    rule = chain.rule()
     checks.append(
         Check(
-            "genesis.threshold",
-            threshold == genesis.threshold,
-            f"threshold on chain {threshold}, genesis {genesis.threshold}",
+            "genesis.rule",
+            rule == genesis.rule,
+            f"rule on chain {rule.as_tuple()}, genesis {genesis.rule.as_tuple()}"
+            " (numerator, denominator, minApprovals, ttlBlocks)",
         )
     )
     if step is not None:
@@ -463,6 +468,72 @@ def _genesis_checks(chain: Chain, genesis: Genesis, step: DeployStep | None) -> 
             + ("" if signers == wanted_signers else ": they differ"),
         )
     )
+    return checks
+
+
+def _zero(address: str) -> bool:
+    return int(address, 16) == 0
+
+
+def migration_checks(chain: Chain, record: DeploymentRecord | None) -> list[Check]:
+    """The links to the previous and next registry version, each checked from both ends.
+
+    A predecessor is this registry's *own* claim (constructor, immutable); it is confirmed only when
+    governance of the predecessor froze it in favour of this registry. A registry that names a
+    predecessor frozen in favour of another registry is an imposter and fails.
+    """
+    dep = chain.deployment
+    assert dep is not None
+    checks: list[Check] = []
+    claimed = chain.predecessor()
+    recorded = record.predecessor if record is not None else None
+    if recorded is not None and recorded.lower() != claimed.lower():
+        checks.append(Check("migration.predecessor", False, f"the record says {recorded}, the contract {claimed}"))
+    if not _zero(claimed):
+        try:
+            previous = Chain.for_registry(chain.w3, claimed, retries=chain.retries)
+        except ConfigError as exc:
+            return [*checks, Check("migration.predecessor", False, f"predecessor {claimed}: {exc}")]
+        if matching_set("AnchorRegistry", _code(chain, claimed)) is None:
+            checks.append(Check("migration.predecessor", False, f"predecessor {claimed} is not a shipped build"))
+        frozen, successor = previous.frozen_at(), previous.successor()
+        if frozen == 0:
+            checks.append(
+                Check(
+                    "migration.predecessor",
+                    True,
+                    f"predecessor {claimed} is not frozen yet (it accepts anchors until its governance freezes it"
+                    " in favour of this registry)",
+                )
+            )
+        elif successor.lower() == dep.anchor_registry.lower():
+            checks.append(
+                Check("migration.predecessor", True, f"predecessor {claimed} frozen at block {frozen} for this one")
+            )
+        else:
+            checks.append(
+                Check(
+                    "migration.predecessor",
+                    False,
+                    f"predecessor {claimed} was frozen at block {frozen} in favour of {successor}, not this registry",
+                )
+            )
+    frozen = chain.frozen_at()
+    if frozen != 0:
+        successor = chain.successor()
+        try:
+            back = Chain.for_registry(chain.w3, successor, retries=chain.retries).predecessor()
+        except ConfigError:
+            back = "none"
+        linked = back.lower() == dep.anchor_registry.lower()
+        checks.append(
+            Check(
+                "migration.successor",
+                linked,
+                f"frozen at block {frozen} in favour of {successor}"
+                + (", which names this registry as its predecessor" if linked else f", whose predecessor is {back}"),
+            )
+        )
     return checks
 
 
@@ -517,4 +588,5 @@ def verify_deployment(chain: Chain, record: DeploymentRecord | None, genesis: Ge
         args = constructor_args("AnchorRegistry", wanted, dep.office_registry, record.predecessor)
         checks.append(_creation_check(chain, anchor_step, anchor_version, args))
     checks += _genesis_checks(chain, wanted, office_step)
+    checks += migration_checks(chain, record)
     return checks

@@ -13,8 +13,11 @@ Format (``ipreg-genesis-v1``; see ``local-chain/genesis.example.toml``)::
     evm_version = "paris"            # optional: "prague" (default) or "paris" (older nodes)
     confirmations = 2                # optional: blocks each deployment step waits for
 
-    [governance]
-    threshold = 3                    # office approvals an admission or suspension needs
+    [governance]                     # approvals needed with n active offices:
+    numerator = 1                    #   min(n, max(min_approvals, floor(n * numerator / denominator) + 1))
+    denominator = 2                  # here: a strict majority of the active offices,
+    min_approvals = 2                #   and never fewer than 2
+    proposal_ttl_blocks = 302400     # a proposal expires after this many blocks (7 days of 2 s blocks)
 
     [[offices]]
     code = "EP"                      # WIPO ST.3
@@ -35,6 +38,7 @@ from typing import Any, Final
 import rfc8785
 from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
 
+from .chain import GovernanceRule
 from .errors import InputError
 from .st3 import is_st3
 from .toolchain import DEFAULT_EVM_VERSION, EVM_VERSIONS
@@ -44,9 +48,13 @@ GENESIS_FORMAT: Final = "ipreg-genesis-v1"
 MAX_GENESIS_SIGNERS: Final = 1
 MAX_NAME: Final = 200
 MAX_URI: Final = 2000
+#: The OfficeRegistry's floor on genesis offices and on ``min_approvals`` (its ``MIN_ACTIVE``).
+MIN_OFFICES: Final = 2
+#: The OfficeRegistry's ceiling on a proposal's lifetime (its ``MAX_TTL_BLOCKS``).
+MAX_TTL_BLOCKS: Final = 1_000_000
 
 _TOP_KEYS: Final = {"format", "chain_id", "evm_version", "confirmations", "governance", "offices"}
-_GOVERNANCE_KEYS: Final = {"threshold"}
+_GOVERNANCE_KEYS: Final = {"numerator", "denominator", "min_approvals", "proposal_ttl_blocks"}
 _OFFICE_KEYS: Final = {"code", "name", "base_uri", "signers"}
 _ZERO: Final = "0x" + "00" * 20
 
@@ -76,7 +84,7 @@ class Genesis:
     """A validated genesis; build with :meth:`load`, :meth:`parse` or :meth:`dev`."""
 
     offices: tuple[GenesisOffice, ...]
-    threshold: int
+    rule: GovernanceRule
     chain_id: int | None = None
     evm_version: str = DEFAULT_EVM_VERSION
     confirmations: int | None = None
@@ -118,28 +126,34 @@ class Genesis:
             )
         governance = doc.get("governance")
         if not isinstance(governance, dict):
-            raise GenesisError(f"{where}: missing [governance] table with the threshold")
+            raise GenesisError(f"{where}: missing [governance] table (numerator, denominator, min_approvals, …)")
         _no_unknown(governance, _GOVERNANCE_KEYS, f"{where} [governance]")
+        values = {}
+        for key in sorted(_GOVERNANCE_KEYS):
+            value = _opt_int(governance, key, f"{where} [governance]", minimum=0)
+            if value is None:
+                raise GenesisError(f"{where} [governance]: {key} is missing")
+            values[key] = value
         raw_offices = doc.get("offices")
         if not isinstance(raw_offices, list) or not raw_offices:
             raise GenesisError(f"{where}: no [[offices]]: a genesis needs at least one office")
         offices = tuple(_office(o, f"{where} offices[{i}]") for i, o in enumerate(raw_offices))
-        threshold = _opt_int(governance, "threshold", f"{where} [governance]", minimum=1)
-        if threshold is None:
-            raise GenesisError(f"{where} [governance]: threshold is missing")
-        return cls.of(offices, threshold, chain_id, evm_version, confirmations, where)
+        rule = GovernanceRule(
+            values["numerator"], values["denominator"], values["min_approvals"], values["proposal_ttl_blocks"]
+        )
+        return cls.of(offices, rule, chain_id, evm_version, confirmations, where)
 
     @classmethod
     def of(
         cls,
         offices: Sequence[GenesisOffice],
-        threshold: int,
+        rule: GovernanceRule,
         chain_id: int | None = None,
         evm_version: str = DEFAULT_EVM_VERSION,
         confirmations: int | None = None,
         where: str = "genesis",
     ) -> Genesis:
-        """Check the cross-office rules (unique codes and signers, a reachable threshold) and build."""
+        """Check the cross-office rules (unique codes and signers, a rule the contract accepts) and build."""
         seen_codes: set[str] = set()
         seen_signers: dict[str, str] = {}
         for office in offices:
@@ -151,23 +165,21 @@ class Genesis:
                 if other is not None:
                     raise GenesisError(f"{where}: signer {signer} is listed for {other} and {office.code}")
                 seen_signers[signer.lower()] = office.code
-        if not 1 <= threshold <= len(offices):
-            raise GenesisError(
-                f"{where}: threshold {threshold} must be between 1 and the {len(offices)} genesis office(s),"
-                " or governance could never act"
-            )
-        return cls(tuple(offices), threshold, chain_id, evm_version, confirmations)
+        if len(offices) < MIN_OFFICES:
+            raise GenesisError(f"{where}: {len(offices)} office(s); the registry needs at least {MIN_OFFICES}")
+        _check_rule(rule, where)
+        return cls(tuple(offices), rule, chain_id, evm_version, confirmations)
 
     @classmethod
     def dev(cls) -> Genesis:
-        """The dev preset: EP, US, JP, EM, WO with anvil's public dev accounts 1-5, threshold 3."""
-        from .chain import DEV_OFFICES, DEV_THRESHOLD, dev_account
+        """The dev preset: EP, US, JP, EM, WO with anvil's public dev accounts 1-5, the dev rule."""
+        from .chain import DEV_OFFICES, DEV_RULE, dev_account
 
         offices = [
             GenesisOffice(code, name, uri, (str(dev_account(i).address),))
             for i, (code, name, uri) in enumerate(DEV_OFFICES, start=1)
         ]
-        return cls.of(offices, DEV_THRESHOLD, where="dev preset")
+        return cls.of(offices, DEV_RULE, where="dev preset")
 
     # -- views
 
@@ -182,13 +194,23 @@ class Genesis:
             "chainId": self.chain_id,
             "evmVersion": self.evm_version,
             "confirmations": self.confirmations,
-            "governance": {"threshold": self.threshold},
+            "governance": self.governance_json(),
             "offices": [o.to_json() for o in self.offices],
         }
 
+    def governance_json(self) -> dict[str, int]:
+        """The rule as JSON (the TOML's keys, lowerCamelCase)."""
+        r = self.rule
+        return {
+            "numerator": r.numerator,
+            "denominator": r.denominator,
+            "minApprovals": r.min_approvals,
+            "proposalTtlBlocks": r.ttl_blocks,
+        }
+
     def on_chain_json(self) -> dict[str, Any]:
-        """Only what the contracts hold (offices, signers, threshold): equal genesis, equal chain state."""
-        return {"governance": {"threshold": self.threshold}, "offices": [o.to_json() for o in self.offices]}
+        """Only what the contracts hold (offices, signers, rule): equal genesis, equal chain state."""
+        return {"governance": self.governance_json(), "offices": [o.to_json() for o in self.offices]}
 
     def digest(self) -> str:
         """SHA-256 of the RFC 8785 form of :meth:`on_chain_json`, 0x-hex: names the agreed genesis."""
@@ -202,9 +224,12 @@ class Genesis:
                 _office({"code": o["code"], "name": o["name"], "base_uri": o["baseUri"], "signers": o["signers"]}, "")
                 for o in body["offices"]
             ]
+            g = body["governance"]
             return cls.of(
                 offices,
-                int(body["governance"]["threshold"]),
+                GovernanceRule(
+                    int(g["numerator"]), int(g["denominator"]), int(g["minApprovals"]), int(g["proposalTtlBlocks"])
+                ),
                 body.get("chainId"),
                 body.get("evmVersion") or DEFAULT_EVM_VERSION,
                 body.get("confirmations"),
@@ -230,6 +255,24 @@ def _opt_int(table: dict[str, Any], key: str, where: str, minimum: int) -> int |
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise GenesisError(f"{where}: {key} must be an integer >= {minimum}, got {value!r}")
     return value
+
+
+def _check_rule(rule: GovernanceRule, where: str) -> None:
+    """The OfficeRegistry's own rule check (``_checkRule``), so a bad rule fails before any transaction."""
+    n, d = rule.numerator, rule.denominator
+    if d == 0 or n >= d or 2 * n < d:
+        raise GenesisError(
+            f"{where} [governance]: numerator/denominator {n}/{d} must be at least 1/2 and below 1"
+            " (more than that share of the active offices must approve)"
+        )
+    if rule.min_approvals < MIN_OFFICES:
+        raise GenesisError(f"{where} [governance]: min_approvals {rule.min_approvals} must be at least {MIN_OFFICES}")
+    if not 1 <= rule.ttl_blocks <= MAX_TTL_BLOCKS:
+        raise GenesisError(
+            f"{where} [governance]: proposal_ttl_blocks {rule.ttl_blocks} must be between 1 and {MAX_TTL_BLOCKS}"
+        )
+    if max(n, d, rule.min_approvals) >= 2**16:
+        raise GenesisError(f"{where} [governance]: numerator, denominator and min_approvals must fit in 16 bits")
 
 
 def _text(table: dict[str, Any], key: str, where: str, limit: int) -> str:

@@ -1,7 +1,7 @@
 """Genesis files and deployments on the in-process EVM: strict parsing, and a verifier that cannot be fooled.
 
 What must never happen: a genesis with a typo deploying silently (unknown key, bad checksum, an
-unreachable threshold); ``ipreg deployment verify`` passing for code other than the shipped build,
+unsafe governance rule); ``ipreg deployment verify`` passing for code other than the shipped build,
 for another genesis than the one given, or for a deployment file whose recorded genesis was edited.
 """
 
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from registry.chain import Chain, Deployment, connect, dev_account
+from registry.chain import Chain, Deployment, GovernanceRule, connect, dev_account
 from registry.config import EMBEDDED
 from registry.deploy import (
     DeploymentRecord,
@@ -38,12 +38,12 @@ def doc() -> dict[str, Any]:
     return tomllib.loads(EXAMPLE.read_text())
 
 
-def three(threshold: int = 2) -> Genesis:
+def three(min_approvals: int = 2) -> Genesis:
     offices = [
         GenesisOffice(c, f"Office {c}", f"https://{c.lower()}.example.org/", (str(dev_account(i).address),))
         for i, c in enumerate(("EP", "US", "JP"), start=1)
     ]
-    return Genesis.of(offices, threshold)
+    return Genesis.of(offices, GovernanceRule(min_approvals=min_approvals))
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,8 @@ def failed(checks: list[Any]) -> set[str]:
 def test_example_parses() -> None:
     g = Genesis.load(EXAMPLE)
     assert [o.code for o in g.offices] == ["EP", "US", "JP", "EM", "WO"]
-    assert (g.threshold, g.chain_id, g.evm_version, g.confirmations) == (3, 20260, "paris", 1)
+    assert (g.rule, g.chain_id, g.evm_version, g.confirmations) == (GovernanceRule(1, 2, 2, 302400), 20260, "paris", 1)
+    assert g.rule.required(5) == 3
     assert all(Web3.is_checksum_address(s) for o in g.offices for s in o.signers)
     assert Genesis.from_json(g.to_json()) == g
 
@@ -74,14 +75,22 @@ def _with(change: dict[str, Any], office: dict[str, Any] | None = None) -> dict[
     return d
 
 
+RULE = {"numerator": 1, "denominator": 2, "min_approvals": 2, "proposal_ttl_blocks": 100}
+
 BAD: list[tuple[dict[str, Any], dict[str, Any] | None, str]] = [
     ({"format": "ipreg-genesis-v0"}, None, "format must be"),
     ({"thresold": 3}, None, "unknown key"),
-    ({"governance": {"threshold": 0}}, None, "threshold must be an integer >= 1"),
-    ({"governance": {"threshold": 6}}, None, "between 1 and the 5"),
-    ({"governance": {"threshold": True}}, None, "threshold must be an integer"),
-    ({"governance": {}}, None, "threshold is missing"),
-    ({"governance": {"threshold": 3, "quorum": 2}}, None, "unknown key"),
+    ({"governance": RULE | {"numerator": 1, "denominator": 3}}, None, "at least 1/2"),
+    ({"governance": RULE | {"numerator": 2, "denominator": 2}}, None, "below 1"),
+    ({"governance": RULE | {"denominator": 0}}, None, "at least 1/2"),
+    ({"governance": RULE | {"min_approvals": 1}}, None, "min_approvals 1 must be at least 2"),
+    ({"governance": RULE | {"proposal_ttl_blocks": 0}}, None, "between 1 and 1000000"),
+    ({"governance": RULE | {"proposal_ttl_blocks": 1_000_001}}, None, "between 1 and 1000000"),
+    ({"governance": RULE | {"numerator": 70000, "denominator": 70001}}, None, "16 bits"),
+    ({"governance": RULE | {"min_approvals": True}}, None, "min_approvals must be an integer"),
+    ({"governance": {"numerator": 1}}, None, "is missing"),
+    ({"governance": RULE | {"threshold": 3}}, None, "unknown key"),
+    ({"offices": [doc()["offices"][0]]}, None, "at least 2"),
     ({"evm_version": "osaka"}, None, "is not shipped"),
     ({"chain_id": 0}, None, "chain_id must be"),
     ({"offices": []}, None, "at least one office"),
@@ -128,8 +137,8 @@ def test_lowercase_addresses_are_checksummed() -> None:
 def test_digest_names_only_what_the_chain_holds() -> None:
     g = Genesis.load(EXAMPLE)
     assert dataclasses.replace(g, chain_id=1, evm_version="prague", confirmations=9).digest() == g.digest()
-    assert dataclasses.replace(g, threshold=2).digest() != g.digest()
-    assert Genesis.of(tuple(reversed(g.offices)), 3).digest() != g.digest()  # order is the admission order
+    assert dataclasses.replace(g, rule=GovernanceRule(2, 3, 2, 302400)).digest() != g.digest()
+    assert Genesis.of(tuple(reversed(g.offices)), g.rule).digest() != g.digest()  # order is the admission order
 
 
 JUNK = st.one_of(
@@ -138,11 +147,18 @@ JUNK = st.one_of(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(key=st.sampled_from(["code", "name", "base_uri", "signers", "extra"]), value=JUNK, threshold=JUNK)
-def test_any_mutation_is_refused_or_yields_a_consistent_genesis(key: str, value: Any, threshold: Any) -> None:
+@given(
+    key=st.sampled_from(["code", "name", "base_uri", "signers", "extra"]),
+    value=JUNK,
+    rule_key=st.sampled_from(["numerator", "denominator", "min_approvals", "proposal_ttl_blocks"]),
+    rule_value=JUNK,
+)
+def test_any_mutation_is_refused_or_yields_a_consistent_genesis(
+    key: str, value: Any, rule_key: str, rule_value: Any
+) -> None:
     d = doc()
     d["offices"][2][key] = value
-    d["governance"]["threshold"] = threshold
+    d["governance"][rule_key] = rule_value
     try:
         g = Genesis.from_mapping(d)
     except GenesisError as exc:
@@ -150,7 +166,9 @@ def test_any_mutation_is_refused_or_yields_a_consistent_genesis(key: str, value:
         return
     codes = [o.code for o in g.offices]
     assert len(set(codes)) == len(codes) == 5
-    assert 1 <= g.threshold <= 5 and isinstance(g.threshold, int)
+    r = g.rule
+    assert 2 * r.numerator >= r.denominator > r.numerator and r.min_approvals >= 2 and 1 <= r.ttl_blocks <= 10**6
+    assert 2 <= r.required(5) <= 5
     signers = [s.lower() for o in g.offices for s in o.signers]
     assert len(set(signers)) == len(signers)
     assert all(Web3.is_checksum_address(s) for o in g.offices for s in o.signers)
@@ -178,14 +196,14 @@ def test_deploy_records_steps_and_verifies(chain: Chain, tmp_path: Path) -> None
 def test_another_genesis_does_not_verify(chain: Chain) -> None:
     g = three()
     record = deploy(chain, dev_account(0), g)
-    renamed = Genesis.of([dataclasses.replace(g.offices[0], name="Other"), *g.offices[1:]], 2)
+    renamed = Genesis.of([dataclasses.replace(g.offices[0], name="Other"), *g.offices[1:]], g.rule)
     assert {"genesis.file", "OfficeRegistry.creation", "genesis.offices"} <= failed(
         verify_deployment(chain, record, renamed)
     )
-    stricter = dataclasses.replace(g, threshold=3)
-    assert "genesis.threshold" in failed(verify_deployment(chain, record, stricter))
+    stricter = dataclasses.replace(g, rule=GovernanceRule(2, 3, 2))
+    assert "genesis.rule" in failed(verify_deployment(chain, record, stricter))
     other_signer = Genesis.of([dataclasses.replace(g.offices[2], signers=(str(dev_account(7).address),)),
-                               *g.offices[:2]], 2)  # fmt: skip
+                               *g.offices[:2]], g.rule)  # fmt: skip
     assert "genesis.signers" in failed(verify_deployment(chain, None, other_signer))
 
 
@@ -193,7 +211,7 @@ def test_an_edited_record_does_not_verify(chain: Chain) -> None:
     """A deployment file whose genesis was rewritten to match a forged TOML: the transactions tell."""
     g = three()
     record = deploy(chain, dev_account(0), g)
-    forged = Genesis.of([dataclasses.replace(g.offices[1], base_uri="https://evil.example/"), *g.offices[::2]], 2)
+    forged = Genesis.of([dataclasses.replace(g.offices[1], base_uri="https://evil.example/"), *g.offices[::2]], g.rule)
     edited = dataclasses.replace(record, genesis=forged)
     assert {"OfficeRegistry.creation", "genesis.offices"} <= failed(verify_deployment(chain, edited, forged))
 
@@ -213,17 +231,20 @@ def test_other_code_does_not_verify(chain: Chain) -> None:
 
 
 def test_immutables_are_masked_not_ignored(chain: Chain) -> None:
-    two, three_ = deploy(chain, dev_account(0), three(2)), deploy(chain, dev_account(0), three(3))
-    code2 = bytes(chain.w3.eth.get_code(Web3.to_checksum_address(two.deployment.office_registry)))
-    code3 = bytes(chain.w3.eth.get_code(Web3.to_checksum_address(three_.deployment.office_registry)))
-    assert code2 != code3  # the threshold is an immutable in the runtime code
-    assert matching_set("OfficeRegistry", code2) == matching_set("OfficeRegistry", code3) == "prague"
-    refs = artifact_set()["OfficeRegistry"]["immutableReferences"]
-    assert refs and mask_immutables(code2, refs) == mask_immutables(code3, refs)
-    flipped = bytearray(code2)
+    one, two = deploy(chain, dev_account(0), three()), deploy(chain, dev_account(0), three())
+    code1 = bytes(chain.w3.eth.get_code(Web3.to_checksum_address(one.deployment.anchor_registry)))
+    code2 = bytes(chain.w3.eth.get_code(Web3.to_checksum_address(two.deployment.anchor_registry)))
+    assert code1 != code2  # the office registry's address is an immutable of the AnchorRegistry
+    assert matching_set("AnchorRegistry", code1) == matching_set("AnchorRegistry", code2) == "prague"
+    refs = artifact_set()["AnchorRegistry"]["immutableReferences"]
+    assert refs and mask_immutables(code1, refs) == mask_immutables(code2, refs)
+    flipped = bytearray(code1)
     flipped[len(flipped) // 3] ^= 1  # one byte of code outside any immutable
-    assert matching_set("OfficeRegistry", bytes(flipped)) is None
-    assert matching_set("OfficeRegistry", code2[:-1]) is None
+    assert matching_set("AnchorRegistry", bytes(flipped)) is None
+    assert matching_set("AnchorRegistry", code1[:-1]) is None
+    # The immutable's value is checked too: a registry reading offices from elsewhere does not verify.
+    crossed = dataclasses.replace(one.deployment, office_registry=two.deployment.office_registry)
+    assert "AnchorRegistry.offices" in failed(verify_deployment(Chain(chain.w3, crossed), None, three()))
 
 
 def test_genesis_chain_id_is_enforced(chain: Chain) -> None:

@@ -74,7 +74,7 @@ def test_genesis_deploy_with_keystore_prints_record_and_verifies(tmp_path: Path,
     out = run(env, "deploy", "--genesis", str(genesis), "--json")
     body = json.loads(out.stdout)
     assert body["deployer"] == address and body["preset"] == "genesis" and body["evmVersion"] == "paris"
-    assert body["offices"] == ["EP", "US", "JP", "EM", "WO"] and body["threshold"] == 3
+    assert body["offices"] == ["EP", "US", "JP", "EM", "WO"] and body["requiredApprovals"] == 3
     assert [s["contract"] for s in body["steps"]] == ["OfficeRegistry", "AnchorRegistry"]
     assert body["gasUsed"] == sum(s["gasUsed"] for s in body["steps"]) > 2_000_000
     assert body["replaced"] is None
@@ -87,9 +87,9 @@ def test_genesis_deploy_with_keystore_prints_record_and_verifies(tmp_path: Path,
     ok = run(env, "deployment", "verify", "--genesis", str(genesis))
     assert ok.stdout.strip().endswith("VERIFIED") and "FAIL" not in ok.stdout
     changed = tmp_path / "changed.toml"
-    changed.write_text(genesis.read_text().replace("threshold = 3", "threshold = 2"))
+    changed.write_text(genesis.read_text().replace("min_approvals = 2", "min_approvals = 4"))
     bad = run(env, "deployment", "verify", "--genesis", str(changed), "--json", status=2)
-    assert {c["check"] for c in json.loads(bad.stdout)["checks"] if not c["ok"]} >= {"genesis.threshold"}
+    assert {c["check"] for c in json.loads(bad.stdout)["checks"] if not c["ok"]} >= {"genesis.rule", "genesis.file"}
     # A dev key cannot sign for a genesis office: the preset is not "dev".
     gazette = tmp_path / "g"
     generate_gazette(gazette, office="EP", count=2, seed=3)

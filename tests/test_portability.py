@@ -21,7 +21,7 @@ from evm_clients import Client, fund, ganache, hardhat
 from web3 import Web3
 
 from registry.anchor import Anchorer
-from registry.chain import Chain, connect, dev_account
+from registry.chain import Chain, GovernanceRule, connect, dev_account
 from registry.config import EMBEDDED
 from registry.deploy import deploy, verify_deployment
 from registry.errors import ChainError
@@ -38,12 +38,12 @@ OFFICES = (("EP", "European Patent Office"), ("US", "USPTO"), ("JP", "JPO"))
 
 
 def genesis() -> Genesis:
-    """Three offices signed by dev accounts 1-3, threshold 2."""
+    """Three offices signed by dev accounts 1-3; a majority (2 of 3) approves."""
     offices = [
         GenesisOffice(code, name, f"https://{code.lower()}.example.org/?q=", (str(dev_account(i).address),))
         for i, (code, name) in enumerate(OFFICES, start=1)
     ]
-    return Genesis.of(offices, 2)
+    return Genesis.of(offices, GovernanceRule())
 
 
 def funded_deployer(chain: Chain) -> LocalAccount:
@@ -73,13 +73,15 @@ def scenario(chain: Chain, evm_version: str, tmp_path: Path) -> dict[str, int]:
     assert verify_bundle(chain, bundles[0], content_hash="0x" + keccak(b"other").hex()).verdict == TAMPERED
 
     ep, us = dev_account(1), dev_account(2)
-    fn = chain.offices.functions.propose(0, b"KR", "KIPO", "https://kipo.example.org/", dev_account(6).address)
-    proposed = chain.transact(ep, fn)
-    proposal = chain.offices.functions.proposalCount().call() - 1
-    approved = chain.transact(us, chain.offices.functions.approve(proposal))
-    executed = chain.transact(us, chain.offices.functions.execute(proposal))
+    proposal, proposed = chain.propose(
+        ep, "admit", "KR", name="KIPO", base_uri="https://kipo.example.org/", signer=dev_account(6).address
+    )
+    approved = chain.approve(us, proposal)
+    executed = chain.execute(us, proposal)
     assert chain.office_codes() == ["EP", "US", "JP", "KR"]
     assert chain.office_info("KR")[2] == "active"
+    assert chain.office_of(dev_account(6).address) is None  # nominated: it signs once it accepts
+    chain.accept_signer(dev_account(6), "KR")
     assert chain.office_of(dev_account(6).address) == "KR"
     return {
         "OfficeRegistry": record.steps[0].gas_used,

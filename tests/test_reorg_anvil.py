@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from registry.anchor import Anchorer
-from registry.chain import Chain, connect, dev_account
+from registry.chain import Chain, GovernanceRule, connect, dev_account
 from registry.deploy import deploy, verify_deployment
 from registry.genesis import Genesis, GenesisOffice
 from registry.indexer import Index, Indexer
@@ -45,7 +45,7 @@ def genesis() -> Genesis:
         GenesisOffice(c, c, f"https://{c.lower()}.example.org/", (str(dev_account(i).address),))
         for i, c in enumerate(("EP", "US", "JP"), start=1)
     ]
-    return Genesis.of(offices, 1)  # one approval: governance in two transactions
+    return Genesis.of(offices, GovernanceRule())  # 2 of 3
 
 
 def anchor(chain: Chain, tmp_path: Path, name: str, seed: int) -> str:
@@ -70,10 +70,12 @@ def test_deploy_anchor_index_with_block_time_and_repair_a_reorganisation(node: L
     snapshot = rpc_call(node.rpc_url, "evm_snapshot")
     fork_point = chain.w3.eth.block_number
     root_a = anchor(chain, tmp_path, "a", seed=1)
-    offices = chain.offices.functions
-    chain.transact(dev_account(1), offices.addSigner(dev_account(7).address), confirmations=CONFIRMATIONS)
-    chain.transact(dev_account(1), offices.propose(1, b"JP", "", "", "0x" + "00" * 20))
-    chain.transact(dev_account(1), offices.execute(0), confirmations=CONFIRMATIONS)
+    chain.add_signer(dev_account(1), dev_account(7).address)
+    chain.accept_signer(dev_account(7), "EP")
+    proposal, _ = chain.propose(dev_account(1), "suspend", "JP")
+    chain.approve(dev_account(2), proposal)
+    chain.execute(dev_account(2), proposal)
+    rpc_call(node.rpc_url, "anvil_mine", [hex(CONFIRMATIONS)])
     first = indexer.sync()
     index = Index(indexer.db)
     assert first.reorganisation is None
@@ -100,5 +102,5 @@ def test_deploy_anchor_index_with_block_time_and_repair_a_reorganisation(node: L
     assert {o.code: o.status for o in index.offices()}["JP"] == "active"
     assert not index.was_signer_at("EP", dev_account(7).address, second.to_block)
     assert index.was_signer_at("EP", dev_account(1).address, second.to_block)
-    assert chain.batch_of(root_a) is None and chain.batch_of(root_b) is not None  # the index agrees with the chain
+    assert chain.batch_of("EP", root_a) is None and chain.batch_of("EP", root_b) is not None  # as the index
     assert indexer.sync().reorganisation is None  # repaired once

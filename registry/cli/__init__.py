@@ -37,6 +37,9 @@ def _register() -> None:
     app.add_typer(chain_cmd.app, name="chain")
     app.add_typer(office_cmd.app, name="office")
     app.add_typer(deploy_cmd.app, name="deployment")
+    from . import revoke_cmd
+
+    app.add_typer(revoke_cmd.app, name="revoke")
 
 
 def main() -> None:

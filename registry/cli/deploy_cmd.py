@@ -116,7 +116,7 @@ def deploy(
     typer.echo(
         f"deployed on chain {dep.chain_id} ({record.evm_version} build, {wait} confirmation(s)):"
         f" AnchorRegistry {dep.anchor_registry}, OfficeRegistry {dep.office_registry}, block {dep.block_number};"
-        f" offices {', '.join(body['offices'])}, threshold {genesis.threshold}"
+        f" offices {', '.join(body['offices'])}; approvals needed now {body['requiredApprovals']}"
     )
     for step in record.steps:
         typer.echo(_step_line(step))
