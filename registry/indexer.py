@@ -89,7 +89,8 @@ CREATE TABLE IF NOT EXISTS idx_batches (
         CHECK (manifest_status IN ('pending', 'indexed', 'failed')),
     manifest_error TEXT,
     manifest_attempts INTEGER NOT NULL DEFAULT 0,
-    manifest_retry_at REAL NOT NULL DEFAULT 0
+    manifest_retry_at REAL NOT NULL DEFAULT 0,
+    registry TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS idx_batches_office ON idx_batches(office, block_number);
 CREATE INDEX IF NOT EXISTS idx_batches_manifest ON idx_batches(manifest_status, manifest_retry_at);
@@ -170,6 +171,8 @@ class IndexedBatch:
     revocation_reason: int
     manifest_status: str
     manifest_error: str | None
+    #: The AnchorRegistry that holds the batch (a predecessor or successor of the followed one, or it).
+    registry: str = ""
 
     @property
     def anchored_at(self) -> str:
@@ -237,7 +240,7 @@ class SyncResult:
 
 _BATCH_COLS: Final = (
     "root, office, signer, block_number, log_index, timestamp, leaf_count, manifest_uri, tx_hash,"
-    " revocation_reason, manifest_status, manifest_error"
+    " revocation_reason, manifest_status, manifest_error, registry"
 )
 _LEAF_SELECT: Final = (
     "SELECT l.root, l.position, l.leaf, l.record_id, l.content_hash, l.canonicalization, l.supersedes,"
@@ -446,9 +449,10 @@ class Index:
     def bundle(self, leaf: IndexedLeaf, chain_id: int, registry: str) -> ProofBundle:
         """The proof bundle of an indexed record, rebuilt from its batch's leaves."""
         proof = self.tree(leaf.root).proof(leaf.position)
+        batch = self.batch(leaf.root)
         return ProofBundle(
             chain_id=chain_id,
-            registry=registry,
+            registry=Web3.to_checksum_address(batch.registry) if batch is not None and batch.registry else registry,
             office=leaf.office,
             root=leaf.root,
             value=leaf.value,
@@ -549,7 +553,10 @@ class Indexer:
         manifest_timeout: float = MANIFEST_TIMEOUT,
         manifest_max_bytes: int = MANIFEST_MAX_BYTES,
         allow_file_manifests: bool = True,
+        follow_versions: bool = True,
     ) -> None:
+        """Bind to ``chain``'s deployment; ``follow_versions`` also indexes its confirmed predecessors and
+        successors (:mod:`registry.lineage`), each batch tagged with its registry."""
         if chain.deployment is None:
             raise IndexStateError("no deployment to index: run `ipreg deploy` or give the registry address")
         if step < 1:
@@ -567,18 +574,27 @@ class Indexer:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            columns = {str(r[1]) for r in self.db.execute("PRAGMA table_info(idx_batches)")}
+            if "registry" not in columns:  # an index written before registries had versions
+                self.db.execute("ALTER TABLE idx_batches ADD COLUMN registry TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {store_path}: {exc}") from None
         self.index = Index(self.db)
-        anchors, offices = chain.anchors, chain.offices
-        self._contracts = {anchors.address.lower(): anchors, offices.address.lower(): offices}
-        self._events = {
-            (anchors.address.lower(), getattr(anchors.events, n)().topic): getattr(anchors.events, n)()
-            for n in ("BatchAnchored", "BatchRevoked", "LeafRevoked")
-        } | {
-            (offices.address.lower(), getattr(offices.events, n)().topic): getattr(offices.events, n)()
-            for n in ("OfficeAdmitted", "OfficeStatusChanged", "SignerAdded", "SignerRemoved")
-        }
+        from .lineage import lineage
+
+        self.versions = lineage(chain) if follow_versions else [chain]
+        self._contracts: dict[str, Any] = {}
+        self._events: dict[tuple[str, str], Any] = {}
+        for version in self.versions:
+            anchors, offices = version.anchors, version.offices
+            self._contracts |= {anchors.address.lower(): anchors, offices.address.lower(): offices}
+            self._events |= {
+                (anchors.address.lower(), getattr(anchors.events, n)().topic): getattr(anchors.events, n)()
+                for n in ("BatchAnchored", "BatchRevoked", "LeafRevoked")
+            } | {
+                (offices.address.lower(), getattr(offices.events, n)().topic): getattr(offices.events, n)()
+                for n in ("OfficeAdmitted", "OfficeStatusChanged", "SignerAdded", "SignerRemoved")
+            }
 
     def close(self) -> None:
         """Close the connection."""
@@ -598,11 +614,14 @@ class Indexer:
             "officeRegistry": dep.office_registry.lower(),
         }
         meta = self.index.meta()
+        versions = ",".join(v.anchors.address.lower() for v in self.versions)
+        # Other versions' deployment blocks are unknown (bound by address alone): index them from block 0.
+        start = dep.block_number if len(self.versions) == 1 else 0
         if not meta:
             with self._transaction() as db:
                 db.executemany(
                     "INSERT INTO idx_meta (key, value) VALUES (?, ?)",
-                    [*wanted.items(), ("startBlock", str(dep.block_number))],
+                    [*wanted.items(), ("startBlock", str(start)), ("versions", versions)],
                 )
             return
         if any(meta.get(k) != v for k, v in wanted.items()):
@@ -610,6 +629,16 @@ class Indexer:
                 f"the index follows registry {meta.get('anchorRegistry')} on chain {meta.get('chainId')},"
                 f" not {wanted['anchorRegistry']} on chain {wanted['chainId']}: run `ipreg index rebuild`"
             )
+        if meta.get("versions", wanted["anchorRegistry"]) != versions:
+            # A successor or predecessor was linked since the last sync: read every version's events
+            # again from the start (applying an event twice changes nothing).
+            with self._transaction() as db:
+                db.execute("DELETE FROM idx_meta WHERE key IN ('cursor', 'cursorHash')")
+                db.execute("DELETE FROM idx_blocks")
+                db.executemany(
+                    "INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
+                    [("startBlock", str(min(start, int(meta.get("startBlock", start))))), ("versions", versions)],
+                )
 
     def _block_hash(self, number: int) -> str | None:
         """The canonical hash at ``number``, or None if the chain is shorter."""
@@ -748,7 +777,7 @@ class Indexer:
         if name == "BatchAnchored":
             db.execute(
                 "INSERT OR IGNORE INTO idx_batches (root, office, signer, block_number, log_index, timestamp,"
-                " leaf_count, manifest_uri, tx_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " leaf_count, manifest_uri, tx_hash, registry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _hex(a["root"]),
                     office,
@@ -759,6 +788,7 @@ class Indexer:
                     int(a["leafCount"]),
                     str(a["manifestURI"]),
                     _hex(e["transactionHash"]),
+                    str(e["address"]).lower(),
                 ),
             )
             return 1

@@ -98,3 +98,50 @@ def test_an_imposter_successor_does_not_verify() -> None:
     second_record = deploy(second, dev_account(0), genesis())
     freeze(second, unrelated.deployment.anchor_registry)
     assert checks_of(second, second_record)["migration.successor"][0] is False
+
+
+def test_the_indexer_follows_predecessor_and_successor(tmp_path: Path) -> None:
+    from registry.indexer import Index, Indexer
+
+    w3 = connect(EMBEDDED)
+    old = Chain(w3)
+    old_record = deploy(old, dev_account(0), genesis())
+    first = Anchorer(Store(tmp_path / "a.sqlite"), old, dev_account(1), "EP", tmp_path / "manifests")
+    first.submit(prepare_files(generate_gazette(tmp_path / "g1", office="EP", count=3, seed=6)))
+    root_old = first.run().batches[0].root
+    # An auditor following the old registry before any migration.
+    auditor = Indexer(tmp_path / "auditor.sqlite", old)
+    auditor.sync()
+    assert [v.deployment.anchor_registry for v in auditor.versions if v.deployment] == [
+        old_record.deployment.anchor_registry
+    ]
+
+    new = Chain(w3)
+    new_record = deploy(new, dev_account(0), genesis(), predecessor=old_record.deployment.anchor_registry)
+    # Not linked until the old registry's governance freezes it in favour of the new one.
+    assert len(Indexer(tmp_path / "early.sqlite", new).versions) == 1
+    freeze(old, new_record.deployment.anchor_registry)
+    second = Anchorer(Store(tmp_path / "b.sqlite"), new, dev_account(1), "EP", tmp_path / "manifests")
+    second.submit(prepare_files(generate_gazette(tmp_path / "g2", office="EP", count=2, seed=7)))
+    root_new = second.run().batches[0].root
+
+    for chain, path in ((new, tmp_path / "new.sqlite"), (old, tmp_path / "auditor.sqlite")):
+        indexer = Indexer(path, chain)  # the auditor's existing index learns about the successor
+        assert len(indexer.versions) == 2
+        indexer.sync()
+        index = Index(indexer.db)
+        old_batch, new_batch = index.batch(root_old), index.batch(root_new)
+        assert old_batch is not None and old_batch.registry == old_record.deployment.anchor_registry.lower()
+        assert new_batch is not None and new_batch.registry == new_record.deployment.anchor_registry.lower()
+        assert old_batch.manifest_status == new_batch.manifest_status == "indexed"
+        # A bundle rebuilt from the index names the registry that holds the batch, and verifies there.
+        leaf = next(iter(index.office_leaves("EP")))
+        assert leaf.root == root_old
+        bundle = index.bundle(leaf, w3.eth.chain_id, chain.deployment.anchor_registry)  # type: ignore[union-attr]
+        assert bundle.registry.lower() == old_record.deployment.anchor_registry.lower()
+        assert verify_bundle(Chain.for_registry(w3, bundle.registry), bundle).verdict == VERIFIED
+        indexer.close()
+    # An imposter naming the old registry as its predecessor is not followed, and does not graft onto it.
+    imposter = Chain(w3)
+    deploy(imposter, dev_account(0), genesis(), predecessor=old_record.deployment.anchor_registry)
+    assert len(Indexer(tmp_path / "imposter.sqlite", imposter).versions) == 1
