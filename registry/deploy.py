@@ -336,6 +336,13 @@ def deploy(
         raise ConfigError(f"the genesis is for chain {genesis.chain_id}, the endpoint serves chain {chain_id}")
     if confirmations < 1:
         raise ConfigError(f"confirmations must be at least 1, got {confirmations}")
+    if predecessor is not None:
+        previous = Chain.for_registry(chain.w3, predecessor, retries=chain.retries)  # an AnchorRegistry here
+        if previous.frozen_at() != 0:
+            raise ConfigError(
+                f"predecessor {predecessor} is already frozen in favour of {previous.successor()}: deploy no"
+                " second successor"
+            )
     steps: list[DeployStep] = []
     office_args = constructor_args("OfficeRegistry", genesis)
     steps.append(_create(chain, deployer, "OfficeRegistry", evm_version, office_args, confirmations, timeout))

@@ -118,7 +118,10 @@ def test_no_silent_replacement_and_the_old_deployment_stays_readable(tmp_path: P
     assert "--replace" in refused.stderr
     assert json.loads((tmp_path / "home" / "deployment.json").read_text())["anchor_registry"] == again["anchorRegistry"]
 
-    third = json.loads(run(env, "deploy", "--replace", "--json").stdout)
+    assert "not an AnchorRegistry" in run(env, "deploy", "--replace", "--predecessor", first["officeRegistry"],
+                                          status=1).stderr  # fmt: skip
+    third = json.loads(run(env, "deploy", "--replace", "--predecessor", again["anchorRegistry"], "--json").stdout)
+    assert third["predecessor"] == again["anchorRegistry"]
     archive = Path(third["replaced"])
     assert third["anchorRegistry"] not in (first["anchorRegistry"], again["anchorRegistry"])
     assert (archive / "registry.sqlite").is_file() and not (tmp_path / "home" / "registry.sqlite-wal").exists()
@@ -132,6 +135,9 @@ def test_no_silent_replacement_and_the_old_deployment_stays_readable(tmp_path: P
     assert json.loads(run(env, "verify", str(files[0]), "--json", status=4).stdout)["verdict"] == "UNKNOWN"
     shown = json.loads(run(env, "deployment", "show", "--json").stdout)
     assert shown["anchorRegistry"] == third["anchorRegistry"] and len(shown["steps"]) == 2
+    checks = json.loads(run(env, "deployment", "verify", "--json").stdout)["checks"]
+    link = next(c for c in checks if c["check"] == "migration.predecessor")
+    assert link["ok"] and "not frozen yet" in link["detail"]
 
 
 def test_example_genesis_on_its_own_chain(tmp_path: Path) -> None:

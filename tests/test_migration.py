@@ -16,7 +16,7 @@ from registry.anchor import Anchorer
 from registry.chain import Chain, GovernanceRule, connect, dev_account
 from registry.config import EMBEDDED
 from registry.deploy import deploy, verify_deployment
-from registry.errors import ContractRevertError
+from registry.errors import ConfigError, ContractRevertError
 from registry.genesis import Genesis, GenesisOffice
 from registry.ingest import prepare_files
 from registry.records import ProofBundle
@@ -143,5 +143,8 @@ def test_the_indexer_follows_predecessor_and_successor(tmp_path: Path) -> None:
         indexer.close()
     # An imposter naming the old registry as its predecessor is not followed, and does not graft onto it.
     imposter = Chain(w3)
-    deploy(imposter, dev_account(0), genesis(), predecessor=old_record.deployment.anchor_registry)
-    assert len(Indexer(tmp_path / "imposter.sqlite", imposter).versions) == 1
+    with pytest.raises(ConfigError, match="already frozen"):  # ipreg deploys no second successor...
+        deploy(imposter, dev_account(0), genesis(), predecessor=old_record.deployment.anchor_registry)
+    offices = [(o.code, o.name, o.base_uri, o.signers[0]) for o in genesis().offices]
+    imposter.deploy(dev_account(0), offices, GovernanceRule(), predecessor=old_record.deployment.anchor_registry)
+    assert len(Indexer(tmp_path / "imposter.sqlite", imposter).versions) == 1  # ...and one made otherwise is no link
