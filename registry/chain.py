@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -192,8 +192,10 @@ class Deployment:
         if not path.is_file():
             raise ConfigError(f"no deployment at {path}: run `ipreg deploy` first (or set IPREG_HOME)")
         try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, TypeError) as exc:
+            body = json.loads(path.read_text(encoding="utf-8"))
+            known = {f.name for f in fields(cls)}  # a deployment record carries more (registry.deploy)
+            return cls(**{k: v for k, v in body.items() if k in known})
+        except (ValueError, TypeError, AttributeError) as exc:
             raise ConfigError(f"unreadable deployment file {path}: {exc}") from None
 
 

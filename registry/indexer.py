@@ -39,6 +39,8 @@ from .store import immediate
 
 #: Blocks per ``eth_getLogs`` request.
 BLOCK_STEP: Final = 2000
+#: Indexed blocks whose hashes are kept to find where a reorganisation forked (deeper: rebuild).
+REORG_WINDOW: Final = 4096
 #: Largest manifest fetched (a 10,000-record manifest is about 2 MB).
 MANIFEST_MAX_BYTES: Final = 64 * 1024 * 1024
 #: Seconds before a manifest fetch gives up.
@@ -50,7 +52,15 @@ MANIFEST_FORMAT: Final = "ipreg-manifest-v1"
 _OFFICE: Final = re.compile(r"[A-Z]{2}")
 _ROOT: Final = re.compile(r"0x[0-9a-f]{64}")
 
-_TABLES: Final = ("idx_meta", "idx_offices", "idx_signers", "idx_batches", "idx_revoked_leaves", "idx_leaves")
+_TABLES: Final = (
+    "idx_meta",
+    "idx_offices",
+    "idx_signers",
+    "idx_batches",
+    "idx_revoked_leaves",
+    "idx_leaves",
+    "idx_blocks",
+)
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS idx_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,7 +94,8 @@ CREATE TABLE IF NOT EXISTS idx_batches (
         CHECK (manifest_status IN ('pending', 'indexed', 'failed')),
     manifest_error TEXT,
     manifest_attempts INTEGER NOT NULL DEFAULT 0,
-    manifest_retry_at REAL NOT NULL DEFAULT 0
+    manifest_retry_at REAL NOT NULL DEFAULT 0,
+    registry TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS idx_batches_office ON idx_batches(office, block_number);
 CREATE INDEX IF NOT EXISTS idx_batches_manifest ON idx_batches(manifest_status, manifest_retry_at);
@@ -109,6 +120,7 @@ CREATE INDEX IF NOT EXISTS idx_leaves_hash ON idx_leaves(content_hash);
 CREATE INDEX IF NOT EXISTS idx_leaves_record ON idx_leaves(record_id);
 CREATE INDEX IF NOT EXISTS idx_leaves_supersedes ON idx_leaves(supersedes);
 CREATE INDEX IF NOT EXISTS idx_leaves_leaf ON idx_leaves(leaf);
+CREATE TABLE IF NOT EXISTS idx_blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 """
 
 
@@ -170,6 +182,8 @@ class IndexedBatch:
     revocation_reason: int
     manifest_status: str
     manifest_error: str | None
+    #: The AnchorRegistry that holds the batch (a predecessor or successor of the followed one, or it).
+    registry: str = ""
 
     @property
     def anchored_at(self) -> str:
@@ -216,6 +230,8 @@ class SyncResult:
     manifests_indexed: int = 0
     leaves: int = 0
     manifest_failures: list[tuple[str, str]] = field(default_factory=list)
+    #: (old cursor, common ancestor) when a reorganisation below the cursor was repaired.
+    reorganisation: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """lowerCamelCase summary for ``--json``."""
@@ -227,12 +243,15 @@ class SyncResult:
             "manifestsIndexed": self.manifests_indexed,
             "leaves": self.leaves,
             "manifestFailures": [{"root": r, "error": e} for r, e in self.manifest_failures],
+            "reorganisation": None
+            if self.reorganisation is None
+            else {"cursor": self.reorganisation[0], "ancestor": self.reorganisation[1]},
         }
 
 
 _BATCH_COLS: Final = (
     "root, office, signer, block_number, log_index, timestamp, leaf_count, manifest_uri, tx_hash,"
-    " revocation_reason, manifest_status, manifest_error"
+    " revocation_reason, manifest_status, manifest_error, registry"
 )
 _LEAF_SELECT: Final = (
     "SELECT l.root, l.position, l.leaf, l.record_id, l.content_hash, l.canonicalization, l.supersedes,"
@@ -441,9 +460,10 @@ class Index:
     def bundle(self, leaf: IndexedLeaf, chain_id: int, registry: str) -> ProofBundle:
         """The proof bundle of an indexed record, rebuilt from its batch's leaves."""
         proof = self.tree(leaf.root).proof(leaf.position)
+        batch = self.batch(leaf.root)
         return ProofBundle(
             chain_id=chain_id,
-            registry=registry,
+            registry=Web3.to_checksum_address(batch.registry) if batch is not None and batch.registry else registry,
             office=leaf.office,
             root=leaf.root,
             value=leaf.value,
@@ -575,11 +595,14 @@ class Indexer:
         allow_file_manifests: bool = False,
         policy: FetchPolicy | None = None,
         local_manifests: Path | None = None,
+        follow_versions: bool = True,
     ) -> None:
         """``policy``: what manifest fetching may contact (default :meth:`FetchPolicy.from_env`: https to
         public addresses); ``local_manifests``: this home's manifest folder (default ``manifests/`` beside
         the store), where manifests are found by office and root before any fetch. ``allow_file_manifests``
-        is accepted for old callers and ignored: ``file://`` URIs are never read by URI."""
+        is accepted for old callers and ignored: ``file://`` URIs are never read by URI. ``follow_versions``
+        also indexes the deployment's confirmed predecessors and successors (:mod:`registry.lineage`), each
+        batch tagged with its registry."""
         del allow_file_manifests
         if chain.deployment is None:
             raise IndexStateError("no deployment to index: run `ipreg deploy` or give the registry address")
@@ -602,18 +625,27 @@ class Indexer:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            columns = {str(r[1]) for r in self.db.execute("PRAGMA table_info(idx_batches)")}
+            if "registry" not in columns:  # an index written before registries had versions
+                self.db.execute("ALTER TABLE idx_batches ADD COLUMN registry TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {store_path}: {exc}") from None
         self.index = Index(self.db)
-        anchors, offices = chain.anchors, chain.offices
-        self._contracts = {anchors.address.lower(): anchors, offices.address.lower(): offices}
-        self._events = {
-            (anchors.address.lower(), getattr(anchors.events, n)().topic): getattr(anchors.events, n)()
-            for n in ("BatchAnchored", "BatchRevoked", "LeafRevoked")
-        } | {
-            (offices.address.lower(), getattr(offices.events, n)().topic): getattr(offices.events, n)()
-            for n in ("OfficeAdmitted", "OfficeStatusChanged", "SignerAdded", "SignerRemoved")
-        }
+        from .lineage import lineage
+
+        self.versions = lineage(chain) if follow_versions else [chain]
+        self._contracts: dict[str, Any] = {}
+        self._events: dict[tuple[str, str], Any] = {}
+        for version in self.versions:
+            anchors, offices = version.anchors, version.offices
+            self._contracts |= {anchors.address.lower(): anchors, offices.address.lower(): offices}
+            self._events |= {
+                (anchors.address.lower(), getattr(anchors.events, n)().topic): getattr(anchors.events, n)()
+                for n in ("BatchAnchored", "BatchRevoked", "LeafRevoked")
+            } | {
+                (offices.address.lower(), getattr(offices.events, n)().topic): getattr(offices.events, n)()
+                for n in ("OfficeAdmitted", "OfficeStatusChanged", "SignerAdded", "SignerRemoved")
+            }
 
     def close(self) -> None:
         """Close the connection."""
@@ -633,11 +665,14 @@ class Indexer:
             "officeRegistry": dep.office_registry.lower(),
         }
         meta = self.index.meta()
+        versions = ",".join(v.anchors.address.lower() for v in self.versions)
+        # Other versions' deployment blocks are unknown (bound by address alone): index them from block 0.
+        start = dep.block_number if len(self.versions) == 1 else 0
         if not meta:
             with self._transaction() as db:
                 db.executemany(
                     "INSERT INTO idx_meta (key, value) VALUES (?, ?)",
-                    [*wanted.items(), ("startBlock", str(dep.block_number))],
+                    [*wanted.items(), ("startBlock", str(start)), ("versions", versions)],
                 )
             return
         if any(meta.get(k) != v for k, v in wanted.items()):
@@ -645,17 +680,77 @@ class Indexer:
                 f"the index follows registry {meta.get('anchorRegistry')} on chain {meta.get('chainId')},"
                 f" not {wanted['anchorRegistry']} on chain {wanted['chainId']}: run `ipreg index rebuild`"
             )
+        if meta.get("versions", wanted["anchorRegistry"]) != versions:
+            # A successor or predecessor was linked since the last sync: read every version's events
+            # again from the start (applying an event twice changes nothing).
+            with self._transaction() as db:
+                db.execute("DELETE FROM idx_meta WHERE key IN ('cursor', 'cursorHash')")
+                db.execute("DELETE FROM idx_blocks")
+                db.executemany(
+                    "INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
+                    [("startBlock", str(min(start, int(meta.get("startBlock", start))))), ("versions", versions)],
+                )
 
-    def _check_cursor(self, cursor: int) -> None:
+    def _block_hash(self, number: int) -> str | None:
+        """The canonical hash at ``number``, or None if the chain is shorter."""
+        from web3.exceptions import BlockNotFound
+
+        try:
+            return _hex(self.chain.rpc(lambda: self.chain.w3.eth.get_block(number))["hash"])
+        except BlockNotFound:
+            return None
+
+    def _check_cursor(self, cursor: int) -> tuple[int, int] | None:
+        """Detect a reorganisation below the cursor and roll back to the fork point; (cursor, ancestor)."""
         recorded = self.index.meta().get("cursorHash")
-        if recorded is None:
-            return
-        block = self.chain.rpc(lambda: self.chain.w3.eth.get_block(cursor))
-        if _hex(block["hash"]) != recorded:
+        if recorded is None or self._block_hash(cursor) == recorded:
+            return None
+        ancestor = None
+        for number, known in self.db.execute("SELECT number, hash FROM idx_blocks ORDER BY number DESC").fetchall():
+            if self._block_hash(int(number)) == known:
+                ancestor = int(number)
+                break
+        if ancestor is None:
             raise IndexStateError(
-                f"the chain changed at or below indexed block {cursor} (reorganisation deeper than "
-                f"{self.confirmations} confirmation(s), or a reset node): run `ipreg index rebuild`"
+                f"the chain changed at or below indexed block {cursor} and no block the index kept is still on"
+                f" it (reorganisation deeper than {REORG_WINDOW} blocks, or a reset node): run `ipreg index rebuild`"
             )
+        self._roll_back(ancestor)
+        return cursor, ancestor
+
+    def _roll_back(self, ancestor: int) -> None:
+        """Forget everything indexed from blocks above ``ancestor``; office status as at ``ancestor``."""
+        offices = self.chain.offices.functions
+
+        def status_at(code: str) -> str:
+            info = self.chain.rpc(lambda: offices.office(code.encode("ascii")).call(block_identifier=ancestor))
+            return OFFICE_STATUS[int(info[2])]
+
+        rows = self.db.execute("SELECT code FROM idx_offices WHERE admitted_block <= ?", (ancestor,)).fetchall()
+        statuses = {str(code): status_at(str(code)) for (code,) in rows}
+        known = self.db.execute("SELECT hash FROM idx_blocks WHERE number = ?", (ancestor,)).fetchone()[0]
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM idx_leaves WHERE root IN (SELECT root FROM idx_batches WHERE block_number > ?)",
+                (ancestor,),
+            )
+            db.execute("DELETE FROM idx_batches WHERE block_number > ?", (ancestor,))
+            db.execute(
+                "UPDATE idx_batches SET revocation_reason = 0, revoked_block = NULL WHERE revoked_block > ?",
+                (ancestor,),
+            )
+            db.execute("DELETE FROM idx_revoked_leaves WHERE block_number > ?", (ancestor,))
+            db.execute("DELETE FROM idx_offices WHERE admitted_block > ?", (ancestor,))
+            db.executemany("UPDATE idx_offices SET status = ? WHERE code = ?", [(v, k) for k, v in statuses.items()])
+            db.execute("DELETE FROM idx_signers WHERE from_block > ?", (ancestor,))
+            db.execute("UPDATE idx_signers SET until_block = NULL WHERE until_block > ?", (ancestor,))
+            db.execute("DELETE FROM idx_blocks WHERE number > ?", (ancestor,))
+            db.executemany(
+                "INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
+                [("cursor", str(ancestor)), ("cursorHash", str(known))],
+            )
+        with _TREES_LOCK:
+            _TREES.clear()
 
     # -- sync
 
@@ -668,12 +763,13 @@ class Indexer:
         self._claim()
         start = int(self.index.meta()["startBlock"])
         cursor = self.index.cursor()
-        if cursor is not None:
-            self._check_cursor(cursor)
+        reorganisation = self._check_cursor(cursor) if cursor is not None else None
+        if reorganisation is not None:
+            cursor = reorganisation[1]
         first = start if cursor is None else cursor + 1
         latest = self.chain.rpc(lambda: self.chain.w3.eth.block_number)
         target = latest - self.confirmations + 1
-        result = SyncResult(first, max(target, first - 1))
+        result = SyncResult(first, max(target, first - 1), reorganisation=reorganisation)
         lo = first
         while lo <= target:
             hi = min(lo + self.step - 1, target)
@@ -685,15 +781,24 @@ class Indexer:
         return result
 
     def _sync_range(self, lo: int, hi: int, result: SyncResult) -> int:
-        logs = self.chain.rpc(
-            lambda: self.chain.w3.eth.get_logs(
-                {
-                    "address": [Web3.to_checksum_address(a) for a in self._contracts],
-                    "fromBlock": lo,
-                    "toBlock": hi,
-                }
+        for _ in range(5):  # the range's end must be the same block before and after reading its logs
+            before = self._block_hash(hi)
+            logs = self.chain.rpc(
+                lambda: self.chain.w3.eth.get_logs(
+                    {
+                        "address": [Web3.to_checksum_address(a) for a in self._contracts],
+                        "fromBlock": lo,
+                        "toBlock": hi,
+                    }
+                )
             )
-        )
+            cursor_hash = self._block_hash(hi)
+            if cursor_hash is not None and cursor_hash == before:
+                break
+        else:
+            raise IndexStateError(f"the chain keeps changing at block {hi}: sync again later")
+        hashes = {int(log["blockNumber"]): _hex(log["blockHash"]) for log in logs}
+        hashes[hi] = cursor_hash
         decoded = []
         for log in logs:
             topics = log.get("topics") or []
@@ -702,10 +807,11 @@ class Indexer:
                 decoded.append(event.process_log(log))
         blocks = {int(e["blockNumber"]) for e in decoded if e["event"] == "BatchAnchored"}
         times = {n: self._timestamp(n) for n in blocks}
-        cursor_hash = _hex(self.chain.rpc(lambda: self.chain.w3.eth.get_block(hi))["hash"])
         with self._transaction() as db:
             for e in decoded:
                 result.batches += self._apply(db, e, times)
+            db.executemany("INSERT OR REPLACE INTO idx_blocks (number, hash) VALUES (?, ?)", sorted(hashes.items()))
+            db.execute("DELETE FROM idx_blocks WHERE number < ?", (hi - REORG_WINDOW,))
             db.executemany(
                 "INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
                 [("cursor", str(hi)), ("cursorHash", cursor_hash)],
@@ -722,7 +828,7 @@ class Indexer:
         if name == "BatchAnchored":
             db.execute(
                 "INSERT OR IGNORE INTO idx_batches (root, office, signer, block_number, log_index, timestamp,"
-                " leaf_count, manifest_uri, tx_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " leaf_count, manifest_uri, tx_hash, registry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _hex(a["root"]),
                     office,
@@ -733,6 +839,7 @@ class Indexer:
                     int(a["leafCount"]),
                     str(a["manifestURI"]),
                     _hex(e["transactionHash"]),
+                    str(e["address"]).lower(),
                 ),
             )
             return 1

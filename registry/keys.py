@@ -167,3 +167,10 @@ def fund_from_dev_account(chain: Chain, address: str, wei: int = DEV_FUNDING_WEI
     tx_hash = chain.send(funder, tx)
     chain.wait(tx_hash)
     return tx_hash
+
+
+def load_keystore(settings: Settings, path: Path) -> LocalAccount:
+    """Unlock the keystore at ``path`` with the configured password (deployer keys and the like)."""
+    if not path.is_file():
+        raise ConfigError(f"keystore {path} not found")
+    return unlock(path, _password(settings))

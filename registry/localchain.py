@@ -167,12 +167,23 @@ class _Detached(subprocess.Popen[bytes]):
 class LocalChain:
     """A detached anvil node whose state lives in ``state_dir``."""
 
-    def __init__(self, state_dir: Path, port: int, host: str = "127.0.0.1", block_time: float | None = None):
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int,
+        host: str = "127.0.0.1",
+        block_time: float | None = None,
+        chain_id: int = CHAIN_ID,
+        hardfork: str = HARDFORK,
+    ):
         """Describe the node; nothing starts until :meth:`start`.
 
         ``block_time`` of None mines one block per transaction (automine); a number mines on
-        that interval in seconds.
+        that interval in seconds. ``chain_id`` and ``hardfork`` other than 31337 / prague stand in
+        for a consortium chain (e.g. the Besu network's London EVM).
         """
+        self.chain_id = chain_id
+        self.hardfork = hardfork
         self.state_dir = Path(state_dir).expanduser().resolve()
         self.port = port
         self.host = host
@@ -206,10 +217,10 @@ class LocalChain:
         """The anvil command line."""
         cmd = [
             str(find_anvil()),
-            "--hardfork", HARDFORK,
+            "--hardfork", self.hardfork,
             "--host", self.host,
             "--port", str(self.port),
-            "--chain-id", str(CHAIN_ID),
+            "--chain-id", str(self.chain_id),
             "--mnemonic", DEV_MNEMONIC,
             "--state", str(self.state_file),
             "--state-interval", str(STATE_INTERVAL),
@@ -241,7 +252,7 @@ class LocalChain:
     def _answers(self) -> bool:
         """Whether the node answers ``eth_chainId`` with the local chain id."""
         try:
-            return int(rpc_call(self.rpc_url, "eth_chainId", timeout=1.0), 16) == CHAIN_ID
+            return int(rpc_call(self.rpc_url, "eth_chainId", timeout=1.0), 16) == self.chain_id
         except (NodeUnavailableError, TypeError, ValueError):
             return False
 
@@ -385,7 +396,7 @@ class LocalChain:
             except (NodeUnavailableError, TypeError, ValueError):
                 chain_id = block = None
         return {
-            "running": pid is not None and chain_id == CHAIN_ID,
+            "running": pid is not None and chain_id == self.chain_id,
             "pid": pid,
             "host": self.host,
             "port": self.port,

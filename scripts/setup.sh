@@ -22,6 +22,12 @@ if [ "$dev" = 1 ]; then
   # packages; npm install --no-save then installs the same pinned versions without touching it.
   (cd local-chain && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null \
      || npm install --no-save --no-audit --no-fund --loglevel=error; })
+  # Hardhat 3's EDR needs Node >= 22: npm skips its native binding under an older node, so install
+  # once more under the pinned node@22 (local-chain/node_modules/node) when the system node is older.
+  if [ -x local-chain/node_modules/node/bin/node ] \
+     && ! compgen -G "local-chain/node_modules/@nomicfoundation/edr-*-*" >/dev/null; then
+    (cd local-chain && PATH="$PWD/node_modules/node/bin:$PATH" npm ci --no-audit --no-fund --loglevel=error)
+  fi
   if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium wrk >/dev/null) || echo "note: chromium not installed; browser tests will be skipped" >&2

@@ -70,6 +70,7 @@ def _register() -> None:
     app.command("reveal")(reveal_cmd.reveal)
     app.add_typer(chain_cmd.app, name="chain")
     app.add_typer(office_cmd.app, name="office")
+    app.add_typer(deploy_cmd.app, name="deployment")
     from . import revoke_cmd
 
     app.add_typer(revoke_cmd.app, name="revoke")
