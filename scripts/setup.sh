@@ -15,7 +15,7 @@ pip_install --upgrade pip
 if [ "$dev" = 1 ]; then
   pip_install -e ".[dev]"
 else
-  pip_install -e .
+  pip_install -e ".[evaluate]"
 fi
 if [ "$dev" = 1 ]; then
   # npm ci refuses this lockfile when the registry mirror lacks anvil's other-platform optional
