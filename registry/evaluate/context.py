@@ -73,15 +73,26 @@ class Run:
         """Interval mining at ``seconds`` (None: one block per transaction); False if the node cannot."""
         if self.kind == "embedded":
             return False
+        if seconds and seconds != int(seconds):
+            self.notes.append(f"block time {seconds:g} s: anvil's interval mining takes whole seconds only")
+            return False
         try:
             if seconds:
-                self.rpc("evm_setIntervalMining", [seconds])
+                self.rpc("evm_setIntervalMining", [int(seconds)])
             else:
                 self.rpc("evm_setIntervalMining", [0])
                 self.rpc("evm_setAutomine", [True])
-        except Exception:
+        except Exception as exc:
+            self.notes.append(f"no interval mining on this node ({type(exc).__name__}); latency at its own pace")
             return False
         return True
+
+    def mine(self) -> None:
+        """One empty block (embedded chain, or a node in automine mode that supports ``evm_mine``)."""
+        if self.kind == "embedded":
+            self.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        else:
+            self.rpc("evm_mine", [])
 
     @contextmanager
     def timed(self, name: str) -> Iterator[None]:

@@ -175,10 +175,10 @@ def latency(run: Run, rounds: list[list[Batchload]]) -> dict[str, Any]:
                     last = max(b.block_number or 0 for b in result.batches)
                     target = last + sc.confirmations - 1
                     while chain.rpc(lambda: chain.w3.eth.block_number) < target:
-                        if run.kind == "embedded":  # no block production on its own: mine empty blocks
-                            chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-                        else:
+                        if interval:
                             time.sleep(0.02)
+                        else:  # no block production on its own: mine empty blocks
+                            run.mine()
                     confirmed = time.perf_counter()
                     store.close()
                     with lock:

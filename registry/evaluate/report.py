@@ -322,7 +322,10 @@ def render_html(report: dict[str, Any], plots: dict[str, Path]) -> str:
                     "records whose id, number or content hash is visible in a manifest or on chain",
                     num(pv["recordsWithDisclosure"]),
                 ],
-                ["reveals verified (VERIFIED)", num(pv["revealsVerified"])],
+                [
+                    "reveals checked (a sample per office) / VERIFIED",
+                    f"{num(pv['revealsChecked'])} / {num(pv['revealsVerified'])}",
+                ],
                 ["reveal with a wrong salt rejected", num(pv["wrongSaltRejected"])],
                 ["sealed bundle without reveal not VERIFIED", num(pv["withoutRevealNotVerified"])],
             ],

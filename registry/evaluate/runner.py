@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -102,6 +104,9 @@ def evaluate(
         rpc_url, kind = EMBEDDED, "embedded"
     else:
         rpc_url, kind = chain_spec, "url"
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():  # a terminated run still stops its node
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         chain = Chain(connect(rpc_url, timeout=120))
         run = Run(scenario, scenario.seed if seed is None else seed, chain, kind, rpc_url, work, node, tick)
@@ -109,6 +114,12 @@ def evaluate(
     finally:
         if node is not None:
             node.stop()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise SystemExit(143)
 
 
 def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class Scenario:
     batch_sizes: tuple[int, ...] = (1, 10, 100, 1_000, 10_000, 100_000)
     per_record_samples: int = 20
     eas_attest_samples: int = 20
-    eas_multi_sizes: tuple[int, ...] = (1, 10, 100)
+    eas_multi_sizes: tuple[int, ...] = (1, 10, 50)
     block_time: float = 2.0
     confirmations: int = 3
     latency_rounds: int = 6
@@ -124,6 +124,12 @@ def _float(table: dict[str, Any], key: str, default: float, source: str, low: fl
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= float(value) <= high:
         raise _fail(source, f"{key} must be a number between {low:g} and {high:g}, got {value!r}")
     return float(value)
+
+
+def _whole_seconds(value: float, source: str) -> float:
+    if value != int(value):
+        raise _fail(source, f"chain.block_time must be whole seconds (anvil's interval mining), got {value:g}")
+    return value
 
 
 def _code(value: Any, source: str, what: str) -> str:
@@ -211,7 +217,7 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
     sizes = cost.get("batch_sizes", [1, 10, 100, 1_000, 10_000, 100_000])
     if not isinstance(sizes, list) or not sizes or not all(isinstance(s, int) and 1 <= s <= 1_000_000 for s in sizes):
         raise _fail(source, "cost.batch_sizes must be a list of whole numbers from 1 to 1,000,000")
-    multi = cost.get("eas_multi_attest_sizes", [1, 10, 100])
+    multi = cost.get("eas_multi_attest_sizes", [1, 10, 50])
     if not isinstance(multi, list) or not all(isinstance(s, int) and 1 <= s <= 500 for s in multi):
         raise _fail(source, "cost.eas_multi_attest_sizes must be a list of whole numbers from 1 to 500")
     currency = cost.get("currency", "EUR")
@@ -231,7 +237,7 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         per_record_samples=_int(cost, "per_record_samples", 20, source, 1, 1_000),
         eas_attest_samples=_int(cost, "eas_attest_samples", 20, source, 1, 1_000),
         eas_multi_sizes=tuple(sorted(set(multi))),
-        block_time=_float(chain, "block_time", 2.0, source, 0.0, 60.0),
+        block_time=_whole_seconds(_float(chain, "block_time", 2.0, source, 0.0, 60.0), source),
         confirmations=_int(chain, "confirmations", 3, source, 1, 64),
         latency_rounds=_int(latency, "rounds", 6, source, 1, 100),
         latency_records=_int(latency, "records_per_round", 200, source, 1, 100_000),
