@@ -106,7 +106,7 @@ def kill_anchorer(run: Run, seen: set[str]) -> dict[str, Any]:
     load = run.scenario.offices[1 % len(run.scenario.offices)]
     size = _fault_batch(run)
     records = office_records(load, 3 * size, run.seed, "kill", seen)
-    records.write(run.work / "faults" / "kill")
+    published, _ = records.write(run.work / "faults" / "kill")  # `ipreg anchor` takes the published ones
     flag = run.work / "faults" / "kill.broadcast"
     flag.unlink(missing_ok=True)
     env = {**os.environ, "IPREG_HOME": str(run.home), "IPREG_RPC_URL": run.rpc_url}
@@ -139,7 +139,7 @@ def kill_anchorer(run: Run, seen: set[str]) -> dict[str, Any]:
     return {
         "run": True,
         "office": load.code,
-        "records": records.count,
+        "records": len(published),
         "batchSize": size,
         "killedAfterSeconds": round(killed_at, 3),
         "signal": "SIGKILL",
