@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh checkout: Python venv with the package (and dev tools with --dev),
-# the pinned anvil + solc toolchain in local-chain/ (npm ci), and Debian chromium for browser
-# tests (--dev, when apt-get is available and chromium is missing). Idempotent.
+# the pinned anvil + solc toolchain in local-chain/ (npm ci), ape in .venv-ape (--dev), and Debian
+# chromium for browser tests (--dev, when apt-get is available and chromium is missing). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=0
@@ -22,6 +22,9 @@ if [ "$dev" = 1 ]; then
   # packages; npm install --no-save then installs the same pinned versions without touching it.
   (cd local-chain && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null \
      || npm install --no-save --no-audit --no-fund --loglevel=error; })
+  # ape (evaluators' tool) in its own venv: its pytest plugin must not join the project's pytest run.
+  [ -x .venv-ape/bin/python ] || "$PY" -m venv .venv-ape
+  .venv-ape/bin/python -m pip install -q -e ".[ape]" >.venv-ape/pip.log 2>&1 || { cat .venv-ape/pip.log >&2; exit 1; }
   if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium wrk >/dev/null) || echo "note: chromium not installed; browser tests will be skipped" >&2
