@@ -11,14 +11,31 @@ enum OfficeStatus {
     Suspended
 }
 
-/// @notice Governance actions that need a threshold of office approvals.
+/// @notice Governance actions; each needs the approvals of the active offices that `requiredApprovals` names.
+/// @dev Payloads (`abi.encode`): Admit (string name, string baseURI, address signer); Suspend, Reinstate ();
+/// ReplaceSigners (address nominee); MarkCompromised (address signer, uint64 fromBlock);
+/// SetRule (GovernanceRule rule); Freeze (address successor).
 enum Action {
     Admit,
     Suspend,
-    Reinstate
+    Reinstate,
+    ReplaceSigners,
+    MarkCompromised,
+    SetRule,
+    Freeze
 }
 
-/// @notice An anchored batch of records (a Merkle root).
+/// @notice How many approvals a proposal needs and how long it lives.
+/// @dev required(n) = min(n, max(minApprovals, floor(n * numerator / denominator) + 1)) for n active offices.
+/// Safe rules only: 1/2 <= numerator/denominator < 1, minApprovals >= 2, 1 <= ttlBlocks <= MAX_TTL_BLOCKS.
+struct GovernanceRule {
+    uint16 numerator;
+    uint16 denominator;
+    uint16 minApprovals;
+    uint64 ttlBlocks;
+}
+
+/// @notice An anchored batch of records (a Merkle root), owned by (office, root).
 /// @dev Packed into two storage slots so that the cost of a batch is independent of its size.
 struct Batch {
     bytes2 office; // ST.3 code of the anchoring office
@@ -35,4 +52,17 @@ struct Batch {
 struct SignerTerm {
     uint64 fromBlock;
     uint64 untilBlock;
+}
+
+/// @notice A governance proposal as the `proposal` view returns it.
+struct ProposalInfo {
+    Action action;
+    bytes2 office; // the office the action is about (0x0000 for SetRule and Freeze)
+    bytes2 proposer;
+    bool executed;
+    uint64 createdBlock;
+    uint64 expiresBlock; // last block in which it can be approved or executed
+    bytes32 payloadHash; // keccak256(abi.encode(action, office, payload)); approvals bind to it
+    bytes payload;
+    bytes2[] approvers; // every office that approved (counted only while active since approving)
 }

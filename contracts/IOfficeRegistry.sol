@@ -1,25 +1,46 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {OfficeStatus, Action, SignerTerm} from "./Common.sol";
+import {OfficeStatus, Action, GovernanceRule, ProposalInfo, SignerTerm} from "./Common.sol";
 
 /// @title Office registry: IP offices, their signer keys and their governance
-/// @notice Offices are admitted and suspended by a threshold of active offices, never by one admin key.
+/// @notice Offices are admitted, suspended, reinstated, re-keyed and the rule itself is changed by a
+///         majority of the offices active at execution, never by one admin key.
+/// @dev An office counts as active for governance while its status is Active and it has at least one
+///      current signer (an office without a key cannot vote, so it must not raise the bar).
 interface IOfficeRegistry {
     /// @notice An office was admitted (at genesis or by governance).
     event OfficeAdmitted(bytes2 indexed office, string name, string baseURI);
     /// @notice An office's status changed (suspended or reinstated).
     event OfficeStatusChanged(bytes2 indexed office, OfficeStatus status);
+    /// @notice An office (or governance) nominated a key; it becomes a signer once it accepts.
+    event SignerNominated(bytes2 indexed office, address indexed signer, address replaces);
+    /// @notice A pending nomination was withdrawn.
+    event NominationCancelled(bytes2 indexed office, address indexed signer);
     /// @notice An address became an authorised signer of an office.
     event SignerAdded(bytes2 indexed office, address indexed signer, uint64 fromBlock);
     /// @notice An address stopped being an authorised signer of an office.
     event SignerRemoved(bytes2 indexed office, address indexed signer, uint64 untilBlock);
+    /// @notice A key was marked compromised for `office` from block `fromBlock` on.
+    event SignerCompromised(bytes2 indexed office, address indexed signer, uint64 fromBlock);
     /// @notice A governance proposal was made (and approved by the proposer's office).
-    event ProposalCreated(uint256 indexed id, Action action, bytes2 indexed office, bytes2 indexed proposer);
+    event ProposalCreated(
+        uint256 indexed id,
+        Action action,
+        bytes2 indexed office,
+        bytes2 indexed proposer,
+        bytes32 payloadHash,
+        bytes payload,
+        uint64 expiresBlock
+    );
     /// @notice An office approved a proposal.
-    event ProposalApproved(uint256 indexed id, bytes2 indexed approver, uint256 approvals);
-    /// @notice A proposal reached the threshold and was carried out.
-    event ProposalExecuted(uint256 indexed id);
+    event ProposalApproved(uint256 indexed id, bytes2 indexed approver);
+    /// @notice A proposal reached the required approvals and was carried out.
+    event ProposalExecuted(uint256 indexed id, uint256 approvals, uint256 required);
+    /// @notice The governance rule changed.
+    event RuleChanged(uint16 numerator, uint16 denominator, uint16 minApprovals, uint64 ttlBlocks);
+    /// @notice The registry was frozen in favour of `successor`: no new batches from now on.
+    event RegistryFrozen(address indexed successor, uint256 blockNumber);
 
     /// @notice The office is not registered.
     error UnknownOffice(bytes2 office);
@@ -27,14 +48,24 @@ interface IOfficeRegistry {
     error InvalidOfficeCode(bytes2 office);
     /// @notice The office is already registered.
     error OfficeAlreadyRegistered(bytes2 office);
-    /// @notice The office is not active.
+    /// @notice The office is not active (or has no signer, so it cannot take part in governance).
     error OfficeNotActive(bytes2 office, OfficeStatus status);
     /// @notice The account is not a current signer of the office it acts for.
     error UnauthorisedSigner(address account, bytes2 office);
-    /// @notice The account is already a signer (of this or another office).
+    /// @notice The account is already a current signer (of this or another office).
     error SignerAlreadyRegistered(address account, bytes2 office);
-    /// @notice The threshold is outside [1, number of genesis offices].
-    error InvalidThreshold(uint256 threshold, uint256 offices);
+    /// @notice The account has no pending nomination from this office.
+    error NotNominated(address account, bytes2 office);
+    /// @notice An office can never remove its last key.
+    error LastSigner(bytes2 office, address signer);
+    /// @notice The key was never a signer of the office.
+    error NeverASigner(address signer, bytes2 office);
+    /// @notice A compromise block must be in [1, current block] and earlier than an existing mark.
+    error InvalidCompromiseBlock(address signer, uint64 fromBlock, uint64 current);
+    /// @notice The rule could let a minority or a single office act, or never expire.
+    error UnsafeRule(uint16 numerator, uint16 denominator, uint16 minApprovals, uint64 ttlBlocks);
+    /// @notice Governance needs at least `minimum` genesis offices.
+    error TooFewOffices(uint256 offices, uint256 minimum);
     /// @notice Constructor arrays differ in length.
     error LengthMismatch(uint256 codes, uint256 others);
     /// @notice No proposal with this id.
@@ -43,48 +74,89 @@ interface IOfficeRegistry {
     error AlreadyApproved(uint256 id, bytes2 office);
     /// @notice The proposal was already executed.
     error AlreadyExecuted(uint256 id);
-    /// @notice The proposal lacks approvals.
-    error ThresholdNotReached(uint256 id, uint256 approvals, uint256 threshold);
-    /// @notice The zero address cannot be a signer.
-    error ZeroSigner();
+    /// @notice The proposal expired at the end of block `expiresBlock`.
+    error ProposalExpired(uint256 id, uint64 expiresBlock);
+    /// @notice The approval names a payload other than the proposal's.
+    error PayloadMismatch(uint256 id, bytes32 payloadHash, bytes32 given);
+    /// @notice The proposal lacks approvals of currently active offices.
+    error ThresholdNotReached(uint256 id, uint256 approvals, uint256 required);
+    /// @notice The same action about the same subject is already pending.
+    error DuplicateProposal(uint256 pendingId);
+    /// @notice The action would not change the office's status.
+    error NoStatusChange(bytes2 office, OfficeStatus status);
+    /// @notice The action would leave fewer than `minimum` active offices.
+    error GovernanceWouldStall(uint256 activeAfter, uint256 minimum);
+    /// @notice The zero address cannot be a signer or a successor.
+    error ZeroAddress();
+    /// @notice The registry was already frozen.
+    error AlreadyFrozen(uint256 frozenAt, address successor);
+
+    // ------------------------------------------------------------ governance
 
     /// @notice Propose a governance action; the proposer's office approves it at once.
-    /// @param action Admit, Suspend or Reinstate.
-    /// @param office The office the action is about.
-    /// @param name Name of the office to admit (ignored otherwise).
-    /// @param baseURI Base URI of its register (ignored otherwise).
-    /// @param signer First signer of the office to admit (ignored otherwise).
+    /// @param action What to do.
+    /// @param office The office it is about (0x0000 for SetRule and Freeze).
+    /// @param payload `abi.encode` of the action's parameters (see `Action`).
     /// @return id The proposal id.
-    function propose(Action action, bytes2 office, string calldata name, string calldata baseURI, address signer)
-        external
-        returns (uint256 id);
+    function propose(Action action, bytes2 office, bytes calldata payload) external returns (uint256 id);
 
     /// @notice Approve a proposal on behalf of the caller's office.
-    function approve(uint256 id) external;
+    /// @param payloadHash The hash the approver read (`proposal(id).payloadHash`); must match.
+    function approve(uint256 id, bytes32 payloadHash) external;
 
-    /// @notice Carry out a proposal that reached the threshold. Anyone may call it.
+    /// @notice Carry out a proposal that has the approvals of enough currently active offices. Anyone may call it.
     function execute(uint256 id) external;
 
-    /// @notice Add a signer to the caller's office.
+    // ------------------------------------------------------------ signers
+
+    /// @notice Nominate `signer` for the caller's (active) office; it becomes a signer when it accepts.
     function addSigner(address signer) external;
 
-    /// @notice Remove a signer from the caller's office (may be the caller itself).
+    /// @notice Nominate `newSigner` to replace `oldSigner`: on acceptance the old key is removed.
+    function rotateSigner(address oldSigner, address newSigner) external;
+
+    /// @notice Withdraw a pending nomination of the caller's office.
+    function cancelNomination(address signer) external;
+
+    /// @notice Accept a nomination of `office`: the caller becomes its signer from this block on.
+    function acceptSigner(bytes2 office) external;
+
+    /// @notice Remove a signer of the caller's office (may be the caller), even while suspended; never the last.
     function removeSigner(address signer) external;
 
-    /// @notice Replace `oldSigner` by `newSigner` in the caller's office in one transaction.
-    function rotateSigner(address oldSigner, address newSigner) external;
+    /// @notice Mark a key of the caller's office compromised from `fromBlock` on (suspended or not).
+    /// @dev If the key is a current signer it is removed, even if it is the office's last one
+    ///      (governance can then nominate a replacement), unless no active office would remain.
+    function markCompromised(address signer, uint64 fromBlock) external;
+
+    // ------------------------------------------------------------ views
 
     /// @notice The office an address currently signs for, or 0x0000 if none.
     function officeOf(address signer) external view returns (bytes2);
 
-    /// @notice Whether `signer` is an authorised signer of an active `office` now.
+    /// @notice Whether `signer` is a current signer of an active `office`.
     function isActiveSigner(bytes2 office, address signer) external view returns (bool);
 
-    /// @notice Whether `signer` was an authorised signer of `office` at block `blockNumber`.
+    /// @notice For AnchorRegistry in one call: the caller's office, whether it may anchor now, and `frozenAt`.
+    function anchorAuthority(address signer) external view returns (bytes2 office, bool active, uint256 frozenAt);
+
+    /// @notice Whether `signer` held a term for `office` covering `blockNumber` (O(log terms)).
     function wasSignerAt(bytes2 office, address signer, uint256 blockNumber) external view returns (bool);
+
+    /// @notice `wasSignerAt` and the key was not marked compromised for `office` at `blockNumber`.
+    function isAuthorisedAt(bytes2 office, address signer, uint256 blockNumber) external view returns (bool);
+
+    /// @notice First block from which `signer` is compromised for `office`, 0 if never marked.
+    function compromisedFrom(bytes2 office, address signer) external view returns (uint64);
 
     /// @notice All validity terms of `signer` for `office`.
     function signerTerms(bytes2 office, address signer) external view returns (SignerTerm[] memory);
+
+    /// @notice Current signers of `office`.
+    function signersOf(bytes2 office) external view returns (address[] memory);
+
+    /// @notice Whether `office` nominated `signer` (pending), and the key it would replace.
+    function nomination(bytes2 office, address signer) external view returns (bool pending, address replaces);
 
     /// @notice Name, base URI and status of an office.
     function office(bytes2 code) external view returns (string memory name, string memory baseURI, OfficeStatus status);
@@ -92,6 +164,27 @@ interface IOfficeRegistry {
     /// @notice All registered office codes, in order of admission.
     function officeCodes() external view returns (bytes2[] memory);
 
-    /// @notice Number of approvals a proposal needs.
-    function threshold() external view returns (uint256);
+    /// @notice Number of offices that are Active and have at least one signer.
+    function activeOfficeCount() external view returns (uint256);
+
+    /// @notice Approvals a proposal executed now needs: `rule` applied to `activeOfficeCount`.
+    function requiredApprovals() external view returns (uint256);
+
+    /// @notice The governance rule in force.
+    function rule() external view returns (GovernanceRule memory);
+
+    /// @notice Number of proposals made so far (ids are 0 .. count-1).
+    function proposalCount() external view returns (uint256);
+
+    /// @notice A proposal with its payload and approvers.
+    function proposal(uint256 id) external view returns (ProposalInfo memory);
+
+    /// @notice Approvals of `id` that would count if it were executed now.
+    function countedApprovals(uint256 id) external view returns (uint256);
+
+    /// @notice Block at which the registry was frozen, 0 if not frozen.
+    function frozenAt() external view returns (uint256);
+
+    /// @notice The registry that succeeds this one (set when frozen), else the zero address.
+    function successor() external view returns (address);
 }

@@ -288,7 +288,7 @@ class Anchorer:
 
     def _found_on_chain(self, batch: StoredBatch) -> TxResult | None:
         """If the root is already anchored (by this office), the transaction that did it."""
-        info = self.chain.batch_of(batch.root)
+        info = self.chain.batch_of(self.office, batch.root)
         if info is None:
             return None
         if info.office != self.office:
@@ -297,7 +297,10 @@ class Anchorer:
             lambda: self.chain.anchors.events.BatchAnchored().get_logs(
                 from_block=info.block_number,
                 to_block=info.block_number,
-                argument_filters={"root": Web3.to_bytes(hexstr=HexStr(batch.root))},
+                argument_filters={
+                    "root": Web3.to_bytes(hexstr=HexStr(batch.root)),
+                    "office": self.office.encode("ascii"),
+                },
             )
         )
         tx_hash = "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else ""

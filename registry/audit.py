@@ -291,7 +291,7 @@ class _BatchState:
 class SnapshotReader:
     """A :class:`registry.verify.ChainReader` over one block, cached per batch.
 
-    One ``batchOf`` per root and one ``wasSignerAt`` per (office, signer, block); Merkle proofs are
+    One ``batchOf`` per (office, root) and one ``isAuthorisedAt`` per (office, signer, block); Merkle proofs are
     checked locally. Leaf revocations come from the index when it has reached the snapshot block,
     else from the root's ``LeafRevoked`` events (one ``eth_getLogs`` per batch); only if a node
     refuses that query is ``leafRevocation`` called per record.
@@ -318,13 +318,17 @@ class SnapshotReader:
             self._chain_id = int(self._call(lambda: self.chain.w3.eth.chain_id))
         return self._chain_id
 
-    def batch(self, root: str) -> _BatchState:
-        """The cached state of the batch under ``root`` (asked once)."""
+    def batch(self, office: str, root: str) -> _BatchState:
+        """The cached state of ``office``'s batch under ``root`` (asked once)."""
         root = root.lower()
-        state = self._batches.get(root)
+        state = self._batches.get(f"{office}:{root}")
         if state is not None:
             return state
-        b = self._call(lambda: self.chain.anchors.functions.batchOf(root).call(block_identifier=self.block_number))
+        b = self._call(
+            lambda: self.chain.anchors.functions.batchOf(office.encode("ascii"), root).call(
+                block_identifier=self.block_number
+            )
+        )
         info = None
         revoked: dict[str, int] | None = {}
         if int(b[3]) != 0:
@@ -338,11 +342,11 @@ class SnapshotReader:
                 int(b[5]),
                 utc_iso(int(b[2])),
             )
-            revoked = self._revoked(root, info.block_number)
-        state = self._batches[root] = _BatchState(info, revoked, bytes.fromhex(root[2:]))
+            revoked = self._revoked(office, root, info.block_number)
+        state = self._batches[f"{office}:{root}"] = _BatchState(info, revoked, bytes.fromhex(root[2:]))
         return state
 
-    def _revoked(self, root: str, from_block: int) -> dict[str, int] | None:
+    def _revoked(self, office: str, root: str, from_block: int) -> dict[str, int] | None:
         cursor = self.index.cursor() if self.index is not None else None
         if self.index is not None and cursor is not None and cursor >= self.block_number:
             return self.index.revoked_leaves(root)
@@ -351,32 +355,37 @@ class SnapshotReader:
                 lambda: self.chain.anchors.events.LeafRevoked().get_logs(
                     from_block=from_block,
                     to_block=self.block_number,
-                    argument_filters={"root": bytes.fromhex(root[2:])},
+                    argument_filters={"root": bytes.fromhex(root[2:]), "office": office.encode("ascii")},
                 )
             )
         except (Web3RPCError, ValueError):
             return None  # the node refuses the range: ask per record
         return {"0x" + bytes(e["args"]["leaf"]).hex(): int(e["args"]["reason"]) for e in logs}
 
-    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
-        """Local Merkle check against the cached batch; revocation from the cached set."""
-        state = self.batch(root)
+    def verify_record(
+        self, office: str, root: str, proof: Sequence[str], values: bytes
+    ) -> tuple[bool, BatchInfo | None, int]:
+        """Local Merkle check of the values' leaf against the cached batch; revocation from the cached set."""
+        leaf = merkle.leaf_hash(values)
+        state = self.batch(office, root)
         if state.info is None:
             return False, None, 0
         included = state.included(leaf, proof)
         if state.revoked is not None:
             return included, state.info, state.revoked.get("0x" + leaf.hex(), 0)
         reason = self._call(
-            lambda: self.chain.anchors.functions.leafRevocation(root, leaf).call(block_identifier=self.block_number)
+            lambda: self.chain.anchors.functions.leafRevocation(office.encode("ascii"), root, leaf).call(
+                block_identifier=self.block_number
+            )
         )
         return included, state.info, int(reason)
 
-    def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
-        """``wasSignerAt``, asked once per (office, signer, block)."""
+    def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
+        """``isAuthorisedAt`` (signer term, not compromised), asked once per (office, signer, block)."""
         key = (office, signer.lower(), block_number)
         if key not in self._signers:
             self.calls += 1
-            self._signers[key] = self.chain.was_signer_at(office, signer, block_number)
+            self._signers[key] = self.chain.is_authorised_at(office, signer, block_number)
         return self._signers[key]
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
@@ -27,8 +28,10 @@ from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
-from web3.types import Wei
+from web3.logs import DISCARD
+from web3.types import BlockIdentifier, Wei
 
+from . import contract_errors
 from .config import EMBEDDED, write_json_atomic
 from .errors import ChainError, ConfigError, ContractRevertError, NodeUnavailableError, TransactionTimeout
 
@@ -45,8 +48,33 @@ DEV_OFFICES: tuple[tuple[str, str, str], ...] = (
     ),
     ("WO", "World Intellectual Property Organization", "https://patentscope.wipo.int/search/en/"),
 )
-DEV_THRESHOLD = 3
 OFFICE_STATUS = ("none", "active", "suspended")
+#: Governance actions in the order of ``Common.sol``'s ``Action``.
+ACTIONS = ("admit", "suspend", "reinstate", "replace-signers", "mark-compromised", "set-rule", "freeze")
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+@dataclass(frozen=True, slots=True)
+class GovernanceRule:
+    """required(n) = min(n, max(min_approvals, floor(n * numerator / denominator) + 1)); proposals live ttl blocks."""
+
+    numerator: int = 1
+    denominator: int = 2
+    min_approvals: int = 2
+    ttl_blocks: int = 50_400  # about 7 days of 12-second blocks
+
+    def required(self, active: int) -> int:
+        """Approvals needed with ``active`` active offices (what the contract computes)."""
+        need = max(self.min_approvals, active * self.numerator // self.denominator + 1)
+        return min(active, need)
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        """The ABI tuple ``(numerator, denominator, minApprovals, ttlBlocks)``."""
+        return (self.numerator, self.denominator, self.min_approvals, self.ttl_blocks)
+
+
+#: The dev preset's rule: a strict majority of the active offices, at least 2, proposals live ~7 days.
+DEV_RULE = GovernanceRule()
 
 T = TypeVar("T")
 
@@ -97,6 +125,11 @@ def _fmt(value: Any) -> str:
 
 def decode_revert(data: Any) -> str:
     """Name and values of a custom error from revert data, e.g. ``RootAlreadyAnchored(root=0x…)``."""
+    return _decode(data)[0]
+
+
+def _decode(data: Any) -> tuple[str, str | None, dict[str, Any]]:
+    """(message, custom error name or None, decoded values by field name)."""
     if isinstance(data, str):
         raw = bytes.fromhex(data.removeprefix("0x")) if data.startswith("0x") else b""
     elif isinstance(data, bytes):
@@ -108,9 +141,23 @@ def decode_revert(data: Any) -> str:
         try:
             values = abi_decode(types, raw[4:])
         except Exception:
-            return name
-        return f"{name}({', '.join(f'{n}={_fmt(v)}' for n, v in zip(names, values, strict=True))})"
-    return str(data) if data else "reverted without reason"
+            return name, name, {}
+        message = f"{name}({', '.join(f'{n}={_fmt(v)}' for n, v in zip(names, values, strict=True))})"
+        by_name = {
+            n: Web3.to_checksum_address(v) if t == "address" else v
+            for n, t, v in zip(names, types, values, strict=True)
+        }
+        return message, name, by_name
+    return (str(data) if data else "reverted without reason"), None, {}
+
+
+def revert_error(prefix: str, data: Any) -> ContractRevertError:
+    """The typed error (``registry.contract_errors``) for revert ``data``, its message after ``prefix``."""
+    message, name, values = _decode(data)
+    cls = contract_errors.BY_NAME.get(name or "")
+    if cls is None:
+        return ContractRevertError(f"{prefix}{message}")
+    return cls(f"{prefix}{message}", values)
 
 
 def _tester_revert_data(exc: BaseException) -> bytes:
@@ -324,9 +371,9 @@ class Chain:
         try:
             gas = self.rpc(lambda: self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
         except (ContractCustomError, ContractLogicError) as exc:
-            raise ContractRevertError(f"transaction would revert: {decode_revert(exc.data)}") from None
+            raise revert_error("transaction would revert: ", exc.data) from None
         except TesterTransactionFailed as exc:
-            raise ContractRevertError(f"transaction would revert: {decode_revert(_tester_revert_data(exc))}") from None
+            raise revert_error("transaction would revert: ", _tester_revert_data(exc)) from None
         except (Web3RPCError, EthValidationError) as exc:
             raise ChainError(f"gas estimation failed: {str(exc)[:200]}") from None
         latest = self.rpc(lambda: self.w3.eth.get_block("latest"))
@@ -390,16 +437,29 @@ class Chain:
         """Build, sign, send and wait for one contract call."""
         return self.wait(self.send(account, self.build(account, fn)), confirmations=confirmations)
 
+    def call(self, fn: ContractFunction, block: BlockIdentifier = "latest") -> Any:
+        """A view call with retries; a revert becomes the typed contract error."""
+        try:
+            return self.rpc(lambda: fn.call(block_identifier=block))
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise revert_error("call reverted: ", exc.data) from None
+        except TesterTransactionFailed as exc:
+            raise revert_error("call reverted: ", _tester_revert_data(exc)) from None
+
     # -- deployment
 
     def deploy(
         self,
         deployer: LocalAccount,
         genesis: Sequence[tuple[str, str, str, str]],
-        threshold: int,
+        rule: GovernanceRule = DEV_RULE,
         preset: str = "dev",
+        predecessor: str = ZERO_ADDRESS,
     ) -> Deployment:
-        """Deploy OfficeRegistry (genesis ``(code, name, baseURI, signer)``) and AnchorRegistry."""
+        """Deploy OfficeRegistry (genesis ``(code, name, baseURI, signer)``, ``rule``) and AnchorRegistry.
+
+        ``predecessor`` is the AnchorRegistry this deployment succeeds (zero address for a first one).
+        """
         office_art, anchor_art = artifact("OfficeRegistry"), artifact("AnchorRegistry")
         factory = self.w3.eth.contract(abi=office_art["abi"], bytecode=office_art["bytecode"])
         ctor = factory.constructor(
@@ -407,14 +467,14 @@ class Chain:
             [g[1] for g in genesis],
             [g[2] for g in genesis],
             [Web3.to_checksum_address(g[3]) for g in genesis],
-            threshold,
+            rule.as_tuple(),
         )
         first = self.wait(self.send(deployer, self.build(deployer, data=ctor.data_in_transaction)))
         offices_address = self.rpc(lambda: self.w3.eth.get_transaction_receipt(HexStr(first.transaction_hash)))[
             "contractAddress"
         ]
         factory = self.w3.eth.contract(abi=anchor_art["abi"], bytecode=anchor_art["bytecode"])
-        ctor = factory.constructor(offices_address)
+        ctor = factory.constructor(offices_address, Web3.to_checksum_address(predecessor))
         second = self.wait(self.send(deployer, self.build(deployer, data=ctor.data_in_transaction)))
         anchors_address = self.rpc(lambda: self.w3.eth.get_transaction_receipt(HexStr(second.transaction_hash)))[
             "contractAddress"
@@ -430,53 +490,292 @@ class Chain:
         return deployment
 
     def deploy_dev(self) -> Deployment:
-        """The dev preset: genesis EP, US, JP, EM, WO, each with one anvil dev account, threshold 3."""
+        """The dev preset: genesis EP, US, JP, EM, WO, each with one anvil dev account, ``DEV_RULE``."""
         genesis = [(code, name, uri, dev_account(i).address) for i, (code, name, uri) in enumerate(DEV_OFFICES, 1)]
-        return self.deploy(dev_account(0), genesis, DEV_THRESHOLD)
+        return self.deploy(dev_account(0), genesis, DEV_RULE)
 
-    # -- reads
+    # -- reads: anchors
 
-    def batch_of(self, root: str) -> BatchInfo | None:
-        """The batch anchored under ``root``, or None."""
-        b = self.rpc(lambda: self.anchors.functions.batchOf(root).call())
-        if int(b[3]) == 0:
-            return None
-        return BatchInfo(root, bytes(b[0]).decode("ascii"), str(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5]))
+    def batch_of(self, office: str, root: str) -> BatchInfo | None:
+        """The batch ``office`` anchored under ``root``, or None."""
+        b = self.call(self.anchors.functions.batchOf(office_bytes(office), root))
+        return _batch_info(root, b)
 
-    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
-        """On-chain proof check: (included, batch, leaf revocation reason)."""
-        included, b, reason = self.rpc(lambda: self.anchors.functions.verifyRecord(root, list(proof), leaf).call())
-        batch = None
-        if int(b[3]) != 0:
-            batch = BatchInfo(root, bytes(b[0]).decode("ascii"), str(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5]))
-        return bool(included), batch, int(reason)
+    def verify_record(
+        self, office: str, root: str, proof: Sequence[str], values: bytes
+    ) -> tuple[bool, BatchInfo | None, int]:
+        """On-chain check of ABI-encoded leaf ``values``: (included, batch, leaf revocation reason)."""
+        included, b, reason, _leaf, _authorised = self.call(
+            self.anchors.functions.verifyRecord(office_bytes(office), root, values, list(proof))
+        )
+        return bool(included), _batch_info(root, b), int(reason)
+
+    def leaf_revocation(self, office: str, root: str, leaf: bytes, block: BlockIdentifier = "latest") -> int:
+        """Revocation reason of one leaf of ``office``'s batch ``root`` (0: not revoked)."""
+        return int(self.call(self.anchors.functions.leafRevocation(office_bytes(office), root, leaf), block))
+
+    def predecessor(self) -> str:
+        """The AnchorRegistry this one succeeds (zero address if none)."""
+        return str(self.call(self.anchors.functions.predecessor()))
+
+    # -- reads: offices and signers
 
     def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
-        """Whether ``signer`` was authorised for ``office`` at ``block_number``."""
-        return bool(
-            self.rpc(
-                lambda: self.offices.functions.wasSignerAt(
-                    office_bytes(office), Web3.to_checksum_address(signer), block_number
-                ).call()
-            )
-        )
+        """Whether ``signer`` held a signer term of ``office`` covering ``block_number`` (compromise ignored)."""
+        fn = self.offices.functions.wasSignerAt(office_bytes(office), Web3.to_checksum_address(signer), block_number)
+        return bool(self.call(fn))
+
+    def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
+        """``was_signer_at`` and the key was not marked compromised for ``office`` at ``block_number``."""
+        fn = self.offices.functions.isAuthorisedAt(office_bytes(office), Web3.to_checksum_address(signer), block_number)
+        return bool(self.call(fn))
+
+    def compromised_from(self, office: str, signer: str) -> int | None:
+        """First block from which ``signer`` is marked compromised for ``office``, or None."""
+        fn = self.offices.functions.compromisedFrom(office_bytes(office), Web3.to_checksum_address(signer))
+        block = int(self.call(fn))
+        return block or None
 
     def office_of(self, signer: str) -> str | None:
         """The office ``signer`` currently signs for."""
-        code = bytes(self.rpc(lambda: self.offices.functions.officeOf(Web3.to_checksum_address(signer)).call()))
+        code = bytes(self.call(self.offices.functions.officeOf(Web3.to_checksum_address(signer))))
         return None if code == b"\x00\x00" else code.decode("ascii")
 
     def office_info(self, office: str) -> tuple[str, str, str]:
         """(name, baseURI, status) of an office."""
-        name, uri, status = self.rpc(lambda: self.offices.functions.office(office_bytes(office)).call())
+        name, uri, status = self.call(self.offices.functions.office(office_bytes(office)))
         return str(name), str(uri), OFFICE_STATUS[int(status)]
 
     def office_codes(self) -> list[str]:
         """All registered office codes."""
-        return [bytes(c).decode("ascii") for c in self.rpc(lambda: self.offices.functions.officeCodes().call())]
+        return [bytes(c).decode("ascii") for c in self.call(self.offices.functions.officeCodes())]
 
-    # -- writes
+    def signers(self, office: str) -> list[SignerInfo]:
+        """Every key that ever signed for ``office``, with its terms, compromise mark and nomination state.
+
+        Addresses come from the ``SignerAdded`` / ``SignerNominated`` events since the deployment block;
+        terms and marks from the contract's views.
+        """
+        code = office_bytes(office)
+        start = self.deployment.block_number if self.deployment is not None else 0
+        addresses: dict[str, None] = {}
+        for name in ("SignerAdded", "SignerNominated"):
+            event = getattr(self.offices.events, name)()
+
+            def fetch(event: Any = event) -> list[Any]:
+                return list(event.get_logs(from_block=start, argument_filters={"office": code}))
+
+            for log in self.rpc(fetch):
+                addresses.setdefault(Web3.to_checksum_address(log["args"]["signer"]), None)
+        current = {Web3.to_checksum_address(a) for a in self.call(self.offices.functions.signersOf(code))}
+        out = []
+        for address in addresses:
+            terms = [
+                (int(t[0]), int(t[1]) or None) for t in self.call(self.offices.functions.signerTerms(code, address))
+            ]
+            pending, replaces = self.call(self.offices.functions.nomination(code, address))
+            out.append(
+                SignerInfo(
+                    address=address,
+                    current=address in current,
+                    terms=tuple(terms),
+                    compromised_from=self.compromised_from(office, address),
+                    nominated=bool(pending),
+                    replaces=None if str(replaces) == ZERO_ADDRESS or int(str(replaces), 16) == 0 else str(replaces),
+                )
+            )
+        return out
+
+    # -- reads: governance
+
+    def rule(self) -> GovernanceRule:
+        """The governance rule in force."""
+        r = self.call(self.offices.functions.rule())
+        return GovernanceRule(int(r[0]), int(r[1]), int(r[2]), int(r[3]))
+
+    def active_office_count(self) -> int:
+        """Offices that are active and have at least one signer."""
+        return int(self.call(self.offices.functions.activeOfficeCount()))
+
+    def required_approvals(self) -> int:
+        """Approvals a proposal executed now needs."""
+        return int(self.call(self.offices.functions.requiredApprovals()))
+
+    def proposal(self, proposal_id: int) -> ProposalView:
+        """One proposal with its decoded payload and the approvals that would count now."""
+        p = self.call(self.offices.functions.proposal(proposal_id))
+        counted = int(self.call(self.offices.functions.countedApprovals(proposal_id)))
+        action = ACTIONS[int(p[0])]
+        payload = bytes(p[7])
+        return ProposalView(
+            id=proposal_id,
+            action=action,
+            office=_code_str(p[1]),
+            proposer=_code_str(p[2]),
+            executed=bool(p[3]),
+            created_block=int(p[4]),
+            expires_block=int(p[5]),
+            payload_hash="0x" + bytes(p[6]).hex(),
+            payload=decode_payload(action, payload),
+            approvers=tuple(_code_str(c) for c in p[8]),
+            counted_approvals=counted,
+        )
+
+    def proposals(self) -> list[ProposalView]:
+        """Every proposal, oldest first."""
+        count = int(self.call(self.offices.functions.proposalCount()))
+        return [self.proposal(i) for i in range(count)]
+
+    def frozen_at(self) -> int:
+        """Block at which the registry was frozen, 0 if not frozen."""
+        return int(self.call(self.offices.functions.frozenAt()))
+
+    def successor(self) -> str:
+        """The successor AnchorRegistry set by the freeze (zero address if none)."""
+        return str(self.call(self.offices.functions.successor()))
+
+    # -- writes: anchors
 
     def anchor_batch(self, account: LocalAccount, root: bytes, leaf_count: int, manifest_uri: str) -> TxResult:
-        """Anchor one batch and wait for it."""
+        """Anchor one batch for ``account``'s office and wait for it."""
         return self.transact(account, self.anchors.functions.anchorBatch(root, leaf_count, manifest_uri))
+
+    def revoke_batch(self, account: LocalAccount, root: bytes, reason: int) -> TxResult:
+        """Revoke a whole batch of ``account``'s office."""
+        return self.transact(account, self.anchors.functions.revokeBatch(root, reason))
+
+    def revoke_leaf(
+        self, account: LocalAccount, root: bytes, values: bytes, proof: Sequence[bytes | str], reason: int
+    ) -> TxResult:
+        """Revoke one record (ABI-encoded leaf ``values`` with its ``proof``) of ``account``'s office."""
+        return self.transact(account, self.anchors.functions.revokeLeaf(root, values, list(proof), reason))
+
+    # -- writes: signers
+
+    def add_signer(self, account: LocalAccount, signer: str) -> TxResult:
+        """Nominate ``signer`` for ``account``'s office (it must accept with :meth:`accept_signer`)."""
+        return self.transact(account, self.offices.functions.addSigner(Web3.to_checksum_address(signer)))
+
+    def rotate_signer(self, account: LocalAccount, old: str, new: str) -> TxResult:
+        """Nominate ``new`` to replace ``old``; ``old`` is removed when ``new`` accepts."""
+        fn = self.offices.functions.rotateSigner(Web3.to_checksum_address(old), Web3.to_checksum_address(new))
+        return self.transact(account, fn)
+
+    def accept_signer(self, account: LocalAccount, office: str) -> TxResult:
+        """``account`` accepts its nomination by ``office``."""
+        return self.transact(account, self.offices.functions.acceptSigner(office_bytes(office)))
+
+    def remove_signer(self, account: LocalAccount, signer: str) -> TxResult:
+        """Remove ``signer`` from ``account``'s office (never its last key)."""
+        return self.transact(account, self.offices.functions.removeSigner(Web3.to_checksum_address(signer)))
+
+    def mark_compromised(self, account: LocalAccount, signer: str, from_block: int) -> TxResult:
+        """Mark a key of ``account``'s office compromised from ``from_block`` on (removes it if current)."""
+        fn = self.offices.functions.markCompromised(Web3.to_checksum_address(signer), from_block)
+        return self.transact(account, fn)
+
+    # -- writes: governance
+
+    def propose(self, account: LocalAccount, action: str, office: str | None, **params: Any) -> tuple[int, TxResult]:
+        """Propose ``action`` (one of ``ACTIONS``) about ``office``; return (proposal id, transaction)."""
+        payload = encode_payload(action, **params)
+        code = office_bytes(office) if office else b"\x00\x00"
+        fn = self.offices.functions.propose(ACTIONS.index(action), code, payload)
+        result = self.transact(account, fn)
+        receipt = self.rpc(lambda: self.w3.eth.get_transaction_receipt(HexStr(result.transaction_hash)))
+        created = self.offices.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)
+        return int(created[0]["args"]["id"]), result
+
+    def approve(self, account: LocalAccount, proposal_id: int, payload_hash: str | None = None) -> TxResult:
+        """Approve for ``account``'s office; binds to ``payload_hash`` (default: the proposal's, as read now)."""
+        if payload_hash is None:
+            payload_hash = self.proposal(proposal_id).payload_hash
+        fn = self.offices.functions.approve(proposal_id, bytes.fromhex(payload_hash.removeprefix("0x")))
+        return self.transact(account, fn)
+
+    def execute(self, account: LocalAccount, proposal_id: int) -> TxResult:
+        """Carry out a proposal that has enough approvals of active offices."""
+        return self.transact(account, self.offices.functions.execute(proposal_id))
+
+
+# ---------------------------------------------------------------------------- governance payloads
+
+
+@dataclass(frozen=True, slots=True)
+class SignerInfo:
+    """One key of an office: its validity terms ``(fromBlock, untilBlock or None)`` and marks."""
+
+    address: str
+    current: bool
+    terms: tuple[tuple[int, int | None], ...]
+    compromised_from: int | None
+    nominated: bool
+    replaces: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalView:
+    """A governance proposal as the contract stores it, payload decoded."""
+
+    id: int
+    action: str
+    office: str | None
+    proposer: str | None
+    executed: bool
+    created_block: int
+    expires_block: int
+    payload_hash: str
+    payload: dict[str, Any]
+    approvers: tuple[str | None, ...]
+    counted_approvals: int
+
+
+_PAYLOAD_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
+    "admit": (("name", "string"), ("base_uri", "string"), ("signer", "address")),
+    "suspend": (),
+    "reinstate": (),
+    "replace-signers": (("nominee", "address"),),
+    "mark-compromised": (("signer", "address"), ("from_block", "uint64")),
+    "set-rule": (
+        ("numerator", "uint16"),
+        ("denominator", "uint16"),
+        ("min_approvals", "uint16"),
+        ("ttl_blocks", "uint64"),
+    ),
+    "freeze": (("successor", "address"),),
+}
+
+
+def encode_payload(action: str, **params: Any) -> bytes:
+    """``abi.encode`` of an action's parameters (names as in ``_PAYLOAD_TYPES``); ChainError if wrong."""
+    if action not in _PAYLOAD_TYPES:
+        raise ChainError(f"unknown governance action {action!r} (expected one of {', '.join(ACTIONS)})")
+    fields = _PAYLOAD_TYPES[action]
+    missing = [n for n, _ in fields if n not in params]
+    extra = sorted(set(params) - {n for n, _ in fields})
+    if missing or extra:
+        raise ChainError(f"action {action}: missing {missing or 'nothing'}, unexpected {extra or 'nothing'}")
+    values = [Web3.to_checksum_address(params[n]) if t == "address" else params[n] for n, t in fields]
+    if not fields:
+        return b""
+    return abi_encode([t for _, t in fields], values)
+
+
+def decode_payload(action: str, payload: bytes) -> dict[str, Any]:
+    """The parameters of a stored payload by name (addresses checksummed); ``{}`` for empty payloads."""
+    fields = _PAYLOAD_TYPES[action]
+    if not fields:
+        return {}
+    values = abi_decode([t for _, t in fields], payload)
+    return {n: (Web3.to_checksum_address(v) if t == "address" else v) for (n, t), v in zip(fields, values, strict=True)}
+
+
+def _code_str(raw: Any) -> str | None:
+    code = bytes(raw)
+    return None if code == b"\x00\x00" else code.decode("ascii")
+
+
+def _batch_info(root: str, b: Any) -> BatchInfo | None:
+    if int(b[3]) == 0:
+        return None
+    return BatchInfo(root, bytes(b[0]).decode("ascii"), str(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5]))

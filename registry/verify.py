@@ -101,12 +101,14 @@ class ChainReader(Protocol):
         """Chain id of the endpoint."""
         ...
 
-    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
-        """(proof leads to an anchored root, the batch or None, leaf revocation reason)."""
+    def verify_record(
+        self, office: str, root: str, proof: Sequence[str], values: bytes
+    ) -> tuple[bool, BatchInfo | None, int]:
+        """(the leaf of ABI-encoded ``values`` is in the batch (office, root), the batch or None, revocation)."""
         ...
 
-    def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
-        """Whether ``signer`` was authorised for ``office`` at ``block_number``."""
+    def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
+        """Whether ``signer`` was a signer of ``office``, not marked compromised, at ``block_number``."""
         ...
 
 
@@ -120,13 +122,15 @@ class LiveReader:
         """Chain id of the endpoint."""
         return int(self.chain.rpc(lambda: self.chain.w3.eth.chain_id))
 
-    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
-        """``verifyRecord`` on chain."""
-        return self.chain.verify_record(root, proof, leaf)
+    def verify_record(
+        self, office: str, root: str, proof: Sequence[str], values: bytes
+    ) -> tuple[bool, BatchInfo | None, int]:
+        """``verifyRecord`` on chain (the contract hashes the values into the leaf)."""
+        return self.chain.verify_record(office, root, proof, values)
 
-    def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
-        """``wasSignerAt`` on chain."""
-        return self.chain.was_signer_at(office, signer, block_number)
+    def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
+        """``isAuthorisedAt`` on chain."""
+        return self.chain.is_authorised_at(office, signer, block_number)
 
 
 def verify_bundle(
@@ -158,9 +162,13 @@ def verify_bundle(
             f"the bundle is for chain {bundle.chain_id}, the endpoint serves chain {chain_id}",
             **base,
         )
-    included, batch, leaf_reason = reader.verify_record(bundle.root, bundle.proof, leaf)
+    included, batch, leaf_reason = reader.verify_record(bundle.office, bundle.root, bundle.proof, value.encode())
     if batch is None:
-        return Verdict(UNKNOWN, f"root {bundle.root} is not anchored in registry {bundle.registry}", **base)
+        return Verdict(
+            UNKNOWN,
+            f"root {bundle.root} is not anchored by office {bundle.office} in registry {bundle.registry}",
+            **base,
+        )
     base.update(
         office=batch.office,
         block_number=batch.block_number,
@@ -191,7 +199,15 @@ def verify_bundle(
             f"the bundle claims office {bundle.office}; root {bundle.root} was anchored by office {batch.office}",
             **base,
         )
-    if not reader.was_signer_at(batch.office, batch.signer, batch.block_number):
+    if not reader.is_authorised_at(batch.office, batch.signer, batch.block_number):
+        compromised = chain.compromised_from(batch.office, batch.signer)
+        if compromised is not None and batch.block_number >= compromised:
+            return Verdict(
+                UNAUTHORISED,
+                f"signer {batch.signer} of {batch.office} was marked compromised from block {compromised};"
+                f" this batch was anchored at block {batch.block_number}",
+                **base,
+            )
         return Verdict(
             UNAUTHORISED,
             f"signer {batch.signer} was not authorised for {batch.office} at block {batch.block_number}",

@@ -8,7 +8,7 @@ import pytest
 
 from registry import canon
 from registry.anchor import Anchorer, reveal_bundle
-from registry.chain import Chain, connect, dev_signer
+from registry.chain import Chain, connect, dev_account, dev_signer
 from registry.config import EMBEDDED
 from registry.errors import ContractRevertError, InputError
 from registry.ingest import prepare_files
@@ -47,7 +47,7 @@ def test_batches_of_at_most_batch_size_and_one_bundle_per_record(tmp_path: Path,
     assert [b.leaf_count for b in result.batches] == [10, 10, 3]
     assert result.bundles == 23 == len(list((tmp_path / "proofs").glob("*.proof.json")))
     for b in result.batches:
-        info = chain.batch_of(b.root)
+        info = chain.batch_of("EP", b.root)
         assert info is not None and info.office == "EP" and info.leaf_count == b.leaf_count
     for path in (tmp_path / "proofs").glob("*.proof.json"):
         bundle = ProofBundle.loads(path.read_text())
@@ -132,9 +132,11 @@ def test_batch_that_reverts_keeps_records_pending_and_names_the_cause(tmp_path: 
     a.submit(prepare_files(files))
     signer = dev_signer("EP")
     assert signer is not None
-    # EP adds a second key and removes the first one: the batch can no longer be anchored with it.
-    chain.transact(signer, chain.offices.functions.addSigner(_fresh_address()))
-    chain.transact(signer, chain.offices.functions.removeSigner(signer.address))
+    # EP adds a second key (which accepts) and removes the first one: the batch can no longer be anchored with it.
+    spare = dev_account(7)
+    chain.add_signer(signer, spare.address)
+    chain.accept_signer(spare, "EP")
+    chain.remove_signer(signer, signer.address)
     with pytest.raises(ContractRevertError, match="NotAnActiveSigner"):
         a.run()
     assert a.store.pending_count("EP") == 3  # batched, not anchored: still pending

@@ -35,7 +35,7 @@ from eth_account.signers.local import LocalAccount
 from registry.api import Service, ServiceSettings
 from registry.chain import Chain, Deployment, connect, dev_account, dev_signer
 from registry.config import Settings
-from registry.keys import create_keystore
+from registry.keys import create_keystore, unlock
 from registry.localchain import free_port
 from registry.samples import generate_gazette, iter_gazette
 
@@ -146,9 +146,10 @@ def _office_home(root: Path, code: str, chain: Chain, deployment: Deployment) ->
     address = create_keystore(home / "keys" / f"{code}.json", PASSWORD, kdf_iterations=CHEAP_KDF)
     dev: LocalAccount | None = dev_signer(code)
     assert dev is not None, f"{code} is not a dev-preset office"
-    chain.transact(dev, chain.offices.functions.addSigner(address))
+    chain.add_signer(dev, address)
     _fund(chain, address)
-    chain.transact(dev, chain.offices.functions.removeSigner(dev.address))
+    chain.accept_signer(unlock(home / "keys" / f"{code}.json", PASSWORD), code)
+    chain.remove_signer(dev, dev.address)
     assert chain.office_of(address) == code, f"new key {address} does not sign for {code}"
     assert chain.office_of(dev.address) is None, f"the dev key of {code} still signs"
     return home, address

@@ -19,6 +19,7 @@ from registry.chain import Chain, connect, dev_account, dev_signer
 from registry.indexer import Index, Indexer, IndexStateError, ManifestError, SyncResult, read_manifest
 from registry.ingest import prepare_files
 from registry.merkle import MerkleTree
+from registry.records import LeafValue
 from registry.samples import generate_gazette
 from registry.store import Store
 
@@ -159,13 +160,13 @@ def test_sync_resumes_after_an_interruption_and_equals_one_pass(office: Office) 
     first = office.store.batches(status="anchored")[-1]
     records = office.store.batch_records(first.id)
     tree = MerkleTree.from_leaves([r.leaf for r in records])
-    office.chain.transact(
-        ep,
-        office.chain.anchors.functions.revokeLeaf(bytes.fromhex(first.root[2:]), records[0].leaf, tree.proof(0), 2),
-    )
+    r = records[0]
+    values = LeafValue(r.record_id, r.content_hash, r.canonicalization, r.supersedes)
+    office.chain.revoke_leaf(ep, bytes.fromhex(first.root[2:]), values.encode(), tree.proof(0), 2)
     second = office.store.batches(status="anchored")[-2]
-    office.chain.transact(ep, office.chain.anchors.functions.revokeBatch(bytes.fromhex(second.root[2:]), 4))
-    office.chain.transact(ep, office.chain.offices.functions.rotateSigner(ep.address, dev_account(6).address))
+    office.chain.revoke_batch(ep, bytes.fromhex(second.root[2:]), 4)
+    office.chain.rotate_signer(ep, ep.address, dev_account(6).address)
+    office.chain.accept_signer(dev_account(6), "EP")
 
     whole = office.indexer("whole.sqlite")
     whole.sync()
@@ -334,11 +335,10 @@ def test_index_of_another_deployment_is_refused(office: Office) -> None:
 def test_office_suspension_is_indexed(office: Office) -> None:
     ep, us, jp = (dev_signer(c) for c in ("EP", "US", "JP"))
     assert ep is not None and us is not None and jp is not None
-    offices = office.chain.offices.functions
-    office.chain.transact(ep, offices.propose(1, b"WO", "", "", "0x" + "00" * 20))
-    office.chain.transact(us, offices.approve(0))
-    office.chain.transact(jp, offices.approve(0))
-    office.chain.transact(ep, offices.execute(0))
+    pid, _ = office.chain.propose(ep, "suspend", "WO")
+    office.chain.approve(us, pid)
+    office.chain.approve(jp, pid)
+    office.chain.execute(ep, pid)
     indexer = office.indexer()
     indexer.sync()
     status = {o.code: o.status for o in Index(indexer.db).offices()}

@@ -213,26 +213,31 @@ def test_proofs_verify_on_chain(chain: Chain, size: int) -> None:
     leaves = [v.leaf() for v in values]
     tree = MerkleTree.from_leaves(leaves)
     chain.anchor_batch(dev_account(1), tree.root, size, f"https://register.example/{size}.json")
-    verify_proof = chain.anchors.functions.verifyProof
+
+    def verify_proof(proof: list[bytes], values: bytes) -> bool:
+        return chain.verify_record("EP", hx(tree.root), [hx(p) for p in proof], values)[0]
 
     for i, leaf in enumerate(leaves):
-        assert verify_proof(tree.root, tree.proof(i), leaf).call() is True
-        assert verify_proof(tree.root, tree.proof(i), flip(leaf, i % 32, 0x80)).call() is False
-        included, info, reason = chain.verify_record(hx(tree.root), [hx(p) for p in tree.proof(i)], leaf)
+        encoded = values[i].encode()
+        assert verify_proof(tree.proof(i), encoded) is True
+        assert verify_proof(tree.proof(i), flip(encoded, i % 32, 0x80)) is False
+        included, info, reason = chain.verify_record("EP", hx(tree.root), [hx(p) for p in tree.proof(i)], encoded)
         assert (included, reason) == (True, 0)
         assert info is not None and info.office == "EP" and info.leaf_count == size
+        assert leaf == chain.anchors.functions.leafOf(encoded).call()
 
-    wrong = LeafValue("EP:0", hx(b"\x42" * 32), "raw").leaf()
-    assert wrong not in leaves
-    assert verify_proof(tree.root, tree.proof(0), wrong).call() is False
+    wrong = LeafValue("EP:0", hx(b"\x42" * 32), "raw")
+    assert wrong.leaf() not in leaves
+    assert verify_proof(tree.proof(0), wrong.encode()) is False
     if size > 1:
-        assert verify_proof(tree.root, tree.proof(1), leaves[0]).call() is False
-        assert verify_proof(tree.root, tree.proof(0)[:-1], leaves[0]).call() is False
+        assert verify_proof(tree.proof(1), values[0].encode()) is False
+        assert verify_proof(tree.proof(0)[:-1], values[0].encode()) is False
 
     # a valid tree whose root was never anchored does not verify
-    other = MerkleTree.from_leaves([v.leaf() for v in sample_values(size, "not anchored")])
+    others = sample_values(size, "not anchored")
+    other = MerkleTree.from_leaves([v.leaf() for v in others])
     assert verify(other.root, other.tree[other.positions[0]], other.proof(0))
-    assert verify_proof(other.root, other.proof(0), other.tree[other.positions[0]]).call() is False
+    assert chain.verify_record("EP", hx(other.root), [hx(p) for p in other.proof(0)], others[0].encode())[0] is False
 
 
 # ---------------------------------------------------------------------------- OpenZeppelin vectors
@@ -291,12 +296,18 @@ def test_openzeppelin_vectors(case: dict[str, Any]) -> None:
 
 @needs_vectors
 def test_openzeppelin_vector_proofs_verify_on_chain(chain: Chain) -> None:
-    verify_proof = chain.anchors.functions.verifyProof
+    from eth_abi.abi import encode as abi_encode
+
     for case in CASES:
         root = bytes.fromhex(case["root"][2:])
         chain.anchor_batch(dev_account(2), root, len(case["values"]), f"vectors/{case.get('name', '')}")
         entries = case["leaves"]
+        types = case["leafEncoding"]
         for entry in {0: entries[0], 1: entries[len(entries) // 2], 2: entries[-1]}.values():
-            leaf = bytes.fromhex(entry["leafHash"][2:])
-            proof = [bytes.fromhex(p[2:]) for p in entry["proof"]]
-            assert verify_proof(root, proof, leaf).call() is True
+            value = case["values"][int(entry["index"])]
+            encoded = abi_encode(
+                types, [bytes.fromhex(v[2:]) if t == "bytes32" else v for t, v in zip(types, value, strict=True)]
+            )
+            assert chain.anchors.functions.leafOf(encoded).call() == bytes.fromhex(entry["leafHash"][2:])
+            included, _, _ = chain.verify_record("US", case["root"], entry["proof"], encoded)
+            assert included is True

@@ -89,8 +89,8 @@ class CachedReader:
     def __init__(self, chain: Chain, ttl: float = 5.0) -> None:
         self.chain = chain
         self._chain_id: int | None = None
-        self._batches: TtlCache[str, BatchState] = TtlCache(ttl, 1024)
-        self._leaves: TtlCache[tuple[str, bytes], int] = TtlCache(ttl, 16384)
+        self._batches: TtlCache[tuple[str, str], BatchState] = TtlCache(ttl, 1024)
+        self._leaves: TtlCache[tuple[str, str, bytes], int] = TtlCache(ttl, 16384)
         self._signers: TtlCache[tuple[str, str, int], bool] = TtlCache(max(ttl, 60.0), 4096)
 
     def chain_id(self) -> int:
@@ -99,13 +99,13 @@ class CachedReader:
             self._chain_id = int(self.chain.rpc(lambda: self.chain.w3.eth.chain_id))
         return self._chain_id
 
-    def batch_state(self, root: str) -> BatchState:
-        """The batch under ``root`` and its revoked leaves, from the chain at most every ``ttl`` seconds."""
+    def batch_state(self, office: str, root: str) -> BatchState:
+        """``office``'s batch under ``root`` and its revoked leaves, from the chain at most every ``ttl`` seconds."""
         root = root.lower()
-        return self._batches.get(root, lambda: self._load_batch(root))
+        return self._batches.get((office, root), lambda: self._load_batch(office, root))
 
-    def _load_batch(self, root: str) -> BatchState:
-        info = self.chain.batch_of(root)
+    def _load_batch(self, office: str, root: str) -> BatchState:
+        info = self.chain.batch_of(office, root)
         if info is None:
             return BatchState(None, {})
         try:
@@ -113,7 +113,7 @@ class CachedReader:
                 lambda: self.chain.anchors.events.LeafRevoked().get_logs(
                     from_block=info.block_number,
                     to_block="latest",
-                    argument_filters={"root": bytes.fromhex(root[2:])},
+                    argument_filters={"root": bytes.fromhex(root[2:]), "office": office.encode("ascii")},
                 )
             )
             revoked: dict[bytes, int] | None = {bytes(e["args"]["leaf"]): int(e["args"]["reason"]) for e in logs}
@@ -123,33 +123,36 @@ class CachedReader:
             revoked = None
         return BatchState(info, revoked)
 
-    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, BatchInfo | None, int]:
-        """(proof leads from ``leaf`` to the anchored ``root``, the batch, the leaf's revocation reason)."""
-        state = self.batch_state(root)
+    def verify_record(
+        self, office: str, root: str, proof: Sequence[str], values: bytes
+    ) -> tuple[bool, BatchInfo | None, int]:
+        """(proof leads from the values' leaf to ``office``'s ``root``, the batch, the leaf's revocation reason)."""
+        leaf = merkle.leaf_hash(values)
+        state = self.batch_state(office, root)
         if state.info is None:
             return False, None, 0
         try:
             included = merkle.verify(bytes.fromhex(root[2:]), leaf, [bytes.fromhex(p[2:]) for p in proof])
         except ValueError:
             included = False
-        return included, state.info, self.leaf_revocation(root, leaf)
+        return included, state.info, self.leaf_revocation(office, root, leaf)
 
-    def leaf_revocation(self, root: str, leaf: bytes) -> int:
-        """Revocation reason of one leaf of an anchored batch (0: not revoked)."""
-        state = self.batch_state(root)
+    def leaf_revocation(self, office: str, root: str, leaf: bytes) -> int:
+        """Revocation reason of one leaf of ``office``'s anchored batch (0: not revoked)."""
+        state = self.batch_state(office, root)
         if state.info is None:
             return 0
         if state.revoked is not None:
             return state.revoked.get(leaf, 0)
         return self._leaves.get(
-            (root.lower(), leaf),
-            lambda: int(self.chain.rpc(lambda: self.chain.anchors.functions.leafRevocation(root, leaf).call())),
+            (office, root.lower(), leaf),
+            lambda: self.chain.leaf_revocation(office, root, leaf),
         )
 
-    def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
-        """Whether ``signer`` was authorised for ``office`` at ``block_number`` (cached)."""
+    def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
+        """Whether ``signer`` was a signer of ``office``, not compromised, at ``block_number`` (cached)."""
         key = (office, signer.lower(), block_number)
-        return self._signers.get(key, lambda: self.chain.was_signer_at(office, signer, block_number))
+        return self._signers.get(key, lambda: self.chain.is_authorised_at(office, signer, block_number))
 
     def clear(self) -> None:
         """Forget all chain state (after this service anchored or revoked something)."""

@@ -384,10 +384,10 @@ class Service:
 
     # -- batches
 
-    def _revocation(self, root: str) -> int | None:
+    def _revocation(self, office: str, root: str) -> int | None:
         try:
             with self.guard():
-                info = self.reader.batch_state(root).info
+                info = self.reader.batch_state(office, root).info
         except ChainError:
             return None
         return info.revocation_reason if info is not None else None
@@ -411,7 +411,7 @@ class Service:
             b.block_number,
             utc_iso(b.timestamp) if b.timestamp else None,
             b.gas_used,
-            self._revocation(b.root) if b.status == "anchored" else None,
+            self._revocation(b.office, b.root) if b.status == "anchored" else None,
             b.error,
             records,
             sealed,
@@ -443,8 +443,10 @@ class Service:
         ib = index.batch(root) if index is not None else None
         if ib is not None:
             return _index_batch_view(ib)
-        with self.guard():
-            info = self.reader.batch_state(root).info
+        with self.guard():  # batches belong to (office, root): the first office that anchored this root
+            info = next(
+                (i for c in self.office_codes() if (i := self.reader.batch_state(c, root).info) is not None), None
+            )
         if info is None:
             raise NotFoundError(f"no batch with root {root}")
         return BatchView(
@@ -479,7 +481,11 @@ class Service:
         for v in stored:
             batch = store.batch(v.batch_id) if v.batch_id is not None else None
             status = "pending" if batch is None else "anchored" if batch.status == "anchored" else "batching"
-            if batch is not None and batch.status == "anchored" and self._leaf_revoked(batch.root, v.leaf):
+            if (
+                batch is not None
+                and batch.status == "anchored"
+                and self._leaf_revoked(batch.office, batch.root, v.leaf)
+            ):
                 status = "revoked"
             versions.append(
                 VersionView(
@@ -497,7 +503,7 @@ class Service:
         if not versions:
             index = _index(store)
             for leaf in index.versions(rid) if index is not None else []:
-                revoked = self._leaf_revoked(leaf.root, bytes.fromhex(leaf.leaf[2:]))
+                revoked = self._leaf_revoked(leaf.office, leaf.root, bytes.fromhex(leaf.leaf[2:]))
                 versions.append(
                     VersionView(
                         leaf.content_hash,
@@ -523,11 +529,13 @@ class Service:
             versions[k] = replace(old, status=status, superseded_by=f"{rid}@{newer.content_hash}")
         return RecordView(rid, rid.split(":", 1)[0], versions[-1].status, versions)
 
-    def _leaf_revoked(self, root: str, leaf: bytes) -> bool:
+    def _leaf_revoked(self, office: str, root: str, leaf: bytes) -> bool:
         try:
             with self.guard():
-                info = self.reader.batch_state(root).info
-                return info is not None and bool(info.revocation_reason or self.reader.leaf_revocation(root, leaf))
+                info = self.reader.batch_state(office, root).info
+                return info is not None and bool(
+                    info.revocation_reason or self.reader.leaf_revocation(office, root, leaf)
+                )
         except ChainError:
             return False
 

@@ -36,6 +36,9 @@ def _register() -> None:
     app.command("reveal")(reveal_cmd.reveal)
     app.add_typer(chain_cmd.app, name="chain")
     app.add_typer(office_cmd.app, name="office")
+    from . import revoke_cmd
+
+    app.add_typer(revoke_cmd.app, name="revoke")
     from . import evaluate_cmd
 
     app.command("evaluate")(evaluate_cmd.evaluate)

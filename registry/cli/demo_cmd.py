@@ -29,7 +29,7 @@ def demo(
     chain = Chain(connect(EMBEDDED))
     deployment = chain.deploy_dev()
     say(f"1. deployed on the embedded chain {deployment.chain_id}: AnchorRegistry {deployment.anchor_registry}")
-    say(f"   genesis offices: {', '.join(chain.office_codes())} (governance threshold 3)")
+    say(f"   genesis offices: {', '.join(chain.office_codes())} (governance: majority of active offices, min. 2)")
 
     gazette = out / "gazette"
     generate_gazette(gazette, office="EP", count=count, seed=2026, kinds=("st96-patent", "st97-json", "pdf"))

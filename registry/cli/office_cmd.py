@@ -5,12 +5,13 @@ from __future__ import annotations
 import getpass
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ..chain import Chain, office_bytes
+from ..chain import ACTIONS, Chain
 from ..errors import InputError
 from ..keys import create_keystore, load_signer
 from ..st3 import is_st3
@@ -18,8 +19,11 @@ from .common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, sett
 
 app = typer.Typer(help="Offices, governance, signers and keystores.", no_args_is_help=True)
 
-ACTIONS = {"admit": 0, "suspend": 1, "reinstate": 2}
 AsOffice = Annotated[str, typer.Option("--as", help="The acting office (its key signs).")]
+KeystoreOption = Annotated[
+    Path | None, typer.Option("--keystore", help="Keystore of the acting key (default $IPREG_HOME/keys/<OFFICE>.json).")
+]
+ZERO = "0x" + "00" * 20
 
 
 def _code(code: str) -> str:
@@ -35,8 +39,10 @@ def _address(text: str) -> str:
     return str(Web3.to_checksum_address(text))
 
 
-def _acting(rpc_url: str | None, home: Path | None, office: str) -> tuple[Chain, object]:
-    s = settings(home, rpc_url=rpc_url)
+def _acting(
+    rpc_url: str | None, home: Path | None, office: str, keystore: Path | None = None
+) -> tuple[Chain, LocalAccount]:
+    s = settings(home, rpc_url=rpc_url, **({"keystore": keystore} if keystore else {}))
     chain = open_chain(s)
     assert chain.deployment is not None
     return chain, load_signer(s, _code(office), chain.deployment)
@@ -57,78 +63,230 @@ def list_offices(rpc_url: RpcOption = None, home: HomeOption = None, as_json: Js
             typer.echo(f"{r['code']}  {r['status']:<9}  {r['name']}")
 
 
+@app.command("signers")
+def signers(
+    office: Annotated[str, typer.Argument(help="ST.3 code of the office.")],
+    rpc_url: RpcOption = None,
+    home: HomeOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Every key of an office with its validity terms, compromise mark and pending nomination."""
+    chain = open_chain(settings(home, rpc_url=rpc_url))
+    rows: list[dict[str, Any]] = [
+        {
+            "address": k.address,
+            "current": k.current,
+            "terms": [{"fromBlock": f, "untilBlock": u} for f, u in k.terms],
+            "compromisedFromBlock": k.compromised_from,
+            "nominated": k.nominated,
+            "replaces": k.replaces,
+        }
+        for k in chain.signers(_code(office))
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        typer.echo(f"no signers recorded for {office.upper()}")
+    for r in rows:
+        terms = ", ".join(f"[{t['fromBlock']}, {t['untilBlock'] or 'now'}]" for t in r["terms"]) or "none"
+        state = "current" if r["current"] else "nominated" if r["nominated"] else "former"
+        mark = f"  COMPROMISED from block {r['compromisedFromBlock']}" if r["compromisedFromBlock"] else ""
+        typer.echo(f"{r['address']}  {state:<9}  terms {terms}{mark}")
+
+
+@app.command("proposals")
+def proposals(rpc_url: RpcOption = None, home: HomeOption = None, as_json: JsonFlag = False) -> None:
+    """Every governance proposal with its payload, approvers and the approvals that count now."""
+    chain = open_chain(settings(home, rpc_url=rpc_url))
+    required = chain.required_approvals()
+    head = chain.rpc(lambda: chain.w3.eth.block_number)
+    rows: list[dict[str, Any]] = []
+    for p in chain.proposals():
+        state = "executed" if p.executed else "expired" if head > p.expires_block else "pending"
+        rows.append(
+            {
+                "id": p.id,
+                "action": p.action,
+                "office": p.office,
+                "proposer": p.proposer,
+                "state": state,
+                "payload": {k: v for k, v in p.payload.items()},
+                "payloadHash": p.payload_hash,
+                "approvers": list(p.approvers),
+                "countedApprovals": p.counted_approvals,
+                "requiredApprovals": required,
+                "expiresBlock": p.expires_block,
+            }
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        typer.echo("no proposals")
+    for r in rows:
+        payload = " ".join(f"{k}={v}" for k, v in r["payload"].items())
+        typer.echo(
+            f"{r['id']:>4}  {r['action']:<16} {r['office'] or '--'}  {r['state']:<8}"
+            f" {r['countedApprovals']}/{required} ({', '.join(a or '?' for a in r['approvers'])})"
+            f"  expires {r['expiresBlock']}  {payload}  payload {r['payloadHash']}"
+        )
+
+
 @app.command("propose")
 def propose(
-    action: Annotated[str, typer.Argument(help="admit, suspend or reinstate.")],
-    code: Annotated[str, typer.Argument(help="ST.3 code of the office concerned.")],
+    action: Annotated[str, typer.Argument(help=", ".join(ACTIONS) + ".")],
+    code: Annotated[str | None, typer.Argument(help="ST.3 code of the office concerned (not for set-rule, freeze).")],
     acting: AsOffice,
-    name: Annotated[str, typer.Option("--name", help="Name of the office to admit.")] = "",
-    base_uri: Annotated[str, typer.Option("--base-uri", help="Base URI of its register.")] = "",
-    signer: Annotated[str | None, typer.Option("--signer", help="First signer of the office to admit.")] = None,
+    name: Annotated[str, typer.Option("--name", help="admit: name of the office.")] = "",
+    base_uri: Annotated[str, typer.Option("--base-uri", help="admit: base URI of its register.")] = "",
+    signer: Annotated[
+        str | None, typer.Option("--signer", help="admit: first key; replace-signers: new key; mark-compromised: key.")
+    ] = None,
+    from_block: Annotated[int | None, typer.Option("--from-block", help="mark-compromised: first bad block.")] = None,
+    rule: Annotated[
+        str | None, typer.Option("--rule", help="set-rule: NUM/DEN,MIN,TTL, e.g. 1/2,2,50400 (majority, floor 2).")
+    ] = None,
+    successor: Annotated[str | None, typer.Option("--successor", help="freeze: the successor registry.")] = None,
     rpc_url: RpcOption = None,
     home: HomeOption = None,
 ) -> None:
     """Propose a governance action; the acting office approves it at once."""
     if action not in ACTIONS:
-        raise InputError(f"unknown action {action!r} (admit, suspend or reinstate)")
-    if action == "admit" and not signer:
-        raise InputError("admitting an office needs --signer ADDRESS")
+        raise InputError(f"unknown action {action!r} ({', '.join(ACTIONS)})")
+    params = _params(action, name, base_uri, signer, from_block, rule, successor)
+    office = None if action in ("set-rule", "freeze") else _code(code or "")
     chain, account = _acting(rpc_url, home, acting)
-    fn = chain.offices.functions.propose(
-        ACTIONS[action],
-        office_bytes(_code(code)),
-        name,
-        base_uri,
-        _address(signer) if signer else "0x" + "00" * 20,
-    )
-    result = chain.transact(account, fn)  # type: ignore[arg-type]
-    proposal_id = chain.offices.functions.proposalCount().call() - 1
+    proposal_id, result = chain.propose(account, action, office, **params)
+    payload_hash = chain.proposal(proposal_id).payload_hash
     typer.echo(
-        f"proposal {proposal_id}: {action} {code.upper()} (approved by {acting.upper()}), tx {result.transaction_hash}"
+        f"proposal {proposal_id}: {action} {office or ''} (approved by {acting.upper()}), payload {payload_hash},"
+        f" tx {result.transaction_hash}"
     )
+
+
+def _params(
+    action: str,
+    name: str,
+    base_uri: str,
+    signer: str | None,
+    from_block: int | None,
+    rule: str | None,
+    successor: str | None,
+) -> dict[str, Any]:
+    if action == "admit":
+        if not signer:
+            raise InputError("admitting an office needs --signer ADDRESS")
+        return {"name": name, "base_uri": base_uri, "signer": _address(signer)}
+    if action == "replace-signers":
+        if not signer:
+            raise InputError("replace-signers needs --signer ADDRESS (the new key, which then accepts)")
+        return {"nominee": _address(signer)}
+    if action == "mark-compromised":
+        if not signer or from_block is None:
+            raise InputError("mark-compromised needs --signer ADDRESS and --from-block N")
+        return {"signer": _address(signer), "from_block": from_block}
+    if action == "set-rule":
+        try:
+            fraction, floor, ttl = (rule or "").split(",")
+            num, den = fraction.split("/")
+            return {
+                "numerator": int(num),
+                "denominator": int(den),
+                "min_approvals": int(floor),
+                "ttl_blocks": int(ttl),
+            }
+        except ValueError:
+            raise InputError(f"--rule must be NUM/DEN,MIN,TTL (e.g. 1/2,2,50400), not {rule!r}") from None
+    if action == "freeze":
+        if not successor:
+            raise InputError("freeze needs --successor ADDRESS")
+        return {"successor": _address(successor)}
+    return {}
 
 
 @app.command("approve")
-def approve(proposal: int, acting: AsOffice, rpc_url: RpcOption = None, home: HomeOption = None) -> None:
-    """Approve a proposal on behalf of the acting office."""
+def approve(
+    proposal: int,
+    acting: AsOffice,
+    payload_hash: Annotated[
+        str | None, typer.Option("--payload", help="The payload hash you reviewed (`ipreg office proposals`).")
+    ] = None,
+    rpc_url: RpcOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Approve a proposal on behalf of the acting office (binds to its payload hash)."""
     chain, account = _acting(rpc_url, home, acting)
-    result = chain.transact(account, chain.offices.functions.approve(proposal))  # type: ignore[arg-type]
-    _, _, approvals, _ = chain.offices.functions.proposal(proposal).call()
-    threshold = chain.offices.functions.threshold().call()
-    typer.echo(f"proposal {proposal}: {approvals}/{threshold} approvals, tx {result.transaction_hash}")
+    result = chain.approve(account, proposal, payload_hash)
+    p = chain.proposal(proposal)
+    typer.echo(
+        f"proposal {proposal}: {p.counted_approvals}/{chain.required_approvals()} approvals,"
+        f" tx {result.transaction_hash}"
+    )
 
 
 @app.command("execute")
 def execute(proposal: int, acting: AsOffice, rpc_url: RpcOption = None, home: HomeOption = None) -> None:
-    """Carry out a proposal that reached the threshold."""
+    """Carry out a proposal that has the approvals of enough active offices."""
     chain, account = _acting(rpc_url, home, acting)
-    result = chain.transact(account, chain.offices.functions.execute(proposal))  # type: ignore[arg-type]
+    result = chain.execute(account, proposal)
     typer.echo(f"proposal {proposal} executed, tx {result.transaction_hash}")
 
 
 @app.command("add-signer")
 def add_signer(address: str, acting: AsOffice, rpc_url: RpcOption = None, home: HomeOption = None) -> None:
-    """Authorise another key for the acting office."""
+    """Nominate another key for the acting office; it counts once it accepts (`ipreg office accept`)."""
     chain, account = _acting(rpc_url, home, acting)
-    result = chain.transact(account, chain.offices.functions.addSigner(_address(address)))  # type: ignore[arg-type]
-    typer.echo(f"{_address(address)} signs for {acting.upper()} from block {result.block_number}")
+    chain.add_signer(account, _address(address))
+    typer.echo(
+        f"{_address(address)} nominated for {acting.upper()}; it must run `ipreg office accept {acting.upper()}`"
+    )
+
+
+@app.command("accept")
+def accept(
+    office: Annotated[str, typer.Argument(help="The office that nominated the key.")],
+    keystore: KeystoreOption = None,
+    rpc_url: RpcOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Accept a nomination: the key in the keystore becomes a signer of the office from this block on."""
+    chain, account = _acting(rpc_url, home, office, keystore)
+    result = chain.accept_signer(account, _code(office))
+    typer.echo(f"{account.address} signs for {office.upper()} from block {result.block_number}")
 
 
 @app.command("remove-signer")
 def remove_signer(address: str, acting: AsOffice, rpc_url: RpcOption = None, home: HomeOption = None) -> None:
-    """Withdraw a key of the acting office (its past anchors stay authorised at their blocks)."""
+    """Withdraw a key of the acting office (its past anchors stay authorised at their blocks); never the last."""
     chain, account = _acting(rpc_url, home, acting)
-    result = chain.transact(account, chain.offices.functions.removeSigner(_address(address)))  # type: ignore[arg-type]
+    result = chain.remove_signer(account, _address(address))
     typer.echo(f"{_address(address)} no longer signs for {acting.upper()} from block {result.block_number}")
 
 
 @app.command("rotate-signer")
 def rotate_signer(old: str, new: str, acting: AsOffice, rpc_url: RpcOption = None, home: HomeOption = None) -> None:
-    """Replace one key of the acting office by another in one transaction."""
+    """Nominate NEW to replace OLD; OLD is removed when NEW accepts (`ipreg office accept`)."""
     chain, account = _acting(rpc_url, home, acting)
-    fn = chain.offices.functions.rotateSigner(_address(old), _address(new))
-    result = chain.transact(account, fn)  # type: ignore[arg-type]
-    typer.echo(f"rotated {_address(old)} -> {_address(new)} for {acting.upper()} at block {result.block_number}")
+    chain.rotate_signer(account, _address(old), _address(new))
+    typer.echo(f"{_address(new)} nominated to replace {_address(old)} for {acting.upper()}; it must accept")
+
+
+@app.command("compromise")
+def compromise(
+    address: str,
+    acting: AsOffice,
+    from_block: Annotated[int, typer.Option("--from-block", help="First block signed by the thief.")],
+    rpc_url: RpcOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Mark a key of the acting office compromised from a block on: its anchors from then on stop verifying."""
+    chain, account = _acting(rpc_url, home, acting)
+    result = chain.mark_compromised(account, _address(address), from_block)
+    typer.echo(
+        f"{_address(address)} marked compromised for {acting.upper()} from block {from_block}"
+        f" (and removed if it was a signer), tx {result.transaction_hash}"
+    )
 
 
 @app.command("keystore")
@@ -146,5 +304,6 @@ def keystore(
     address = create_keystore(path, password)
     typer.echo(
         f"new key {address} for {office.upper()} in {path}; authorise it with "
-        f"`ipreg office add-signer {address} --as {office.upper()}`"
+        f"`ipreg office add-signer {address} --as {office.upper()}`, then accept it with"
+        f" `ipreg office accept {office.upper()} --keystore {path}`"
     )
