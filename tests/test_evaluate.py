@@ -88,6 +88,10 @@ kind = "rotate-key"
 office = "EP"
 
 [[events]]
+kind = "compromise-key"
+office = "EP"
+
+[[events]]
 kind = "suspend"
 office = "EM"
 """
@@ -215,7 +219,8 @@ def test_exactly_once_counts_every_accepted_record(embedded_run: tuple[Path, dic
     expected = body["throughput"]["records"] + body["latency"]["records"] + superseded
     assert once["ok"] and once["acceptedRecords"] == once["anchoredExactlyOnce"] == expected
     assert once["missing"] == once["duplicated"] == once["unexpected"] == once["rootsAnchoredTwice"] == 0
-    assert once["pricingBatchEvents"] == 3 + 2  # the priced batches, counted apart
+    unauthorised = sum(1 for r in body["verdicts"]["rows"] if r["probe"] == "unauthorised")
+    assert once["pricingBatchEvents"] == 3 + 2 + unauthorised  # priced and probe batches, counted apart
     assert not body["faults"]["nodeOutage"]["run"] and not body["faults"]["killedAnchorer"]["run"]
 
 
@@ -236,14 +241,21 @@ def test_privacy_and_verdicts(embedded_run: tuple[Path, dict[str, Any]]) -> None
 def test_governance_timeline(embedded_run: tuple[Path, dict[str, Any]]) -> None:
     _, body = embedded_run
     events = {e["event"]: e for e in body["governance"]["events"]}
-    assert list(events) == ["admit", "rotate-key", "suspend"]
-    admit, rotate, suspend = events["admit"], events["rotate-key"], events["suspend"]
-    assert "refused" in admit["anchorBefore"] and admit["anchorAfter"] == "new anchor VERIFIED"
-    assert admit["approvals"].count(",") + 1 == body["governance"]["threshold"] == 3
+    assert list(events) == ["admit", "rotate-key", "compromise-key", "suspend"]
+    admit, rotate, compromise, suspend = (events[k] for k in ("admit", "rotate-key", "compromise-key", "suspend"))
+    for decided in (admit, suspend):  # approvals by governance: as many as the rule required then
+        approvers, needed = re.fullmatch(
+            r"(.*) \((\d+) needed of (\d+) active offices\)", decided["approvals"]
+        ).groups()[:2]
+        assert len(approvers.split(", ")) == int(needed) >= 2
+    assert "refused" in admit["note"].split(";")[0] and admit["note"].endswith("after: new anchor VERIFIED")
     assert rotate["verdictBefore"] == rotate["verdictAfter"] == "VERIFIED"  # old anchors stay authorised
-    assert "refused" in rotate["oldKeyAfter"] and rotate["anchorAfter"] == "new anchor VERIFIED"
-    assert suspend["anchorBefore"] == "new anchor VERIFIED" and "refused" in suspend["anchorAfter"]
+    assert "old key after: anchoring refused" in rotate["note"] and rotate["transactions"] == 2
+    assert compromise["verdictBefore"] == compromise["verdictAfter"] == "VERIFIED"  # anchors before the mark
+    assert re.search(r"at block \d+: VERIFIED -> UNAUTHORISED", compromise["note"]), compromise["note"]
+    assert "before: new anchor VERIFIED" in suspend["note"] and "after: anchoring refused" in suspend["note"]
     assert all(e["blocks"] >= e["transactions"] >= 1 for e in events.values())
+    assert body["governance"]["activeNow"] == 5  # 5 genesis + KR - EM
 
 
 def test_html_is_escaped_and_summary_first(embedded_run: tuple[Path, dict[str, Any]]) -> None:

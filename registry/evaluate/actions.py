@@ -1,91 +1,81 @@
-"""The contract calls the library has no function for yet (revocation, governance), in one place.
+"""Governance and key actions as the offices carry them out, on the library's Chain methods.
 
-Everything else in the evaluation goes through the library (Anchorer, verify, Chain); when the
-contracts change, this module is where the evaluation adapts.
+One place for the multi-step flows (proposal -> approvals up to the required number -> execution;
+nomination -> acceptance), so the governance timeline and the probes read as events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from web3.types import Wei
 
-from ..chain import Chain, TxResult, office_bytes
-from .context import checksum
-
-ACTIONS = {"admit": 0, "suspend": 1, "reinstate": 2}
-ZERO_ADDRESS = "0x" + "00" * 20
-
-
-def revoke_leaf(
-    chain: Chain, account: LocalAccount, root: str, leaf: bytes, proof: Sequence[str], reason: int
-) -> TxResult:
-    """Revoke one record of a batch (the batch's own office)."""
-    return chain.transact(account, chain.anchors.functions.revokeLeaf(root, leaf, list(proof), reason))
-
-
-def revoke_batch(chain: Chain, account: LocalAccount, root: str, reason: int) -> TxResult:
-    """Revoke a whole batch (the batch's own office)."""
-    return chain.transact(account, chain.anchors.functions.revokeBatch(root, reason))
+from ..chain import Chain, TxResult, dev_account
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A governance proposal carried out: who approved, how many blocks and seconds it took."""
+    """A governance proposal carried out: who approved, the transactions it took."""
 
     proposal: int
     approvals: list[str]
-    threshold: int
-    first_block: int
-    last_block: int
-    transactions: int
-    gas: int
+    required: int
+    active: int
+    results: list[TxResult]
 
-
-def threshold(chain: Chain) -> int:
-    """The current approval threshold."""
-    return int(chain.rpc(lambda: chain.offices.functions.threshold().call()))
+    @property
+    def gas(self) -> int:
+        """Gas of all its transactions."""
+        return sum(r.gas_used for r in self.results)
 
 
 def govern(
-    chain: Chain,
-    action: str,
-    office: str,
-    voters: Sequence[tuple[str, LocalAccount]],
-    name: str = "",
-    base_uri: str = "",
-    signer: str | None = None,
+    chain: Chain, action: str, office: str | None, voters: Sequence[tuple[str, LocalAccount]], **params: Any
 ) -> Decision:
-    """Propose ``action`` on ``office`` as the first voter, approve with the next ones up to the threshold, execute."""
-    needed = threshold(chain)
-    fn = chain.offices.functions.propose(
-        ACTIONS[action], office_bytes(office), name, base_uri, checksum(signer) if signer else ZERO_ADDRESS
-    )
-    results = [chain.transact(voters[0][1], fn)]
-    proposal = int(chain.rpc(lambda: chain.offices.functions.proposalCount().call())) - 1
+    """Propose ``action`` as the first voter, approve with the next ones up to the required number, execute."""
+    required = chain.required_approvals()
+    active = chain.active_office_count()
+    proposal, first = chain.propose(voters[0][1], action, office, **params)
+    results = [first]
     approvals = [voters[0][0]]
-    for code, account in voters[1:needed]:
-        results.append(chain.transact(account, chain.offices.functions.approve(proposal)))
+    counted = chain.proposal(proposal).counted_approvals
+    for code, account in voters[1:]:
+        if counted >= required:
+            break
+        results.append(chain.approve(account, proposal))
         approvals.append(code)
-    results.append(chain.transact(voters[0][1], chain.offices.functions.execute(proposal)))
-    return Decision(
-        proposal,
-        approvals,
-        needed,
-        results[0].block_number,
-        results[-1].block_number,
-        len(results),
-        sum(r.gas_used for r in results),
-    )
+        counted = chain.proposal(proposal).counted_approvals
+    results.append(chain.execute(voters[0][1], proposal))
+    return Decision(proposal, approvals, required, active, results)
 
 
-def rotate_signer(chain: Chain, account: LocalAccount, old: str, new: str) -> list[TxResult]:
-    """Replace ``old`` by ``new`` for the signer's office; the transactions it took."""
-    return [chain.transact(account, chain.offices.functions.rotateSigner(checksum(old), checksum(new)))]
+def add_key(chain: Chain, office_key: LocalAccount, new: LocalAccount, office: str) -> list[TxResult]:
+    """Nominate ``new`` for the office and let it accept (the key consents)."""
+    return [chain.add_signer(office_key, new.address), chain.accept_signer(new, office)]
 
 
-def compromise_supported(chain: Chain) -> bool:
-    """Whether the deployed OfficeRegistry can mark a key compromised."""
-    names = [str(item.get("name", "")) for item in chain.offices.abi if item.get("type") == "function"]
-    return any("ompromis" in name for name in names)
+def rotate_key(chain: Chain, old: LocalAccount, new: LocalAccount, office: str) -> list[TxResult]:
+    """Nominate ``new`` to replace ``old``; ``old`` is removed when ``new`` accepts."""
+    return [chain.rotate_signer(old, old.address, new.address), chain.accept_signer(new, office)]
+
+
+def spare_account(chain: Chain, index: int) -> LocalAccount:
+    """Dev account ``index``, funded from account 0 if it has no ether (the embedded chain funds only a few)."""
+    account = dev_account(index)
+    w3 = chain.w3
+    if chain.rpc(lambda: w3.eth.get_balance(account.address)) < 10**18:
+        funder = dev_account(0)
+        tx = {
+            "to": account.address,
+            "value": Wei(10**20),
+            "gas": 21_000,
+            "chainId": chain.rpc(lambda: w3.eth.chain_id),
+            "nonce": chain.rpc(lambda: w3.eth.get_transaction_count(funder.address, "pending")),
+            "maxFeePerGas": 2 * int(chain.rpc(lambda: w3.eth.get_block("latest")).get("baseFeePerGas", 0) or 0) + 10**9,
+            "maxPriorityFeePerGas": 10**9,
+        }
+        chain.wait(chain.send(funder, tx))
+    return account

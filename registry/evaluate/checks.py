@@ -23,6 +23,7 @@ from eth_utils.abi import get_abi_output_types
 from ..anchor import reveal_bundle
 from ..audit import audit_folder
 from ..canon import content_hash
+from ..chain import office_bytes
 from ..errors import ConfigError
 from ..localchain import LOCAL_CHAIN_DIR
 from ..records import LEAF_ENCODING, SEALED, ProofBundle
@@ -54,18 +55,18 @@ def load_bundles(offices: list[OfficeRun]) -> list[ProofBundle]:
 
 
 def _contract_results(run: Run, bundles: list[ProofBundle]) -> list[tuple[bool, bool]]:
-    """(proof included on chain, batch office equals the bundle's) per bundle, from ``verifyRecord``."""
+    """(leaf values proven in the batch, batch of the bundle's office) per bundle, from ``verifyRecord``."""
     chain = run.chain
     if run.kind == "embedded":
         out = []
         for b in bundles:
-            included, batch, _ = chain.verify_record(b.root, b.proof, b.value.leaf())
+            included, batch, _ = chain.verify_record(b.office, b.root, b.proof, b.value.encode())
             out.append((included, batch is not None and batch.office == b.office))
         return out
     to = chain.anchors.address
     calls = []
     for b in bundles:
-        fn = chain.anchors.functions.verifyRecord(b.root, list(b.proof), b.value.leaf())
+        fn = chain.anchors.functions.verifyRecord(office_bytes(b.office), b.root, b.value.encode(), list(b.proof))
         calls.append(fn._encode_transaction_data())
     types = get_abi_output_types(fn.abi)  # same function for all
     out = []
@@ -77,7 +78,7 @@ def _contract_results(run: Run, bundles: list[ProofBundle]) -> list[tuple[bool, 
             ]
             answers = sorted(client.post(run.rpc_url, json=body).json(), key=lambda a: a["id"])
             for answer in answers:
-                included, batch, _ = chain.w3.codec.decode(types, bytes.fromhex(answer["result"][2:]))
+                included, batch = chain.w3.codec.decode(types, bytes.fromhex(answer["result"][2:]))[:2]
                 office = bytes(batch[0]).decode("ascii", "replace")
                 b = bundles[int(answer["id"])]
                 out.append((bool(included), int(batch[3]) != 0 and office == b.office))

@@ -177,7 +177,7 @@ def exactly_once(run: Run) -> dict[str, Any]:
     logs = run.chain.rpc(
         lambda: run.chain.anchors.events.BatchAnchored().get_logs(from_block=dep.block_number, to_block="latest")
     )
-    roots: dict[str, int] = {}
+    roots: dict[tuple[str, str], int] = {}
     seen: dict[tuple[str, str], int] = {}
     leaves_total = missing_manifests = mismatched = 0
     from .. import merkle
@@ -186,8 +186,8 @@ def exactly_once(run: Run) -> dict[str, Any]:
     priced = 0
     for log in logs:
         root = hex32(log["args"]["root"])
-        roots[root] = roots.get(root, 0) + 1
         office = bytes(log["args"]["office"]).decode("ascii")
+        roots[(office, root)] = roots.get((office, root), 0) + 1
         uri = str(log["args"]["manifestURI"])
         if uri.startswith(PRICING_BASE + "/"):
             priced += 1

@@ -2,26 +2,28 @@
 
 tampered: an anchored file with one word changed, verified with its bundle; revoked: records the
 office revoked on chain; superseded: records re-anchored with new content, the old version
-verified; unknown: files never anchored; unauthorised: a bundle claiming another office than the
-one that anchored its root. A control probe (untouched file) must say VERIFIED.
+verified; unknown: files never anchored; unauthorised: another office's record anchored by this
+office, and an anchor by a key the office then marks compromised from that block on. A control
+probe (untouched file) must say VERIFIED.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
+
 from ..anchor import bundle_name
 from ..canon import canonicalization_for, content_hash
-from ..chain import dev_signer
+from ..chain import dev_signer, utc_iso
 from ..ingest import prepare_files
-from ..records import ProofBundle
+from ..records import ZERO_HASH, LeafValue, ProofBundle
 from ..samples import iter_gazette
 from ..store import StoredRecord
 from ..verify import REVOKED, SUPERSEDED, TAMPERED, UNAUTHORISED, UNKNOWN, VERIFIED, Verdict, verify_file
 from . import actions
-from .context import Run, derived_seed
+from .context import PRICING_BASE, Run, derived_seed
 from .pipeline import OfficeRun
 
 
@@ -38,6 +40,28 @@ def _alter(data: bytes) -> bytes:
     text = data.decode("utf-8")
     altered = text.replace('languageCode="en">', 'languageCode="en">Improved ', 1)
     return altered.encode("utf-8") if altered != text else data + b"\n<!-- -->x"
+
+
+def _single_anchor(run: Run, account: LocalAccount, office: str, record_id: str, data: bytes, name: str) -> ProofBundle:
+    """Anchor one record as a batch of one straight through the contract (no outbox); its bundle."""
+    method = canonicalization_for(name)
+    value = LeafValue(record_id, content_hash(data, method), method, ZERO_HASH)
+    root = value.leaf()  # a tree of one leaf: the root is the leaf, the proof is empty
+    result = run.chain.anchor_batch(account, root, 1, f"{PRICING_BASE}/{office}/0x{root.hex()}.json")
+    dep = run.chain.deployment
+    assert dep is not None
+    return ProofBundle(
+        chain_id=dep.chain_id,
+        registry=dep.anchor_registry,
+        office=office,
+        root="0x" + root.hex(),
+        value=value,
+        proof=(),
+        leaf_count=1,
+        transaction_hash=result.transaction_hash,
+        block_number=result.block_number,
+        anchored_at=utc_iso(result.timestamp),
+    )
 
 
 def run_probes(run: Run, offices: list[OfficeRun], seen: set[str]) -> dict[str, Any]:
@@ -83,7 +107,7 @@ def run_probes(run: Run, offices: list[OfficeRun], seen: set[str]) -> dict[str, 
         path = take()
         rec = _record(o, path)
         bundle = _bundle(o, rec)
-        actions.revoke_leaf(run.chain, account, bundle.root, bundle.value.leaf(), bundle.proof, 1)
+        run.chain.revoke_leaf(account, bytes.fromhex(bundle.root[2:]), bundle.value.encode(), bundle.proof, 1)
         add("revoked", REVOKED, verify_file(run.chain, o.store, path.read_bytes(), path.name, bundle), rec.record_id)
 
     superseded = [take() for _ in range(wanted["superseded"])]
@@ -107,13 +131,24 @@ def run_probes(run: Run, offices: list[OfficeRun], seen: set[str]) -> dict[str, 
     for f in unknown:
         add("unknown", UNKNOWN, verify_file(run.chain, o.store, f.data, f.name), f.record_id)
 
-    others = [x.office for x in offices if x.office != o.office] or ["US" if o.office != "US" else "EP"]
     for i in range(wanted["unauthorised"]):
-        path = take()
-        rec = _record(o, path)
-        claimed = replace(_bundle(o, rec), office=others[i % len(others)])
-        add("unauthorised", UNAUTHORISED, verify_file(run.chain, None, path.read_bytes(), path.name, claimed),
-            rec.record_id)  # fmt: skip
+        if i % 2 == 0:  # an office anchors a record of another office
+            foreign = "US" if o.office != "US" else "EP"
+            f = next(iter_gazette(foreign, 1, derived_seed(run.seed, "foreign", i), ("st96-patent",)))
+            bundle = _single_anchor(run, account, o.office, f.record_id, f.data, f.name)
+            add("unauthorised", UNAUTHORISED, verify_file(run.chain, None, f.data, f.name, bundle), f.record_id)
+        else:  # an anchor by a key its office later marks compromised from that block on
+            key = actions.spare_account(run.chain, 8 + i)
+            actions.add_key(run.chain, account, key, o.office)
+            f = next(
+                x
+                for x in iter_gazette(o.office, 30, derived_seed(run.seed, "compromised", i), ("st96-patent",))
+                if x.record_id not in seen
+            )
+            seen.add(f.record_id)
+            bundle = _single_anchor(run, key, o.office, f.record_id, f.data, f.name)
+            run.chain.mark_compromised(account, key.address, bundle.block_number)
+            add("unauthorised", UNAUTHORISED, verify_file(run.chain, None, f.data, f.name, bundle), f.record_id)
     run.advance("probes", 1.0)
     return {
         "office": o.office,

@@ -419,6 +419,9 @@ def _governance(report: dict[str, Any], plots: dict[str, Path]) -> str:
         )
         if "governance" in plots:
             out.append(image(plots["governance"], "Governance timeline"))
+    if gov.get("rule"):
+        out.append(f"<p>Rule in force: {_e(gov['rule'])}. At the end of the run {_e(gov['requiredNow'])} approvals of "
+                   f"{_e(gov['activeNow'])} active offices are needed.</p>")  # fmt: skip
     for note in gov.get("notes", []):
         out.append(f'<p class="note">{_e(note)}</p>')
     out.append("</section>")
