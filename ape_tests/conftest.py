@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 GENESIS = ("EP", "US", "JP", "EM", "WO")
-THRESHOLD = 3
+#: Governance rule (numerator, denominator, minApprovals, ttlBlocks): a strict majority of active offices.
+RULE = (1, 2, 2, 50_400)
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +28,9 @@ def offices(project: Any, deployer: Any, signers: dict[str, Any]) -> Any:
     codes = [c.encode() for c in GENESIS]
     names = [f"Office {c}" for c in GENESIS]
     uris = [f"https://register.{c.lower()}.example/" for c in GENESIS]
-    return deployer.deploy(project.OfficeRegistry, codes, names, uris, [signers[c] for c in GENESIS], THRESHOLD)
+    return deployer.deploy(project.OfficeRegistry, codes, names, uris, [signers[c] for c in GENESIS], RULE)
 
 
 @pytest.fixture(scope="module")
 def anchors(project: Any, deployer: Any, offices: Any) -> Any:
-    return deployer.deploy(project.AnchorRegistry, offices)
+    return deployer.deploy(project.AnchorRegistry, offices, ZERO_ADDRESS)
