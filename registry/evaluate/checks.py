@@ -135,7 +135,7 @@ def interoperability(run: Run, offices: list[OfficeRun]) -> dict[str, Any]:
 
 def rates(run: Run, offices: list[OfficeRun]) -> dict[str, Any]:
     """Live verification (one bundle at a time, contract calls) and folder audit rates."""
-    bundles = load_bundles(offices)
+    bundles = [b for b in load_bundles(offices) if b.value.canonicalization != SEALED]  # sealed: see privacy
     rng = run.rng("verify-sample")
     sample = rng.sample(bundles, min(run.scenario.verify_samples, len(bundles)))
     stores = {o.office: o.store for o in offices}
