@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from registry.errors import InputError
-from registry.evaluate.runner import evaluate
+from registry.evaluate.runner import evaluate, plan_workload
 from registry.evaluate.scenario import load_scenario, parse_scenario
 from registry.evaluate.workload import fingerprint, office_records, split
 
@@ -322,8 +322,14 @@ def test_report_renders_in_chromium(embedded_run: tuple[Path, dict[str, Any]]) -
 # ---------------------------------------------------------------------------- anvil
 
 
+def test_same_scenario_and_seed_same_workload(embedded_run: tuple[Path, dict[str, Any]]) -> None:
+    _, body = embedded_run
+    assert body["workload"] == plan_workload(parse_scenario(TINY), 7)[3]
+    assert body["workload"]["fingerprint"] != plan_workload(parse_scenario(TINY), 8)[3]["fingerprint"]
+
+
 @pytest.mark.anvil
-def test_anvil_run_with_faults(tmp_path: Path, embedded_run: tuple[Path, dict[str, Any]]) -> None:
+def test_anvil_run_with_faults(tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY, encoding="utf-8")
     out = tmp_path / "out"
@@ -336,7 +342,7 @@ def test_anvil_run_with_faults(tmp_path: Path, embedded_run: tuple[Path, dict[st
     assert proc.returncode == 0, proc.stderr
     assert "report:" in proc.stdout and "EAS attest" in proc.stdout
     body = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert body["workload"]["fingerprint"] == embedded_run[1]["workload"]["fingerprint"]  # same scenario + seed
+    assert body["workload"] == plan_workload(parse_scenario(TINY), 7)[3]  # same scenario + seed, same workload
     assert body["environment"]["chainClient"].startswith("anvil/")
     lat = body["latency"]
     assert lat["intervalMining"] and lat["blockTime"] == 1
@@ -353,3 +359,45 @@ def test_anvil_run_with_faults(tmp_path: Path, embedded_run: tuple[Path, dict[st
     state = body["cost"]["growth"]["perBatch"]["stateBytes"]
     assert state > 0 and state % 32 == 0  # whole storage slots, from the tracer
     assert all(r["match"] for r in body["verdicts"]["rows"])
+
+
+def test_exactly_once_check_catches_missing_and_duplicated_records(tmp_path: Path) -> None:
+    """The count must fail when a record is accepted but never anchored, or anchored twice."""
+    from registry import merkle
+    from registry.chain import Chain, connect, dev_signer
+    from registry.evaluate.context import MANIFEST_BASE, Run
+    from registry.evaluate.faults import exactly_once
+    from registry.evaluate.pipeline import anchorer_for
+    from registry.ingest import prepare_files
+    from registry.records import LEAF_ENCODING, LeafValue
+    from registry.samples import generate_gazette
+    from registry.store import Store
+
+    chain = Chain(connect("embedded"))
+    chain.deploy_dev()
+    run = Run(parse_scenario(TINY), 7, chain, "embedded", "embedded", tmp_path)
+    files = generate_gazette(tmp_path / "g", office="EP", count=4, seed=3)
+    store = Store(tmp_path / "stores" / "EP.sqlite")
+    anchorer = anchorer_for(run, "EP", store, batch_size=10)
+    anchorer.submit(prepare_files(files[:3]))
+    anchorer.run()
+    assert exactly_once(run)["ok"]
+
+    anchorer.submit(prepare_files(files[3:]))  # accepted, not anchored
+    missing = exactly_once(run)
+    assert not missing["ok"] and missing["missing"] == 1 and missing["anchoredExactlyOnce"] == 3
+
+    record = store.batch_records(store.batches("EP")[0].id)[0]  # anchored again in a second batch
+    values = [LeafValue(record.record_id, record.content_hash, record.canonicalization, record.supersedes),
+              LeafValue("EP:4999999:B1", "0x" + "11" * 32, "raw")]  # fmt: skip
+    root = "0x" + merkle.MerkleTree.from_leaves([v.leaf() for v in values]).root.hex()
+    (run.manifest_dir / "EP").mkdir(parents=True, exist_ok=True)
+    (run.manifest_dir / "EP" / f"{root}.json").write_text(
+        json.dumps({"office": "EP", "root": root, "leafEncoding": list(LEAF_ENCODING),
+                    "values": [v.as_list() for v in values]}), encoding="utf-8")  # fmt: skip
+    account = dev_signer("EP")
+    assert account is not None
+    chain.anchor_batch(account, bytes.fromhex(root[2:]), 2, f"{MANIFEST_BASE}/EP/{root}.json")
+    twice = exactly_once(run)
+    assert not twice["ok"] and twice["duplicated"] == 1 and twice["unexpected"] == 1
+    store.close()

@@ -22,7 +22,7 @@ from ..chain import Chain, dev_signer
 from ..ingest import prepare_files
 from ..store import Store
 from .context import MANIFEST_BASE, Run
-from .workload import Batchload, office_records
+from .workload import Batchload
 
 
 @dataclass
@@ -128,15 +128,6 @@ def throughput(run: Run, loads: list[Batchload]) -> tuple[dict[str, Any], list[O
         "offices": per_office,
         "batchSize": run.scenario.pipeline_batch_size,
     }, offices
-
-
-def latency_rounds(run: Run, seen: set[str]) -> list[list[Batchload]]:
-    """The latency phase's records: per round, per office."""
-    sc = run.scenario
-    return [
-        [office_records(o, sc.latency_records, run.seed, f"latency-{r}", seen) for o in sc.offices]
-        for r in range(sc.latency_rounds)
-    ]
 
 
 def latency(run: Run, rounds: list[list[Batchload]]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from ..merkle import keccak
 from . import checks, cost, eas, faults, governance, pipeline, plots, probes, report
 from .context import Run
 from .scenario import Scenario
-from .workload import fingerprint, office_records
+from .workload import Batchload, fingerprint, office_records
 
 #: Phases in order, as the progress bar shows them.
 PHASES = ("setup", "cost", "throughput", "interoperability", "rates", "privacy", "probes", "latency", "faults",
@@ -122,6 +122,23 @@ def _terminate(_signum: int, _frame: object) -> None:
     raise SystemExit(143)
 
 
+def plan_workload(sc: Scenario, seed: int) -> tuple[list[Batchload], list[list[Batchload]], set[str], dict[str, Any]]:
+    """The pipeline's and the latency phase's records (deterministic), the ids used, and their summary."""
+    seen: set[str] = set()
+    loads = [office_records(o, o.weekly_volume * sc.weeks, seed, "pipeline", seen) for o in sc.offices]
+    rounds = [
+        [office_records(o, sc.latency_records, seed, f"latency-{r}", seen) for o in sc.offices]
+        for r in range(sc.latency_rounds)
+    ]
+    summary = {
+        "fingerprint": fingerprint([*loads, *(x for r in rounds for x in r)]),
+        "pipelineRecords": sum(x.count for x in loads),
+        "latencyRecords": sum(x.count for r in rounds for x in r),
+        "sealedRecords": sum(len(x.sealed) for x in loads),
+    }
+    return loads, rounds, seen, summary
+
+
 def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
     sc = run.scenario
     with run.timed("setup"):
@@ -130,15 +147,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
         deployment.save(run.home / "deployment.json")
         run.advance("setup", 0.5)
         attestation = eas.EAS.deploy(run.chain, dev_account(0))
-        seen: set[str] = set()
-        loads = [office_records(o, o.weekly_volume * sc.weeks, run.seed, "pipeline", seen) for o in sc.offices]
-        rounds = pipeline.latency_rounds(run, seen)
-        workload = {
-            "fingerprint": fingerprint([*loads, *(x for r in rounds for x in r)]),
-            "pipelineRecords": sum(x.count for x in loads),
-            "latencyRecords": sum(x.count for r in rounds for x in r),
-            "sealedRecords": sum(len(x.sealed) for x in loads),
-        }
+        loads, rounds, seen, workload = plan_workload(sc, run.seed)
         run.advance("setup", 1.0)
     with run.timed("cost"):
         cost_fig = cost.measure(run, attestation)
