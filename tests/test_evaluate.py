@@ -401,3 +401,13 @@ def test_exactly_once_check_catches_missing_and_duplicated_records(tmp_path: Pat
     twice = exactly_once(run)
     assert not twice["ok"] and twice["duplicated"] == 1 and twice["unexpected"] == 1
     store.close()
+
+
+def test_runtime_code_does_not_import_the_evaluation() -> None:
+    code = (
+        "import sys, registry.cli, registry.api, registry.anchor, registry.verify, registry.audit;"
+        "registry.cli._register();"
+        "print(sorted(m for m in sys.modules if m.startswith('registry.evaluate') or m.startswith('matplotlib')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
