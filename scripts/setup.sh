@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh checkout: Python venv with the package (and dev tools with --dev),
-# the pinned anvil + solc toolchain in local-chain/ (npm ci), and Debian chromium for browser
-# tests (--dev, when apt-get is available and chromium is missing). Idempotent.
+# the pinned anvil + solc toolchain in local-chain/ (npm ci), ape in .venv-ape (--dev), and Debian
+# chromium for browser tests (--dev, when apt-get is available and chromium is missing). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=0
@@ -15,7 +15,7 @@ pip_install --upgrade pip
 if [ "$dev" = 1 ]; then
   pip_install -e ".[dev]"
 else
-  pip_install -e .
+  pip_install -e ".[evaluate]"
 fi
 if [ "$dev" = 1 ]; then
   # npm ci refuses this lockfile when the registry mirror lacks anvil's other-platform optional
@@ -28,6 +28,9 @@ if [ "$dev" = 1 ]; then
      && ! compgen -G "local-chain/node_modules/@nomicfoundation/edr-*-*" >/dev/null; then
     (cd local-chain && PATH="$PWD/node_modules/node/bin:$PATH" npm ci --no-audit --no-fund --loglevel=error)
   fi
+  # ape (evaluators' tool) in its own venv: its pytest plugin must not join the project's pytest run.
+  [ -x .venv-ape/bin/python ] || "$PY" -m venv .venv-ape
+  .venv-ape/bin/python -m pip install -q -e ".[ape]" >.venv-ape/pip.log 2>&1 || { cat .venv-ape/pip.log >&2; exit 1; }
   if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium wrk >/dev/null) || echo "note: chromium not installed; browser tests will be skipped" >&2

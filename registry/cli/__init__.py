@@ -74,6 +74,9 @@ def _register() -> None:
     from . import revoke_cmd
 
     app.add_typer(revoke_cmd.app, name="revoke")
+    from . import evaluate_cmd
+
+    app.command("evaluate")(evaluate_cmd.evaluate)
 
 
 def _click_exception_types() -> tuple[type[BaseException], ...]:

@@ -1,0 +1,224 @@
+"""Failure behaviour: a node outage and a killed anchoring process in mid-run, and the exactly-once count.
+
+The count does not trust the store: it reads every ``BatchAnchored`` event of the run's
+AnchorRegistry from the chain, opens the manifest each event names and counts every accepted
+(record id, content) across them; each must appear exactly once and no root twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import RegistryError
+from ..ingest import prepare_files
+from ..store import Store
+from .context import MANIFEST_BASE, PRICING_BASE, Run, hex32, manifest_path
+from .pipeline import anchorer_for
+from .scenario import Event
+from .workload import office_records
+
+
+def _fault_batch(run: Run) -> int:
+    return max(5, min(100, run.scenario.pipeline_batch_size))
+
+
+def node_outage(run: Run, event: Event, seen: set[str]) -> dict[str, Any]:
+    """Stop the node after the first batch of a run, bring it back after ``event.seconds``, resume."""
+    if run.node is None:
+        return {"run": False, "why": f"the evaluation does not control the node of a {run.kind} chain"}
+    node = run.node
+    load = run.scenario.offices[0]
+    size = _fault_batch(run)
+    records = office_records(load, 4 * size, run.seed, "outage", seen)
+    published, sealed = records.write(run.work / "faults" / "outage")
+    store = Store(run.work / "stores" / f"outage-{load.code}.sqlite")
+    anchorer = anchorer_for(run, load.code, store, batch_size=size)
+    anchorer.submit(prepare_files(published))
+    if sealed:
+        anchorer.submit(prepare_files(sealed), sealed=True)
+    timeline: dict[str, float] = {}
+    started = time.perf_counter()
+    restarted = threading.Event()
+
+    def restart() -> None:
+        time.sleep(event.seconds)
+        node.start()
+        timeline["nodeBack"] = time.perf_counter() - started
+        restarted.set()
+
+    def progress(what: str, _n: int) -> None:
+        if what == "anchored" and "nodeDown" not in timeline:
+            node.stop()
+            timeline["nodeDown"] = time.perf_counter() - started
+            threading.Thread(target=restart, daemon=True).start()
+
+    anchorer.progress = progress
+    failures: list[str] = []
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            anchorer.run()
+            if store.pending_count(load.code) == 0 and not store.unfinished_batches(load.code):
+                break
+        except RegistryError as exc:
+            failures.append(exc.diagnostics())
+            restarted.wait(60)
+        if attempts > 5:
+            break
+    done = time.perf_counter() - started
+    restarted.wait(60)
+    anchored = sum(b.leaf_count for b in store.batches(load.code, "anchored"))
+    store.close()
+    run.advance("faults", 0.5)
+    down, back = timeline.get("nodeDown"), timeline.get("nodeBack")
+    return {
+        "run": True,
+        "office": load.code,
+        "records": records.count,
+        "batchSize": size,
+        "outageSeconds": (back - down) if down is not None and back is not None else None,
+        "anchoringRuns": attempts,
+        "errorsSeen": failures,
+        "recoverySeconds": (done - back) if back is not None else None,
+        "anchored": anchored,
+        "pendingAfter": records.count - anchored,
+    }
+
+
+def _ipreg() -> list[str]:
+    exe = Path(sys.executable).with_name("ipreg")
+    return [str(exe)] if exe.is_file() else [sys.executable, "-c", "from registry.cli import main; main()"]
+
+
+def kill_anchorer(run: Run, seen: set[str]) -> dict[str, Any]:
+    """``ipreg anchor`` killed (SIGKILL) right after broadcasting its first batch, then run again."""
+    if run.kind == "embedded":
+        return {"run": False, "why": "the embedded chain lives inside this process; no other process can reach it"}
+    load = run.scenario.offices[1 % len(run.scenario.offices)]
+    size = _fault_batch(run)
+    records = office_records(load, 3 * size, run.seed, "kill", seen)
+    published, _ = records.write(run.work / "faults" / "kill")  # `ipreg anchor` takes the published ones
+    flag = run.work / "faults" / "kill.broadcast"
+    flag.unlink(missing_ok=True)
+    env = {**os.environ, "IPREG_HOME": str(run.home), "IPREG_RPC_URL": run.rpc_url}
+    env.pop("IPREG_KEYSTORE", None)
+    cmd = [*_ipreg(), "anchor", str(run.work / "faults" / "kill" / "published"), "--office", load.code,
+           "--batch-size", str(size), "--manifest-base", MANIFEST_BASE, "--json"]  # fmt: skip
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, env={**env, "IPREG_TEST_HOLD": f"after-broadcast:{flag}"}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not flag.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed_at = time.perf_counter() - started
+    held = flag.exists()
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if not held:
+        raise RuntimeError(f"ipreg anchor ended before broadcasting: {stderr.strip()[:200]}")
+    t = time.perf_counter()
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    recovery = time.perf_counter() - t
+    if second.returncode != 0:
+        raise RuntimeError(f"re-run of ipreg anchor failed: {second.stderr.strip()[:200]}")
+    summary = json.loads(second.stdout)
+    run.advance("faults", 1.0)
+    return {
+        "run": True,
+        "office": load.code,
+        "records": len(published),
+        "batchSize": size,
+        "killedAfterSeconds": round(killed_at, 3),
+        "signal": "SIGKILL",
+        "killedAt": "right after broadcasting the first batch's transaction",
+        "recoverySeconds": round(recovery, 3),
+        "rerunAnchored": summary.get("anchored"),
+        "rerunBatches": len(summary.get("batches", [])),
+    }
+
+
+def accepted_records(run: Run) -> set[tuple[str, str]]:
+    """(office, leaf) of every record any outbox of the run accepted (what must be anchored once)."""
+    accepted: set[tuple[str, str]] = set()
+    for path in [*sorted((run.work / "stores").glob("*.sqlite")), run.home / "registry.sqlite"]:
+        if not path.is_file():
+            continue
+        store = Store(path)
+        try:
+            for office, leaf in store.db.execute("SELECT office, leaf FROM records"):
+                accepted.add((str(office), hex32(bytes(leaf))))
+        finally:
+            store.close()
+    return accepted
+
+
+def exactly_once(run: Run) -> dict[str, Any]:
+    """Every accepted record once in the anchored manifests of the chain's BatchAnchored events.
+
+    Events whose manifest URI is not one of the run's published manifests (the cost phase's priced
+    batches of synthetic leaves, under :data:`PRICING_BASE`) are counted apart.
+    """
+    accepted = accepted_records(run)
+    dep = run.chain.deployment
+    assert dep is not None
+    logs = run.chain.rpc(
+        lambda: run.chain.anchors.events.BatchAnchored().get_logs(from_block=dep.block_number, to_block="latest")
+    )
+    roots: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], int] = {}
+    leaves_total = missing_manifests = mismatched = 0
+    from .. import merkle
+    from ..records import LeafValue
+
+    priced = 0
+    for log in logs:
+        root = hex32(log["args"]["root"])
+        office = bytes(log["args"]["office"]).decode("ascii")
+        roots[(office, root)] = roots.get((office, root), 0) + 1
+        uri = str(log["args"]["manifestURI"])
+        if uri.startswith(PRICING_BASE + "/"):
+            priced += 1
+            continue
+        path = manifest_path(run, uri)
+        if path is None or not path.is_file():
+            missing_manifests += 1
+            continue
+        body = json.loads(path.read_text(encoding="utf-8"))
+        values = [LeafValue.from_list(v) for v in body["values"]]
+        leaves = [v.leaf() for v in values]
+        if hex32(merkle.MerkleTree.from_leaves(leaves).root) != root or len(values) != int(log["args"]["leafCount"]):
+            mismatched += 1
+        for leaf in leaves:
+            key = (office, hex32(leaf))
+            seen[key] = seen.get(key, 0) + 1
+            leaves_total += 1
+    expected = accepted
+    once = sum(1 for k in expected if seen.get(k) == 1)
+    return {
+        "acceptedRecords": len(expected),
+        "batchEvents": len(logs) - priced,
+        "pricingBatchEvents": priced,
+        "anchoredLeaves": leaves_total,
+        "anchoredExactlyOnce": once,
+        "missing": sum(1 for k in expected if k not in seen),
+        "duplicated": sum(1 for k in expected if seen.get(k, 0) > 1),
+        "unexpected": sum(1 for k in seen if k not in expected),
+        "rootsAnchoredTwice": sum(1 for n in roots.values() if n > 1),
+        "manifestsMissing": missing_manifests,
+        "manifestsNotMatchingRoot": mismatched,
+        "ok": once == len(expected) and leaves_total == len(expected) and not missing_manifests and not mismatched,
+        "countedFrom": "BatchAnchored events on chain + the manifest each names (root rebuilt), not the store",
+    }
