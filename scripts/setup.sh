@@ -26,7 +26,8 @@ if [ "$dev" = 1 ]; then
   # once more under the pinned node@22 (local-chain/node_modules/node) when the system node is older.
   if [ -x local-chain/node_modules/node/bin/node ] \
      && ! compgen -G "local-chain/node_modules/@nomicfoundation/edr-*-*" >/dev/null; then
-    (cd local-chain && PATH="$PWD/node_modules/node/bin:$PATH" npm ci --no-audit --no-fund --loglevel=error)
+    (cd local-chain && export PATH="$PWD/node_modules/node/bin:$PATH" && { npm ci --no-audit --no-fund --loglevel=error \
+       2>/dev/null || npm install --no-save --no-audit --no-fund --loglevel=error; })
   fi
   # ape (evaluators' tool) in its own venv: its pytest plugin must not join the project's pytest run.
   [ -x .venv-ape/bin/python ] || "$PY" -m venv .venv-ape
