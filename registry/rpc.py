@@ -2,7 +2,7 @@
 
 ``ipreg verify FILE --proof BUNDLE`` is run per file by auditors; importing web3 alone costs about
 0.6 s of CPU. This module makes the three reads a bundle check needs (``eth_chainId``,
-``AnchorRegistry.verifyRecord``, ``OfficeRegistry.wasSignerAt``) over plain HTTP with hand-written
+``AnchorRegistry.verifyRecord``, ``OfficeRegistry.isAuthorisedAt``) over plain HTTP with hand-written
 ABI encoding of their fixed signatures, and implements :class:`registry.verify.ChainReader`.
 A test compares it with the web3 reader on a real node, call for call.
 """
@@ -28,8 +28,8 @@ def _selector(signature: str) -> bytes:
     return digest[:4]
 
 
-_VERIFY_RECORD: Final = _selector("verifyRecord(bytes32,bytes32[],bytes32)")
-_WAS_SIGNER_AT: Final = _selector("wasSignerAt(bytes2,address,uint256)")
+_VERIFY_RECORD: Final = _selector("verifyRecord(bytes2,bytes32,bytes,bytes32[])")
+_IS_AUTHORISED_AT: Final = _selector("isAuthorisedAt(bytes2,address,uint256)")
 _OFFICES: Final = _selector("offices()")
 
 
@@ -53,6 +53,13 @@ def _bytes32(hex_text: str) -> bytes:
     if len(raw) != 32:
         raise ConfigError(f"not a 32-byte value: {hex_text[:80]!r}")
     return raw
+
+
+def _office(office: str) -> bytes:
+    code = office.encode("ascii")
+    if len(code) != 2:
+        raise ConfigError(f"not an office code: {office!r}")
+    return code
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,19 +142,25 @@ class LightReader:
             self._chain_id = int(str(self._request("eth_chainId", [])), 16)
         return self._chain_id
 
-    def verify_record(self, root: str, proof: Sequence[str], leaf: bytes) -> tuple[bool, LightBatch | None, int]:
-        """``AnchorRegistry.verifyRecord(root, proof, leaf)``: (included, batch or None, leaf revocation)."""
+    def verify_record(
+        self, office: str, root: str, proof: Sequence[str], values: bytes
+    ) -> tuple[bool, LightBatch | None, int]:
+        """``AnchorRegistry.verifyRecord(office, root, values, proof)``: (included, batch or None, leaf revocation)."""
         elements = [_bytes32(p) for p in proof]
+        padded = values + b"\0" * (-len(values) % 32)
         data = (
             _VERIFY_RECORD
+            + _office(office).ljust(32, b"\0")
             + _bytes32(root)
-            + _word(3 * 32)  # offset of the dynamic proof array
-            + _word(leaf)
+            + _word(4 * 32)  # offset of the dynamic values
+            + _word(4 * 32 + 32 + len(padded))  # offset of the dynamic proof array
+            + _word(len(values))
+            + padded
             + _word(len(elements))
             + b"".join(elements)
         )
         out = self._call(self.anchor_registry, data)
-        if len(out) != 8 * 32:
+        if len(out) != 10 * 32:
             raise ChainError(f"unexpected verifyRecord answer of {len(out)} bytes")
         words = [out[i : i + 32] for i in range(0, len(out), 32)]
         number = int.from_bytes(words[4], "big")
@@ -164,18 +177,15 @@ class LightReader:
             )
         return int.from_bytes(words[0], "big") != 0, batch, int.from_bytes(words[7], "big")
 
-    def was_signer_at(self, office: str, signer: str, block_number: int) -> bool:
-        """``OfficeRegistry.wasSignerAt(office, signer, block)``."""
-        code = office.encode("ascii")
-        if len(code) != 2:
-            raise ConfigError(f"not an office code: {office!r}")
+    def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
+        """``OfficeRegistry.isAuthorisedAt(office, signer, block)``: a signer then, and not marked compromised."""
         data = (
-            _WAS_SIGNER_AT
-            + code.ljust(32, b"\0")
+            _IS_AUTHORISED_AT
+            + _office(office).ljust(32, b"\0")
             + _word(bytes.fromhex(checksum_address(signer)[2:]))
             + _word(block_number)
         )
         out = self._call(self.office_registry, data)
         if len(out) != 32:
-            raise ChainError(f"unexpected wasSignerAt answer of {len(out)} bytes")
+            raise ChainError(f"unexpected isAuthorisedAt answer of {len(out)} bytes")
         return int.from_bytes(out, "big") != 0

@@ -74,6 +74,7 @@ def test_new_key_beside_the_working_one_funded_and_usable(tmp_path: Path, env: d
     more = tmp_path / "g2"
     generate_gazette(more, office="EP", count=2, seed=5)
     with_new = {**env, "IPREG_KEYSTORE": str(path), "IPREG_KEYSTORE_PASSWORD": PASSWORD}
+    run(with_new, "office", "accept", "EP", "--keystore", str(path))  # two steps: the new key consents
     summary = json.loads(run(with_new, "anchor", str(more), "--office", "EP", "--proofs", str(tmp_path / "p"),
                              "--json").stdout)  # fmt: skip
     assert summary["anchored"] == 2

@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 from anvil_fixtures import AnvilNode
 
-from registry.anchor import Anchorer, bundle_name
+from registry.anchor import Anchorer, bundle_name, leaf_value_of
 from registry.chain import Chain, connect, dev_account, dev_signer
 from registry.errors import ConfigError, NodeUnavailableError
 from registry.ingest import prepare_files
@@ -40,8 +40,7 @@ def test_same_verdicts_as_web3(tmp_path: Path, anvil: AnvilNode) -> None:
     (batch,) = anchorer.run(tmp_path / "p").batches
     records = store.batch_records(batch.id)
     tree = MerkleTree.from_leaves([r.leaf for r in records])
-    chain.transact(ep, chain.anchors.functions.revokeLeaf(bytes.fromhex(batch.root[2:]), records[0].leaf,
-                                                          tree.proof(0), 2))  # fmt: skip
+    chain.revoke_leaf(ep, bytes.fromhex(batch.root[2:]), leaf_value_of(records[0]).encode(), tree.proof(0), 2)
     bundles = [ProofBundle.loads((tmp_path / "p" / bundle_name(r)).read_bytes()) for r in records]
     variants: list[tuple[ProofBundle, str | None]] = []
     for b in bundles:
@@ -62,7 +61,7 @@ def test_same_verdicts_as_web3(tmp_path: Path, anvil: AnvilNode) -> None:
     n = batch.block_number
     for office, signer, block in [("EP", ep.address, n), ("US", ep.address, n), ("EP", dev_account(9).address, n),
                                   ("EP", ep.address, 0)]:  # fmt: skip
-        assert light.was_signer_at(office, signer, block) == chain.was_signer_at(office, signer, block)
+        assert light.is_authorised_at(office, signer, block) == chain.is_authorised_at(office, signer, block)
     assert light.chain_id() == 31337
 
 

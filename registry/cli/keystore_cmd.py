@@ -124,9 +124,10 @@ def _next_steps(
             f" (`ipreg office propose reinstate {code} --as XX`)"
         )
     else:
+        accept = f", then the new key accepts: `ipreg office accept {code} --keystore {path}`"
         steps.append(
             f"authorise it with a current {code} key: `ipreg office add-signer {address} --as {code}`{signers}"
-            + (f", then the new key accepts: `ipreg office accept --as {code}`" if "accept" in commands else "")
+            + (accept if "accept" in commands else "")
         )
     default = s.keys_dir / f"{code}.json"
     if path != default or current is not None:
