@@ -338,7 +338,7 @@ def test_html_report_has_the_summary_first_and_escapes_everything(sc: Scenario) 
     assert "Attention:" in page and "TAMPERED" in page and "MISSING" in page and "(unexpected)" in page
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)  # embedded plots, not links
     assert "http" not in text.replace(sc.chain.deployment.anchor_registry if sc.chain.deployment else "", "")
-    assert re.search(r"<(script|link|iframe|object)\b", text) is None and "src=\"http" not in page
+    assert re.search(r"<(script|link|iframe|object)\b", text) is None and 'src="http' not in page
     body = report.to_json()
     assert body["format"] == "ipreg-audit-v1" and body["ok"] is False
     assert body["counts"][UNKNOWN] == 1 and len(body["rows"]) == len(report.rows)

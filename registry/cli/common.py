@@ -24,7 +24,6 @@ RpcOption = Annotated[str | None, typer.Option("--rpc-url", help="JSON-RPC endpo
 HomeOption = Annotated[Path | None, typer.Option("--home", help="Data directory (default $IPREG_HOME or ~/.ipreg).")]
 
 
-
 class _LazyConsole:
     """The rich console on stderr, created (and rich imported) on first use."""
 

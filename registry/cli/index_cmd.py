@@ -73,7 +73,8 @@ def sync_line(result: SyncResult) -> str:
         fetched = f"; {result.manifests_indexed} manifest(s) fetched again" if result.manifests_indexed else ""
         return f"index up to date: no new confirmed block after block {result.to_block}{fetched}"
     blocks = (
-        f"block {result.from_block}" if result.from_block == result.to_block
+        f"block {result.from_block}"
+        if result.from_block == result.to_block
         else f"blocks {result.from_block}..{result.to_block}"
     )
     return (
