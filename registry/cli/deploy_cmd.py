@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..chain import Chain, Deployment, connect, dev_account
 from ..config import EMBEDDED
-from ..deploy import LOCAL_CHAIN_IDS, DeploymentRecord, DeployStep, verify_deployment
-from ..deploy import deploy as deploy_registry
-from ..deployment_history import archive, history, holdings
 from ..errors import ConfigError
-from ..genesis import Genesis
-from ..keys import load_keystore
 from ..toolchain import EVM_VERSIONS
 from .common import HomeOption, JsonFlag, RpcOption, emit_json, settings
+
+if TYPE_CHECKING:  # web3 (via chain and deploy) is imported when a command runs, not at start-up
+    from ..chain import Deployment
+    from ..deploy import DeploymentRecord, DeployStep
 
 GenesisOption = Annotated[
     Path | None,
@@ -66,6 +64,13 @@ def deploy(
     as_json: JsonFlag = False,
 ) -> None:
     """Deploy OfficeRegistry and AnchorRegistry (dev preset on a local chain, or --genesis FILE) and record it."""
+    from ..chain import Chain, Deployment, connect, dev_account
+    from ..deploy import LOCAL_CHAIN_IDS
+    from ..deploy import deploy as deploy_registry
+    from ..deployment_history import archive, holdings
+    from ..genesis import Genesis
+    from ..keys import load_keystore
+
     s = settings(home, rpc_url=rpc_url, keystore=keystore)
     genesis = Genesis.load(genesis_file) if genesis_file is not None else Genesis.dev()
     if evm_version is not None and evm_version not in EVM_VERSIONS:
@@ -127,6 +132,9 @@ def deploy(
 
 
 def _load(s_home: Path | None, deployment_file: Path | None) -> tuple[Path, Deployment, DeploymentRecord | None]:
+    from ..chain import Deployment
+    from ..deploy import DeploymentRecord
+
     s = settings(s_home)
     path = deployment_file or s.deployment_file
     return path, Deployment.load(path), DeploymentRecord.load(path)
@@ -163,6 +171,10 @@ def verify(
     as_json: JsonFlag = False,
 ) -> None:
     """Check the chain holds the shipped code with this genesis; exit 0 only if every check passes (else 2)."""
+    from ..chain import Chain, Deployment, connect
+    from ..deploy import DeploymentRecord, verify_deployment
+    from ..genesis import Genesis
+
     s = settings(home, rpc_url=rpc_url)
     genesis = Genesis.load(genesis_file) if genesis_file is not None else None
     path = deployment_file or s.deployment_file
@@ -183,6 +195,8 @@ def verify(
 @app.command("history")
 def list_history(home: HomeOption = None, as_json: JsonFlag = False) -> None:
     """Deployments this data directory used before (replaced by `ipreg deploy --replace`), oldest first."""
+    from ..deployment_history import history
+
     s = settings(home)
     rows = [
         {
