@@ -598,9 +598,9 @@ class Service:
         views = [self._batch_view(b) for b in store.batches(office, limit=limit)]
         index = _index(store)
         if index is not None and len(views) < limit:
-            known = {v.root for v in views}
+            known = {(v.office, v.root) for v in views}
             for ib in index.batches(office, limit=limit):
-                if ib.root not in known:
+                if (ib.office, ib.root) not in known:
                     views.append(_index_batch_view(ib))
         views.sort(key=lambda v: (v.block_number is not None, -(v.block_number or 0)))
         return views[:limit]
@@ -613,7 +613,10 @@ class Service:
         if stored is not None:
             return self._batch_view(stored, with_records=True)
         index = _index(store)
-        ib = index.batch(root) if index is not None else None
+        # Batches belong to (office, root): another office may have anchored a copy of this root first.
+        # Prefer the batch whose manifest rebuilt it (its records are of the anchoring office).
+        indexed = index.batches_with_root(root) if index is not None else []
+        ib = next((b for b in indexed if b.manifest_status == "indexed"), indexed[0] if indexed else None)
         if ib is not None:
             return _index_batch_view(ib)
         with self.guard():  # batches belong to (office, root): the first office that anchored this root
