@@ -365,7 +365,7 @@ class SnapshotReader:
     def _revoked(self, office: str, root: str, from_block: int) -> dict[str, int] | None:
         cursor = self.index.cursor() if self.index is not None else None
         if self.index is not None and cursor is not None and cursor >= self.block_number:
-            return self.index.revoked_leaves(root)
+            return self.index.revoked_leaves(office, root)
         try:
             logs = self._call(
                 lambda: self.chain.anchors.events.LeafRevoked().get_logs(

@@ -62,6 +62,11 @@ _TABLES: Final = (
     "idx_blocks",
 )
 
+#: Layout of the ``idx_*`` tables (``schemaVersion`` in ``idx_meta``). 2: batches, leaves and revoked
+#: leaves keyed by (office, root), as the contract keys them. An index of another version is dropped and
+#: indexed again from the chain (see :func:`stale_schema`); readers ignore it until then.
+SCHEMA_VERSION: Final = "2"
+
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS idx_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idx_offices (
@@ -79,7 +84,7 @@ CREATE TABLE IF NOT EXISTS idx_signers (
     PRIMARY KEY (office, address, from_block)
 );
 CREATE TABLE IF NOT EXISTS idx_batches (
-    root TEXT PRIMARY KEY,
+    root TEXT NOT NULL,
     office TEXT NOT NULL,
     signer TEXT NOT NULL,
     block_number INTEGER NOT NULL,
@@ -95,26 +100,30 @@ CREATE TABLE IF NOT EXISTS idx_batches (
     manifest_error TEXT,
     manifest_attempts INTEGER NOT NULL DEFAULT 0,
     manifest_retry_at REAL NOT NULL DEFAULT 0,
-    registry TEXT NOT NULL DEFAULT ''
+    registry TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (office, root)
 );
 CREATE INDEX IF NOT EXISTS idx_batches_office ON idx_batches(office, block_number);
 CREATE INDEX IF NOT EXISTS idx_batches_manifest ON idx_batches(manifest_status, manifest_retry_at);
 CREATE TABLE IF NOT EXISTS idx_revoked_leaves (
+    office TEXT NOT NULL,
     root TEXT NOT NULL,
     leaf TEXT NOT NULL,
     reason INTEGER NOT NULL,
     block_number INTEGER NOT NULL,
-    PRIMARY KEY (root, leaf)
+    PRIMARY KEY (office, root, leaf)
 );
 CREATE TABLE IF NOT EXISTS idx_leaves (
-    root TEXT NOT NULL REFERENCES idx_batches(root),
+    office TEXT NOT NULL,
+    root TEXT NOT NULL,
     position INTEGER NOT NULL,
     leaf TEXT NOT NULL,
     record_id TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     canonicalization TEXT NOT NULL,
     supersedes TEXT NOT NULL,
-    PRIMARY KEY (root, position)
+    PRIMARY KEY (office, root, position),
+    FOREIGN KEY (office, root) REFERENCES idx_batches(office, root)
 );
 CREATE INDEX IF NOT EXISTS idx_leaves_hash ON idx_leaves(content_hash);
 CREATE INDEX IF NOT EXISTS idx_leaves_record ON idx_leaves(record_id);
@@ -256,7 +265,7 @@ _BATCH_COLS: Final = (
 _LEAF_SELECT: Final = (
     "SELECT l.root, l.position, l.leaf, l.record_id, l.content_hash, l.canonicalization, l.supersedes,"
     " b.office, b.block_number, b.timestamp, b.tx_hash, b.leaf_count FROM idx_leaves l"
-    " JOIN idx_batches b ON b.root = l.root"
+    " JOIN idx_batches b ON b.office = l.office AND b.root = l.root"
 )
 _LEAF_ORDER: Final = " ORDER BY b.block_number, b.log_index, l.position"
 
@@ -266,9 +275,28 @@ _TREES_MAX = 8
 
 
 def has_index(db: sqlite3.Connection) -> bool:
-    """Whether the database holds an index (the indexer ran at least once)."""
+    """Whether the database holds an index of this layout (the indexer ran at least once)."""
     row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'idx_leaves'").fetchone()
-    return row is not None
+    return row is not None and not stale_schema(db)
+
+
+def stale_schema(db: sqlite3.Connection) -> bool:
+    """Whether the database holds ``idx_*`` tables of another layout than :data:`SCHEMA_VERSION`.
+
+    Such an index (e.g. one keyed by root alone, where one office's copy of a root could shadow
+    another's batch) must not be read: :class:`Indexer` drops it and indexes again from the chain.
+    """
+    tables = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "idx_leaves" not in tables:
+        return False
+    leaf_cols = {str(r[1]) for r in db.execute("PRAGMA table_info(idx_leaves)")}
+    if "office" not in leaf_cols:
+        return True
+    if "idx_meta" not in tables:
+        return True
+    row = db.execute("SELECT value FROM idx_meta WHERE key = 'schemaVersion'").fetchone()
+    claimed = db.execute("SELECT 1 FROM idx_meta WHERE key = 'chainId'").fetchone() is not None
+    return (row is None and claimed) or (row is not None and str(row[0]) != SCHEMA_VERSION)
 
 
 class Index:
@@ -327,11 +355,16 @@ class Index:
 
     # -- batches
 
-    def batch(self, root: str) -> IndexedBatch | None:
-        """The batch anchored under ``root``."""
-        sql = f"SELECT {_BATCH_COLS} FROM idx_batches WHERE root = ?"
-        row = self.db.execute(sql, (root.lower(),)).fetchone()
+    def batch(self, office: str, root: str) -> IndexedBatch | None:
+        """The batch ``office`` anchored under ``root`` (batches are keyed by office and root, as on chain)."""
+        sql = f"SELECT {_BATCH_COLS} FROM idx_batches WHERE office = ? AND root = ?"
+        row = self.db.execute(sql, (office, root.lower())).fetchone()
         return IndexedBatch(*row) if row else None
+
+    def batches_with_root(self, root: str) -> list[IndexedBatch]:
+        """Every office's batch anchored under ``root`` (another office may copy a root), oldest first."""
+        sql = f"SELECT {_BATCH_COLS} FROM idx_batches WHERE root = ? ORDER BY block_number, log_index"
+        return [IndexedBatch(*r) for r in self.db.execute(sql, (root.lower(),))]
 
     def batches(
         self, office: str | None = None, limit: int = 100, before_block: int | None = None
@@ -358,9 +391,11 @@ class Index:
             args = (office,)
         return [IndexedBatch(*r) for r in self.db.execute(sql + " ORDER BY block_number, log_index", args)]
 
-    def revoked_leaves(self, root: str) -> dict[str, int]:
-        """Revoked leaves of a batch -> reason code."""
-        rows = self.db.execute("SELECT leaf, reason FROM idx_revoked_leaves WHERE root = ?", (root.lower(),))
+    def revoked_leaves(self, office: str, root: str) -> dict[str, int]:
+        """Revoked leaves of ``office``'s batch ``root`` -> reason code."""
+        rows = self.db.execute(
+            "SELECT leaf, reason FROM idx_revoked_leaves WHERE office = ? AND root = ?", (office, root.lower())
+        )
         return {str(leaf): int(reason) for leaf, reason in rows}
 
     # -- leaves
@@ -394,9 +429,8 @@ class Index:
         """
         row = self.db.execute(
             _LEAF_SELECT + " WHERE l.supersedes = ? AND l.record_id = ? AND b.office = ? AND b.revocation_reason = 0"
-            " AND NOT EXISTS (SELECT 1 FROM idx_revoked_leaves r WHERE r.root = l.root AND r.leaf = l.leaf)"
-            + _LEAF_ORDER
-            + " LIMIT 1",
+            " AND NOT EXISTS (SELECT 1 FROM idx_revoked_leaves r"
+            " WHERE r.office = l.office AND r.root = l.root AND r.leaf = l.leaf)" + _LEAF_ORDER + " LIMIT 1",
             (leaf.lower(), record_id, office),
         ).fetchone()
         return IndexedLeaf(*row) if row else None
@@ -408,7 +442,8 @@ class Index:
         """
         rows = self.db.execute(
             _LEAF_SELECT + " WHERE l.supersedes != ? AND b.revocation_reason = 0 AND NOT EXISTS"
-            " (SELECT 1 FROM idx_revoked_leaves r WHERE r.root = l.root AND r.leaf = l.leaf)" + _LEAF_ORDER,
+            " (SELECT 1 FROM idx_revoked_leaves r WHERE r.office = l.office AND r.root = l.root AND r.leaf = l.leaf)"
+            + _LEAF_ORDER,
             ("0x" + "00" * 32,),
         )
         out: dict[str, list[IndexedLeaf]] = {}
@@ -428,39 +463,43 @@ class Index:
     def record_count(self, office: str) -> int:
         """Distinct record ids ``office`` anchored (sealed commitments excluded)."""
         row = self.db.execute(
-            "SELECT count(DISTINCT l.record_id) FROM idx_leaves l JOIN idx_batches b ON b.root = l.root"
+            "SELECT count(DISTINCT l.record_id) FROM idx_leaves l"
+            " JOIN idx_batches b ON b.office = l.office AND b.root = l.root"
             " WHERE b.office = ? AND l.canonicalization != ?",
             (office, SEALED),
         ).fetchone()
         return int(row[0])
 
-    def tree(self, root: str) -> merkle.MerkleTree:
-        """The Merkle tree of an indexed batch (small in-memory cache of recent trees)."""
+    def tree(self, office: str, root: str) -> merkle.MerkleTree:
+        """The Merkle tree of ``office``'s indexed batch ``root`` (small in-memory cache of recent trees)."""
         root = root.lower()
+        key = f"{office}:{root}"
         with _TREES_LOCK:
-            cached = _TREES.get(root)
+            cached = _TREES.get(key)
             if cached is not None:
-                _TREES.move_to_end(root)
+                _TREES.move_to_end(key)
                 return cached
         leaves = [
             bytes.fromhex(r[0][2:])
-            for r in self.db.execute("SELECT leaf FROM idx_leaves WHERE root = ? ORDER BY position", (root,))
+            for r in self.db.execute(
+                "SELECT leaf FROM idx_leaves WHERE office = ? AND root = ? ORDER BY position", (office, root)
+            )
         ]
         if not leaves:
-            raise StoreError(f"the index holds no records of batch {root}")
+            raise StoreError(f"the index holds no records of batch {root} of {office}")
         tree = merkle.MerkleTree.from_leaves(leaves)
         if "0x" + tree.root.hex() != root:
             raise StoreError(f"indexed records of batch {root} do not rebuild it: run `ipreg index rebuild`")
         with _TREES_LOCK:
-            _TREES[root] = tree
+            _TREES[key] = tree
             while len(_TREES) > _TREES_MAX:
                 _TREES.popitem(last=False)
         return tree
 
     def bundle(self, leaf: IndexedLeaf, chain_id: int, registry: str) -> ProofBundle:
         """The proof bundle of an indexed record, rebuilt from its batch's leaves."""
-        proof = self.tree(leaf.root).proof(leaf.position)
-        batch = self.batch(leaf.root)
+        proof = self.tree(leaf.office, leaf.root).proof(leaf.position)
+        batch = self.batch(leaf.office, leaf.root)
         return ProofBundle(
             chain_id=chain_id,
             registry=Web3.to_checksum_address(batch.registry) if batch is not None and batch.registry else registry,
@@ -624,10 +663,13 @@ class Indexer:
             self.db = sqlite3.connect(store_path, isolation_level=None, timeout=30.0, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            if stale_schema(self.db):  # an older layout (e.g. keyed by root alone): index again from the chain
+                with self._transaction() as db:
+                    for table in reversed(_TABLES):
+                        db.execute(f"DROP TABLE IF EXISTS {table}")
+                with _TREES_LOCK:
+                    _TREES.clear()
             self.db.executescript(SCHEMA)
-            columns = {str(r[1]) for r in self.db.execute("PRAGMA table_info(idx_batches)")}
-            if "registry" not in columns:  # an index written before registries had versions
-                self.db.execute("ALTER TABLE idx_batches ADD COLUMN registry TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {store_path}: {exc}") from None
         self.index = Index(self.db)
@@ -672,7 +714,12 @@ class Indexer:
             with self._transaction() as db:
                 db.executemany(
                     "INSERT INTO idx_meta (key, value) VALUES (?, ?)",
-                    [*wanted.items(), ("startBlock", str(start)), ("versions", versions)],
+                    [
+                        *wanted.items(),
+                        ("startBlock", str(start)),
+                        ("versions", versions),
+                        ("schemaVersion", SCHEMA_VERSION),
+                    ],
                 )
             return
         if any(meta.get(k) != v for k, v in wanted.items()):
@@ -731,7 +778,8 @@ class Indexer:
         known = self.db.execute("SELECT hash FROM idx_blocks WHERE number = ?", (ancestor,)).fetchone()[0]
         with self._transaction() as db:
             db.execute(
-                "DELETE FROM idx_leaves WHERE root IN (SELECT root FROM idx_batches WHERE block_number > ?)",
+                "DELETE FROM idx_leaves WHERE (office, root) IN"
+                " (SELECT office, root FROM idx_batches WHERE block_number > ?)",
                 (ancestor,),
             )
             db.execute("DELETE FROM idx_batches WHERE block_number > ?", (ancestor,))
@@ -845,13 +893,14 @@ class Indexer:
             return 1
         if name == "BatchRevoked":
             db.execute(
-                "UPDATE idx_batches SET revocation_reason = ?, revoked_block = ? WHERE root = ?",
-                (int(a["reason"]), block, _hex(a["root"])),
+                "UPDATE idx_batches SET revocation_reason = ?, revoked_block = ? WHERE office = ? AND root = ?",
+                (int(a["reason"]), block, office, _hex(a["root"])),
             )
         elif name == "LeafRevoked":
             db.execute(
-                "INSERT OR IGNORE INTO idx_revoked_leaves (root, leaf, reason, block_number) VALUES (?, ?, ?, ?)",
-                (_hex(a["root"]), _hex(a["leaf"]), int(a["reason"]), block),
+                "INSERT OR IGNORE INTO idx_revoked_leaves (office, root, leaf, reason, block_number)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (office, _hex(a["root"]), _hex(a["leaf"]), int(a["reason"]), block),
             )
         elif name == "OfficeAdmitted":
             db.execute(
@@ -894,12 +943,13 @@ class Indexer:
                 result.manifest_failures.append((batch.root, exc.diagnostics()))
                 continue
             with self._transaction() as db:
-                db.execute("DELETE FROM idx_leaves WHERE root = ?", (batch.root,))
+                db.execute("DELETE FROM idx_leaves WHERE office = ? AND root = ?", (batch.office, batch.root))
                 db.executemany(
-                    "INSERT INTO idx_leaves (root, position, leaf, record_id, content_hash, canonicalization,"
-                    " supersedes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO idx_leaves (office, root, position, leaf, record_id, content_hash,"
+                    " canonicalization, supersedes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
+                            batch.office,
                             batch.root,
                             k,
                             _hex(v.leaf()),
@@ -912,8 +962,9 @@ class Indexer:
                     ],
                 )
                 db.execute(
-                    "UPDATE idx_batches SET manifest_status = 'indexed', manifest_error = NULL WHERE root = ?",
-                    (batch.root,),
+                    "UPDATE idx_batches SET manifest_status = 'indexed', manifest_error = NULL"
+                    " WHERE office = ? AND root = ?",
+                    (batch.office, batch.root),
                 )
             result.manifests_indexed += 1
             result.leaves += len(values)
@@ -959,8 +1010,8 @@ class Indexer:
         with self._transaction() as db:
             db.execute(
                 "UPDATE idx_batches SET manifest_status = 'failed', manifest_error = ?,"
-                " manifest_attempts = ?, manifest_retry_at = ? WHERE root = ?",
-                (error, attempts + 1, time.time() + wait, batch.root),
+                " manifest_attempts = ?, manifest_retry_at = ? WHERE office = ? AND root = ?",
+                (error, attempts + 1, time.time() + wait, batch.office, batch.root),
             )
 
     # -- rebuild

@@ -659,3 +659,46 @@ def test_sealed_records_through_the_api(env: Env) -> None:
     assert verdict["verdict"] == "VERIFIED", verdict
     files["file"] = (source.name, _tamper(source) if source.suffix == ".xml" else data + b"x")
     assert env.client.post("/v1/verify", files=files).json()["verdict"] != "VERIFIED"
+
+
+# ---------------------------------------------------------------------------- revocations
+
+
+def test_office_revokes_its_own_records_and_batches_only(env: Env) -> None:
+    record = {"recordId": "EP:1000071:A1", "contentHash": "0x" + "71" * 32, "canonicalization": "raw"}
+    other = {"recordId": "EP:1000072:A1", "contentHash": "0x" + "72" * 32, "canonicalization": "raw"}
+    assert env.client.post("/v1/offices/EP/records", json=record, headers=env.ep).status_code == 202
+    assert env.client.post("/v1/offices/EP/records", json=other, headers=env.ep).status_code == 202
+    run = env.client.post("/v1/offices/EP/batches", headers=env.ep)
+    assert run.status_code == 200, run.text
+    root = run.json()["batches"][0]["root"]
+    url = "/v1/offices/EP/revocations"
+    one = {"recordId": record["recordId"], "reason": 2}
+    # Another office's token, or another office's record through one's own route: 403, nothing sent.
+    env.error(env.client.post(url, json=one, headers=env.us), 403, "forbidden")
+    env.error(env.client.post("/v1/offices/US/revocations", json=one, headers=env.us), 403, "forbidden")
+    # US cannot revoke EP's batch: US anchored no batch under that root.
+    env.error(env.client.post("/v1/offices/US/revocations", json={"root": root, "reason": 1}, headers=env.us), 404)
+    env.error(env.client.post(url, json=one), 401)
+    env.error(
+        env.client.post(url, json={"root": root, "recordId": record["recordId"], "reason": 1}, headers=env.ep), 422
+    )
+    env.error(env.client.post(url, json={"recordId": record["recordId"], "reason": 0}, headers=env.ep), 422)
+    env.error(env.client.post(url, content=b"root=1", headers={**env.ep, "Content-Type": "text/plain"}), 415)
+    env.error(env.client.post(url, json={"recordId": "EP:1000079:A1", "reason": 1}, headers=env.ep), 404)
+    assert env.client.post("/v1/verify", json={"contentHash": record["contentHash"]}).json()["verdict"] == "VERIFIED"
+
+    r = env.client.post(url, json=one, headers=env.ep)
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert (done["office"], done["root"], done["recordId"], done["reason"]) == ("EP", root, record["recordId"], 2)
+    assert done["leaf"].startswith("0x") and done["transactionHash"].startswith("0x") and done["blockNumber"] > 0
+    assert env.client.post("/v1/verify", json={"contentHash": record["contentHash"]}).json()["verdict"] == "REVOKED"
+    assert env.client.post("/v1/verify", json={"contentHash": other["contentHash"]}).json()["verdict"] == "VERIFIED"
+    env.error(env.client.post(url, json=one, headers=env.ep), 409)  # already revoked
+
+    r = env.client.post(url, json={"root": root, "reason": 4}, headers=env.ep)
+    assert r.status_code == 200, r.text
+    assert r.json()["recordId"] is None and r.json()["leaf"] is None
+    assert env.client.post("/v1/verify", json={"contentHash": other["contentHash"]}).json()["verdict"] == "REVOKED"
+    env.error(env.client.post(url, json={"root": root, "reason": 4}, headers=env.ep), 409)

@@ -23,6 +23,7 @@ from registry.merkle import MerkleTree
 from registry.records import LeafValue
 from registry.samples import generate_gazette
 from registry.store import Store
+from registry.verify import VERIFIED, verify_hash, verify_record_id
 
 TABLES = ("idx_meta", "idx_offices", "idx_signers", "idx_batches", "idx_revoked_leaves", "idx_leaves")
 
@@ -101,7 +102,7 @@ def test_sync_indexes_offices_signers_batches_and_records(office: Office) -> Non
     assert [(s.address, s.until_block) for s in index.signers("EP")] == [(ep_signer.address, None)]
 
     stored = office.store.batches(status="anchored")[0]
-    batch = index.batch(stored.root)
+    batch = index.batch("EP", stored.root)
     assert batch is not None
     got = (
         batch.office,
@@ -188,8 +189,8 @@ def test_sync_resumes_after_an_interruption_and_equals_one_pass(office: Office) 
     assert dump(steps.db) == dump(whole.db)
 
     index = Index(whole.db)
-    assert index.batch(second.root) is not None and index.batch(second.root).revocation_reason == 4  # type: ignore[union-attr]
-    assert index.revoked_leaves(first.root) == {hx(records[0].leaf): 2}
+    assert index.batch("EP", second.root) is not None and index.batch("EP", second.root).revocation_reason == 4  # type: ignore[union-attr]
+    assert index.revoked_leaves("EP", first.root) == {hx(records[0].leaf): 2}
     terms = index.signers("EP")
     expected_terms = [(ep.address, False), (dev_account(6).address, True)]
     assert [(t.address, t.until_block is None) for t in terms] == expected_terms
@@ -362,3 +363,84 @@ def test_a_changed_chain_below_the_cursor_is_detected(office: Office) -> None:
     with pytest.raises(IndexStateError, match="reorganisation"):
         indexer.sync()
     assert indexer.rebuild().batches == 1
+
+
+# ---------------------------------------------------------------------------- batches keyed by (office, root)
+
+
+def test_another_offices_copy_of_a_root_does_not_shadow_the_owners_batch(tmp_path: Path) -> None:
+    """US anchors EP's root first (copied from the mempool): both are batches, EP's records stay EP's."""
+    chain = Chain(connect("embedded"))
+    chain.deploy_dev()
+    ep, us = dev_signer("EP"), dev_signer("US")
+    assert ep is not None and us is not None
+    store = Store(tmp_path / "office" / "registry.sqlite")
+    anchorer = Anchorer(store, chain, ep, "EP", tmp_path / "manifests")
+    files = generate_gazette(tmp_path / "gazette", office="EP", count=4, seed=21, kinds=("st96-patent", "pdf"))
+    anchorer.submit(prepare_files(files))
+    anchorer.make_batches()  # tree built, manifest written, not sent yet
+    (built,) = store.batches(office="EP")
+    copy = chain.anchor_batch(us, bytes.fromhex(built.root[2:]), built.leaf_count, built.manifest_uri)
+    anchorer.run(tmp_path / "proofs")
+    (mine,) = store.batches(office="EP", status="anchored")
+    assert mine.root == built.root and mine.block_number > copy.block_number
+    assert chain.batch_of("US", built.root) is not None and chain.batch_of("EP", built.root) is not None
+
+    # An auditor: an index of its own, EP's manifest served from this home's manifest folder.
+    auditor = Store(tmp_path / "registry.sqlite")
+    indexer = Indexer(tmp_path / "registry.sqlite", chain)
+    result = indexer.sync()
+    assert result.batches == 2 and result.manifests_indexed == 1 and result.leaves == 4
+    index = Index(indexer.db)
+    theirs, owners = index.batch("US", built.root), index.batch("EP", built.root)
+    assert theirs is not None and owners is not None
+    assert owners.manifest_status == "indexed" and owners.block_number == mine.block_number
+    assert theirs.manifest_status == "failed" and theirs.block_number == copy.block_number
+    assert [b.office for b in index.batches_with_root(built.root)] == ["US", "EP"]
+    assert list(index.office_leaves("US")) == [] and index.record_count("US") == 0
+    assert [b.office for b in index.unindexed_batches()] == ["US"]
+
+    records = store.batch_records(mine.id)
+    for record in records:
+        assert {x.office for x in index.leaves_by_leaf(hx(record.leaf))} == {"EP"}
+        by_hash = verify_hash(chain, auditor, record.content_hash)
+        assert by_hash.verdict == VERIFIED, by_hash.reason
+        assert (by_hash.office, by_hash.record_id, by_hash.block_number) == ("EP", record.record_id, mine.block_number)
+        by_id = verify_record_id(chain, auditor, record.record_id)
+        assert by_id.verdict == VERIFIED, by_id.reason
+        assert (by_id.office, by_id.root, by_id.block_number) == ("EP", mine.root, mine.block_number)
+        assert by_id.bundle is not None and by_id.bundle.office == "EP"
+    # US's copy has no manifest of its own: nothing of it is known record by record.
+    assert indexer.db.execute("SELECT count(*) FROM idx_leaves WHERE office = 'US'").fetchone()[0] == 0
+
+    # Revoking US's copy leaves EP's batch alone, and the reorg-free rebuild gives the same index.
+    chain.revoke_batch(us, bytes.fromhex(built.root[2:]), 4)
+    indexer.sync()
+    assert index.batch("US", built.root).revocation_reason == 4  # type: ignore[union-attr]
+    assert index.batch("EP", built.root).revocation_reason == 0  # type: ignore[union-attr]
+    assert verify_record_id(chain, auditor, records[0].record_id).verdict == VERIFIED
+    before = dump(indexer.db, skip_meta=True)
+    indexer.rebuild()
+    assert dump(indexer.db, skip_meta=True) == before
+
+
+def test_an_index_of_the_old_layout_is_rebuilt_from_the_chain(office: Office) -> None:
+    path = office.tmp / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE idx_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO idx_meta VALUES ('chainId', '1'), ('cursor', '999999');"
+        "CREATE TABLE idx_batches (root TEXT PRIMARY KEY, office TEXT NOT NULL);"
+        "CREATE TABLE idx_leaves (root TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (root, position));"
+        "INSERT INTO idx_batches VALUES ('0x" + "ab" * 32 + "', 'US');"
+    )
+    old.commit()
+    assert Index.of(old) is None  # readers never use it as it is
+    old.close()
+    indexer = office.indexer("old.sqlite")
+    result = indexer.sync()
+    assert result.from_block == office.chain.deployment.block_number  # type: ignore[union-attr]
+    assert result.manifests_indexed == 1 and result.leaves == 6
+    index = Index.of(indexer.db, office.chain.deployment.anchor_registry)  # type: ignore[union-attr]
+    assert index is not None and index.meta()["schemaVersion"] == "2"
+    assert [b.office for b in index.batches()] == ["EP"]

@@ -130,7 +130,7 @@ def test_the_indexer_follows_predecessor_and_successor(tmp_path: Path) -> None:
         assert len(indexer.versions) == 2
         indexer.sync()
         index = Index(indexer.db)
-        old_batch, new_batch = index.batch(root_old), index.batch(root_new)
+        old_batch, new_batch = index.batch("EP", root_old), index.batch("EP", root_new)
         assert old_batch is not None and old_batch.registry == old_record.deployment.anchor_registry.lower()
         assert new_batch is not None and new_batch.registry == new_record.deployment.anchor_registry.lower()
         assert old_batch.manifest_status == new_batch.manifest_status == "indexed"

@@ -20,6 +20,7 @@ WRITES = {
     ("get", "/v1/offices/{code}/pending"),
     ("post", "/v1/offices/{code}/batches"),
     ("post", "/v1/offices/{code}/records/{record_id}/reveal"),
+    ("post", "/v1/offices/{code}/revocations"),
 }
 
 
@@ -79,6 +80,14 @@ def test_verify_body_is_one_of_two_shapes(doc: dict[str, Any]) -> None:
     assert all(s["additionalProperties"] is False for s in one_of)
     multipart = body["multipart/form-data"]["schema"]
     assert multipart["required"] == ["file"] and multipart["additionalProperties"] is False
+
+
+def test_revocation_body_is_one_of_two_shapes(doc: dict[str, Any]) -> None:
+    body = doc["paths"]["/v1/offices/{code}/revocations"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json"}
+    one_of = body["application/json"]["schema"]["oneOf"]
+    assert [s["required"] for s in one_of] == [["root", "reason"], ["recordId", "reason"]]
+    assert all(s["additionalProperties"] is False for s in one_of)
 
 
 def test_schemathesis_finds_no_failure_with_and_without_a_token() -> None:

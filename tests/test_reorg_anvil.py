@@ -81,7 +81,7 @@ def test_deploy_anchor_index_with_block_time_and_repair_a_reorganisation(node: L
     assert first.reorganisation is None
     assert first.to_block <= chain.w3.eth.block_number - CONFIRMATIONS + 1  # only confirmed blocks
     record_a, leaf_a = index.db.execute("SELECT record_id, leaf FROM idx_leaves WHERE root = ?", (root_a,)).fetchone()
-    assert index.batch(root_a) is not None and len(index.versions(record_a)) == 1
+    assert index.batch("EP", root_a) is not None and len(index.versions(record_a)) == 1
     assert {o.code: o.status for o in index.offices()}["JP"] == "suspended"
     assert index.was_signer_at("EP", dev_account(7).address, first.to_block)
     old_cursor = index.cursor()
@@ -96,8 +96,8 @@ def test_deploy_anchor_index_with_block_time_and_repair_a_reorganisation(node: L
     assert second.reorganisation is not None
     cursor, ancestor = second.reorganisation
     assert cursor == old_cursor and ancestor <= fork_point
-    assert index.batch(root_a) is None and index.leaves_by_leaf(leaf_a) == []
-    batch_b = index.batch(root_b)
+    assert index.batch("EP", root_a) is None and index.leaves_by_leaf(leaf_a) == []
+    batch_b = index.batch("EP", root_b)
     assert batch_b is not None and batch_b.manifest_status == "indexed"
     assert {o.code: o.status for o in index.offices()}["JP"] == "active"
     assert not index.was_signer_at("EP", dev_account(7).address, second.to_block)

@@ -24,6 +24,8 @@ from .schemas import (
     ROOT_PATTERN,
     BundleInput,
     RecordCreate,
+    RevokeBatch,
+    RevokeRecord,
     VerifyByHash,
 )
 from .service import Service, check_hash
@@ -315,9 +317,27 @@ async def record_input(request: Request) -> RecordInput:
 
 RecordBody = Annotated[RecordInput, Depends(record_input)]
 
+
+async def revocation_input(request: Request) -> RevokeBatch | RevokeRecord:
+    """Parse ``POST /v1/offices/{code}/revocations``: JSON ``{root, reason}`` (a whole batch) or
+    ``{recordId[, contentHash], reason}`` (one record); exactly one of the two shapes."""
+    media = _media_type(request)
+    if not _is_json(media):
+        raise UnsupportedMediaTypeError(f"unsupported content type {media or '(none)'!r}: send application/json")
+    body = await _json_body(request)
+    if isinstance(body, dict) and "root" in body:
+        if "recordId" in body or "contentHash" in body:
+            raise InvalidBodyError("give exactly one of root (a batch) or recordId (a record)")
+        return _validated(RevokeBatch, body)
+    return _validated(RevokeRecord, body)
+
+
+RevocationBody = Annotated[RevokeBatch | RevokeRecord, Depends(revocation_input)]
+
 __all__ = [
     "BundleError",
     "RecordBody",
+    "RevocationBody",
     "ServiceDep",
     "VerifyBody",
     "VerifyInput",

@@ -454,3 +454,35 @@ class ProofBundlePublic(BaseModel):
     transaction_hash: str = Field(alias="transactionHash")
     block_number: int = Field(alias="blockNumber")
     anchored_at: str = Field(alias="anchoredAt")
+
+
+# ---------------------------------------------------------------------------- revocations
+
+Reason = Annotated[int, Field(ge=1, le=255, description="Revocation reason code 1-255 (see `ipreg verify`).")]
+
+
+class RevokeBatch(Model):
+    """Revoke every record of one of the office's batches."""
+
+    root: Hash
+    reason: Reason
+
+
+class RevokeRecord(Model):
+    """Revoke one record of the office: its newest anchored version, or the one with ``contentHash``."""
+
+    record_id: str = Field(max_length=64, pattern=RECORD_ID_PATTERN, description="OFFICE:NUMBER[:KIND].")
+    content_hash: Hash | None = Field(default=None, description="Which anchored version (default: the newest).")
+    reason: Reason
+
+
+class RevocationPublic(Model):
+    """A revocation sent and mined: the office's batch, the record (if one), and the transaction."""
+
+    office: str
+    root: str
+    record_id: str | None = None
+    leaf: str | None = None
+    reason: int
+    transaction_hash: str
+    block_number: int

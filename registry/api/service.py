@@ -249,6 +249,19 @@ class RecordView:
 
 
 @dataclass(frozen=True, slots=True)
+class Revocation:
+    """A revocation mined for an office: its batch, the record's leaf (None for a whole batch)."""
+
+    office: str
+    root: str
+    record_id: str | None
+    leaf: str | None
+    reason: int
+    transaction_hash: str
+    block_number: int
+
+
+@dataclass(frozen=True, slots=True)
 class Submission:
     """What happened to a record submitted through the API."""
 
@@ -598,9 +611,9 @@ class Service:
         views = [self._batch_view(b) for b in store.batches(office, limit=limit)]
         index = _index(store)
         if index is not None and len(views) < limit:
-            known = {v.root for v in views}
+            known = {(v.office, v.root) for v in views}
             for ib in index.batches(office, limit=limit):
-                if ib.root not in known:
+                if (ib.office, ib.root) not in known:
                     views.append(_index_batch_view(ib))
         views.sort(key=lambda v: (v.block_number is not None, -(v.block_number or 0)))
         return views[:limit]
@@ -613,7 +626,10 @@ class Service:
         if stored is not None:
             return self._batch_view(stored, with_records=True)
         index = _index(store)
-        ib = index.batch(root) if index is not None else None
+        # Batches belong to (office, root): another office may have anchored a copy of this root first.
+        # Prefer the batch whose manifest rebuilt it (its records are of the anchoring office).
+        indexed = index.batches_with_root(root) if index is not None else []
+        ib = next((b for b in indexed if b.manifest_status == "indexed"), indexed[0] if indexed else None)
         if ib is not None:
             return _index_batch_view(ib)
         with self.guard():  # batches belong to (office, root): the first office that anchored this root
@@ -823,6 +839,59 @@ class Service:
             raise NotAnchoredYetError(f"sealed record {rid} is not anchored yet: trigger or wait for its batch")
         with self.guard():
             return reveal_bundle(store, self.chain, str(rid), content_hash)
+
+    def revoke(
+        self,
+        office: str,
+        reason: int,
+        root: str | None = None,
+        record_id: str | None = None,
+        content_hash: str | None = None,
+    ) -> Revocation:
+        """Revoke ``office``'s batch ``root``, or one anchored version of its record ``record_id``, signed
+        with the office's key. 403 for a record of another office; 404 if the office anchored no such
+        batch or no such record is known here (outbox or index); 409 if already revoked."""
+        rid: RecordId | None = None
+        if record_id is not None:
+            rid = RecordId.parse(record_id)
+            if rid.office != office:
+                raise ForbiddenError(f"office {office} cannot revoke a record of office {rid.office}")
+        if content_hash is not None:
+            content_hash = _check_hash(content_hash)
+        account = self.signer(office)
+        store = self.store()
+        bundle: ProofBundle | None = None
+        if rid is not None:
+            with self.guard():
+                bundle = verify.bundle_for_record(self.chain, store, str(rid), content_hash)
+            if bundle is None or bundle.office != office:
+                which = f" with content {content_hash}" if content_hash else ""
+                raise NotFoundError(f"no anchored version of {rid}{which} is known here")
+            root = bundle.root
+        else:
+            root = _check_root(root or "")
+            with self.guard():
+                if self.chain.batch_of(office, root) is None:  # batches are (office, root): only its own
+                    raise NotFoundError(f"office {office} anchored no batch with root {root}")
+        lock = self._lock(self._batch_locks, office)  # one transaction of the office's key at a time
+        timeout = self.options.batch_wait_seconds
+        if not (lock.acquire(timeout=timeout) if timeout > 0 else lock.acquire(blocking=False)):
+            raise BatchInProgressError(f"a batch of {office} is being anchored; try again when it is done")
+        try:
+            with self.guard():
+                raw_root = bytes.fromhex(root[2:])
+                if bundle is not None:
+                    proof = [bytes.fromhex(p[2:]) for p in bundle.proof]
+                    result = self.chain.revoke_leaf(account, raw_root, bundle.value.encode(), proof, reason)
+                else:
+                    result = self.chain.revoke_batch(account, raw_root, reason)
+        finally:
+            lock.release()
+        self.reader.clear()
+        leaf = "0x" + bundle.value.leaf().hex() if bundle is not None else None
+        return Revocation(
+            office, root, str(rid) if rid else None, leaf, reason, result.transaction_hash, result.block_number
+        )
 
     def pending(self, office: str, limit: int) -> tuple[int, list[StoredRecord], list[StoredBatch]]:
         """(count, oldest pending records, unfinished batches) of an office."""

@@ -1,4 +1,4 @@
-"""Office writes: submit records, list the outbox, anchor now. Bearer token of that office only."""
+"""Office writes: submit records, list the outbox, anchor now, revoke. Bearer token of that office only."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..deps import RecordBody, RecordIdPath, ServiceDep, WritingOffice
+from ..deps import RecordBody, RecordIdPath, RevocationBody, ServiceDep, WritingOffice
 from ..schemas import (
     HASH_PATTERN,
     RECORD_ID_PATTERN,
@@ -18,6 +18,9 @@ from ..schemas import (
     PendingRecordPublic,
     ProofBundlePublic,
     RecordCreate,
+    RevocationPublic,
+    RevokeBatch,
+    RevokeRecord,
     SubmissionPublic,
 )
 from . import errors, inline, upload_body
@@ -121,3 +124,47 @@ def reveal_record(
     with it (``POST /v1/verify`` with ``file`` and ``bundle``) and learns it existed at the sealed time."""
     bundle = service.reveal(office, record_id, content_hash)
     return JSONResponse(bundle.to_json())
+
+
+_REVOKE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        inline(RevokeBatch.model_json_schema(by_alias=True)),
+                        inline(RevokeRecord.model_json_schema(by_alias=True)),
+                    ]
+                }
+            }
+        },
+    },
+}
+
+
+@router.post(
+    "/{code}/revocations",
+    response_model=RevocationPublic,
+    responses=errors(401, 403, 409, 415, 502),
+    openapi_extra=_REVOKE_BODY,
+    summary="Revoke a batch or a record",
+)
+def revoke(office: WritingOffice, body: RevocationBody, service: ServiceDep) -> RevocationPublic:
+    """Revoke one of the office's batches (``{root, reason}``) or one anchored record (``{recordId[,
+    contentHash], reason}``), signed with the office's key: verification then answers ``REVOKED``. An
+    office revokes only its own batches and records (403 for another office's record, 404 for a root
+    the office did not anchor); revoking twice is 409."""
+    if isinstance(body, RevokeBatch):
+        done = service.revoke(office, body.reason, root=body.root)
+    else:
+        done = service.revoke(office, body.reason, record_id=body.record_id, content_hash=body.content_hash)
+    return RevocationPublic(
+        office=done.office,
+        root=done.root,
+        record_id=done.record_id,
+        leaf=done.leaf,
+        reason=done.reason,
+        transaction_hash=done.transaction_hash,
+        block_number=done.block_number,
+    )
