@@ -34,6 +34,6 @@ if [ "$dev" = 1 ]; then
   .venv-ape/bin/python -m pip install -q -e ".[ape]" >.venv-ape/pip.log 2>&1 || { cat .venv-ape/pip.log >&2; exit 1; }
   if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium wrk >/dev/null) || echo "note: chromium not installed; browser tests will be skipped" >&2
+    ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium wrk >/dev/null) || echo "note: chromium not installed; the browser tests will fail" >&2
   fi
 fi

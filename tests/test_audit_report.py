@@ -99,7 +99,6 @@ def test_plots_are_embedded_pngs_of_the_audit(tmp_path: Path) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
 def test_report_in_headless_chromium(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 

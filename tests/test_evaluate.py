@@ -285,7 +285,6 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
 def test_report_renders_in_chromium(embedded_run: tuple[Path, dict[str, Any]]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
