@@ -10,7 +10,6 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -32,6 +31,8 @@ from web3.logs import DISCARD
 from web3.types import BlockIdentifier, Wei
 
 from . import contract_errors
+from .batch import BatchInfo as BatchInfo
+from .batch import utc_iso as utc_iso
 from .config import EMBEDDED, write_json_atomic
 from .errors import ChainError, ConfigError, ContractRevertError, NodeUnavailableError, TransactionTimeout
 from .governance import ACTIONS, OFFICE_STATUS
@@ -230,24 +231,6 @@ def _is_transport_error(exc: BaseException) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class BatchInfo:
-    """An anchored batch as the contract stores it."""
-
-    root: str
-    office: str
-    signer: str
-    timestamp: int
-    block_number: int
-    leaf_count: int
-    revocation_reason: int
-
-    @property
-    def anchored_at(self) -> str:
-        """UTC time of the anchoring block, ISO 8601."""
-        return utc_iso(self.timestamp)
-
-
-@dataclass(frozen=True, slots=True)
 class TxResult:
     """A mined transaction."""
 
@@ -255,11 +238,6 @@ class TxResult:
     block_number: int
     timestamp: int
     gas_used: int
-
-
-def utc_iso(timestamp: int) -> str:
-    """``2026-11-21T10:00:00Z`` for a Unix time."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def office_bytes(code: str) -> bytes:

@@ -14,12 +14,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from sha3 import keccak_256
 
+from .batch import BatchInfo
 from .errors import ChainError, ConfigError, NodeUnavailableError
 
 
@@ -62,22 +61,8 @@ def _office(office: str) -> bytes:
     return code
 
 
-@dataclass(frozen=True, slots=True)
-class LightBatch:
-    """An anchored batch as ``verifyRecord`` returns it (the fields of ``registry.chain.BatchInfo``)."""
-
-    root: str
-    office: str
-    signer: str
-    timestamp: int
-    block_number: int
-    leaf_count: int
-    revocation_reason: int
-
-    @property
-    def anchored_at(self) -> str:
-        """UTC time of the anchoring block, ISO 8601."""
-        return datetime.fromtimestamp(self.timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+#: The batch ``verifyRecord`` returns: the same type as the web3 path's.
+LightBatch = BatchInfo
 
 
 class LightReader:
