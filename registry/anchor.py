@@ -12,7 +12,7 @@ import fcntl
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +24,15 @@ from eth_typing import HexStr
 from web3 import Web3
 
 from . import merkle
-from .bundles import BatchRenderer, archive_name, differs, proof_texts, write_archive, write_files
+from .bundles import BatchRenderer, BundleWriter, archive_name
 from .chain import Chain, TxResult, utc_iso
 from .errors import ChainError, ContractRevertError, InputError, TransactionTimeout
 from .fetch import content_address
-from .ingest import FileError, PreparedRecord, StageOptions, stream_staged
+from .ingest import PreparedRecord, WorkerPool
 from .records import LEAF_ENCODING, ZERO_HASH, LeafValue, ProofBundle, RecordId, sealed_commitment, sealed_value
+from .staging import Intake as Intake
+from .staging import stage_input as stage_input
+from .staging import test_hold as _test_hold
 from .store import NewRecord, Store, StoredBatch, StoredRecord
 
 Progress = Callable[[str, int], None]
@@ -45,60 +48,6 @@ class SubmitResult:
     existing: list[StoredRecord] = field(default_factory=list)
     #: Batches holding records submitted again (their bundles may need writing); kept by every path.
     existing_batches: set[int] = field(default_factory=set)
-
-
-@dataclass(slots=True)
-class Intake:
-    """The checked input of a run: how many files, how many staged, every bad file (input order)."""
-
-    files: int = 0
-    staged: int = 0
-    errors: list[FileError] = field(default_factory=list)
-    #: Record ids given with two or more contents in this input (their files are among ``errors``).
-    conflicting: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def stage_input(
-    store: Store,
-    files: Iterable[str],
-    options: StageOptions,
-    progress: Callable[[int], None] | None = None,
-    workers: int | None = None,
-) -> Intake:
-    """Check every file of a run (on all cores) and stage the good ones; accept nothing yet.
-
-    Memory stays flat: files stream through the workers a few chunks at a time and staged rows go
-    to a TEMP table of the store's connection (:meth:`Store.stage_begin`). Every bad file is
-    collected, and so is every record id that comes with two different contents (those files are
-    unstaged). Whether the run may go on with the good files is the caller's decision.
-    """
-    started = time.perf_counter()
-    intake = Intake()
-    store.stage_begin()
-    for part in stream_staged(files, options, workers):
-        rows = [x for x in part if not isinstance(x, FileError)]
-        intake.errors.extend(x for x in part if isinstance(x, FileError))
-        store.stage(rows)  # type: ignore[arg-type]
-        intake.files += len(part)
-        intake.staged += len(rows)
-        if progress is not None:
-            progress(len(part))
-        _test_hold("after-stage-chunk")
-    for record_id, paths in list(store.staged_conflicts()):
-        intake.conflicting.append(record_id)
-        intake.errors.extend(
-            FileError(
-                p,
-                f"{p}: {record_id} comes with {len(paths)} different contents in this input"
-                f" ({', '.join(paths)}); anchor its versions in order, one run each",
-            )
-            for p in paths
-        )
-        intake.staged -= len(paths)
-    store.unstage_record_ids(intake.conflicting)  # never accepted: which content is the first version?
-    intake.seconds = time.perf_counter() - started
-    return intake
 
 
 @dataclass(slots=True)
@@ -151,6 +100,7 @@ class Anchorer:
         progress: Progress | None = None,
         tx_timeout: float = 120.0,
         max_fee_bumps: int = 3,
+        pool: WorkerPool | None = None,
     ) -> None:
         if batch_size < 1 or batch_size > 2**32 - 1:
             raise InputError(f"batch size must be between 1 and 4294967295, got {batch_size}")
@@ -165,6 +115,9 @@ class Anchorer:
         self.progress = progress or (lambda _event, _n: None)
         self.tx_timeout = tx_timeout
         self.max_fee_bumps = max_fee_bumps
+        #: Worker processes of the run (from :func:`registry.ingest.start_workers`) that write the
+        #: bundles of large batches while the next batch is anchored; None writes them here.
+        self.pool = pool
 
     # -- accept
 
@@ -411,21 +364,34 @@ class Anchorer:
         the batch. ``only_missing`` skips files that already hold exactly the right bytes (so a
         file left half-written by a crash is rewritten).
         """
+        writer = self._writer()
+        self._queue_stored(writer, batch, proofs_dir, only_missing, archive)
+        return writer.finish()
+
+    def _writer(self) -> BundleWriter:
+        size = self.pool.size if self.pool is not None else 1
+        return BundleWriter(self.pool, size, lambda n: self.progress("bundles", n))
+
+    def _queue_stored(
+        self, writer: BundleWriter, batch: StoredBatch, proofs_dir: Path, only_missing: bool, archive: str | None
+    ) -> None:
         records = self.store.batch_records(batch.id)
         tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
         if "0x" + tree.root.hex() != batch.root:
             raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
-        return self._emit_bundles(batch, records, tree, proofs_dir, only_missing, archive)
+        self._queue_bundles(writer, batch, records, tree, proofs_dir, only_missing, archive)
 
-    def _emit_bundles(
+    def _queue_bundles(
         self,
+        writer: BundleWriter,
         batch: StoredBatch,
         records: Sequence[StoredRecord],
         tree: merkle.MerkleTree,
         proofs_dir: Path,
         only_missing: bool,
         archive: str | None,
-    ) -> int:
+    ) -> None:
+        """Hand a batch's bundles to ``writer`` (they are written by the time ``writer.finish()`` returns)."""
         if batch.status != "anchored" or batch.block_number is None or batch.timestamp is None:
             raise ChainError(f"batch {batch.root} is not anchored yet")
         dep = self.chain.deployment
@@ -441,22 +407,9 @@ class Anchorer:
             utc_iso(batch.timestamp),
         )
         proofs_dir.mkdir(parents=True, exist_ok=True)
-        texts = proof_texts(tree)
-        if archive is not None:
-            render = renderer.line if archive == "jsonl" else renderer.render
-            members = (
-                (bundle_name(r), render(leaf_value_of(r).as_list(), t)) for r, t in zip(records, texts, strict=True)
-            )
-            n = write_archive(proofs_dir / archive_name(batch.root, archive), archive, members)
-        else:
-            folder = str(proofs_dir) + os.sep
-            items = (
-                (folder + bundle_name(r), renderer.render(leaf_value_of(r).as_list(), t))
-                for r, t in zip(records, texts, strict=True)
-            )
-            n = write_files((p, d) for p, d in items if not only_missing or differs(p, d))
-        self.progress("bundles", n)
-        return n
+        items = [(bundle_name(r), leaf_value_of(r).as_list()) for r in records]
+        target = proofs_dir / archive_name(batch.root, archive) if archive is not None else proofs_dir
+        writer.write(renderer, target, tree, items, archive, only_missing)
 
     # -- everything
 
@@ -548,13 +501,14 @@ class Anchorer:
             seconds[phase] += now - clock
             clock = now
 
+        writer = self._writer()
         for batch in self.store.unfinished_batches(self.office):  # left by an earlier run
             anchored = self._finish(batch)
             self.progress("anchored", batch.leaf_count)
             result.batches.append(anchored)
             lap("chain")
             if proofs_dir is not None:
-                result.bundles += self.write_bundles(anchored, proofs_dir, archive=archive)
+                self._queue_stored(writer, anchored, proofs_dir, False, archive)
                 lap("bundles")
         while True:
             built = self._make_batch()
@@ -567,9 +521,11 @@ class Anchorer:
             result.batches.append(anchored)
             lap("chain")
             if proofs_dir is not None:
-                result.bundles += self._emit_bundles(anchored, records, tree, proofs_dir, False, archive)
+                self._queue_bundles(writer, anchored, records, tree, proofs_dir, False, archive)
                 lap("bundles")
             _test_hold("after-batch")
+        result.bundles += writer.finish()  # bundles of the last batches, written meanwhile on the workers
+        lap("bundles")
         return result
 
 
@@ -591,14 +547,6 @@ def office_lock(path: Path, timeout: float) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _test_hold(moment: str) -> None:
-    """Test hook: with ``IPREG_TEST_HOLD=<moment>:<file>``, touch the file and wait to be killed."""
-    spec = os.environ.get("IPREG_TEST_HOLD", "")
-    if spec.startswith(moment + ":"):
-        Path(spec.split(":", 1)[1]).touch()
-        time.sleep(600)
 
 
 def _get_tx(chain: Chain, tx_hash: str) -> Any:

@@ -262,29 +262,69 @@ def _chunks(files: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
+class WorkerPool(ProcessPoolExecutor):
+    """A process pool that knows its size (the workers of one run)."""
+
+    def __init__(self, size: int, options: StageOptions) -> None:
+        super().__init__(max_workers=size, initializer=_init_worker, initargs=(options,))
+        self.size = size
+
+
+def start_workers(options: StageOptions, workers: int | None = None) -> WorkerPool | None:
+    """A pool of ``workers`` processes (default: one per core) checking files with ``options``; None for one.
+
+    Every worker is forked at once, from the caller as it is now: call this before heavy modules are
+    imported, so the workers stay small. Workers exit when their parent dies, even by SIGKILL. The
+    same pool can write proof bundles later in the run (:class:`registry.bundles.BundleWriter`).
+    The caller shuts it down (``with`` or ``shutdown()``).
+    """
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        return None
+    pool = WorkerPool(workers, options)
+    for started in [pool.submit(int) for _ in range(workers)]:
+        started.result()
+    return pool
+
+
 def stream_staged(
     files: Iterable[str],
     options: StageOptions,
     workers: int | None = None,
     chunk: int = _CHUNK,
+    pool: WorkerPool | None = None,
 ) -> Iterator[list[Staged | FileError]]:
-    """Check files in input order, chunk by chunk, on all cores; at most ``2 * workers`` chunks in flight."""
+    """Check files in input order, chunk by chunk, on all cores; at most ``2 * workers`` chunks in flight.
+
+    ``pool`` (from :func:`start_workers` with the same ``options``) is used as is and left running;
+    without it a pool is started for the call and shut down after it.
+    """
+    if pool is not None:
+        yield from _stream(files, chunk, pool, pool.size)
+        return
     workers = workers or os.cpu_count() or 1
     if workers == 1:
         for part in _chunks(files, chunk):
             yield [stage_file(p, options) for p in part]
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(options,)) as pool:
-        # Start the workers before the first folder is listed: forked from a small parent, they do
-        # not share (and count) the pages of a million-name listing.
-        pool.submit(int).result()
-        flight: deque[Future[list[Staged | FileError]]] = deque()
-        for part in _chunks(files, chunk):
-            if len(flight) >= 2 * workers:
-                yield flight.popleft().result()
-            flight.append(pool.submit(_stage_chunk, part))
-        while flight:
+    # Start the workers before the first folder is listed: forked from a small parent, they do not
+    # share (and count) the pages of a million-name listing.
+    own = start_workers(options, workers)
+    assert own is not None
+    with own:
+        yield from _stream(files, chunk, own, workers)
+
+
+def _stream(
+    files: Iterable[str], chunk: int, pool: ProcessPoolExecutor, workers: int
+) -> Iterator[list[Staged | FileError]]:
+    flight: deque[Future[list[Staged | FileError]]] = deque()
+    for part in _chunks(files, chunk):
+        if len(flight) >= 2 * workers:
             yield flight.popleft().result()
+        flight.append(pool.submit(_stage_chunk, part))
+    while flight:
+        yield flight.popleft().result()
 
 
 # ---------------------------------------------------------------------------- whole lists

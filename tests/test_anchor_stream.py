@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +13,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.anchor import Anchorer, Intake, batch_bundles, bundle_name, stage_input
-from registry.bundles import BatchRenderer, archive_name, pick_from_archive, proof_texts
+from registry.bundles import (
+    PARALLEL_BUNDLES,
+    BatchRenderer,
+    BundleWriter,
+    archive_name,
+    pick_from_archive,
+    proof_texts,
+)
 from registry.chain import Chain, connect, dev_signer
 from registry.config import EMBEDDED
 from registry.errors import InputError
-from registry.ingest import StageOptions, iter_files, stream_staged
+from registry.ingest import StageOptions, iter_files, start_workers, stream_staged
 from registry.merkle import MerkleTree, keccak
 from registry.records import LeafValue, ProofBundle
 from registry.samples import generate_gazette
@@ -282,3 +290,86 @@ def test_walk_skips_hidden_special_files_and_linked_folders(tmp_path: Path) -> N
     assert list(iter_files([folder])) == [str(folder / "b.pdf"), str(folder / "sub" / "a.pdf")]
     with pytest.raises(InputError, match=r"nowhere.*elsewhere"):
         list(iter_files([folder / "nowhere", folder / "elsewhere"]))
+
+
+# ---------------------------------------------------------------------------- bundles on the workers
+#
+# Must never happen: a bundle written by a worker that differs by one byte from the one this process
+# would write, a bundle lost or written twice when a batch is split among workers, or a failed write
+# that passes silently (the run must fail, after every job has finished).
+
+
+def _synthetic_batch(n: int, seed: int) -> tuple[BatchRenderer, MerkleTree, list[tuple[str, list[str]]]]:
+    rng = random.Random(seed)
+    values = [
+        LeafValue(f"EP:{1_000_000 + i}:B1", "0x" + rng.randbytes(32).hex(), "xml-c14n2-v2").as_list() for i in range(n)
+    ]
+    tree = MerkleTree.from_leaves([LeafValue(*v).leaf() for v in values])
+    renderer = BatchRenderer.of(31337, "0x" + "ab" * 20, "EP", "0x" + tree.root.hex(), n, "0x" + "cd" * 32, 7, "t")
+    return renderer, tree, [(f"EP-{1_000_000 + i}-B1.proof.json", v) for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize("archive", [None, "zip", "jsonl"])
+def test_bundles_written_on_workers_are_those_written_here(tmp_path: Path, archive: str | None) -> None:
+    n = PARALLEL_BUNDLES + 501  # large enough for the workers, split unevenly
+    renderer, tree, items = _synthetic_batch(n, 21)
+    pool = start_workers(StageOptions("EP"), 2)
+    assert pool is not None
+    outputs = []
+    with pool:
+        for writer, where in ((BundleWriter(pool, 2), "workers"), (BundleWriter(), "here")):
+            folder = tmp_path / where
+            folder.mkdir()
+            target = folder / archive_name("0x" + tree.root.hex(), archive) if archive else folder
+            writer.write(renderer, target, tree, items, archive)
+            assert writer.finish() == n
+            outputs.append({p.name: p.read_bytes() for p in folder.iterdir()})
+    assert outputs[0] == outputs[1]
+    if archive is None:
+        assert len(outputs[0]) == n
+        texts = proof_texts(tree)
+        for (name, value), text in list(zip(items, texts, strict=True))[:: n // 20]:
+            assert outputs[0][name] == renderer.render(value, text)
+
+
+def test_a_failed_bundle_job_fails_the_run_after_every_job(tmp_path: Path) -> None:
+    renderer, tree, items = _synthetic_batch(PARALLEL_BUNDLES * 2, 22)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_bytes(b"x")
+    pool = start_workers(StageOptions("EP"), 2)
+    assert pool is not None
+    with pool:
+        good = BundleWriter(pool, 2)
+        good.write(renderer, tmp_path, tree, items)
+        bad = BundleWriter(pool, 2)
+        bad.write(renderer, not_a_folder, tree, items)
+        with pytest.raises(NotADirectoryError):
+            bad.finish()
+        assert not bad._flight  # every job was waited for
+        assert good.finish() == len(items)
+
+
+def test_a_run_with_workers_writes_every_bundle_once_and_each_verifies(tmp_path: Path, chain: Chain) -> None:
+    folder = tmp_path / "g"
+    files = generate_gazette(folder, office="EP", count=PARALLEL_BUNDLES + 300, seed=23, kinds=("pdf",))
+    options = StageOptions("EP")
+    pool = start_workers(options, 2)
+    assert pool is not None
+    with pool:
+        a = make_anchorer(tmp_path, chain, batch_size=PARALLEL_BUNDLES + 100)
+        a.pool = pool
+        stage_input(a.store, iter_files([folder]), options, pool=pool)
+        _, result = a.anchor_staged(tmp_path / "proofs")
+    assert result.bundles == len(files) and [b.leaf_count for b in result.batches] == [PARALLEL_BUNDLES + 100, 200]
+    written = {p.name: p.read_bytes() for p in (tmp_path / "proofs").iterdir()}
+    expected = {
+        bundle_name(record): bundle.dumps().encode()
+        for batch in result.batches
+        for record, bundle in batch_bundles(a.store, chain, batch)
+    }
+    assert written == expected
+    for path in files[:: len(files) // 10]:
+        record = a.store.latest_versions([f"EP:{path.stem.split('-')[1]}:{path.stem.split('-')[2]}"])
+        (stored,) = record.values()
+        bundle = ProofBundle.loads(written[bundle_name(stored)])
+        assert verify_file(chain, a.store, path.read_bytes(), path.name, bundle).verdict == VERIFIED

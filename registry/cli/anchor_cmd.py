@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from contextlib import nullcontext
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,7 +27,10 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..anchor import Intake
+    from ..config import Settings
+    from ..ingest import WorkerPool
+    from ..staging import Intake
+    from ..store import Store
 
 
 def anchor(
@@ -72,11 +77,10 @@ def anchor(
     The whole input is checked first: if any file cannot be anchored, every such file is listed and
     nothing is anchored (exit status 1), unless --skip-bad anchors the others (exit status 3).
     """
-    from ..anchor import Anchorer, stage_input
     from ..bundles import ARCHIVE_FORMATS
-    from ..ingest import StageOptions, count_files, iter_files, load_manifest
-    from ..keys import load_signer
+    from ..ingest import StageOptions, count_files, iter_files, load_manifest, start_workers
     from ..records import RecordId
+    from ..staging import stage_input
 
     started = time.perf_counter()
     office = office.upper()
@@ -93,8 +97,58 @@ def anchor(
     total = count_files(paths) if show and sys.stderr.isatty() else 0
     store = open_store(s)
     options = StageOptions(office, rid, ids, canonicalization, allow_empty)
-    with progress_bar(show, total, "checking") as advance:
-        intake = stage_input(store, iter_files(paths), options, advance)
+    # Workers first (forked small), then the chain modules load in the background while they check.
+    with start_workers(options) or nullcontext() as pool:
+        preload = threading.Thread(target=_preload, daemon=True)
+        preload.start()
+        with progress_bar(show, total, "checking") as advance:
+            intake = stage_input(store, iter_files(paths), options, advance, pool=pool)
+        preload.join()
+        _anchor(
+            s,
+            store,
+            office,
+            paths,
+            intake,
+            pool,
+            proofs,
+            sealed,
+            manifest_base,
+            skip_bad,
+            bundle_archive,
+            as_json,
+            started,
+        )
+
+
+def _preload() -> None:
+    """Import what anchoring needs (web3, eth-account: about a second) while the workers check files."""
+    import importlib
+
+    for name in ("registry.anchor", "registry.keys"):
+        importlib.import_module(name)
+
+
+def _anchor(
+    s: Settings,
+    store: Store,
+    office: str,
+    paths: list[Path],
+    intake: Intake,
+    pool: WorkerPool | None,
+    proofs: Path | None,
+    sealed: bool,
+    manifest_base: str | None,
+    skip_bad: bool,
+    bundle_archive: str | None,
+    as_json: bool,
+    started: float,
+) -> None:
+    """Everything after the check: accept, batch, anchor, bundles (on ``pool``'s workers), summary."""
+    from ..anchor import Anchorer
+    from ..keys import load_signer
+
+    show = not as_json
     if intake.files == 0:
         raise InputError(f"no files to anchor in {', '.join(str(p) for p in paths)}")
     if intake.errors and not skip_bad:
@@ -130,6 +184,7 @@ def anchor(
             s.batch_size,
             s.confirmations,
             on_progress,
+            pool=pool,
         )
         submitted, result = anchorer.anchor_staged(proofs_dir if not sealed else None, sealed, bundle_archive)
     elapsed = time.perf_counter() - started
