@@ -192,8 +192,8 @@ class Anchorer:
                 return made
             made.append(built[0])
 
-    def _make_batch(self) -> tuple[int, list[StoredRecord], merkle.MerkleTree] | None:
-        """The next batch of pending records (oldest first), its records and tree; None if nothing is pending."""
+    def _make_batch(self) -> tuple[int, list[StoredRecord], list[LeafValue], merkle.MerkleTree] | None:
+        """The next batch of pending records (oldest first): id, records, leaf values, tree; None if none is pending."""
         pending = self.store.pending(self.office, self.batch_size)
         if not pending:
             return None
@@ -203,7 +203,7 @@ class Anchorer:
         uri = self._write_manifest(root, values)
         batch_id = self.store.create_batch(self.office, root, [r.id for r in pending], uri)
         self.progress("batched", len(pending))
-        return batch_id, pending, tree
+        return batch_id, pending, values, tree
 
     def _write_manifest(self, root: str, values: Sequence[LeafValue]) -> str:
         path = self.manifest_dir / self.office / f"{root}.json"
@@ -390,8 +390,12 @@ class Anchorer:
         proofs_dir: Path,
         only_missing: bool,
         archive: str | None,
+        values: Sequence[LeafValue] | None = None,
     ) -> None:
-        """Hand a batch's bundles to ``writer`` (they are written by the time ``writer.finish()`` returns)."""
+        """Hand a batch's bundles to ``writer`` (they are written by the time ``writer.finish()`` returns).
+
+        ``values`` are the records' leaf values if the caller has them (else they are derived again).
+        """
         if batch.status != "anchored" or batch.block_number is None or batch.timestamp is None:
             raise ChainError(f"batch {batch.root} is not anchored yet")
         dep = self.chain.deployment
@@ -407,7 +411,8 @@ class Anchorer:
             utc_iso(batch.timestamp),
         )
         proofs_dir.mkdir(parents=True, exist_ok=True)
-        items = [(bundle_name(r), leaf_value_of(r).as_list()) for r in records]
+        values = values if values is not None else [leaf_value_of(r) for r in records]
+        items = [(bundle_name(r), v.as_list()) for r, v in zip(records, values, strict=True)]
         target = proofs_dir / archive_name(batch.root, archive) if archive is not None else proofs_dir
         writer.write(renderer, target, tree, items, archive, only_missing)
 
@@ -515,13 +520,13 @@ class Anchorer:
             lap("batching")
             if built is None:
                 break
-            batch_id, records, tree = built
+            batch_id, records, values, tree = built
             anchored = self._finish(self.store.batch(batch_id))
             self.progress("anchored", anchored.leaf_count)
             result.batches.append(anchored)
             lap("chain")
             if proofs_dir is not None:
-                self._queue_bundles(writer, anchored, records, tree, proofs_dir, False, archive)
+                self._queue_bundles(writer, anchored, records, tree, proofs_dir, False, archive, values)
                 lap("bundles")
             _test_hold("after-batch")
         result.bundles += writer.finish()  # bundles of the last batches, written meanwhile on the workers
