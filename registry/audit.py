@@ -1121,17 +1121,21 @@ def _audit_file(ctx: _Context, h: HashedFile) -> AuditRow:
 
 #: The newest version of each record of one batch (none later in the index's order for that record
 #: and office), with the content hash of the first non-revoked version naming it as superseded.
+#: The indexes are forced (and CROSS JOIN fixes the loop order): the planner otherwise scans every
+#: later batch per row.
 _FEED_LEAVES: Final = (
     "SELECT l.root, l.position, l.leaf, l.record_id, l.content_hash, l.canonicalization, l.supersedes,"
     " b.office, b.block_number, b.timestamp, b.tx_hash, b.leaf_count,"
-    " (SELECT s.content_hash FROM idx_leaves s JOIN idx_batches sb ON sb.office = s.office AND sb.root = s.root"
+    " (SELECT s.content_hash FROM idx_leaves s INDEXED BY idx_leaves_supersedes"
+    "  CROSS JOIN idx_batches sb ON sb.office = s.office AND sb.root = s.root"
     "  WHERE s.supersedes = l.leaf AND s.record_id = l.record_id AND sb.office = b.office"
     "  AND sb.revocation_reason = 0 AND NOT EXISTS (SELECT 1 FROM idx_revoked_leaves r"
     "  WHERE r.office = s.office AND r.root = s.root AND r.leaf = s.leaf)"
     "  ORDER BY sb.block_number, sb.log_index, s.position LIMIT 1)"
     " FROM idx_leaves l JOIN idx_batches b ON b.office = l.office AND b.root = l.root"
     " WHERE b.office = ? AND b.root = ? AND l.canonicalization != ?"
-    " AND NOT EXISTS (SELECT 1 FROM idx_leaves n JOIN idx_batches nb ON nb.office = n.office AND nb.root = n.root"
+    " AND NOT EXISTS (SELECT 1 FROM idx_leaves n INDEXED BY idx_leaves_record"
+    "  CROSS JOIN idx_batches nb ON nb.office = n.office AND nb.root = n.root"
     "  WHERE n.record_id = l.record_id AND n.office = b.office AND n.canonicalization != ?"
     "  AND (nb.block_number, nb.log_index, n.position) > (b.block_number, b.log_index, l.position))"
     " ORDER BY l.position"

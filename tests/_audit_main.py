@@ -1,4 +1,8 @@
-"""Audit an office's publications: every record re-hashed and verified, then checked against a list.
+"""Today's in-memory audit (main at 2443bd3), kept as the reference of the differential test.
+
+Not used by the package.
+
+Audit an office's publications: every record re-hashed and verified, then checked against a list.
 
 Two sources: a folder of publication files (with their proof bundles, or through the index), or
 an office's whole feed from the index. Verification runs offline against a per-batch snapshot of
@@ -30,14 +34,14 @@ from typing import Any, Final
 
 from web3.exceptions import Web3RPCError
 
-from . import canon, merkle
-from .chain import BatchInfo, Chain, utc_iso
-from .errors import InputError, RecordIdError, RegistryError
-from .indexer import Index, IndexedLeaf
-from .ingest import collect_files, prepare_file
-from .records import SEALED, ZERO_HASH, ProofBundle, RecordId
-from .store import Store
-from .verify import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
+from registry import canon, merkle
+from registry.chain import BatchInfo, Chain, utc_iso
+from registry.errors import InputError, RecordIdError, RegistryError
+from registry.indexer import Index, IndexedLeaf
+from registry.ingest import collect_files, prepare_file
+from registry.records import SEALED, ZERO_HASH, ProofBundle, RecordId
+from registry.store import Store
+from registry.verify import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
 
 MISSING: Final = "MISSING"
 REPORT_FORMAT: Final = "ipreg-audit-v1"
