@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 import _audit_main as reference
 import pytest
@@ -87,7 +87,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     anchorer = Anchorer(store, chain, ep, "EP", tmp / "manifests")
     proofs = tmp / "proofs"
     files = generate_gazette(tmp / "g", office="EP", count=10, seed=7, kinds=("st96-patent", "st97-json", "pdf"))
-    pool = {f"v1-{f.name}": f.read_bytes() for f in files}
+    pool = {f"v1/{f.name}": f.read_bytes() for f in files}
     anchorer.submit(prepare_files(files))
     (first,) = anchorer.run(proofs).batches
     _revoke_leaf(chain, store, first.id, first.root, str(files[0]))
@@ -95,14 +95,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     assert len(pdfs) >= 2
     # A corrected version of pdfs[0] (batch 2), with a record not anchored before.
     pdfs[0].write_bytes(pdfs[0].read_bytes() + b"\n% corrected\n")
-    pool[f"v2-{pdfs[0].name}"] = pdfs[0].read_bytes()
+    pool[f"v2/{pdfs[0].name}"] = pdfs[0].read_bytes()
     (extra,) = generate_gazette(tmp / "extra", office="EP", count=1, seed=99, kinds=("pdf",))
-    pool[f"x-{extra.name}"] = extra.read_bytes()
+    pool[f"x/{extra.name}"] = extra.read_bytes()
     anchorer.submit(prepare_files([pdfs[0], extra]))
     anchorer.run(proofs)
     # A corrected version of pdfs[1] in a batch revoked as a whole: it supersedes nothing.
     pdfs[1].write_bytes(pdfs[1].read_bytes() + b"\n% corrected\n")
-    pool[f"v2-{pdfs[1].name}"] = pdfs[1].read_bytes()
+    pool[f"v2b/{pdfs[1].name}"] = pdfs[1].read_bytes()
     anchorer.submit(prepare_files([pdfs[1]]))
     (third,) = anchorer.run(proofs).batches
     chain.revoke_batch(ep, bytes.fromhex(third.root[2:]), 2)
@@ -149,56 +149,72 @@ expected_strategy = st.one_of(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    names=st.sets(st.integers(0, 30), max_size=16),
-    tampered=st.sets(st.integers(0, 30), max_size=3),
-    junk=st.integers(0, 2),
-    bundle_drop=st.sets(st.integers(0, 40), max_size=6),
-    bundle_bad=st.integers(0, 2),
-    bundle_twins=st.sets(st.integers(0, 40), max_size=2),
-    mode=st.sampled_from(["bundles", "index", "index+bundles", "outbox+bundles"]),
-    expected=expected_strategy,
-)
-def test_folder_audit_gives_the_rows_of_the_in_memory_audit(
+_MODES: Final = ("bundles", "index", "index+bundles", "outbox+bundles")
+
+
+def _audit_both(
     world: World,
-    names: set[int],
-    tampered: set[int],
+    names: set[str],
+    tampered: set[str],
     junk: int,
-    bundle_drop: set[int],
-    bundle_bad: int,
-    bundle_twins: set[int],
+    dropped: set[Path],
+    twins: set[Path],
+    bad: int,
     mode: str,
-    expected: tuple[list[int], list[bool], int] | None,
-) -> None:
-    pool = sorted(world.pool)
-    bundles = sorted(world.proofs.glob("*.proof.json"))
+    expected_text: str | None,
+) -> AuditReport:
+    """Audit one folder with the streaming and with the in-memory code; check they agree; the new report."""
     with tempfile.TemporaryDirectory() as tmp:
         folder, proofs = Path(tmp) / "folder", Path(tmp) / "proofs"
         folder.mkdir()
         proofs.mkdir()
-        for k in names:
-            name = pool[k % len(pool)]
-            body = world.pool[name]
-            if k in tampered and name.endswith(".pdf"):
-                body += b"\n% tampered\n"
+        for name in names:
+            body = world.pool[name] + (b"\n% tampered\n" if name in tampered and name.endswith(".pdf") else b"")
+            (folder / name).parent.mkdir(exist_ok=True)
             (folder / name).write_bytes(body)
         for n in range(junk):
             (folder / f"junk-{n}.xml").write_bytes(b"<not really")
-        for k, path in enumerate(bundles):
-            if k not in bundle_drop:
+        for path in sorted(world.proofs.glob("*.proof.json")):
+            if path not in dropped:
                 shutil.copy(path, proofs / path.name)
-            if k in bundle_twins:
+            if path in twins:
                 shutil.copy(path, proofs / f"twin-{path.name}")
-        for n in range(bundle_bad):
+        for n in range(bad):
             (proofs / f"bad-{n}.proof.json").write_bytes(b'{"format": "nope"')
-        text = _expected_lines(world, *expected) if expected is not None else None
-        entries = parse_expected(text, "EP") if text is not None else None
+        entries = parse_expected(expected_text, "EP") if expected_text is not None else None
         store = {"bundles": None, "index": world.auditor, "outbox+bundles": world.office_store}.get(mode, world.auditor)
         given_proofs = proofs if "bundles" in mode else None
         old = reference.audit_folder(world.chain, store, folder, "EP", given_proofs, entries, workers=1)
         new = audit_folder(world.chain, store, folder, "EP", given_proofs, entries, workers=1)
         _same(new, old)
+        return new
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), mode=st.sampled_from(_MODES), expected=expected_strategy)
+def test_folder_audit_gives_the_rows_of_the_in_memory_audit(
+    world: World, data: st.DataObject, mode: str, expected: tuple[list[int], list[bool], int] | None
+) -> None:
+    pool = sorted(world.pool)
+    bundles = sorted(world.proofs.glob("*.proof.json"))
+    names = data.draw(st.sets(st.sampled_from(pool)), "files")
+    tampered = data.draw(st.sets(st.sampled_from(sorted(names))) if names else st.just(set()), "tampered")
+    dropped = data.draw(st.sets(st.sampled_from(bundles), max_size=4), "dropped bundles")
+    twins = data.draw(st.sets(st.sampled_from(bundles), max_size=2), "twin bundles")
+    junk, bad = data.draw(st.integers(0, 2), "junk files"), data.draw(st.integers(0, 2), "bad bundles")
+    text = _expected_lines(world, *expected) if expected is not None else None
+    _audit_both(world, names, tampered, junk, dropped, twins, bad, mode, text)
+
+
+@pytest.mark.parametrize("mode", _MODES)
+def test_every_verdict_of_a_full_folder_is_the_in_memory_one(world: World, mode: str) -> None:
+    """Every version and every bundle, the pdfs tampered as well: all the verdicts the scenario is about."""
+    pdfs = {n for n in world.pool if n.endswith(".pdf") and n.startswith("v1/")}
+    text = _expected_lines(world, list(range(0, 11, 2)), [True, False] * 7, 2)
+    report = _audit_both(world, set(world.pool), set(), 1, set(), set(), 1, mode, text)
+    assert {"VERIFIED", "REVOKED", "SUPERSEDED", "UNKNOWN", MISSING} <= set(report.status_counts)
+    tampered = _audit_both(world, pdfs, pdfs, 0, set(), set(), 0, mode, None)
+    assert "TAMPERED" in tampered.status_counts
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
