@@ -13,6 +13,19 @@ Expected list (``--expected FILE``), in the style of a WIPO ST.37 authority file
     EP;1234567;B1;20260107     office, number, kind, publication date (ignored); ',' ';' or tab
 
 A first line whose number column is not a document number (``publication_number,kind``) is a header.
+
+Flat memory: nothing held grows with the number of records. Rows are spilled to a temporary file
+as they arrive while their counts are kept (:class:`RowLog`); the expected list and the proofs
+folder's bundle index live in temporary SQLite databases (:class:`ExpectedList`,
+:class:`BundleIndex`); files are listed one folder at a time and hashed on all cores with a few
+chunks in flight; the feed is read batch by batch, each batch's newest versions and their
+successors selected in SQL; the JSON report is streamed from the spill.
+
+What must never happen (tested in tests/test_audit_stream.py against a copy of the in-memory
+audit): a record reported VERIFIED that is not, or any verdict or reason other than before; a row
+lost or counted twice when spilling (the counts always add up: rows are records plus MISSING ones,
+statuses sum to the rows); a report file left half-written (written beside, synced, renamed);
+hashing workers outliving a killed audit.
 """
 
 from __future__ import annotations
