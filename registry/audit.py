@@ -701,9 +701,10 @@ def hash_files(
     memory does not grow with the number of files; the workers exit if this process is killed.
     """
     paths = (str(f) for f in files)
-    head = list(itertools.islice(paths, _PARALLEL_FILES))
-    cpus = os.cpu_count() or 1
-    workers = workers if workers is not None else (min(cpus, 8) if cpus > 1 and len(head) >= _PARALLEL_FILES else 1)
+    head: list[str] = []
+    if workers is None:  # decide on the first files (their listing has begun before the workers fork)
+        head = list(itertools.islice(paths, _PARALLEL_FILES))
+        workers = default_workers(len(head))
     if workers <= 1:
         k = 0
         for k, p in enumerate(itertools.chain(head, paths), 1):
@@ -715,6 +716,7 @@ def hash_files(
         return
     # The watcher of registry.ingest: a worker whose parent is gone (SIGKILL) exits on its own.
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(StageOptions(""),)) as pool:
+        pool.submit(int).result()  # fork before a large folder is listed: the workers do not share its pages
         flight: deque[Future[list[HashedFile]]] = deque()
         chunks = itertools.chain(_chunked(iter(head), _HASH_CHUNK), _chunked(paths, _HASH_CHUNK))
         for part in chunks:
@@ -723,6 +725,12 @@ def hash_files(
             flight.append(pool.submit(_hash_chunk, part))
         while flight:
             yield from _done(flight.popleft(), progress)
+
+
+def default_workers(files: int) -> int:
+    """Hashing processes for ``files`` files: all cores (at most 8) from 2,000 files on, else this one."""
+    cpus = os.cpu_count() or 1
+    return min(cpus, 8) if cpus > 1 and files >= _PARALLEL_FILES else 1
 
 
 def _chunked(items: Iterator[str], size: int) -> Iterator[list[str]]:

@@ -357,3 +357,16 @@ def _state(pid: int) -> str:
             return handle.read().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_html_lists_at_most_the_cap_and_says_how_many_more() -> None:
+    from registry.audit import render_html
+
+    rows = [AuditRow("TAMPERED", f"reason {k}", f"EP:{k}:A1") for k in range(5)] + [AuditRow("VERIFIED", "", "EP:9:A1")]
+    report = AuditReport("EP", "feed", 1, "0x" + "12" * 20, 5, "2026-12-01T10:00:00Z", rows)
+    page = render_html(report, limit=2)
+    assert "reason 0" in page and "reason 1" in page and "reason 2" not in page
+    assert "3 more rows needing attention" in page and "Rows that need attention (5)" in page
+    assert "Attention: 5 of 6 rows need a look." in page
+    full = render_html(report)
+    assert all(f"reason {k}" in full for k in range(5)) and "more rows needing attention" not in full

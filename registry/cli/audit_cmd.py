@@ -69,7 +69,14 @@ def audit(
 
     Exit status 0 only if every record verified and nothing expected is missing; 3 if any row needs attention.
     """
-    from ..audit import EXIT_ATTENTION, audit_feed, audit_folder, count_publication_files, load_expected
+    from ..audit import (
+        EXIT_ATTENTION,
+        audit_feed,
+        audit_folder,
+        count_publication_files,
+        default_workers,
+        load_expected,
+    )
     from ..indexer import Index, has_index
 
     office = office.upper()
@@ -93,8 +100,9 @@ def audit(
             report = audit_feed(chain, store, office, entries, advance)
     else:
         assert folder is not None
-        with progress_bar(show, count_publication_files(folder, proofs), "auditing") as advance:
-            report = audit_folder(chain, store, folder, office, proofs, entries, advance)
+        files = count_publication_files(folder, proofs)
+        with progress_bar(show, files, "auditing") as advance:
+            report = audit_folder(chain, store, folder, office, proofs, entries, advance, default_workers(files))
     try:
         _write(report, json_report, html_report, as_json)
     finally:
