@@ -35,6 +35,7 @@ import html
 import itertools
 import json
 import os
+import pickle
 import re
 import sqlite3
 import tempfile
@@ -361,6 +362,7 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a report is as readable as any file written
         with os.fdopen(fd, "wb") as out:
             write(out)
             out.flush()
@@ -370,6 +372,12 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @dataclass(slots=True, init=False)
@@ -756,13 +764,21 @@ def _read_bundle(path: str) -> ProofBundle:
     return ProofBundle.loads(data)
 
 
+def _unpickle(body: bytes) -> ProofBundle:
+    bundle = pickle.loads(body)  # written by this process into its private temporary database
+    assert isinstance(bundle, ProofBundle)
+    return bundle
+
+
 class BundleIndex:
     """The proof bundles of a folder, indexed in a temporary SQLite database (a file, not memory).
 
     One streaming pass reads and checks every ``*.proof.json`` (in path order) and keeps what the
-    audit looks up: the record id and content hash it speaks for, its block, the leaf it supersedes.
-    The bundle chosen for a file is then read again for verification, and must still be the one
-    indexed. Unreadable bundles are returned by the pass as rows.
+    audit looks up (the record id and content hash it speaks for, its block, the leaf it supersedes)
+    and the parsed bundle itself, pickled: the bundle verified is the one read and checked, never a
+    file read again later. The database is private to this process (SQLite's temporary file,
+    unlinked when opened), so nothing else can write what is unpickled. Unreadable bundles are
+    returned by the pass as rows.
     """
 
     def __init__(self, proofs_dir: Path) -> None:
@@ -774,7 +790,8 @@ class BundleIndex:
             "CREATE TABLE paths (path BLOB NOT NULL);"
             "CREATE TABLE bundles (seq INTEGER PRIMARY KEY, path BLOB NOT NULL, claim_id TEXT NOT NULL,"
             " claim_hash TEXT NOT NULL, block_number INTEGER NOT NULL, value_id TEXT NOT NULL,"
-            " value_hash TEXT NOT NULL, supersedes TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0);"
+            " value_hash TEXT NOT NULL, supersedes TEXT NOT NULL, body BLOB NOT NULL,"
+            " used INTEGER NOT NULL DEFAULT 0);"
         )
         names = (
             (os.fsencode(os.path.join(folder, name)),)
@@ -800,7 +817,10 @@ class BundleIndex:
                 continue
             claim_id, claim_hash, _ = _claims(bundle)
             v = bundle.value
-            rows.append((raw, claim_id, claim_hash, bundle.block_number, v.record_id, v.content_hash, v.supersedes))
+            body = pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL)
+            rows.append(
+                (raw, claim_id, claim_hash, bundle.block_number, v.record_id, v.content_hash, v.supersedes, body)
+            )
             if len(rows) >= 10_000:
                 self._insert(rows)
                 rows = []
@@ -812,8 +832,8 @@ class BundleIndex:
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         self.db.executemany(
-            "INSERT INTO bundles (path, claim_id, claim_hash, block_number, value_id, value_hash, supersedes)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO bundles (path, claim_id, claim_hash, block_number, value_id, value_hash, supersedes, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         self.count += len(rows)
@@ -822,42 +842,29 @@ class BundleIndex:
         """Whether any bundle speaks for ``record_id``."""
         return self.db.execute("SELECT 1 FROM bundles WHERE claim_id = ? LIMIT 1", (record_id,)).fetchone() is not None
 
-    def pick(self, record_id: str, content_hash: str) -> ProofBundle | str | None:
+    def pick(self, record_id: str, content_hash: str) -> ProofBundle | None:
         """The bundle for this content, else the newest one for the record (the first in path order of equals).
 
-        Marks it used. A string says why the chosen bundle can no longer be read as indexed.
+        Marks it used.
         """
         row = self.db.execute(
-            "SELECT seq, path, claim_hash, block_number FROM bundles WHERE claim_id = ?"
+            "SELECT seq, body FROM bundles WHERE claim_id = ?"
             " ORDER BY claim_hash = ? DESC, block_number DESC, seq LIMIT 1",
             (record_id, content_hash),
         ).fetchone()
         if row is None:
             return None
         self.db.execute("UPDATE bundles SET used = 1 WHERE seq = ?", (row[0],))
-        return self._reload(row[1], record_id, row[2], row[3])
-
-    def _reload(self, raw: bytes, record_id: str, claim_hash: str, block_number: int) -> ProofBundle | str:
-        path = os.fsdecode(raw)
-        try:
-            bundle = _read_bundle(path)
-        except (RegistryError, OSError) as exc:
-            return f"proof bundle {path} changed during the audit: {getattr(exc, 'strerror', None) or exc}"
-        if _claims(bundle)[:2] != (record_id, claim_hash) or bundle.block_number != block_number:
-            return f"proof bundle {path} changed during the audit"
-        return bundle
+        return _unpickle(row[1])
 
     def successor(self, leaf: str, record_id: str) -> ProofBundle | None:
         """The bundle naming ``leaf`` as superseded (the last in path order), if it is of ``record_id``."""
         row = self.db.execute(
-            "SELECT path, claim_id, claim_hash, block_number, value_id FROM bundles WHERE supersedes = ?"
-            " ORDER BY seq DESC LIMIT 1",
-            (leaf,),
+            "SELECT value_id, body FROM bundles WHERE supersedes = ? ORDER BY seq DESC LIMIT 1", (leaf,)
         ).fetchone()
-        if row is None or row[4] != record_id:
+        if row is None or row[0] != record_id:
             return None
-        bundle = self._reload(row[0], row[1], row[2], row[3])
-        return bundle if isinstance(bundle, ProofBundle) else None
+        return _unpickle(row[1])
 
     @property
     def unmatched(self) -> int:
@@ -1117,8 +1124,6 @@ def _audit_file(ctx: _Context, h: HashedFile) -> AuditRow:
     bundles = ctx.bundles
     bundle: ProofBundle | None = None
     picked = bundles.pick(h.record_id, h.content_hash) if bundles is not None else None
-    if isinstance(picked, str):
-        return AuditRow(UNKNOWN, picked, h.record_id, h.path, content_hash=h.content_hash)
     if picked is not None:
         bundle = picked
     elif ctx.index is not None:

@@ -14,6 +14,7 @@ What must never happen:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -295,6 +296,9 @@ def test_a_report_that_fails_while_written_leaves_the_old_file(tmp_path: Path) -
     target = tmp_path / "out" / "report.json"
     report.save_json(target)
     before = target.read_bytes()
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # as readable as any file written, not 0600
     assert json.loads(before)["rows"][0]["recordId"] == "EP:1:A1"
 
     def broken(out: IO[bytes]) -> None:
