@@ -117,7 +117,7 @@ def run_count(root: Path, count: int, env: dict[str, str], which: list[str]) -> 
     try:
         env = {**env, "IPREG_RPC_URL": node.rpc_url}
         figures = prepare(work, count, env)
-        print(f"[{count}] prepared: {json.dumps(figures)}", flush=True)
+        print(f"[{count}] prepared: {json.dumps(figures)}", file=sys.stderr, flush=True)
         gazette, proofs = str(work / "gazette"), str(work / "proofs")
         kinds = {
             "feed": ("--feed", "--office", "EP"),
@@ -129,7 +129,11 @@ def run_count(root: Path, count: int, env: dict[str, str], which: list[str]) -> 
         node.stop()
     for a in audits:
         a["wallRecordsPerSecond"] = round(count / a["wallSeconds"])
-        print(f"[{count}] {a['audit']}: {a['wallSeconds']} s, {a['rssMB']} MB RSS, {a['pssMB']} MB PSS", flush=True)
+        print(
+            f"[{count}] {a['audit']}: {a['wallSeconds']} s, {a['rssMB']} MB RSS, {a['pssMB']} MB PSS",
+            file=sys.stderr,
+            flush=True,
+        )
     return {**figures, "audits": audits}
 
 
