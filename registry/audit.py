@@ -13,29 +13,52 @@ Expected list (``--expected FILE``), in the style of a WIPO ST.37 authority file
     EP;1234567;B1;20260107     office, number, kind, publication date (ignored); ',' ';' or tab
 
 A first line whose number column is not a document number (``publication_number,kind``) is a header.
+
+Flat memory: nothing held grows with the number of records. Rows are spilled to a temporary file
+as they arrive while their counts are kept (:class:`RowLog`); the expected list and the proofs
+folder's bundle index live in temporary SQLite databases (:class:`ExpectedList`,
+:class:`BundleIndex`); files are listed one folder at a time and hashed on all cores with a few
+chunks in flight; the feed is read batch by batch, each batch's newest versions and their
+successors selected in SQL; the JSON report is streamed from the spill.
+
+What must never happen (tested in tests/test_audit_stream.py against a copy of the in-memory
+audit): a record reported VERIFIED that is not, or any verdict or reason other than before; a row
+lost or counted twice when spilling (the counts always add up: rows are records plus MISSING ones,
+statuses sum to the rows); a report file left half-written (written beside, synced, renamed);
+hashing workers outliving a killed audit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
+import itertools
+import json
 import os
+import pickle
 import re
+import sqlite3
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
+import orjson
+from web3 import Web3
 from web3.exceptions import Web3RPCError
 
 from . import canon, merkle
 from .chain import BatchInfo, Chain, utc_iso
 from .errors import InputError, RecordIdError, RegistryError
-from .indexer import Index, IndexedLeaf
-from .ingest import collect_files, prepare_file
-from .records import SEALED, ZERO_HASH, ProofBundle, RecordId
+from .indexer import Index, IndexedBatch, IndexedLeaf
+from .ingest import StageOptions, _init_worker, iter_files, prepare_file
+from .records import SEALED, ProofBundle, RecordId
 from .store import Store
 from .verify import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
 
@@ -50,6 +73,13 @@ _SEPARATORS: Final = re.compile(r"[,;\t]")
 _MAX_BUNDLE_BYTES: Final = 1024 * 1024
 #: Merkle nodes remembered per batch before the memory is given back (about 100 bytes each).
 _MAX_NODES: Final = 500_000
+#: Batches whose Merkle nodes are kept (an audit goes batch by batch; older ones give their memory back).
+_HOT_BATCHES: Final = 4
+#: Rows needing attention listed in the HTML report (all of them are in the JSON report).
+HTML_ATTENTION_ROWS: Final = 10_000
+#: Files per hashing chunk, and files below which hashing stays in this process.
+_HASH_CHUNK: Final = 500
+_PARALLEL_FILES: Final = 2000
 
 
 # ---------------------------------------------------------------------------- expected list
@@ -70,11 +100,10 @@ class ExpectedEntry:
         return str(RecordId(self.office, self.number, self.kind))
 
 
-def parse_expected(text: str, office: str, source: str = "expected list") -> list[ExpectedEntry]:
-    """Parse an expected list (see the module docstring); raise InputError naming the line."""
-    entries: list[ExpectedEntry] = []
+def _iter_expected(lines: Iterable[str], office: str, source: str) -> Iterator[ExpectedEntry]:
+    """The entries of an expected list's lines (numbered from 1), lazily; InputError names a bad line."""
     first = True
-    for n, raw in enumerate(text.splitlines(), start=1):
+    for n, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -92,17 +121,83 @@ def parse_expected(text: str, office: str, source: str = "expected list") -> lis
                 rid = RecordId(own, cells[0], cells[1] if len(cells) > 1 and cells[1] else None)
         except RecordIdError as exc:
             raise InputError(f"{source}, line {n}: {exc.diagnostics()}") from None
-        entries.append(ExpectedEntry(rid.office, rid.number, rid.kind, n))
-    return entries
+        yield ExpectedEntry(rid.office, rid.number, rid.kind, n)
 
 
-def load_expected(path: Path, office: str) -> list[ExpectedEntry]:
-    """Read an expected list file."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read expected list {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_expected(text, office, str(path))
+def parse_expected(text: str, office: str, source: str = "expected list") -> list[ExpectedEntry]:
+    """Parse an expected list (see the module docstring); raise InputError naming the line."""
+    return list(_iter_expected(text.splitlines(), office, source))
+
+
+def _file_lines(handle: IO[str]) -> Iterator[str]:
+    """The lines of a text file as ``str.splitlines`` cuts the whole text, one line in memory at a time."""
+    for chunk in handle:
+        yield from chunk.splitlines() or [""]
+
+
+class ExpectedList:
+    """An expected list in a temporary SQLite database (a file, not memory), matched as rows arrive.
+
+    The database is private to this object and deleted when it is closed (SQLite's temporary
+    on-disk database), so a list of millions of entries costs a few pages of cache.
+    """
+
+    def __init__(self, entries: Iterable[ExpectedEntry] = ()) -> None:
+        self.db = sqlite3.connect("")
+        self.db.executescript(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+            "CREATE TABLE entries (office TEXT NOT NULL, number TEXT NOT NULL, kind TEXT, line INTEGER NOT NULL,"
+            " matched INTEGER NOT NULL DEFAULT 0);"
+        )
+        self.count = 0
+        self.add(entries)
+        self.db.execute("CREATE INDEX entries_number ON entries(office, number)")
+
+    def add(self, entries: Iterable[ExpectedEntry]) -> None:
+        """Store entries (in list order: MISSING rows come out in that order)."""
+        batch: list[tuple[str, str, str | None, int]] = []
+        for e in entries:
+            batch.append((e.office, e.number, e.kind, e.line))
+            if len(batch) >= 10_000:
+                self._insert(batch)
+                batch = []
+        self._insert(batch)
+
+    def _insert(self, batch: list[tuple[str, str, str | None, int]]) -> None:
+        self.db.executemany("INSERT INTO entries (office, number, kind, line) VALUES (?, ?, ?, ?)", batch)
+        self.count += len(batch)
+
+    @classmethod
+    def load(cls, path: Path, office: str) -> ExpectedList:
+        """Read an expected list file line by line; InputError names an unreadable file or a bad line."""
+        try:
+            with path.open(encoding="utf-8-sig") as handle:
+                return cls(_iter_expected(_file_lines(handle), office, str(path)))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read expected list {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+    def match(self, office: str, number: str, kind: str | None) -> bool:
+        """Whether an entry names this record (a number without kind code matches any kind); marks them found."""
+        cur = self.db.execute(
+            "UPDATE entries SET matched = 1 WHERE office = ? AND number = ? AND (kind IS NULL OR kind = ?)",
+            (office, number, kind),
+        )
+        return cur.rowcount > 0
+
+    def unmatched(self) -> Iterator[ExpectedEntry]:
+        """Entries no row matched, in list order."""
+        rows = self.db.execute("SELECT office, number, kind, line FROM entries WHERE matched = 0 ORDER BY rowid")
+        for office, number, kind, line in rows:
+            yield ExpectedEntry(office, number, kind, line)
+
+    def close(self) -> None:
+        """Delete the temporary database."""
+        self.db.close()
+
+
+def load_expected(path: Path, office: str) -> ExpectedList:
+    """Read an expected list file (into a temporary database)."""
+    return ExpectedList.load(path, office)
 
 
 # ---------------------------------------------------------------------------- report
@@ -165,10 +260,129 @@ class AuditRow:
             "supersededBy": self.superseded_by,
         }
 
+    def fields(self) -> tuple[Any, ...]:
+        """The row's values in field order (how a row is spilled)."""
+        return (
+            self.status,
+            self.reason,
+            self.record_id,
+            self.file,
+            self.expected,
+            self.office,
+            self.content_hash,
+            self.root,
+            self.block_number,
+            self.transaction_hash,
+            self.anchored_at,
+            self.superseded_by,
+        )
 
-@dataclass(slots=True)
+
+def _dumps(value: Any) -> bytes:
+    """One JSON line; a path that is not valid UTF-8 (surrogate escapes) is written escaped."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value).encode("ascii")
+
+
+def _loads(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
+
+
+class RowLog:
+    """The rows of an audit, spilled to a temporary file as they arrive, with their counts kept on the way.
+
+    Memory does not grow with the rows: each row is one JSON line of an unnamed temporary file (gone
+    when the process ends, however it ends), read back only when the rows are iterated. What must
+    never happen: a row lost or counted twice. Every :meth:`add` writes exactly one line and counts
+    it once; ``len()`` is the number of lines written and iteration yields exactly those lines.
+    """
+
+    def __init__(self, rows: Iterable[AuditRow] = ()) -> None:
+        self._file = tempfile.TemporaryFile(prefix="ipreg-audit-rows-")  # noqa: SIM115 (closed by close())
+        weakref.finalize(self, self._file.close)
+        self._count = 0
+        self.status_counts: dict[str, int] = {}
+        self.unexpected_by_status: dict[str, int] = {}
+        self.attention = 0
+        #: root -> [root, block, anchored at, rows] (the first row naming the root gives block and time)
+        self.batches: dict[str, list[Any]] = {}
+        for row in rows:
+            self.add(row)
+
+    def add(self, row: AuditRow) -> None:
+        """Spill one row and count it."""
+        self._file.write(_dumps(row.fields()) + b"\n")
+        self._count += 1
+        status = row.status
+        self.status_counts[status] = self.status_counts.get(status, 0) + 1
+        if row.expected is False:
+            self.unexpected_by_status[status] = self.unexpected_by_status.get(status, 0) + 1
+        if row.attention:
+            self.attention += 1
+        if row.root is not None and row.block_number is not None:
+            entry = self.batches.get(row.root)
+            if entry is None:
+                entry = self.batches[row.root] = [row.root, row.block_number, row.anchored_at, 0]
+            entry[3] += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[AuditRow]:
+        """Every row in the order added (read with ``pread``: adding while iterating is safe)."""
+        self._file.flush()
+        fd, offset, end, rest = self._file.fileno(), 0, self._file.tell(), b""
+        while offset < end:
+            block = os.pread(fd, min(1 << 20, end - offset), offset)
+            if not block:
+                break
+            offset += len(block)
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                yield AuditRow(*_loads(line))
+        if rest:
+            yield AuditRow(*_loads(rest))
+
+    def close(self) -> None:
+        """Delete the spill file."""
+        self._file.close()
+
+
+def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write a file through ``write`` into a temporary file beside ``path``, synced, then renamed over it.
+
+    A failure part-way (or a kill) leaves the old file, or none, never half of the new one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a report is as readable as any file written
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@dataclass(slots=True, init=False)
 class AuditReport:
-    """The outcome of an audit: summary figures and one row per record."""
+    """The outcome of an audit: summary figures and one row per record (spilled, see :class:`RowLog`)."""
 
     office: str
     source: str
@@ -176,50 +390,67 @@ class AuditReport:
     registry: str
     block_number: int
     started_at: str
-    rows: list[AuditRow] = field(default_factory=list)
-    expected_count: int | None = None
-    unmatched_bundles: int = 0
-    hash_seconds: float = 0.0
-    verify_seconds: float = 0.0
-    seconds: float = 0.0
-    rpc_calls: int = 0
+    rows: RowLog
+    expected_count: int | None
+    unmatched_bundles: int
+    hash_seconds: float
+    verify_seconds: float
+    seconds: float
+    rpc_calls: int
+
+    def __init__(
+        self,
+        office: str,
+        source: str,
+        chain_id: int,
+        registry: str,
+        block_number: int,
+        started_at: str,
+        rows: Iterable[AuditRow] = (),
+        expected_count: int | None = None,
+    ) -> None:
+        self.office, self.source, self.chain_id, self.registry = office, source, chain_id, registry
+        self.block_number, self.started_at = block_number, started_at
+        self.rows = rows if isinstance(rows, RowLog) else RowLog(rows)
+        self.expected_count = expected_count
+        self.unmatched_bundles = 0
+        self.hash_seconds = self.verify_seconds = self.seconds = 0.0
+        self.rpc_calls = 0
 
     @property
     def records(self) -> int:
         """Records audited (rows other than MISSING)."""
-        return sum(1 for r in self.rows if r.status != MISSING)
+        return len(self.rows) - self.rows.status_counts.get(MISSING, 0)
 
     @property
     def status_counts(self) -> dict[str, int]:
         """Rows by status; they add up to the number of rows (records audited plus MISSING ones)."""
-        counts: dict[str, int] = {}
-        for r in self.rows:
-            counts[r.status] = counts.get(r.status, 0) + 1
-        return counts
+        return dict(self.rows.status_counts)
 
     @property
     def unexpected(self) -> int:
         """Rows not on the expected list; each is also counted under its status (an overlap, not a status)."""
-        return sum(1 for r in self.rows if r.expected is False)
+        return sum(self.rows.unexpected_by_status.values())
 
     @property
     def counts(self) -> dict[str, int]:
         """Rows by status, plus ``UNEXPECTED`` (records not on the expected list, overlapping the statuses)."""
-        counts: dict[str, int] = {}
-        for r in self.rows:
-            counts[r.status] = counts.get(r.status, 0) + 1
-        counts["UNEXPECTED"] = sum(1 for r in self.rows if r.expected is False)
-        return counts
+        return {**self.rows.status_counts, "UNEXPECTED": self.unexpected}
 
     @property
     def ok(self) -> bool:
         """True only if every record verified and nothing expected is missing."""
-        return all(r.status == VERIFIED for r in self.rows)
+        return all(k == VERIFIED for k in self.rows.status_counts)
 
     @property
-    def attention(self) -> list[AuditRow]:
-        """Rows a person should look at."""
-        return [r for r in self.rows if r.attention]
+    def attention(self) -> Iterator[AuditRow]:
+        """Rows a person should look at (read back from the spill)."""
+        return (r for r in self.rows if r.attention)
+
+    @property
+    def attention_count(self) -> int:
+        """How many rows need attention."""
+        return self.rows.attention
 
     def rate(self, seconds: float | None = None) -> float | None:
         """Records per second over ``seconds`` (default: the whole audit)."""
@@ -243,7 +474,7 @@ class AuditReport:
             "statusCounts": self.status_counts,
             "unexpected": self.unexpected,
             "rowCount": len(self.rows),
-            "attention": len(self.attention),
+            "attention": self.attention_count,
             "unmatchedBundles": self.unmatched_bundles,
             "seconds": round(self.seconds, 3),
             "hashSeconds": round(self.hash_seconds, 3),
@@ -254,12 +485,34 @@ class AuditReport:
         }
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON report: summary, rows needing attention, then every row."""
+        """The JSON report in memory (small audits; :meth:`write_json` streams the same shape)."""
         return {
             **self.summary(),
             "attentionRows": [r.to_json() for r in self.attention],
             "rows": [r.to_json() for r in self.rows],
         }
+
+    def write_json(self, out: IO[bytes]) -> None:
+        """Stream the JSON report (summary, rows needing attention, then every row) one row a line."""
+        out.write(b"{\n")
+        for key, value in self.summary().items():
+            out.write(b"  " + _dumps(key) + b": " + _dumps(value) + b",\n")
+        for key, rows, last in (("attentionRows", self.attention, b",\n"), ("rows", iter(self.rows), b"\n")):
+            out.write(b"  " + _dumps(key) + b": [")
+            sep = b"\n    "
+            for row in rows:
+                out.write(sep + _dumps(row.to_json()))
+                sep = b",\n    "
+            out.write((b"\n  ]" if sep != b"\n    " else b"]") + last)
+        out.write(b"}\n")
+
+    def save_json(self, path: Path) -> None:
+        """Write the JSON report to ``path`` atomically (see :func:`write_atomic`)."""
+        write_atomic(path, self.write_json)
+
+    def close(self) -> None:
+        """Delete the spilled rows."""
+        self.rows.close()
 
 
 # ---------------------------------------------------------------------------- on-chain snapshot
@@ -323,6 +576,8 @@ class SnapshotReader:
         self._chain_id: int | None = None
         self._batches: dict[str, _BatchState] = {}
         self._signers: dict[tuple[str, str, int], bool] = {}
+        self._hot: OrderedDict[str, _BatchState] = OrderedDict()
+        self._last = ""
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         self.calls += 1
@@ -337,8 +592,11 @@ class SnapshotReader:
     def batch(self, office: str, root: str) -> _BatchState:
         """The cached state of ``office``'s batch under ``root`` (asked once)."""
         root = root.lower()
-        state = self._batches.get(f"{office}:{root}")
+        key = f"{office}:{root}"
+        state = self._batches.get(key)
         if state is not None:
+            if key != self._last:
+                self._warm(key, state)
             return state
         b = self._call(
             lambda: self.chain.anchors.functions.batchOf(office.encode("ascii"), root).call(
@@ -359,8 +617,18 @@ class SnapshotReader:
                 utc_iso(int(b[2])),
             )
             revoked = self._revoked(office, root, info.block_number)
-        state = self._batches[f"{office}:{root}"] = _BatchState(info, revoked, bytes.fromhex(root[2:]))
+        state = self._batches[key] = _BatchState(info, revoked, bytes.fromhex(root[2:]))
+        self._warm(key, state)
         return state
+
+    def _warm(self, key: str, state: _BatchState) -> None:
+        """Keep the Merkle nodes of the last few batches used; older batches give theirs back."""
+        self._last = key
+        hot = self._hot
+        hot[key] = state
+        hot.move_to_end(key)
+        while len(hot) > _HOT_BATCHES:
+            hot.popitem(last=False)[1].nodes = {}
 
     def _revoked(self, office: str, root: str, from_block: int) -> dict[str, int] | None:
         cursor = self.index.cursor() if self.index is not None else None
@@ -432,35 +700,187 @@ def _hash_chunk(paths: list[str]) -> list[HashedFile]:
     return [_hash_one(p) for p in paths]
 
 
-def hash_files(files: Sequence[Path], workers: int | None = None, progress: Progress | None = None) -> list[HashedFile]:
-    """Canonicalize and hash every file, finding its record id; a bad file is a row, not an abort."""
-    cpus = os.cpu_count() or 1
-    workers = workers if workers is not None else (min(cpus, 8) if cpus > 2 and len(files) >= 2000 else 1)
-    paths = [str(f) for f in files]
+def hash_files(
+    files: Iterable[str | Path], workers: int | None = None, progress: Progress | None = None
+) -> Iterator[HashedFile]:
+    """Canonicalize and hash every file (in input order), finding its record id; a bad file is a row, not an abort.
+
+    Large inputs are hashed on all cores, with at most ``2 * workers`` chunks of files in flight, so
+    memory does not grow with the number of files; the workers exit if this process is killed.
+    """
+    paths = (str(f) for f in files)
+    head: list[str] = []
+    if workers is None:  # decide on the first files (their listing has begun before the workers fork)
+        head = list(itertools.islice(paths, _PARALLEL_FILES))
+        workers = default_workers(len(head))
     if workers <= 1:
-        out = []
-        for k, p in enumerate(paths, 1):
-            out.append(_hash_one(p))
+        k = 0
+        for k, p in enumerate(itertools.chain(head, paths), 1):
+            yield _hash_one(p)
             if progress is not None and k % 200 == 0:
                 progress(200)
         if progress is not None:
-            progress(len(paths) % 200)
-        return out
-    chunks = [paths[i : i + 500] for i in range(0, len(paths), 500)]
-    result: list[HashedFile] = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(_hash_chunk, chunks):
-            result.extend(part)
-            if progress is not None:
-                progress(len(part))
-    return result
+            progress(k % 200)
+        return
+    # The watcher of registry.ingest: a worker whose parent is gone (SIGKILL) exits on its own.
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(StageOptions(""),)) as pool:
+        pool.submit(int).result()  # fork before a large folder is listed: the workers do not share its pages
+        flight: deque[Future[list[HashedFile]]] = deque()
+        chunks = itertools.chain(_chunked(iter(head), _HASH_CHUNK), _chunked(paths, _HASH_CHUNK))
+        for part in chunks:
+            if len(flight) >= 2 * workers:
+                yield from _done(flight.popleft(), progress)
+            flight.append(pool.submit(_hash_chunk, part))
+        while flight:
+            yield from _done(flight.popleft(), progress)
+
+
+def default_workers(files: int) -> int:
+    """Hashing processes for ``files`` files: all cores (at most 8) from 2,000 files on, else this one."""
+    cpus = os.cpu_count() or 1
+    return min(cpus, 8) if cpus > 1 and files >= _PARALLEL_FILES else 1
+
+
+def _chunked(items: Iterator[str], size: int) -> Iterator[list[str]]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
+
+
+def _done(future: Future[list[HashedFile]], progress: Progress | None) -> list[HashedFile]:
+    part = future.result()
+    if progress is not None:
+        progress(len(part))
+    return part
 
 
 # ---------------------------------------------------------------------------- bundles
 
 
+def _read_bundle(path: str) -> ProofBundle:
+    with open(path, "rb") as handle:
+        data = handle.read(_MAX_BUNDLE_BYTES + 1)
+    if len(data) > _MAX_BUNDLE_BYTES:
+        raise InputError(f"larger than {_MAX_BUNDLE_BYTES} bytes")
+    return ProofBundle.loads(data)
+
+
+def _unpickle(body: bytes) -> ProofBundle:
+    bundle = pickle.loads(body)  # written by this process into its private temporary database
+    assert isinstance(bundle, ProofBundle)
+    return bundle
+
+
+class BundleIndex:
+    """The proof bundles of a folder, indexed in a temporary SQLite database (a file, not memory).
+
+    One streaming pass reads and checks every ``*.proof.json`` (in path order) and keeps what the
+    audit looks up (the record id and content hash it speaks for, its block, the leaf it supersedes)
+    and the parsed bundle itself, pickled: the bundle verified is the one read and checked, never a
+    file read again later. The database is private to this process (SQLite's temporary file,
+    unlinked when opened), so nothing else can write what is unpickled. Unreadable bundles are
+    returned by the pass as rows.
+    """
+
+    def __init__(self, proofs_dir: Path) -> None:
+        if not proofs_dir.is_dir():
+            raise InputError(f"no such proofs folder: {proofs_dir}")
+        self.db = sqlite3.connect("")
+        self.db.executescript(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+            "CREATE TABLE paths (path BLOB NOT NULL);"
+            "CREATE TABLE bundles (seq INTEGER PRIMARY KEY, path BLOB NOT NULL, claim_id TEXT NOT NULL,"
+            " claim_hash TEXT NOT NULL, block_number INTEGER NOT NULL, value_id TEXT NOT NULL,"
+            " value_hash TEXT NOT NULL, supersedes TEXT NOT NULL, body BLOB NOT NULL,"
+            " used INTEGER NOT NULL DEFAULT 0);"
+        )
+        names = (
+            (os.fsencode(os.path.join(folder, name)),)
+            for folder, _, files in os.walk(proofs_dir)
+            for name in files
+            if name.endswith(".proof.json")
+        )
+        while batch := list(itertools.islice(names, 10_000)):
+            self.db.executemany("INSERT INTO paths VALUES (?)", batch)
+        #: Readable bundles indexed (after :meth:`scan`).
+        self.count = 0
+
+    def scan(self) -> Iterator[AuditRow]:
+        """Read every bundle once (path order); yield a row for each unreadable one."""
+        rows: list[tuple[Any, ...]] = []
+        for (raw,) in self.db.execute("SELECT path FROM paths ORDER BY path"):
+            path = os.fsdecode(raw)
+            try:
+                bundle = _read_bundle(path)
+            except (RegistryError, OSError) as exc:
+                reason = exc.diagnostics() if isinstance(exc, RegistryError) else str(exc)
+                yield AuditRow(UNKNOWN, f"unreadable proof bundle: {reason}", None, path)
+                continue
+            claim_id, claim_hash, _ = _claims(bundle)
+            v = bundle.value
+            body = pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL)
+            rows.append(
+                (raw, claim_id, claim_hash, bundle.block_number, v.record_id, v.content_hash, v.supersedes, body)
+            )
+            if len(rows) >= 10_000:
+                self._insert(rows)
+                rows = []
+        self._insert(rows)
+        self.db.executescript(
+            "DROP TABLE paths; CREATE INDEX bundles_claim ON bundles(claim_id);"
+            " CREATE INDEX bundles_supersedes ON bundles(supersedes);"
+        )
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        self.db.executemany(
+            "INSERT INTO bundles (path, claim_id, claim_hash, block_number, value_id, value_hash, supersedes, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        self.count += len(rows)
+
+    def has(self, record_id: str) -> bool:
+        """Whether any bundle speaks for ``record_id``."""
+        return self.db.execute("SELECT 1 FROM bundles WHERE claim_id = ? LIMIT 1", (record_id,)).fetchone() is not None
+
+    def pick(self, record_id: str, content_hash: str) -> ProofBundle | None:
+        """The bundle for this content, else the newest one for the record (the first in path order of equals).
+
+        Marks it used.
+        """
+        row = self.db.execute(
+            "SELECT seq, body FROM bundles WHERE claim_id = ?"
+            " ORDER BY claim_hash = ? DESC, block_number DESC, seq LIMIT 1",
+            (record_id, content_hash),
+        ).fetchone()
+        if row is None:
+            return None
+        self.db.execute("UPDATE bundles SET used = 1 WHERE seq = ?", (row[0],))
+        return _unpickle(row[1])
+
+    def successor(self, leaf: str, record_id: str) -> ProofBundle | None:
+        """The bundle naming ``leaf`` as superseded (the last in path order), if it is of ``record_id``."""
+        row = self.db.execute(
+            "SELECT value_id, body FROM bundles WHERE supersedes = ? ORDER BY seq DESC LIMIT 1", (leaf,)
+        ).fetchone()
+        if row is None or row[0] != record_id:
+            return None
+        return _unpickle(row[1])
+
+    @property
+    def unmatched(self) -> int:
+        """Bundles no file used."""
+        return int(self.db.execute("SELECT count(*) - coalesce(sum(used), 0) FROM bundles").fetchone()[0])
+
+    def close(self) -> None:
+        """Delete the temporary database."""
+        self.db.close()
+
+
 def load_bundles(proofs_dir: Path) -> tuple[dict[str, list[ProofBundle]], list[AuditRow]]:
-    """Every ``*.proof.json`` under ``proofs_dir`` by the record id it speaks for; unreadable ones as rows."""
+    """Every ``*.proof.json`` under ``proofs_dir`` by the record id it speaks for; unreadable ones as rows.
+
+    All in memory: for small folders (the audit itself uses :class:`BundleIndex`).
+    """
     if not proofs_dir.is_dir():
         raise InputError(f"no such proofs folder: {proofs_dir}")
     by_id: dict[str, list[ProofBundle]] = {}
@@ -473,11 +893,7 @@ def load_bundles(proofs_dir: Path) -> tuple[dict[str, list[ProofBundle]], list[A
     )
     for path in paths:
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(_MAX_BUNDLE_BYTES + 1)
-            if len(data) > _MAX_BUNDLE_BYTES:
-                raise InputError(f"larger than {_MAX_BUNDLE_BYTES} bytes")
-            bundle = ProofBundle.loads(data)
+            bundle = _read_bundle(path)
         except (RegistryError, OSError) as exc:
             reason = exc.diagnostics() if isinstance(exc, RegistryError) else str(exc)
             bad.append(AuditRow(UNKNOWN, f"unreadable proof bundle: {reason}", None, path))
@@ -500,20 +916,14 @@ def _bundle_record_id(bundle: ProofBundle) -> str:
     return _claims(bundle)[0]
 
 
-def _pick(bundles: Sequence[ProofBundle], content_hash: str) -> ProofBundle:
-    """The bundle for this content, else the newest one (whose check then reports the mismatch)."""
-    same = [b for b in bundles if _claims(b)[1] == content_hash]
-    return max(same or bundles, key=lambda b: b.block_number)
-
-
 # ---------------------------------------------------------------------------- audits
 
 
 class _Context:
-    """What every record of one audit shares: chain snapshot, store, index and known successors.
+    """What every record of one audit shares: chain snapshot, store, index and the folder's bundles.
 
-    Supersession is looked up in bulk (one index query, the loaded bundles) rather than per record;
-    the outbox, if the store has one, is asked per record.
+    Supersession is looked up per record in the index (or given by the feed's query), then in the
+    folder's bundles, then in the outbox if the store has one.
     """
 
     def __init__(self, chain: Chain, store: Store | None, index: Index | None) -> None:
@@ -524,10 +934,16 @@ class _Context:
         self.outbox = store if store is not None and store.counts()["records"] else None
         self.reader = SnapshotReader(chain, index)
         self.registry = chain.deployment.anchor_registry.lower()
-        self.indexed_successors = index.successors() if index is not None else {}
-        self.bundle_successors: dict[str, ProofBundle] = {}
+        self.bundles: BundleIndex | None = None
 
-    def verify(self, bundle: ProofBundle, content_hash: str | None) -> Verdict:
+    def verify(
+        self, bundle: ProofBundle, content_hash: str | None, indexed: tuple[str, str] | bool | None = True
+    ) -> Verdict:
+        """The bundle's verdict, SUPERSEDED if a newer version exists.
+
+        ``indexed``: True to ask the index for a successor; else the (record id, content hash) of
+        the successor the index is known to hold for this leaf's record, or None if it holds none.
+        """
         if bundle.registry.lower() != self.registry:
             return Verdict(
                 UNKNOWN,
@@ -540,7 +956,9 @@ class _Context:
         verdict = verify_bundle(self.chain, bundle, content_hash, None, self.reader)
         if verdict.verdict != VERIFIED or verdict.record_id is None or verdict.office is None:
             return verdict
-        newer = self._newer(bundle.value.leaf(), verdict.record_id, verdict.office)
+        if isinstance(indexed, tuple) and indexed[0] != verdict.record_id:
+            indexed = True  # not the record the query assumed: ask the index
+        newer = self._newer(bundle.value.leaf(), verdict.record_id, verdict.office, indexed)
         if newer is None:
             return verdict
         return replace(
@@ -550,14 +968,19 @@ class _Context:
             reason=f"a newer version of {newer[0]} exists (content {newer[1]})",
         )
 
-    def _newer(self, leaf: bytes, record_id: str, office: str) -> tuple[str, str] | None:
+    def _newer(
+        self, leaf: bytes, record_id: str, office: str, indexed: tuple[str, str] | bool | None
+    ) -> tuple[str, str] | None:
         """(record id, content hash) of a version superseding ``leaf``, if any source knows one."""
         key = "0x" + leaf.hex()
-        for x in self.indexed_successors.get(key, ()):
-            if x.record_id == record_id and x.office == office:
+        if isinstance(indexed, tuple):
+            return indexed
+        if indexed and self.index is not None:
+            x = self.index.superseded_by(key, office, record_id)
+            if x is not None:
                 return x.record_id, x.content_hash
-        newer = self.bundle_successors.get(key)
-        if newer is not None and newer.value.record_id == record_id:
+        newer = self.bundles.successor(key, record_id) if self.bundles is not None else None
+        if newer is not None:
             check = verify_bundle(self.chain, newer, None, None, self.reader)
             if check.verdict in (VERIFIED, SUPERSEDED) and check.office == office:
                 return newer.value.record_id, newer.value.content_hash
@@ -590,15 +1013,62 @@ def _report(ctx: _Context, office: str, source: str) -> AuditReport:
     )
 
 
-def publication_files(folder: Path, proofs_dir: Path | None = None) -> list[Path]:
-    """The files of ``folder`` an audit hashes: not proof bundles, nothing under ``proofs_dir``."""
+def publication_files(folder: Path, proofs_dir: Path | None = None) -> Iterator[str]:
+    """The files of ``folder`` an audit hashes (lazily, one folder's names at a time): not proof
+    bundles, nothing under ``proofs_dir``."""
     if not folder.is_dir():
         raise InputError(f"no such folder: {folder}")
-    files = [f for f in collect_files([folder]) if not f.name.endswith(".proof.json")]
     proofs_root = proofs_dir.resolve() if proofs_dir is not None else None
-    if proofs_root is None or not proofs_root.is_relative_to(folder.resolve()):
-        return files
-    return [f for f in files if proofs_root not in f.resolve().parents]
+    inside = proofs_root is not None and proofs_root.is_relative_to(folder.resolve())
+    for f in iter_files([folder]):
+        if f.endswith(".proof.json"):
+            continue
+        if inside and proofs_root in Path(f).resolve().parents:
+            continue
+        yield f
+
+
+def count_publication_files(folder: Path, proofs_dir: Path | None = None) -> int:
+    """How many files :func:`publication_files` yields (for a progress bar)."""
+    return sum(1 for _ in publication_files(folder, proofs_dir))
+
+
+class _Expect:
+    """Applies an expected list to rows as they arrive, as :func:`audit_feed` and :func:`audit_folder` did in bulk."""
+
+    def __init__(self, office: str, expected: ExpectedList | Sequence[ExpectedEntry] | None) -> None:
+        self.office = office
+        self.owned = expected is not None and not isinstance(expected, ExpectedList)
+        self.expected = expected if isinstance(expected, ExpectedList) or expected is None else ExpectedList(expected)
+
+    def row(self, row: AuditRow) -> AuditRow:
+        """The row marked unexpected (not on the list, or of another office), or as it is."""
+        if row.record_id is None:
+            return row
+        try:
+            rid = RecordId.parse(row.record_id)
+        except RecordIdError:
+            return replace(row, expected=False)
+        if rid.office != self.office:
+            return replace(row, expected=False, reason=f"{row.reason}; the record belongs to office {rid.office}")
+        if self.expected is None:
+            return row
+        return replace(row, expected=self.expected.match(rid.office, rid.number, rid.kind))
+
+    def missing(self) -> Iterator[AuditRow]:
+        """A MISSING row per entry no row matched, in list order."""
+        if self.expected is None:
+            return
+        for e in self.expected.unmatched():
+            yield AuditRow(MISSING, f"expected (line {e.line}) but not found", e.label, expected=True, office=e.office)
+
+    @property
+    def count(self) -> int | None:
+        return self.expected.count if self.expected is not None else None
+
+    def close(self) -> None:
+        if self.owned and self.expected is not None:
+            self.expected.close()
 
 
 def audit_folder(
@@ -607,50 +1077,62 @@ def audit_folder(
     folder: Path,
     office: str,
     proofs_dir: Path | None = None,
-    expected: Sequence[ExpectedEntry] | None = None,
+    expected: ExpectedList | Sequence[ExpectedEntry] | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> AuditReport:
-    """Audit a folder of ``office``'s publication files, with bundles from ``proofs_dir`` or via the index."""
+    """Audit a folder of ``office``'s publication files, with bundles from ``proofs_dir`` or via the index.
+
+    Files are streamed and hashed on all cores; bundles indexed in a temporary database; rows spilled.
+    """
     started = time.perf_counter()
     files = publication_files(folder, proofs_dir)
     index = _index_of(chain, store)
     ctx = _Context(chain, store, index)
     report = _report(ctx, office, f"folder {folder}")
-    hashed = hash_files(files, workers, progress)
-    report.hash_seconds = time.perf_counter() - started
-    verify_started = time.perf_counter()
-    bundles, bad = load_bundles(proofs_dir) if proofs_dir is not None else ({}, [])
-    used: set[int] = set()
-    ctx.bundle_successors = {
-        b.value.supersedes: b for group in bundles.values() for b in group if b.value.supersedes != ZERO_HASH
-    }
-    rows = list(bad)
-    for h in hashed:
-        rows.append(_audit_file(ctx, h, bundles, used))
-    report.unmatched_bundles = sum(len(g) for g in bundles.values()) - len(used)
-    report.rows = _apply_expected(rows, office, expected)
-    report.expected_count = len(expected) if expected is not None else None
-    report.verify_seconds = time.perf_counter() - verify_started
-    report.seconds = time.perf_counter() - started
-    report.rpc_calls = ctx.reader.calls
+    expect = _Expect(office, expected)
+    try:
+        ctx.bundles = BundleIndex(proofs_dir) if proofs_dir is not None else None
+        if ctx.bundles is not None:
+            for row in ctx.bundles.scan():
+                report.rows.add(expect.row(row))
+        bundle_seconds = time.perf_counter() - started
+        verify_seconds = 0.0
+        for h in hash_files(files, workers, progress):
+            t = time.perf_counter()
+            report.rows.add(expect.row(_audit_file(ctx, h)))
+            verify_seconds += time.perf_counter() - t
+        t = time.perf_counter()
+        for row in expect.missing():
+            report.rows.add(row)
+        report.unmatched_bundles = ctx.bundles.unmatched if ctx.bundles is not None else 0
+        report.expected_count = expect.count
+        report.verify_seconds = verify_seconds + bundle_seconds + time.perf_counter() - t
+        report.seconds = time.perf_counter() - started
+        report.hash_seconds = max(report.seconds - report.verify_seconds, 0.0)
+        report.rpc_calls = ctx.reader.calls
+    finally:
+        expect.close()
+        if ctx.bundles is not None:
+            ctx.bundles.close()
     return report
 
 
-def _audit_file(ctx: _Context, h: HashedFile, bundles: dict[str, list[ProofBundle]], used: set[int]) -> AuditRow:
+def _audit_file(ctx: _Context, h: HashedFile) -> AuditRow:
     if h.error is not None or h.record_id is None or h.content_hash is None:
         return AuditRow(UNKNOWN, h.error or "no record id", None, h.path)
-    candidates = bundles.get(h.record_id)
+    bundles = ctx.bundles
     bundle: ProofBundle | None = None
-    if candidates:
-        bundle = _pick(candidates, h.content_hash)
-        used.add(id(bundle))
+    picked = bundles.pick(h.record_id, h.content_hash) if bundles is not None else None
+    if picked is not None:
+        bundle = picked
     elif ctx.index is not None:
         leaves = [x for x in ctx.index.leaves_by_hash(h.content_hash) if x.record_id == h.record_id]
         leaves = leaves or ctx.index.versions(h.record_id)
         bundle = ctx.index_bundle(leaves[-1]) if leaves else None
     if bundle is None:
-        where = "no proof bundle in the proofs folder" if bundles else "nothing in the index"
+        readable = bundles is not None and bundles.count > 0
+        where = "no proof bundle in the proofs folder" if readable else "nothing in the index"
         return AuditRow(UNKNOWN, f"{where} for {h.record_id}", h.record_id, h.path, content_hash=h.content_hash)
     content_hash = h.content_hash
     method = _claims(bundle)[2]
@@ -663,87 +1145,116 @@ def _audit_file(ctx: _Context, h: HashedFile, bundles: dict[str, list[ProofBundl
     return AuditRow.of(ctx.verify(bundle, content_hash), h.path)
 
 
+#: The newest version of each record of one batch (none later in the index's order for that record
+#: and office), with the content hash of the first non-revoked version naming it as superseded.
+#: The indexes are forced (and CROSS JOIN fixes the loop order): the planner otherwise scans every
+#: later batch per row.
+_FEED_LEAVES: Final = (
+    "SELECT l.root, l.position, l.leaf, l.record_id, l.content_hash, l.canonicalization, l.supersedes,"
+    " b.office, b.block_number, b.timestamp, b.tx_hash, b.leaf_count,"
+    " (SELECT s.content_hash FROM idx_leaves s INDEXED BY idx_leaves_supersedes"
+    "  CROSS JOIN idx_batches sb ON sb.office = s.office AND sb.root = s.root"
+    "  WHERE s.supersedes = l.leaf AND s.record_id = l.record_id AND sb.office = b.office"
+    "  AND sb.revocation_reason = 0 AND NOT EXISTS (SELECT 1 FROM idx_revoked_leaves r"
+    "  WHERE r.office = s.office AND r.root = s.root AND r.leaf = s.leaf)"
+    "  ORDER BY sb.block_number, sb.log_index, s.position LIMIT 1)"
+    " FROM idx_leaves l JOIN idx_batches b ON b.office = l.office AND b.root = l.root"
+    " WHERE b.office = ? AND b.root = ? AND l.canonicalization != ?"
+    " AND NOT EXISTS (SELECT 1 FROM idx_leaves n INDEXED BY idx_leaves_record"
+    "  CROSS JOIN idx_batches nb ON nb.office = n.office AND nb.root = n.root"
+    "  WHERE n.record_id = l.record_id AND n.office = b.office AND n.canonicalization != ?"
+    "  AND (nb.block_number, nb.log_index, n.position) > (b.block_number, b.log_index, l.position))"
+    " ORDER BY l.position"
+)
+
+
 def audit_feed(
     chain: Chain,
     store: Store,
     office: str,
-    expected: Sequence[ExpectedEntry] | None = None,
+    expected: ExpectedList | Sequence[ExpectedEntry] | None = None,
     progress: Progress | None = None,
 ) -> AuditReport:
-    """Audit the newest version of every record ``office`` anchored, as the index knows them."""
+    """Audit the newest version of every record ``office`` anchored, as the index knows them.
+
+    Batch by batch (oldest first, by block then root), each batch's newest versions and their
+    successors selected in one query, so the per-batch tree and node caches stay hot.
+    """
     started = time.perf_counter()
     index = _index_of(chain, store)
     if index is None or index.cursor() is None:
         raise InputError("no index in the store: run `ipreg index sync` first")
     ctx = _Context(chain, store, index)
     report = _report(ctx, office, "feed")
-    latest: dict[str, IndexedLeaf] = {}
-    for leaf in index.office_leaves(office):
-        latest[leaf.record_id] = leaf
-    ordered = sorted(latest.values(), key=lambda x: (x.block_number, x.root, x.position))
-    rows = [
-        AuditRow(
-            UNKNOWN,
-            f"records of batch {b.root} are unknown: {b.manifest_error or 'manifest not fetched'}",
-            None,
-            office=office,
-            root=b.root,
-            block_number=b.block_number,
-            transaction_hash=b.tx_hash,
-            anchored_at=b.anchored_at,
-        )
-        for b in index.unindexed_batches(office)
-    ]
-    for k, leaf in enumerate(ordered, 1):
-        rows.append(AuditRow.of(ctx.verify(ctx.index_bundle(leaf), None)))
-        if progress is not None and k % 200 == 0:
-            progress(200)
-    if progress is not None:
-        progress(len(ordered) % 200)
-    report.rows = _apply_expected(rows, office, expected)
-    report.expected_count = len(expected) if expected is not None else None
+    dep = chain.deployment
+    assert dep is not None
+    expect = _Expect(office, expected)
+    try:
+        for b in index.unindexed_batches(office):
+            reason = f"records of batch {b.root} are unknown: {b.manifest_error or 'manifest not fetched'}"
+            row = AuditRow(
+                UNKNOWN,
+                reason,
+                None,
+                office=office,
+                root=b.root,
+                block_number=b.block_number,
+                transaction_hash=b.tx_hash,
+                anchored_at=b.anchored_at,
+            )
+            report.rows.add(expect.row(row))
+        done = 0
+        for batch in _office_batches(index, office):
+            for row in _feed_batch(ctx, index, batch, dep.chain_id, dep.anchor_registry):
+                report.rows.add(expect.row(row))
+                done += 1
+                if progress is not None and done % 200 == 0:
+                    progress(200)
+        if progress is not None:
+            progress(done % 200)
+        for row in expect.missing():
+            report.rows.add(row)
+        report.expected_count = expect.count
+    finally:
+        expect.close()
     report.seconds = report.verify_seconds = time.perf_counter() - started
     report.rpc_calls = ctx.reader.calls
     return report
 
 
-def _apply_expected(rows: list[AuditRow], office: str, expected: Sequence[ExpectedEntry] | None) -> list[AuditRow]:
-    """Mark rows not on the list (or of another office) unexpected; add a MISSING row per unmatched entry."""
-    by_number: dict[tuple[str, str], list[ExpectedEntry]] = {}
-    for e in expected or ():
-        by_number.setdefault((e.office, e.number), []).append(e)
-    matched: set[ExpectedEntry] = set()
-    out: list[AuditRow] = []
-    for row in rows:
-        if row.record_id is None:
-            out.append(row)
-            continue
-        try:
-            rid = RecordId.parse(row.record_id)
-        except RecordIdError:
-            out.append(replace(row, expected=False))
-            continue
-        if rid.office != office:
-            out.append(replace(row, expected=False, reason=f"{row.reason}; the record belongs to office {rid.office}"))
-            continue
-        if expected is None:
-            out.append(row)
-            continue
-        hits = [e for e in by_number.get((rid.office, rid.number), ()) if e.kind is None or e.kind == rid.kind]
-        matched.update(hits)
-        out.append(replace(row, expected=bool(hits)))
-    for e in expected or ():
-        if e not in matched:
-            out.append(
-                AuditRow(
-                    MISSING,
-                    f"expected (line {e.line}) but not found",
-                    e.label,
-                    expected=True,
-                    office=e.office,
-                )
-            )
-    return out
+def _office_batches(index: Index, office: str) -> list[IndexedBatch]:
+    """The office's indexed batches in the audit's order (block, then root)."""
+    sql = (
+        "SELECT root, office, signer, block_number, log_index, timestamp, leaf_count, manifest_uri, tx_hash,"
+        " revocation_reason, manifest_status, manifest_error, registry FROM idx_batches"
+        " WHERE office = ? ORDER BY block_number, root"
+    )
+    return [IndexedBatch(*r) for r in index.db.execute(sql, (office,))]
+
+
+def _feed_batch(ctx: _Context, index: Index, batch: IndexedBatch, chain_id: int, registry: str) -> Iterator[AuditRow]:
+    """The rows of one batch's newest versions (bundles rebuilt from the index, as :meth:`Index.bundle`)."""
+    rows = index.db.execute(_FEED_LEAVES, (batch.office, batch.root, SEALED, SEALED)).fetchall()
+    if not rows:
+        return
+    tree = index.tree(batch.office, batch.root)
+    holder = Web3.to_checksum_address(batch.registry) if batch.registry else registry
+    for r in rows:
+        leaf = IndexedLeaf(*r[:12])
+        bundle = ProofBundle(
+            chain_id=chain_id,
+            registry=holder,
+            office=leaf.office,
+            root=leaf.root,
+            value=leaf.value,
+            proof=tuple("0x" + p.hex() for p in tree.proof(leaf.position)),
+            leaf_count=leaf.leaf_count,
+            transaction_hash=leaf.tx_hash,
+            block_number=leaf.block_number,
+            anchored_at=utc_iso(leaf.timestamp),
+        )
+        successor = (leaf.record_id, str(r[12])) if r[12] is not None else None
+        yield AuditRow.of(ctx.verify(bundle, None, successor))
 
 
 # ---------------------------------------------------------------------------- HTML
@@ -804,12 +1315,7 @@ def _file_cell(path: str | None) -> str:
 
 def batches_over_time(report: AuditReport) -> list[tuple[str, int, str | None, int]]:
     """(root, block, anchored at, records of this audit in it) per batch, oldest first."""
-    batches: dict[str, list[Any]] = {}
-    for r in report.rows:
-        if r.root is None or r.block_number is None:
-            continue
-        entry = batches.setdefault(r.root, [r.root, r.block_number, r.anchored_at, 0])
-        entry[3] += 1
+    batches = report.rows.batches  # counted as the rows arrived
     return sorted(((str(b[0]), int(b[1]), b[2], int(b[3])) for b in batches.values()), key=lambda b: (b[1], b[0]))
 
 
@@ -885,10 +1391,7 @@ def plot_verdicts(report: AuditReport) -> str | None:
 def _counts_table(report: AuditReport) -> list[str]:
     """Rows per status with their total, the unexpected overlap, and how the figures add up."""
     counts = report.status_counts
-    unexpected_by_status: dict[str, int] = {}
-    for r in report.rows:
-        if r.expected is False:
-            unexpected_by_status[r.status] = unexpected_by_status.get(r.status, 0) + 1
+    unexpected_by_status = report.rows.unexpected_by_status
     missing = counts.get(MISSING, 0)
     parts = [
         '<table><tr><th>Status</th><th class="num">Rows</th><th class="num">of which not expected</th></tr>',
@@ -915,18 +1418,19 @@ def _counts_table(report: AuditReport) -> list[str]:
     return parts
 
 
-def render_html(report: AuditReport) -> str:
+def render_html(report: AuditReport, limit: int = HTML_ATTENTION_ROWS) -> str:
     """A self-contained HTML report: summary, counts that add up, plots, then the rows that need attention.
 
     Everything taken from the report is escaped; the plots are PNGs embedded as ``data:`` URIs, so the
-    page loads nothing from anywhere.
+    page loads nothing from anywhere. At most ``limit`` rows needing attention are listed (a line
+    says how many more the JSON report holds), so the page stays a page at a million records.
     """
     s = report.summary()
-    attention = report.attention
+    attention = report.attention_count
     if report.ok:
         banner = f"Passed: all {_n(report.records)} records verified, nothing missing."
     else:
-        banner = f"Attention: {_n(len(attention))} of {_n(len(report.rows))} rows need a look."
+        banner = f"Attention: {_n(attention)} of {_n(len(report.rows))} rows need a look."
     facts: Iterable[tuple[str, object]] = (
         ("Office", report.office),
         ("Source", report.source),
@@ -966,7 +1470,7 @@ def render_html(report: AuditReport) -> str:
                 f"<figcaption>{_e(caption)}</figcaption></figure>"
             )
         parts.append("</div>")
-    parts.append(f"<h2>Rows that need attention ({_n(len(attention))})</h2>")
+    parts.append(f"<h2>Rows that need attention ({_n(attention)})</h2>")
     if not attention:
         parts.append("<p>None.</p>")
     else:
@@ -974,7 +1478,7 @@ def render_html(report: AuditReport) -> str:
             '<div class="scroll"><table class="rows"><tr><th>Status</th><th>Record</th><th>File</th>'
             "<th>Reason</th><th>Superseded by</th><th>Block</th><th>Transaction</th></tr>"
         )
-        for r in attention:
+        for r in itertools.islice(report.attention, limit):
             status = r.status + (" (unexpected)" if r.expected is False else "")
             parts.append(
                 f'<tr><td class="status">{_e(status)}</td><td class="record mono">{_e(r.record_id)}</td>'
@@ -983,5 +1487,10 @@ def render_html(report: AuditReport) -> str:
                 f'<td class="short mono">{_short(r.transaction_hash)}</td></tr>'
             )
         parts.append("</table></div>")
+        if attention > limit:
+            parts.append(
+                f'<p class="note">{_e(f"… and {_n(attention - limit)} more rows needing attention:")}'
+                " they are all in the JSON report (<code>--json-report</code>).</p>"
+            )
     parts.append("</body></html>\n")
     return "\n".join(parts)

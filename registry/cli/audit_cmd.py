@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import Settings, write_json_atomic
+from ..config import Settings
 from ..errors import ConfigError, InputError
 from ..st3 import is_st3
-from .common import HomeOption, JsonFlag, RpcOption, console, emit_json, open_store, progress_bar, settings
+from .common import HomeOption, JsonFlag, RpcOption, console, open_store, progress_bar, settings
 from .index_cmd import RegistryOption, index_chain
 
 if TYPE_CHECKING:  # web3 (via audit, chain and indexer) is imported when the command runs
@@ -67,7 +69,14 @@ def audit(
 
     Exit status 0 only if every record verified and nothing expected is missing; 3 if any row needs attention.
     """
-    from ..audit import EXIT_ATTENTION, audit_feed, audit_folder, load_expected, publication_files, render_html
+    from ..audit import (
+        EXIT_ATTENTION,
+        audit_feed,
+        audit_folder,
+        count_publication_files,
+        default_workers,
+        load_expected,
+    )
     from ..indexer import Index, has_index
 
     office = office.upper()
@@ -91,20 +100,38 @@ def audit(
             report = audit_feed(chain, store, office, entries, advance)
     else:
         assert folder is not None
-        files = publication_files(folder, proofs)
-        with progress_bar(show, len(files), "auditing") as advance:
-            report = audit_folder(chain, store, folder, office, proofs, entries, advance)
-    if json_report is not None:
-        write_json_atomic(json_report, report.to_json())
-    if html_report is not None:
-        html_report.parent.mkdir(parents=True, exist_ok=True)
-        html_report.write_text(render_html(report), encoding="utf-8")
-    if as_json:
-        emit_json(report.to_json())
-    else:
-        _print(report)
+        files = count_publication_files(folder, proofs)
+        with progress_bar(show, files, "auditing") as advance:
+            report = audit_folder(chain, store, folder, office, proofs, entries, advance, default_workers(files))
+    try:
+        _write(report, json_report, html_report, as_json)
+    finally:
+        report.close()
+        if entries is not None:
+            entries.close()
     if not report.ok:  # SystemExit, not typer.Exit: the status must survive ``app(standalone_mode=False)``
         raise SystemExit(EXIT_ATTENTION)
+
+
+def _write(report: AuditReport, json_report: Path | None, html_report: Path | None, as_json: bool) -> None:
+    """The reports, each written whole or not at all; the JSON streamed from the spilled rows."""
+    from ..audit import render_html, write_atomic
+
+    if json_report is not None:
+        report.save_json(json_report)
+    if html_report is not None:
+        page = render_html(report).encode("utf-8")
+
+        def html(out: IO[bytes]) -> None:
+            out.write(page)
+
+        write_atomic(html_report, html)
+    if as_json:
+        sys.stdout.flush()
+        report.write_json(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    else:
+        _print(report)
 
 
 def _print(report: AuditReport) -> None:
@@ -119,9 +146,8 @@ def _print(report: AuditReport) -> None:
         f" (verification {report.rate(report.verify_seconds) or 0:,.0f} records/s,"
         f" {report.rpc_calls} RPC calls)"
     )
-    attention = report.attention
-    for row in attention[:_SHOWN]:
+    for row in itertools.islice(report.attention, _SHOWN):
         mark = " (unexpected)" if row.expected is False else ""
         typer.echo(f"  {row.status}{mark}  {row.record_id or '-'}  {row.file or ''}  {row.reason}")
-    if len(attention) > _SHOWN:
-        typer.echo(f"  … and {len(attention) - _SHOWN} more rows needing attention (see the reports)")
+    if report.attention_count > _SHOWN:
+        typer.echo(f"  … and {report.attention_count - _SHOWN} more rows needing attention (see the reports)")

@@ -1,0 +1,991 @@
+"""Today's in-memory audit (main at 2443bd3), kept as the reference of the differential test.
+
+Not used by the package.
+
+Audit an office's publications: every record re-hashed and verified, then checked against a list.
+
+Two sources: a folder of publication files (with their proof bundles, or through the index), or
+an office's whole feed from the index. Verification runs offline against a per-batch snapshot of
+on-chain state (:class:`SnapshotReader`), so one audit makes a few calls per batch, not per record.
+
+Expected list (``--expected FILE``), in the style of a WIPO ST.37 authority file, one entry a line::
+
+    # comments and blank lines are ignored
+    EP:1234567:B1              a record id
+    EP:1234567                 a number without kind code: any kind of that number matches
+    1234567,B1                 number and kind code (the office is the audited one)
+    EP;1234567;B1;20260107     office, number, kind, publication date (ignored); ',' ';' or tab
+
+A first line whose number column is not a document number (``publication_number,kind``) is a header.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from web3.exceptions import Web3RPCError
+
+from registry import canon, merkle
+from registry.chain import BatchInfo, Chain, utc_iso
+from registry.errors import InputError, RecordIdError, RegistryError
+from registry.indexer import Index, IndexedLeaf
+from registry.ingest import collect_files, prepare_file
+from registry.records import SEALED, ZERO_HASH, ProofBundle, RecordId
+from registry.store import Store
+from registry.verify import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
+
+MISSING: Final = "MISSING"
+REPORT_FORMAT: Final = "ipreg-audit-v1"
+#: Exit status of ``ipreg audit`` when a record needs attention (errors exit with 1).
+EXIT_ATTENTION: Final = 3
+
+Progress = Callable[[int], None]
+_SEPARATORS: Final = re.compile(r"[,;\t]")
+#: Largest proof bundle file read (a bundle of a 2**32-record batch is about 3 KB).
+_MAX_BUNDLE_BYTES: Final = 1024 * 1024
+#: Merkle nodes remembered per batch before the memory is given back (about 100 bytes each).
+_MAX_NODES: Final = 500_000
+
+
+# ---------------------------------------------------------------------------- expected list
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedEntry:
+    """One line of an expected list: a publication number with an optional kind code."""
+
+    office: str
+    number: str
+    kind: str | None
+    line: int
+
+    @property
+    def label(self) -> str:
+        """As a record id (``EP:1234567:B1`` or ``EP:1234567``)."""
+        return str(RecordId(self.office, self.number, self.kind))
+
+
+def parse_expected(text: str, office: str, source: str = "expected list") -> list[ExpectedEntry]:
+    """Parse an expected list (see the module docstring); raise InputError naming the line."""
+    entries: list[ExpectedEntry] = []
+    first = True
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        header, first = first, False
+        try:
+            if ":" in line:
+                rid = RecordId.parse(line)
+            else:
+                cells = [c.strip().upper() for c in _SEPARATORS.split(line)]
+                own = office
+                if len(cells[0]) == 2 and cells[0].isalpha():
+                    own, cells = cells[0], cells[1:] or [""]
+                if header and not cells[0][:1].isdigit():
+                    continue
+                rid = RecordId(own, cells[0], cells[1] if len(cells) > 1 and cells[1] else None)
+        except RecordIdError as exc:
+            raise InputError(f"{source}, line {n}: {exc.diagnostics()}") from None
+        entries.append(ExpectedEntry(rid.office, rid.number, rid.kind, n))
+    return entries
+
+
+def load_expected(path: Path, office: str) -> list[ExpectedEntry]:
+    """Read an expected list file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read expected list {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_expected(text, office, str(path))
+
+
+# ---------------------------------------------------------------------------- report
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One record of an audit (or one expected record not found: ``MISSING``)."""
+
+    status: str
+    reason: str
+    record_id: str | None
+    file: str | None = None
+    expected: bool | None = None
+    office: str | None = None
+    content_hash: str | None = None
+    root: str | None = None
+    block_number: int | None = None
+    transaction_hash: str | None = None
+    anchored_at: str | None = None
+    superseded_by: str | None = None
+
+    @property
+    def attention(self) -> bool:
+        """Whether a person should look at this row."""
+        return self.status != VERIFIED or self.expected is False
+
+    @classmethod
+    def of(cls, verdict: Verdict, file: str | None = None) -> AuditRow:
+        """A row from a verdict."""
+        return cls(
+            verdict.verdict,
+            verdict.reason,
+            verdict.record_id,
+            file,
+            None,
+            verdict.office,
+            verdict.content_hash,
+            verdict.root,
+            verdict.block_number,
+            verdict.transaction_hash,
+            verdict.anchored_at,
+            verdict.superseded_by,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """lowerCamelCase JSON."""
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "recordId": self.record_id,
+            "file": self.file,
+            "expected": self.expected,
+            "office": self.office,
+            "contentHash": self.content_hash,
+            "root": self.root,
+            "blockNumber": self.block_number,
+            "transactionHash": self.transaction_hash,
+            "anchoredAt": self.anchored_at,
+            "supersededBy": self.superseded_by,
+        }
+
+
+@dataclass(slots=True)
+class AuditReport:
+    """The outcome of an audit: summary figures and one row per record."""
+
+    office: str
+    source: str
+    chain_id: int
+    registry: str
+    block_number: int
+    started_at: str
+    rows: list[AuditRow] = field(default_factory=list)
+    expected_count: int | None = None
+    unmatched_bundles: int = 0
+    hash_seconds: float = 0.0
+    verify_seconds: float = 0.0
+    seconds: float = 0.0
+    rpc_calls: int = 0
+
+    @property
+    def records(self) -> int:
+        """Records audited (rows other than MISSING)."""
+        return sum(1 for r in self.rows if r.status != MISSING)
+
+    @property
+    def status_counts(self) -> dict[str, int]:
+        """Rows by status; they add up to the number of rows (records audited plus MISSING ones)."""
+        counts: dict[str, int] = {}
+        for r in self.rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        return counts
+
+    @property
+    def unexpected(self) -> int:
+        """Rows not on the expected list; each is also counted under its status (an overlap, not a status)."""
+        return sum(1 for r in self.rows if r.expected is False)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows by status, plus ``UNEXPECTED`` (records not on the expected list, overlapping the statuses)."""
+        counts: dict[str, int] = {}
+        for r in self.rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        counts["UNEXPECTED"] = sum(1 for r in self.rows if r.expected is False)
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        """True only if every record verified and nothing expected is missing."""
+        return all(r.status == VERIFIED for r in self.rows)
+
+    @property
+    def attention(self) -> list[AuditRow]:
+        """Rows a person should look at."""
+        return [r for r in self.rows if r.attention]
+
+    def rate(self, seconds: float | None = None) -> float | None:
+        """Records per second over ``seconds`` (default: the whole audit)."""
+        seconds = self.seconds if seconds is None else seconds
+        return round(self.records / seconds, 1) if seconds > 0 else None
+
+    def summary(self) -> dict[str, Any]:
+        """Summary figures (lowerCamelCase)."""
+        return {
+            "format": REPORT_FORMAT,
+            "ok": self.ok,
+            "office": self.office,
+            "source": self.source,
+            "chainId": self.chain_id,
+            "registry": self.registry,
+            "blockNumber": self.block_number,
+            "startedAt": self.started_at,
+            "records": self.records,
+            "expected": self.expected_count,
+            "counts": self.counts,
+            "statusCounts": self.status_counts,
+            "unexpected": self.unexpected,
+            "rowCount": len(self.rows),
+            "attention": len(self.attention),
+            "unmatchedBundles": self.unmatched_bundles,
+            "seconds": round(self.seconds, 3),
+            "hashSeconds": round(self.hash_seconds, 3),
+            "verifySeconds": round(self.verify_seconds, 3),
+            "recordsPerSecond": self.rate(),
+            "verifiedPerSecond": self.rate(self.verify_seconds),
+            "rpcCalls": self.rpc_calls,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON report: summary, rows needing attention, then every row."""
+        return {
+            **self.summary(),
+            "attentionRows": [r.to_json() for r in self.attention],
+            "rows": [r.to_json() for r in self.rows],
+        }
+
+
+# ---------------------------------------------------------------------------- on-chain snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class _SnapshotBatch(BatchInfo):
+    """A batch read once, with its time already formatted."""
+
+    at: str = ""
+
+    @property
+    def anchored_at(self) -> str:
+        """UTC time of the anchoring block."""
+        return self.at
+
+
+class _BatchState:
+    """One batch of a snapshot: on-chain record, revoked leaves, and the Merkle nodes computed so far."""
+
+    __slots__ = ("info", "nodes", "revoked", "root")
+
+    def __init__(self, info: BatchInfo | None, revoked: dict[str, int] | None, root: bytes) -> None:
+        self.info = info
+        self.revoked = revoked
+        self.root = root
+        self.nodes: dict[bytes, bytes] = {}
+
+    def included(self, leaf: bytes, proof: Sequence[str]) -> bool:
+        """``MerkleProof.verify``, exactly; each sorted pair is hashed once per batch (proofs share nodes)."""
+        nodes = self.nodes
+        if len(nodes) > _MAX_NODES:
+            nodes.clear()
+        node = leaf
+        for element in proof:
+            sibling = bytes.fromhex(element[2:])
+            pair = node + sibling if node < sibling else sibling + node
+            parent = nodes.get(pair)
+            if parent is None:
+                parent = nodes[pair] = merkle.keccak(pair)
+            node = parent
+        return node == self.root
+
+
+class SnapshotReader:
+    """A :class:`registry.verify.ChainReader` over one block, cached per batch.
+
+    One ``batchOf`` per (office, root) and one ``isAuthorisedAt`` per (office, signer, block); Merkle proofs are
+    checked locally. Leaf revocations come from the index when it has reached the snapshot block,
+    else from the root's ``LeafRevoked`` events (one ``eth_getLogs`` per batch); only if a node
+    refuses that query is ``leafRevocation`` called per record.
+    """
+
+    def __init__(self, chain: Chain, index: Index | None = None, block_number: int | None = None) -> None:
+        self.chain = chain
+        self.index = index
+        self.calls = 0
+        self.block_number = (
+            block_number if block_number is not None else self._call(lambda: int(chain.w3.eth.block_number))
+        )
+        self._chain_id: int | None = None
+        self._batches: dict[str, _BatchState] = {}
+        self._signers: dict[tuple[str, str, int], bool] = {}
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        self.calls += 1
+        return self.chain.rpc(fn)
+
+    def chain_id(self) -> int:
+        """Chain id of the endpoint (asked once)."""
+        if self._chain_id is None:
+            self._chain_id = int(self._call(lambda: self.chain.w3.eth.chain_id))
+        return self._chain_id
+
+    def batch(self, office: str, root: str) -> _BatchState:
+        """The cached state of ``office``'s batch under ``root`` (asked once)."""
+        root = root.lower()
+        state = self._batches.get(f"{office}:{root}")
+        if state is not None:
+            return state
+        b = self._call(
+            lambda: self.chain.anchors.functions.batchOf(office.encode("ascii"), root).call(
+                block_identifier=self.block_number
+            )
+        )
+        info = None
+        revoked: dict[str, int] | None = {}
+        if int(b[3]) != 0:
+            info = _SnapshotBatch(
+                root,
+                bytes(b[0]).decode("ascii"),
+                str(b[1]),
+                int(b[2]),
+                int(b[3]),
+                int(b[4]),
+                int(b[5]),
+                utc_iso(int(b[2])),
+            )
+            revoked = self._revoked(office, root, info.block_number)
+        state = self._batches[f"{office}:{root}"] = _BatchState(info, revoked, bytes.fromhex(root[2:]))
+        return state
+
+    def _revoked(self, office: str, root: str, from_block: int) -> dict[str, int] | None:
+        cursor = self.index.cursor() if self.index is not None else None
+        if self.index is not None and cursor is not None and cursor >= self.block_number:
+            return self.index.revoked_leaves(office, root)
+        try:
+            logs = self._call(
+                lambda: self.chain.anchors.events.LeafRevoked().get_logs(
+                    from_block=from_block,
+                    to_block=self.block_number,
+                    argument_filters={"root": bytes.fromhex(root[2:]), "office": office.encode("ascii")},
+                )
+            )
+        except (Web3RPCError, ValueError):
+            return None  # the node refuses the range: ask per record
+        return {"0x" + bytes(e["args"]["leaf"]).hex(): int(e["args"]["reason"]) for e in logs}
+
+    def verify_record(
+        self, office: str, root: str, proof: Sequence[str], values: bytes
+    ) -> tuple[bool, BatchInfo | None, int]:
+        """Local Merkle check of the values' leaf against the cached batch; revocation from the cached set."""
+        leaf = merkle.leaf_hash(values)
+        state = self.batch(office, root)
+        if state.info is None:
+            return False, None, 0
+        included = state.included(leaf, proof)
+        if state.revoked is not None:
+            return included, state.info, state.revoked.get("0x" + leaf.hex(), 0)
+        reason = self._call(
+            lambda: self.chain.anchors.functions.leafRevocation(office.encode("ascii"), root, leaf).call(
+                block_identifier=self.block_number
+            )
+        )
+        return included, state.info, int(reason)
+
+    def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
+        """``isAuthorisedAt`` (signer term, not compromised), asked once per (office, signer, block)."""
+        key = (office, signer.lower(), block_number)
+        if key not in self._signers:
+            self.calls += 1
+            self._signers[key] = self.chain.is_authorised_at(office, signer, block_number)
+        return self._signers[key]
+
+
+# ---------------------------------------------------------------------------- hashing
+
+
+@dataclass(frozen=True, slots=True)
+class HashedFile:
+    """A publication file: its record id and content hash, or why neither could be had."""
+
+    path: str
+    record_id: str | None
+    content_hash: str | None
+    canonicalization: str
+    error: str | None = None
+
+
+def _hash_one(path: str) -> HashedFile:
+    method = canon.canonicalization_for(path)
+    try:
+        p = prepare_file(Path(path))
+    except RegistryError as exc:
+        return HashedFile(path, None, None, method, exc.diagnostics())
+    return HashedFile(path, str(p.record_id), p.content_hash, p.canonicalization)
+
+
+def _hash_chunk(paths: list[str]) -> list[HashedFile]:
+    return [_hash_one(p) for p in paths]
+
+
+def hash_files(files: Sequence[Path], workers: int | None = None, progress: Progress | None = None) -> list[HashedFile]:
+    """Canonicalize and hash every file, finding its record id; a bad file is a row, not an abort."""
+    cpus = os.cpu_count() or 1
+    workers = workers if workers is not None else (min(cpus, 8) if cpus > 2 and len(files) >= 2000 else 1)
+    paths = [str(f) for f in files]
+    if workers <= 1:
+        out = []
+        for k, p in enumerate(paths, 1):
+            out.append(_hash_one(p))
+            if progress is not None and k % 200 == 0:
+                progress(200)
+        if progress is not None:
+            progress(len(paths) % 200)
+        return out
+    chunks = [paths[i : i + 500] for i in range(0, len(paths), 500)]
+    result: list[HashedFile] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for part in pool.map(_hash_chunk, chunks):
+            result.extend(part)
+            if progress is not None:
+                progress(len(part))
+    return result
+
+
+# ---------------------------------------------------------------------------- bundles
+
+
+def load_bundles(proofs_dir: Path) -> tuple[dict[str, list[ProofBundle]], list[AuditRow]]:
+    """Every ``*.proof.json`` under ``proofs_dir`` by the record id it speaks for; unreadable ones as rows."""
+    if not proofs_dir.is_dir():
+        raise InputError(f"no such proofs folder: {proofs_dir}")
+    by_id: dict[str, list[ProofBundle]] = {}
+    bad: list[AuditRow] = []
+    paths = sorted(
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(proofs_dir)
+        for name in names
+        if name.endswith(".proof.json")
+    )
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(_MAX_BUNDLE_BYTES + 1)
+            if len(data) > _MAX_BUNDLE_BYTES:
+                raise InputError(f"larger than {_MAX_BUNDLE_BYTES} bytes")
+            bundle = ProofBundle.loads(data)
+        except (RegistryError, OSError) as exc:
+            reason = exc.diagnostics() if isinstance(exc, RegistryError) else str(exc)
+            bad.append(AuditRow(UNKNOWN, f"unreadable proof bundle: {reason}", None, path))
+            continue
+        by_id.setdefault(_bundle_record_id(bundle), []).append(bundle)
+    return by_id, bad
+
+
+def _claims(bundle: ProofBundle) -> tuple[str, str, str]:
+    """(record id, content hash, canonicalization) a bundle speaks for (a revealed sealed record's own)."""
+    reveal = bundle.extra.get("reveal")
+    if bundle.value.canonicalization == SEALED and isinstance(reveal, dict):
+        get = reveal.get
+        return str(get("recordId")), str(get("contentHash")), str(get("canonicalization"))
+    value = bundle.value
+    return value.record_id, value.content_hash, value.canonicalization
+
+
+def _bundle_record_id(bundle: ProofBundle) -> str:
+    return _claims(bundle)[0]
+
+
+def _pick(bundles: Sequence[ProofBundle], content_hash: str) -> ProofBundle:
+    """The bundle for this content, else the newest one (whose check then reports the mismatch)."""
+    same = [b for b in bundles if _claims(b)[1] == content_hash]
+    return max(same or bundles, key=lambda b: b.block_number)
+
+
+# ---------------------------------------------------------------------------- audits
+
+
+class _Context:
+    """What every record of one audit shares: chain snapshot, store, index and known successors.
+
+    Supersession is looked up in bulk (one index query, the loaded bundles) rather than per record;
+    the outbox, if the store has one, is asked per record.
+    """
+
+    def __init__(self, chain: Chain, store: Store | None, index: Index | None) -> None:
+        if chain.deployment is None:
+            raise InputError("no registry to audit against: give a deployment or --registry")
+        self.chain = chain
+        self.index = index
+        self.outbox = store if store is not None and store.counts()["records"] else None
+        self.reader = SnapshotReader(chain, index)
+        self.registry = chain.deployment.anchor_registry.lower()
+        self.indexed_successors = index.successors() if index is not None else {}
+        self.bundle_successors: dict[str, ProofBundle] = {}
+
+    def verify(self, bundle: ProofBundle, content_hash: str | None) -> Verdict:
+        if bundle.registry.lower() != self.registry:
+            return Verdict(
+                UNKNOWN,
+                f"the bundle is for registry {bundle.registry}, the audit checks {self.registry}",
+                office=bundle.office,
+                record_id=bundle.value.record_id,
+                content_hash=content_hash,
+                root=bundle.root,
+            )
+        verdict = verify_bundle(self.chain, bundle, content_hash, None, self.reader)
+        if verdict.verdict != VERIFIED or verdict.record_id is None or verdict.office is None:
+            return verdict
+        newer = self._newer(bundle.value.leaf(), verdict.record_id, verdict.office)
+        if newer is None:
+            return verdict
+        return replace(
+            verdict,
+            verdict=SUPERSEDED,
+            superseded_by=f"{newer[0]}@{newer[1]}",
+            reason=f"a newer version of {newer[0]} exists (content {newer[1]})",
+        )
+
+    def _newer(self, leaf: bytes, record_id: str, office: str) -> tuple[str, str] | None:
+        """(record id, content hash) of a version superseding ``leaf``, if any source knows one."""
+        key = "0x" + leaf.hex()
+        for x in self.indexed_successors.get(key, ()):
+            if x.record_id == record_id and x.office == office:
+                return x.record_id, x.content_hash
+        newer = self.bundle_successors.get(key)
+        if newer is not None and newer.value.record_id == record_id:
+            check = verify_bundle(self.chain, newer, None, None, self.reader)
+            if check.verdict in (VERIFIED, SUPERSEDED) and check.office == office:
+                return newer.value.record_id, newer.value.content_hash
+        found = self.outbox.superseded_by(leaf) if self.outbox is not None else None
+        return (found.record_id, found.content_hash) if found is not None else None
+
+    def index_bundle(self, leaf: IndexedLeaf) -> ProofBundle:
+        dep = self.chain.deployment
+        assert dep is not None and self.index is not None
+        return self.index.bundle(leaf, dep.chain_id, dep.anchor_registry)
+
+
+def _index_of(chain: Chain, store: Store | None) -> Index | None:
+    """The store's index if it follows the audited registry."""
+    if store is None or chain.deployment is None:
+        return None
+    return Index.of(store.db, chain.deployment.anchor_registry)
+
+
+def _report(ctx: _Context, office: str, source: str) -> AuditReport:
+    dep = ctx.chain.deployment
+    assert dep is not None
+    return AuditReport(
+        office,
+        source,
+        dep.chain_id,
+        dep.anchor_registry,
+        ctx.reader.block_number,
+        datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def publication_files(folder: Path, proofs_dir: Path | None = None) -> list[Path]:
+    """The files of ``folder`` an audit hashes: not proof bundles, nothing under ``proofs_dir``."""
+    if not folder.is_dir():
+        raise InputError(f"no such folder: {folder}")
+    files = [f for f in collect_files([folder]) if not f.name.endswith(".proof.json")]
+    proofs_root = proofs_dir.resolve() if proofs_dir is not None else None
+    if proofs_root is None or not proofs_root.is_relative_to(folder.resolve()):
+        return files
+    return [f for f in files if proofs_root not in f.resolve().parents]
+
+
+def audit_folder(
+    chain: Chain,
+    store: Store | None,
+    folder: Path,
+    office: str,
+    proofs_dir: Path | None = None,
+    expected: Sequence[ExpectedEntry] | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> AuditReport:
+    """Audit a folder of ``office``'s publication files, with bundles from ``proofs_dir`` or via the index."""
+    started = time.perf_counter()
+    files = publication_files(folder, proofs_dir)
+    index = _index_of(chain, store)
+    ctx = _Context(chain, store, index)
+    report = _report(ctx, office, f"folder {folder}")
+    hashed = hash_files(files, workers, progress)
+    report.hash_seconds = time.perf_counter() - started
+    verify_started = time.perf_counter()
+    bundles, bad = load_bundles(proofs_dir) if proofs_dir is not None else ({}, [])
+    used: set[int] = set()
+    ctx.bundle_successors = {
+        b.value.supersedes: b for group in bundles.values() for b in group if b.value.supersedes != ZERO_HASH
+    }
+    rows = list(bad)
+    for h in hashed:
+        rows.append(_audit_file(ctx, h, bundles, used))
+    report.unmatched_bundles = sum(len(g) for g in bundles.values()) - len(used)
+    report.rows = _apply_expected(rows, office, expected)
+    report.expected_count = len(expected) if expected is not None else None
+    report.verify_seconds = time.perf_counter() - verify_started
+    report.seconds = time.perf_counter() - started
+    report.rpc_calls = ctx.reader.calls
+    return report
+
+
+def _audit_file(ctx: _Context, h: HashedFile, bundles: dict[str, list[ProofBundle]], used: set[int]) -> AuditRow:
+    if h.error is not None or h.record_id is None or h.content_hash is None:
+        return AuditRow(UNKNOWN, h.error or "no record id", None, h.path)
+    candidates = bundles.get(h.record_id)
+    bundle: ProofBundle | None = None
+    if candidates:
+        bundle = _pick(candidates, h.content_hash)
+        used.add(id(bundle))
+    elif ctx.index is not None:
+        leaves = [x for x in ctx.index.leaves_by_hash(h.content_hash) if x.record_id == h.record_id]
+        leaves = leaves or ctx.index.versions(h.record_id)
+        bundle = ctx.index_bundle(leaves[-1]) if leaves else None
+    if bundle is None:
+        where = "no proof bundle in the proofs folder" if bundles else "nothing in the index"
+        return AuditRow(UNKNOWN, f"{where} for {h.record_id}", h.record_id, h.path, content_hash=h.content_hash)
+    content_hash = h.content_hash
+    method = _claims(bundle)[2]
+    if method != h.canonicalization and method in canon.CANONICALIZATIONS:
+        try:
+            content_hash = canon.content_hash(Path(h.path).read_bytes(), method)
+        except (RegistryError, OSError) as exc:
+            reason = exc.diagnostics() if isinstance(exc, RegistryError) else str(exc)
+            return AuditRow(UNKNOWN, f"cannot hash as {method}: {reason}", h.record_id, h.path)
+    return AuditRow.of(ctx.verify(bundle, content_hash), h.path)
+
+
+def audit_feed(
+    chain: Chain,
+    store: Store,
+    office: str,
+    expected: Sequence[ExpectedEntry] | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Audit the newest version of every record ``office`` anchored, as the index knows them."""
+    started = time.perf_counter()
+    index = _index_of(chain, store)
+    if index is None or index.cursor() is None:
+        raise InputError("no index in the store: run `ipreg index sync` first")
+    ctx = _Context(chain, store, index)
+    report = _report(ctx, office, "feed")
+    latest: dict[str, IndexedLeaf] = {}
+    for leaf in index.office_leaves(office):
+        latest[leaf.record_id] = leaf
+    ordered = sorted(latest.values(), key=lambda x: (x.block_number, x.root, x.position))
+    rows = [
+        AuditRow(
+            UNKNOWN,
+            f"records of batch {b.root} are unknown: {b.manifest_error or 'manifest not fetched'}",
+            None,
+            office=office,
+            root=b.root,
+            block_number=b.block_number,
+            transaction_hash=b.tx_hash,
+            anchored_at=b.anchored_at,
+        )
+        for b in index.unindexed_batches(office)
+    ]
+    for k, leaf in enumerate(ordered, 1):
+        rows.append(AuditRow.of(ctx.verify(ctx.index_bundle(leaf), None)))
+        if progress is not None and k % 200 == 0:
+            progress(200)
+    if progress is not None:
+        progress(len(ordered) % 200)
+    report.rows = _apply_expected(rows, office, expected)
+    report.expected_count = len(expected) if expected is not None else None
+    report.seconds = report.verify_seconds = time.perf_counter() - started
+    report.rpc_calls = ctx.reader.calls
+    return report
+
+
+def _apply_expected(rows: list[AuditRow], office: str, expected: Sequence[ExpectedEntry] | None) -> list[AuditRow]:
+    """Mark rows not on the list (or of another office) unexpected; add a MISSING row per unmatched entry."""
+    by_number: dict[tuple[str, str], list[ExpectedEntry]] = {}
+    for e in expected or ():
+        by_number.setdefault((e.office, e.number), []).append(e)
+    matched: set[ExpectedEntry] = set()
+    out: list[AuditRow] = []
+    for row in rows:
+        if row.record_id is None:
+            out.append(row)
+            continue
+        try:
+            rid = RecordId.parse(row.record_id)
+        except RecordIdError:
+            out.append(replace(row, expected=False))
+            continue
+        if rid.office != office:
+            out.append(replace(row, expected=False, reason=f"{row.reason}; the record belongs to office {rid.office}"))
+            continue
+        if expected is None:
+            out.append(row)
+            continue
+        hits = [e for e in by_number.get((rid.office, rid.number), ()) if e.kind is None or e.kind == rid.kind]
+        matched.update(hits)
+        out.append(replace(row, expected=bool(hits)))
+    for e in expected or ():
+        if e not in matched:
+            out.append(
+                AuditRow(
+                    MISSING,
+                    f"expected (line {e.line}) but not found",
+                    e.label,
+                    expected=True,
+                    office=e.office,
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------- HTML
+
+
+_CSS: Final = """
+body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:80rem;padding:0 1rem;color:#1b1f24}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
+.banner{padding:.8rem 1rem;border-radius:6px;font-weight:600}
+.ok{background:#e6f4ea;color:#0d5322}.fail{background:#fdecea;color:#8a1c14}
+table{border-collapse:collapse;margin:.5rem 0}
+th,td{border-bottom:1px solid #d8dee4;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+.mono{font-family:ui-monospace,monospace;font-size:13px}
+table.summary th{width:14rem}
+.scroll{overflow-x:auto}
+table.rows{width:100%}
+table.rows td.record{white-space:nowrap;min-width:11rem}
+table.rows td.file{min-width:10rem;max-width:16rem;overflow-wrap:anywhere}
+table.rows td.reason{min-width:16rem;overflow-wrap:anywhere}
+table.rows td.short{white-space:nowrap}
+tr.total td{font-weight:600;border-top:2px solid #8c959f}
+.status{font-weight:600;white-space:nowrap}
+.note{color:#57606a;font-size:14px;max-width:60rem}
+figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #d8dee4}
+figcaption{color:#57606a;font-size:14px}
+.plots{display:flex;flex-wrap:wrap;gap:1.5rem}
+"""
+
+#: Plot colours per status (attention in red shades, the rest grey).
+_STATUS_COLOURS: Final = {VERIFIED: "#2da44e", MISSING: "#bf8700", SUPERSEDED: "#8c959f"}
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _short(value: str | None, head: int = 10, tail: int = 6) -> str:
+    """A long hex value shortened for a column (``0x1234abcd…9f3e2a``), in full in its title."""
+    if value is None:
+        return ""
+    text = _e(value)
+    if len(value) <= head + tail + 1:
+        return text
+    return f'<span title="{text}">{_e(value[:head])}…{_e(value[-tail:])}</span>'
+
+
+def _file_cell(path: str | None) -> str:
+    """The file's name, with its full path in the title."""
+    if not path:
+        return ""
+    return f'<span title="{_e(path)}">{_e(os.path.basename(path) or path)}</span>'
+
+
+def batches_over_time(report: AuditReport) -> list[tuple[str, int, str | None, int]]:
+    """(root, block, anchored at, records of this audit in it) per batch, oldest first."""
+    batches: dict[str, list[Any]] = {}
+    for r in report.rows:
+        if r.root is None or r.block_number is None:
+            continue
+        entry = batches.setdefault(r.root, [r.root, r.block_number, r.anchored_at, 0])
+        entry[3] += 1
+    return sorted(((str(b[0]), int(b[1]), b[2], int(b[3])) for b in batches.values()), key=lambda b: (b[1], b[0]))
+
+
+def _png(fig: Any) -> str:
+    import base64
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def plot_batches(report: AuditReport) -> str | None:
+    """PNG (base64) of the records per batch over time, or None if no row names a batch."""
+    batches = batches_over_time(report)
+    if not batches:
+        return None
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    timed = [b for b in batches if b[2]]
+    if len(timed) == len(batches):
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+        xs: list[Any] = [datetime.strptime(str(b[2]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) for b in batches]
+        locator = AutoDateLocator(maxticks=6)  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+        ax.set_xlabel("anchored at (UTC)")
+    else:
+        xs = [b[1] for b in batches]
+        ax.set_xlabel("block")
+    counts = [b[3] for b in batches]
+    ax.stem(xs, counts, basefmt=" ")
+    ax.set_ylabel("records in this audit")
+    ax.set_ylim(0, max(counts) * 1.15 + 1)
+    ax.set_title(f"Records per batch over time ({len(batches)} batches)")
+    import warnings
+
+    with warnings.catch_warnings():  # a span of seconds makes the date locator warn; its ticks are fine
+        warnings.simplefilter("ignore", UserWarning)
+        return _png(fig)
+
+
+def plot_verdicts(report: AuditReport) -> str | None:
+    """PNG (base64) of rows per status (and the unexpected overlap), or None if there are no rows."""
+    counts = report.status_counts
+    if not counts:
+        return None
+    from matplotlib.figure import Figure
+
+    labels = sorted(counts, key=lambda k: (k != VERIFIED, -counts[k], k))
+    values = [counts[k] for k in labels]
+    colours = [_STATUS_COLOURS.get(k, "#cf222e") for k in labels]
+    if report.unexpected:
+        labels.append("UNEXPECTED (overlap)")
+        values.append(report.unexpected)
+        colours.append("#8250df")
+    fig = Figure(figsize=(6.4, 0.5 * len(labels) + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    bars = ax.barh(labels[::-1], values[::-1], color=colours[::-1])
+    ax.bar_label(bars, labels=[_n(v) for v in values[::-1]], padding=3)
+    ax.set_xlim(0, max(values) * 1.2 + 1)
+    ax.set_xlabel("rows")
+    ax.set_title("Verdicts")
+    return _png(fig)
+
+
+def _counts_table(report: AuditReport) -> list[str]:
+    """Rows per status with their total, the unexpected overlap, and how the figures add up."""
+    counts = report.status_counts
+    unexpected_by_status: dict[str, int] = {}
+    for r in report.rows:
+        if r.expected is False:
+            unexpected_by_status[r.status] = unexpected_by_status.get(r.status, 0) + 1
+    missing = counts.get(MISSING, 0)
+    parts = [
+        '<table><tr><th>Status</th><th class="num">Rows</th><th class="num">of which not expected</th></tr>',
+        *(
+            f'<tr><td class="status">{_e(k)}</td><td class="num">{_n(v)}</td>'
+            f'<td class="num">{_n(unexpected_by_status.get(k, 0))}</td></tr>'
+            for k, v in sorted(counts.items(), key=lambda kv: (kv[0] != VERIFIED, kv[0]))
+        ),
+        f'<tr class="total"><td>Total</td><td class="num">{_n(len(report.rows))}</td>'
+        f'<td class="num">{_n(report.unexpected)}</td></tr>',
+        "</table>",
+    ]
+    note = (
+        f"The {_n(len(report.rows))} rows are the {_n(report.records)} records audited"
+        f" and {_n(missing)} expected records not found (MISSING); each row has exactly one status."
+    )
+    if report.expected_count is not None:
+        note += (
+            f" Expected list: {_n(report.expected_count)} entries, {_n(report.expected_count - missing)} found."
+            f" {_n(report.unexpected)} record(s) are not on it (UNEXPECTED): they overlap the statuses above,"
+            " counted under their own status as well, not in addition."
+        )
+    parts.append(f'<p class="note">{_e(note)}</p>')
+    return parts
+
+
+def render_html(report: AuditReport) -> str:
+    """A self-contained HTML report: summary, counts that add up, plots, then the rows that need attention.
+
+    Everything taken from the report is escaped; the plots are PNGs embedded as ``data:`` URIs, so the
+    page loads nothing from anywhere.
+    """
+    s = report.summary()
+    attention = report.attention
+    if report.ok:
+        banner = f"Passed: all {_n(report.records)} records verified, nothing missing."
+    else:
+        banner = f"Attention: {_n(len(attention))} of {_n(len(report.rows))} rows need a look."
+    facts: Iterable[tuple[str, object]] = (
+        ("Office", report.office),
+        ("Source", report.source),
+        ("Chain id", report.chain_id),
+        ("Registry", report.registry),
+        ("State at block", report.block_number),
+        ("Audited at", report.started_at),
+        ("Records audited", _n(report.records)),
+        ("Expected", _n(report.expected_count) if report.expected_count is not None else "-"),
+        ("Duration", f"{report.seconds:.2f} s"),
+        ("Records per second", s["recordsPerSecond"]),
+    )
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Audit of {_e(report.office)} publications</title><style>{_CSS}</style></head><body>",
+        f"<h1>Audit of {_e(report.office)} publications</h1>",
+        f'<p class="banner {"ok" if report.ok else "fail"}">{_e(banner)}</p>',
+        '<h2>Summary</h2><table class="summary">',
+        *(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts),
+        "</table>",
+        "<h2>Records by status</h2>",
+        *_counts_table(report),
+    ]
+    plots = [
+        (plot_batches(report), "Records per batch over time",
+         "Each stem is one batch: when it was anchored and how many of this audit's records it holds."),
+        (plot_verdicts(report), "Verdicts", "Rows per status; UNEXPECTED overlaps the statuses."),
+    ]  # fmt: skip
+    shown = [(png, title, caption) for png, title, caption in plots if png is not None]
+    if shown:
+        parts.append('<h2>Over time</h2><div class="plots">')
+        for png, title, caption in shown:
+            parts.append(
+                f'<figure><img alt="{_e(title)}" src="data:image/png;base64,{png}">'
+                f"<figcaption>{_e(caption)}</figcaption></figure>"
+            )
+        parts.append("</div>")
+    parts.append(f"<h2>Rows that need attention ({_n(len(attention))})</h2>")
+    if not attention:
+        parts.append("<p>None.</p>")
+    else:
+        parts.append(
+            '<div class="scroll"><table class="rows"><tr><th>Status</th><th>Record</th><th>File</th>'
+            "<th>Reason</th><th>Superseded by</th><th>Block</th><th>Transaction</th></tr>"
+        )
+        for r in attention:
+            status = r.status + (" (unexpected)" if r.expected is False else "")
+            parts.append(
+                f'<tr><td class="status">{_e(status)}</td><td class="record mono">{_e(r.record_id)}</td>'
+                f'<td class="file mono">{_file_cell(r.file)}</td><td class="reason">{_e(r.reason)}</td>'
+                f'<td class="short mono">{_short(r.superseded_by, 24, 6)}</td><td class="num">{_e(r.block_number)}</td>'
+                f'<td class="short mono">{_short(r.transaction_hash)}</td></tr>'
+            )
+        parts.append("</table></div>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
