@@ -47,7 +47,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TypeVar
 
 import orjson
 from web3 import Web3
@@ -61,6 +61,9 @@ from .ingest import StageOptions, _init_worker, iter_files, prepare_file
 from .records import SEALED, ProofBundle, RecordId
 from .store import Store
 from .verify import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 MISSING: Final = "MISSING"
 REPORT_FORMAT: Final = "ipreg-audit-v1"
@@ -725,14 +728,11 @@ def hash_files(
     # The watcher of registry.ingest: a worker whose parent is gone (SIGKILL) exits on its own.
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(StageOptions(""),)) as pool:
         pool.submit(int).result()  # fork before a large folder is listed: the workers do not share its pages
-        flight: deque[Future[list[HashedFile]]] = deque()
         chunks = itertools.chain(_chunked(iter(head), _HASH_CHUNK), _chunked(paths, _HASH_CHUNK))
-        for part in chunks:
-            if len(flight) >= 2 * workers:
-                yield from _done(flight.popleft(), progress)
-            flight.append(pool.submit(_hash_chunk, part))
-        while flight:
-            yield from _done(flight.popleft(), progress)
+        for part in _bounded_map(pool, _hash_chunk, chunks, workers):
+            if progress is not None:
+                progress(len(part))
+            yield from part
 
 
 def default_workers(files: int) -> int:
@@ -741,16 +741,22 @@ def default_workers(files: int) -> int:
     return min(cpus, 8) if cpus > 1 and files >= _PARALLEL_FILES else 1
 
 
-def _chunked(items: Iterator[str], size: int) -> Iterator[list[str]]:
+def _chunked(items: Iterator[_In], size: int) -> Iterator[list[_In]]:
     while chunk := list(itertools.islice(items, size)):
         yield chunk
 
 
-def _done(future: Future[list[HashedFile]], progress: Progress | None) -> list[HashedFile]:
-    part = future.result()
-    if progress is not None:
-        progress(len(part))
-    return part
+def _bounded_map(
+    pool: ProcessPoolExecutor, fn: Callable[[list[_In]], _Out], chunks: Iterable[list[_In]], workers: int
+) -> Iterator[_Out]:
+    """``fn`` over ``chunks`` on ``pool``, results in order, at most ``2 * workers`` chunks in flight."""
+    flight: deque[Future[_Out]] = deque()
+    for part in chunks:
+        if len(flight) >= 2 * workers:
+            yield flight.popleft().result()
+        flight.append(pool.submit(fn, part))
+    while flight:
+        yield flight.popleft().result()
 
 
 # ---------------------------------------------------------------------------- bundles
@@ -762,6 +768,24 @@ def _read_bundle(path: str) -> ProofBundle:
     if len(data) > _MAX_BUNDLE_BYTES:
         raise InputError(f"larger than {_MAX_BUNDLE_BYTES} bytes")
     return ProofBundle.loads(data)
+
+
+def _index_chunk(paths: list[bytes]) -> list[tuple[Any, ...] | AuditRow]:
+    """Read and check bundle files: per file its index row (with the pickled bundle) or an UNKNOWN row."""
+    out: list[tuple[Any, ...] | AuditRow] = []
+    for raw in paths:
+        path = os.fsdecode(raw)
+        try:
+            bundle = _read_bundle(path)
+        except (RegistryError, OSError) as exc:
+            reason = exc.diagnostics() if isinstance(exc, RegistryError) else str(exc)
+            out.append(AuditRow(UNKNOWN, f"unreadable proof bundle: {reason}", None, path))
+            continue
+        claim_id, claim_hash, _ = _claims(bundle)
+        v = bundle.value
+        body = pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL)
+        out.append((raw, claim_id, claim_hash, bundle.block_number, v.record_id, v.content_hash, v.supersedes, body))
+    return out
 
 
 def _unpickle(body: bytes) -> ProofBundle:
@@ -804,26 +828,30 @@ class BundleIndex:
         #: Readable bundles indexed (after :meth:`scan`).
         self.count = 0
 
-    def scan(self) -> Iterator[AuditRow]:
-        """Read every bundle once (path order); yield a row for each unreadable one."""
+    def scan(self, workers: int | None = None) -> Iterator[AuditRow]:
+        """Read every bundle once (path order; parsed on all cores for large folders); yield the unreadable ones."""
+        total = int(self.db.execute("SELECT count(*) FROM paths").fetchone()[0])
+        workers = workers if workers is not None else default_workers(total)
+        paths = (raw for (raw,) in self.db.execute("SELECT path FROM paths ORDER BY path"))
+        chunks = _chunked(paths, _HASH_CHUNK)
         rows: list[tuple[Any, ...]] = []
-        for (raw,) in self.db.execute("SELECT path FROM paths ORDER BY path"):
-            path = os.fsdecode(raw)
-            try:
-                bundle = _read_bundle(path)
-            except (RegistryError, OSError) as exc:
-                reason = exc.diagnostics() if isinstance(exc, RegistryError) else str(exc)
-                yield AuditRow(UNKNOWN, f"unreadable proof bundle: {reason}", None, path)
-                continue
-            claim_id, claim_hash, _ = _claims(bundle)
-            v = bundle.value
-            body = pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL)
-            rows.append(
-                (raw, claim_id, claim_hash, bundle.block_number, v.record_id, v.content_hash, v.supersedes, body)
-            )
-            if len(rows) >= 10_000:
-                self._insert(rows)
-                rows = []
+        with contextlib.ExitStack() as stack:
+            if workers > 1:
+                pool = stack.enter_context(
+                    ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(StageOptions(""),))
+                )
+                parts: Iterator[list[tuple[Any, ...] | AuditRow]] = _bounded_map(pool, _index_chunk, chunks, workers)
+            else:
+                parts = (_index_chunk(part) for part in chunks)
+            for part in parts:
+                for entry in part:
+                    if isinstance(entry, AuditRow):
+                        yield entry
+                    else:
+                        rows.append(entry)
+                if len(rows) >= 10_000:
+                    self._insert(rows)
+                    rows = []
         self._insert(rows)
         self.db.executescript(
             "DROP TABLE paths; CREATE INDEX bundles_claim ON bundles(claim_id);"

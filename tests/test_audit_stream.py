@@ -374,3 +374,36 @@ def test_html_lists_at_most_the_cap_and_says_how_many_more() -> None:
     assert "Attention: 5 of 6 rows need a look." in page
     full = render_html(report)
     assert all(f"reason {k}" in full for k in range(5)) and "more rows needing attention" not in full
+
+
+def test_bundles_indexed_on_workers_are_those_indexed_here(tmp_path: Path) -> None:
+    """The parallel scan keeps path order, every bundle and every unreadable one, exactly as the serial one."""
+    from registry.audit import BundleIndex
+    from registry.bundles import BatchRenderer, proof_texts
+
+    values = [LeafValue(f"EP:{2_000_000 + i}:B1", "0x" + f"{i:064x}", "raw").as_list() for i in range(1_200)]
+    tree = MerkleTree.from_leaves([LeafValue(*v).leaf() for v in values])
+    renderer = BatchRenderer.of(
+        31337, "0x" + "ab" * 20, "EP", "0x" + tree.root.hex(), len(values), "0x" + "cd" * 32, 9, "t"
+    )
+    folder = tmp_path / "proofs"
+    (folder / "sub").mkdir(parents=True)
+    for i, (v, text) in enumerate(zip(values, proof_texts(tree), strict=True)):
+        (folder / ("sub" if i % 3 else "") / f"EP-{2_000_000 + i}-B1.proof.json").write_bytes(renderer.render(v, text))
+    for name in ("EP-1-B1.proof.json", "sub/EP-2-B1.proof.json"):
+        (folder / name).write_bytes(b"{not json")
+    scans = []
+    for workers in (1, 2):
+        index = BundleIndex(folder)
+        bad = [(r.file, r.reason) for r in index.scan(workers=workers)]
+        kept = index.db.execute(
+            "SELECT seq, path, claim_id, claim_hash, block_number, supersedes, used FROM bundles ORDER BY seq"
+        ).fetchall()
+        picked = index.pick("EP:2000005:B1", "0x" + f"{5:064x}")
+        scans.append((bad, kept, index.count, picked))
+        index.close()
+    assert scans[0] == scans[1]
+    bad, kept, count, picked = scans[0]
+    assert len(bad) == 2 and count == len(kept) == len(values)
+    assert [row[1] for row in kept] == sorted(row[1] for row in kept)  # path order
+    assert picked is not None and picked.value.record_id == "EP:2000005:B1"
