@@ -41,13 +41,12 @@ import sqlite3
 import tempfile
 import time
 import weakref
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Final, TypeVar
+from typing import IO, Any, Final
 
 import orjson
 from web3 import Web3
@@ -57,13 +56,10 @@ from . import canon, merkle
 from .chain import BatchInfo, Chain, utc_iso
 from .errors import InputError, RecordIdError, RegistryError
 from .indexer import Index, IndexedBatch, IndexedLeaf
-from .ingest import StageOptions, _init_worker, iter_files, prepare_file
+from .ingest import StageOptions, bounded_map, chunked, iter_files, prepare_file, start_workers
 from .records import SEALED, ProofBundle, RecordId
 from .store import Store
 from .verify import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
-
-_In = TypeVar("_In")
-_Out = TypeVar("_Out")
 
 MISSING: Final = "MISSING"
 REPORT_FORMAT: Final = "ipreg-audit-v1"
@@ -725,11 +721,13 @@ def hash_files(
         if progress is not None:
             progress(k % 200)
         return
-    # The watcher of registry.ingest: a worker whose parent is gone (SIGKILL) exits on its own.
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(StageOptions(""),)) as pool:
-        pool.submit(int).result()  # fork before a large folder is listed: the workers do not share its pages
-        chunks = itertools.chain(_chunked(iter(head), _HASH_CHUNK), _chunked(paths, _HASH_CHUNK))
-        for part in _bounded_map(pool, _hash_chunk, chunks, workers):
+    # Forked before a large folder is listed (the workers do not share its pages); a worker whose
+    # parent is gone (SIGKILL) exits on its own.
+    pool = start_workers(StageOptions(""), workers)
+    assert pool is not None
+    with pool:
+        chunks = chunked(itertools.chain(head, paths), _HASH_CHUNK)
+        for part in bounded_map(pool, _hash_chunk, chunks, workers):
             if progress is not None:
                 progress(len(part))
             yield from part
@@ -739,24 +737,6 @@ def default_workers(files: int) -> int:
     """Hashing processes for ``files`` files: all cores (at most 8) from 2,000 files on, else this one."""
     cpus = os.cpu_count() or 1
     return min(cpus, 8) if cpus > 1 and files >= _PARALLEL_FILES else 1
-
-
-def _chunked(items: Iterator[_In], size: int) -> Iterator[list[_In]]:
-    while chunk := list(itertools.islice(items, size)):
-        yield chunk
-
-
-def _bounded_map(
-    pool: ProcessPoolExecutor, fn: Callable[[list[_In]], _Out], chunks: Iterable[list[_In]], workers: int
-) -> Iterator[_Out]:
-    """``fn`` over ``chunks`` on ``pool``, results in order, at most ``2 * workers`` chunks in flight."""
-    flight: deque[Future[_Out]] = deque()
-    for part in chunks:
-        if len(flight) >= 2 * workers:
-            yield flight.popleft().result()
-        flight.append(pool.submit(fn, part))
-    while flight:
-        yield flight.popleft().result()
 
 
 # ---------------------------------------------------------------------------- bundles
@@ -833,14 +813,13 @@ class BundleIndex:
         total = int(self.db.execute("SELECT count(*) FROM paths").fetchone()[0])
         workers = workers if workers is not None else default_workers(total)
         paths = (raw for (raw,) in self.db.execute("SELECT path FROM paths ORDER BY path"))
-        chunks = _chunked(paths, _HASH_CHUNK)
+        chunks = chunked(paths, _HASH_CHUNK)
         rows: list[tuple[Any, ...]] = []
         with contextlib.ExitStack() as stack:
-            if workers > 1:
-                pool = stack.enter_context(
-                    ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(StageOptions(""),))
-                )
-                parts: Iterator[list[tuple[Any, ...] | AuditRow]] = _bounded_map(pool, _index_chunk, chunks, workers)
+            pool = start_workers(StageOptions(""), workers) if workers > 1 else None
+            if pool is not None:
+                stack.enter_context(pool)
+                parts: Iterator[list[tuple[Any, ...] | AuditRow]] = bounded_map(pool, _index_chunk, chunks, workers)
             else:
                 parts = (_index_chunk(part) for part in chunks)
             for part in parts:

@@ -8,6 +8,7 @@ becomes a :class:`FileError` row instead of aborting, so a run can list them all
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import threading
@@ -17,10 +18,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from . import canon
 from .errors import InputError, RegistryError
 from .records import ZERO_HASH, LeafValue, RecordId, identify
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 #: Below this many files a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 2000
@@ -251,15 +256,27 @@ def _stage_chunk(paths: list[str]) -> list[Staged | FileError]:
     return [stage_file(p, _OPTIONS) for p in paths]
 
 
-def _chunks(files: Iterable[str], size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for f in files:
-        chunk.append(f)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
+def chunked(items: Iterable[_In], size: int) -> Iterator[list[_In]]:
+    """``items`` in lists of ``size`` (the last one shorter), lazily."""
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
         yield chunk
+
+
+def bounded_map(
+    pool: ProcessPoolExecutor, fn: Callable[[list[_In]], _Out], chunks: Iterable[list[_In]], workers: int
+) -> Iterator[_Out]:
+    """``fn`` over ``chunks`` on ``pool``, results in input order, at most ``2 * workers`` chunks in flight.
+
+    The input is consumed only as results are taken, so memory does not grow with it.
+    """
+    flight: deque[Future[_Out]] = deque()
+    for part in chunks:
+        if len(flight) >= 2 * workers:
+            yield flight.popleft().result()
+        flight.append(pool.submit(fn, part))
+    while flight:
+        yield flight.popleft().result()
 
 
 class WorkerPool(ProcessPoolExecutor):
@@ -300,11 +317,11 @@ def stream_staged(
     without it a pool is started for the call and shut down after it.
     """
     if pool is not None:
-        yield from _stream(files, chunk, pool, pool.size)
+        yield from bounded_map(pool, _stage_chunk, chunked(files, chunk), pool.size)
         return
     workers = workers or os.cpu_count() or 1
     if workers == 1:
-        for part in _chunks(files, chunk):
+        for part in chunked(files, chunk):
             yield [stage_file(p, options) for p in part]
         return
     # Start the workers before the first folder is listed: forked from a small parent, they do not
@@ -312,19 +329,7 @@ def stream_staged(
     own = start_workers(options, workers)
     assert own is not None
     with own:
-        yield from _stream(files, chunk, own, workers)
-
-
-def _stream(
-    files: Iterable[str], chunk: int, pool: ProcessPoolExecutor, workers: int
-) -> Iterator[list[Staged | FileError]]:
-    flight: deque[Future[list[Staged | FileError]]] = deque()
-    for part in _chunks(files, chunk):
-        if len(flight) >= 2 * workers:
-            yield flight.popleft().result()
-        flight.append(pool.submit(_stage_chunk, part))
-    while flight:
-        yield flight.popleft().result()
+        yield from bounded_map(own, _stage_chunk, chunked(files, chunk), workers)
 
 
 # ---------------------------------------------------------------------------- whole lists
