@@ -27,10 +27,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..ingest import WorkerPool
     from ..staging import Intake
-    from ..store import Store
 
 
 def anchor(
@@ -104,21 +101,97 @@ def anchor(
         with progress_bar(show, total, "checking") as advance:
             intake = stage_input(store, iter_files(paths), options, advance, pool=pool)
         preload.join()
-        _anchor(
-            s,
-            store,
-            office,
-            paths,
-            intake,
-            pool,
-            proofs,
-            sealed,
-            manifest_base,
-            skip_bad,
-            bundle_archive,
-            as_json,
-            started,
+        from ..anchor import Anchorer
+        from ..keys import load_signer
+
+        if intake.files == 0:
+            raise InputError(f"no files to anchor in {', '.join(str(p) for p in paths)}")
+        if intake.errors and not skip_bad:
+            _refuse(intake, office, as_json)
+        canonicalized = time.perf_counter()
+        chain = open_chain(s)
+        assert chain.deployment is not None
+        account = load_signer(s, office, chain.deployment)
+        signs_for = chain.office_of(account.address)
+        if signs_for != office:
+            raise ConfigError(
+                f"key {account.address} is not a current signer of {office}"
+                + (f" (it signs for {signs_for})" if signs_for else "")
+            )
+        proofs_dir = proofs or s.home / "proofs" / office
+        with progress_bar(show, intake.staged, "anchoring") as advance:
+            done = [0, 0]  # records, batches
+
+            def on_progress(event: str, n: int) -> None:
+                if event == "anchored":
+                    done[0] += n
+                    done[1] += 1
+                    elapsed = time.perf_counter() - started
+                    advance(n, rate=f"{done[1]} batch(es), {done[0] / elapsed:,.0f} rec/s")
+
+            anchorer = Anchorer(
+                store,
+                chain,
+                account,
+                office,
+                s.home / "manifests",
+                manifest_base or None,
+                s.batch_size,
+                s.confirmations,
+                on_progress,
+                pool=pool,
+            )
+            submitted, result = anchorer.anchor_staged(proofs_dir if not sealed else None, sealed, bundle_archive)
+        elapsed = time.perf_counter() - started
+        summary = {
+            "office": office,
+            "files": intake.files,
+            "badFiles": [{"file": e.path, "reason": e.message} for e in intake.errors],
+            "accepted": submitted.accepted,
+            "alreadyAnchored": submitted.already,
+            "newVersions": submitted.new_versions,
+            "anchored": result.records,
+            "batches": [
+                {
+                    "root": b.root,
+                    "leafCount": b.leaf_count,
+                    "transactionHash": b.tx_hash,
+                    "blockNumber": b.block_number,
+                    "gasUsed": b.gas_used,
+                }
+                for b in result.batches
+            ],
+            "gasUsed": result.gas_used,
+            "bundlesWritten": result.bundles,
+            "proofsDir": None if sealed else str(proofs_dir),
+            "seconds": round(elapsed, 3),
+            "recordsPerSecond": round(result.records / elapsed, 1) if elapsed > 0 else None,
+            "pending": store.pending_count(office),
+            "phaseSeconds": {
+                "canonicalize": round(canonicalized - started, 3),
+                **{k: round(v, 3) for k, v in result.seconds.items()},
+            },
+        }
+        if as_json:
+            emit_json(summary)
+            if intake.errors:
+                raise typer.Exit(EXIT_SKIPPED)
+            return
+        for b in result.batches:
+            console.print(
+                f"batch {b.root}  {b.leaf_count} records  block {b.block_number}  tx {b.tx_hash}  gas {b.gas_used}"
+            )
+        typer.echo(
+            f"{office}: {summary['anchored']} records anchored in {len(result.batches)} batch(es), "
+            f"{submitted.already} already anchored, {submitted.new_versions} new version(s); "
+            f"{result.bundles} proof bundle(s) in {summary['proofsDir'] or '(sealed: use ipreg reveal)'}; "
+            f"{elapsed:.2f} s"
         )
+        if intake.errors:
+            for error in intake.errors:
+                typer.echo(f"skipped: {error.message}", err=True)
+            typer.echo(f"{len(intake.errors)} bad file(s) skipped (--skip-bad), listed above", err=True)
+            raise typer.Exit(EXIT_SKIPPED)
 
 
 def _preload() -> None:
@@ -127,116 +200,6 @@ def _preload() -> None:
 
     for name in ("registry.anchor", "registry.keys"):
         importlib.import_module(name)
-
-
-def _anchor(
-    s: Settings,
-    store: Store,
-    office: str,
-    paths: list[Path],
-    intake: Intake,
-    pool: WorkerPool | None,
-    proofs: Path | None,
-    sealed: bool,
-    manifest_base: str | None,
-    skip_bad: bool,
-    bundle_archive: str | None,
-    as_json: bool,
-    started: float,
-) -> None:
-    """Everything after the check: accept, batch, anchor, bundles (on ``pool``'s workers), summary."""
-    from ..anchor import Anchorer
-    from ..keys import load_signer
-
-    show = not as_json
-    if intake.files == 0:
-        raise InputError(f"no files to anchor in {', '.join(str(p) for p in paths)}")
-    if intake.errors and not skip_bad:
-        _refuse(intake, office, as_json)
-    canonicalized = time.perf_counter()
-    chain = open_chain(s)
-    assert chain.deployment is not None
-    account = load_signer(s, office, chain.deployment)
-    signs_for = chain.office_of(account.address)
-    if signs_for != office:
-        raise ConfigError(
-            f"key {account.address} is not a current signer of {office}"
-            + (f" (it signs for {signs_for})" if signs_for else "")
-        )
-    proofs_dir = proofs or s.home / "proofs" / office
-    with progress_bar(show, intake.staged, "anchoring") as advance:
-        done = [0, 0]  # records, batches
-
-        def on_progress(event: str, n: int) -> None:
-            if event == "anchored":
-                done[0] += n
-                done[1] += 1
-                elapsed = time.perf_counter() - started
-                advance(n, rate=f"{done[1]} batch(es), {done[0] / elapsed:,.0f} rec/s")
-
-        anchorer = Anchorer(
-            store,
-            chain,
-            account,
-            office,
-            s.home / "manifests",
-            manifest_base or None,
-            s.batch_size,
-            s.confirmations,
-            on_progress,
-            pool=pool,
-        )
-        submitted, result = anchorer.anchor_staged(proofs_dir if not sealed else None, sealed, bundle_archive)
-    elapsed = time.perf_counter() - started
-    summary = {
-        "office": office,
-        "files": intake.files,
-        "badFiles": [{"file": e.path, "reason": e.message} for e in intake.errors],
-        "accepted": submitted.accepted,
-        "alreadyAnchored": submitted.already,
-        "newVersions": submitted.new_versions,
-        "anchored": result.records,
-        "batches": [
-            {
-                "root": b.root,
-                "leafCount": b.leaf_count,
-                "transactionHash": b.tx_hash,
-                "blockNumber": b.block_number,
-                "gasUsed": b.gas_used,
-            }
-            for b in result.batches
-        ],
-        "gasUsed": result.gas_used,
-        "bundlesWritten": result.bundles,
-        "proofsDir": None if sealed else str(proofs_dir),
-        "seconds": round(elapsed, 3),
-        "recordsPerSecond": round(result.records / elapsed, 1) if elapsed > 0 else None,
-        "pending": store.pending_count(office),
-        "phaseSeconds": {
-            "canonicalize": round(canonicalized - started, 3),
-            **{k: round(v, 3) for k, v in result.seconds.items()},
-        },
-    }
-    if as_json:
-        emit_json(summary)
-        if intake.errors:
-            raise typer.Exit(EXIT_SKIPPED)
-        return
-    for b in result.batches:
-        console.print(
-            f"batch {b.root}  {b.leaf_count} records  block {b.block_number}  tx {b.tx_hash}  gas {b.gas_used}"
-        )
-    typer.echo(
-        f"{office}: {summary['anchored']} records anchored in {len(result.batches)} batch(es), "
-        f"{submitted.already} already anchored, {submitted.new_versions} new version(s); "
-        f"{result.bundles} proof bundle(s) in {summary['proofsDir'] or '(sealed: use ipreg reveal)'}; "
-        f"{elapsed:.2f} s"
-    )
-    if intake.errors:
-        for error in intake.errors:
-            typer.echo(f"skipped: {error.message}", err=True)
-        typer.echo(f"{len(intake.errors)} bad file(s) skipped (--skip-bad), listed above", err=True)
-        raise typer.Exit(EXIT_SKIPPED)
 
 
 #: Exit status when --skip-bad anchored the good files and skipped bad ones.
