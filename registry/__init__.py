@@ -2,7 +2,7 @@
 
 Usage::
 
-    from registry import canon, records
+    from registry.core import canon, records
     h = canon.content_hash(open("EP-1234567-B1.xml", "rb").read(), canon.XML_C14N2)
 
 The command line is ``ipreg`` (see ``ipreg --help``); the service is ``ipreg serve``.

@@ -5,14 +5,13 @@ Nothing is built at import; call :meth:`Settings.load`.
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, cast
 
-from .errors import ConfigError
+from registry.errors import ConfigError
 
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 DEFAULT_BATCH_SIZE = 10_000
@@ -91,14 +90,3 @@ class Settings:
     def keys_dir(self) -> Path:
         """Encrypted keystores, one per office (``<OFFICE>.json``)."""
         return self.home / "keys"
-
-
-def write_json_atomic(path: Path, body: Any, compact: bool = False) -> None:
-    """Write JSON so that readers see the old file or the new one, never half of it.
-
-    ``compact`` writes one line (the C encoder: much faster for large bodies such as manifests).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(body, indent=None if compact else 2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

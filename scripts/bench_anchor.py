@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from oz_reference import oz_tree
 
-from registry.localchain import LocalChain, free_port
-from registry.samples import generate_gazette
+from registry.evaluate.samples import generate_gazette
+from registry.node.anvil import LocalChain, free_port
 
 IPREG = str(Path(sys.executable).parent / "ipreg")
 

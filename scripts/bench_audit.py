@@ -24,13 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.anchor import Anchorer
-from registry.audit import AuditReport, audit_feed, audit_folder
-from registry.chain import Chain, connect, dev_signer
-from registry.indexer import Indexer
-from registry.ingest import prepare_files
-from registry.samples import generate_gazette
-from registry.store import Store
+from registry.anchor.pipeline import Anchorer
+from registry.audit.run import AuditReport, audit_feed, audit_folder
+from registry.chain.client import Chain, connect, dev_signer
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import prepare_files
+from registry.indexer.sync import Indexer
+from registry.store.outbox import Store
 
 
 def _figures(report: AuditReport) -> dict[str, object]:
@@ -114,7 +114,7 @@ def main() -> None:
         elif args.rpc_url:
             rpc_url = args.rpc_url
         else:
-            from registry.localchain import LocalChain, free_port
+            from registry.node.anvil import LocalChain, free_port
 
             node = LocalChain(work / "chain", free_port())
             node.start()

@@ -5,7 +5,7 @@
     .venv/bin/python scripts/bench_audit_scale.py --counts 20000 --json
 
 For each count, once (kept under ``--work`` for the next run): ST.96 patent files are generated
-(``registry.samples.generate_gazette``), anchored with ``ipreg anchor FOLDER --office EP --proofs DIR``
+(``registry.evaluate.samples.generate_gazette``), anchored with ``ipreg anchor FOLDER --office EP --proofs DIR``
 on an anvil node from local-chain/ whose state lives in the work folder, and indexed by an
 auditor's home of its own (the deployment and the office's published manifests, no outbox) with
 ``ipreg index sync``; anchoring and indexing are measured too. Then, each a separate process:
@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pipeline import measured
 
-from registry.localchain import LocalChain, free_port
-from registry.samples import generate_gazette
+from registry.evaluate.samples import generate_gazette
+from registry.node.anvil import LocalChain, free_port
 
 IPREG = str(Path(sys.executable).parent / "ipreg")
 _RATE = re.compile(r"([\d,]+) records/s")

@@ -4,7 +4,7 @@
     .venv/bin/python scripts/bench_canon.py                 # 10,000 ST.96 patent + trademark files
     .venv/bin/python scripts/bench_canon.py --count 2000 --rounds 5 --json
 
-The files come from registry.samples (what scripts/gen_gazette.py writes), held in memory so only
+The files come from registry.evaluate.samples (what scripts/gen_gazette.py writes), held in memory so only
 canonicalization is timed, in CPU seconds of this process (steadier than wall time when the
 machine is shared; say so when quoting the figures). Each round times every method once over all
 files, alternating the order, and the best round counts.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry import canon
-from registry.records import identify
-from registry.samples import iter_gazette
+from registry.core import canon
+from registry.core.records import identify
+from registry.evaluate.samples import iter_gazette
 
 
 def _time(fn: Callable[[bytes], object], docs: list[bytes]) -> float:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.chain import Chain, connect, dev_account
-from registry.keys import create_keystore
-from registry.localchain import LocalChain, free_port
+from registry.chain.client import Chain, connect, dev_account
+from registry.chain.keys import create_keystore
+from registry.node.anvil import LocalChain, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "local-chain" / "genesis.example.toml"

@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_merkle import values
 
-from registry import merkle
-from registry.chain import Chain, TxResult, connect, dev_account, dev_signer
-from registry.localchain import LocalChain, free_port
-from registry.records import LeafValue
+from registry.chain.client import Chain, TxResult, connect, dev_account, dev_signer
+from registry.core import merkle
+from registry.core.records import LeafValue
+from registry.node.anvil import LocalChain, free_port
 
 EAS_GAS_PER_RECORD = 280_000
 

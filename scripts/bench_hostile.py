@@ -33,7 +33,7 @@ def main() -> int:
     sys.modules["hostile_cases"] = cases  # dataclasses look their module up
     spec.loader.exec_module(cases)
 
-    from registry import canon
+    from registry.core import canon
     from registry.errors import CanonicalizationError
 
     worst = 0.0

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from oz_reference import oz_tree
 
-from registry import merkle
-from registry.records import ZERO_HASH, LeafValue
+from registry.core import merkle
+from registry.core.records import ZERO_HASH, LeafValue
 
 
 def values(count: int) -> list[LeafValue]:

@@ -31,8 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from registry.localchain import LocalChain, free_port
-from registry.samples import generate_gazette
+from registry.evaluate.samples import generate_gazette
+from registry.node.anvil import LocalChain, free_port
 
 IPREG = str(Path(sys.executable).parent / "ipreg")
 LEAN = str(Path(__file__).resolve().parent / "lean_anchor.py")
@@ -185,8 +185,8 @@ def _same_bundles(ours: Path, lean: Path, archive: str | None) -> None:
 def _oz(manifests: Path) -> dict[str, Any]:
     from oz_reference import oz_tree
 
-    from registry.merkle import MerkleTree
-    from registry.records import LeafValue
+    from registry.core.merkle import MerkleTree
+    from registry.core.records import LeafValue
 
     values = [v for m in sorted(manifests.glob("*.json")) for v in json.loads(m.read_text())["values"]]
     _, oz_seconds = oz_tree(values)

@@ -38,9 +38,9 @@ def cpu_of(cmd: list[str], env: dict[str, str]) -> float:
 
 def _anchored_record(work: Path, no_node: bool) -> tuple[Any, Path, Path]:
     """(anvil node or None, a record file, its proof bundle): anchored on a fresh local anvil node."""
-    from registry import canon
-    from registry.records import LeafValue, ProofBundle
-    from registry.samples import generate_gazette
+    from registry.core import canon
+    from registry.core.records import LeafValue, ProofBundle
+    from registry.evaluate.samples import generate_gazette
 
     record = generate_gazette(work / "g", office="EP", count=1)[0]
     proof = work / "bundle.json"
@@ -51,11 +51,11 @@ def _anchored_record(work: Path, no_node: bool) -> tuple[Any, Path, Path]:
                              value, (), 1, "0x" + "11" * 32, 1, "2026-11-21T10:00:00Z")  # fmt: skip
         proof.write_text(bundle.dumps(), encoding="utf-8")
         return None, record, proof
-    from registry.anchor import Anchorer
-    from registry.chain import Chain, connect, dev_signer
-    from registry.ingest import prepare_files
-    from registry.localchain import LocalChain, free_port
-    from registry.store import Store
+    from registry.anchor.pipeline import Anchorer
+    from registry.chain.client import Chain, connect, dev_signer
+    from registry.files.ingest import prepare_files
+    from registry.node.anvil import LocalChain, free_port
+    from registry.store.outbox import Store
 
     node = LocalChain(work / "chain", free_port())
     node.start()

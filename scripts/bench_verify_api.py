@@ -38,13 +38,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.anchor import Anchorer
-from registry.chain import Chain, connect, dev_signer
+from registry.anchor.pipeline import Anchorer
+from registry.chain.client import Chain, connect, dev_signer
 from registry.config import Settings
-from registry.ingest import collect_files, prepare_files
-from registry.localchain import LocalChain, find_anvil, free_port
-from registry.samples import generate_gazette
-from registry.store import Store
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import collect_files, prepare_files
+from registry.node.anvil import LocalChain, find_anvil, free_port
+from registry.store.outbox import Store
 
 WRK_SCRIPT = """
 local hashes = {%(hashes)s}
@@ -404,7 +404,7 @@ async def _availability(
 
 def run_availability(args: argparse.Namespace) -> None:
     """The availability figures on anvil (see the module docstring)."""
-    from registry.tokens import create_token
+    from registry.store.tokens import create_token
 
     work = Path(tempfile.mkdtemp(prefix="ipreg-bench-"))
     port = free_port()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.toolchain import EVM_VERSIONS, compile_contracts, write_artifacts
+from registry.node.toolchain import EVM_VERSIONS, compile_contracts, write_artifacts
 
 
 def main() -> int:

@@ -23,16 +23,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.anchor import Anchorer
+from registry.anchor.pipeline import Anchorer
 from registry.api import ServiceSettings, create_app
 from registry.api.server import build_server
-from registry.chain import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect, dev_signer
 from registry.config import Settings
-from registry.ingest import prepare_files
-from registry.localchain import free_port
-from registry.samples import generate_gazette
-from registry.store import Store
-from registry.tokens import create_token
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import prepare_files
+from registry.node.anvil import free_port
+from registry.store.outbox import Store
+from registry.store.tokens import create_token
 
 #: Per-operation configuration: an upload's *content* (bytes the schema cannot describe as valid XML/JSON)
 #: may be refused with 400 (invalidContent) although its *shape* is schema-valid.

@@ -1,4 +1,4 @@
-"""Generate a deterministic sample gazette (thin CLI over ``registry.samples``).
+"""Generate a deterministic sample gazette (thin CLI over ``registry.evaluate.samples``).
 
 Usage (from a checkout, no install needed)::
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.samples import KINDS, generate_gazette
+from registry.evaluate.samples import KINDS, generate_gazette
 
 
 def main(argv: Sequence[str] | None = None) -> int:

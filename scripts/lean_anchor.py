@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.canon import canonical_bytes, canonicalization_for
-from registry.merkle import MerkleTree
-from registry.records import ZERO_HASH, LeafValue, RecordId, id_from_document
+from registry.core.canon import canonical_bytes, canonicalization_for
+from registry.core.merkle import MerkleTree
+from registry.core.records import ZERO_HASH, LeafValue, RecordId, id_from_document
 
 Row = tuple[str, str, str, bytes, str]  # record id, content hash, canonicalization, leaf, path
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.besu import write_network
+from registry.chain.besu import write_network
 from registry.errors import RegistryError
 
 NETWORK = Path(__file__).resolve().parent.parent / "local-chain" / "besu" / "network.toml"

@@ -34,10 +34,8 @@ from typing import Any, Final
 
 from web3.exceptions import Web3RPCError
 
-from registry import canon, merkle
-
 # Unchanged by the streaming audit: shared, not copied (the reference differs where the audit changed).
-from registry.audit import (
+from registry.audit.run import (
     ExpectedEntry,
     HashedFile,
     _BatchState,
@@ -48,13 +46,14 @@ from registry.audit import (
     _index_of,
     _SnapshotBatch,
 )
-from registry.chain import BatchInfo, Chain, utc_iso
+from registry.chain.client import BatchInfo, Chain, utc_iso
+from registry.core import canon, merkle
+from registry.core.records import ZERO_HASH, ProofBundle, RecordId
 from registry.errors import InputError, RecordIdError, RegistryError
-from registry.indexer import Index, IndexedLeaf
-from registry.ingest import collect_files
-from registry.records import ZERO_HASH, ProofBundle, RecordId
-from registry.store import Store
-from registry.verify import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
+from registry.files.ingest import collect_files
+from registry.indexer.sync import Index, IndexedLeaf
+from registry.store.outbox import Store
+from registry.verify.verdicts import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
 
 MISSING: Final = "MISSING"
 REPORT_FORMAT: Final = "ipreg-audit-v1"
@@ -268,7 +267,7 @@ class AuditReport:
 
 
 class SnapshotReader:
-    """A :class:`registry.verify.ChainReader` over one block, cached per batch.
+    """A :class:`registry.verify.verdicts.ChainReader` over one block, cached per batch.
 
     One ``batchOf`` per (office, root) and one ``isAuthorisedAt`` per (office, signer, block); Merkle proofs are
     checked locally. Leaf revocations come from the index when it has reached the snapshot block,

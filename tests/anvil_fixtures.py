@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from registry.errors import ConfigError
-from registry.localchain import LocalChain, free_port
+from registry.node.anvil import LocalChain, free_port
 
 
 @dataclass(frozen=True)

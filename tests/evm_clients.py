@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from registry.chain import Chain, dev_account
+from registry.chain.client import Chain, dev_account
 from registry.errors import NodeUnavailableError
-from registry.localchain import DEV_MNEMONIC, LOCAL_CHAIN_DIR, free_port, rpc_call
+from registry.node.anvil import DEV_MNEMONIC, LOCAL_CHAIN_DIR, free_port, rpc_call
 
 GANACHE_CLI = LOCAL_CHAIN_DIR / "node_modules" / "ganache" / "dist" / "node" / "cli.js"
 #: Ganache 7.9's newest hardfork.

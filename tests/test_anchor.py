@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from registry import canon
-from registry.anchor import Anchorer, reveal_bundle
-from registry.chain import Chain, connect, dev_account, dev_signer
+from registry.anchor.pipeline import Anchorer, reveal_bundle
+from registry.chain.client import Chain, connect, dev_account, dev_signer
 from registry.config import EMBEDDED
+from registry.core import canon
+from registry.core.merkle import keccak
+from registry.core.records import SEALED, ProofBundle
 from registry.errors import ContractRevertError, InputError
-from registry.ingest import prepare_files
-from registry.merkle import keccak
-from registry.records import SEALED, ProofBundle
-from registry.samples import generate_gazette
-from registry.store import Store
-from registry.verify import SUPERSEDED, TAMPERED, VERIFIED, verify_bundle, verify_file
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import prepare_files
+from registry.store.outbox import Store
+from registry.verify.verdicts import SUPERSEDED, TAMPERED, VERIFIED, verify_bundle, verify_file
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_new_content_for_a_known_id_is_a_new_version_committing_to_the_old_leaf(
 
 
 def _rid(text: str):  # type: ignore[no-untyped-def]
-    from registry.records import RecordId
+    from registry.core.records import RecordId
 
     return RecordId.parse(text)
 

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.anchor import Anchorer, Intake, batch_bundles, bundle_name, stage_input
-from registry.bundles import (
+from registry.anchor.bundles import (
     PARALLEL_BUNDLES,
     BatchRenderer,
     BundleWriter,
@@ -21,15 +20,16 @@ from registry.bundles import (
     pick_from_archive,
     proof_texts,
 )
-from registry.chain import Chain, connect, dev_signer
+from registry.anchor.pipeline import Anchorer, Intake, batch_bundles, bundle_name, stage_input
+from registry.chain.client import Chain, connect, dev_signer
 from registry.config import EMBEDDED
+from registry.core.merkle import MerkleTree, keccak
+from registry.core.records import LeafValue, ProofBundle
 from registry.errors import InputError
-from registry.ingest import StageOptions, iter_files, start_workers, stream_staged
-from registry.merkle import MerkleTree, keccak
-from registry.records import LeafValue, ProofBundle
-from registry.samples import generate_gazette
-from registry.store import Store
-from registry.verify import TAMPERED, VERIFIED, verify_file
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import StageOptions, iter_files, start_workers, stream_staged
+from registry.store.outbox import Store
+from registry.verify.verdicts import TAMPERED, VERIFIED, verify_file
 
 HEX32 = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
 

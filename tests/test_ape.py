@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.chain import artifact
-from registry.localchain import find_anvil, free_port, rpc_call
+from registry.chain.client import artifact
+from registry.node.anvil import find_anvil, free_port, rpc_call
 
 ROOT = Path(__file__).resolve().parent.parent
 APE = ROOT / "scripts" / "ape"

@@ -18,14 +18,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from registry import merkle
 from registry.api import ServiceSettings, create_app
-from registry.chain import Chain, connect
+from registry.chain.client import Chain, connect
 from registry.config import Settings
-from registry.records import ProofBundle
-from registry.samples import generate_gazette
-from registry.store import Store
-from registry.tokens import create_token, office_for_token, token_hash
+from registry.core import merkle
+from registry.core.records import ProofBundle
+from registry.evaluate.samples import generate_gazette
+from registry.store.outbox import Store
+from registry.store.tokens import create_token, office_for_token, token_hash
 
 LIMIT = 256 * 1024
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

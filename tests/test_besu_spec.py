@@ -1,7 +1,7 @@
 """The Besu QBFT specification in local-chain/besu/ parses and agrees with the genesis TOML.
 
 Besu cannot run here; what can be checked is that the committed files are exactly what
-``registry.besu`` derives, that validators are the offices (one node each, addresses from the node
+``registry.chain.besu`` derives, that validators are the offices (one node each, addresses from the node
 public keys), that only the genesis accounts may transact, that gas is free and blocks come every
 2-5 s, and that the network's EVM (London) runs the build the genesis asks for (``paris``: no
 opcode newer than London; deployed on anvil ``--hardfork london`` in test_deploy_cli.py).
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from eth_keys.datatypes import PublicKey
 
-from registry.besu import (
+from registry.chain.besu import (
     MILESTONES,
     QBFT_MIX_HASH,
     Network,
@@ -26,8 +26,8 @@ from registry.besu import (
     network_files,
     write_network,
 )
-from registry.genesis import Genesis, GenesisError
-from registry.toolchain import REPO_ROOT
+from registry.chain.genesis import Genesis, GenesisError
+from registry.node.toolchain import REPO_ROOT
 
 BESU = REPO_ROOT / "local-chain" / "besu"
 NETWORK = BESU / "network.toml"

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry import canon
+from registry.core import canon
 from registry.errors import CanonicalizationError
 
 X = canon.XML_C14N2_V1  # the frozen v1 methods: verification must keep computing them
@@ -742,7 +742,7 @@ def test_deep_json_is_refused_when_the_recursion_limit_is_high(data: str, tmp_pa
     # Run in a child process: failing this test means a segmentation fault.
     code = (
         "import sys; sys.setrecursionlimit(100_000)\n"
-        "from registry import canon\n"
+        "from registry.core import canon\n"
         "from registry.errors import CanonicalizationError\n"
         f"data = ({data}).encode()\n"
         "try:\n"

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry import canon
+from registry.core import canon
 
 
 def reference_c14n2(data: bytes) -> bytes:

@@ -22,10 +22,10 @@ import rfc8785
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry import canon
+from registry.core import canon
+from registry.core.st96 import ELEMENT_ONLY
 from registry.errors import CanonicalizationError
-from registry.samples import iter_gazette
-from registry.st96_content import ELEMENT_ONLY
+from registry.evaluate.samples import iter_gazette
 
 X = canon.XML_C14N2
 J = canon.JSON_JCS

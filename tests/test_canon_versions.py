@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from registry import canon
-from registry.anchor import Anchorer
-from registry.chain import Chain, connect, dev_signer
+from registry.anchor.pipeline import Anchorer
+from registry.chain.client import Chain, connect, dev_signer
 from registry.config import EMBEDDED
+from registry.core import canon
+from registry.core.records import ProofBundle, RecordId
 from registry.errors import CanonicalizationError
-from registry.ingest import PreparedRecord, prepare_files
-from registry.records import ProofBundle, RecordId
-from registry.store import Store
-from registry.verify import TAMPERED, UNKNOWN, VERIFIED, verify_file
+from registry.files.ingest import PreparedRecord, prepare_files
+from registry.store.outbox import Store
+from registry.verify.verdicts import TAMPERED, UNKNOWN, VERIFIED, verify_file
 
 # v1 and v2 hash these differently: v1 dropped the indentation of unknown content, v1 rounded the number
 OLD_XML = b'<?xml version="1.0"?>\n<r xmlns="urn:x">\n  <s>The <b>first</b> <i>claim</i></s>\n</r>\n'

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from anvil_fixtures import AnvilNode
 
-from registry.samples import generate_gazette
+from registry.evaluate.samples import generate_gazette
 
 pytestmark = pytest.mark.anvil
 
@@ -111,7 +111,7 @@ def test_anchor_folder_verify_tamper_and_survive_restart(tmp_path: Path, env: di
 
 
 def test_chain_up_down_keeps_state(tmp_path: Path) -> None:
-    from registry.localchain import free_port
+    from registry.node.anvil import free_port
 
     env = {
         **os.environ,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from registry import canon
-from registry.records import LeafValue, ProofBundle
-from registry.samples import generate_gazette
+from registry.core import canon
+from registry.core.records import LeafValue, ProofBundle
+from registry.evaluate.samples import generate_gazette
 
 IPREG = Path(sys.executable).parent / "ipreg"
 CLOSED_PORT_RPC = "http://127.0.0.1:9"  # nothing listens there: a test never reaches a real node

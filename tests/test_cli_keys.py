@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from anvil_fixtures import AnvilNode
 
-from registry.samples import generate_gazette
+from registry.evaluate.samples import generate_gazette
 
 pytestmark = pytest.mark.anvil
 

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from registry.cli.common import make_progress
 from registry.cli.index_cmd import sync_line
-from registry.indexer import SyncResult
+from registry.indexer.sync import SyncResult
 
 
 @pytest.mark.parametrize("width", [60, 80, 120])

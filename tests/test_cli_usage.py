@@ -257,7 +257,7 @@ def test_console_script(argv: tuple[str, ...], tmp_path: Path) -> None:
 
 def test_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A bug deep inside a command (here: a forced one) still ends in one line and status 70."""
-    from registry import ingest
+    from registry.files import ingest
 
     def boom(*_a: object, **_k: object) -> None:
         raise ZeroDivisionError("forced")
@@ -270,7 +270,16 @@ def test_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert outcome.stderr.count("\n") == 1 and outcome.stderr.startswith("error: internal error ZeroDivisionError")
 
 
-HEAVY_MODULES = ("web3", "eth_account", "eth_tester", "fastapi", "uvicorn", "rich", "matplotlib", "registry.chain")
+HEAVY_MODULES = (
+    "web3",
+    "eth_account",
+    "eth_tester",
+    "fastapi",
+    "uvicorn",
+    "rich",
+    "matplotlib",
+    "registry.chain.client",
+)
 
 
 def test_command_registration_imports_no_heavy_module() -> None:

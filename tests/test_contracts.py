@@ -2,7 +2,7 @@
 
 Dev preset: account 0 deploys; accounts 1..5 are the signers of EP, US, JP, EM, WO; accounts 6..9 are
 funded outsiders. Rule: a strict majority of the active offices, at least 2, never more than the active
-count. Reverts are asserted by the exact typed error and its decoded values that ``registry.chain`` raises.
+count. Reverts are asserted by the exact typed error and its decoded values that ``registry.chain.client`` raises.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from registry import contract_errors as ce
-from registry.chain import (
+from registry.chain import reverts as ce
+from registry.chain.client import (
     ACTIONS,
     DEV_OFFICES,
     DEV_RULE,
@@ -32,9 +32,9 @@ from registry.chain import (
     dev_account,
     encode_payload,
 )
+from registry.core.merkle import MerkleTree, keccak
+from registry.core.records import LeafValue
 from registry.errors import ContractRevertError
-from registry.merkle import MerkleTree, keccak
-from registry.records import LeafValue
 
 EP, US, JP, EM, WO = (dev_account(i) for i in range(1, 6))
 DEPLOYER = dev_account(0)

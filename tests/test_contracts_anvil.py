@@ -19,14 +19,14 @@ import pytest
 from anvil_fixtures import AnvilNode
 from web3 import Web3
 
-from registry.anchor import Anchorer
-from registry.chain import Chain, connect, dev_account, dev_signer
-from registry.ingest import prepare_files
-from registry.merkle import MerkleTree, keccak
-from registry.records import LeafValue, ProofBundle
-from registry.samples import generate_gazette
-from registry.store import Store
-from registry.verify import REVOKED, UNAUTHORISED, VERIFIED, verify_bundle
+from registry.anchor.pipeline import Anchorer
+from registry.chain.client import Chain, connect, dev_account, dev_signer
+from registry.core.merkle import MerkleTree, keccak
+from registry.core.records import LeafValue, ProofBundle
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import prepare_files
+from registry.store.outbox import Store
+from registry.verify.verdicts import REVOKED, UNAUTHORISED, VERIFIED, verify_bundle
 
 pytestmark = pytest.mark.anvil
 

@@ -18,9 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from registry.chain import Chain, Deployment, GovernanceRule, connect, dev_account
-from registry.config import EMBEDDED
-from registry.deploy import (
+from registry.chain.client import Chain, Deployment, GovernanceRule, connect, dev_account
+from registry.chain.deploy import (
     DeploymentRecord,
     artifact_set,
     deploy,
@@ -28,8 +27,9 @@ from registry.deploy import (
     matching_set,
     verify_deployment,
 )
-from registry.genesis import Genesis, GenesisError, GenesisOffice
-from registry.toolchain import REPO_ROOT
+from registry.chain.genesis import Genesis, GenesisError, GenesisOffice
+from registry.config import EMBEDDED
+from registry.node.toolchain import REPO_ROOT
 
 EXAMPLE = REPO_ROOT / "local-chain" / "genesis.example.toml"
 

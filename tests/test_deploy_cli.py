@@ -20,10 +20,10 @@ from eth_account import Account
 from evm_clients import fund
 from web3 import Web3
 
-from registry.chain import Chain, connect, dev_account
-from registry.keys import create_keystore
-from registry.samples import generate_gazette
-from registry.toolchain import REPO_ROOT
+from registry.chain.client import Chain, connect, dev_account
+from registry.chain.keys import create_keystore
+from registry.evaluate.samples import generate_gazette
+from registry.node.toolchain import REPO_ROOT
 
 pytestmark = pytest.mark.anvil
 
@@ -142,7 +142,7 @@ def test_no_silent_replacement_and_the_old_deployment_stays_readable(tmp_path: P
 
 def test_example_genesis_on_its_own_chain(tmp_path: Path) -> None:
     """The committed example deploys unchanged on a London chain with its chain id (as local-chain/besu/ runs)."""
-    from registry.localchain import LocalChain, free_port
+    from registry.node.anvil import LocalChain, free_port
 
     chain_id = tomllib.loads(EXAMPLE.read_text())["chain_id"]
     node = LocalChain(tmp_path / "chain", free_port(), chain_id=chain_id, hardfork="london")  # Besu's EVM

@@ -362,15 +362,15 @@ def test_anvil_run_with_faults(tmp_path: Path) -> None:
 
 def test_exactly_once_check_catches_missing_and_duplicated_records(tmp_path: Path) -> None:
     """The count must fail when a record is accepted but never anchored, or anchored twice."""
-    from registry import merkle
-    from registry.chain import Chain, connect, dev_signer
+    from registry.chain.client import Chain, connect, dev_signer
+    from registry.core import merkle
+    from registry.core.records import LEAF_ENCODING, LeafValue
     from registry.evaluate.context import MANIFEST_BASE, Run
     from registry.evaluate.faults import exactly_once
     from registry.evaluate.pipeline import anchorer_for
-    from registry.ingest import prepare_files
-    from registry.records import LEAF_ENCODING, LeafValue
-    from registry.samples import generate_gazette
-    from registry.store import Store
+    from registry.evaluate.samples import generate_gazette
+    from registry.files.ingest import prepare_files
+    from registry.store.outbox import Store
 
     chain = Chain(connect("embedded"))
     chain.deploy_dev()
@@ -404,7 +404,8 @@ def test_exactly_once_check_catches_missing_and_duplicated_records(tmp_path: Pat
 
 def test_runtime_code_does_not_import_the_evaluation() -> None:
     code = (
-        "import sys, registry.cli, registry.api, registry.anchor, registry.verify, registry.audit;"
+        "import sys, registry.cli, registry.api, registry.anchor.pipeline, registry.verify.verdicts;"
+        "import registry.audit.run;"
         "registry.cli._register();"
         "print(sorted(m for m in sys.modules if m.startswith('registry.evaluate') or m.startswith('matplotlib')))"
     )

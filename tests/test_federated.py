@@ -35,11 +35,11 @@ from anvil_fixtures import AnvilNode
 from eth_account.signers.local import LocalAccount
 
 from registry.api import Service, ServiceSettings
-from registry.chain import Chain, Deployment, connect, dev_account, dev_signer
+from registry.chain.client import Chain, Deployment, connect, dev_account, dev_signer
+from registry.chain.keys import create_keystore, unlock
 from registry.config import Settings
-from registry.keys import create_keystore, unlock
-from registry.localchain import LocalChain, free_port
-from registry.samples import generate_gazette, iter_gazette
+from registry.evaluate.samples import generate_gazette, iter_gazette
+from registry.node.anvil import LocalChain, free_port
 
 OFFICES = ("EP", "US", "JP")
 KINDS = ("st96-patent", "st97-json", "pdf", "st96-trademark")

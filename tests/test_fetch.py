@@ -20,8 +20,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_indexer import make_office
 
-from registry.chain import Chain, connect, dev_signer
-from registry.fetch import (
+from registry.chain.client import Chain, connect, dev_signer
+from registry.core.merkle import MerkleTree
+from registry.core.records import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue
+from registry.indexer.fetch import (
     FetchError,
     FetchPolicy,
     content_address,
@@ -30,9 +32,7 @@ from registry.fetch import (
     is_public,
     parse_networks,
 )
-from registry.indexer import Index, Indexer
-from registry.merkle import MerkleTree
-from registry.records import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue
+from registry.indexer.sync import Index, Indexer
 
 LOOPBACK = parse_networks("127.0.0.0/8")
 

@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from registry.anchor import Anchorer
-from registry.chain import Chain, connect, dev_account, dev_signer
-from registry.fetch import FetchPolicy, parse_networks
-from registry.indexer import Index, Indexer, IndexStateError, ManifestError, SyncResult, read_manifest
-from registry.ingest import prepare_files
-from registry.merkle import MerkleTree
-from registry.records import LeafValue
-from registry.samples import generate_gazette
-from registry.store import Store
-from registry.verify import VERIFIED, verify_hash, verify_record_id
+from registry.anchor.pipeline import Anchorer
+from registry.chain.client import Chain, connect, dev_account, dev_signer
+from registry.core.merkle import MerkleTree
+from registry.core.records import LeafValue
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import prepare_files
+from registry.indexer.fetch import FetchPolicy, parse_networks
+from registry.indexer.sync import Index, Indexer, IndexStateError, ManifestError, SyncResult, read_manifest
+from registry.store.outbox import Store
+from registry.verify.verdicts import VERIFIED, verify_hash, verify_record_id
 
 TABLES = ("idx_meta", "idx_offices", "idx_signers", "idx_batches", "idx_revoked_leaves", "idx_leaves")
 

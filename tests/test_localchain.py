@@ -14,11 +14,11 @@ from eth_account import Account
 from typer.testing import CliRunner
 from web3 import HTTPProvider, Web3
 
-from registry import localchain
-from registry.chain import dev_account
+from registry.chain.client import dev_account
 from registry.cli.chain_cmd import app as chain_app
 from registry.errors import ConfigError
-from registry.localchain import CHAIN_ID, LocalChain, free_port, port_of, rpc_call
+from registry.node import anvil as localchain
+from registry.node.anvil import CHAIN_ID, LocalChain, free_port, port_of, rpc_call
 
 pytestmark = pytest.mark.anvil
 

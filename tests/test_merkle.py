@@ -1,6 +1,6 @@
 """Merkle trees and proofs: properties, equality with OpenZeppelin's StandardMerkleTree, on-chain checks.
 
-Leaves are hashed independently here (eth_abi + eth_utils.keccak) and compared with ``registry.merkle``;
+Leaves are hashed independently here (eth_abi + eth_utils.keccak) and compared with ``registry.core.merkle``;
 vectors produced by @openzeppelin/merkle-tree (``tests/vectors/oz_merkle.json``) must match exactly;
 proofs must verify in the deployed AnchorRegistry (OpenZeppelin's ``MerkleProof``).
 """
@@ -20,8 +20,8 @@ from eth_utils.crypto import keccak as eth_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.chain import Chain, connect, dev_account
-from registry.merkle import (
+from registry.chain.client import Chain, connect, dev_account
+from registry.core.merkle import (
     MerkleTree,
     encode_leaf_values,
     hash_pair,
@@ -29,7 +29,7 @@ from registry.merkle import (
     process_proof,
     verify,
 )
-from registry.records import LEAF_ENCODING, ZERO_HASH, LeafValue
+from registry.core.records import LEAF_ENCODING, ZERO_HASH, LeafValue
 
 VECTORS = Path(__file__).parent / "vectors" / "oz_merkle.json"
 TYPES = list(LEAF_ENCODING)

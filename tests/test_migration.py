@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from registry.anchor import Anchorer
-from registry.chain import Chain, GovernanceRule, connect, dev_account
+from registry.anchor.pipeline import Anchorer
+from registry.chain.client import Chain, GovernanceRule, connect, dev_account
+from registry.chain.deploy import deploy, verify_deployment
+from registry.chain.genesis import Genesis, GenesisOffice
 from registry.config import EMBEDDED
-from registry.deploy import deploy, verify_deployment
+from registry.core.records import ProofBundle
 from registry.errors import ConfigError, ContractRevertError
-from registry.genesis import Genesis, GenesisOffice
-from registry.ingest import prepare_files
-from registry.records import ProofBundle
-from registry.samples import generate_gazette
-from registry.store import Store
-from registry.verify import VERIFIED, verify_bundle
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import prepare_files
+from registry.store.outbox import Store
+from registry.verify.verdicts import VERIFIED, verify_bundle
 
 
 def genesis() -> Genesis:
@@ -101,7 +101,7 @@ def test_an_imposter_successor_does_not_verify() -> None:
 
 
 def test_the_indexer_follows_predecessor_and_successor(tmp_path: Path) -> None:
-    from registry.indexer import Index, Indexer
+    from registry.indexer.sync import Index, Indexer
 
     w3 = connect(EMBEDDED)
     old = Chain(w3)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from anvil_fixtures import AnvilNode
 
-from registry.chain import Chain, Deployment, connect
-from registry.samples import generate_gazette
-from registry.store import Store
+from registry.chain.client import Chain, Deployment, connect
+from registry.evaluate.samples import generate_gazette
+from registry.store.outbox import Store
 
 pytestmark = pytest.mark.anvil
 IPREG = str(Path(sys.executable).parent / "ipreg")
@@ -129,11 +129,11 @@ def test_node_down_fails_clearly_and_rerun_anchors(tmp_path: Path, anvil: AnvilN
 def test_stuck_transaction_is_replaced_with_higher_fees_and_anchored_once(tmp_path: Path, anvil: AnvilNode) -> None:
     import threading
 
-    from registry.anchor import Anchorer
-    from registry.chain import dev_signer
-    from registry.ingest import prepare_files
-    from registry.localchain import rpc_call
-    from registry.store import Store
+    from registry.anchor.pipeline import Anchorer
+    from registry.chain.client import dev_signer
+    from registry.files.ingest import prepare_files
+    from registry.node.anvil import rpc_call
+    from registry.store.outbox import Store
 
     chain = Chain(connect(anvil.rpc_url))
     chain.deploy_dev()
@@ -184,11 +184,11 @@ def test_stuck_transaction_is_replaced_with_higher_fees_and_anchored_once(tmp_pa
 def test_stuck_transaction_mined_while_being_replaced_is_anchored_once(tmp_path: Path, anvil: AnvilNode) -> None:
     """The race behind the old flake, made deterministic: the stuck transaction is mined just before its
     replacement is broadcast; the node refuses the replacement (nonce too low) and the run still succeeds."""
-    from registry.anchor import Anchorer
-    from registry.chain import dev_signer
-    from registry.ingest import prepare_files
-    from registry.localchain import rpc_call
-    from registry.store import Store
+    from registry.anchor.pipeline import Anchorer
+    from registry.chain.client import dev_signer
+    from registry.files.ingest import prepare_files
+    from registry.node.anvil import rpc_call
+    from registry.store.outbox import Store
 
     chain = Chain(connect(anvil.rpc_url))
     chain.deploy_dev()

@@ -20,19 +20,19 @@ from eth_account.signers.local import LocalAccount
 from evm_clients import Client, fund, ganache, hardhat
 from web3 import Web3
 
-from registry.anchor import Anchorer
-from registry.chain import Chain, GovernanceRule, connect, dev_account
+from registry.anchor.pipeline import Anchorer
+from registry.chain.client import Chain, GovernanceRule, connect, dev_account
+from registry.chain.deploy import deploy, verify_deployment
+from registry.chain.genesis import Genesis, GenesisOffice
 from registry.config import EMBEDDED
-from registry.deploy import deploy, verify_deployment
+from registry.core.merkle import keccak
+from registry.core.records import ProofBundle
 from registry.errors import ChainError
-from registry.genesis import Genesis, GenesisOffice
-from registry.ingest import prepare_files
-from registry.localchain import find_anvil
-from registry.merkle import keccak
-from registry.records import ProofBundle
-from registry.samples import generate_gazette
-from registry.store import Store
-from registry.verify import TAMPERED, VERIFIED, verify_bundle
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import prepare_files
+from registry.node.anvil import find_anvil
+from registry.store.outbox import Store
+from registry.verify.verdicts import TAMPERED, VERIFIED, verify_bundle
 
 OFFICES = (("EP", "European Patent Office"), ("US", "USPTO"), ("JP", "JPO"))
 

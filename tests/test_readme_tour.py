@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.localchain import free_port
+from registry.node.anvil import free_port
 
 pytestmark = pytest.mark.anvil
 

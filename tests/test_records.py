@@ -15,10 +15,8 @@ from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry import canon, merkle
-from registry.errors import BundleError, InputError, RecordIdError
-from registry.ingest import prepare_file
-from registry.records import (
+from registry.core import canon, merkle
+from registry.core.records import (
     BUNDLE_FORMAT,
     LEAF_ENCODING,
     SEALED,
@@ -33,8 +31,10 @@ from registry.records import (
     sealed_value,
     validate_st13,
 )
-from registry.samples import KINDS, generate_gazette, iter_gazette
-from registry.st3 import ST3_CODES
+from registry.core.st3 import ST3_CODES
+from registry.errors import BundleError, InputError, RecordIdError
+from registry.evaluate.samples import KINDS, generate_gazette, iter_gazette
+from registry.files.ingest import prepare_file
 
 OFFICES = st.sampled_from(sorted(ST3_CODES))
 NUMBERS = st.from_regex(r"(?:[A-Z]{1,3})?[1-9][0-9A-Z]{0,16}", fullmatch=True)  # canonical: no leading zero
@@ -781,7 +781,7 @@ def test_one_document_has_one_id_whatever_the_spelling(rid: RecordId, zeros: int
 
 
 def test_st3_list_is_complete_and_names_its_source() -> None:
-    import registry.st3 as st3
+    import registry.core.st3 as st3
 
     assert len(ST3_CODES) == 249 + 13
     for code in ("FM", "MH", "TW", "PS", "XN", "XU", "XV", "QZ", "GC", "IB", "WO", "EM", "EP"):

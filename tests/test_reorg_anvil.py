@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from registry.anchor import Anchorer
-from registry.chain import Chain, GovernanceRule, connect, dev_account
-from registry.deploy import deploy, verify_deployment
-from registry.genesis import Genesis, GenesisOffice
-from registry.indexer import Index, Indexer
-from registry.ingest import prepare_files
-from registry.localchain import LocalChain, free_port, rpc_call
-from registry.samples import generate_gazette
-from registry.store import Store
+from registry.anchor.pipeline import Anchorer
+from registry.chain.client import Chain, GovernanceRule, connect, dev_account
+from registry.chain.deploy import deploy, verify_deployment
+from registry.chain.genesis import Genesis, GenesisOffice
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import prepare_files
+from registry.indexer.sync import Index, Indexer
+from registry.node.anvil import LocalChain, free_port, rpc_call
+from registry.store.outbox import Store
 
 pytestmark = pytest.mark.anvil
 

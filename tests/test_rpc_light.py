@@ -1,4 +1,4 @@
-"""The light JSON-RPC reader (``registry.rpc``) against web3 on a real anvil node: the same answers.
+"""The light JSON-RPC reader (``registry.chain.light``) against web3 on a real anvil node: the same answers.
 
 What must never happen: the fast path of ``ipreg verify FILE --proof BUNDLE`` giving another verdict
 than the web3 path for any bundle (authentic, tampered content, altered proof, unknown root, revoked
@@ -14,16 +14,16 @@ from typing import Any, cast
 import pytest
 from anvil_fixtures import AnvilNode
 
-from registry.anchor import Anchorer, bundle_name, leaf_value_of
-from registry.chain import Chain, connect, dev_account, dev_signer
+from registry.anchor.pipeline import Anchorer, bundle_name, leaf_value_of
+from registry.chain.client import Chain, connect, dev_account, dev_signer
+from registry.chain.light import LightReader, checksum_address
+from registry.core.merkle import MerkleTree
+from registry.core.records import ProofBundle
 from registry.errors import ConfigError, NodeUnavailableError
-from registry.ingest import prepare_files
-from registry.merkle import MerkleTree
-from registry.records import ProofBundle
-from registry.rpc import LightReader, checksum_address
-from registry.samples import generate_gazette
-from registry.store import Store
-from registry.verify import LiveReader, verify_bundle
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import prepare_files
+from registry.store.outbox import Store
+from registry.verify.verdicts import LiveReader, verify_bundle
 
 pytestmark = pytest.mark.anvil
 

@@ -1,4 +1,4 @@
-"""Tests for the deterministic sample gazette generator (registry.samples)."""
+"""Tests for the deterministic sample gazette generator (registry.evaluate.samples)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.samples import (
+from registry.evaluate.samples import (
     KINDS,
     NS_COMMON,
     NS_PATENT,

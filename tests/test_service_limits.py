@@ -23,11 +23,11 @@ import pytest
 
 from registry.api import ServiceSettings, create_app
 from registry.api.server import RepeatFilter, build_server
-from registry.chain import Chain, Deployment, connect
+from registry.chain.client import Chain, Deployment, connect
 from registry.config import Settings
-from registry.localchain import free_port
-from registry.store import Store
-from registry.tokens import create_token
+from registry.node.anvil import free_port
+from registry.store.outbox import Store
+from registry.store.tokens import create_token
 
 HEADER_TIMEOUT = 0.5
 BODY_TIMEOUT = 0.8

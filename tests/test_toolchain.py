@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from registry.toolchain import (
+from registry.node.toolchain import (
     DEFAULT_EVM_VERSION,
     DEPLOYED_CONTRACTS,
     EVM_VERSIONS,

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from registry import canon
-from registry.anchor import Anchorer, bundle_name
-from registry.chain import Chain, connect, dev_signer
-from registry.ingest import prepare_file, prepare_files
-from registry.records import ProofBundle
-from registry.samples import generate_gazette
-from registry.store import Store
-from registry.verify import EXIT_CODES, MISMATCH, TAMPERED, VERIFIED, verify_file
+from registry.anchor.pipeline import Anchorer, bundle_name
+from registry.chain.client import Chain, connect, dev_signer
+from registry.core import canon
+from registry.core.records import ProofBundle
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import prepare_file, prepare_files
+from registry.store.outbox import Store
+from registry.verify.verdicts import EXIT_CODES, MISMATCH, TAMPERED, VERIFIED, verify_file
 
 IPREG = Path(sys.executable).parent / "ipreg"
 

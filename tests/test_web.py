@@ -19,11 +19,11 @@ import pytest
 import uvicorn
 
 from registry.api import ServiceSettings, create_app
-from registry.chain import Chain, connect
+from registry.chain.client import Chain, connect
 from registry.config import Settings
-from registry.samples import generate_gazette
-from registry.store import Store
-from registry.tokens import create_token
+from registry.evaluate.samples import generate_gazette
+from registry.store.outbox import Store
+from registry.store.tokens import create_token
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

@@ -21,12 +21,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from .. import __version__
-from ..chain import Chain
-from ..config import Settings
-from .errors import install_error_handlers
-from .limits import BodyLimitMiddleware, BodyLimits, SecurityHeadersMiddleware
-from .service import Service, ServiceSettings
+from registry import __version__
+from registry.api.errors import install_error_handlers
+from registry.api.limits import BodyLimitMiddleware, BodyLimits, SecurityHeadersMiddleware
+from registry.api.service import Service, ServiceSettings
+from registry.chain.client import Chain
+from registry.config import Settings
 
 __all__ = ["Service", "ServiceSettings", "create_app"]
 
@@ -72,8 +72,8 @@ def create_app(settings: Settings, chain: Chain | None = None, service: ServiceS
     app.add_middleware(BodyLimitMiddleware, limits=limits, uploads=svc.uploads)
     app.add_middleware(SecurityHeadersMiddleware)
 
-    from .. import web
-    from .routes import batches, health, manifests, offices, records, submissions, verify
+    from registry import web
+    from registry.api.routes import batches, health, manifests, offices, records, submissions, verify
 
     for module in (health, offices, submissions, batches, records, verify, manifests):
         app.include_router(module.router)

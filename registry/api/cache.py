@@ -1,7 +1,7 @@
 """Short-lived caches so that verifying by hash does not call the chain more than needed.
 
 - :class:`CachedReader` answers what a verification reads from the chain (a ``ChainReader`` of
-  :mod:`registry.verify`) from per-batch chain state kept for a few seconds: the batch as the
+  :mod:`registry.verify.verdicts`) from per-batch chain state kept for a few seconds: the batch as the
   contract stores it (office, signer, batch revocation) and the batch's revoked leaves. The
   Merkle proof itself is checked locally with the same algorithm as the contract.
 - :class:`BatchTrees` keeps the Merkle trees of recently used anchored batches, so a proof
@@ -17,12 +17,12 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from .. import merkle
-from ..anchor import leaf_value_of
-from ..chain import BatchInfo, Chain, utc_iso
-from ..errors import ChainError
-from ..records import ProofBundle
-from ..store import Store, StoredBatch, StoredRecord
+from registry.anchor.pipeline import leaf_value_of
+from registry.chain.client import BatchInfo, Chain, utc_iso
+from registry.core import merkle
+from registry.core.records import ProofBundle
+from registry.errors import ChainError
+from registry.store.outbox import Store, StoredBatch, StoredRecord
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -84,7 +84,7 @@ class BatchState:
 
 
 class CachedReader:
-    """A ``registry.verify.ChainReader`` over per-batch chain state cached for ``ttl`` seconds."""
+    """A ``registry.verify.verdicts.ChainReader`` over per-batch chain state cached for ``ttl`` seconds."""
 
     def __init__(self, chain: Chain, ttl: float = 5.0) -> None:
         self.chain = chain

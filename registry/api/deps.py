@@ -12,12 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from .. import canon
-from ..errors import AuthError, BundleError, CanonicalizationError, ForbiddenError, InputError, RecordIdError
-from ..ingest import PreparedRecord
-from ..records import ProofBundle, RecordId
-from .errors import MalformedJsonError, UnsupportedMediaTypeError
-from .schemas import (
+from registry.api.errors import MalformedJsonError, UnsupportedMediaTypeError
+from registry.api.schemas import (
     MANIFEST_NAME_PATTERN,
     OFFICE_PATTERN,
     RECORD_ID_PATTERN,
@@ -28,7 +24,11 @@ from .schemas import (
     RevokeRecord,
     VerifyByHash,
 )
-from .service import Service, check_hash
+from registry.api.service import Service, check_hash
+from registry.core import canon
+from registry.core.records import ProofBundle, RecordId
+from registry.errors import AuthError, BundleError, CanonicalizationError, ForbiddenError, InputError, RecordIdError
+from registry.files.ingest import PreparedRecord
 
 #: Most form fields a multipart request may carry (file, bundle, recordId, canonicalization ...).
 MAX_FORM_FIELDS = 8

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import AuthError, ConfigError, ForbiddenError, InputError, NodeUnavailableError, RegistryError
+from registry.errors import AuthError, ConfigError, ForbiddenError, InputError, NodeUnavailableError, RegistryError
 
 log = logging.getLogger("registry.api")
 

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import PayloadTooLargeError, RequestTimeoutError, TooBusyError, error_body
+from registry.api.errors import PayloadTooLargeError, RequestTimeoutError, TooBusyError, error_body
 
 #: Bodies of at most this size on the upload routes are "small" (a JSON hash or bundle): no upload slot.
 SMALL_BODY: Final = 64 * 1024

@@ -11,17 +11,17 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from ..anchor import RunResult
-from ..chain import utc_iso
-from ..st3 import ST3_CODES
-from ..store import StoredBatch, StoredRecord
-from ..verify import Verdict
-from .service import BatchView, Health, OfficeView, RecordView, Submission, VersionView
+from registry.anchor.pipeline import RunResult
+from registry.api.service import BatchView, Health, OfficeView, RecordView, Submission, VersionView
+from registry.chain.client import utc_iso
+from registry.core.st3 import ST3_CODES
+from registry.store.outbox import StoredBatch, StoredRecord
+from registry.verify.verdicts import Verdict
 
 HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
-#: A WIPO ST.3 code the registry knows (exactly the codes :func:`registry.st3.is_st3` accepts).
+#: A WIPO ST.3 code the registry knows (exactly the codes :func:`registry.core.st3.is_st3` accepts).
 OFFICE_PATTERN = "^(" + "|".join(sorted(ST3_CODES)) + ")$"
-#: ``OFFICE:NUMBER[:KIND]`` as :class:`registry.records.RecordId` accepts it in canonical (upper-case) form.
+#: ``OFFICE:NUMBER[:KIND]`` as :class:`registry.core.records.RecordId` accepts it in canonical (upper-case) form.
 RECORD_ID_PATTERN = "^(" + "|".join(sorted(ST3_CODES)) + r"):[0-9][0-9A-Z]{0,19}(:[A-Z][0-9]?)?$"
 ROOT_PATTERN = HASH_PATTERN
 MANIFEST_NAME_PATTERN = r"^0x[0-9a-fA-F]{64}\.json$"

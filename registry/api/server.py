@@ -31,7 +31,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import Server
 
-from .errors import error_body
+from registry.api.errors import error_body
 
 log = logging.getLogger("registry.api")
 

@@ -1,7 +1,7 @@
 """The service's state and operations: chain, per-thread stores, signers, caches, the batch and index loops.
 
 Routes call these methods; this module calls the registry's library (store queries, the
-:class:`~registry.anchor.Anchorer` outbox pipeline, :mod:`registry.verify`) and holds no SQL.
+:class:`~registry.anchor.pipeline.Anchorer` outbox pipeline, :mod:`registry.verify.verdicts`) and holds no SQL.
 Nothing here runs at import: :func:`registry.api.create_app` builds one :class:`Service`.
 """
 
@@ -27,21 +27,28 @@ from eth_account.signers.local import LocalAccount
 from starlette.concurrency import run_in_threadpool
 from web3 import EthereumTesterProvider
 
-from .. import canon, verify
-from ..anchor import Anchorer, RunResult, reveal_bundle
-from ..chain import Chain, Deployment, connect, utc_iso
-from ..config import EMBEDDED, Settings
-from ..errors import ChainError, ConfigError, ForbiddenError, InputError, NotFoundError, RegistryError
-from ..indexer import Index, IndexedBatch, Indexer, SyncResult
-from ..ingest import PreparedRecord
-from ..keys import load_signer
-from ..records import SEALED, ProofBundle, RecordId
-from ..st3 import is_st3
-from ..store import Store, StoredBatch, StoredRecord
-from ..tokens import office_for_token
-from .cache import BatchTrees, CachedReader, TtlCache
-from .errors import BatchInProgressError, NotAnchoredYetError, OfficeNotServedError, TooBusyError, public_message
-from .limits import Admission
+from registry.anchor.pipeline import Anchorer, RunResult, reveal_bundle
+from registry.api.cache import BatchTrees, CachedReader, TtlCache
+from registry.api.errors import (
+    BatchInProgressError,
+    NotAnchoredYetError,
+    OfficeNotServedError,
+    TooBusyError,
+    public_message,
+)
+from registry.api.limits import Admission
+from registry.chain.client import Chain, Deployment, connect, utc_iso
+from registry.chain.keys import load_signer
+from registry.config import EMBEDDED, Settings
+from registry.core import canon
+from registry.core.records import SEALED, ProofBundle, RecordId
+from registry.core.st3 import is_st3
+from registry.errors import ChainError, ConfigError, ForbiddenError, InputError, NotFoundError, RegistryError
+from registry.files.ingest import PreparedRecord
+from registry.indexer.sync import Index, IndexedBatch, Indexer, SyncResult
+from registry.store.outbox import Store, StoredBatch, StoredRecord
+from registry.store.tokens import office_for_token
+from registry.verify import verdicts as verify
 
 T = TypeVar("T")
 #: Seconds a health result is reused (so a burst of /health calls costs one probe).

@@ -1,7 +1,7 @@
 """The ``ipreg`` command: one Typer app, one module per command group; errors printed once.
 
 Exit statuses: 0 success (``verify``: VERIFIED), 1 bad input, configuration or chain error, 2 usage
-mistake (missing argument, unknown option, bad value), 3-8 verdicts (see ``registry.verify.EXIT_CODES``)
+mistake (missing argument, unknown option, bad value), 3-8 verdicts (see ``registry.verify.verdicts.EXIT_CODES``)
 and audit attention, 70 an internal error (a bug: please report it), 130 interrupted. Every failure is
 one ``error:`` line on stderr, never a traceback (``IPREG_DEBUG=1`` shows the traceback of an
 internal error).
@@ -18,7 +18,7 @@ from typing import Any
 
 import typer
 
-from ..errors import RegistryError
+from registry.errors import RegistryError
 
 #: Exit status of a usage mistake (as click uses).
 EXIT_USAGE = 2
@@ -43,7 +43,7 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
-    from . import (
+    from registry.cli import (
         anchor_cmd,
         audit_cmd,
         chain_cmd,
@@ -71,10 +71,10 @@ def _register() -> None:
     app.add_typer(chain_cmd.app, name="chain")
     app.add_typer(office_cmd.app, name="office")
     app.add_typer(deploy_cmd.app, name="deployment")
-    from . import revoke_cmd
+    from registry.cli import revoke_cmd
 
     app.add_typer(revoke_cmd.app, name="revoke")
-    from . import evaluate_cmd
+    from registry.cli import evaluate_cmd
 
     app.command("evaluate")(evaluate_cmd.evaluate)
 

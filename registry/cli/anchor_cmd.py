@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import ConfigError, InputError
-from ..st3 import is_st3
-from .common import (
+from registry.cli.common import (
     HomeOption,
     JsonFlag,
     RpcOption,
@@ -25,9 +23,11 @@ from .common import (
     progress_bar,
     settings,
 )
+from registry.core.st3 import is_st3
+from registry.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from ..staging import Intake
+    from registry.anchor.staging import Intake
 
 
 def anchor(
@@ -74,10 +74,10 @@ def anchor(
     The whole input is checked first: if any file cannot be anchored, every such file is listed and
     nothing is anchored (exit status 1), unless --skip-bad anchors the others (exit status 3).
     """
-    from ..bundles import ARCHIVE_FORMATS
-    from ..ingest import StageOptions, count_files, iter_files, load_manifest, start_workers
-    from ..records import RecordId
-    from ..staging import stage_input
+    from registry.anchor.bundles import ARCHIVE_FORMATS
+    from registry.anchor.staging import stage_input
+    from registry.core.records import RecordId
+    from registry.files.ingest import StageOptions, count_files, iter_files, load_manifest, start_workers
 
     started = time.perf_counter()
     office = office.upper()
@@ -101,8 +101,8 @@ def anchor(
         with progress_bar(show, total, "checking") as advance:
             intake = stage_input(store, iter_files(paths), options, advance, pool=pool)
         preload.join()
-        from ..anchor import Anchorer
-        from ..keys import load_signer
+        from registry.anchor.pipeline import Anchorer
+        from registry.chain.keys import load_signer
 
         if intake.files == 0:
             raise InputError(f"no files to anchor in {', '.join(str(p) for p in paths)}")
@@ -198,7 +198,7 @@ def _preload() -> None:
     """Import what anchoring needs (web3, eth-account: about a second) while the workers check files."""
     import importlib
 
-    for name in ("registry.anchor", "registry.keys"):
+    for name in ("registry.anchor.pipeline", "registry.chain.keys"):
         importlib.import_module(name)
 
 

@@ -9,23 +9,23 @@ from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import Settings
-from ..errors import ConfigError, InputError
-from ..st3 import is_st3
-from .common import HomeOption, JsonFlag, RpcOption, console, open_store, progress_bar, settings
-from .index_cmd import RegistryOption, index_chain
+from registry.cli.common import HomeOption, JsonFlag, RpcOption, console, open_store, progress_bar, settings
+from registry.cli.index_cmd import RegistryOption, index_chain
+from registry.config import Settings
+from registry.core.st3 import is_st3
+from registry.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # web3 (via audit, chain and indexer) is imported when the command runs
-    from ..audit import AuditReport
-    from ..chain import Chain
+    from registry.audit.run import AuditReport
+    from registry.chain.client import Chain
 
 _SHOWN = 20
 
 
 def _chain(s: Settings, registry: str | None, proofs: Path | None) -> Chain:
     """The local deployment, else ``--registry``, else the registry named by the first proof bundle."""
-    from ..chain import Chain, connect
-    from ..records import ProofBundle
+    from registry.chain.client import Chain, connect
+    from registry.core.records import ProofBundle
 
     if registry is not None or s.deployment_file.exists():
         return index_chain(s, registry)
@@ -37,7 +37,7 @@ def _chain(s: Settings, registry: str | None, proofs: Path | None) -> Chain:
 
 
 def _sync(s: Settings, chain: Chain) -> None:
-    from ..indexer import Indexer
+    from registry.indexer.sync import Indexer
 
     indexer = Indexer(s.store_file, chain, s.confirmations)
     try:
@@ -69,7 +69,7 @@ def audit(
 
     Exit status 0 only if every record verified and nothing expected is missing; 3 if any row needs attention.
     """
-    from ..audit import (
+    from registry.audit.run import (
         EXIT_ATTENTION,
         audit_feed,
         audit_folder,
@@ -77,7 +77,7 @@ def audit(
         default_workers,
         load_expected,
     )
-    from ..indexer import Index, has_index
+    from registry.indexer.sync import Index, has_index
 
     office = office.upper()
     if not is_st3(office):
@@ -115,7 +115,7 @@ def audit(
 
 def _write(report: AuditReport, json_report: Path | None, html_report: Path | None, as_json: bool) -> None:
     """The reports, each written whole or not at all; the JSON streamed from the spilled rows."""
-    from ..audit import render_html, write_atomic
+    from registry.audit.run import render_html, write_atomic
 
     if json_report is not None:
         report.save_json(json_report)

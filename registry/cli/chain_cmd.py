@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 import typer
 
-from ..config import EMBEDDED, Settings
-from ..errors import ConfigError
-from ..localchain import LocalChain, port_of
+from registry.config import EMBEDDED, Settings
+from registry.errors import ConfigError
+from registry.node.anvil import LocalChain, port_of
 
 app = typer.Typer(help="The local anvil node (local-chain/), state kept across down/up.")
 

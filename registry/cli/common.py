@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..config import Settings
+from registry.config import Settings
 
 if TYPE_CHECKING:  # web3 (via chain) and rich are imported on first use, not when the CLI starts
     from rich.console import Console
 
-    from ..chain import Chain
-    from ..store import Store
+    from registry.chain.client import Chain
+    from registry.store.outbox import Store
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 RpcOption = Annotated[str | None, typer.Option("--rpc-url", help="JSON-RPC endpoint (default $IPREG_RPC_URL).")]
@@ -52,7 +52,7 @@ def settings(home: Path | None = None, **overrides: Any) -> Settings:
 
 def open_chain(s: Settings, need_deployment: bool = True) -> Chain:
     """Connected client bound to the recorded deployment."""
-    from ..chain import Chain, Deployment, connect
+    from registry.chain.client import Chain, Deployment, connect
 
     w3 = connect(s.rpc_url)
     if not need_deployment:
@@ -64,7 +64,7 @@ def open_chain(s: Settings, need_deployment: bool = True) -> Chain:
 
 def open_store(s: Settings) -> Store:
     """The local store."""
-    from ..store import Store
+    from registry.store.outbox import Store
 
     return Store(s.store_file)
 

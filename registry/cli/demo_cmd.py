@@ -18,7 +18,7 @@ def demo(
 ) -> None:
     """Deploy on an in-process EVM, anchor a sample EP gazette, verify a record and a tampered copy."""
     if count < 1:
-        from ..errors import InputError
+        from registry.errors import InputError
 
         raise InputError(f"--count must be at least 1, got {count}")
     if out is not None:
@@ -30,14 +30,14 @@ def demo(
 
 def _demo(out: Path, count: int, keep: bool) -> None:
     """The demo's story, with its files in ``out`` (removed afterwards unless ``keep``)."""
-    from ..anchor import Anchorer, bundle_name
-    from ..chain import Chain, connect, dev_signer
-    from ..config import EMBEDDED
-    from ..ingest import collect_files, prepare_files
-    from ..records import ProofBundle
-    from ..samples import generate_gazette
-    from ..store import Store
-    from ..verify import verify_file
+    from registry.anchor.pipeline import Anchorer, bundle_name
+    from registry.chain.client import Chain, connect, dev_signer
+    from registry.config import EMBEDDED
+    from registry.core.records import ProofBundle
+    from registry.evaluate.samples import generate_gazette
+    from registry.files.ingest import collect_files, prepare_files
+    from registry.store.outbox import Store
+    from registry.verify.verdicts import verify_file
 
     out.mkdir(parents=True, exist_ok=True)
     say = typer.echo

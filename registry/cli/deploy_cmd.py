@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..config import EMBEDDED
-from ..errors import ConfigError
-from ..toolchain import EVM_VERSIONS
-from .common import HomeOption, JsonFlag, RpcOption, emit_json, settings
+from registry.cli.common import HomeOption, JsonFlag, RpcOption, emit_json, settings
+from registry.config import EMBEDDED
+from registry.errors import ConfigError
+from registry.node.toolchain import EVM_VERSIONS
 
 if TYPE_CHECKING:  # web3 (via chain and deploy) is imported when a command runs, not at start-up
-    from ..chain import Deployment
-    from ..deploy import DeploymentRecord, DeployStep
+    from registry.chain.client import Deployment
+    from registry.chain.deploy import DeploymentRecord, DeployStep
 
 GenesisOption = Annotated[
     Path | None,
@@ -64,12 +64,12 @@ def deploy(
     as_json: JsonFlag = False,
 ) -> None:
     """Deploy OfficeRegistry and AnchorRegistry (dev preset on a local chain, or --genesis FILE) and record it."""
-    from ..chain import Chain, Deployment, connect, dev_account
-    from ..deploy import LOCAL_CHAIN_IDS
-    from ..deploy import deploy as deploy_registry
-    from ..deployment_history import archive, holdings
-    from ..genesis import Genesis
-    from ..keys import load_keystore
+    from registry.chain.client import Chain, Deployment, connect, dev_account
+    from registry.chain.deploy import LOCAL_CHAIN_IDS
+    from registry.chain.deploy import deploy as deploy_registry
+    from registry.chain.genesis import Genesis
+    from registry.chain.history import archive, holdings
+    from registry.chain.keys import load_keystore
 
     s = settings(home, rpc_url=rpc_url, keystore=keystore)
     genesis = Genesis.load(genesis_file) if genesis_file is not None else Genesis.dev()
@@ -132,8 +132,8 @@ def deploy(
 
 
 def _load(s_home: Path | None, deployment_file: Path | None) -> tuple[Path, Deployment, DeploymentRecord | None]:
-    from ..chain import Deployment
-    from ..deploy import DeploymentRecord
+    from registry.chain.client import Deployment
+    from registry.chain.deploy import DeploymentRecord
 
     s = settings(s_home)
     path = deployment_file or s.deployment_file
@@ -171,9 +171,9 @@ def verify(
     as_json: JsonFlag = False,
 ) -> None:
     """Check the chain holds the shipped code with this genesis; exit 0 only if every check passes (else 2)."""
-    from ..chain import Chain, Deployment, connect
-    from ..deploy import DeploymentRecord, verify_deployment
-    from ..genesis import Genesis
+    from registry.chain.client import Chain, Deployment, connect
+    from registry.chain.deploy import DeploymentRecord, verify_deployment
+    from registry.chain.genesis import Genesis
 
     s = settings(home, rpc_url=rpc_url)
     genesis = Genesis.load(genesis_file) if genesis_file is not None else None
@@ -195,7 +195,7 @@ def verify(
 @app.command("history")
 def list_history(home: HomeOption = None, as_json: JsonFlag = False) -> None:
     """Deployments this data directory used before (replaced by `ipreg deploy --replace`), oldest first."""
-    from ..deployment_history import history
+    from registry.chain.history import history
 
     s = settings(home)
     rows = [

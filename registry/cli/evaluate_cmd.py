@@ -21,10 +21,10 @@ def evaluate(
     seed: Annotated[int | None, typer.Option("--seed", help="Workload seed (default: the scenario's).")] = None,
 ) -> None:
     """Run a scenario end to end on a test chain and write the evaluation report."""
-    from ..evaluate.report import headline
-    from ..evaluate.runner import PHASES
-    from ..evaluate.runner import evaluate as run_evaluation
-    from ..evaluate.scenario import load_scenario
+    from registry.evaluate.report import headline
+    from registry.evaluate.runner import PHASES
+    from registry.evaluate.runner import evaluate as run_evaluation
+    from registry.evaluate.scenario import load_scenario
 
     if seed is not None and not 0 <= seed < 2**63:
         raise typer.BadParameter("--seed must be between 0 and 2**63-1", param_hint="--seed")

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ..canon import CANONICALIZATIONS
-from ..errors import InputError
-from .common import JsonFlag, emit_json
+from registry.cli.common import JsonFlag, emit_json
+from registry.core.canon import CANONICALIZATIONS
+from registry.errors import InputError
 
 
 def hash_files(
@@ -20,8 +20,8 @@ def hash_files(
     as_json: JsonFlag = False,
 ) -> None:
     """Print the canonical content hash (and record id, if any) of each file."""
-    from ..canon import canonicalization_for, content_hash
-    from ..ingest import prepare_file
+    from registry.core.canon import canonicalization_for, content_hash
+    from registry.files.ingest import prepare_file
 
     rows: list[dict[str, str | None]] = []
     for path in files:

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import Settings
-from ..errors import ConfigError
-from .common import HomeOption, JsonFlag, RpcOption, console, emit_json, open_chain, progress_bar, settings
+from registry.cli.common import HomeOption, JsonFlag, RpcOption, console, emit_json, open_chain, progress_bar, settings
+from registry.config import Settings
+from registry.errors import ConfigError
 
 if TYPE_CHECKING:  # web3 (via chain and indexer) is imported when a command runs
-    from ..chain import Chain
-    from ..indexer import SyncResult
+    from registry.chain.client import Chain
+    from registry.indexer.sync import SyncResult
 
 app = typer.Typer(
     help="The local index of the registry's events (offices, signers, batches, records).",
@@ -32,7 +32,7 @@ ConfirmationsOption = Annotated[
 
 def index_chain(s: Settings, registry: str | None = None) -> Chain:
     """The chain to index: the local deployment, or the AnchorRegistry at ``registry`` (an auditor's case)."""
-    from ..chain import Chain, connect
+    from registry.chain.client import Chain, connect
 
     if registry is not None:
         return Chain.for_registry(connect(s.rpc_url), registry, s.rpc_retries)
@@ -50,7 +50,7 @@ def _run(
     home: Path | None,
     as_json: bool,
 ) -> None:
-    from ..indexer import Indexer
+    from registry.indexer.sync import Indexer
 
     s = settings(home, rpc_url=rpc_url, confirmations=confirmations)
     chain = index_chain(s, registry)
@@ -130,7 +130,7 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Cursor, chain head and what the index holds."""
-    from ..indexer import Indexer
+    from registry.indexer.sync import Indexer
 
     s = settings(home, rpc_url=rpc_url)
     indexer = Indexer(s.store_file, index_chain(s, registry), s.confirmations)

@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import InputError, RegistryError
-from ..st3 import is_st3
-from .common import HomeOption, RpcOption, console, settings
+from registry.cli.common import HomeOption, RpcOption, console, settings
+from registry.core.st3 import is_st3
+from registry.errors import InputError, RegistryError
 
 if TYPE_CHECKING:
-    from ..chain import Chain, Deployment
-    from ..config import Settings
+    from registry.chain.client import Chain, Deployment
+    from registry.config import Settings
 
 
 def _office_commands() -> set[str]:
     """Names of the ``ipreg office`` subcommands (some are added by other modules)."""
-    from .office_cmd import app
+    from registry.cli.office_cmd import app
 
     return {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
 
@@ -48,7 +48,7 @@ def keystore(
     """Create a new key in an encrypted keystore (password: $IPREG_PASSWORD_FILE, $IPREG_KEYSTORE_PASSWORD,
     a prompt, or one line on stdin). Prints the address on stdout, where the key is and what it needs on
     stderr; never the private key."""
-    from ..keys import create_keystore, create_office_keystore, new_password, working_key
+    from registry.chain.keys import create_keystore, create_office_keystore, new_password, working_key
 
     code = office.upper()
     if not is_st3(code):
@@ -71,7 +71,7 @@ def _chain_or_none(s: Settings) -> tuple[Chain | None, Deployment | None]:
     """The recorded deployment and its chain, or None where there is none or the node is down."""
     if not s.deployment_file.exists():
         return None, None
-    from ..chain import Chain, Deployment, connect
+    from registry.chain.client import Chain, Deployment, connect
 
     try:
         deployment = Deployment.load(s.deployment_file)
@@ -92,7 +92,7 @@ def _next_steps(
     fund: bool,
 ) -> list[str]:
     """What the new key needs before it can sign, fitted to the office's state."""
-    from ..keys import fund_from_dev_account, is_local_dev_chain
+    from registry.chain.keys import fund_from_dev_account, is_local_dev_chain
 
     commands = _office_commands()
     steps: list[str] = []

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import InputError
-from ..governance import ACTIONS
-from ..st3 import is_st3
-from . import keystore_cmd
-from .common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, settings
+from registry.cli import keystore_cmd
+from registry.cli.common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, settings
+from registry.core.contract import ACTIONS
+from registry.core.st3 import is_st3
+from registry.errors import InputError
 
 if TYPE_CHECKING:  # web3 (via chain) and eth-account are imported when a command runs
     from eth_account.signers.local import LocalAccount
 
-    from ..chain import Chain
+    from registry.chain.client import Chain
 
 app = typer.Typer(help="Offices, governance, signers and keystores.", no_args_is_help=True)
 
@@ -45,7 +45,7 @@ def _address(text: str) -> str:
 def _acting(
     rpc_url: str | None, home: Path | None, office: str, keystore: Path | None = None
 ) -> tuple[Chain, LocalAccount]:
-    from ..keys import load_signer
+    from registry.chain.keys import load_signer
 
     s = settings(home, rpc_url=rpc_url, **({"keystore": keystore} if keystore else {}))
     chain = open_chain(s)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import HomeOption, RpcOption, open_chain, open_store, settings
+from registry.cli.common import HomeOption, RpcOption, open_chain, open_store, settings
 
 
 def reveal(
@@ -18,8 +18,8 @@ def reveal(
     home: HomeOption = None,
 ) -> None:
     """Write a proof bundle with the salt revealed; `ipreg verify FILE --proof OUT` then checks it."""
-    from ..anchor import reveal_bundle
-    from ..records import RecordId
+    from registry.anchor.pipeline import reveal_bundle
+    from registry.core.records import RecordId
 
     s = settings(home, rpc_url=rpc_url)
     rid = str(RecordId.parse(record_id))

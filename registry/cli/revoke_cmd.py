@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from ..errors import InputError
-from ..keys import load_signer
-from ..records import ProofBundle
-from .common import HomeOption, RpcOption, open_chain, settings
+from registry.chain.keys import load_signer
+from registry.cli.common import HomeOption, RpcOption, open_chain, settings
+from registry.core.records import ProofBundle
+from registry.errors import InputError
 
 app = typer.Typer(help="Revoke a batch or a record of your office.", no_args_is_help=True)
 

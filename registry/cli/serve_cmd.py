@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import typer
 
-from ..errors import InputError
-from .common import HomeOption, RpcOption, settings
+from registry.cli.common import HomeOption, RpcOption, settings
+from registry.errors import InputError
 
 
 def default_public_url(host: str, port: int) -> str:
@@ -96,8 +96,8 @@ def serve(
 ) -> None:
     """Serve the REST API (/v1, /openapi.json, /health) and the verifier and office pages."""
     check_listen(host, port)
-    from ..api import ServiceSettings, create_app
-    from ..api.server import build_server
+    from registry.api import ServiceSettings, create_app
+    from registry.api.server import build_server
 
     s = settings(home, rpc_url=rpc_url)
     try:

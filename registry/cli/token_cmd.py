@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ..tokens import create_token, list_tokens, revoke_token
-from .common import HomeOption, JsonFlag, emit_json, open_store, settings
+from registry.cli.common import HomeOption, JsonFlag, emit_json, open_store, settings
+from registry.store.tokens import create_token, list_tokens, revoke_token
 
 app = typer.Typer(help="API tokens of the offices (for `ipreg serve` writes).", no_args_is_help=True)
 

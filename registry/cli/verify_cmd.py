@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from ..errors import ConfigError, InputError
-from .common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, open_store, settings
+from registry.cli.common import HomeOption, JsonFlag, RpcOption, emit_json, open_chain, open_store, settings
+from registry.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # web3 (via chain, verify's chain lookups) is imported only where needed
-    from ..chain import Chain
-    from ..records import ProofBundle
-    from ..store import Store
-    from ..verify import Verdict
+    from registry.chain.client import Chain
+    from registry.core.records import ProofBundle
+    from registry.store.outbox import Store
+    from registry.verify.verdicts import Verdict
 
 _HASH = re.compile(r"0x[0-9a-f]{64}")
 
@@ -43,9 +43,9 @@ def verify(
         raise InputError("give one of FILE, --hash or --record")
     if file is None and proof is None and content_hash is None and record_id is None:
         raise InputError("nothing to verify: give FILE, --proof BUNDLE, --hash 0x… or --record OFFICE:NUMBER[:KIND]")
-    from ..bundles import is_archive, pick_from_archive
-    from ..records import ProofBundle
-    from ..verify import EXIT_CODES, mismatch
+    from registry.anchor.bundles import is_archive, pick_from_archive
+    from registry.core.records import ProofBundle
+    from registry.verify.verdicts import EXIT_CODES, mismatch
 
     s = settings(home, rpc_url=rpc_url)
     data = _read(file) if file is not None else b""  # bad input fails before any network call
@@ -65,7 +65,7 @@ def verify(
             raise typer.Exit(EXIT_CODES[found.verdict])
         verdict = _with_bundle(s.rpc_url, s.rpc_retries, store, bundle, file, data, content_hash)
     else:
-        from ..verify import verify_file, verify_hash, verify_record_id
+        from registry.verify.verdicts import verify_file, verify_hash, verify_record_id
 
         if not s.deployment_file.exists():
             raise ConfigError("no proof bundle and no local deployment: give --proof BUNDLE")
@@ -93,19 +93,19 @@ def _with_bundle(
     content_hash: str | None,
 ) -> Verdict:
     """The verdict of a bundle (and its file). Without a local store, over the light JSON-RPC reader."""
-    from ..verify import verify_bundle, verify_file
+    from registry.verify.verdicts import verify_bundle, verify_file
 
     if store is None and rpc_url.startswith(("http://", "https://")):
         # An auditor's case: nothing but the bundle and the endpoint; no web3 import (fast start-up).
-        from ..rpc import LightReader
-        from ..verify import file_content_hash
+        from registry.chain.light import LightReader
+        from registry.verify.verdicts import file_content_hash
 
         reader = LightReader(rpc_url, bundle.registry, retries)
         digest = content_hash.lower() if content_hash else None
         if file is not None:
             digest = file_content_hash(data, bundle)
         return verify_bundle(cast("Chain", None), bundle, digest, None, reader)  # type: ignore[arg-type]
-    from ..chain import Chain, connect
+    from registry.chain.client import Chain, connect
 
     chain = Chain.for_registry(connect(rpc_url), bundle.registry, retries)
     if file is not None:

@@ -13,7 +13,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3.types import Wei
 
-from ..chain import Chain, TxResult, dev_account
+from registry.chain.client import Chain, TxResult, dev_account
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,16 +20,16 @@ import httpx
 from eth_typing import HexStr
 from eth_utils.abi import get_abi_output_types
 
-from ..anchor import reveal_bundle
-from ..audit import audit_folder
-from ..canon import content_hash
-from ..chain import office_bytes
-from ..errors import ConfigError
-from ..localchain import LOCAL_CHAIN_DIR
-from ..records import LEAF_ENCODING, SEALED, ProofBundle
-from ..verify import VERIFIED, verify_bundle, verify_file
-from .context import Run
-from .pipeline import OfficeRun
+from registry.anchor.pipeline import reveal_bundle
+from registry.audit.run import audit_folder
+from registry.chain.client import office_bytes
+from registry.core.canon import content_hash
+from registry.core.records import LEAF_ENCODING, SEALED, ProofBundle
+from registry.errors import ConfigError
+from registry.evaluate.context import Run
+from registry.evaluate.pipeline import OfficeRun
+from registry.node.anvil import LOCAL_CHAIN_DIR
+from registry.verify.verdicts import VERIFIED, verify_bundle, verify_file
 
 OZ_MERKLE = LOCAL_CHAIN_DIR / "node_modules" / "@openzeppelin" / "merkle-tree" / "dist" / "index.js"
 _OZ_SCRIPT = """

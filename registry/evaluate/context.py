@@ -13,9 +13,9 @@ from typing import Any
 
 from web3 import Web3
 
-from ..chain import Chain, connect
-from ..localchain import LocalChain, rpc_call
-from .scenario import Scenario
+from registry.chain.client import Chain, connect
+from registry.evaluate.scenario import Scenario
+from registry.node.anvil import LocalChain, rpc_call
 
 #: Manifests are published (in the scenario) under this base URL; the files live in ``<work>/home/manifests``.
 MANIFEST_BASE = "https://register.example.org/ipreg"

@@ -14,12 +14,12 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_typing import HexStr
 
-from .. import merkle
-from ..chain import TxResult, dev_signer
-from ..errors import ChainError
-from ..records import LEAF_ENCODING, ZERO_HASH, LeafValue
-from .context import PRICING_BASE, Run
-from .eas import EAS
+from registry.chain.client import TxResult, dev_signer
+from registry.core import merkle
+from registry.core.records import LEAF_ENCODING, ZERO_HASH, LeafValue
+from registry.errors import ChainError
+from registry.evaluate.context import PRICING_BASE, Run
+from registry.evaluate.eas import EAS
 
 
 @dataclass(frozen=True, slots=True)

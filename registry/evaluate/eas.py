@@ -21,9 +21,9 @@ from eth_typing import HexStr
 from web3 import Web3
 from web3.contract import Contract
 
-from ..chain import Chain, TxResult
-from ..errors import ConfigError
-from ..localchain import LOCAL_CHAIN_DIR
+from registry.chain.client import Chain, TxResult
+from registry.errors import ConfigError
+from registry.node.anvil import LOCAL_CHAIN_DIR
 
 EAS_PACKAGE = "@ethereum-attestation-service/eas-contracts"
 OZ_ALIAS = "@openzeppelin/contracts-5.3.0"

@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import RegistryError
-from ..ingest import prepare_files
-from ..store import Store
-from .context import MANIFEST_BASE, PRICING_BASE, Run, hex32, manifest_path
-from .pipeline import anchorer_for
-from .scenario import Event
-from .workload import office_records
+from registry.errors import RegistryError
+from registry.evaluate.context import MANIFEST_BASE, PRICING_BASE, Run, hex32, manifest_path
+from registry.evaluate.pipeline import anchorer_for
+from registry.evaluate.scenario import Event
+from registry.evaluate.workload import office_records
+from registry.files.ingest import prepare_files
+from registry.store.outbox import Store
 
 
 def _fault_batch(run: Run) -> int:
@@ -180,8 +180,8 @@ def exactly_once(run: Run) -> dict[str, Any]:
     roots: dict[tuple[str, str], int] = {}
     seen: dict[tuple[str, str], int] = {}
     leaves_total = missing_manifests = mismatched = 0
-    from .. import merkle
-    from ..records import LeafValue
+    from registry.core import merkle
+    from registry.core.records import LeafValue
 
     priced = 0
     for log in logs:

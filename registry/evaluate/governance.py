@@ -12,18 +12,18 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from ..anchor import bundle_name
-from ..chain import DEV_OFFICES, Chain, dev_signer
-from ..errors import RegistryError
-from ..ingest import prepare_files
-from ..records import ProofBundle
-from ..samples import generate_gazette
-from ..store import Store
-from ..verify import verify_bundle
-from . import actions
-from .context import Run, derived_seed
-from .pipeline import OfficeRun, anchorer_for
-from .scenario import Event
+from registry.anchor.pipeline import bundle_name
+from registry.chain.client import DEV_OFFICES, Chain, dev_signer
+from registry.core.records import ProofBundle
+from registry.errors import RegistryError
+from registry.evaluate import actions
+from registry.evaluate.context import Run, derived_seed
+from registry.evaluate.pipeline import OfficeRun, anchorer_for
+from registry.evaluate.samples import generate_gazette
+from registry.evaluate.scenario import Event
+from registry.files.ingest import prepare_files
+from registry.store.outbox import Store
+from registry.verify.verdicts import verify_bundle
 
 #: First dev account for keys the timeline creates (1..5: genesis offices; 8, 9: the probes' keys).
 _FIRST_SPARE = 10

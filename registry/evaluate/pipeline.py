@@ -17,12 +17,12 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from ..anchor import Anchorer
-from ..chain import Chain, dev_signer
-from ..ingest import prepare_files
-from ..store import Store
-from .context import MANIFEST_BASE, Run
-from .workload import Batchload
+from registry.anchor.pipeline import Anchorer
+from registry.chain.client import Chain, dev_signer
+from registry.evaluate.context import MANIFEST_BASE, Run
+from registry.evaluate.workload import Batchload
+from registry.files.ingest import prepare_files
+from registry.store.outbox import Store
 
 
 @dataclass

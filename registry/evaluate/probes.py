@@ -14,17 +14,26 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from ..anchor import bundle_name
-from ..canon import canonicalization_for, content_hash
-from ..chain import dev_signer, utc_iso
-from ..ingest import prepare_files
-from ..records import ZERO_HASH, LeafValue, ProofBundle
-from ..samples import iter_gazette
-from ..store import StoredRecord
-from ..verify import REVOKED, SUPERSEDED, TAMPERED, UNAUTHORISED, UNKNOWN, VERIFIED, Verdict, verify_file
-from . import actions
-from .context import PRICING_BASE, Run, derived_seed
-from .pipeline import OfficeRun
+from registry.anchor.pipeline import bundle_name
+from registry.chain.client import dev_signer, utc_iso
+from registry.core.canon import canonicalization_for, content_hash
+from registry.core.records import ZERO_HASH, LeafValue, ProofBundle
+from registry.evaluate import actions
+from registry.evaluate.context import PRICING_BASE, Run, derived_seed
+from registry.evaluate.pipeline import OfficeRun
+from registry.evaluate.samples import iter_gazette
+from registry.files.ingest import prepare_files
+from registry.store.outbox import StoredRecord
+from registry.verify.verdicts import (
+    REVOKED,
+    SUPERSEDED,
+    TAMPERED,
+    UNAUTHORISED,
+    UNKNOWN,
+    VERIFIED,
+    Verdict,
+    verify_file,
+)
 
 
 def _record(o: OfficeRun, path: Path) -> StoredRecord:

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..config import write_json_atomic
+from registry.files.atomic import write_json_atomic
 
 
 def _e(value: object) -> str:

@@ -13,16 +13,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..chain import DEV_OFFICES, Chain, artifact, connect, dev_account
-from ..config import EMBEDDED
-from ..errors import ConfigError, InputError
-from ..localchain import LocalChain, free_port
-from ..merkle import keccak
-from . import checks, cost, eas, faults, governance, pipeline, plots, probes, report
-from .context import Run
-from .scenario import Scenario
-from .workload import Batchload, fingerprint, office_records
+from registry import __version__
+from registry.chain.client import DEV_OFFICES, Chain, artifact, connect, dev_account
+from registry.config import EMBEDDED
+from registry.core.merkle import keccak
+from registry.errors import ConfigError, InputError
+from registry.evaluate import checks, cost, eas, faults, governance, pipeline, plots, probes, report
+from registry.evaluate.context import Run
+from registry.evaluate.scenario import Scenario
+from registry.evaluate.workload import Batchload, fingerprint, office_records
+from registry.node.anvil import LocalChain, free_port
 
 #: Phases in order, as the progress bar shows them.
 PHASES = ("setup", "cost", "throughput", "interoperability", "rates", "privacy", "probes", "latency", "faults",

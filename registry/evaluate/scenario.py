@@ -14,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..samples import KINDS as SAMPLE_KINDS
+from registry.errors import InputError
+from registry.evaluate.samples import KINDS as SAMPLE_KINDS
 
 #: Record kinds a scenario can ask for: the sample generator's, plus sealed (unpublished) records.
 RECORD_KINDS = (*SAMPLE_KINDS, "sealed")

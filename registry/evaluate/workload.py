@@ -14,9 +14,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..samples import SampleFile, iter_gazette
-from .context import derived_seed
-from .scenario import OfficeLoad
+from registry.evaluate.context import derived_seed
+from registry.evaluate.samples import SampleFile, iter_gazette
+from registry.evaluate.scenario import OfficeLoad
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..schemas import ErrorBody
+from registry.api.schemas import ErrorBody
 
 #: Error responses every route may give, documented with the one error body.
 ERRORS: dict[int | str, dict[str, Any]] = {

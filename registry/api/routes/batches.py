@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ..deps import BatchRoot, OfficeQuery, ServiceDep
-from ..schemas import BatchList, BatchPublic
-from . import errors
+from registry.api.deps import BatchRoot, OfficeQuery, ServiceDep
+from registry.api.routes import errors
+from registry.api.schemas import BatchList, BatchPublic
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ..deps import ServiceDep
-from ..schemas import HealthPublic
-from . import errors
+from registry.api.deps import ServiceDep
+from registry.api.routes import errors
+from registry.api.schemas import HealthPublic
 
 router = APIRouter(tags=["health"])
 

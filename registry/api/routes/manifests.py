@@ -13,8 +13,8 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..deps import ManifestName, OfficeCode, ServiceDep
-from . import errors
+from registry.api.deps import ManifestName, OfficeCode, ServiceDep
+from registry.api.routes import errors
 
 router = APIRouter(prefix="/v1/manifests", tags=["manifests"])
 

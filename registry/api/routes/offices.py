@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ..deps import OfficeCode, ServiceDep
-from ..schemas import OfficeList, OfficePublic
-from . import errors
+from registry.api.deps import OfficeCode, ServiceDep
+from registry.api.routes import errors
+from registry.api.schemas import OfficeList, OfficePublic
 
 router = APIRouter(prefix="/v1/offices", tags=["offices"])
 

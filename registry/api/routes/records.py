@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from ..deps import RecordIdPath, ServiceDep
-from ..schemas import HASH_PATTERN, ProofBundlePublic, RecordPublic
-from . import errors
+from registry.api.deps import RecordIdPath, ServiceDep
+from registry.api.routes import errors
+from registry.api.schemas import HASH_PATTERN, ProofBundlePublic, RecordPublic
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
 

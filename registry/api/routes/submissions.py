@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..deps import RecordBody, RecordIdPath, RevocationBody, ServiceDep, WritingOffice
-from ..schemas import (
+from registry.api.deps import RecordBody, RecordIdPath, RevocationBody, ServiceDep, WritingOffice
+from registry.api.routes import errors, inline, upload_body
+from registry.api.schemas import (
     HASH_PATTERN,
     RECORD_ID_PATTERN,
     BatchPublic,
@@ -23,7 +24,6 @@ from ..schemas import (
     RevokeRecord,
     SubmissionPublic,
 )
-from . import errors, inline, upload_body
 
 router = APIRouter(prefix="/v1/offices", tags=["office writes"])
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from ..deps import ServiceDep, VerifyBody
-from ..schemas import BundleInput, VerdictPublic, VerifyByBundle, VerifyByHash
-from . import errors, inline, upload_body
+from registry.api.deps import ServiceDep, VerifyBody
+from registry.api.routes import errors, inline, upload_body
+from registry.api.schemas import BundleInput, VerdictPublic, VerifyByBundle, VerifyByHash
 
 router = APIRouter(prefix="/v1", tags=["verify"])
 

@@ -1,0 +1,1 @@
+"""Anchoring: staging files, the exactly-once outbox pipeline, proof bundle writing."""

@@ -1,0 +1,639 @@
+"""The anchoring pipeline: outbox -> batches -> chain -> proof bundles, resumable and exactly once.
+
+Every accepted record is in the store before any chain call. A batch's transaction is recorded
+before it is broadcast; a re-run finishes unfinished batches first (receipt, or the root found on
+chain, or a rebroadcast / replacement), and the contract refuses a root twice, so nothing is ever
+anchored twice. Knows nothing about HTTP or the command line.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
+from web3 import Web3
+
+from registry.anchor.bundles import BatchRenderer, BundleWriter, archive_name
+from registry.anchor.staging import Intake as Intake
+from registry.anchor.staging import stage_input as stage_input
+from registry.anchor.staging import test_hold as _test_hold
+from registry.chain.client import Chain, TxResult, utc_iso
+from registry.core import merkle
+from registry.core.records import (
+    LEAF_ENCODING,
+    ZERO_HASH,
+    LeafValue,
+    ProofBundle,
+    RecordId,
+    sealed_commitment,
+    sealed_value,
+)
+from registry.errors import ChainError, ContractRevertError, InputError, TransactionTimeout
+from registry.files.ingest import PreparedRecord, WorkerPool
+from registry.indexer.fetch import content_address
+from registry.store.outbox import NewRecord, Store, StoredBatch, StoredRecord
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass(slots=True)
+class SubmitResult:
+    """What happened to submitted records."""
+
+    accepted: int = 0
+    already: int = 0
+    new_versions: int = 0
+    existing: list[StoredRecord] = field(default_factory=list)
+    #: Batches holding records submitted again (their bundles may need writing); kept by every path.
+    existing_batches: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class RunResult:
+    """Summary of an anchoring run."""
+
+    batches: list[StoredBatch] = field(default_factory=list)
+    bundles: int = 0
+    #: Seconds spent per phase: batching (trees, manifests), chain (transactions), bundles.
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def records(self) -> int:
+        """Records anchored in this run."""
+        return sum(b.leaf_count for b in self.batches)
+
+    @property
+    def gas_used(self) -> int:
+        """Gas spent on the batches of this run."""
+        return sum(b.gas_used or 0 for b in self.batches)
+
+
+def leaf_value_of(record: StoredRecord) -> LeafValue:
+    """The value tuple that was hashed into ``record.leaf``."""
+    if record.salt is not None:
+        commitment = sealed_commitment(record.salt, record.record_id, record.content_hash, record.canonicalization)
+        return sealed_value(record.office, commitment)
+    return LeafValue(record.record_id, record.content_hash, record.canonicalization, record.supersedes)
+
+
+def bundle_name(record: StoredRecord) -> str:
+    """File name of a record's proof bundle: ``EP-1234567-B1--<12 hex of content>.proof.json``."""
+    stem = record.record_id.replace(":", "-")
+    return f"{stem}--{'sealed' if record.salt else record.content_hash[2:14]}.proof.json"
+
+
+class Anchorer:
+    """Anchors one office's records with one signing key."""
+
+    def __init__(
+        self,
+        store: Store,
+        chain: Chain,
+        account: LocalAccount,
+        office: str,
+        manifest_dir: Path,
+        manifest_base: str | None = None,
+        batch_size: int = 10_000,
+        confirmations: int = 1,
+        progress: Progress | None = None,
+        tx_timeout: float = 120.0,
+        max_fee_bumps: int = 3,
+        pool: WorkerPool | None = None,
+    ) -> None:
+        if batch_size < 1 or batch_size > 2**32 - 1:
+            raise InputError(f"batch size must be between 1 and 4294967295, got {batch_size}")
+        self.store = store
+        self.chain = chain
+        self.account = account
+        self.office = office
+        self.manifest_dir = manifest_dir
+        self.manifest_base = manifest_base
+        self.batch_size = batch_size
+        self.confirmations = confirmations
+        self.progress = progress or (lambda _event, _n: None)
+        self.tx_timeout = tx_timeout
+        self.max_fee_bumps = max_fee_bumps
+        #: Worker processes of the run (from :func:`registry.files.ingest.start_workers`) that write the
+        #: bundles of large batches while the next batch is anchored; None writes them here.
+        self.pool = pool
+
+    # -- accept
+
+    def submit(self, prepared: Sequence[PreparedRecord], sealed: bool = False) -> SubmitResult:
+        """Accept records into the outbox (idempotent); a new content for a known id is a new version."""
+        result = SubmitResult()
+        wrong = [p for p in prepared if p.record_id.office != self.office]
+        if wrong:
+            raise InputError(
+                f"{wrong[0].path}: record {wrong[0].record_id} belongs to {wrong[0].record_id.office},"
+                f" not to the anchoring office {self.office}"
+            )
+        latest = self.store.latest_versions(list({str(p.record_id) for p in prepared}))
+        new: list[NewRecord] = []
+        versioned: set[str] = set()
+        seen: dict[tuple[str, str], bool] = {}
+        for p in prepared:
+            rid = str(p.record_id)
+            key = (rid, p.content_hash)
+            if key in seen:
+                continue
+            seen[key] = True
+            previous = latest.get(rid)
+            if previous is not None and previous.content_hash == p.content_hash:
+                result.already += 1
+                result.existing.append(previous)
+                if previous.batch_id is not None:
+                    result.existing_batches.add(previous.batch_id)
+                continue
+            supersedes = "0x" + previous.leaf.hex() if previous is not None else ZERO_HASH
+            if previous is not None:
+                if self.store.record_by_key(rid, p.content_hash) is not None:
+                    result.already += 1  # an older version re-submitted: nothing new
+                    continue
+                result.new_versions += 1
+            salt = secrets.token_bytes(32) if sealed else None
+            if salt is not None:
+                value = sealed_value(self.office, sealed_commitment(salt, rid, p.content_hash, p.canonicalization))
+            else:
+                value = LeafValue(rid, p.content_hash, p.canonicalization, supersedes)
+            record = NewRecord(
+                self.office, rid, p.content_hash, p.canonicalization, supersedes, value.leaf(), salt, p.path
+            )
+            if rid in versioned:
+                raise InputError(f"{p.path}: two different contents for {rid} in one submission; submit them in order")
+            versioned.add(rid)
+            new.append(record)
+            latest_stub = StoredRecord(
+                0,
+                self.office,
+                rid,
+                p.content_hash,
+                p.canonicalization,
+                supersedes,
+                record.leaf,
+                salt,
+                p.path,
+                None,
+            )
+            latest[rid] = latest_stub
+        result.accepted = self.store.add_records(new)
+        return result
+
+    # -- batch
+
+    def make_batches(self) -> list[int]:
+        """Group pending records into batches of at most ``batch_size`` (tree built, manifest written)."""
+        made: list[int] = []
+        while True:
+            built = self._make_batch()
+            if built is None:
+                return made
+            made.append(built[0])
+
+    def _make_batch(self) -> tuple[int, list[StoredRecord], list[LeafValue], merkle.MerkleTree] | None:
+        """The next batch of pending records (oldest first): id, records, leaf values, tree; None if none is pending."""
+        pending = self.store.pending(self.office, self.batch_size)
+        if not pending:
+            return None
+        values = [leaf_value_of(r) for r in pending]
+        tree = merkle.MerkleTree.from_leaves([r.leaf for r in pending])
+        root = "0x" + tree.root.hex()
+        uri = self._write_manifest(root, values)
+        batch_id = self.store.create_batch(self.office, root, [r.id for r in pending], uri)
+        self.progress("batched", len(pending))
+        return batch_id, pending, values, tree
+
+    def _write_manifest(self, root: str, values: Sequence[LeafValue]) -> str:
+        path = self.manifest_dir / self.office / f"{root}.json"
+        body = {
+            "format": "ipreg-manifest-v1",
+            "office": self.office,
+            "root": root,
+            "leafEncoding": list(LEAF_ENCODING),
+            "values": [v.as_list() for v in values],
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE))
+        os.replace(tmp, path)  # readers see the old manifest or the new one, never half of it
+        return self._manifest_uri(root, path)
+
+    def _manifest_uri(self, root: str, path: Path) -> str:
+        """The URI anchored with a batch for its manifest (the one place that decides it)."""
+        if self.manifest_base:
+            return f"{self.manifest_base.rstrip('/')}/{self.office}/{root}.json"
+        return content_address(path.read_bytes())  # no local path on chain: any copy serves it
+
+    # -- send
+
+    def finish_batches(self) -> list[StoredBatch]:
+        """Anchor every built or sent batch of the office, oldest first; return them anchored."""
+        done = []
+        for batch in self.store.unfinished_batches(self.office):
+            done.append(self._finish(batch))
+            self.progress("anchored", batch.leaf_count)
+        return done
+
+    def _finish(self, batch: StoredBatch) -> StoredBatch:
+        if batch.status == "sent" and batch.tx_hash:
+            result = self._reconcile_sent(batch)
+            if result is not None:
+                return self._record(batch, result)
+        on_chain = self._found_on_chain(batch)
+        if on_chain is not None:
+            return self._record(batch, on_chain)
+        try:
+            tx = self.chain.build(
+                self.account,
+                self.chain.anchors.functions.anchorBatch(batch.root, batch.leaf_count, batch.manifest_uri),
+            )
+        except ContractRevertError as exc:
+            self.store.mark_error(batch.id, exc.diagnostics())
+            raise ContractRevertError(
+                f"batch {batch.root} ({batch.leaf_count} records) not anchored, records stay pending: "
+                f"{exc.diagnostics()}"
+            ) from None
+        return self._record(batch, self._send_until_mined(batch, tx))
+
+    def _send_until_mined(self, batch: StoredBatch, tx: dict[str, Any]) -> TxResult:
+        """Broadcast (recording the transaction first); replace it with higher fees while it is stuck."""
+        for bump in range(self.max_fee_bumps + 1):
+            signed = self.account.sign_transaction(tx)
+            tx_hash = "0x" + bytes(signed.hash).hex()
+            self.store.mark_sent(batch.id, self.account.address, int(tx["nonce"]), tx_hash)
+            _test_hold("before-broadcast")
+            try:
+                self.chain.send(self.account, tx)
+            except ChainError:
+                # A replacement refused ("nonce too low"): the version it replaces was mined meanwhile.
+                on_chain = self._found_on_chain(batch) if bump else None
+                if on_chain is None:
+                    raise
+                return on_chain
+            _test_hold("after-broadcast")
+            try:
+                return self.chain.wait(tx_hash, timeout=self.tx_timeout, confirmations=self.confirmations)
+            except TransactionTimeout:
+                on_chain = self._found_on_chain(batch)  # an earlier, cheaper version may have been mined
+                if on_chain is not None:
+                    return on_chain
+                if bump == self.max_fee_bumps:
+                    raise TransactionTimeout(
+                        f"batch {batch.root} not mined after {bump} fee bump(s); it stays pending, re-run to resume"
+                    ) from None
+                # Same nonce, fees up by 25% (nodes want >= 10%): the replacement wins or the old one lands.
+                tx = {
+                    **tx,
+                    "maxFeePerGas": tx["maxFeePerGas"] * 5 // 4 + 1,
+                    "maxPriorityFeePerGas": tx["maxPriorityFeePerGas"] * 5 // 4 + 1,
+                }
+            except ContractRevertError:
+                on_chain = self._found_on_chain(batch)
+                if on_chain is None:
+                    self.store.reset_to_built(batch.id)
+                    raise
+                return on_chain
+        raise AssertionError("unreachable")
+
+    def _reconcile_sent(self, batch: StoredBatch) -> TxResult | None:
+        """A batch whose transaction was recorded: mined, or to be rebuilt (never sent twice)."""
+        assert batch.tx_hash is not None
+        try:
+            mined = self.chain.receipt(batch.tx_hash)
+        except ContractRevertError:
+            mined = None
+        if mined is not None:
+            return mined
+        # Not mined. If the node still holds it, wait for it; otherwise rebuild with a fresh nonce.
+        confirmed_nonce = self.chain.rpc(lambda: self.chain.w3.eth.get_transaction_count(self.account.address))
+        if batch.nonce is not None and confirmed_nonce <= batch.nonce:
+            tx = self.chain.rpc(lambda: _get_tx(self.chain, batch.tx_hash or ""))
+            if tx is not None:
+                try:
+                    return self.chain.wait(batch.tx_hash, timeout=60, confirmations=self.confirmations)
+                except ChainError:
+                    pass
+        self.store.reset_to_built(batch.id)
+        return None
+
+    def _found_on_chain(self, batch: StoredBatch) -> TxResult | None:
+        """If the root is already anchored (by this office), the transaction that did it."""
+        info = self.chain.batch_of(self.office, batch.root)
+        if info is None:
+            return None
+        if info.office != self.office:
+            raise ChainError(f"root {batch.root} is anchored by office {info.office}, not {self.office}")
+        logs = self.chain.rpc(
+            lambda: self.chain.anchors.events.BatchAnchored().get_logs(
+                from_block=info.block_number,
+                to_block=info.block_number,
+                argument_filters={
+                    "root": Web3.to_bytes(hexstr=HexStr(batch.root)),
+                    "office": self.office.encode("ascii"),
+                },
+            )
+        )
+        tx_hash = "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else ""
+        return TxResult(tx_hash, info.block_number, info.timestamp, 0)
+
+    def _record(self, batch: StoredBatch, result: TxResult) -> StoredBatch:
+        self.store.mark_anchored(
+            batch.id,
+            result.transaction_hash,
+            result.block_number,
+            result.timestamp,
+            result.gas_used or None,
+            None,
+        )
+        return self.store.batch(batch.id)
+
+    # -- bundles
+
+    def bundles(self, batch: StoredBatch) -> list[tuple[StoredRecord, ProofBundle]]:
+        """Proof bundles of every record of an anchored batch."""
+        return batch_bundles(self.store, self.chain, batch)
+
+    def write_bundles(
+        self, batch: StoredBatch, proofs_dir: Path, only_missing: bool = False, archive: str | None = None
+    ) -> int:
+        """Write the bundles of an anchored batch (tree rebuilt from the store); return how many.
+
+        One ``*.proof.json`` per record, or with ``archive`` (``zip`` / ``jsonl``) one archive for
+        the batch. ``only_missing`` skips files that already hold exactly the right bytes (so a
+        file left half-written by a crash is rewritten).
+        """
+        writer = self._writer()
+        self._queue_stored(writer, batch, proofs_dir, only_missing, archive)
+        return writer.finish()
+
+    def _writer(self) -> BundleWriter:
+        size = self.pool.size if self.pool is not None else 1
+        return BundleWriter(self.pool, size, lambda n: self.progress("bundles", n))
+
+    def _queue_stored(
+        self, writer: BundleWriter, batch: StoredBatch, proofs_dir: Path, only_missing: bool, archive: str | None
+    ) -> None:
+        records = self.store.batch_records(batch.id)
+        tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
+        if "0x" + tree.root.hex() != batch.root:
+            raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
+        self._queue_bundles(writer, batch, records, tree, proofs_dir, only_missing, archive)
+
+    def _queue_bundles(
+        self,
+        writer: BundleWriter,
+        batch: StoredBatch,
+        records: Sequence[StoredRecord],
+        tree: merkle.MerkleTree,
+        proofs_dir: Path,
+        only_missing: bool,
+        archive: str | None,
+        values: Sequence[LeafValue] | None = None,
+    ) -> None:
+        """Hand a batch's bundles to ``writer`` (they are written by the time ``writer.finish()`` returns).
+
+        ``values`` are the records' leaf values if the caller has them (else they are derived again).
+        """
+        if batch.status != "anchored" or batch.block_number is None or batch.timestamp is None:
+            raise ChainError(f"batch {batch.root} is not anchored yet")
+        dep = self.chain.deployment
+        assert dep is not None
+        renderer = BatchRenderer.of(
+            dep.chain_id,
+            dep.anchor_registry,
+            batch.office,
+            batch.root,
+            batch.leaf_count,
+            batch.tx_hash or "",
+            batch.block_number,
+            utc_iso(batch.timestamp),
+        )
+        proofs_dir.mkdir(parents=True, exist_ok=True)
+        values = values if values is not None else [leaf_value_of(r) for r in records]
+        items = [(bundle_name(r), v.as_list()) for r, v in zip(records, values, strict=True)]
+        target = proofs_dir / archive_name(batch.root, archive) if archive is not None else proofs_dir
+        writer.write(renderer, target, tree, items, archive, only_missing)
+
+    # -- everything
+
+    def run(self, proofs_dir: Path | None = None, lock_timeout: float = 600.0, archive: str | None = None) -> RunResult:
+        """Anchor every unfinished batch, then batch and anchor what is pending, writing bundles; resumable.
+
+        Holds the office's lock (a file next to the store) so that overlapping runs, from cron or
+        the service, never batch the same records twice or race for the key's nonce.
+        """
+        with self.locked(lock_timeout):
+            return self._run(proofs_dir, archive)
+
+    def anchor_staged(
+        self,
+        proofs_dir: Path | None = None,
+        sealed: bool = False,
+        archive: str | None = None,
+        lock_timeout: float = 600.0,
+    ) -> tuple[SubmitResult, RunResult]:
+        """Accept what :func:`stage_input` staged, then :meth:`run`, under one hold of the office lock.
+
+        Bundles of records submitted again (anchored by an earlier run) are written if missing.
+        """
+        with self.locked(lock_timeout):
+            clock = time.perf_counter()
+            submitted = self.accept_staged(sealed)
+            self.store.stage_end()
+            accepted = time.perf_counter() - clock
+            result = self._run(proofs_dir, archive)
+            result.seconds = {"accept": accepted, **result.seconds}
+            if proofs_dir is not None:
+                clock = time.perf_counter()
+                done = {b.id for b in result.batches}
+                for batch_id in sorted(submitted.existing_batches - done):
+                    batch = self.store.batch(batch_id)
+                    if batch.status == "anchored":
+                        result.bundles += self.write_bundles(batch, proofs_dir, only_missing=True, archive=archive)
+                result.seconds["bundles"] = result.seconds.get("bundles", 0.0) + time.perf_counter() - clock
+        return submitted, result
+
+    def accept_staged(self, sealed: bool = False) -> SubmitResult:
+        """Accept the staged rows into the outbox, a chunk (at most one batch, at most 10,000) per transaction.
+
+        New record ids go in with one ``INSERT … SELECT``; ids the outbox knows (new versions,
+        re-submissions) and sealed records go through :meth:`submit`. A crash between chunks leaves
+        whole chunks accepted (pending) and the rest not: a re-run finds the accepted ones already
+        there, by their ``(record id, content)`` key, and accepts the rest; nothing is accepted twice.
+        """
+        result = SubmitResult()
+        total = self.store.staged_count()
+        step = min(self.batch_size, 10_000)
+        for first in range(1, total + 1, step):
+            last = first + step - 1
+            rows = self.store.staged_rows(first, last, known_only=not sealed)
+            if rows:
+                part = self.submit(
+                    [
+                        PreparedRecord(path, RecordId.parse(rid), digest, method)
+                        for path, rid, _, digest, method, _ in rows
+                    ],
+                    sealed=sealed,
+                )
+                result.accepted += part.accepted
+                result.already += part.already
+                result.new_versions += part.new_versions
+                result.existing_batches |= part.existing_batches
+            if not sealed:
+                result.accepted += self.store.accept_staged_new(first, last, ZERO_HASH)
+            _test_hold("after-accept-chunk")
+        return result
+
+    @contextmanager
+    def locked(self, timeout: float = 600.0) -> Iterator[None]:
+        """Hold the office's lock (see :func:`office_lock`)."""
+        with office_lock(self.store.path.with_name(f"{self.store.path.name}.{self.office}.lock"), timeout):
+            yield
+
+    def _run(self, proofs_dir: Path | None, archive: str | None) -> RunResult:
+        """Finish unfinished batches, then one batch at a time: build, anchor, bundles (flat in memory)."""
+        result = RunResult()
+        seconds = result.seconds
+        for phase in ("batching", "chain", "bundles"):
+            seconds[phase] = 0.0
+        clock = time.perf_counter()
+
+        def lap(phase: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            seconds[phase] += now - clock
+            clock = now
+
+        writer = self._writer()
+        for batch in self.store.unfinished_batches(self.office):  # left by an earlier run
+            anchored = self._finish(batch)
+            self.progress("anchored", batch.leaf_count)
+            result.batches.append(anchored)
+            lap("chain")
+            if proofs_dir is not None:
+                self._queue_stored(writer, anchored, proofs_dir, False, archive)
+                lap("bundles")
+        while True:
+            built = self._make_batch()
+            lap("batching")
+            if built is None:
+                break
+            batch_id, records, values, tree = built
+            anchored = self._finish(self.store.batch(batch_id))
+            self.progress("anchored", anchored.leaf_count)
+            result.batches.append(anchored)
+            lap("chain")
+            if proofs_dir is not None:
+                self._queue_bundles(writer, anchored, records, tree, proofs_dir, False, archive, values)
+                lap("bundles")
+            _test_hold("after-batch")
+        result.bundles += writer.finish()  # bundles of the last batches, written meanwhile on the workers
+        lap("bundles")
+        return result
+
+
+@contextmanager
+def office_lock(path: Path, timeout: float) -> Iterator[None]:
+    """An exclusive advisory lock on ``path``; InputError if another process holds it past ``timeout``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise InputError(f"another anchoring run holds {path}; try again when it has finished") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _get_tx(chain: Chain, tx_hash: str) -> Any:
+    from web3.exceptions import TransactionNotFound
+
+    try:
+        return chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    except TransactionNotFound:
+        return None
+
+
+def batch_bundles(store: Store, chain: Chain, batch: StoredBatch) -> list[tuple[StoredRecord, ProofBundle]]:
+    """Rebuild the tree of an anchored batch from the store and make every record's bundle."""
+    if batch.status != "anchored" or batch.block_number is None or batch.timestamp is None:
+        raise ChainError(f"batch {batch.root} is not anchored yet")
+    dep = chain.deployment
+    assert dep is not None
+    records = store.batch_records(batch.id)
+    tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
+    if "0x" + tree.root.hex() != batch.root:
+        raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
+    anchored_at = utc_iso(batch.timestamp)
+    hexed: dict[bytes, str] = {}
+    out = []
+    for record, proof in zip(records, tree.proofs(), strict=True):
+        out.append(
+            (
+                record,
+                ProofBundle(
+                    chain_id=dep.chain_id,
+                    registry=dep.anchor_registry,
+                    office=batch.office,
+                    root=batch.root,
+                    value=leaf_value_of(record),
+                    proof=tuple(hexed.get(p) or hexed.setdefault(p, "0x" + p.hex()) for p in proof),
+                    leaf_count=batch.leaf_count,
+                    transaction_hash=batch.tx_hash or "",
+                    block_number=batch.block_number,
+                    anchored_at=anchored_at,
+                ),
+            )
+        )
+    return out
+
+
+def reveal_bundle(store: Store, chain: Chain, record_id: str, content_hash: str | None = None) -> ProofBundle:
+    """The bundle of a sealed record with its salt revealed, so anyone can check the sealed anchor.
+
+    The bundle proves the commitment was anchored at the sealed batch's time and opens it to the
+    record id and content hash; the salt is what keeps the record secret until this moment.
+    """
+    sealed = [r for r in store.versions(record_id) if r.salt is not None]
+    if content_hash is not None:
+        sealed = [r for r in sealed if r.content_hash == content_hash]
+    if not sealed:
+        raise InputError(
+            f"no sealed record {record_id} in the store" + (f" with content {content_hash}" if content_hash else "")
+        )
+    record = sealed[-1]
+    if record.batch_id is None or store.batch(record.batch_id).status != "anchored":
+        raise InputError(f"sealed record {record_id} is not anchored yet; run `ipreg anchor` first")
+    for stored, bundle in batch_bundles(store, chain, store.batch(record.batch_id)):
+        if stored.id == record.id:
+            assert record.salt is not None
+            reveal = {
+                "salt": "0x" + record.salt.hex(),
+                "recordId": record.record_id,
+                "contentHash": record.content_hash,
+                "canonicalization": record.canonicalization,
+            }
+            return ProofBundle(
+                **{
+                    **{f: getattr(bundle, f) for f in bundle.__dataclass_fields__},
+                    "extra": {"reveal": reveal},
+                }
+            )
+    raise ChainError(f"sealed record {record_id} not found in its batch")

@@ -1,0 +1,176 @@
+"""Signing keys: encrypted keystores (Web3 Secret Storage), dev-preset keys for local chains only.
+
+Private keys are never printed or logged; only addresses leave this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from registry.config import EMBEDDED, Settings
+from registry.errors import ConfigError, InputError
+
+if TYPE_CHECKING:  # eth-account and web3 are imported where keys are used, not when the CLI starts
+    from eth_account.signers.local import LocalAccount
+
+    from registry.chain.client import Chain, Deployment
+
+#: What a new key on a local dev chain is funded with (wei): enough gas for thousands of batches.
+DEV_FUNDING_WEI = 10 * 10**18
+
+
+def _password(settings: Settings) -> str:
+    if settings.password_file is not None:
+        try:
+            return settings.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"cannot read password file {settings.password_file}: {exc.strerror}") from None
+    password = os.environ.get("IPREG_KEYSTORE_PASSWORD")
+    if password is None:
+        raise ConfigError("keystore password missing: set IPREG_KEYSTORE_PASSWORD or IPREG_PASSWORD_FILE")
+    return password
+
+
+def unlock(path: Path, password: str) -> LocalAccount:
+    """Decrypt a Web3 Secret Storage keystore."""
+    from eth_account import Account
+
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"unreadable keystore {path}: {exc}") from None
+    try:
+        key = Account.decrypt(body, password)
+    except ValueError:
+        raise ConfigError(f"wrong password for keystore {path}") from None
+    account: LocalAccount = Account.from_key(key)
+    return account
+
+
+def create_keystore(path: Path, password: str, kdf_iterations: int | None = None) -> str:
+    """Create a new key, store it encrypted at ``path`` (mode 0600, never overwritten); return its address."""
+    if path.exists():
+        raise InputError(f"keystore {path} already exists; refusing to overwrite a key")
+    if len(password) < 8:
+        raise InputError("keystore password must have at least 8 characters")
+    from eth_account import Account
+
+    account = Account.create()
+    body = Account.encrypt(account.key, password, kdf="scrypt", iterations=kdf_iterations)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(body, out)
+    return str(account.address)
+
+
+def load_signer(settings: Settings, office: str, deployment: Deployment) -> LocalAccount:
+    """The key that signs for ``office``: ``--keystore``, ``$IPREG_HOME/keys/<OFFICE>.json`` or the dev preset."""
+    path = settings.keystore or settings.keys_dir / f"{office}.json"
+    if path.is_file():
+        return unlock(path, _password(settings))
+    if settings.keystore is not None:
+        raise ConfigError(f"keystore {settings.keystore} not found")
+    if deployment.preset == "dev":
+        from registry.chain.client import dev_signer
+
+        account = dev_signer(office)
+        if account is not None:
+            return account
+    raise ConfigError(f"no key for office {office}: create one with `ipreg office keystore --office {office}`")
+
+
+def new_password(settings: Settings) -> str:
+    """The password of a new keystore: password file, ``$IPREG_KEYSTORE_PASSWORD``, a prompt, or a pipe.
+
+    On a terminal the password is asked twice; from a pipe one line of stdin is read (no echo
+    warning: nothing is shown either way).
+    """
+    if settings.password_file is not None or os.environ.get("IPREG_KEYSTORE_PASSWORD") is not None:
+        return _password(settings)
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("new keystore password: ")
+        if getpass.getpass("again: ") != first:
+            raise InputError("the two passwords differ; nothing written")
+        return first
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    if not line:
+        raise InputError("no keystore password: give it on stdin, IPREG_KEYSTORE_PASSWORD or IPREG_PASSWORD_FILE")
+    return line.rstrip("\r\n")
+
+
+def working_key(settings: Settings, office: str, deployment: Deployment | None) -> str | None:
+    """What signs for ``office`` now, in words (its keystore file or the dev preset key), or None."""
+    path = settings.keystore or settings.keys_dir / f"{office}.json"
+    if path.is_file():
+        return f"keystore {path}"
+    if deployment is not None and deployment.preset == "dev":
+        from registry.chain.client import dev_signer
+
+        account = dev_signer(office)
+        if account is not None:
+            return f"the dev preset key {account.address}"
+    return None
+
+
+def create_office_keystore(settings: Settings, office: str, password: str, beside: bool) -> tuple[str, Path]:
+    """A new key for ``office`` in ``$IPREG_HOME/keys``: ``<OFFICE>.json``, or beside it when ``beside``.
+
+    Beside (the office already has a working key) the file is ``<OFFICE>-<address prefix>.json``, so the
+    working key keeps signing until the office switches on purpose. Never overwrites a file.
+    """
+    keys_dir = settings.keys_dir
+    if not beside:
+        path = keys_dir / f"{office}.json"
+        return create_keystore(path, password), path
+    staging = keys_dir / f".{office}-new-{os.getpid()}.json"
+    address = create_keystore(staging, password)
+    path = keys_dir / f"{office}-{address[2:10].lower()}.json"
+    if path.exists():
+        staging.unlink()
+        raise InputError(f"keystore {path} already exists; refusing to overwrite a key")
+    os.replace(staging, path)
+    return address, path
+
+
+def is_local_dev_chain(settings: Settings, deployment: Deployment) -> bool:
+    """Whether the deployment is the dev preset on a node of this machine (anvil), where dev funds exist."""
+    host = urlsplit(settings.rpc_url).hostname or ""
+    return deployment.preset == "dev" and settings.rpc_url != EMBEDDED and host in ("127.0.0.1", "localhost", "::1")
+
+
+def fund_from_dev_account(chain: Chain, address: str, wei: int = DEV_FUNDING_WEI) -> str:
+    """Send ``wei`` to ``address`` from anvil dev account 0 (local dev chains only); the transaction hash."""
+    from registry.chain.client import dev_account
+
+    funder = dev_account(0)
+    w3 = chain.w3
+    latest = chain.rpc(lambda: w3.eth.get_block("latest"))
+    tip = 10**9
+    base = int(latest.get("baseFeePerGas", 0) or 0)
+    tx = {
+        "to": w3.to_checksum_address(address),
+        "value": wei,
+        "gas": 21_000,
+        "maxPriorityFeePerGas": tip,
+        "maxFeePerGas": 2 * base + tip,
+        "nonce": chain.rpc(lambda: w3.eth.get_transaction_count(funder.address, "pending")),
+        "chainId": chain.rpc(lambda: w3.eth.chain_id),
+    }
+    tx_hash = chain.send(funder, tx)
+    chain.wait(tx_hash)
+    return tx_hash
+
+
+def load_keystore(settings: Settings, path: Path) -> LocalAccount:
+    """Unlock the keystore at ``path`` with the configured password (deployer keys and the like)."""
+    if not path.is_file():
+        raise ConfigError(f"keystore {path} not found")
+    return unlock(path, _password(settings))

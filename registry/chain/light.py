@@ -1,0 +1,176 @@
+"""A light, read-only JSON-RPC reader for verifying a proof bundle: no web3 import.
+
+``ipreg verify FILE --proof BUNDLE`` is run per file by auditors; importing web3 alone costs about
+0.6 s of CPU. This module makes the three reads a bundle check needs (``eth_chainId``,
+``AnchorRegistry.verifyRecord``, ``OfficeRegistry.isAuthorisedAt``) over plain HTTP with hand-written
+ABI encoding of their fixed signatures, and implements :class:`registry.verify.verdicts.ChainReader`.
+A test compares it with the web3 reader on a real node, call for call.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from typing import Any, Final
+
+from sha3 import keccak_256
+
+from registry.core.batch import BatchInfo
+from registry.errors import ChainError, ConfigError, NodeUnavailableError
+
+
+def _selector(signature: str) -> bytes:
+    digest: bytes = keccak_256(signature.encode("ascii")).digest()
+    return digest[:4]
+
+
+_VERIFY_RECORD: Final = _selector("verifyRecord(bytes2,bytes32,bytes,bytes32[])")
+_IS_AUTHORISED_AT: Final = _selector("isAuthorisedAt(bytes2,address,uint256)")
+_OFFICES: Final = _selector("offices()")
+
+
+def checksum_address(address: str) -> str:
+    """EIP-55 mixed-case form of a 20-byte hex address."""
+    hexpart = address.lower().removeprefix("0x")
+    if len(hexpart) != 40 or any(c not in "0123456789abcdef" for c in hexpart):
+        raise ConfigError(f"not an Ethereum address: {address!r}")
+    digest = keccak_256(hexpart.encode("ascii")).hexdigest()
+    return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(hexpart))
+
+
+def _word(value: int | bytes) -> bytes:
+    if isinstance(value, int):
+        return value.to_bytes(32, "big")
+    return value.rjust(32, b"\0")
+
+
+def _bytes32(hex_text: str) -> bytes:
+    raw = bytes.fromhex(hex_text.removeprefix("0x"))
+    if len(raw) != 32:
+        raise ConfigError(f"not a 32-byte value: {hex_text[:80]!r}")
+    return raw
+
+
+def _office(office: str) -> bytes:
+    code = office.encode("ascii")
+    if len(code) != 2:
+        raise ConfigError(f"not an office code: {office!r}")
+    return code
+
+
+#: The batch ``verifyRecord`` returns: the same type as the web3 path's.
+LightBatch = BatchInfo
+
+
+class LightReader:
+    """:class:`registry.verify.verdicts.ChainReader` over plain JSON-RPC, bound to one AnchorRegistry."""
+
+    def __init__(self, rpc_url: str, anchor_registry: str, retries: int = 5, timeout: float = 30.0) -> None:
+        if not rpc_url.startswith(("http://", "https://")):
+            raise ConfigError(f"unsupported RPC URL {rpc_url!r} (expected http(s)://…)")
+        self.rpc_url = rpc_url
+        self.retries = retries
+        self.timeout = timeout
+        self.anchor_registry = checksum_address(anchor_registry)
+        self._chain_id: int | None = None
+        self._request_id = 0
+        if self._request("eth_getCode", [self.anchor_registry, "latest"]) in (None, "0x", ""):
+            raise ConfigError(f"no contract at {anchor_registry} on this chain")
+        try:
+            out = self._call(self.anchor_registry, _OFFICES)
+        except ChainError:
+            raise ConfigError(f"{anchor_registry} is not an AnchorRegistry") from None
+        if len(out) != 32:
+            raise ConfigError(f"{anchor_registry} is not an AnchorRegistry")
+        self.office_registry = checksum_address("0x" + out[12:].hex())
+
+    def _request(self, method: str, params: list[Any]) -> Any:
+        self._request_id += 1
+        body = json.dumps({"jsonrpc": "2.0", "id": self._request_id, "method": method, "params": params}).encode()
+        delay = 0.2
+        for attempt in range(self.retries + 1):
+            request = urllib.request.Request(self.rpc_url, body, {"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    reply = json.loads(response.read())
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                if attempt == self.retries:
+                    reason = getattr(exc, "reason", exc)
+                    raise NodeUnavailableError(
+                        f"chain node not reachable at {self.rpc_url}: {type(reason).__name__}"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except ValueError:
+                raise ChainError(f"the node at {self.rpc_url} answered {method} with no JSON") from None
+        if not isinstance(reply, dict):
+            raise ChainError(f"malformed JSON-RPC answer to {method}")
+        if reply.get("error") is not None:
+            error = reply["error"]
+            message = error.get("message") if isinstance(error, dict) else error
+            raise ChainError(f"{method} failed: {str(message)[:200]}")
+        return reply.get("result")
+
+    def _call(self, to: str, data: bytes) -> bytes:
+        result = self._request("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"])
+        if not isinstance(result, str) or not result.startswith("0x"):
+            raise ChainError("malformed eth_call result")
+        return bytes.fromhex(result[2:])
+
+    def chain_id(self) -> int:
+        """Chain id of the endpoint (asked once)."""
+        if self._chain_id is None:
+            self._chain_id = int(str(self._request("eth_chainId", [])), 16)
+        return self._chain_id
+
+    def verify_record(
+        self, office: str, root: str, proof: Sequence[str], values: bytes
+    ) -> tuple[bool, LightBatch | None, int]:
+        """``AnchorRegistry.verifyRecord(office, root, values, proof)``: (included, batch or None, leaf revocation)."""
+        elements = [_bytes32(p) for p in proof]
+        padded = values + b"\0" * (-len(values) % 32)
+        data = (
+            _VERIFY_RECORD
+            + _office(office).ljust(32, b"\0")
+            + _bytes32(root)
+            + _word(4 * 32)  # offset of the dynamic values
+            + _word(4 * 32 + 32 + len(padded))  # offset of the dynamic proof array
+            + _word(len(values))
+            + padded
+            + _word(len(elements))
+            + b"".join(elements)
+        )
+        out = self._call(self.anchor_registry, data)
+        if len(out) != 10 * 32:
+            raise ChainError(f"unexpected verifyRecord answer of {len(out)} bytes")
+        words = [out[i : i + 32] for i in range(0, len(out), 32)]
+        number = int.from_bytes(words[4], "big")
+        batch = None
+        if number != 0:
+            batch = LightBatch(
+                root.lower(),
+                words[1][:2].decode("ascii"),
+                checksum_address("0x" + words[2][12:].hex()),
+                int.from_bytes(words[3], "big"),
+                number,
+                int.from_bytes(words[5], "big"),
+                int.from_bytes(words[6], "big"),
+            )
+        return int.from_bytes(words[0], "big") != 0, batch, int.from_bytes(words[7], "big")
+
+    def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
+        """``OfficeRegistry.isAuthorisedAt(office, signer, block)``: a signer then, and not marked compromised."""
+        data = (
+            _IS_AUTHORISED_AT
+            + _office(office).ljust(32, b"\0")
+            + _word(bytes.fromhex(checksum_address(signer)[2:]))
+            + _word(block_number)
+        )
+        out = self._call(self.office_registry, data)
+        if len(out) != 32:
+            raise ChainError(f"unexpected isAuthorisedAt answer of {len(out)} bytes")
+        return int.from_bytes(out, "big") != 0

@@ -1,0 +1,1 @@
+"""Files: walking folders, preparing records on worker pools, archives, the one atomic writer."""

@@ -1,0 +1,71 @@
+"""The one atomic writer: readers see the old file or the new one, never half of it, across a crash.
+
+The new bytes go to a temporary file beside the target (same folder, so the rename stays on one file
+system), are flushed and fsynced, renamed over the target, and the folder is fsynced so the rename
+itself survives a power cut. A failure part-way leaves the old file (or none) and no temporary file.
+The file gets the permissions any file written by the process gets (``0o666`` less the umask), not
+``mkstemp``'s ``0600``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["fsync_dir", "write_atomic", "write_json_atomic"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the entries of ``folder`` (a rename into it) durable; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes | Callable[[IO[bytes]], None], *, mode: int | None = None) -> None:
+    """Write ``data`` (bytes, or a function that writes to a binary handle) to ``path`` atomically and durably.
+
+    ``mode`` sets the file's permission bits (default: ``0o666`` less the umask).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, (0o666 & ~_umask()) if mode is None else mode)
+        with os.fdopen(fd, "wb") as out:
+            if isinstance(data, bytes | bytearray | memoryview):
+                out.write(data)
+            else:
+                data(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_json_atomic(path: Path, body: Any, compact: bool = False) -> None:
+    """Write ``body`` as JSON (indented, or one line with ``compact``) through :func:`write_atomic`."""
+    text = json.dumps(body, indent=None if compact else 2) + "\n"
+    write_atomic(path, text.encode("utf-8"))

@@ -1,0 +1,1 @@
+"""The local anvil process and the solc toolchain."""

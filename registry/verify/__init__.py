@@ -1,0 +1,1 @@
+"""Verdicts: one verification for every caller. Writes nothing."""
