@@ -25,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from registry.anchor.pipeline import Anchorer
-from registry.audit.run import AuditReport, audit_feed, audit_folder
+from registry.audit.report import AuditReport
+from registry.audit.run import audit_feed, audit_folder
 from registry.chain.client import Chain, connect, dev_signer
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files

@@ -34,18 +34,13 @@ from typing import Any, Final
 
 from web3.exceptions import Web3RPCError
 
+from registry.audit.bundles import _bundle_record_id, _claims
+
 # Unchanged by the streaming audit: shared, not copied (the reference differs where the audit changed).
-from registry.audit.run import (
-    ExpectedEntry,
-    HashedFile,
-    _BatchState,
-    _bundle_record_id,
-    _claims,
-    _hash_chunk,
-    _hash_one,
-    _index_of,
-    _SnapshotBatch,
-)
+from registry.audit.expected import ExpectedEntry
+from registry.audit.hashing import HashedFile, _hash_chunk, _hash_one
+from registry.audit.run import _index_of
+from registry.audit.snapshot import _BatchState, _SnapshotBatch
 from registry.chain.client import BatchInfo, Chain, utc_iso
 from registry.core import canon, merkle
 from registry.core.records import ZERO_HASH, ProofBundle, RecordId

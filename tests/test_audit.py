@@ -15,16 +15,11 @@ import pytest
 from anvil_fixtures import AnvilNode
 
 from registry.anchor.pipeline import Anchorer, bundle_name
-from registry.audit.run import (
-    MISSING,
-    AuditReport,
-    ExpectedEntry,
-    SnapshotReader,
-    audit_feed,
-    audit_folder,
-    parse_expected,
-    render_html,
-)
+from registry.audit.expected import ExpectedEntry, parse_expected
+from registry.audit.html import render_html
+from registry.audit.report import MISSING, AuditReport
+from registry.audit.run import audit_feed, audit_folder
+from registry.audit.snapshot import SnapshotReader
 from registry.chain.client import Chain, connect, dev_signer
 from registry.core.canon import RAW, content_hash
 from registry.core.merkle import MerkleTree

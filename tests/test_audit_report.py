@@ -17,7 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_audit import make_scenario
 
-from registry.audit.run import MISSING, AuditReport, AuditRow, audit_folder, batches_over_time, render_html
+from registry.audit.html import batches_over_time, render_html
+from registry.audit.report import MISSING, AuditReport, AuditRow
+from registry.audit.run import audit_folder
 from registry.verify.verdicts import EXIT_CODES
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -31,23 +31,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry.anchor.pipeline import Anchorer
-from registry.audit.run import (
-    MISSING,
-    AuditReport,
-    AuditRow,
-    ExpectedList,
-    RowLog,
-    audit_feed,
-    audit_folder,
-    batches_over_time,
-    load_expected,
-    parse_expected,
-    write_atomic,
-)
+from registry.audit.expected import ExpectedList, load_expected, parse_expected
+from registry.audit.html import batches_over_time
+from registry.audit.report import MISSING, AuditReport, AuditRow, RowLog
+from registry.audit.run import audit_feed, audit_folder
 from registry.chain.client import Chain, connect, dev_signer
 from registry.core.merkle import MerkleTree
 from registry.core.records import LeafValue
 from registry.evaluate.samples import generate_gazette
+from registry.files.atomic import write_atomic
 from registry.files.ingest import prepare_file, prepare_files
 from registry.indexer.sync import Indexer
 from registry.store.outbox import Store
@@ -323,7 +315,7 @@ def test_expected_list_lives_in_a_temporary_database() -> None:
 
 _HASHER = """
 import sys, time
-from registry.audit.run import hash_files
+from registry.audit.hashing import hash_files
 paths = [sys.argv[1]] * 3000
 for k, h in enumerate(hash_files(paths, workers=2)):
     if k == 0:
@@ -364,7 +356,7 @@ def _state(pid: int) -> str:
 
 
 def test_html_lists_at_most_the_cap_and_says_how_many_more() -> None:
-    from registry.audit.run import render_html
+    from registry.audit.html import render_html
 
     rows = [AuditRow("TAMPERED", f"reason {k}", f"EP:{k}:A1") for k in range(5)] + [AuditRow("VERIFIED", "", "EP:9:A1")]
     report = AuditReport("EP", "feed", 1, "0x" + "12" * 20, 5, "2026-12-01T10:00:00Z", rows)
@@ -379,7 +371,7 @@ def test_html_lists_at_most_the_cap_and_says_how_many_more() -> None:
 def test_bundles_indexed_on_workers_are_those_indexed_here(tmp_path: Path) -> None:
     """The parallel scan keeps path order, every bundle and every unreadable one, exactly as the serial one."""
     from registry.anchor.bundles import BatchRenderer, proof_texts
-    from registry.audit.run import BundleIndex
+    from registry.audit.bundles import BundleIndex
 
     values = [LeafValue(f"EP:{2_000_000 + i}:B1", "0x" + f"{i:064x}", "raw").as_list() for i in range(1_200)]
     tree = MerkleTree.from_leaves([LeafValue(*v).leaf() for v in values])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,7 +16,7 @@ from registry.core.st3 import is_st3
 from registry.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # web3 (via audit, chain and indexer) is imported when the command runs
-    from registry.audit.run import AuditReport
+    from registry.audit.report import AuditReport
     from registry.chain.client import Chain
 
 _SHOWN = 20
@@ -69,14 +69,10 @@ def audit(
 
     Exit status 0 only if every record verified and nothing expected is missing; 3 if any row needs attention.
     """
-    from registry.audit.run import (
-        EXIT_ATTENTION,
-        audit_feed,
-        audit_folder,
-        count_publication_files,
-        default_workers,
-        load_expected,
-    )
+    from registry.audit.expected import load_expected
+    from registry.audit.hashing import default_workers
+    from registry.audit.report import EXIT_ATTENTION
+    from registry.audit.run import audit_feed, audit_folder, count_publication_files
     from registry.indexer.sync import Index, has_index
 
     office = office.upper()
@@ -115,17 +111,13 @@ def audit(
 
 def _write(report: AuditReport, json_report: Path | None, html_report: Path | None, as_json: bool) -> None:
     """The reports, each written whole or not at all; the JSON streamed from the spilled rows."""
-    from registry.audit.run import render_html, write_atomic
+    from registry.audit.html import render_html
+    from registry.files.atomic import write_atomic
 
     if json_report is not None:
         report.save_json(json_report)
     if html_report is not None:
-        page = render_html(report).encode("utf-8")
-
-        def html(out: IO[bytes]) -> None:
-            out.write(page)
-
-        write_atomic(html_report, html)
+        write_atomic(html_report, render_html(report).encode("utf-8"))
     if as_json:
         sys.stdout.flush()
         report.write_json(sys.stdout.buffer)
