@@ -57,7 +57,7 @@ from registry.core import canon, merkle
 from registry.core.records import SEALED, ProofBundle, RecordId
 from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import StageOptions, bounded_map, chunked, iter_files, prepare_file, start_workers
-from registry.indexer.sync import Index, IndexedBatch, IndexedLeaf
+from registry.store.index import Index, IndexedBatch, IndexedLeaf
 from registry.store.outbox import Store
 from registry.verify.verdicts import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
 

@@ -77,7 +77,8 @@ def audit(
         default_workers,
         load_expected,
     )
-    from registry.indexer.sync import Index, has_index
+    from registry.store.index import Index
+    from registry.store.index_schema import has_index
 
     office = office.upper()
     if not is_st3(office):
