@@ -46,7 +46,7 @@ from registry.core import canon, merkle
 from registry.core.records import ZERO_HASH, ProofBundle, RecordId
 from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import collect_files
-from registry.indexer.sync import Index, IndexedLeaf
+from registry.store.index import Index, IndexedLeaf
 from registry.store.outbox import Store
 from registry.verify.verdicts import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
 

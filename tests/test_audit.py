@@ -27,7 +27,8 @@ from registry.core.records import LeafValue, ProofBundle
 from registry.errors import InputError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_file, prepare_files
-from registry.indexer.sync import Index, Indexer
+from registry.indexer.sync import Indexer
+from registry.store.index import Index
 from registry.store.outbox import Store
 from registry.verify import verdicts as verify
 from registry.verify.verdicts import REVOKED, SUPERSEDED, TAMPERED, UNAUTHORISED, UNKNOWN, VERIFIED

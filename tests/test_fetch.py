@@ -32,7 +32,8 @@ from registry.indexer.fetch import (
     is_public,
     parse_networks,
 )
-from registry.indexer.sync import Index, Indexer
+from registry.indexer.sync import Indexer
+from registry.store.index import Index
 
 LOOPBACK = parse_networks("127.0.0.0/8")
 

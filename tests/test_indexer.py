@@ -21,7 +21,9 @@ from registry.core.records import LeafValue
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.indexer.fetch import FetchPolicy, parse_networks
-from registry.indexer.sync import Index, Indexer, IndexStateError, ManifestError, SyncResult, read_manifest
+from registry.indexer.manifests import ManifestError, read_manifest
+from registry.indexer.sync import Indexer, IndexStateError, SyncResult
+from registry.store.index import Index
 from registry.store.outbox import Store
 from registry.verify.verdicts import VERIFIED, verify_hash, verify_record_id
 

@@ -101,7 +101,8 @@ def test_an_imposter_successor_does_not_verify() -> None:
 
 
 def test_the_indexer_follows_predecessor_and_successor(tmp_path: Path) -> None:
-    from registry.indexer.sync import Index, Indexer
+    from registry.indexer.sync import Indexer
+    from registry.store.index import Index
 
     w3 = connect(EMBEDDED)
     old = Chain(w3)

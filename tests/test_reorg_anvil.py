@@ -20,8 +20,9 @@ from registry.chain.deploy import deploy, verify_deployment
 from registry.chain.genesis import Genesis, GenesisOffice
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
-from registry.indexer.sync import Index, Indexer
+from registry.indexer.sync import Indexer
 from registry.node.anvil import LocalChain, free_port, rpc_call
+from registry.store.index import Index
 from registry.store.outbox import Store
 
 pytestmark = pytest.mark.anvil

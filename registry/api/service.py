@@ -45,7 +45,8 @@ from registry.core.records import SEALED, ProofBundle, RecordId
 from registry.core.st3 import is_st3
 from registry.errors import ChainError, ConfigError, ForbiddenError, InputError, NotFoundError, RegistryError
 from registry.files.ingest import PreparedRecord
-from registry.indexer.sync import Index, IndexedBatch, Indexer, SyncResult
+from registry.indexer.sync import Indexer, SyncResult
+from registry.store.index import Index, IndexedBatch
 from registry.store.outbox import Store, StoredBatch, StoredRecord
 from registry.store.tokens import office_for_token
 from registry.verify import verdicts as verify

@@ -40,8 +40,8 @@ from registry.core import canon
 from registry.core.records import SEALED, ProofBundle, RecordId
 from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import iter_files
-from registry.indexer.sync import Index, IndexedBatch, IndexedLeaf
 from registry.store.audit import feed_leaves, office_batches
+from registry.store.index import Index, IndexedBatch, IndexedLeaf
 from registry.store.outbox import Store
 from registry.verify.verdicts import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
 

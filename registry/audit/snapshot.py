@@ -15,7 +15,7 @@ from web3.exceptions import Web3RPCError
 
 from registry.chain.client import BatchInfo, Chain, utc_iso
 from registry.core import merkle
-from registry.indexer.sync import Index
+from registry.store.index import Index
 
 #: Merkle nodes remembered per batch before the memory is given back (about 100 bytes each).
 _MAX_NODES: Final = 500_000

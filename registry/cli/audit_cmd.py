@@ -73,7 +73,8 @@ def audit(
     from registry.audit.hashing import default_workers
     from registry.audit.report import EXIT_ATTENTION
     from registry.audit.run import audit_feed, audit_folder, count_publication_files
-    from registry.indexer.sync import Index, has_index
+    from registry.store.index import Index
+    from registry.store.index_schema import has_index
 
     office = office.upper()
     if not is_st3(office):

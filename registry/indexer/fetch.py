@@ -20,7 +20,7 @@ checks the copy.
 Usage::
 
     policy = FetchPolicy.from_env()                   # IPREG_MANIFEST_* settings
-    body = fetch_manifest("https://ep.example/m/EP/0x….json", policy)
+    body = fetch_url("https://ep.example/m/EP/0x….json", policy)
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from registry.store.outbox import Store, StoredRecord
 if TYPE_CHECKING:  # web3 (via anchor, chain, indexer) is imported where a chain is used, so that a
     # bundle check over the light JSON-RPC reader (registry.chain.light) starts without it
     from registry.chain.client import BatchInfo, Chain
-    from registry.indexer.sync import Index, IndexedLeaf
+    from registry.store.index import Index, IndexedLeaf
 
 VERIFIED: Final = "VERIFIED"
 TAMPERED: Final = "TAMPERED"
@@ -404,7 +404,7 @@ def _anchored_id_of(store: Store, registry: str, data: bytes, method: str) -> st
     records = [r for r in store.records_by_hash(digest) if r.salt is None]
     if records:
         return records[-1].record_id
-    from registry.indexer.sync import Index
+    from registry.store.index import Index
 
     index = Index.of(store.db, registry)
     leaves = index.leaves_by_hash(digest) if index is not None else []
@@ -513,7 +513,7 @@ def _bundle_for(chain: Chain, store: Store, record: StoredRecord) -> ProofBundle
 
 def _index(chain: Chain, store: Store) -> Index | None:
     """The store's index, if it follows this chain's AnchorRegistry."""
-    from registry.indexer.sync import Index
+    from registry.store.index import Index
 
     return Index.of(store.db, chain.deployment.anchor_registry if chain.deployment is not None else None)
 
