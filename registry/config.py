@@ -1,6 +1,9 @@
 """Settings from flags, ``IPREG_*`` environment and ``$IPREG_HOME/config.toml``, in that order.
 
-Nothing is built at import; call :meth:`Settings.load`.
+:class:`Settings` is where the data lives and which chain to talk to (CLI and service);
+:class:`ServiceSettings` is how the HTTP service behaves. Both read the ``IPREG_*`` environment here
+(:func:`env_text`, :func:`env_number`) and nowhere else. Nothing is built at import; call
+:meth:`Settings.load` and :meth:`ServiceSettings.from_env`.
 """
 
 from __future__ import annotations
@@ -11,11 +14,38 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, cast
 
+from registry.core.st3 import is_st3
 from registry.errors import ConfigError
 
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 DEFAULT_BATCH_SIZE = 10_000
 EMBEDDED = "embedded"
+#: Default largest request body of the service (uploads included).
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+#: Default seconds between two passes of the service's background indexer.
+DEFAULT_INDEX_INTERVAL = 5.0
+
+
+# ---------------------------------------------------------------------------- environment
+
+
+def env_text(name: str) -> str | None:
+    """The environment variable ``name`` (an ``IPREG_*`` setting); None if unset or empty."""
+    return os.environ.get(name) or None
+
+
+def env_number(name: str) -> float | None:
+    """The environment variable ``name`` as a number; None if unset or blank, ConfigError if not a number."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+
+
+# ---------------------------------------------------------------------------- the registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +63,7 @@ class Settings:
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Merge ``overrides`` (flags; None means unset) over environment and config file."""
-        home = Path(overrides.get("home") or os.environ.get("IPREG_HOME") or Path.home() / ".ipreg").expanduser()
+        home = Path(overrides.get("home") or env_text("IPREG_HOME") or Path.home() / ".ipreg").expanduser()
         values: dict[str, Any] = {}
         config_file = home / "config.toml"
         if config_file.is_file():
@@ -90,3 +120,124 @@ class Settings:
     def keys_dir(self) -> Path:
         """Encrypted keystores, one per office (``<OFFICE>.json``)."""
         return self.home / "keys"
+
+
+# ---------------------------------------------------------------------------- the service
+
+#: Environment variables of the service's limits: (variable, setting, type).
+_SERVICE_LIMITS: tuple[tuple[str, str, type], ...] = (
+    ("IPREG_MAX_SUBMIT_BYTES", "max_submit_bytes", int),
+    ("IPREG_MAX_BODY_BYTES", "max_body_bytes", int),
+    ("IPREG_BODY_TIMEOUT", "body_timeout", float),
+    ("IPREG_HEADER_TIMEOUT", "header_timeout", float),
+    ("IPREG_MAX_CONNECTIONS", "max_connections", int),
+    ("IPREG_SERVICE_RPC_TIMEOUT", "rpc_timeout", float),
+    ("IPREG_HEALTH_TIMEOUT", "health_timeout", float),
+    ("IPREG_UPLOAD_CONCURRENCY", "upload_concurrency", int),
+    ("IPREG_UPLOAD_WORKERS", "upload_workers", int),
+    ("IPREG_BATCH_CONCURRENCY", "batch_concurrency", int),
+    ("IPREG_RETRY_AFTER", "retry_after", int),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """How the HTTP service behaves (beyond the registry's :class:`Settings`)."""
+
+    #: Largest request body accepted (uploads included); larger ones get 413 while being read.
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    #: Anchor pending records every this many seconds in the background; None: only on request.
+    batch_interval: float | None = None
+    #: Offices this instance writes for; None: every office whose key it can load.
+    offices: frozenset[str] | None = None
+    #: Seconds chain state (batches, revocations) is reused when verifying.
+    cache_seconds: float = 5.0
+    #: Public base URL of batch manifests (default: content addresses ``ni:///sha-256;...`` of the manifests,
+    #: kept under ``$IPREG_HOME/manifests`` and served at ``/v1/manifests``).
+    manifest_base: str | None = None
+    #: Longest wait for another batch of the same office before answering 409.
+    batch_wait_seconds: float = 120.0
+    #: Follow the chain's events (and fetch every office's published manifests) into the index every
+    #: this many seconds, so verification knows the records of all offices; 0 disables the loop. It never
+    #: runs on the in-process EVM (its only writer is this process): call ``Service.sync_index()`` there.
+    index_interval: float = DEFAULT_INDEX_INTERVAL
+    #: Largest body of a record submission (``POST /v1/offices/{code}/records``); None: ``max_upload_bytes``.
+    max_submit_bytes: int | None = None
+    #: Largest body of every other route.
+    max_body_bytes: int = 64 * 1024
+    #: Seconds for a request body to arrive completely (408 after that).
+    body_timeout: float = 30.0
+    #: Seconds for a request's headers to arrive (the connection is closed with 408 after that).
+    header_timeout: float = 10.0
+    #: Open connections at most; more are answered 503 and closed at once.
+    max_connections: int = 1000
+    #: Seconds of one JSON-RPC call from the service (request handlers, batches).
+    rpc_timeout: float = 5.0
+    #: Seconds ``/health`` waits for the node before it answers ``degraded``.
+    health_timeout: float = 0.08
+    #: Large uploads (verify, submit) handled at once; more get 429 with ``Retry-After``.
+    upload_concurrency: int = 2
+    #: Workers canonicalizing uploads (apart from the threads serving reads).
+    upload_workers: int = 1
+    #: Canonicalize uploads in worker processes (True) or threads (False: no extra process).
+    upload_processes: bool = True
+    #: Batch runs requested at once (running or waiting for the office's lock); more get 429.
+    batch_concurrency: int = 4
+    #: Seconds a client is told to wait (``Retry-After``) when turned away.
+    retry_after: int = 2
+
+    @property
+    def submit_bytes(self) -> int:
+        """The effective submission body limit."""
+        return self.max_submit_bytes if self.max_submit_bytes is not None else self.max_upload_bytes
+
+    def __post_init__(self) -> None:
+        if self.max_upload_bytes < 1 or self.submit_bytes < 1 or self.max_body_bytes < 1:
+            raise ConfigError("body size limits must be at least 1 byte")
+        for name in ("body_timeout", "header_timeout", "rpc_timeout", "health_timeout"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name.replace('_', ' ')} must be positive seconds")
+        for name in ("max_connections", "upload_concurrency", "upload_workers", "batch_concurrency", "retry_after"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
+        if self.batch_interval is not None and self.batch_interval <= 0:
+            raise ConfigError("batch interval must be positive seconds")
+        if self.cache_seconds < 0:
+            raise ConfigError("cache seconds must not be negative")
+        if not self.index_interval >= 0:  # also refuses NaN
+            raise ConfigError("index interval must be zero (off) or positive seconds")
+        for office in self.offices or ():
+            if not is_st3(office):
+                raise ConfigError(f"unknown WIPO ST.3 office code {office!r}")
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ServiceSettings:
+        """``IPREG_MAX_UPLOAD_BYTES``, ``IPREG_BATCH_INTERVAL``, ``IPREG_SERVICE_OFFICES`` (comma list),
+        ``IPREG_CACHE_SECONDS``, ``IPREG_MANIFEST_BASE``, ``IPREG_INDEX_INTERVAL`` (0: off), and the limits
+        of ``_SERVICE_LIMITS`` (``IPREG_HEALTH_TIMEOUT``, ``IPREG_UPLOAD_CONCURRENCY`` ...);
+        ``overrides`` (None = unset) win."""
+        values: dict[str, Any] = {}
+        upload = env_number("IPREG_MAX_UPLOAD_BYTES")
+        if upload is not None:
+            values["max_upload_bytes"] = int(upload)
+        interval = env_number("IPREG_BATCH_INTERVAL")
+        if interval is not None:
+            values["batch_interval"] = interval or None
+        cache = env_number("IPREG_CACHE_SECONDS")
+        if cache is not None:
+            values["cache_seconds"] = cache
+        index_interval = env_number("IPREG_INDEX_INTERVAL")
+        if index_interval is not None:
+            values["index_interval"] = index_interval
+        offices = env_text("IPREG_SERVICE_OFFICES")
+        if offices:
+            values["offices"] = frozenset(o.strip().upper() for o in offices.split(",") if o.strip())
+        manifest_base = env_text("IPREG_MANIFEST_BASE")
+        if manifest_base:
+            values["manifest_base"] = manifest_base
+        for env, key, kind in _SERVICE_LIMITS:
+            number = env_number(env)
+            if number is not None:
+                values[key] = kind(number)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

@@ -24,10 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from registry.anchor.pipeline import Anchorer
-from registry.api import ServiceSettings, create_app
+from registry.api import create_app
 from registry.api.server import build_server
 from registry.chain.client import Chain, connect, dev_signer
-from registry.config import Settings
+from registry.config import ServiceSettings, Settings
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.node.anvil import free_port

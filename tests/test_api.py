@@ -18,9 +18,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from registry.api import ServiceSettings, create_app
+from registry.api import create_app
 from registry.chain.client import Chain, connect
-from registry.config import Settings
+from registry.config import ServiceSettings, Settings
 from registry.core import merkle
 from registry.core.records import ProofBundle
 from registry.evaluate.samples import generate_gazette

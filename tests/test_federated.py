@@ -34,10 +34,10 @@ import pytest
 from anvil_fixtures import AnvilNode
 from eth_account.signers.local import LocalAccount
 
-from registry.api import Service, ServiceSettings
+from registry.api.service import Service
 from registry.chain.client import Chain, Deployment, connect, dev_account, dev_signer
 from registry.chain.keys import create_keystore, unlock
-from registry.config import Settings
+from registry.config import ServiceSettings, Settings
 from registry.evaluate.samples import generate_gazette, iter_gazette
 from registry.node.anvil import LocalChain, free_port
 

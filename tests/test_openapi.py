@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from registry.api import ServiceSettings, create_app
-from registry.config import Settings
+from registry.api import create_app
+from registry.config import ServiceSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITES = {

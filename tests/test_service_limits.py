@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
-from registry.api import ServiceSettings, create_app
+from registry.api import create_app
 from registry.api.server import RepeatFilter, build_server
 from registry.chain.client import Chain, Deployment, connect
-from registry.config import Settings
+from registry.config import ServiceSettings, Settings
 from registry.node.anvil import free_port
 from registry.store.outbox import Store
 from registry.store.tokens import create_token

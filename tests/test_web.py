@@ -18,9 +18,9 @@ import httpx
 import pytest
 import uvicorn
 
-from registry.api import ServiceSettings, create_app
+from registry.api import create_app
 from registry.chain.client import Chain, connect
-from registry.config import Settings
+from registry.config import ServiceSettings, Settings
 from registry.evaluate.samples import generate_gazette
 from registry.store.outbox import Store
 from registry.store.tokens import create_token

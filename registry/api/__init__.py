@@ -2,8 +2,8 @@
 
 Usage::
 
-    from registry.api import ServiceSettings, create_app
-    from registry.config import Settings
+    from registry.api import create_app
+    from registry.config import ServiceSettings, Settings
 
     app = create_app(Settings.load(), service=ServiceSettings(batch_interval=60, index_interval=5))
     # uvicorn.run(app)  -- or `ipreg serve`
@@ -24,11 +24,11 @@ from fastapi import FastAPI
 from registry import __version__
 from registry.api.errors import install_error_handlers
 from registry.api.limits import BodyLimitMiddleware, BodyLimits, SecurityHeadersMiddleware
-from registry.api.service import Service, ServiceSettings
+from registry.api.service import Service
 from registry.chain.client import Chain
-from registry.config import Settings
+from registry.config import ServiceSettings, Settings
 
-__all__ = ["Service", "ServiceSettings", "create_app"]
+__all__ = ["create_app"]
 
 _DESCRIPTION = """
 A shared, tamper-evident registry for intellectual-property offices: the chain holds only

@@ -24,7 +24,8 @@ from registry.api.schemas import (
     RevokeRecord,
     VerifyByHash,
 )
-from registry.api.service import Service, check_hash
+from registry.api.service import Service
+from registry.api.service.checks import check_hash
 from registry.core import canon
 from registry.core.records import ProofBundle, RecordId
 from registry.errors import AuthError, BundleError, CanonicalizationError, ForbiddenError, InputError, RecordIdError

@@ -1,7 +1,8 @@
 """Request and response bodies of the ``/v1`` API (WIPO ST.90 style: lowerCamelCase JSON).
 
-One family per entity: ``*Public`` is what the API answers, ``*Create`` / ``*Request`` what it
-takes. Every error is an :class:`ErrorBody`.
+One family per entity: ``*Public`` is what the API answers (the service builds and returns these
+models; there is no second set of view classes), ``*Create`` / ``*Request`` what it takes. Every
+error is an :class:`ErrorBody`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from registry.anchor.pipeline import RunResult
-from registry.api.service import BatchView, Health, OfficeView, RecordView, Submission, VersionView
 from registry.chain.client import utc_iso
 from registry.core.st3 import ST3_CODES
 from registry.store.outbox import StoredBatch, StoredRecord
@@ -66,20 +66,6 @@ class HealthPublic(Model):
         default=None, description="Last block the index holds (events of every office); null before the first sync."
     )
 
-    @classmethod
-    def of(cls, h: Health) -> HealthPublic:
-        """From the service's health check."""
-        return cls(
-            status="ok" if h.chain_reachable else "degraded",
-            chain_reachable=h.chain_reachable,
-            chain_id=h.chain_id,
-            block_number=h.block_number,
-            pending=h.pending,
-            anchor_registry=h.anchor_registry,
-            problem=h.problem,
-            indexed_block=h.indexed_block,
-        )
-
 
 # ---------------------------------------------------------------------------- offices
 
@@ -101,19 +87,6 @@ class OfficePublic(Model):
     status: str = Field(description="active or suspended.")
     signers: list[SignerPublic] | None = Field(description="From the event index; null if this service has none.")
     pending_count: int = Field(description="Records of the office accepted by this service and not yet batched.")
-
-    @classmethod
-    def of(cls, o: OfficeView) -> OfficePublic:
-        """From the service's view."""
-        signers = [SignerPublic.model_validate(s) for s in o.signers] if o.signers is not None else None
-        return cls(
-            code=o.code,
-            name=o.name,
-            baseURI=o.base_uri,
-            status=o.status,
-            signers=signers,
-            pending_count=o.pending_count,
-        )
 
 
 class OfficeList(Model):
@@ -154,29 +127,14 @@ class BatchPublic(Model):
     sealed_count: int | None = None
 
     @classmethod
-    def of(cls, b: BatchView) -> BatchPublic:
-        """From the service's view."""
-        return cls(
-            root=b.root,
-            office=b.office,
-            leaf_count=b.leaf_count,
-            status=b.status,
-            manifestURI=b.manifest_uri,
-            signer=b.signer,
-            transaction_hash=b.transaction_hash,
-            block_number=b.block_number,
-            anchored_at=b.anchored_at,
-            gas_used=b.gas_used,
-            revoked=None if b.revocation_reason is None else b.revocation_reason != 0,
-            revocation_reason=b.revocation_reason,
-            error=b.error,
-            records=[BatchRecordPublic.model_validate(r) for r in b.records] if b.records is not None else None,
-            sealed_count=b.sealed_count,
-        )
-
-    @classmethod
-    def of_stored(cls, b: StoredBatch) -> BatchPublic:
-        """From an outbox batch (as just anchored)."""
+    def of_stored(
+        cls,
+        b: StoredBatch,
+        revocation_reason: int | None = None,
+        records: list[BatchRecordPublic] | None = None,
+        sealed_count: int | None = None,
+    ) -> BatchPublic:
+        """From an outbox batch (as just anchored; with its revocation reason and records if known)."""
         return cls(
             root=b.root,
             office=b.office,
@@ -188,9 +146,11 @@ class BatchPublic(Model):
             block_number=b.block_number,
             anchored_at=utc_iso(b.timestamp) if b.timestamp else None,
             gas_used=b.gas_used,
-            revoked=None,
-            revocation_reason=None,
+            revoked=None if revocation_reason is None else revocation_reason != 0,
+            revocation_reason=revocation_reason,
             error=b.error,
+            records=records,
+            sealed_count=sealed_count,
         )
 
 
@@ -238,22 +198,6 @@ class VersionPublic(Model):
     anchored_at: str | None
     superseded_by: str | None
 
-    @classmethod
-    def of(cls, v: VersionView) -> VersionPublic:
-        """From the service's view."""
-        return cls(
-            content_hash=v.content_hash,
-            canonicalization=v.canonicalization,
-            supersedes=v.supersedes,
-            leaf=v.leaf,
-            status=v.status,
-            root=v.root,
-            block_number=v.block_number,
-            transaction_hash=v.transaction_hash,
-            anchored_at=v.anchored_at,
-            superseded_by=v.superseded_by,
-        )
-
 
 class RecordPublic(Model):
     """A record id and its versions, oldest first."""
@@ -262,16 +206,6 @@ class RecordPublic(Model):
     office: str
     status: str = Field(description="Status of the newest version.")
     versions: list[VersionPublic]
-
-    @classmethod
-    def of(cls, r: RecordView) -> RecordPublic:
-        """From the service's view."""
-        return cls(
-            record_id=r.record_id,
-            office=r.office,
-            status=r.status,
-            versions=[VersionPublic.of(v) for v in r.versions],
-        )
 
 
 class RecordCreate(Model):
@@ -285,6 +219,11 @@ class RecordCreate(Model):
     sealed: bool = Field(
         default=False, description="Anchor only a salted commitment (unpublished record); reveal it later."
     )
+
+
+def outbox_status(batch: StoredBatch | None) -> str:
+    """The status of an outbox record in ``batch``: pending (no batch yet), batching or anchored."""
+    return "pending" if batch is None else "anchored" if batch.status == "anchored" else "batching"
 
 
 class PendingRecordPublic(Model):
@@ -304,14 +243,13 @@ class PendingRecordPublic(Model):
     @classmethod
     def of(cls, r: StoredRecord, batch: StoredBatch | None = None) -> PendingRecordPublic:
         """From an outbox record (and its batch, if it has one)."""
-        status = "pending" if batch is None else "anchored" if batch.status == "anchored" else "batching"
         return cls(
             record_id=r.record_id,
             content_hash=r.content_hash,
             canonicalization=r.canonicalization,
             supersedes=r.supersedes,
             leaf="0x" + r.leaf.hex(),
-            status=status,
+            status=outbox_status(batch),
             root=batch.root if batch else None,
             block_number=batch.block_number if batch else None,
             transaction_hash=batch.tx_hash if batch else None,
@@ -326,16 +264,6 @@ class SubmissionPublic(Model):
     accepted: bool = Field(description="True if the record was new; false if it was already known.")
     new_version: bool = Field(description="True if it is a new content of a known record id.")
     record: PendingRecordPublic
-
-    @classmethod
-    def of(cls, office: str, s: Submission) -> SubmissionPublic:
-        """From the service's submission."""
-        return cls(
-            office=office,
-            accepted=s.accepted,
-            new_version=s.new_version,
-            record=PendingRecordPublic.of(s.record, s.batch),
-        )
 
 
 class PendingPublic(Model):

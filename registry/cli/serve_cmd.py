@@ -8,7 +8,6 @@ follow the chain, can fetch them. An instance without keys or tokens is a read-o
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 import typer
 
 from registry.cli.common import HomeOption, RpcOption, settings
+from registry.config import ServiceSettings, env_text
 from registry.errors import InputError
 
 
@@ -96,7 +96,7 @@ def serve(
 ) -> None:
     """Serve the REST API (/v1, /openapi.json, /health) and the verifier and office pages."""
     check_listen(host, port)
-    from registry.api import ServiceSettings, create_app
+    from registry.api import create_app
     from registry.api.server import build_server
 
     s = settings(home, rpc_url=rpc_url)
@@ -104,11 +104,11 @@ def serve(
         s.home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot use data directory {s.home}: {exc.strerror or exc}") from None
-    given = public_url or os.environ.get("IPREG_PUBLIC_URL")
+    given = public_url or env_text("IPREG_PUBLIC_URL")
     public = check_public_url(given or default_public_url(host, port))
     # Without a public URL the listen address is no address for others (often loopback): anchor content
     # addresses of the manifests (ni:///sha-256;...), served by this and any other copy, not a local URL.
-    base = manifest_base or os.environ.get("IPREG_MANIFEST_BASE") or (f"{public}/v1/manifests" if given else None)
+    base = manifest_base or env_text("IPREG_MANIFEST_BASE") or (f"{public}/v1/manifests" if given else None)
     options = ServiceSettings.from_env(
         offices=frozenset(o.upper() for o in office) if office else None,
         batch_interval=batch_interval,

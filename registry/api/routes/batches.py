@@ -20,10 +20,10 @@ def list_batches(
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first.")] = 50,
 ) -> BatchList:
     """Recent batches, newest first (optionally of one office)."""
-    return BatchList(batches=[BatchPublic.of(b) for b in service.batches(office, limit)])
+    return BatchList(batches=service.batches(office, limit))
 
 
 @router.get("/{root}", response_model=BatchPublic, responses=errors(), summary="One batch")
 def get_batch(root: BatchRoot, service: ServiceDep) -> BatchPublic:
     """A batch by its Merkle root, with its public records (at most 1000)."""
-    return BatchPublic.of(service.batch(root))
+    return service.batch(root)

@@ -14,4 +14,4 @@ router = APIRouter(tags=["health"])
 @router.get("/health", response_model=HealthPublic, responses=errors(), summary="Service health")
 async def health(service: ServiceDep) -> HealthPublic:
     """Chain reachable, latest block, records pending; ``status`` is ``degraded`` if the chain is not."""
-    return HealthPublic.of(await service.health_async())
+    return await service.health_async()

@@ -14,10 +14,10 @@ router = APIRouter(prefix="/v1/offices", tags=["offices"])
 @router.get("", response_model=OfficeList, responses=errors(), summary="All offices")
 def list_offices(service: ServiceDep) -> OfficeList:
     """Every registered office: name, base URI of its register, status, signers (from the index)."""
-    return OfficeList(offices=[OfficePublic.of(o) for o in service.offices()])
+    return OfficeList(offices=service.offices())
 
 
 @router.get("/{code}", response_model=OfficePublic, responses=errors(), summary="One office")
 def get_office(code: OfficeCode, service: ServiceDep) -> OfficePublic:
     """One office by its WIPO ST.3 code (400 if malformed, 404 if not registered)."""
-    return OfficePublic.of(service.office(code))
+    return service.office(code)

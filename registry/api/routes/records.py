@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/records", tags=["records"])
 @router.get("/{record_id}", response_model=RecordPublic, responses=errors(), summary="A record and its versions")
 def get_record(record_id: RecordIdPath, service: ServiceDep) -> RecordPublic:
     """Every version of a record id (``OFFICE:NUMBER[:KIND]``), oldest first, with its status."""
-    return RecordPublic.of(service.record(record_id))
+    return service.record(record_id)
 
 
 @router.get(

@@ -13,10 +13,8 @@ from registry.api.routes import errors, inline, upload_body
 from registry.api.schemas import (
     HASH_PATTERN,
     RECORD_ID_PATTERN,
-    BatchPublic,
     BatchRunPublic,
     PendingPublic,
-    PendingRecordPublic,
     ProofBundlePublic,
     RecordCreate,
     RevocationPublic,
@@ -59,7 +57,7 @@ def submit_record(office: WritingOffice, body: RecordBody, service: ServiceDep, 
     submission = service.submit(office, body.prepared, body.sealed)
     if not submission.accepted:
         response.status_code = 200
-    return SubmissionPublic.of(office, submission)
+    return submission
 
 
 @router.get(
@@ -74,13 +72,7 @@ def list_pending(
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many, oldest first.")] = 100,
 ) -> PendingPublic:
     """The office's records not yet in a batch, and its batches not yet anchored."""
-    count, records, unfinished = service.pending(office, limit)
-    return PendingPublic(
-        office=office,
-        count=count,
-        records=[PendingRecordPublic.of(r) for r in records],
-        unfinished_batches=[BatchPublic.of_stored(b) for b in unfinished],
-    )
+    return service.pending(office, limit)
 
 
 @router.post(
@@ -96,7 +88,7 @@ async def run_batch(office: WritingOffice, service: ServiceDep) -> BatchRunPubli
     than the service takes are answered 429 with ``Retry-After``."""
     result = await service.run_batch(office)
     pending = await run_in_threadpool(service.pending, office, 1)
-    return BatchRunPublic.of(office, result, pending[0])
+    return BatchRunPublic.of(office, result, pending.count)
 
 
 @router.post(
@@ -156,15 +148,5 @@ def revoke(office: WritingOffice, body: RevocationBody, service: ServiceDep) -> 
     office revokes only its own batches and records (403 for another office's record, 404 for a root
     the office did not anchor); revoking twice is 409."""
     if isinstance(body, RevokeBatch):
-        done = service.revoke(office, body.reason, root=body.root)
-    else:
-        done = service.revoke(office, body.reason, record_id=body.record_id, content_hash=body.content_hash)
-    return RevocationPublic(
-        office=done.office,
-        root=done.root,
-        record_id=done.record_id,
-        leaf=done.leaf,
-        reason=done.reason,
-        transaction_hash=done.transaction_hash,
-        block_number=done.block_number,
-    )
+        return service.revoke(office, body.reason, root=body.root)
+    return service.revoke(office, body.reason, record_id=body.record_id, content_hash=body.content_hash)
