@@ -12,7 +12,6 @@ imported inside the commands that use them, so ``ipreg --help`` and ``ipreg hash
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -150,7 +149,9 @@ def main() -> None:
             where = f" {exc.filename}" if exc.filename else ""
             sys.stderr.write(f"error: {exc.strerror.lower()}:{where} (check the path and its permissions)\n")
             sys.exit(1)
-        if os.environ.get("IPREG_DEBUG"):
+        from registry.config import env_text
+
+        if env_text("IPREG_DEBUG"):
             raise
         detail = _one_line(str(exc))[:300]
         sys.stderr.write(

@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
-import os
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -38,6 +37,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from registry.config import env_text
 from registry.errors import ConfigError, InputError
 
 #: Largest manifest fetched by default (a 10,000-record manifest is about 2 MB).
@@ -131,6 +131,17 @@ def system_resolver(host: str, port: int) -> list[Address]:
     return out
 
 
+#: The environment settings of the fetch policy (read through :func:`registry.config.env_text`).
+_ENV: Final = (
+    "IPREG_MANIFEST_SCHEMES",
+    "IPREG_MANIFEST_HOSTS",
+    "IPREG_MANIFEST_ALLOW_NETWORKS",
+    "IPREG_MANIFEST_MIRRORS",
+    "IPREG_MANIFEST_MAX_BYTES",
+    "IPREG_MANIFEST_TIMEOUT",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class FetchPolicy:
     """What manifest fetching may contact, and how much it may read."""
@@ -166,20 +177,20 @@ class FetchPolicy:
         ``IPREG_MANIFEST_ALLOW_NETWORKS`` (CIDR comma list), ``IPREG_MANIFEST_MAX_BYTES``,
         ``IPREG_MANIFEST_TIMEOUT``, ``IPREG_MANIFEST_MIRRORS`` (comma list); ``overrides`` win."""
         values: dict[str, object] = {}
-        env = os.environ
-        if env.get("IPREG_MANIFEST_SCHEMES", "").strip():
+        env = {name: text for name in _ENV if (text := env_text(name)) is not None and text.strip()}
+        if "IPREG_MANIFEST_SCHEMES" in env:
             values["schemes"] = frozenset(_items(env["IPREG_MANIFEST_SCHEMES"], str.lower))
-        if env.get("IPREG_MANIFEST_HOSTS", "").strip():
+        if "IPREG_MANIFEST_HOSTS" in env:
             values["hosts"] = frozenset(_items(env["IPREG_MANIFEST_HOSTS"], str.lower))
-        if env.get("IPREG_MANIFEST_ALLOW_NETWORKS", "").strip():
+        if "IPREG_MANIFEST_ALLOW_NETWORKS" in env:
             values["allow_networks"] = parse_networks(env["IPREG_MANIFEST_ALLOW_NETWORKS"])
-        if env.get("IPREG_MANIFEST_MIRRORS", "").strip():
+        if "IPREG_MANIFEST_MIRRORS" in env:
             values["mirrors"] = tuple(m.rstrip("/") for m in _items(env["IPREG_MANIFEST_MIRRORS"], str))
         for name, key, kind in (
             ("IPREG_MANIFEST_MAX_BYTES", "max_bytes", int),
             ("IPREG_MANIFEST_TIMEOUT", "timeout", float),
         ):
-            if env.get(name, "").strip():
+            if name in env:
                 try:
                     values[key] = kind(env[name])
                 except ValueError:
