@@ -48,7 +48,9 @@ from registry.audit.run import (
 )
 from registry.chain.client import BatchInfo, Chain, utc_iso
 from registry.core import canon, merkle
-from registry.core.records import ZERO_HASH, ProofBundle, RecordId
+from registry.core.formats import ProofBundle
+from registry.core.leaves import ZERO_HASH
+from registry.core.records import RecordId
 from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import collect_files
 from registry.indexer.sync import Index, IndexedLeaf

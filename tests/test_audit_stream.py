@@ -45,8 +45,8 @@ from registry.audit.run import (
     write_atomic,
 )
 from registry.chain.client import Chain, connect, dev_signer
+from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree
-from registry.core.records import LeafValue
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_file, prepare_files
 from registry.indexer.sync import Indexer

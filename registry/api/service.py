@@ -41,7 +41,9 @@ from registry.chain.client import Chain, Deployment, connect, utc_iso
 from registry.chain.keys import load_signer
 from registry.config import EMBEDDED, Settings
 from registry.core import canon
-from registry.core.records import SEALED, ProofBundle, RecordId
+from registry.core.formats import ProofBundle
+from registry.core.leaves import SEALED
+from registry.core.records import RecordId
 from registry.core.st3 import is_st3
 from registry.errors import ChainError, ConfigError, ForbiddenError, InputError, NotFoundError, RegistryError
 from registry.files.ingest import PreparedRecord

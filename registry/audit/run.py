@@ -54,7 +54,9 @@ from web3.exceptions import Web3RPCError
 
 from registry.chain.client import BatchInfo, Chain, utc_iso
 from registry.core import canon, merkle
-from registry.core.records import SEALED, ProofBundle, RecordId
+from registry.core.formats import ProofBundle
+from registry.core.leaves import SEALED
+from registry.core.records import RecordId
 from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import StageOptions, bounded_map, chunked, iter_files, prepare_file, start_workers
 from registry.indexer.sync import Index, IndexedBatch, IndexedLeaf

@@ -32,7 +32,9 @@ from web3 import Web3
 from registry.chain.client import Chain, utc_iso
 from registry.core import canon, merkle
 from registry.core.contract import OFFICE_STATUS
-from registry.core.records import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue, ProofBundle, RecordId
+from registry.core.formats import ProofBundle
+from registry.core.leaves import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue
+from registry.core.records import RecordId
 from registry.errors import CanonicalizationError, InputError, RegistryError, StoreError
 from registry.indexer.fetch import FetchError, FetchPolicy, content_digest, fetch_url
 from registry.store.outbox import immediate
