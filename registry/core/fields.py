@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from registry.core.leaves import LeafValue, check_hash
 from registry.core.st3 import is_st3
@@ -75,11 +75,11 @@ def _read_hashes(value: Any, name: str) -> tuple[str, ...]:
 
 
 def _are_hashes(value: Any, name: str) -> None:
-    try:
-        joined = ",".join(value)  # one match for the common case; find the element to name otherwise
+    try:  # one match for the common case (the length rules out commas inside elements)
+        joined = ",".join(value)
     except TypeError:
         joined = ""
-    if value and not _HASHES.fullmatch(joined):
+    if value and not (len(joined) == 67 * len(value) - 1 and _HASHES.fullmatch(joined)):  # find the one to name
         for node in value:
             check_hash(node, f"{name} element")
     if len(value) > MAX_PROOF_LENGTH:
@@ -172,10 +172,16 @@ class Field:
         return list(self.const) if isinstance(self.const, tuple) else self.const
 
 
-#: A field prepared for the hot paths: (name, attr, read, check, write, constant's JSON, ``  "name": ``).
-_Row = tuple[
-    str, str | None, Callable[[Any, str], Any], Callable[[Any, str], None] | None, Callable[[Any], Any] | None, Any, str
-]
+class _Row(NamedTuple):
+    """A field prepared for the hot paths (no attribute chains per call)."""
+
+    name: str
+    attr: str | None
+    read: Callable[[Any, str], Any]
+    check: Callable[[Any, str], None] | None
+    write: Callable[[Any], Any] | None
+    const: Any
+    field: Field
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +198,11 @@ class Format:
 
     def __post_init__(self) -> None:
         rows = tuple(
-            (f.name, f.attr, f.type.read, f.type.check, f.type.write, f.const_json, _prefix(f.name))
-            for f in self.fields
+            _Row(f.name, f.attr, f.type.read, f.type.check, f.type.write, f.const_json, f) for f in self.fields
         )
         object.__setattr__(self, "names", frozenset(f.name for f in self.fields))
         object.__setattr__(self, "_rows", rows)
-        object.__setattr__(self, "_prefixes", {row[0]: row[6] for row in rows})
+        object.__setattr__(self, "_prefixes", {f.name: _prefix(f.name) for f in self.fields})
 
     def json_of(self, model: object, slots: Sequence[str] = ()) -> dict[str, Any]:
         """The JSON object of ``model``'s fields in table order; fields named in ``slots`` are left None."""
@@ -220,9 +225,9 @@ class Format:
 
     def wrong_constant(self, body: Mapping[str, Any]) -> tuple[Field, Any] | None:
         """The first constant field of ``body`` (in table order) that is absent or not its constant, with its value."""
-        for row, f in zip(self._rows, self.fields, strict=True):
-            if row[1] is None and body.get(row[0]) != row[5]:
-                return f, body.get(row[0])
+        for row in self._rows:
+            if row.attr is None and body.get(row.name) != row.const:
+                return row.field, body.get(row.name)
         return None
 
     def read(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -230,12 +235,12 @@ class Format:
         missing or of the wrong type."""
         values: dict[str, Any] = {}
         try:
-            for name, attr, read, _check, _write, _const, _ in self._rows:
+            for name, attr, read, _check, _write, _const, f in self._rows:
                 if attr is None:
                     continue
                 if name in body:
                     values[attr] = read(body[name], name)
-                elif next(f for f in self.fields if f.name == name).required:
+                elif f.required:
                     raise BundleError(f"{self.what} lacks field {name!r}")
         except (TypeError, ValueError) as exc:
             raise BundleError(f"{self.what} field has the wrong type: {exc}") from None

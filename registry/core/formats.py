@@ -150,9 +150,9 @@ class ProofBundle:
         PROOF_BUNDLE.check(self)
         if not isinstance(self.extra, dict):
             raise BundleError("extra fields must be a JSON object")
-        reused = [k for k in self.extra if k in PROOF_BUNDLE.names]
-        if reused:
-            raise BundleError(f"extra field {reused[0]!r} is a field of {BUNDLE_FORMAT}")
+        if self.extra and not PROOF_BUNDLE.names.isdisjoint(self.extra):
+            reused = next(k for k in self.extra if k in PROOF_BUNDLE.names)
+            raise BundleError(f"extra field {reused!r} is a field of {BUNDLE_FORMAT}")
         return self
 
     def with_extra(self, extra: Mapping[str, Any]) -> ProofBundle:
