@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from registry.core import canon
-from registry.core.records import identify
+from registry.core.identify import identify
 from registry.evaluate.samples import iter_gazette
 
 

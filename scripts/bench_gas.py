@@ -23,7 +23,7 @@ from bench_merkle import values
 
 from registry.chain.client import Chain, TxResult, connect, dev_account, dev_signer
 from registry.core import merkle
-from registry.core.records import LeafValue
+from registry.core.leaves import LeafValue
 from registry.node.anvil import LocalChain, free_port
 
 EAS_GAS_PER_RECORD = 280_000

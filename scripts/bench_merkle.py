@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from oz_reference import oz_tree
 
 from registry.core import merkle
-from registry.core.records import ZERO_HASH, LeafValue
+from registry.core.leaves import ZERO_HASH, LeafValue
 
 
 def values(count: int) -> list[LeafValue]:

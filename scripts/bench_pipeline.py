@@ -185,8 +185,8 @@ def _same_bundles(ours: Path, lean: Path, archive: str | None) -> None:
 def _oz(manifests: Path) -> dict[str, Any]:
     from oz_reference import oz_tree
 
+    from registry.core.leaves import LeafValue
     from registry.core.merkle import MerkleTree
-    from registry.core.records import LeafValue
 
     values = [v for m in sorted(manifests.glob("*.json")) for v in json.loads(m.read_text())["values"]]
     _, oz_seconds = oz_tree(values)

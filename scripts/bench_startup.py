@@ -39,7 +39,8 @@ def cpu_of(cmd: list[str], env: dict[str, str]) -> float:
 def _anchored_record(work: Path, no_node: bool) -> tuple[Any, Path, Path]:
     """(anvil node or None, a record file, its proof bundle): anchored on a fresh local anvil node."""
     from registry.core import canon
-    from registry.core.records import LeafValue, ProofBundle
+    from registry.core.formats import ProofBundle
+    from registry.core.leaves import LeafValue
     from registry.evaluate.samples import generate_gazette
 
     record = generate_gazette(work / "g", office="EP", count=1)[0]

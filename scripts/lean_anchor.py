@@ -25,8 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from registry.core.canon import canonical_bytes, canonicalization_for
+from registry.core.identify import id_from_document
+from registry.core.leaves import ZERO_HASH, LeafValue
 from registry.core.merkle import MerkleTree
-from registry.core.records import ZERO_HASH, LeafValue, RecordId, id_from_document
+from registry.core.records import RecordId
 
 Row = tuple[str, str, str, bytes, str]  # record id, content hash, canonicalization, leaf, path
 

@@ -43,7 +43,9 @@ from registry.audit.run import _index_of
 from registry.audit.snapshot import _BatchState, _SnapshotBatch
 from registry.chain.client import BatchInfo, Chain, utc_iso
 from registry.core import canon, merkle
-from registry.core.records import ZERO_HASH, ProofBundle, RecordId
+from registry.core.formats import ProofBundle
+from registry.core.leaves import ZERO_HASH
+from registry.core.records import RecordId
 from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import collect_files
 from registry.store.index import Index, IndexedLeaf

@@ -10,8 +10,9 @@ from registry.anchor.pipeline import Anchorer, reveal_bundle
 from registry.chain.client import Chain, connect, dev_account, dev_signer
 from registry.config import EMBEDDED
 from registry.core import canon
+from registry.core.formats import ProofBundle
+from registry.core.leaves import SEALED
 from registry.core.merkle import keccak
-from registry.core.records import SEALED, ProofBundle
 from registry.errors import ContractRevertError, InputError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files

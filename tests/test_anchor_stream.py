@@ -23,8 +23,9 @@ from registry.anchor.bundles import (
 from registry.anchor.pipeline import Anchorer, Intake, batch_bundles, bundle_name, stage_input
 from registry.chain.client import Chain, connect, dev_signer
 from registry.config import EMBEDDED
+from registry.core.formats import ProofBundle
+from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree, keccak
-from registry.core.records import LeafValue, ProofBundle
 from registry.errors import InputError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import StageOptions, iter_files, start_workers, stream_staged

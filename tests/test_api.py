@@ -22,7 +22,7 @@ from registry.api import create_app
 from registry.chain.client import Chain, connect
 from registry.config import ServiceSettings, Settings
 from registry.core import merkle
-from registry.core.records import ProofBundle
+from registry.core.formats import ProofBundle
 from registry.evaluate.samples import generate_gazette
 from registry.store.outbox import Store
 from registry.store.tokens import create_token, office_for_token, token_hash

@@ -22,8 +22,9 @@ from registry.audit.run import audit_feed, audit_folder
 from registry.audit.snapshot import SnapshotReader
 from registry.chain.client import Chain, connect, dev_signer
 from registry.core.canon import RAW, content_hash
+from registry.core.formats import ProofBundle
+from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree
-from registry.core.records import LeafValue, ProofBundle
 from registry.errors import InputError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_file, prepare_files

@@ -36,8 +36,8 @@ from registry.audit.html import batches_over_time
 from registry.audit.report import MISSING, AuditReport, AuditRow, RowLog
 from registry.audit.run import audit_feed, audit_folder
 from registry.chain.client import Chain, connect, dev_signer
+from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree
-from registry.core.records import LeafValue
 from registry.evaluate.samples import generate_gazette
 from registry.files.atomic import write_atomic
 from registry.files.ingest import prepare_file, prepare_files

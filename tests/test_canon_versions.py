@@ -14,7 +14,8 @@ from registry.anchor.pipeline import Anchorer
 from registry.chain.client import Chain, connect, dev_signer
 from registry.config import EMBEDDED
 from registry.core import canon
-from registry.core.records import ProofBundle, RecordId
+from registry.core.formats import ProofBundle
+from registry.core.records import RecordId
 from registry.errors import CanonicalizationError
 from registry.files.ingest import PreparedRecord, prepare_files
 from registry.store.outbox import Store

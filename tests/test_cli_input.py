@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from registry.core import canon
-from registry.core.records import LeafValue, ProofBundle
+from registry.core.formats import ProofBundle
+from registry.core.leaves import LeafValue
 from registry.evaluate.samples import generate_gazette
 
 IPREG = Path(sys.executable).parent / "ipreg"

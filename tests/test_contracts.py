@@ -32,8 +32,8 @@ from registry.chain.client import (
     dev_account,
     encode_payload,
 )
+from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree, keccak
-from registry.core.records import LeafValue
 from registry.errors import ContractRevertError
 
 EP, US, JP, EM, WO = (dev_account(i) for i in range(1, 6))

@@ -21,8 +21,9 @@ from web3 import Web3
 
 from registry.anchor.pipeline import Anchorer
 from registry.chain.client import Chain, connect, dev_account, dev_signer
+from registry.core.formats import ProofBundle
+from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree, keccak
-from registry.core.records import LeafValue, ProofBundle
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.store.outbox import Store

@@ -364,7 +364,7 @@ def test_exactly_once_check_catches_missing_and_duplicated_records(tmp_path: Pat
     """The count must fail when a record is accepted but never anchored, or anchored twice."""
     from registry.chain.client import Chain, connect, dev_signer
     from registry.core import merkle
-    from registry.core.records import LEAF_ENCODING, LeafValue
+    from registry.core.leaves import LEAF_ENCODING, LeafValue
     from registry.evaluate.context import MANIFEST_BASE, Run
     from registry.evaluate.faults import exactly_once
     from registry.evaluate.pipeline import anchorer_for

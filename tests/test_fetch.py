@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from test_indexer import make_office
 
 from registry.chain.client import Chain, connect, dev_signer
+from registry.core.leaves import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue
 from registry.core.merkle import MerkleTree
-from registry.core.records import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue
 from registry.indexer.fetch import (
     FetchError,
     FetchPolicy,

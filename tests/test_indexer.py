@@ -16,8 +16,8 @@ import pytest
 
 from registry.anchor.pipeline import Anchorer
 from registry.chain.client import Chain, connect, dev_account, dev_signer
+from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree
-from registry.core.records import LeafValue
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.indexer.fetch import FetchPolicy, parse_networks

@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.chain.client import Chain, connect, dev_account
+from registry.core.leaves import LEAF_ENCODING, ZERO_HASH, LeafValue
 from registry.core.merkle import (
     MerkleTree,
     encode_leaf_values,
@@ -29,7 +30,6 @@ from registry.core.merkle import (
     process_proof,
     verify,
 )
-from registry.core.records import LEAF_ENCODING, ZERO_HASH, LeafValue
 
 VECTORS = Path(__file__).parent / "vectors" / "oz_merkle.json"
 TYPES = list(LEAF_ENCODING)

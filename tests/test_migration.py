@@ -17,7 +17,7 @@ from registry.chain.client import Chain, GovernanceRule, connect, dev_account
 from registry.chain.deploy import deploy, verify_deployment
 from registry.chain.genesis import Genesis, GenesisOffice
 from registry.config import EMBEDDED
-from registry.core.records import ProofBundle
+from registry.core.formats import ProofBundle
 from registry.errors import ConfigError, ContractRevertError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files

@@ -25,8 +25,8 @@ from registry.chain.client import Chain, GovernanceRule, connect, dev_account
 from registry.chain.deploy import deploy, verify_deployment
 from registry.chain.genesis import Genesis, GenesisOffice
 from registry.config import EMBEDDED
+from registry.core.formats import ProofBundle
 from registry.core.merkle import keccak
-from registry.core.records import ProofBundle
 from registry.errors import ChainError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files

@@ -16,21 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.core import canon, merkle
-from registry.core.records import (
-    BUNDLE_FORMAT,
-    LEAF_ENCODING,
-    SEALED,
-    ZERO_HASH,
-    LeafValue,
-    ProofBundle,
-    RecordId,
-    canonical_record_id,
-    id_from_document,
-    identify,
-    sealed_commitment,
-    sealed_value,
-    validate_st13,
-)
+from registry.core.formats import BUNDLE_FORMAT, ProofBundle
+from registry.core.identify import id_from_document, identify
+from registry.core.leaves import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue, sealed_commitment, sealed_value
+from registry.core.records import RecordId, canonical_record_id, validate_st13
 from registry.core.st3 import ST3_CODES
 from registry.errors import BundleError, InputError, RecordIdError
 from registry.evaluate.samples import KINDS, generate_gazette, iter_gazette

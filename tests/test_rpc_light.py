@@ -17,8 +17,8 @@ from anvil_fixtures import AnvilNode
 from registry.anchor.pipeline import Anchorer, bundle_name, leaf_value_of
 from registry.chain.client import Chain, connect, dev_account, dev_signer
 from registry.chain.light import LightReader, checksum_address
+from registry.core.formats import ProofBundle
 from registry.core.merkle import MerkleTree
-from registry.core.records import ProofBundle
 from registry.errors import ConfigError, NodeUnavailableError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files

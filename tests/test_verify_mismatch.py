@@ -19,7 +19,7 @@ import pytest
 from registry.anchor.pipeline import Anchorer, bundle_name
 from registry.chain.client import Chain, connect, dev_signer
 from registry.core import canon
-from registry.core.records import ProofBundle
+from registry.core.formats import ProofBundle
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_file, prepare_files
 from registry.store.outbox import Store

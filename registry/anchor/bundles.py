@@ -1,6 +1,6 @@
 """Writing proof bundles fast, one file per record or one archive per batch, and reading archives.
 
-The bytes of every bundle are exactly those of :meth:`registry.core.records.ProofBundle.dumps` (tests
+The bytes of every bundle are exactly those of :meth:`registry.core.formats.ProofBundle.dumps` (tests
 compare them): the fields a batch shares are rendered once per batch, and each record adds only
 its value tuple and proof, so a bundle costs a few string joins instead of a JSON encoder run.
 
@@ -16,22 +16,24 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 import orjson
 
 from registry.core.canon import canonicalization_for
 from registry.core.canon import content_hash as hash_of
+from registry.core.fields import json_text
+from registry.core.formats import PER_RECORD, PROOF_BUNDLE, ProofBundle
 from registry.core.merkle import MerkleTree
-from registry.core.records import BUNDLE_FORMAT, LEAF_ENCODING, ProofBundle
+from registry.core.proofs import BatchFacts
 from registry.errors import BundleError, InputError, RegistryError
+from registry.files.atomic import write_atomic
 from registry.files.ingest import prepare_bytes
 
 ARCHIVE_FORMATS: Final = ("zip", "jsonl")
@@ -39,12 +41,6 @@ ARCHIVE_FORMATS: Final = ("zip", "jsonl")
 MAX_BUNDLE_BYTES: Final = 1024 * 1024
 #: Largest archive read by ``ipreg verify`` (a batch of 2**20 records is about 1 GB of bundles).
 MAX_ARCHIVE_BYTES: Final = 4 * 1024 * 1024 * 1024
-_PLAIN: Final = re.compile(r"[ !#-\[\]-\x7f]*")  # printable ASCII but '"' and '\': json.dumps leaves it as is
-
-
-def _string(value: str) -> str:
-    """``json.dumps(value)`` (ASCII, escaped), taking a shortcut for strings with nothing to escape."""
-    return f'"{value}"' if _PLAIN.fullmatch(value) else json.dumps(value)
 
 
 def proof_texts(tree: MerkleTree) -> list[str]:
@@ -68,9 +64,15 @@ def _node_texts(nodes: Sequence[bytes], positions: Sequence[int]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class BatchRenderer:
-    """Renders the bundles of one anchored batch: shared fields once, then per record value and proof."""
+    """Renders the bundles of one anchored batch: shared fields once, then per record value and proof.
+
+    ``head``, ``mid`` and ``tail`` are the text of ``ProofBundle.dumps`` around the per-record fields
+    (:data:`registry.core.formats.PER_RECORD`), cut from the format's field table; ``shared`` is the
+    bundle's JSON object with those fields left None.
+    """
 
     head: str
+    mid: str
     tail: str
     shared: dict[str, object]
 
@@ -86,44 +88,22 @@ class BatchRenderer:
         block_number: int,
         anchored_at: str,
     ) -> BatchRenderer:
+        """The renderer for a batch given its facts one by one (see :meth:`for_batch`)."""
+        return cls.for_batch(
+            BatchFacts(chain_id, registry, office, root, leaf_count, transaction_hash, block_number, anchored_at)
+        )
+
+    @classmethod
+    def for_batch(cls, batch: BatchFacts) -> BatchRenderer:
         """The renderer for a batch (the same field order and spelling as ``ProofBundle.dumps``)."""
-        head = (
-            "{\n"
-            f'  "format": "{BUNDLE_FORMAT}",\n'
-            f'  "chainId": {int(chain_id)},\n'
-            f'  "registry": {json.dumps(registry)},\n'
-            f'  "office": {json.dumps(office)},\n'
-            f'  "root": {json.dumps(root)},\n'
-            f'  "leafEncoding": {json.dumps(list(LEAF_ENCODING))},\n'
-            '  "value": '
-        )
-        tail = (
-            f',\n  "leafCount": {int(leaf_count)}'
-            f',\n  "transactionHash": {json.dumps(transaction_hash)}'
-            f',\n  "blockNumber": {int(block_number)}'
-            f',\n  "anchoredAt": {json.dumps(anchored_at)}\n}}\n'
-        )
-        shared: dict[str, object] = {
-            "format": BUNDLE_FORMAT,
-            "chainId": int(chain_id),
-            "registry": registry,
-            "office": office,
-            "root": root,
-            "leafEncoding": list(LEAF_ENCODING),
-            "value": None,
-            "proof": None,
-            "leafCount": int(leaf_count),
-            "transactionHash": transaction_hash,
-            "blockNumber": int(block_number),
-            "anchoredAt": anchored_at,
-        }
-        return cls(head, tail, shared)
+        shared = PROOF_BUNDLE.json_of(batch, slots=PER_RECORD)
+        head, mid, tail = PROOF_BUNDLE.frame(shared, PER_RECORD)
+        return cls(head, mid, tail, shared)
 
     def render(self, value: Sequence[str], proof_text: str) -> bytes:
         """The bundle file's bytes for one record (its leaf value tuple and :func:`proof_texts` entry)."""
-        return (
-            self.head + "[" + ", ".join(_string(v) for v in value) + '],\n  "proof": [' + proof_text + "]" + self.tail
-        ).encode("ascii")
+        values = json_text(value if isinstance(value, list) else list(value))
+        return (self.head + values + self.mid + "[" + proof_text + "]" + self.tail).encode("ascii")
 
     def line(self, value: Sequence[str], proof_text: str) -> bytes:
         """The bundle as one compact JSON line (for JSON Lines archives)."""
@@ -174,25 +154,27 @@ def archive_name(root: str, fmt: str) -> str:
 
 
 def write_archive(path: Path, fmt: str, members: Iterable[tuple[str, bytes]]) -> int:
-    """Write a batch's archive atomically (temporary file, then rename); return how many bundles."""
-    tmp = path.with_name(path.name + ".tmp")
-    n = 0
-    if fmt == "zip":
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for name, data in members:
-                info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, data)
-                n += 1
-    elif fmt == "jsonl":
-        with open(tmp, "wb") as handle:
+    """Write a batch's archive atomically (:func:`registry.files.atomic.write_atomic`); return how many bundles."""
+    if fmt not in ARCHIVE_FORMATS:
+        raise InputError(f"unknown bundle archive format {fmt!r} (expected one of {', '.join(ARCHIVE_FORMATS)})")
+    written = 0
+
+    def write(handle: IO[bytes]) -> None:
+        nonlocal written
+        if fmt == "zip":
+            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+                for name, data in members:
+                    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+                    info.external_attr = 0o644 << 16
+                    archive.writestr(info, data)
+                    written += 1
+        else:
             for _name, data in members:
                 handle.write(data)
-                n += 1
-    else:
-        raise InputError(f"unknown bundle archive format {fmt!r} (expected one of {', '.join(ARCHIVE_FORMATS)})")
-    os.replace(tmp, path)
-    return n
+                written += 1
+
+    write_atomic(path, write)
+    return written
 
 
 # ---------------------------------------------------------------------------- writing on workers

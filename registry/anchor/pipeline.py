@@ -29,15 +29,9 @@ from registry.anchor.staging import stage_input as stage_input
 from registry.anchor.staging import test_hold as _test_hold
 from registry.chain.client import Chain, TxResult, utc_iso
 from registry.core import merkle
-from registry.core.records import (
-    LEAF_ENCODING,
-    ZERO_HASH,
-    LeafValue,
-    ProofBundle,
-    RecordId,
-    sealed_commitment,
-    sealed_value,
-)
+from registry.core.formats import ProofBundle
+from registry.core.leaves import LEAF_ENCODING, ZERO_HASH, LeafValue, sealed_commitment, sealed_value
+from registry.core.records import RecordId
 from registry.errors import ChainError, ContractRevertError, InputError, TransactionTimeout
 from registry.files.ingest import PreparedRecord, WorkerPool
 from registry.indexer.fetch import content_address

@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 from registry.anchor.pipeline import leaf_value_of
 from registry.chain.client import BatchInfo, Chain, utc_iso
 from registry.core import merkle
-from registry.core.records import ProofBundle
+from registry.core.formats import ProofBundle
 from registry.errors import ChainError
 from registry.store.outbox import Store, StoredBatch, StoredRecord
 

@@ -27,7 +27,8 @@ from registry.api.schemas import (
 from registry.api.service import Service
 from registry.api.service.checks import check_hash
 from registry.core import canon
-from registry.core.records import ProofBundle, RecordId
+from registry.core.formats import ProofBundle
+from registry.core.records import RecordId
 from registry.errors import AuthError, BundleError, CanonicalizationError, ForbiddenError, InputError, RecordIdError
 from registry.files.ingest import PreparedRecord
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from registry.audit.hashing import HASH_CHUNK, default_workers
 from registry.audit.report import AuditRow
-from registry.core.records import SEALED, ProofBundle
+from registry.core.formats import ProofBundle
+from registry.core.leaves import SEALED
 from registry.errors import InputError, RegistryError
 from registry.files.ingest import StageOptions, bounded_map, chunked, start_workers
 from registry.store.audit import BundleTable

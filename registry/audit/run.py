@@ -37,7 +37,9 @@ from registry.audit.report import MISSING, AuditReport, AuditRow
 from registry.audit.snapshot import SnapshotReader
 from registry.chain.client import Chain, utc_iso
 from registry.core import canon
-from registry.core.records import SEALED, ProofBundle, RecordId
+from registry.core.formats import ProofBundle
+from registry.core.leaves import SEALED
+from registry.core.records import RecordId
 from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import iter_files
 from registry.store.audit import feed_leaves, office_batches

@@ -25,7 +25,7 @@ _SHOWN = 20
 def _chain(s: Settings, registry: str | None, proofs: Path | None) -> Chain:
     """The local deployment, else ``--registry``, else the registry named by the first proof bundle."""
     from registry.chain.client import Chain, connect
-    from registry.core.records import ProofBundle
+    from registry.core.formats import ProofBundle
 
     if registry is not None or s.deployment_file.exists():
         return index_chain(s, registry)

@@ -33,7 +33,7 @@ def _demo(out: Path, count: int, keep: bool) -> None:
     from registry.anchor.pipeline import Anchorer, bundle_name
     from registry.chain.client import Chain, connect, dev_signer
     from registry.config import EMBEDDED
-    from registry.core.records import ProofBundle
+    from registry.core.formats import ProofBundle
     from registry.evaluate.samples import generate_gazette
     from registry.files.ingest import collect_files, prepare_files
     from registry.store.outbox import Store

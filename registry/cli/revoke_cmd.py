@@ -9,7 +9,7 @@ import typer
 
 from registry.chain.keys import load_signer
 from registry.cli.common import HomeOption, RpcOption, open_chain, settings
-from registry.core.records import ProofBundle
+from registry.core.formats import ProofBundle
 from registry.errors import InputError
 
 app = typer.Typer(help="Revoke a batch or a record of your office.", no_args_is_help=True)

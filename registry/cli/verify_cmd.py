@@ -16,7 +16,7 @@ from registry.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # web3 (via chain, verify's chain lookups) is imported only where needed
     from registry.chain.client import Chain
-    from registry.core.records import ProofBundle
+    from registry.core.formats import ProofBundle
     from registry.store.outbox import Store
     from registry.verify.verdicts import Verdict
 
@@ -44,7 +44,7 @@ def verify(
     if file is None and proof is None and content_hash is None and record_id is None:
         raise InputError("nothing to verify: give FILE, --proof BUNDLE, --hash 0x… or --record OFFICE:NUMBER[:KIND]")
     from registry.anchor.bundles import is_archive, pick_from_archive
-    from registry.core.records import ProofBundle
+    from registry.core.formats import ProofBundle
     from registry.verify.verdicts import EXIT_CODES, mismatch
 
     s = settings(home, rpc_url=rpc_url)

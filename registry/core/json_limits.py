@@ -1,9 +1,10 @@
-"""Nesting limit for JSON from outside (shared by every JSON reader; no other registry imports)."""
+"""Reading JSON from outside: the nesting limit and a depth-checked loader (shared by every JSON reader)."""
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Final
+from typing import Any, Final
 
 from registry.errors import CanonicalizationError
 
@@ -33,3 +34,16 @@ def check_json_depth(text: str, what: str = "JSON") -> None:
                 raise CanonicalizationError(f"{what} refused: nested deeper than {MAX_JSON_DEPTH} levels")
         else:
             depth -= 1
+
+
+def load_json(data: bytes | str, what: str = "JSON") -> Any:
+    """``json.loads`` for input from outside: UTF-8, depth-limited; CanonicalizationError when refused."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise CanonicalizationError(f"{what} is not UTF-8: byte {exc.start}") from None
+    check_json_depth(text, what)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CanonicalizationError(f"{what} is not valid JSON: {exc}") from None

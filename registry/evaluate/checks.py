@@ -24,7 +24,8 @@ from registry.anchor.pipeline import reveal_bundle
 from registry.audit.run import audit_folder
 from registry.chain.client import office_bytes
 from registry.core.canon import content_hash
-from registry.core.records import LEAF_ENCODING, SEALED, ProofBundle
+from registry.core.formats import ProofBundle
+from registry.core.leaves import LEAF_ENCODING, SEALED
 from registry.errors import ConfigError
 from registry.evaluate.context import Run
 from registry.evaluate.pipeline import OfficeRun

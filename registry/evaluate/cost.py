@@ -16,7 +16,7 @@ from eth_typing import HexStr
 
 from registry.chain.client import TxResult, dev_signer
 from registry.core import merkle
-from registry.core.records import LEAF_ENCODING, ZERO_HASH, LeafValue
+from registry.core.leaves import LEAF_ENCODING, ZERO_HASH, LeafValue
 from registry.errors import ChainError
 from registry.evaluate.context import PRICING_BASE, Run
 from registry.evaluate.eas import EAS

@@ -181,7 +181,7 @@ def exactly_once(run: Run) -> dict[str, Any]:
     seen: dict[tuple[str, str], int] = {}
     leaves_total = missing_manifests = mismatched = 0
     from registry.core import merkle
-    from registry.core.records import LeafValue
+    from registry.core.leaves import LeafValue
 
     priced = 0
     for log in logs:

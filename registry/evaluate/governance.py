@@ -14,7 +14,7 @@ from eth_account.signers.local import LocalAccount
 
 from registry.anchor.pipeline import bundle_name
 from registry.chain.client import DEV_OFFICES, Chain, dev_signer
-from registry.core.records import ProofBundle
+from registry.core.formats import ProofBundle
 from registry.errors import RegistryError
 from registry.evaluate import actions
 from registry.evaluate.context import Run, derived_seed

@@ -17,7 +17,8 @@ from eth_account.signers.local import LocalAccount
 from registry.anchor.pipeline import bundle_name
 from registry.chain.client import dev_signer, utc_iso
 from registry.core.canon import canonicalization_for, content_hash
-from registry.core.records import ZERO_HASH, LeafValue, ProofBundle
+from registry.core.formats import ProofBundle
+from registry.core.leaves import ZERO_HASH, LeafValue
 from registry.evaluate import actions
 from registry.evaluate.context import PRICING_BASE, Run, derived_seed
 from registry.evaluate.pipeline import OfficeRun

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from registry.core import canon
-from registry.core.records import ZERO_HASH, LeafValue, RecordId, identify
+from registry.core.identify import identify
+from registry.core.leaves import ZERO_HASH, LeafValue
+from registry.core.records import RecordId
 from registry.errors import InputError, RegistryError
 
 _In = TypeVar("_In")

@@ -18,7 +18,8 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from registry.core import canon, merkle
-from registry.core.records import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue, RecordId
+from registry.core.leaves import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue
+from registry.core.records import RecordId
 from registry.errors import CanonicalizationError, InputError, RegistryError
 from registry.indexer.fetch import FetchError, FetchPolicy, content_digest, fetch_url
 from registry.store.index import IndexedBatch

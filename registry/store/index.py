@@ -22,7 +22,8 @@ from typing import Final
 
 from registry.core import merkle
 from registry.core.batch import utc_iso
-from registry.core.records import SEALED, LeafValue, ProofBundle
+from registry.core.formats import ProofBundle
+from registry.core.leaves import SEALED, LeafValue
 from registry.errors import StoreError
 from registry.store.index_schema import has_index
 

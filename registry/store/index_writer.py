@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from registry.core.records import LeafValue
+from registry.core.leaves import LeafValue
 from registry.errors import StoreError
 from registry.store.index import forget_trees
 from registry.store.index_schema import SCHEMA, SCHEMA_VERSION, TABLES, stale_schema

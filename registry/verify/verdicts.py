@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from registry.core import canon
-from registry.core.records import SEALED, LeafValue, ProofBundle, RecordId, id_from_document, sealed_commitment
+from registry.core.formats import ProofBundle
+from registry.core.identify import id_from_document
+from registry.core.leaves import SEALED, LeafValue, sealed_commitment
+from registry.core.records import RecordId
 from registry.errors import BundleError, CanonicalizationError, InputError
 from registry.store.outbox import Store, StoredRecord
 

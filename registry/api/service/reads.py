@@ -25,7 +25,9 @@ from registry.api.service.checks import check_hash, check_root
 from registry.api.service.lifecycle import ServiceCore, index_of
 from registry.chain.client import utc_iso
 from registry.core import canon
-from registry.core.records import SEALED, ProofBundle, RecordId
+from registry.core.formats import ProofBundle
+from registry.core.leaves import SEALED
+from registry.core.records import RecordId
 from registry.core.st3 import is_st3
 from registry.errors import ChainError, InputError, NotFoundError
 from registry.store.index import IndexedBatch

@@ -24,7 +24,8 @@ from registry.api.schemas import (
 from registry.api.service.checks import check_hash, check_root
 from registry.api.service.lifecycle import ServiceCore
 from registry.chain.keys import load_signer
-from registry.core.records import ProofBundle, RecordId
+from registry.core.formats import ProofBundle
+from registry.core.records import RecordId
 from registry.errors import ConfigError, ForbiddenError, InputError, NotFoundError
 from registry.files.ingest import PreparedRecord
 from registry.store.outbox import Store
