@@ -16,12 +16,13 @@ import pytest
 
 from registry.anchor.pipeline import Anchorer
 from registry.chain.client import Chain, connect, dev_account, dev_signer
+from registry.core.formats import ManifestError
 from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.indexer.fetch import FetchPolicy, parse_networks
-from registry.indexer.manifests import ManifestError, read_manifest
+from registry.indexer.manifests import read_manifest
 from registry.indexer.sync import Indexer, IndexStateError, SyncResult
 from registry.store.index import Index
 from registry.store.outbox import Store

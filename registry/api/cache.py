@@ -21,6 +21,7 @@ from registry.anchor.pipeline import leaf_value_of
 from registry.chain.client import BatchInfo, Chain, utc_iso
 from registry.core import merkle
 from registry.core.formats import ProofBundle
+from registry.core.proofs import BatchFacts, build_bundle
 from registry.errors import ChainError
 from registry.store.outbox import Store, StoredBatch, StoredRecord
 
@@ -202,15 +203,14 @@ class BatchTrees:
         position = entry.positions.get(record.id)
         if position is None:
             return None
-        return ProofBundle(
-            chain_id=chain_id,
-            registry=registry,
-            office=batch.office,
-            root=batch.root,
-            value=leaf_value_of(record),
-            proof=tuple("0x" + p.hex() for p in entry.tree.proof(position)),
-            leaf_count=batch.leaf_count,
-            transaction_hash=batch.tx_hash or "",
-            block_number=batch.block_number,
-            anchored_at=utc_iso(batch.timestamp),
+        facts = BatchFacts(
+            chain_id,
+            registry,
+            batch.office,
+            batch.root,
+            batch.leaf_count,
+            batch.tx_hash or "",
+            batch.block_number,
+            utc_iso(batch.timestamp),
         )
+        return build_bundle(facts, leaf_value_of(record), entry.tree.proof(position))

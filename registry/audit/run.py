@@ -28,22 +28,22 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from web3 import Web3
-
 from registry.audit.bundles import BundleIndex, _claims
 from registry.audit.expected import ExpectedEntry, ExpectedList
 from registry.audit.hashing import HashedFile, Progress, hash_files
 from registry.audit.report import MISSING, AuditReport, AuditRow
 from registry.audit.snapshot import SnapshotReader
-from registry.chain.client import Chain, utc_iso
+from registry.chain.client import Chain
 from registry.core import canon
+from registry.core.address import checksum_address
 from registry.core.formats import ProofBundle
 from registry.core.leaves import SEALED
+from registry.core.proofs import build_bundle
 from registry.core.records import RecordId
 from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import iter_files
 from registry.store.audit import feed_leaves, office_batches
-from registry.store.index import Index, IndexedBatch, IndexedLeaf
+from registry.store.index import Index, IndexedBatch, IndexedLeaf, leaf_facts
 from registry.store.outbox import Store
 from registry.verify.verdicts import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
 
@@ -339,20 +339,9 @@ def _feed_batch(ctx: _Context, index: Index, batch: IndexedBatch, chain_id: int,
     if not rows:
         return
     tree = index.tree(batch.office, batch.root)
-    holder = Web3.to_checksum_address(batch.registry) if batch.registry else registry
+    holder = checksum_address(batch.registry) if batch.registry else registry
     for r in rows:
         leaf = IndexedLeaf(*r[:12])
-        bundle = ProofBundle(
-            chain_id=chain_id,
-            registry=holder,
-            office=leaf.office,
-            root=leaf.root,
-            value=leaf.value,
-            proof=tuple("0x" + p.hex() for p in tree.proof(leaf.position)),
-            leaf_count=leaf.leaf_count,
-            transaction_hash=leaf.tx_hash,
-            block_number=leaf.block_number,
-            anchored_at=utc_iso(leaf.timestamp),
-        )
+        bundle = build_bundle(leaf_facts(leaf, chain_id, holder), leaf.value, tree.proof(leaf.position))
         successor = (leaf.record_id, str(r[12])) if r[12] is not None else None
         yield AuditRow.of(ctx.verify(bundle, None, successor))

@@ -19,6 +19,7 @@ from registry.chain.client import dev_signer, utc_iso
 from registry.core.canon import canonicalization_for, content_hash
 from registry.core.formats import ProofBundle
 from registry.core.leaves import ZERO_HASH, LeafValue
+from registry.core.proofs import BatchFacts, build_bundle
 from registry.evaluate import actions
 from registry.evaluate.context import PRICING_BASE, Run, derived_seed
 from registry.evaluate.pipeline import OfficeRun
@@ -60,18 +61,17 @@ def _single_anchor(run: Run, account: LocalAccount, office: str, record_id: str,
     result = run.chain.anchor_batch(account, root, 1, f"{PRICING_BASE}/{office}/0x{root.hex()}.json")
     dep = run.chain.deployment
     assert dep is not None
-    return ProofBundle(
-        chain_id=dep.chain_id,
-        registry=dep.anchor_registry,
-        office=office,
-        root="0x" + root.hex(),
-        value=value,
-        proof=(),
-        leaf_count=1,
-        transaction_hash=result.transaction_hash,
-        block_number=result.block_number,
-        anchored_at=utc_iso(result.timestamp),
+    facts = BatchFacts(
+        dep.chain_id,
+        dep.anchor_registry,
+        office,
+        "0x" + root.hex(),
+        1,
+        result.transaction_hash,
+        result.block_number,
+        utc_iso(result.timestamp),
     )
+    return build_bundle(facts, value, ())
 
 
 def run_probes(run: Run, offices: list[OfficeRun], seen: set[str]) -> dict[str, Any]:

@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from registry.core import canon, merkle
-from registry.core.leaves import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue
-from registry.core.records import RecordId
-from registry.errors import CanonicalizationError, InputError, RegistryError
+from registry.core.formats import BatchManifest, ManifestError
+from registry.core.leaves import LeafValue
 from registry.indexer.fetch import FetchError, FetchPolicy, content_digest, fetch_url
 from registry.store.index import IndexedBatch
 
@@ -28,23 +26,9 @@ from registry.store.index import IndexedBatch
 MANIFEST_MAX_BYTES: Final = 64 * 1024 * 1024
 #: Seconds before a manifest fetch gives up.
 MANIFEST_TIMEOUT: Final = 10.0
-#: The ``format`` a batch manifest names.
-MANIFEST_FORMAT: Final = "ipreg-manifest-v1"
 
 _OFFICE: Final = re.compile(r"[A-Z]{2}")
 _ROOT: Final = re.compile(r"0x[0-9a-f]{64}")
-
-
-class ManifestError(InputError):
-    """A batch manifest that cannot be fetched, parsed, or does not rebuild its anchored root."""
-
-    code = "invalidManifest"
-
-    def __init__(self, message: str, public: str | None = None) -> None:
-        super().__init__(message)
-        #: What is stored in the shared index and shown by the API: nothing the remote side sent, no
-        #: network detail (by default the message itself, which then names only chain facts).
-        self.public = public if public is not None else message
 
 
 def read_manifest(
@@ -95,52 +79,11 @@ def local_manifest(folder: Path | None, office: str, root: str, max_bytes: int) 
         return None
 
 
-def _check_record_id(value: LeafValue, office: str, position: int, where: str) -> None:
-    """Foreign record ids get the same grammar as local ones and must belong to the anchoring office."""
-    if value.canonicalization == SEALED:
-        if value.record_id != office or value.supersedes != ZERO_HASH:
-            raise ManifestError(f"{where}: sealed record {position} does not name the anchoring office")
-        return
-    try:
-        rid = RecordId.parse(value.record_id)
-    except RegistryError:
-        raise ManifestError(f"{where}: record {position} has an invalid record id") from None
-    if str(rid) != value.record_id:
-        raise ManifestError(f"{where}: record {position} has a record id not in canonical form")
-    if rid.office != office:
-        raise ManifestError(f"{where}: record {position} belongs to another office than {office}")
-
-
 def manifest_values(body: bytes, batch: IndexedBatch) -> list[LeafValue]:
     """The values of a manifest, accepted only if they rebuild the batch's anchored root and every
-    record id is valid and of the anchoring office. Messages never echo the manifest's content."""
-    where = f"manifest of batch {batch.root}"
-    try:
-        doc = canon.load_json(body, where)
-    except CanonicalizationError:
-        raise ManifestError(f"{where} is not valid JSON") from None
-    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
-        raise ManifestError(f"{where} is not an {MANIFEST_FORMAT} document")
-    if doc.get("leafEncoding") != list(LEAF_ENCODING):
-        raise ManifestError(f"{where} has an unsupported leafEncoding")
-    if str(doc.get("root", "")).lower() != batch.root or doc.get("office") != batch.office:
-        raise ManifestError(f"{where} names another root or office")
-    raw = doc.get("values")
-    if not isinstance(raw, list) or len(raw) != batch.leaf_count:
-        count = len(raw) if isinstance(raw, list) else "no"
-        raise ManifestError(f"{where} has {count} values, the batch anchored {batch.leaf_count}")
-    values = []
-    for k, item in enumerate(raw):
-        try:
-            value = LeafValue.from_list(item)
-        except RegistryError:
-            raise ManifestError(f"{where}: record {k} is malformed") from None
-        _check_record_id(value, batch.office, k, where)
-        values.append(value)
-    tree = merkle.MerkleTree.from_leaves([v.leaf() for v in values])
-    if "0x" + tree.root.hex() != batch.root:
-        raise ManifestError(f"{where}: its values do not rebuild the anchored root")
-    return values
+    record id is valid and of the anchoring office (:meth:`BatchManifest.loads`). Messages never echo
+    the manifest's content."""
+    return list(BatchManifest.loads(body, office=batch.office, root=batch.root, leaf_count=batch.leaf_count).values)
 
 
 def manifest_of(batch: IndexedBatch, policy: FetchPolicy, local_folder: Path | None) -> list[LeafValue]:

@@ -26,9 +26,10 @@ from web3 import Web3
 
 from registry.chain.client import Chain
 from registry.core.contract import OFFICE_STATUS
+from registry.core.formats import ManifestError
 from registry.errors import InputError, StoreError
 from registry.indexer.fetch import FetchPolicy
-from registry.indexer.manifests import ManifestError, manifest_of
+from registry.indexer.manifests import manifest_of
 from registry.store.index import Index
 from registry.store.index_writer import IndexWriter
 

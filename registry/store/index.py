@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from registry.core import merkle
+from registry.core.address import checksum_address
 from registry.core.batch import utc_iso
 from registry.core.formats import ProofBundle
 from registry.core.leaves import SEALED, LeafValue
+from registry.core.proofs import BatchFacts, build_bundle
 from registry.errors import StoreError
 from registry.store.index_schema import has_index
 
@@ -128,11 +130,18 @@ def forget_trees() -> None:
         _TREES.clear()
 
 
-def _checksum_address(address: str) -> str:
-    """EIP-55 mixed-case form of a 20-byte hex address (as ``Web3.to_checksum_address``, without web3)."""
-    hexpart = address.lower().removeprefix("0x")
-    digest = merkle.keccak(hexpart.encode("ascii")).hex()
-    return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(hexpart))
+def leaf_facts(leaf: IndexedLeaf, chain_id: int, registry: str) -> BatchFacts:
+    """What every bundle of an indexed leaf's batch shares (``registry``: the AnchorRegistry that holds it)."""
+    return BatchFacts(
+        chain_id,
+        registry,
+        leaf.office,
+        leaf.root,
+        leaf.leaf_count,
+        leaf.tx_hash,
+        leaf.block_number,
+        utc_iso(leaf.timestamp),
+    )
 
 
 # ---------------------------------------------------------------------------- queries
@@ -375,15 +384,5 @@ class Index:
         """The proof bundle of an indexed record, rebuilt from its batch's leaves."""
         proof = self.tree(leaf.office, leaf.root).proof(leaf.position)
         batch = self.batch(leaf.office, leaf.root)
-        return ProofBundle(
-            chain_id=chain_id,
-            registry=_checksum_address(batch.registry) if batch is not None and batch.registry else registry,
-            office=leaf.office,
-            root=leaf.root,
-            value=leaf.value,
-            proof=tuple("0x" + p.hex() for p in proof),
-            leaf_count=leaf.leaf_count,
-            transaction_hash=leaf.tx_hash,
-            block_number=leaf.block_number,
-            anchored_at=utc_iso(leaf.timestamp),
-        )
+        holder = checksum_address(batch.registry) if batch is not None and batch.registry else registry
+        return build_bundle(leaf_facts(leaf, chain_id, holder), leaf.value, proof)
