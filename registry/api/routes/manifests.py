@@ -15,24 +15,11 @@ from starlette.concurrency import run_in_threadpool
 
 from registry.api.deps import ManifestName, OfficeCode, ServiceDep
 from registry.api.routes import errors
+from registry.core.formats import MANIFEST
 
 router = APIRouter(prefix="/v1/manifests", tags=["manifests"])
 
-_MANIFEST_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["format", "office", "root", "leafEncoding", "values"],
-    "properties": {
-        "format": {"type": "string", "enum": ["ipreg-manifest-v1"]},
-        "office": {"type": "string", "description": "WIPO ST.3 code of the anchoring office."},
-        "root": {"type": "string", "description": "The anchored Merkle root."},
-        "leafEncoding": {"type": "array", "items": {"type": "string"}},
-        "values": {
-            "type": "array",
-            "description": "One value tuple per leaf (record id, content hash, canonicalization, supersedes).",
-            "items": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-}
+_MANIFEST_SCHEMA: dict[str, Any] = MANIFEST.schema()
 
 
 @router.get(
