@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.anchor.pipeline import Anchorer, reveal_bundle
+from registry.anchor.pipeline import Anchorer
+from registry.anchor.stored import reveal_bundle
 from registry.chain.client import Chain, connect, dev_account, dev_signer
 from registry.config import EMBEDDED
 from registry.core import canon
@@ -16,7 +17,8 @@ from registry.errors import ContractRevertError, InputError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.store.outbox import Store
-from registry.verify.verdicts import SUPERSEDED, TAMPERED, VERIFIED, verify_bundle, verify_file
+from registry.verify.verdict import SUPERSEDED, TAMPERED, VERIFIED
+from registry.verify.verdicts import verify_bundle, verify_file
 
 
 @pytest.fixture

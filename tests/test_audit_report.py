@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from test_audit import make_scenario
 
 from registry.audit.run import MISSING, AuditReport, AuditRow, audit_folder, batches_over_time, render_html
-from registry.verify.verdicts import EXIT_CODES
+from registry.verify.verdict import EXIT_CODES
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

@@ -23,7 +23,8 @@ from registry.files.ingest import prepare_files
 from registry.indexer.fetch import FetchPolicy, parse_networks
 from registry.indexer.sync import Index, Indexer, IndexStateError, ManifestError, SyncResult, read_manifest
 from registry.store.outbox import Store
-from registry.verify.verdicts import VERIFIED, verify_hash, verify_record_id
+from registry.verify.verdict import VERIFIED
+from registry.verify.verdicts import verify_hash, verify_record_id
 
 TABLES = ("idx_meta", "idx_offices", "idx_signers", "idx_batches", "idx_revoked_leaves", "idx_leaves")
 

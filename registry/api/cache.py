@@ -17,12 +17,12 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from registry.anchor.pipeline import leaf_value_of
 from registry.chain.client import BatchInfo, Chain, utc_iso
 from registry.core import merkle
 from registry.core.records import ProofBundle
 from registry.errors import ChainError
 from registry.store.outbox import Store, StoredBatch, StoredRecord
+from registry.store.proofs import leaf_value_of
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

@@ -16,7 +16,7 @@ from registry.api.service import BatchView, Health, OfficeView, RecordView, Subm
 from registry.chain.client import utc_iso
 from registry.core.st3 import ST3_CODES
 from registry.store.outbox import StoredBatch, StoredRecord
-from registry.verify.verdicts import Verdict
+from registry.verify.verdict import Verdict
 
 HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 #: A WIPO ST.3 code the registry knows (exactly the codes :func:`registry.core.st3.is_st3` accepts).

@@ -27,7 +27,9 @@ from eth_account.signers.local import LocalAccount
 from starlette.concurrency import run_in_threadpool
 from web3 import EthereumTesterProvider
 
-from registry.anchor.pipeline import Anchorer, RunResult, reveal_bundle
+from registry import verify
+from registry.anchor.pipeline import Anchorer, RunResult
+from registry.anchor.stored import reveal_bundle
 from registry.api.cache import BatchTrees, CachedReader, TtlCache
 from registry.api.errors import (
     BatchInProgressError,
@@ -48,7 +50,6 @@ from registry.files.ingest import PreparedRecord
 from registry.indexer.sync import Index, IndexedBatch, Indexer, SyncResult
 from registry.store.outbox import Store, StoredBatch, StoredRecord
 from registry.store.tokens import office_for_token
-from registry.verify import verdicts as verify
 
 T = TypeVar("T")
 #: Seconds a health result is reused (so a burst of /health calls costs one probe).

@@ -59,7 +59,8 @@ from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import StageOptions, bounded_map, chunked, iter_files, prepare_file, start_workers
 from registry.indexer.sync import Index, IndexedBatch, IndexedLeaf
 from registry.store.outbox import Store
-from registry.verify.verdicts import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
+from registry.verify.verdict import SUPERSEDED, UNKNOWN, VERIFIED, Verdict
+from registry.verify.verdicts import verify_bundle
 
 MISSING: Final = "MISSING"
 REPORT_FORMAT: Final = "ipreg-audit-v1"
