@@ -97,7 +97,7 @@ def test_new_content_for_a_known_id_is_a_new_version_committing_to_the_old_leaf(
     assert verdict.superseded_by == f"EP:1234567:B1@{versions[1].content_hash}"
     assert verify_file(chain, a.store, original.read_bytes(), original.name).verdict == VERIFIED
     # Re-submitting the old content again is no new version.
-    old_again = a.submit(prepare_files([old_file], record_id=None, manifest={"old.json": _rid("EP:1234567:B1")}))
+    old_again = a.submit(prepare_files([old_file], record_id=None, id_map={"old.json": _rid("EP:1234567:B1")}))
     assert old_again.accepted == 0
 
 
