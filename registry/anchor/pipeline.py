@@ -23,7 +23,7 @@ from registry.anchor.checkpoints import checkpoint
 from registry.anchor.lock import office_lock
 from registry.anchor.send import BatchSender
 from registry.anchor.stored import batch_bundles
-from registry.chain.client import Chain, utc_iso
+from registry.chain.client import Chain
 from registry.core import merkle
 from registry.core.records import (
     LEAF_ENCODING,
@@ -34,12 +34,12 @@ from registry.core.records import (
     sealed_commitment,
     sealed_value,
 )
-from registry.errors import ChainError, InputError
+from registry.errors import InputError
 from registry.files.atomic import write_atomic
 from registry.files.ingest import PreparedRecord, WorkerPool
 from registry.indexer.fetch import content_address
 from registry.store.outbox import BatchStatus, NewRecord, Store, StoredBatch, StoredRecord
-from registry.store.proofs import leaf_value_of
+from registry.store.proofs import anchored_block, leaf_value_of, stored_tree
 
 Progress = Callable[[str, int], None]
 
@@ -263,10 +263,7 @@ class Anchorer:
     def _queue_stored(
         self, writer: BundleWriter, batch: StoredBatch, proofs_dir: Path, only_missing: bool, archive: str | None
     ) -> None:
-        records = self.store.batch_records(batch.id)
-        tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
-        if "0x" + tree.root.hex() != batch.root:
-            raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
+        records, tree = stored_tree(self.store, batch)
         self._queue_bundles(writer, batch, records, tree, proofs_dir, only_missing, archive)
 
     def _queue_bundles(
@@ -284,8 +281,7 @@ class Anchorer:
 
         ``values`` are the records' leaf values if the caller has them (else they are derived again).
         """
-        if batch.status != BatchStatus.ANCHORED or batch.block_number is None or batch.timestamp is None:
-            raise ChainError(f"batch {batch.root} is not anchored yet")
+        block_number, anchored_at = anchored_block(batch)
         dep = self.chain.deployment
         assert dep is not None
         renderer = BatchRenderer.of(
@@ -295,8 +291,8 @@ class Anchorer:
             batch.root,
             batch.leaf_count,
             batch.tx_hash or "",
-            batch.block_number,
-            utc_iso(batch.timestamp),
+            block_number,
+            anchored_at,
         )
         proofs_dir.mkdir(parents=True, exist_ok=True)
         values = values if values is not None else [leaf_value_of(r) for r in records]

@@ -22,6 +22,22 @@ def leaf_value_of(record: StoredRecord) -> LeafValue:
     return LeafValue(record.record_id, record.content_hash, record.canonicalization, record.supersedes)
 
 
+def anchored_block(batch: StoredBatch) -> tuple[int, str]:
+    """(block number, UTC time) of an anchored batch; ChainError if the batch is not anchored yet."""
+    if batch.status != BatchStatus.ANCHORED or batch.block_number is None or batch.timestamp is None:
+        raise ChainError(f"batch {batch.root} is not anchored yet")
+    return batch.block_number, utc_iso(batch.timestamp)
+
+
+def stored_tree(store: Store, batch: StoredBatch) -> tuple[list[StoredRecord], merkle.MerkleTree]:
+    """A batch's records (in insertion order) and their tree; ChainError if they do not rebuild its root."""
+    records = store.batch_records(batch.id)
+    tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
+    if "0x" + tree.root.hex() != batch.root:
+        raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
+    return records, tree
+
+
 def stored_bundles(
     store: Store, batch: StoredBatch, chain_id: int, registry: str
 ) -> list[tuple[StoredRecord, ProofBundle]]:
@@ -30,13 +46,8 @@ def stored_bundles(
     ``chain_id`` and ``registry`` (the AnchorRegistry address) are those of the deployment the
     batch was anchored in.
     """
-    if batch.status != BatchStatus.ANCHORED or batch.block_number is None or batch.timestamp is None:
-        raise ChainError(f"batch {batch.root} is not anchored yet")
-    records = store.batch_records(batch.id)
-    tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
-    if "0x" + tree.root.hex() != batch.root:
-        raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
-    anchored_at = utc_iso(batch.timestamp)
+    block_number, anchored_at = anchored_block(batch)
+    records, tree = stored_tree(store, batch)
     hexed: dict[bytes, str] = {}
     out = []
     for record, proof in zip(records, tree.proofs(), strict=True):
@@ -52,7 +63,7 @@ def stored_bundles(
                     proof=tuple(hexed.get(p) or hexed.setdefault(p, "0x" + p.hex()) for p in proof),
                     leaf_count=batch.leaf_count,
                     transaction_hash=batch.tx_hash or "",
-                    block_number=batch.block_number,
+                    block_number=block_number,
                     anchored_at=anchored_at,
                 ),
             )
