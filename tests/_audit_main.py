@@ -50,7 +50,8 @@ from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import collect_files
 from registry.store.index import Index, IndexedLeaf
 from registry.store.outbox import Store
-from registry.verify.verdicts import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
+from registry.verify.verdict import SUPERSEDED, UNKNOWN, VERIFIED, Verdict
+from registry.verify.verdicts import verify_bundle
 
 MISSING: Final = "MISSING"
 REPORT_FORMAT: Final = "ipreg-audit-v1"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.anchor.pipeline import Anchorer, reveal_bundle
+from registry.anchor.pipeline import Anchorer
+from registry.anchor.stored import reveal_bundle
 from registry.chain.client import Chain, connect, dev_account, dev_signer
 from registry.config import EMBEDDED
 from registry.core import canon
@@ -17,7 +18,8 @@ from registry.errors import ContractRevertError, InputError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.store.outbox import Store
-from registry.verify.verdicts import SUPERSEDED, TAMPERED, VERIFIED, verify_bundle, verify_file
+from registry.verify.verdict import SUPERSEDED, TAMPERED, VERIFIED
+from registry.verify.verdicts import verify_bundle, verify_file
 
 
 @pytest.fixture
@@ -96,7 +98,7 @@ def test_new_content_for_a_known_id_is_a_new_version_committing_to_the_old_leaf(
     assert verdict.superseded_by == f"EP:1234567:B1@{versions[1].content_hash}"
     assert verify_file(chain, a.store, original.read_bytes(), original.name).verdict == VERIFIED
     # Re-submitting the old content again is no new version.
-    old_again = a.submit(prepare_files([old_file], record_id=None, manifest={"old.json": _rid("EP:1234567:B1")}))
+    old_again = a.submit(prepare_files([old_file], record_id=None, id_map={"old.json": _rid("EP:1234567:B1")}))
     assert old_again.accepted == 0
 
 

@@ -20,7 +20,9 @@ from registry.anchor.bundles import (
     pick_from_archive,
     proof_texts,
 )
-from registry.anchor.pipeline import Anchorer, Intake, batch_bundles, bundle_name, stage_input
+from registry.anchor.pipeline import Anchorer, bundle_name
+from registry.anchor.staging import Intake, stage_input
+from registry.anchor.stored import batch_bundles
 from registry.chain.client import Chain, connect, dev_signer
 from registry.config import EMBEDDED
 from registry.core.formats import ProofBundle
@@ -30,7 +32,8 @@ from registry.errors import InputError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import StageOptions, iter_files, start_workers, stream_staged
 from registry.store.outbox import Store
-from registry.verify.verdicts import TAMPERED, VERIFIED, verify_file
+from registry.verify.verdict import TAMPERED, VERIFIED
+from registry.verify.verdicts import verify_file
 
 HEX32 = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from anvil_fixtures import AnvilNode
 
+from registry import verify
 from registry.anchor.pipeline import Anchorer, bundle_name
 from registry.audit.expected import ExpectedEntry, parse_expected
 from registry.audit.html import render_html
@@ -31,8 +32,7 @@ from registry.files.ingest import prepare_file, prepare_files
 from registry.indexer.sync import Indexer
 from registry.store.index import Index
 from registry.store.outbox import Store
-from registry.verify import verdicts as verify
-from registry.verify.verdicts import REVOKED, SUPERSEDED, TAMPERED, UNAUTHORISED, UNKNOWN, VERIFIED
+from registry.verify.verdict import REVOKED, SUPERSEDED, TAMPERED, UNAUTHORISED, UNKNOWN, VERIFIED
 
 
 def rid_of(path: Path) -> str:
@@ -414,7 +414,7 @@ def test_ipreg_index_and_audit_commands(tmp_path: Path, anvil: AnvilNode) -> Non
 
 
 def test_audit_with_a_revealed_sealed_bundle(sc: Scenario) -> None:
-    from registry.anchor.pipeline import reveal_bundle
+    from registry.anchor.stored import reveal_bundle
 
     (sealed,) = generate_gazette(sc.tmp / "sealed", office="EP", count=1, seed=321, kinds=("st96-patent",))
     sc.anchorer.submit(prepare_files([sealed]), sealed=True)

@@ -20,7 +20,7 @@ from test_audit import make_scenario
 from registry.audit.html import batches_over_time, render_html
 from registry.audit.report import MISSING, AuditReport, AuditRow
 from registry.audit.run import audit_folder
-from registry.verify.verdicts import EXIT_CODES
+from registry.verify.verdict import EXIT_CODES
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

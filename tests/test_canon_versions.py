@@ -19,7 +19,8 @@ from registry.core.records import RecordId
 from registry.errors import CanonicalizationError
 from registry.files.ingest import PreparedRecord, prepare_files
 from registry.store.outbox import Store
-from registry.verify.verdicts import TAMPERED, UNKNOWN, VERIFIED, verify_file
+from registry.verify.verdict import TAMPERED, UNKNOWN, VERIFIED
+from registry.verify.verdicts import verify_file
 
 # v1 and v2 hash these differently: v1 dropped the indentation of unknown content, v1 rounded the number
 OLD_XML = b'<?xml version="1.0"?>\n<r xmlns="urn:x">\n  <s>The <b>first</b> <i>claim</i></s>\n</r>\n'

@@ -27,7 +27,8 @@ from registry.core.merkle import MerkleTree, keccak
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.store.outbox import Store
-from registry.verify.verdicts import REVOKED, UNAUTHORISED, VERIFIED, verify_bundle
+from registry.verify.verdict import REVOKED, UNAUTHORISED, VERIFIED
+from registry.verify.verdicts import verify_bundle
 
 pytestmark = pytest.mark.anvil
 

@@ -26,7 +26,8 @@ from registry.indexer.manifests import read_manifest
 from registry.indexer.sync import Indexer, IndexStateError, SyncResult
 from registry.store.index import Index
 from registry.store.outbox import Store
-from registry.verify.verdicts import VERIFIED, verify_hash, verify_record_id
+from registry.verify.verdict import VERIFIED
+from registry.verify.verdicts import verify_hash, verify_record_id
 
 TABLES = ("idx_meta", "idx_offices", "idx_signers", "idx_batches", "idx_revoked_leaves", "idx_leaves")
 

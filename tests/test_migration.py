@@ -22,7 +22,8 @@ from registry.errors import ConfigError, ContractRevertError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.store.outbox import Store
-from registry.verify.verdicts import VERIFIED, verify_bundle
+from registry.verify.verdict import VERIFIED
+from registry.verify.verdicts import verify_bundle
 
 
 def genesis() -> Genesis:

@@ -14,6 +14,7 @@ import pytest
 from anvil_fixtures import AnvilNode
 
 from registry.chain.client import Chain, Deployment, connect
+from registry.evaluate import hold
 from registry.evaluate.samples import generate_gazette
 from registry.store.outbox import Store
 
@@ -67,7 +68,7 @@ def test_sigkill_between_submit_and_receipt_resumes_exactly_once(tmp_path: Path,
         "--json",
     ]
     proc = subprocess.Popen(
-        args,
+        [*hold.COMMAND, *args[1:]],  # ipreg with the hold installed
         env={**env, "IPREG_TEST_HOLD": f"{moment}:{held}"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

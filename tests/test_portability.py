@@ -32,7 +32,8 @@ from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.node.anvil import find_anvil
 from registry.store.outbox import Store
-from registry.verify.verdicts import TAMPERED, VERIFIED, verify_bundle
+from registry.verify.verdict import TAMPERED, VERIFIED
+from registry.verify.verdicts import verify_bundle
 
 OFFICES = (("EP", "European Patent Office"), ("US", "USPTO"), ("JP", "JPO"))
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 from anvil_fixtures import AnvilNode
 
-from registry.anchor.pipeline import Anchorer, bundle_name, leaf_value_of
+from registry.anchor.pipeline import Anchorer, bundle_name
 from registry.chain.client import Chain, connect, dev_account, dev_signer
 from registry.chain.light import LightReader, checksum_address
 from registry.core.formats import ProofBundle
@@ -23,7 +23,9 @@ from registry.errors import ConfigError, NodeUnavailableError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.store.outbox import Store
-from registry.verify.verdicts import LiveReader, verify_bundle
+from registry.store.proofs import leaf_value_of
+from registry.verify.readers import LiveReader
+from registry.verify.verdicts import verify_bundle
 
 pytestmark = pytest.mark.anvil
 

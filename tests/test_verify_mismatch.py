@@ -23,7 +23,8 @@ from registry.core.formats import ProofBundle
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_file, prepare_files
 from registry.store.outbox import Store
-from registry.verify.verdicts import EXIT_CODES, MISMATCH, TAMPERED, VERIFIED, verify_file
+from registry.verify.verdict import EXIT_CODES, MISMATCH, TAMPERED, VERIFIED
+from registry.verify.verdicts import verify_file
 
 IPREG = Path(sys.executable).parent / "ipreg"
 

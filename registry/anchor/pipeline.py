@@ -2,40 +2,37 @@
 
 Every accepted record is in the store before any chain call. A batch's transaction is recorded
 before it is broadcast; a re-run finishes unfinished batches first (receipt, or the root found on
-chain, or a rebroadcast / replacement), and the contract refuses a root twice, so nothing is ever
-anchored twice. Knows nothing about HTTP or the command line.
+chain, or a rebroadcast / replacement: :mod:`registry.anchor.send`), and the contract refuses a
+root twice, so nothing is ever anchored twice. Knows nothing about HTTP or the command line.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import orjson
 from eth_account.signers.local import LocalAccount
-from eth_typing import HexStr
-from web3 import Web3
 
 from registry.anchor.bundles import BatchRenderer, BundleWriter, archive_name
-from registry.anchor.staging import Intake as Intake
-from registry.anchor.staging import stage_input as stage_input
-from registry.anchor.staging import test_hold as _test_hold
-from registry.chain.client import Chain, TxResult, utc_iso
+from registry.anchor.checkpoints import checkpoint
+from registry.anchor.lock import office_lock
+from registry.anchor.send import BatchSender
+from registry.anchor.stored import batch_bundles
+from registry.chain.client import Chain
 from registry.core import merkle
-from registry.core.formats import ProofBundle
-from registry.core.leaves import LEAF_ENCODING, ZERO_HASH, LeafValue, sealed_commitment, sealed_value
+from registry.core.formats import BatchManifest, ProofBundle
+from registry.core.leaves import ZERO_HASH, LeafValue, sealed_commitment, sealed_value
 from registry.core.records import RecordId
-from registry.errors import ChainError, ContractRevertError, InputError, TransactionTimeout
+from registry.errors import InputError
+from registry.files.atomic import write_atomic
 from registry.files.ingest import PreparedRecord, WorkerPool
 from registry.indexer.fetch import content_address
-from registry.store.outbox import NewRecord, Store, StoredBatch, StoredRecord
+from registry.store.outbox import BatchStatus, NewRecord, Store, StoredBatch, StoredRecord
+from registry.store.proofs import anchored_block, leaf_value_of, stored_tree
 
 Progress = Callable[[str, int], None]
 
@@ -70,14 +67,6 @@ class RunResult:
     def gas_used(self) -> int:
         """Gas spent on the batches of this run."""
         return sum(b.gas_used or 0 for b in self.batches)
-
-
-def leaf_value_of(record: StoredRecord) -> LeafValue:
-    """The value tuple that was hashed into ``record.leaf``."""
-    if record.salt is not None:
-        commitment = sealed_commitment(record.salt, record.record_id, record.content_hash, record.canonicalization)
-        return sealed_value(record.office, commitment)
-    return LeafValue(record.record_id, record.content_hash, record.canonicalization, record.supersedes)
 
 
 def bundle_name(record: StoredRecord) -> str:
@@ -209,17 +198,7 @@ class Anchorer:
 
     def _write_manifest(self, root: str, values: Sequence[LeafValue]) -> str:
         path = self.manifest_dir / self.office / f"{root}.json"
-        body = {
-            "format": "ipreg-manifest-v1",
-            "office": self.office,
-            "root": root,
-            "leafEncoding": list(LEAF_ENCODING),
-            "values": [v.as_list() for v in values],
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE))
-        os.replace(tmp, path)  # readers see the old manifest or the new one, never half of it
+        write_atomic(path, BatchManifest(self.office, root, tuple(values)).dumps())  # old or new, never half
         return self._manifest_uri(root, path)
 
     def _manifest_uri(self, root: str, path: Path) -> str:
@@ -230,126 +209,18 @@ class Anchorer:
 
     # -- send
 
-    def finish_batches(self) -> list[StoredBatch]:
-        """Anchor every built or sent batch of the office, oldest first; return them anchored."""
-        done = []
-        for batch in self.store.unfinished_batches(self.office):
-            done.append(self._finish(batch))
-            self.progress("anchored", batch.leaf_count)
-        return done
-
     def _finish(self, batch: StoredBatch) -> StoredBatch:
-        if batch.status == "sent" and batch.tx_hash:
-            result = self._reconcile_sent(batch)
-            if result is not None:
-                return self._record(batch, result)
-        on_chain = self._found_on_chain(batch)
-        if on_chain is not None:
-            return self._record(batch, on_chain)
-        try:
-            tx = self.chain.build(
-                self.account,
-                self.chain.anchors.functions.anchorBatch(batch.root, batch.leaf_count, batch.manifest_uri),
-            )
-        except ContractRevertError as exc:
-            self.store.mark_error(batch.id, exc.diagnostics())
-            raise ContractRevertError(
-                f"batch {batch.root} ({batch.leaf_count} records) not anchored, records stay pending: "
-                f"{exc.diagnostics()}"
-            ) from None
-        return self._record(batch, self._send_until_mined(batch, tx))
-
-    def _send_until_mined(self, batch: StoredBatch, tx: dict[str, Any]) -> TxResult:
-        """Broadcast (recording the transaction first); replace it with higher fees while it is stuck."""
-        for bump in range(self.max_fee_bumps + 1):
-            signed = self.account.sign_transaction(tx)
-            tx_hash = "0x" + bytes(signed.hash).hex()
-            self.store.mark_sent(batch.id, self.account.address, int(tx["nonce"]), tx_hash)
-            _test_hold("before-broadcast")
-            try:
-                self.chain.send(self.account, tx)
-            except ChainError:
-                # A replacement refused ("nonce too low"): the version it replaces was mined meanwhile.
-                on_chain = self._found_on_chain(batch) if bump else None
-                if on_chain is None:
-                    raise
-                return on_chain
-            _test_hold("after-broadcast")
-            try:
-                return self.chain.wait(tx_hash, timeout=self.tx_timeout, confirmations=self.confirmations)
-            except TransactionTimeout:
-                on_chain = self._found_on_chain(batch)  # an earlier, cheaper version may have been mined
-                if on_chain is not None:
-                    return on_chain
-                if bump == self.max_fee_bumps:
-                    raise TransactionTimeout(
-                        f"batch {batch.root} not mined after {bump} fee bump(s); it stays pending, re-run to resume"
-                    ) from None
-                # Same nonce, fees up by 25% (nodes want >= 10%): the replacement wins or the old one lands.
-                tx = {
-                    **tx,
-                    "maxFeePerGas": tx["maxFeePerGas"] * 5 // 4 + 1,
-                    "maxPriorityFeePerGas": tx["maxPriorityFeePerGas"] * 5 // 4 + 1,
-                }
-            except ContractRevertError:
-                on_chain = self._found_on_chain(batch)
-                if on_chain is None:
-                    self.store.reset_to_built(batch.id)
-                    raise
-                return on_chain
-        raise AssertionError("unreachable")
-
-    def _reconcile_sent(self, batch: StoredBatch) -> TxResult | None:
-        """A batch whose transaction was recorded: mined, or to be rebuilt (never sent twice)."""
-        assert batch.tx_hash is not None
-        try:
-            mined = self.chain.receipt(batch.tx_hash)
-        except ContractRevertError:
-            mined = None
-        if mined is not None:
-            return mined
-        # Not mined. If the node still holds it, wait for it; otherwise rebuild with a fresh nonce.
-        confirmed_nonce = self.chain.rpc(lambda: self.chain.w3.eth.get_transaction_count(self.account.address))
-        if batch.nonce is not None and confirmed_nonce <= batch.nonce:
-            tx = self.chain.rpc(lambda: _get_tx(self.chain, batch.tx_hash or ""))
-            if tx is not None:
-                try:
-                    return self.chain.wait(batch.tx_hash, timeout=60, confirmations=self.confirmations)
-                except ChainError:
-                    pass
-        self.store.reset_to_built(batch.id)
-        return None
-
-    def _found_on_chain(self, batch: StoredBatch) -> TxResult | None:
-        """If the root is already anchored (by this office), the transaction that did it."""
-        info = self.chain.batch_of(self.office, batch.root)
-        if info is None:
-            return None
-        if info.office != self.office:
-            raise ChainError(f"root {batch.root} is anchored by office {info.office}, not {self.office}")
-        logs = self.chain.rpc(
-            lambda: self.chain.anchors.events.BatchAnchored().get_logs(
-                from_block=info.block_number,
-                to_block=info.block_number,
-                argument_filters={
-                    "root": Web3.to_bytes(hexstr=HexStr(batch.root)),
-                    "office": self.office.encode("ascii"),
-                },
-            )
+        """Anchor a built or sent batch (see :class:`BatchSender`)."""
+        sender = BatchSender(
+            self.store,
+            self.chain,
+            self.account,
+            self.office,
+            self.confirmations,
+            self.tx_timeout,
+            self.max_fee_bumps,
         )
-        tx_hash = "0x" + bytes(logs[0]["transactionHash"]).hex() if logs else ""
-        return TxResult(tx_hash, info.block_number, info.timestamp, 0)
-
-    def _record(self, batch: StoredBatch, result: TxResult) -> StoredBatch:
-        self.store.mark_anchored(
-            batch.id,
-            result.transaction_hash,
-            result.block_number,
-            result.timestamp,
-            result.gas_used or None,
-            None,
-        )
-        return self.store.batch(batch.id)
+        return sender.finish(batch)
 
     # -- bundles
 
@@ -377,10 +248,7 @@ class Anchorer:
     def _queue_stored(
         self, writer: BundleWriter, batch: StoredBatch, proofs_dir: Path, only_missing: bool, archive: str | None
     ) -> None:
-        records = self.store.batch_records(batch.id)
-        tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
-        if "0x" + tree.root.hex() != batch.root:
-            raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
+        records, tree = stored_tree(self.store, batch)
         self._queue_bundles(writer, batch, records, tree, proofs_dir, only_missing, archive)
 
     def _queue_bundles(
@@ -398,8 +266,7 @@ class Anchorer:
 
         ``values`` are the records' leaf values if the caller has them (else they are derived again).
         """
-        if batch.status != "anchored" or batch.block_number is None or batch.timestamp is None:
-            raise ChainError(f"batch {batch.root} is not anchored yet")
+        block_number, anchored_at = anchored_block(batch)
         dep = self.chain.deployment
         assert dep is not None
         renderer = BatchRenderer.of(
@@ -409,8 +276,8 @@ class Anchorer:
             batch.root,
             batch.leaf_count,
             batch.tx_hash or "",
-            batch.block_number,
-            utc_iso(batch.timestamp),
+            block_number,
+            anchored_at,
         )
         proofs_dir.mkdir(parents=True, exist_ok=True)
         values = values if values is not None else [leaf_value_of(r) for r in records]
@@ -452,7 +319,7 @@ class Anchorer:
                 done = {b.id for b in result.batches}
                 for batch_id in sorted(submitted.existing_batches - done):
                     batch = self.store.batch(batch_id)
-                    if batch.status == "anchored":
+                    if batch.status == BatchStatus.ANCHORED:
                         result.bundles += self.write_bundles(batch, proofs_dir, only_missing=True, archive=archive)
                 result.seconds["bundles"] = result.seconds.get("bundles", 0.0) + time.perf_counter() - clock
         return submitted, result
@@ -485,7 +352,7 @@ class Anchorer:
                 result.existing_batches |= part.existing_batches
             if not sealed:
                 result.accepted += self.store.accept_staged_new(first, last, ZERO_HASH)
-            _test_hold("after-accept-chunk")
+            checkpoint("after-accept-chunk")
         return result
 
     @contextmanager
@@ -530,104 +397,7 @@ class Anchorer:
             if proofs_dir is not None:
                 self._queue_bundles(writer, anchored, records, tree, proofs_dir, False, archive, values)
                 lap("bundles")
-            _test_hold("after-batch")
+            checkpoint("after-batch")
         result.bundles += writer.finish()  # bundles of the last batches, written meanwhile on the workers
         lap("bundles")
         return result
-
-
-@contextmanager
-def office_lock(path: Path, timeout: float) -> Iterator[None]:
-    """An exclusive advisory lock on ``path``; InputError if another process holds it past ``timeout``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise InputError(f"another anchoring run holds {path}; try again when it has finished") from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _get_tx(chain: Chain, tx_hash: str) -> Any:
-    from web3.exceptions import TransactionNotFound
-
-    try:
-        return chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-    except TransactionNotFound:
-        return None
-
-
-def batch_bundles(store: Store, chain: Chain, batch: StoredBatch) -> list[tuple[StoredRecord, ProofBundle]]:
-    """Rebuild the tree of an anchored batch from the store and make every record's bundle."""
-    if batch.status != "anchored" or batch.block_number is None or batch.timestamp is None:
-        raise ChainError(f"batch {batch.root} is not anchored yet")
-    dep = chain.deployment
-    assert dep is not None
-    records = store.batch_records(batch.id)
-    tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
-    if "0x" + tree.root.hex() != batch.root:
-        raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
-    anchored_at = utc_iso(batch.timestamp)
-    hexed: dict[bytes, str] = {}
-    out = []
-    for record, proof in zip(records, tree.proofs(), strict=True):
-        out.append(
-            (
-                record,
-                ProofBundle(
-                    chain_id=dep.chain_id,
-                    registry=dep.anchor_registry,
-                    office=batch.office,
-                    root=batch.root,
-                    value=leaf_value_of(record),
-                    proof=tuple(hexed.get(p) or hexed.setdefault(p, "0x" + p.hex()) for p in proof),
-                    leaf_count=batch.leaf_count,
-                    transaction_hash=batch.tx_hash or "",
-                    block_number=batch.block_number,
-                    anchored_at=anchored_at,
-                ),
-            )
-        )
-    return out
-
-
-def reveal_bundle(store: Store, chain: Chain, record_id: str, content_hash: str | None = None) -> ProofBundle:
-    """The bundle of a sealed record with its salt revealed, so anyone can check the sealed anchor.
-
-    The bundle proves the commitment was anchored at the sealed batch's time and opens it to the
-    record id and content hash; the salt is what keeps the record secret until this moment.
-    """
-    sealed = [r for r in store.versions(record_id) if r.salt is not None]
-    if content_hash is not None:
-        sealed = [r for r in sealed if r.content_hash == content_hash]
-    if not sealed:
-        raise InputError(
-            f"no sealed record {record_id} in the store" + (f" with content {content_hash}" if content_hash else "")
-        )
-    record = sealed[-1]
-    if record.batch_id is None or store.batch(record.batch_id).status != "anchored":
-        raise InputError(f"sealed record {record_id} is not anchored yet; run `ipreg anchor` first")
-    for stored, bundle in batch_bundles(store, chain, store.batch(record.batch_id)):
-        if stored.id == record.id:
-            assert record.salt is not None
-            reveal = {
-                "salt": "0x" + record.salt.hex(),
-                "recordId": record.record_id,
-                "contentHash": record.content_hash,
-                "canonicalization": record.canonicalization,
-            }
-            return ProofBundle(
-                **{
-                    **{f: getattr(bundle, f) for f in bundle.__dataclass_fields__},
-                    "extra": {"reveal": reveal},
-                }
-            )
-    raise ChainError(f"sealed record {record_id} not found in its batch")

@@ -6,12 +6,11 @@ still being imported, and the check of a large gazette overlaps that import.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from registry.anchor.checkpoints import checkpoint
 from registry.files.ingest import FileError, StageOptions, WorkerPool, stream_staged
 from registry.store.outbox import Store
 
@@ -55,7 +54,7 @@ def stage_input(
         intake.staged += len(rows)
         if progress is not None:
             progress(len(part))
-        test_hold("after-stage-chunk")
+        checkpoint("after-stage-chunk")
     for record_id, paths in list(store.staged_conflicts()):
         intake.conflicting.append(record_id)
         intake.errors.extend(
@@ -70,11 +69,3 @@ def stage_input(
     store.unstage_record_ids(intake.conflicting)  # never accepted: which content is the first version?
     intake.seconds = time.perf_counter() - started
     return intake
-
-
-def test_hold(moment: str) -> None:
-    """Test hook: with ``IPREG_TEST_HOLD=<moment>:<file>``, touch the file and wait to be killed."""
-    spec = os.environ.get("IPREG_TEST_HOLD", "")
-    if spec.startswith(moment + ":"):
-        Path(spec.split(":", 1)[1]).touch()
-        time.sleep(600)

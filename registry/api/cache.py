@@ -17,13 +17,13 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from registry.anchor.pipeline import leaf_value_of
-from registry.chain.client import BatchInfo, Chain, utc_iso
+from registry.chain.client import BatchInfo, Chain
 from registry.core import merkle
 from registry.core.formats import ProofBundle
-from registry.core.proofs import BatchFacts, build_bundle
+from registry.core.proofs import build_bundle
 from registry.errors import ChainError
 from registry.store.outbox import Store, StoredBatch, StoredRecord
+from registry.store.proofs import leaf_value_of, stored_facts
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -197,20 +197,12 @@ class BatchTrees:
         self, store: Store, chain_id: int, registry: str, batch: StoredBatch, record: StoredRecord
     ) -> ProofBundle | None:
         """The proof bundle of ``record`` in its anchored ``batch``, or None if the batch is not anchored."""
-        if batch.status != "anchored" or batch.block_number is None or batch.timestamp is None:
+        try:
+            facts = stored_facts(batch, chain_id, registry)
+        except ChainError:  # not anchored yet
             return None
         entry = self._tree(store, batch)
         position = entry.positions.get(record.id)
         if position is None:
             return None
-        facts = BatchFacts(
-            chain_id,
-            registry,
-            batch.office,
-            batch.root,
-            batch.leaf_count,
-            batch.tx_hash or "",
-            batch.block_number,
-            utc_iso(batch.timestamp),
-        )
         return build_bundle(facts, leaf_value_of(record), entry.tree.proof(position))

@@ -15,8 +15,8 @@ from pydantic.alias_generators import to_camel
 from registry.anchor.pipeline import RunResult
 from registry.chain.client import utc_iso
 from registry.core.st3 import ST3_CODES
-from registry.store.outbox import StoredBatch, StoredRecord
-from registry.verify.verdicts import Verdict
+from registry.store.outbox import BatchStatus, StoredBatch, StoredRecord
+from registry.verify.verdict import Verdict
 
 HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 #: A WIPO ST.3 code the registry knows (exactly the codes :func:`registry.core.st3.is_st3` accepts).
@@ -223,7 +223,7 @@ class RecordCreate(Model):
 
 def outbox_status(batch: StoredBatch | None) -> str:
     """The status of an outbox record in ``batch``: pending (no batch yet), batching or anchored."""
-    return "pending" if batch is None else "anchored" if batch.status == "anchored" else "batching"
+    return "pending" if batch is None else "anchored" if batch.status == BatchStatus.ANCHORED else "batching"
 
 
 class PendingRecordPublic(Model):

@@ -19,7 +19,7 @@ from registry.core.leaves import SEALED
 from registry.errors import InputError, RegistryError
 from registry.files.ingest import StageOptions, bounded_map, chunked, start_workers
 from registry.store.audit import BundleTable
-from registry.verify.verdicts import UNKNOWN
+from registry.verify.verdict import UNKNOWN
 
 if TYPE_CHECKING:
     import sqlite3

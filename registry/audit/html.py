@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from registry.audit.report import MISSING, AuditReport
-from registry.verify.verdicts import SUPERSEDED, VERIFIED
+from registry.verify.verdict import SUPERSEDED, VERIFIED
 
 #: Rows needing attention listed in the HTML report (all of them are in the JSON report).
 HTML_ATTENTION_ROWS: Final = 10_000

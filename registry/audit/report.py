@@ -19,7 +19,7 @@ from typing import IO, Any, Final
 import orjson
 
 from registry.files.atomic import write_atomic
-from registry.verify.verdicts import VERIFIED, Verdict
+from registry.verify.verdict import VERIFIED, Verdict
 
 MISSING: Final = "MISSING"
 REPORT_FORMAT: Final = "ipreg-audit-v1"

@@ -45,7 +45,8 @@ from registry.files.ingest import iter_files
 from registry.store.audit import feed_leaves, office_batches
 from registry.store.index import Index, IndexedBatch, IndexedLeaf, leaf_facts
 from registry.store.outbox import Store
-from registry.verify.verdicts import SUPERSEDED, UNKNOWN, VERIFIED, Verdict, verify_bundle
+from registry.verify.verdict import SUPERSEDED, UNKNOWN, VERIFIED, Verdict
+from registry.verify.verdicts import verify_bundle
 
 
 class _Context:

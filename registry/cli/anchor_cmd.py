@@ -37,8 +37,11 @@ def anchor(
     record_id: Annotated[
         str | None, typer.Option("--id", help="Record id of a single file, e.g. EP:1234567:B1.")
     ] = None,
-    manifest: Annotated[
-        Path | None, typer.Option("--manifest", help="CSV/JSON file mapping file names to ids.")
+    id_map_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--manifest", help="File -> record id map: CSV (file,recordId) or a JSON object of file names to ids."
+        ),
     ] = None,
     canonicalization: Annotated[
         str | None, typer.Option("--canon", help="Force xml-c14n2-v2, json-jcs-v2 or raw.")
@@ -77,7 +80,7 @@ def anchor(
     from registry.anchor.bundles import ARCHIVE_FORMATS
     from registry.anchor.staging import stage_input
     from registry.core.records import RecordId
-    from registry.files.ingest import StageOptions, count_files, iter_files, load_manifest, start_workers
+    from registry.files.ingest import StageOptions, count_files, iter_files, load_id_map, start_workers
 
     started = time.perf_counter()
     office = office.upper()
@@ -87,13 +90,13 @@ def anchor(
     rid = RecordId.parse(record_id) if record_id else None
     if bundle_archive is not None and bundle_archive not in ARCHIVE_FORMATS:
         raise InputError(f"--bundle-archive must be one of {', '.join(ARCHIVE_FORMATS)}, got {bundle_archive!r}")
-    ids = load_manifest(manifest) if manifest else None
+    id_map = load_id_map(id_map_file) if id_map_file else None
     if rid is not None and len(given := list(islice(iter_files(paths), 2))) != 1:
         raise InputError(f"--id names one record but {'no' if not given else 'more than one'} file was given")
     show = not as_json
     total = count_files(paths) if show and sys.stderr.isatty() else 0
     store = open_store(s)
-    options = StageOptions(office, rid, ids, canonicalization, allow_empty)
+    options = StageOptions(office, rid, id_map, canonicalization, allow_empty)
     # Workers first (forked small), then the chain modules load in the background while they check.
     with start_workers(options) or nullcontext() as pool:
         preload = threading.Thread(target=_preload, daemon=True)

@@ -18,7 +18,7 @@ def reveal(
     home: HomeOption = None,
 ) -> None:
     """Write a proof bundle with the salt revealed; `ipreg verify FILE --proof OUT` then checks it."""
-    from registry.anchor.pipeline import reveal_bundle
+    from registry.anchor.stored import reveal_bundle
     from registry.core.records import RecordId
 
     s = settings(home, rpc_url=rpc_url)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # web3 (via chain, verify's chain lookups) is imported only w
     from registry.chain.client import Chain
     from registry.core.formats import ProofBundle
     from registry.store.outbox import Store
-    from registry.verify.verdicts import Verdict
+    from registry.verify.verdict import Verdict
 
 _HASH = re.compile(r"0x[0-9a-f]{64}")
 
@@ -45,7 +45,8 @@ def verify(
         raise InputError("nothing to verify: give FILE, --proof BUNDLE, --hash 0x… or --record OFFICE:NUMBER[:KIND]")
     from registry.anchor.bundles import is_archive, pick_from_archive
     from registry.core.formats import ProofBundle
-    from registry.verify.verdicts import EXIT_CODES, mismatch
+    from registry.verify.verdict import EXIT_CODES
+    from registry.verify.verdicts import mismatch
 
     s = settings(home, rpc_url=rpc_url)
     data = _read(file) if file is not None else b""  # bad input fails before any network call
@@ -98,7 +99,7 @@ def _with_bundle(
     if store is None and rpc_url.startswith(("http://", "https://")):
         # An auditor's case: nothing but the bundle and the endpoint; no web3 import (fast start-up).
         from registry.chain.light import LightReader
-        from registry.verify.verdicts import file_content_hash
+        from registry.verify.hashing import file_content_hash
 
         reader = LightReader(rpc_url, bundle.registry, retries)
         digest = content_hash.lower() if content_hash else None

@@ -20,7 +20,7 @@ import httpx
 from eth_typing import HexStr
 from eth_utils.abi import get_abi_output_types
 
-from registry.anchor.pipeline import reveal_bundle
+from registry.anchor.stored import reveal_bundle
 from registry.audit.run import audit_folder
 from registry.chain.client import office_bytes
 from registry.core.canon import content_hash
@@ -30,7 +30,8 @@ from registry.errors import ConfigError
 from registry.evaluate.context import Run
 from registry.evaluate.pipeline import OfficeRun
 from registry.node.anvil import LOCAL_CHAIN_DIR
-from registry.verify.verdicts import VERIFIED, verify_bundle, verify_file
+from registry.verify.verdict import VERIFIED
+from registry.verify.verdicts import verify_bundle, verify_file
 
 OZ_MERKLE = LOCAL_CHAIN_DIR / "node_modules" / "@openzeppelin" / "merkle-tree" / "dist" / "index.js"
 _OZ_SCRIPT = """

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import RegistryError
+from registry.evaluate import hold
 from registry.evaluate.context import MANIFEST_BASE, PRICING_BASE, Run, hex32, manifest_path
 from registry.evaluate.pipeline import anchorer_for
 from registry.evaluate.scenario import Event
 from registry.evaluate.workload import office_records
 from registry.files.ingest import prepare_files
-from registry.store.outbox import Store
+from registry.store.outbox import BatchStatus, Store
 
 
 def _fault_batch(run: Run) -> int:
@@ -76,7 +77,7 @@ def node_outage(run: Run, event: Event, seen: set[str]) -> dict[str, Any]:
             break
     done = time.perf_counter() - started
     restarted.wait(60)
-    anchored = sum(b.leaf_count for b in store.batches(load.code, "anchored"))
+    anchored = sum(b.leaf_count for b in store.batches(load.code, BatchStatus.ANCHORED))
     store.close()
     run.advance("faults", 0.5)
     down, back = timeline.get("nodeDown"), timeline.get("nodeBack")
@@ -111,12 +112,13 @@ def kill_anchorer(run: Run, seen: set[str]) -> dict[str, Any]:
     flag.unlink(missing_ok=True)
     env = {**os.environ, "IPREG_HOME": str(run.home), "IPREG_RPC_URL": run.rpc_url}
     env.pop("IPREG_KEYSTORE", None)
-    cmd = [*_ipreg(), "anchor", str(run.work / "faults" / "kill" / "published"), "--office", load.code,
-           "--batch-size", str(size), "--manifest-base", MANIFEST_BASE, "--json"]  # fmt: skip
+    args = ["anchor", str(run.work / "faults" / "kill" / "published"), "--office", load.code,
+            "--batch-size", str(size), "--manifest-base", MANIFEST_BASE, "--json"]  # fmt: skip
+    cmd = [*_ipreg(), *args]
     started = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, env={**env, "IPREG_TEST_HOLD": f"after-broadcast:{flag}"}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, start_new_session=True,
+        [*hold.COMMAND, *args], env={**env, "IPREG_TEST_HOLD": f"after-broadcast:{flag}"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while not flag.exists() and proc.poll() is None and time.monotonic() < deadline:

@@ -26,16 +26,8 @@ from registry.evaluate.pipeline import OfficeRun
 from registry.evaluate.samples import iter_gazette
 from registry.files.ingest import prepare_files
 from registry.store.outbox import StoredRecord
-from registry.verify.verdicts import (
-    REVOKED,
-    SUPERSEDED,
-    TAMPERED,
-    UNAUTHORISED,
-    UNKNOWN,
-    VERIFIED,
-    Verdict,
-    verify_file,
-)
+from registry.verify.verdict import REVOKED, SUPERSEDED, TAMPERED, UNAUTHORISED, UNKNOWN, VERIFIED, Verdict
+from registry.verify.verdicts import verify_file
 
 
 def _record(o: OfficeRun, path: Path) -> StoredRecord:

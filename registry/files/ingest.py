@@ -56,6 +56,9 @@ class FileError:
 #: leaf of the value tuple with a zero ``supersedes``). Plain tuples: cheap to pickle and store.
 Staged = tuple[str, str, str, str, str, bytes]
 
+#: File name (or path) -> record id, from the file given with ``--manifest`` (not a batch manifest).
+IdMap = dict[str, RecordId]
+
 
 def iter_files(paths: Iterable[Path]) -> Iterator[str]:
     """Files named directly plus every regular file under named folders, lazily.
@@ -121,8 +124,8 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def load_manifest(path: Path) -> dict[str, RecordId]:
-    """A manifest mapping file names (or paths) to record ids: CSV ``file,recordId`` or JSON object."""
+def load_id_map(path: Path) -> IdMap:
+    """The file given with ``--manifest``: file names (or paths) -> record ids (CSV ``file,recordId`` or JSON)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -157,15 +160,15 @@ def prepare_bytes(
     path: Path,
     data: bytes,
     record_id: RecordId | None = None,
-    manifest: dict[str, RecordId] | None = None,
+    id_map: IdMap | None = None,
     canonicalization: str | None = None,
 ) -> PreparedRecord:
-    """Canonicalize and hash one file's bytes and find its id (``--id``, manifest, content, file name)."""
+    """Canonicalize and hash one file's bytes and find its id (``--id``, the id map, content, file name)."""
     method = canonicalization or canon.canonicalization_for(path.name)
     try:
         canonical = canon.canonical_bytes(data, method)
         digest = canon.sha256_hex(canonical)
-        rid = record_id or (manifest.get(path.name) or manifest.get(str(path)) if manifest else None)
+        rid = record_id or (id_map.get(path.name) or id_map.get(str(path)) if id_map else None)
         problem = None
         if rid is None:
             # ids are read from the canonical form: comments are gone, CDATA and references resolved
@@ -185,15 +188,15 @@ def prepare_bytes(
 def prepare_file(
     path: Path,
     record_id: RecordId | None = None,
-    manifest: dict[str, RecordId] | None = None,
+    id_map: IdMap | None = None,
     canonicalization: str | None = None,
 ) -> PreparedRecord:
-    """Canonicalize and hash one file and find its id (``--id``, manifest, content, file name)."""
+    """Canonicalize and hash one file and find its id (``--id``, the id map, content, file name)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    return prepare_bytes(path, data, record_id, manifest, canonicalization)
+    return prepare_bytes(path, data, record_id, id_map, canonicalization)
 
 
 # ---------------------------------------------------------------------------- streaming
@@ -205,7 +208,7 @@ class StageOptions:
 
     office: str
     record_id: RecordId | None = None
-    manifest: dict[str, RecordId] | None = None
+    id_map: IdMap | None = None
     canonicalization: str | None = None
     allow_empty: bool = False
 
@@ -240,7 +243,7 @@ def stage_file(path: str, options: StageOptions) -> Staged | FileError:
     if not data and not options.allow_empty:
         return FileError(path, f"{path}: empty file (0 bytes); give --allow-empty to anchor empty files")
     try:
-        p = prepare_bytes(Path(path), data, options.record_id, options.manifest, options.canonicalization)
+        p = prepare_bytes(Path(path), data, options.record_id, options.id_map, options.canonicalization)
     except RegistryError as exc:
         return FileError(path, exc.diagnostics())
     office = p.record_id.office
@@ -338,11 +341,11 @@ def stream_staged(
 
 
 def _prepare_chunk(
-    args: tuple[list[str], dict[str, RecordId] | None, str | None],
+    args: tuple[list[str], IdMap | None, str | None],
 ) -> list[PreparedRecord] | str:
-    paths, manifest, method = args
+    paths, id_map, method = args
     try:
-        return [prepare_file(Path(p), None, manifest, method) for p in paths]
+        return [prepare_file(Path(p), None, id_map, method) for p in paths]
     except RegistryError as exc:
         return exc.diagnostics()
 
@@ -350,7 +353,7 @@ def _prepare_chunk(
 def prepare_files(
     files: Sequence[Path],
     record_id: RecordId | None = None,
-    manifest: dict[str, RecordId] | None = None,
+    id_map: IdMap | None = None,
     canonicalization: str | None = None,
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
@@ -364,7 +367,7 @@ def prepare_files(
     if len(files) < PARALLEL_THRESHOLD or workers == 1:
         prepared = []
         for f in files:
-            prepared.append(prepare_file(f, record_id, manifest, canonicalization))
+            prepared.append(prepare_file(f, record_id, id_map, canonicalization))
             if on_progress and len(prepared) % 100 == 0:
                 on_progress(100)
         if on_progress:
@@ -373,7 +376,7 @@ def prepare_files(
     chunks = [[str(p) for p in files[i : i + _CHUNK]] for i in range(0, len(files), _CHUNK)]
     result: list[PreparedRecord] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(_prepare_chunk, [(c, manifest, canonicalization) for c in chunks]):
+        for part in pool.map(_prepare_chunk, [(c, id_map, canonicalization) for c in chunks]):
             if isinstance(part, str):
                 raise InputError(part)
             result.extend(part)

@@ -11,7 +11,9 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from registry.errors import StoreError
 
@@ -59,6 +61,17 @@ CREATE TABLE IF NOT EXISTS tokens (
 """
 
 
+class BatchStatus(StrEnum):
+    """Where a batch is on its way to the chain (the ``batches.status`` column)."""
+
+    #: Tree built and manifest written; no transaction yet.
+    BUILT = "built"
+    #: Transaction signed and recorded (hash, nonce) before it is broadcast.
+    SENT = "sent"
+    #: Mined with enough confirmations.
+    ANCHORED = "anchored"
+
+
 @contextmanager
 def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction on an autocommit connection: ``BEGIN IMMEDIATE`` … ``COMMIT``, or rollback."""
@@ -96,7 +109,7 @@ class StoredBatch:
     root: str
     leaf_count: int
     manifest_uri: str
-    status: str
+    status: BatchStatus
     signer: str | None
     nonce: int | None
     tx_hash: str | None
@@ -125,6 +138,13 @@ _BATCH_COLS = (
     "id, office, root, leaf_count, manifest_uri, status, signer, nonce, tx_hash, block_number, timestamp, gas_used,"
     " error"
 )
+
+
+def _batch(row: Any) -> StoredBatch:
+    """A ``batches`` row (columns ``_BATCH_COLS``) as a :class:`StoredBatch`."""
+    values = list(row)
+    values[5] = BatchStatus(values[5])
+    return StoredBatch(*values)
 
 
 class Store:
@@ -237,12 +257,12 @@ class Store:
         """Records accepted but not yet in an anchored batch (of one office or all)."""
         sql = (
             "SELECT count(*) FROM records r LEFT JOIN batches b ON b.id = r.batch_id"
-            " WHERE (r.batch_id IS NULL OR b.status != 'anchored')"
+            " WHERE (r.batch_id IS NULL OR b.status != ?)"
         )
-        args: tuple[str, ...] = ()
+        args: tuple[str, ...] = (BatchStatus.ANCHORED,)
         if office is not None:
             sql += " AND r.office = ?"
-            args = (office,)
+            args = (BatchStatus.ANCHORED, office)
         return int(self.db.execute(sql, args).fetchone()[0])
 
     def batch_records(self, batch_id: int) -> list[StoredRecord]:
@@ -343,8 +363,8 @@ class Store:
         """Create a built batch and assign its records, atomically."""
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO batches (office, root, leaf_count, manifest_uri, status) VALUES (?, ?, ?, ?, 'built')",
-                (office, root, len(record_ids), manifest_uri),
+                "INSERT INTO batches (office, root, leaf_count, manifest_uri, status) VALUES (?, ?, ?, ?, ?)",
+                (office, root, len(record_ids), manifest_uri, BatchStatus.BUILT),
             )
             batch_id = int(cur.lastrowid or 0)
             first, last = min(record_ids), max(record_ids)
@@ -366,12 +386,12 @@ class Store:
         row = self.db.execute(f"SELECT {_BATCH_COLS} FROM batches WHERE id = ?", (batch_id,)).fetchone()
         if row is None:
             raise StoreError(f"no batch {batch_id}")
-        return StoredBatch(*row)
+        return _batch(row)
 
     def batch_by_root(self, root: str) -> StoredBatch | None:
         """The batch with this root."""
         row = self.db.execute(f"SELECT {_BATCH_COLS} FROM batches WHERE root = ?", (root,)).fetchone()
-        return StoredBatch(*row) if row else None
+        return _batch(row) if row else None
 
     def batches(self, office: str | None = None, status: str | None = None, limit: int = 1000) -> list[StoredBatch]:
         """Batches, newest first, optionally filtered."""
@@ -385,22 +405,22 @@ class Store:
             args.append(status)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
-        return [StoredBatch(*r) for r in self.db.execute(sql, args)]
+        return [_batch(r) for r in self.db.execute(sql, args)]
 
     def unfinished_batches(self, office: str) -> list[StoredBatch]:
         """Built or sent batches of ``office``, oldest first."""
         rows = self.db.execute(
-            f"SELECT {_BATCH_COLS} FROM batches WHERE office = ? AND status != 'anchored' ORDER BY id",
-            (office,),
+            f"SELECT {_BATCH_COLS} FROM batches WHERE office = ? AND status != ? ORDER BY id",
+            (office, BatchStatus.ANCHORED),
         )
-        return [StoredBatch(*r) for r in rows]
+        return [_batch(r) for r in rows]
 
     def mark_sent(self, batch_id: int, signer: str, nonce: int, tx_hash: str) -> None:
         """Record the transaction before it is broadcast."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE batches SET status = 'sent', signer = ?, nonce = ?, tx_hash = ?, error = NULL WHERE id = ?",
-                (signer, nonce, tx_hash, batch_id),
+                "UPDATE batches SET status = ?, signer = ?, nonce = ?, tx_hash = ?, error = NULL WHERE id = ?",
+                (BatchStatus.SENT, signer, nonce, tx_hash, batch_id),
             )
 
     def mark_anchored(
@@ -415,9 +435,9 @@ class Store:
         """The batch is on chain with enough confirmations."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE batches SET status = 'anchored', tx_hash = ?, block_number = ?, timestamp = ?, gas_used = ?,"
+                "UPDATE batches SET status = ?, tx_hash = ?, block_number = ?, timestamp = ?, gas_used = ?,"
                 " signer = coalesce(?, signer), error = NULL WHERE id = ?",
-                (tx_hash, block_number, timestamp, gas_used, signer, batch_id),
+                (BatchStatus.ANCHORED, tx_hash, block_number, timestamp, gas_used, signer, batch_id),
             )
 
     def mark_error(self, batch_id: int, error: str) -> None:
@@ -429,48 +449,24 @@ class Store:
         """Forget a transaction that was never mined (so a new one is built)."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE batches SET status = 'built', nonce = NULL, tx_hash = NULL WHERE id = ? AND status = 'sent'",
-                (batch_id,),
+                "UPDATE batches SET status = ?, nonce = NULL, tx_hash = NULL WHERE id = ? AND status = ?",
+                (BatchStatus.BUILT, batch_id, BatchStatus.SENT),
             )
 
     def offices_with_work(self) -> list[str]:
         """Offices with records not yet in a batch or batches not yet anchored."""
         rows = self.db.execute(
             "SELECT office FROM records WHERE batch_id IS NULL"
-            " UNION SELECT office FROM batches WHERE status != 'anchored' ORDER BY office"
+            " UNION SELECT office FROM batches WHERE status != ? ORDER BY office",
+            (BatchStatus.ANCHORED,),
         )
         return [str(r[0]) for r in rows]
-
-    # -- API tokens (only SHA-256 hashes are stored)
-
-    def add_token(self, token_hash: str, office: str, label: str | None = None) -> None:
-        """Remember the hash of an office's API token."""
-        with self.transaction() as db:
-            db.execute("INSERT INTO tokens (token_hash, office, label) VALUES (?, ?, ?)", (token_hash, office, label))
-
-    def token_office(self, token_hash: str) -> str | None:
-        """The office whose token hashes to ``token_hash``, if any."""
-        row = self.db.execute("SELECT office FROM tokens WHERE token_hash = ?", (token_hash,)).fetchone()
-        return str(row[0]) if row else None
-
-    def tokens(self, office: str | None = None) -> list[tuple[str, str, str | None, str]]:
-        """(token hash, office, label, created) of every token (of ``office``), oldest first."""
-        sql = "SELECT token_hash, office, label, created_at FROM tokens"
-        args: tuple[str, ...] = ()
-        if office is not None:
-            sql, args = sql + " WHERE office = ?", (office,)
-        return [(str(h), str(o), lbl, str(c)) for h, o, lbl, c in self.db.execute(sql + " ORDER BY rowid", args)]
-
-    def remove_token(self, token_hash: str) -> bool:
-        """Forget a token (by its full hash); whether it existed."""
-        with self.transaction() as db:
-            return db.execute("DELETE FROM tokens WHERE token_hash = ?", (token_hash,)).rowcount > 0
 
     def counts(self) -> dict[str, int]:
         """Records and batches by state, for status displays."""
         records = self.db.execute("SELECT count(*), sum(batch_id IS NULL) FROM records").fetchone()
         anchored = self.db.execute(
-            "SELECT count(*), coalesce(sum(leaf_count), 0) FROM batches WHERE status = 'anchored'"
+            "SELECT count(*), coalesce(sum(leaf_count), 0) FROM batches WHERE status = ?", (BatchStatus.ANCHORED,)
         ).fetchone()
         return {
             "records": int(records[0] or 0),

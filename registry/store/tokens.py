@@ -37,7 +37,7 @@ def create_token(store: Store, office: str, label: str | None = None) -> str:
     if not is_st3(office):
         raise InputError(f"unknown WIPO ST.3 office code {office!r}")
     token = f"{TOKEN_PREFIX}{office.lower()}_{secrets.token_urlsafe(32)}"
-    store.add_token(token_hash(token), office, label)
+    _add(store, token_hash(token), office, label)
     return token
 
 
@@ -57,7 +57,7 @@ class TokenInfo:
 
 def list_tokens(store: Store, office: str | None = None) -> list[TokenInfo]:
     """Every token (of ``office``); the tokens themselves are not stored, only their hashes."""
-    return [TokenInfo(h[:TOKEN_ID_LENGTH], o, lbl, c) for h, o, lbl, c in store.tokens(office)]
+    return [TokenInfo(h[:TOKEN_ID_LENGTH], o, lbl, c) for h, o, lbl, c in _rows(store, office)]
 
 
 def revoke_token(store: Store, token_id: str) -> TokenInfo:
@@ -67,13 +67,13 @@ def revoke_token(store: Store, token_id: str) -> TokenInfo:
     wanted = token_id.strip().lower()
     if len(wanted) < 8 or len(wanted) > 64 or any(c not in "0123456789abcdef" for c in wanted):
         raise InputError(f"invalid token id {token_id[:80]!r} (8 to 64 hex digits, as `ipreg token list` shows)")
-    matches = [t for t in store.tokens() if t[0].startswith(wanted)]
+    matches = [t for t in _rows(store) if t[0].startswith(wanted)]
     if not matches:
         raise InputError(f"no token with id {wanted}")
     if len(matches) > 1:
         raise InputError(f"token id {wanted} is ambiguous: give more digits")
     h, office, label, created = matches[0]
-    store.remove_token(h)
+    _remove(store, h)
     return TokenInfo(h[:TOKEN_ID_LENGTH], office, label, created)
 
 
@@ -81,4 +81,34 @@ def office_for_token(store: Store, token: str) -> str | None:
     """The office a token belongs to, or None if it is not a known token."""
     if not token or len(token) > _MAX_TOKEN_LENGTH or not token.startswith(TOKEN_PREFIX):
         return None
-    return store.token_office(token_hash(token))
+    return _office(store, token_hash(token))
+
+
+# ---------------------------------------------------------------------------- the tokens table (hashes only)
+
+
+def _add(store: Store, digest: str, office: str, label: str | None = None) -> None:
+    """Remember the hash of an office's API token."""
+    with store.transaction() as db:
+        db.execute("INSERT INTO tokens (token_hash, office, label) VALUES (?, ?, ?)", (digest, office, label))
+
+
+def _office(store: Store, digest: str) -> str | None:
+    """The office whose token hashes to ``digest``, if any."""
+    row = store.db.execute("SELECT office FROM tokens WHERE token_hash = ?", (digest,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def _rows(store: Store, office: str | None = None) -> list[tuple[str, str, str | None, str]]:
+    """(token hash, office, label, created) of every token (of ``office``), oldest first."""
+    sql = "SELECT token_hash, office, label, created_at FROM tokens"
+    args: tuple[str, ...] = ()
+    if office is not None:
+        sql, args = sql + " WHERE office = ?", (office,)
+    return [(str(h), str(o), lbl, str(c)) for h, o, lbl, c in store.db.execute(sql + " ORDER BY rowid", args)]
+
+
+def _remove(store: Store, digest: str) -> bool:
+    """Forget a token (by its full hash); whether it existed."""
+    with store.transaction() as db:
+        return db.execute("DELETE FROM tokens WHERE token_hash = ?", (digest,)).rowcount > 0

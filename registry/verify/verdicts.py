@@ -1,98 +1,47 @@
-"""Verdicts: is this record what an office anchored, unchanged, still valid? Writes nothing.
+"""Verification: is this record what an office anchored, unchanged, still valid? Writes nothing.
 
-``VERIFIED`` only when every check passes; any failed check gives the most specific other
-verdict with the reason in words.
+A proof bundle is checked against the chain (:func:`verify_bundle`); a file, a content hash or a
+record id without one is first looked up in the local store and index (:mod:`registry.verify.lookup`).
+Every path ends in a :class:`~registry.verify.verdict.Verdict`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from registry.core import canon
+from registry.core.batch import utc_iso
 from registry.core.formats import ProofBundle
-from registry.core.identify import id_from_document
-from registry.core.leaves import SEALED, LeafValue, sealed_commitment
+from registry.core.leaves import SEALED, sealed_commitment
 from registry.core.records import RecordId
-from registry.errors import BundleError, CanonicalizationError, InputError
-from registry.store.outbox import Store, StoredRecord
+from registry.errors import BundleError, CanonicalizationError
+from registry.store.outbox import Store
+from registry.verify.hashing import bundle_method, claimed, family, file_hashes, record_hint
+from registry.verify.lookup import (
+    anchored_id_of,
+    bundle_for_record,
+    index_bundle,
+    index_of,
+    newer_version,
+    stored_bundle,
+)
+from registry.verify.readers import ChainReader, LiveReader
+from registry.verify.verdict import (
+    MISMATCH,
+    REVOCATION_REASONS,
+    REVOKED,
+    SUPERSEDED,
+    TAMPERED,
+    UNAUTHORISED,
+    UNKNOWN,
+    VERIFIED,
+    Verdict,
+)
 
-if TYPE_CHECKING:  # web3 (via anchor, chain, indexer) is imported where a chain is used, so that a
-    # bundle check over the light JSON-RPC reader (registry.chain.light) starts without it
-    from registry.chain.client import BatchInfo, Chain
-    from registry.store.index import Index, IndexedLeaf
-
-VERIFIED: Final = "VERIFIED"
-TAMPERED: Final = "TAMPERED"
-UNKNOWN: Final = "UNKNOWN"
-REVOKED: Final = "REVOKED"
-SUPERSEDED: Final = "SUPERSEDED"
-UNAUTHORISED: Final = "UNAUTHORISED"
-#: The proof bundle speaks for another record (another id or canonicalization) than the file given with it.
-MISMATCH: Final = "MISMATCH"
-
-#: Exit status of ``ipreg verify`` per verdict (0 only for VERIFIED).
-EXIT_CODES: Final = {
-    VERIFIED: 0,
-    TAMPERED: 3,
-    UNKNOWN: 4,
-    REVOKED: 5,
-    SUPERSEDED: 6,
-    UNAUTHORISED: 7,
-    MISMATCH: 8,
-}
-REVOCATION_REASONS: Final = {1: "withdrawn", 2: "published in error", 3: "replaced", 4: "legal order"}
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The outcome of a verification, with the provenance found."""
-
-    verdict: str
-    reason: str
-    office: str | None = None
-    record_id: str | None = None
-    content_hash: str | None = None
-    root: str | None = None
-    block_number: int | None = None
-    transaction_hash: str | None = None
-    anchored_at: str | None = None
-    signer: str | None = None
-    superseded_by: str | None = None
-    bundle: ProofBundle | None = None
-    #: The content hash anchored for the record, when it differs from ``content_hash`` (the file's).
-    anchored_hash: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True only for VERIFIED."""
-        return self.verdict == VERIFIED
-
-    def to_json(self) -> dict[str, Any]:
-        """lowerCamelCase JSON (CLI ``--json`` and the API)."""
-        return {
-            "verdict": self.verdict,
-            "reason": self.reason,
-            "office": self.office,
-            "recordId": self.record_id,
-            "contentHash": self.content_hash,
-            "root": self.root,
-            "blockNumber": self.block_number,
-            "transactionHash": self.transaction_hash,
-            "anchoredAt": self.anchored_at,
-            "signer": self.signer,
-            "supersededBy": self.superseded_by,
-            "anchoredHash": self.anchored_hash,
-        }
-
-
-def _claimed(value: LeafValue, bundle: ProofBundle) -> tuple[str, str]:
-    """(record id, content hash) a bundle speaks for (a revealed sealed record's real ones)."""
-    reveal = bundle.extra.get("reveal")
-    if value.canonicalization == SEALED and isinstance(reveal, dict):
-        return str(reveal.get("recordId")), str(reveal.get("contentHash"))
-    return value.record_id, value.content_hash
+if TYPE_CHECKING:  # web3 (via chain) is imported where a chain is used, so that a bundle check over the
+    # light JSON-RPC reader (registry.chain.light) starts without it
+    from registry.chain.client import Chain
 
 
 def _check_reveal(bundle: ProofBundle) -> str | None:
@@ -112,45 +61,6 @@ def _check_reveal(bundle: ProofBundle) -> str | None:
     return None
 
 
-class ChainReader(Protocol):
-    """What a verification reads from the chain: live calls, or an audit's per-batch cache."""
-
-    def chain_id(self) -> int:
-        """Chain id of the endpoint."""
-        ...
-
-    def verify_record(
-        self, office: str, root: str, proof: Sequence[str], values: bytes
-    ) -> tuple[bool, BatchInfo | None, int]:
-        """(the leaf of ABI-encoded ``values`` is in the batch (office, root), the batch or None, revocation)."""
-        ...
-
-    def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
-        """Whether ``signer`` was a signer of ``office``, not marked compromised, at ``block_number``."""
-        ...
-
-
-class LiveReader:
-    """A :class:`ChainReader` making the contract calls for every record."""
-
-    def __init__(self, chain: Chain) -> None:
-        self.chain = chain
-
-    def chain_id(self) -> int:
-        """Chain id of the endpoint."""
-        return int(self.chain.rpc(lambda: self.chain.w3.eth.chain_id))
-
-    def verify_record(
-        self, office: str, root: str, proof: Sequence[str], values: bytes
-    ) -> tuple[bool, BatchInfo | None, int]:
-        """``verifyRecord`` on chain (the contract hashes the values into the leaf)."""
-        return self.chain.verify_record(office, root, proof, values)
-
-    def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
-        """``isAuthorisedAt`` on chain."""
-        return self.chain.is_authorised_at(office, signer, block_number)
-
-
 def verify_bundle(
     chain: Chain,
     bundle: ProofBundle,
@@ -165,7 +75,7 @@ def verify_bundle(
     reader = reader or LiveReader(chain)
     value = bundle.value
     leaf = value.leaf()
-    record_id, anchored_hash = _claimed(value, bundle)
+    record_id, anchored_hash = claimed(value, bundle)
     base: dict[str, Any] = {
         "office": bundle.office,
         "record_id": record_id,
@@ -238,7 +148,7 @@ def verify_bundle(
     if leaf_reason:
         why = REVOCATION_REASONS.get(leaf_reason, f"reason code {leaf_reason}")
         return Verdict(REVOKED, f"the record was revoked by {batch.office} ({why})", **base)
-    newer = _newer_version(chain, store, leaf, record_id, batch.office)
+    newer = newer_version(chain, store, leaf, record_id, batch.office)
     if newer is not None:
         return Verdict(
             SUPERSEDED,
@@ -252,36 +162,6 @@ def verify_bundle(
         f" signer authorised at that block, not revoked",
         **base,
     )
-
-
-def file_hash(data: bytes, filename: str, canonicalization: str | None = None) -> tuple[str, str]:
-    """(content hash, canonicalization) of a file's bytes."""
-    method = canonicalization or canon.canonicalization_for(filename)
-    return canon.content_hash(data, method), method
-
-
-def file_hashes(data: bytes, filename: str) -> list[tuple[str, str]]:
-    """(content hash, canonicalization) of a file under the method for its name, then its earlier versions.
-
-    Records anchored before a method's new version carry the old identifier, so a file verified
-    without its bundle is looked up under those too. A method that refuses the file is skipped; if
-    all do, the current method's error is raised.
-    """
-    method = canon.canonicalization_for(filename)
-    found: list[tuple[str, str]] = []
-    error: InputError | None = None
-    for m in (method, *canon.EARLIER.get(method, ())):
-        try:
-            digest = canon.content_hash(data, m)
-        except InputError as exc:
-            error = error or exc
-            continue
-        if all(digest != d for d, _ in found):
-            found.append((digest, m))
-    if not found:
-        assert error is not None
-        raise error
-    return found
 
 
 def first_known(hashes: list[tuple[str, str]], lookup: Callable[[str], Verdict]) -> Verdict:
@@ -314,29 +194,8 @@ def _verify_file_with_bundle(
     found = mismatch(store, data, filename, bundle)
     if found is not None:
         return found
-    method = _bundle_method(bundle)
+    method = bundle_method(bundle)
     return verify_bundle(chain, bundle, canon.content_hash(data, method), store)
-
-
-def file_content_hash(data: bytes, bundle: ProofBundle) -> str:
-    """The file's content hash under the bundle's canonicalization (after :func:`mismatch` found none)."""
-    return canon.content_hash(data, _bundle_method(bundle))
-
-
-def _bundle_method(bundle: ProofBundle) -> str:
-    """The canonicalization the bundle's record was hashed with (a revealed sealed record's own)."""
-    method = bundle.value.canonicalization
-    if method == SEALED:
-        reveal = bundle.extra.get("reveal")
-        method = str(reveal.get("canonicalization")) if isinstance(reveal, dict) else canon.RAW
-    if method not in canon.CANONICALIZATIONS:
-        raise InputError(f"bundle names unknown canonicalization {method!r}")
-    return method
-
-
-def _family(method: str) -> str:
-    """The family of a canonicalization identifier, whatever its version (xml, json or the identifier)."""
-    return "xml" if canon.is_xml(method) else "json" if canon.is_json(method) else method
 
 
 def mismatch(store: Store | None, data: bytes, filename: str, bundle: ProofBundle) -> Verdict | None:
@@ -348,9 +207,9 @@ def mismatch(store: Store | None, data: bytes, filename: str, bundle: ProofBundl
     with other content is not a mismatch: the bundle's verdict (TAMPERED) answers it. A file that is
     malformed for its own canonicalization raises :class:`CanonicalizationError` (bad input).
     """
-    method = _bundle_method(bundle)
+    method = bundle_method(bundle)
     natural = canon.canonicalization_for(filename)
-    if _family(natural) == _family(method):
+    if family(natural) == family(method):
         natural = method  # an earlier version of the file's own method (e.g. xml-c14n2 for xml-c14n2-v2)
     try:
         digest: str | None = canon.content_hash(data, method)
@@ -360,14 +219,14 @@ def mismatch(store: Store | None, data: bytes, filename: str, bundle: ProofBundl
         digest = None  # e.g. an XML file given a JSON record's bundle
     if bundle.value.canonicalization == SEALED and not isinstance(bundle.extra.get("reveal"), dict):
         return None  # nothing to compare: the bundle's own verdict says so
-    record_id, anchored = _claimed(bundle.value, bundle)
+    record_id, anchored = claimed(bundle.value, bundle)
     if digest == anchored:
         return None
     file_id = record_hint(data, filename, natural)
     if file_id == record_id and digest is not None:
         return None  # the bundle's record with other content: TAMPERED
     if file_id is None and store is not None:
-        file_id = _anchored_id_of(store, bundle.registry, data, natural)
+        file_id = anchored_id_of(store, bundle.registry, data, natural)
     reasons: list[str] = []
     if file_id is not None and file_id != record_id:
         reasons.append(f"this bundle is for {record_id}, the file is {file_id}")
@@ -398,31 +257,6 @@ def mismatch(store: Store | None, data: bytes, filename: str, bundle: ProofBundl
     )
 
 
-def _anchored_id_of(store: Store, registry: str, data: bytes, method: str) -> str | None:
-    """The record id under which this content is anchored, per the local store or index, or None."""
-    try:
-        digest = canon.content_hash(data, method)
-    except CanonicalizationError:
-        return None
-    records = [r for r in store.records_by_hash(digest) if r.salt is None]
-    if records:
-        return records[-1].record_id
-    from registry.store.index import Index
-
-    index = Index.of(store.db, registry)
-    leaves = index.leaves_by_hash(digest) if index is not None else []
-    return leaves[-1].record_id if leaves else None
-
-
-def record_hint(data: bytes, filename: str, method: str) -> str | None:
-    """The record id a file carries (document or file name), or None: a hint to explain a mismatch."""
-    try:
-        rid = id_from_document(data, method) or RecordId.from_filename(filename)
-    except InputError:
-        return None
-    return str(rid) if rid else None
-
-
 def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str | None = None) -> Verdict:
     """Verify a content hash through the local store and index: the anchored record with this content."""
     if store is None:
@@ -433,15 +267,15 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
         )
     candidates = [r for r in store.records_by_hash(digest) if r.salt is None]
     for record in reversed(candidates):
-        bundle = _bundle_for(chain, store, record)
+        bundle = stored_bundle(chain, store, record)
         if bundle is not None:
             return verify_bundle(chain, bundle, digest, store)
-    index = _index(chain, store)
+    index = index_of(chain, store)
     indexed = index.leaves_by_hash(digest) if index is not None else []
     if index is not None and indexed:
         own = [x for x in indexed if x.record_id.split(":", 1)[0] == x.office]  # anchored by its own office
         leaf = ([x for x in indexed if x.record_id == record_hint] or own or indexed)[-1]
-        return verify_bundle(chain, _index_bundle(chain, index, leaf), digest, store)
+        return verify_bundle(chain, index_bundle(chain, index, leaf), digest, store)
     if candidates:
         r = candidates[-1]
         return Verdict(
@@ -455,7 +289,7 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
         versions = [v for v in store.versions(record_hint) if v.salt is None]
         if versions:
             known = versions[-1]
-            bundle = _bundle_for(chain, store, known)
+            bundle = stored_bundle(chain, store, known)
             return Verdict(
                 TAMPERED,
                 f"{record_hint} is anchored with content {known.content_hash}; this file hashes to {digest}",
@@ -481,7 +315,7 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
                 root=k.root,
                 block_number=k.block_number,
                 transaction_hash=k.tx_hash,
-                anchored_at=_utc_iso(k.timestamp),
+                anchored_at=utc_iso(k.timestamp),
             )
     return Verdict(
         UNKNOWN,
@@ -489,96 +323,6 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
         record_id=record_hint,
         content_hash=digest,
     )
-
-
-def _utc_iso(timestamp: int) -> str:
-    from registry.chain.client import utc_iso
-
-    return utc_iso(timestamp)
-
-
-def _bundle_for(chain: Chain, store: Store, record: StoredRecord) -> ProofBundle | None:
-    if record.batch_id is None:
-        return None
-    batch = store.batch(record.batch_id)
-    if batch.status != "anchored":
-        return None
-    from registry.anchor.pipeline import batch_bundles
-
-    for stored, bundle in batch_bundles(store, chain, batch):
-        if stored.id == record.id:
-            return bundle
-    return None
-
-
-# ---------------------------------------------------------------------------- lookups (outbox and index)
-
-
-def _index(chain: Chain, store: Store) -> Index | None:
-    """The store's index, if it follows this chain's AnchorRegistry."""
-    from registry.store.index import Index
-
-    return Index.of(store.db, chain.deployment.anchor_registry if chain.deployment is not None else None)
-
-
-def _newer_version(
-    chain: Chain, store: Store | None, leaf: bytes, record_id: str, office: str
-) -> tuple[str, str] | None:
-    """(record id, content hash) of the version superseding ``leaf``, from the outbox or the index."""
-    if store is None:
-        return None
-    newer = store.superseded_by(leaf)
-    if newer is not None:
-        return newer.record_id, newer.content_hash
-    index = _index(chain, store)
-    found = index.superseded_by("0x" + leaf.hex(), office, record_id) if index is not None else None
-    return (found.record_id, found.content_hash) if found is not None else None
-
-
-def _index_bundle(chain: Chain, index: Index, leaf: IndexedLeaf) -> ProofBundle:
-    dep = chain.deployment
-    if dep is None:
-        meta = index.meta()
-        return index.bundle(leaf, int(meta["chainId"]), meta["anchorRegistry"])
-    return index.bundle(leaf, dep.chain_id, dep.anchor_registry)
-
-
-def bundle_for_leaf(chain: Chain, store: Store, leaf: str | bytes, root: str | None = None) -> ProofBundle | None:
-    """The proof bundle of an anchored leaf hash (optionally in batch ``root``), from the index or outbox."""
-    leaf_hex = leaf.lower() if isinstance(leaf, str) else "0x" + leaf.hex()
-    index = _index(chain, store)
-    if index is not None:
-        found = [x for x in index.leaves_by_leaf(leaf_hex) if root is None or x.root == root.lower()]
-        if found:
-            return _index_bundle(chain, index, found[0])
-    try:
-        record = store.record_by_leaf(bytes.fromhex(leaf_hex.removeprefix("0x")))
-    except ValueError:
-        raise InputError(f"invalid leaf hash {leaf_hex[:80]!r}") from None
-    bundle = _bundle_for(chain, store, record) if record is not None else None
-    return bundle if bundle is not None and (root is None or bundle.root == root.lower()) else None
-
-
-def bundle_for_record(
-    chain: Chain, store: Store, record_id: str, content_hash: str | None = None
-) -> ProofBundle | None:
-    """The proof bundle of the newest anchored version of ``record_id`` (or the one with ``content_hash``)."""
-    rid = str(RecordId.parse(record_id))
-    best: ProofBundle | None = None
-    index = _index(chain, store)
-    if index is not None:
-        versions = [v for v in index.versions(rid) if content_hash is None or v.content_hash == content_hash]
-        if versions:
-            best = _index_bundle(chain, index, versions[-1])
-    for record in reversed(store.versions(rid)):
-        if record.salt is not None or (content_hash is not None and record.content_hash != content_hash):
-            continue
-        bundle = _bundle_for(chain, store, record)
-        if bundle is not None:
-            if best is None or bundle.block_number > best.block_number:
-                best = bundle
-            break
-    return best
 
 
 def verify_record_id(chain: Chain, store: Store | None, record_id: str) -> Verdict:

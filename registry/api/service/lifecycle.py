@@ -21,6 +21,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider
 
+from registry import verify
 from registry.api.cache import BatchTrees, CachedReader, TtlCache
 from registry.api.errors import public_message
 from registry.api.limits import Admission
@@ -30,7 +31,6 @@ from registry.config import EMBEDDED, ServiceSettings, Settings
 from registry.errors import ConfigError, RegistryError
 from registry.store.index import Index
 from registry.store.outbox import Store
-from registry.verify import verdicts as verify
 
 #: Seconds a health result is reused (so a burst of /health calls costs one probe).
 HEALTH_REUSE_SECONDS = 0.5

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
+from registry import verify
 from registry.api.schemas import (
     BatchPublic,
     BatchRecordPublic,
@@ -31,8 +32,7 @@ from registry.core.records import RecordId
 from registry.core.st3 import is_st3
 from registry.errors import ChainError, InputError, NotFoundError
 from registry.store.index import IndexedBatch
-from registry.store.outbox import Store, StoredBatch, StoredRecord
-from registry.verify import verdicts as verify
+from registry.store.outbox import BatchStatus, Store, StoredBatch, StoredRecord
 
 _MANIFEST_OFFICE = re.compile(r"[A-Za-z]{2}")
 _MANIFEST_NAME = re.compile(r"(0x[0-9a-fA-F]{64})\.json")
@@ -116,7 +116,7 @@ class Reads(ServiceCore):
                 for r in [r for r in stored if r.salt is None][:1000]
             ]
             sealed = sum(1 for r in stored if r.salt is not None)
-        revocation = self._revocation(b.office, b.root) if b.status == "anchored" else None
+        revocation = self._revocation(b.office, b.root) if b.status == BatchStatus.ANCHORED else None
         return BatchPublic.of_stored(b, revocation, records, sealed)
 
     def batches(self, office: str | None, limit: int) -> list[BatchPublic]:
@@ -186,7 +186,7 @@ class Reads(ServiceCore):
             status = outbox_status(batch)
             if (
                 batch is not None
-                and batch.status == "anchored"
+                and batch.status == BatchStatus.ANCHORED
                 and self._leaf_revoked(batch.office, batch.root, v.leaf)
             ):
                 status = "revoked"

@@ -12,7 +12,9 @@ from contextlib import contextmanager
 
 from eth_account.signers.local import LocalAccount
 
-from registry.anchor.pipeline import Anchorer, RunResult, reveal_bundle
+from registry import verify
+from registry.anchor.pipeline import Anchorer, RunResult
+from registry.anchor.stored import reveal_bundle
 from registry.api.errors import BatchInProgressError, NotAnchoredYetError, OfficeNotServedError, TooBusyError
 from registry.api.schemas import (
     BatchPublic,
@@ -28,9 +30,8 @@ from registry.core.formats import ProofBundle
 from registry.core.records import RecordId
 from registry.errors import ConfigError, ForbiddenError, InputError, NotFoundError
 from registry.files.ingest import PreparedRecord
-from registry.store.outbox import Store
+from registry.store.outbox import BatchStatus, Store
 from registry.store.tokens import office_for_token
-from registry.verify import verdicts as verify
 
 
 class Writes(ServiceCore):
@@ -161,7 +162,7 @@ class Writes(ServiceCore):
             which = f" with content {content_hash}" if content_hash else ""
             raise NotFoundError(f"no sealed record {rid}{which} of office {office} here")
         newest = sealed[-1]
-        if newest.batch_id is None or store.batch(newest.batch_id).status != "anchored":
+        if newest.batch_id is None or store.batch(newest.batch_id).status != BatchStatus.ANCHORED:
             raise NotAnchoredYetError(f"sealed record {rid} is not anchored yet: trigger or wait for its batch")
         with self.guard():
             return reveal_bundle(store, self.chain, str(rid), content_hash)
