@@ -46,8 +46,9 @@ from registry.audit.run import (
     _index_of,
     _SnapshotBatch,
 )
-from registry.chain.client import BatchInfo, Chain, utc_iso
+from registry.chain.client import Chain
 from registry.core import canon, merkle
+from registry.core.batch import BatchInfo, utc_iso
 from registry.core.records import ZERO_HASH, ProofBundle, RecordId
 from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import collect_files

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from registry.anchor.pipeline import Anchorer, reveal_bundle
-from registry.chain.client import Chain, connect, dev_account, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_account, dev_signer
 from registry.config import EMBEDDED
 from registry.core import canon
 from registry.core.merkle import keccak
@@ -22,7 +24,7 @@ from registry.verify.verdicts import SUPERSEDED, TAMPERED, VERIFIED, verify_bund
 @pytest.fixture
 def chain() -> Chain:
     c = Chain(connect(EMBEDDED))
-    c.deploy_dev()
+    deploy_dev(c)
     return c
 
 

@@ -21,7 +21,9 @@ from registry.anchor.bundles import (
     proof_texts,
 )
 from registry.anchor.pipeline import Anchorer, Intake, batch_bundles, bundle_name, stage_input
-from registry.chain.client import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
 from registry.config import EMBEDDED
 from registry.core.merkle import MerkleTree, keccak
 from registry.core.records import LeafValue, ProofBundle
@@ -37,7 +39,7 @@ HEX32 = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
 @pytest.fixture
 def chain() -> Chain:
     c = Chain(connect(EMBEDDED))
-    c.deploy_dev()
+    deploy_dev(c)
     return c
 
 

@@ -25,7 +25,9 @@ from registry.audit.run import (
     parse_expected,
     render_html,
 )
-from registry.chain.client import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
 from registry.core.canon import RAW, content_hash
 from registry.core.merkle import MerkleTree
 from registry.core.records import LeafValue, ProofBundle
@@ -65,7 +67,7 @@ class Scenario:
 
 def make_scenario(tmp: Path) -> Scenario:
     chain = Chain(connect("embedded"))
-    chain.deploy_dev()
+    deploy_dev(chain)
     ep = dev_signer("EP")
     assert ep is not None
     store = Store(tmp / "office.sqlite")

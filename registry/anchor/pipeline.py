@@ -27,8 +27,9 @@ from registry.anchor.bundles import BatchRenderer, BundleWriter, archive_name
 from registry.anchor.staging import Intake as Intake
 from registry.anchor.staging import stage_input as stage_input
 from registry.anchor.staging import test_hold as _test_hold
-from registry.chain.client import Chain, TxResult, utc_iso
+from registry.chain.client import Chain, TxResult
 from registry.core import merkle
+from registry.core.batch import utc_iso
 from registry.core.records import (
     LEAF_ENCODING,
     ZERO_HASH,

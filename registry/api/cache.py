@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from registry.anchor.pipeline import leaf_value_of
-from registry.chain.client import BatchInfo, Chain, utc_iso
+from registry.chain.client import Chain
 from registry.core import merkle
+from registry.core.batch import BatchInfo, utc_iso
 from registry.core.records import ProofBundle
 from registry.errors import ChainError
 from registry.store.outbox import Store, StoredBatch, StoredRecord

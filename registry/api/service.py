@@ -37,10 +37,12 @@ from registry.api.errors import (
     public_message,
 )
 from registry.api.limits import Admission
-from registry.chain.client import Chain, Deployment, connect, utc_iso
+from registry.chain.client import Chain, connect
+from registry.chain.deployments import Deployment
 from registry.chain.keys import load_signer
 from registry.config import EMBEDDED, Settings
 from registry.core import canon
+from registry.core.batch import utc_iso
 from registry.core.records import SEALED, ProofBundle, RecordId
 from registry.core.st3 import is_st3
 from registry.errors import ChainError, ConfigError, ForbiddenError, InputError, NotFoundError, RegistryError

@@ -52,8 +52,9 @@ import orjson
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
-from registry.chain.client import BatchInfo, Chain, utc_iso
+from registry.chain.client import Chain
 from registry.core import canon, merkle
+from registry.core.batch import BatchInfo, utc_iso
 from registry.core.records import SEALED, ProofBundle, RecordId
 from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import StageOptions, bounded_map, chunked, iter_files, prepare_file, start_workers

@@ -22,7 +22,7 @@ from eth_utils.abi import get_abi_output_types
 
 from registry.anchor.pipeline import reveal_bundle
 from registry.audit.run import audit_folder
-from registry.chain.client import office_bytes
+from registry.chain.payloads import office_bytes
 from registry.core.canon import content_hash
 from registry.core.records import LEAF_ENCODING, SEALED, ProofBundle
 from registry.errors import ConfigError

@@ -29,8 +29,9 @@ from urllib.parse import urlsplit
 
 from web3 import Web3
 
-from registry.chain.client import Chain, utc_iso
+from registry.chain.client import Chain
 from registry.core import canon, merkle
+from registry.core.batch import utc_iso
 from registry.core.contract import OFFICE_STATUS
 from registry.core.records import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue, ProofBundle, RecordId
 from registry.errors import CanonicalizationError, InputError, RegistryError, StoreError

@@ -17,7 +17,8 @@ from registry.store.outbox import Store, StoredRecord
 
 if TYPE_CHECKING:  # web3 (via anchor, chain, indexer) is imported where a chain is used, so that a
     # bundle check over the light JSON-RPC reader (registry.chain.light) starts without it
-    from registry.chain.client import BatchInfo, Chain
+    from registry.chain.client import Chain
+    from registry.core.batch import BatchInfo
     from registry.indexer.sync import Index, IndexedLeaf
 
 VERIFIED: Final = "VERIFIED"
@@ -489,7 +490,7 @@ def verify_hash(chain: Chain, store: Store | None, digest: str, record_hint: str
 
 
 def _utc_iso(timestamp: int) -> str:
-    from registry.chain.client import utc_iso
+    from registry.core.batch import utc_iso
 
     return utc_iso(timestamp)
 
