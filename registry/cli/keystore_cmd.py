@@ -103,7 +103,6 @@ def _next_steps(
             status = chain.office_info(code)[2]
         except RegistryError:
             status = None
-    signers = " (`ipreg office signers " + code + "` lists them)"
     if status == "none":
         steps.append(
             f"{code} is not an office yet: an active office proposes its admission with this key as first"
@@ -118,7 +117,8 @@ def _next_steps(
         )
     else:
         steps.append(
-            f"authorise it with a current {code} key: `ipreg office add-signer {address} --as {code}`{signers}"
+            f"authorise it with a current {code} key: `ipreg office add-signer {address} --as {code}`"
+            f" (`ipreg office signers {code}` lists them)"
             f", then the new key accepts: `ipreg office accept {code} --keystore {path}`"
         )
     default = s.keys_dir / f"{code}.json"
