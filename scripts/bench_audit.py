@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from registry.anchor.pipeline import Anchorer
 from registry.audit.report import AuditReport
 from registry.audit.run import audit_feed, audit_folder
-from registry.chain.client import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.indexer.sync import Indexer
@@ -51,7 +53,7 @@ def _figures(report: AuditReport) -> dict[str, object]:
 def run(rpc_url: str, work: Path, count: int, seed: int) -> dict[str, object]:
     """Generate, anchor, index and audit; return the figures."""
     chain = Chain(connect(rpc_url, timeout=120))
-    chain.deploy_dev()
+    deploy_dev(chain)
     gazette = work / "gazette"
     t = time.perf_counter()
     files = generate_gazette(gazette, office="EP", count=count, seed=seed, kinds=("st96-patent", "st97-json", "pdf"))

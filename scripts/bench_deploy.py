@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from registry.chain.client import Chain, connect, dev_account
+from registry.chain.client import Chain, connect
+from registry.chain.dev import dev_account
 from registry.chain.keys import create_keystore
 from registry.node.anvil import LocalChain, free_port
 

@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_merkle import values
 
-from registry.chain.client import Chain, TxResult, connect, dev_account, dev_signer
+from registry.chain.client import Chain, TxResult, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_account, dev_signer
 from registry.core import merkle
 from registry.core.leaves import LeafValue
 from registry.node.anvil import LocalChain, free_port
@@ -39,7 +41,7 @@ def main() -> int:
     node.start()
     try:
         chain = Chain(connect(node.rpc_url))
-        chain.deploy_dev()
+        deploy_dev(chain)
         account = dev_signer("EP")
         assert account is not None
         print(f"{'leaves':>10} {'gas':>10} {'gas/record':>12} {'vs EAS (280k/record)':>22}")

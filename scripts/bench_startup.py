@@ -53,7 +53,9 @@ def _anchored_record(work: Path, no_node: bool) -> tuple[Any, Path, Path]:
         proof.write_text(bundle.dumps(), encoding="utf-8")
         return None, record, proof
     from registry.anchor.pipeline import Anchorer
-    from registry.chain.client import Chain, connect, dev_signer
+    from registry.chain.client import Chain, connect
+    from registry.chain.deploy import deploy_dev
+    from registry.chain.dev import dev_signer
     from registry.files.ingest import prepare_files
     from registry.node.anvil import LocalChain, free_port
     from registry.store.outbox import Store
@@ -61,7 +63,7 @@ def _anchored_record(work: Path, no_node: bool) -> tuple[Any, Path, Path]:
     node = LocalChain(work / "chain", free_port())
     node.start()
     chain = Chain(connect(node.rpc_url))
-    chain.deploy_dev()
+    deploy_dev(chain)
     signer = dev_signer("EP")
     assert signer is not None
     anchorer = Anchorer(Store(work / "office.sqlite"), chain, signer, "EP", work / "manifests")

@@ -39,7 +39,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from registry.anchor.pipeline import Anchorer
-from registry.chain.client import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
 from registry.config import Settings
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import collect_files, prepare_files
@@ -114,7 +116,7 @@ def serve_embedded(home: Path, port: int, count: int) -> None:
 
     settings = Settings(home=home, rpc_url="embedded")
     chain = Chain(connect("embedded"))
-    chain.deploy_dev().save(settings.deployment_file)
+    deploy_dev(chain).save(settings.deployment_file)
     anchor_samples(settings, chain, count)
     uvicorn.run(create_app(settings, chain), host="127.0.0.1", port=port, log_level="warning")
 
@@ -415,7 +417,7 @@ def run_availability(args: argparse.Namespace) -> None:
     try:
         settings = Settings(home=work, rpc_url=node.rpc_url)
         chain = Chain(connect(node.rpc_url))
-        chain.deploy_dev().save(settings.deployment_file)
+        deploy_dev(chain).save(settings.deployment_file)
         hashes = anchor_samples(settings, chain, args.records)
         store = Store(settings.store_file)
         token = create_token(store, "EP", "bench")
@@ -488,7 +490,7 @@ def main() -> None:
             node.start()
             settings = Settings(home=work, rpc_url=node.rpc_url)
             chain = Chain(connect(node.rpc_url))
-            chain.deploy_dev().save(settings.deployment_file)
+            deploy_dev(chain).save(settings.deployment_file)
             hashes = anchor_samples(settings, chain, args.records)
             cmd = [
                 sys.executable,

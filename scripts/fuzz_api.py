@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from registry.anchor.pipeline import Anchorer
 from registry.api import create_app
 from registry.api.server import build_server
-from registry.chain.client import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
 from registry.config import ServiceSettings, Settings
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
@@ -47,7 +49,7 @@ def start(home: Path) -> tuple[str, str, object]:
     """A server over a fresh embedded chain with anchored samples; (base URL, EP token, server)."""
     settings = Settings(home=home, rpc_url="embedded")
     chain = Chain(connect("embedded"))
-    chain.deploy_dev().save(settings.deployment_file)
+    deploy_dev(chain).save(settings.deployment_file)
     store = Store(settings.store_file)
     token = create_token(store, "EP", "fuzz")
     account = dev_signer("EP")

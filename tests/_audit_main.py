@@ -41,8 +41,9 @@ from registry.audit.expected import ExpectedEntry
 from registry.audit.hashing import HashedFile, _hash_chunk, _hash_one
 from registry.audit.run import _index_of
 from registry.audit.snapshot import _BatchState, _SnapshotBatch
-from registry.chain.client import BatchInfo, Chain, utc_iso
+from registry.chain.client import Chain
 from registry.core import canon, merkle
+from registry.core.batch import BatchInfo, utc_iso
 from registry.core.formats import ProofBundle
 from registry.core.leaves import ZERO_HASH
 from registry.core.records import RecordId

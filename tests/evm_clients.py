@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from registry.chain.client import Chain, dev_account
+from registry.chain.client import Chain
+from registry.chain.dev import dev_account
 from registry.errors import NodeUnavailableError
 from registry.node.anvil import DEV_MNEMONIC, LOCAL_CHAIN_DIR, free_port, rpc_call
 

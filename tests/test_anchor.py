@@ -8,7 +8,9 @@ import pytest
 
 from registry.anchor.pipeline import Anchorer
 from registry.anchor.stored import reveal_bundle
-from registry.chain.client import Chain, connect, dev_account, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_account, dev_signer
 from registry.config import EMBEDDED
 from registry.core import canon
 from registry.core.formats import ProofBundle
@@ -25,7 +27,7 @@ from registry.verify.verdicts import verify_bundle, verify_file
 @pytest.fixture
 def chain() -> Chain:
     c = Chain(connect(EMBEDDED))
-    c.deploy_dev()
+    deploy_dev(c)
     return c
 
 

@@ -23,7 +23,9 @@ from registry.anchor.bundles import (
 from registry.anchor.pipeline import Anchorer, bundle_name
 from registry.anchor.staging import Intake, stage_input
 from registry.anchor.stored import batch_bundles
-from registry.chain.client import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
 from registry.config import EMBEDDED
 from registry.core.formats import ProofBundle
 from registry.core.leaves import LeafValue
@@ -41,7 +43,7 @@ HEX32 = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
 @pytest.fixture
 def chain() -> Chain:
     c = Chain(connect(EMBEDDED))
-    c.deploy_dev()
+    deploy_dev(c)
     return c
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.chain.client import artifact
+from registry.chain.artifacts import artifact
 from registry.node.anvil import find_anvil, free_port, rpc_call
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from registry.api import create_app
 from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
 from registry.config import ServiceSettings, Settings
 from registry.core import merkle
 from registry.core.formats import ProofBundle
@@ -67,7 +68,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     home = tmp_path_factory.mktemp("home")
     settings = Settings(home=home, rpc_url="embedded")
     chain = Chain(connect("embedded"))
-    chain.deploy_dev().save(settings.deployment_file)
+    deploy_dev(chain).save(settings.deployment_file)
     store = Store(settings.store_file)
     ep, us = create_token(store, "EP"), create_token(store, "US")
     store.close()

@@ -21,7 +21,9 @@ from registry.audit.html import render_html
 from registry.audit.report import MISSING, AuditReport
 from registry.audit.run import audit_feed, audit_folder
 from registry.audit.snapshot import SnapshotReader
-from registry.chain.client import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
 from registry.core.canon import RAW, content_hash
 from registry.core.formats import ProofBundle
 from registry.core.leaves import LeafValue
@@ -62,7 +64,7 @@ class Scenario:
 
 def make_scenario(tmp: Path) -> Scenario:
     chain = Chain(connect("embedded"))
-    chain.deploy_dev()
+    deploy_dev(chain)
     ep = dev_signer("EP")
     assert ep is not None
     store = Store(tmp / "office.sqlite")

@@ -35,7 +35,9 @@ from registry.audit.expected import ExpectedList, load_expected, parse_expected
 from registry.audit.html import batches_over_time
 from registry.audit.report import MISSING, AuditReport, AuditRow, RowLog
 from registry.audit.run import audit_feed, audit_folder
-from registry.chain.client import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
 from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree
 from registry.evaluate.samples import generate_gazette
@@ -73,7 +75,7 @@ def _revoke_leaf(chain: Chain, store: Store, batch_id: int, root: str, source: s
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     tmp = tmp_path_factory.mktemp("stream")
     chain = Chain(connect("embedded"))
-    chain.deploy_dev()
+    deploy_dev(chain)
     ep = dev_signer("EP")
     assert ep is not None
     store = Store(tmp / "office.sqlite")

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from registry.anchor.pipeline import Anchorer
-from registry.chain.client import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
 from registry.config import EMBEDDED
 from registry.core import canon
 from registry.core.formats import ProofBundle
@@ -30,7 +32,7 @@ OLD_JSON = b'{"IPOfficeCode": "EP", "PublicationNumber": "1000002", "amount": 90
 @pytest.fixture
 def chain() -> Chain:
     c = Chain(connect(EMBEDDED))
-    c.deploy_dev()
+    deploy_dev(c)
     return c
 
 

@@ -19,19 +19,12 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from registry.chain import reverts as ce
-from registry.chain.client import (
-    ACTIONS,
-    DEV_OFFICES,
-    DEV_RULE,
-    ZERO_ADDRESS,
-    Chain,
-    GovernanceRule,
-    TxResult,
-    artifact,
-    connect,
-    dev_account,
-    encode_payload,
-)
+from registry.chain.artifacts import artifact
+from registry.chain.client import Chain, TxResult, connect
+from registry.chain.deploy import deploy_dev, deploy_offices
+from registry.chain.dev import DEV_OFFICES, DEV_RULE, dev_account
+from registry.chain.payloads import encode_payload
+from registry.core.contract import ACTIONS, ZERO_ADDRESS, GovernanceRule
 from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree, keccak
 from registry.errors import ContractRevertError
@@ -49,7 +42,7 @@ OTHER = dev_account(7)
 def chain() -> Iterator[Chain]:
     """A fresh dev deployment per test: governance and signer tests change global state."""
     c = Chain(connect("embedded"))
-    c.deploy_dev()
+    deploy_dev(c)
     yield c
 
 
@@ -137,7 +130,7 @@ def test_genesis_offices_rule_and_versions(chain: Chain) -> None:
 def test_constructor_refuses_unsafe_rules(rule: GovernanceRule, reason: str) -> None:
     c = Chain(connect("embedded"))
     genesis = [(o, n, u, dev_account(i).address) for i, (o, n, u) in enumerate(DEV_OFFICES, 1)]
-    err = fails(ce.UnsafeRule, c.deploy, DEPLOYER, genesis, rule)
+    err = fails(ce.UnsafeRule, deploy_offices, c, DEPLOYER, genesis, rule)
     assert err.values == {
         "numerator": rule.numerator,
         "denominator": rule.denominator,
@@ -148,7 +141,7 @@ def test_constructor_refuses_unsafe_rules(rule: GovernanceRule, reason: str) -> 
 
 def test_constructor_refuses_a_single_genesis_office() -> None:
     c = Chain(connect("embedded"))
-    err = fails(ce.TooFewOffices, c.deploy, DEPLOYER, [("EP", "EPO", "u", EP.address)], DEV_RULE)
+    err = fails(ce.TooFewOffices, deploy_offices, c, DEPLOYER, [("EP", "EPO", "u", EP.address)], DEV_RULE)
     assert err.values == {"offices": 1, "minimum": 2}
 
 
@@ -253,7 +246,7 @@ def test_duplicate_pending_proposals_and_no_op_changes_refused(chain: Chain) -> 
 def test_proposals_expire() -> None:
     chain = Chain(connect("embedded"))
     genesis = [(o, n, u, dev_account(i).address) for i, (o, n, u) in enumerate(DEV_OFFICES, 1)]
-    chain.deploy(DEPLOYER, genesis, GovernanceRule(1, 2, 2, 5))
+    deploy_offices(chain, DEPLOYER, genesis, GovernanceRule(1, 2, 2, 5))
     pid, _ = chain.propose(EP, "suspend", "WO")
     chain.approve(US, pid)
     assert chain.proposal(pid).expires_block == chain.proposal(pid).created_block + 5
@@ -309,8 +302,8 @@ def test_freeze_stops_anchoring_keeps_revocation_and_views(chain: Chain) -> None
 def test_anchor_registry_records_its_predecessor() -> None:
     c = Chain(connect("embedded"))
     genesis = [(o, n, u, dev_account(i).address) for i, (o, n, u) in enumerate(DEV_OFFICES, 1)]
-    old = c.deploy(DEPLOYER, genesis)
-    c.deploy(DEPLOYER, genesis, predecessor=old.anchor_registry)
+    old = deploy_offices(c, DEPLOYER, genesis)
+    deploy_offices(c, DEPLOYER, genesis, predecessor=old.anchor_registry)
     assert c.predecessor() == old.anchor_registry
 
 
@@ -522,7 +515,7 @@ def test_signers_view_lists_terms_and_marks(chain: Chain) -> None:
 )
 def test_any_status_sequence_keeps_governance_live(ops: list[tuple[str, str]]) -> None:
     c = Chain(connect("embedded"))
-    c.deploy_dev()
+    deploy_dev(c)
     signer = {o: dev_account(i) for i, (o, _, _) in enumerate(DEV_OFFICES, 1)}
     for action, office in ops:
         active = [o for o in signer if c.office_info(o)[2] == "active"]

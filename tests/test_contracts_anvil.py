@@ -20,7 +20,9 @@ from anvil_fixtures import AnvilNode
 from web3 import Web3
 
 from registry.anchor.pipeline import Anchorer
-from registry.chain.client import Chain, connect, dev_account, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_account, dev_signer
 from registry.core.formats import ProofBundle
 from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree, keccak
@@ -41,7 +43,7 @@ def rpc(chain: Chain, method: str, *params: Any) -> Any:
 
 def test_mempool_front_run_leaves_the_owner_batch_standing(anvil: AnvilNode) -> None:
     chain = Chain(connect(anvil.rpc_url))
-    chain.deploy_dev()
+    deploy_dev(chain)
     ep, us = dev_signer("EP"), dev_signer("US")
     assert ep is not None and us is not None
     values = [LeafValue(f"EP:{3000000 + i}:B1", "0x" + keccak(bytes([i])).hex(), "raw") for i in range(4)]
@@ -95,7 +97,7 @@ def test_mempool_front_run_leaves_the_owner_batch_standing(anvil: AnvilNode) -> 
 
 def test_stolen_key_records_stop_verifying(tmp_path: Path, anvil: AnvilNode) -> None:
     chain = Chain(connect(anvil.rpc_url))
-    chain.deploy_dev()
+    deploy_dev(chain)
     ep = dev_signer("EP")
     assert ep is not None
     thief = dev_account(6)

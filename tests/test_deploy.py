@@ -18,17 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from registry.chain.client import Chain, Deployment, GovernanceRule, connect, dev_account
-from registry.chain.deploy import (
-    DeploymentRecord,
-    artifact_set,
-    deploy,
-    mask_immutables,
-    matching_set,
-    verify_deployment,
-)
+from registry.chain.artifacts import artifact_set, mask_immutables, matching_set
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy
+from registry.chain.deploy_checks import verify_deployment
+from registry.chain.deployments import Deployment, DeploymentRecord
+from registry.chain.dev import dev_account
 from registry.chain.genesis import Genesis, GenesisError, GenesisOffice
 from registry.config import EMBEDDED
+from registry.core.contract import GovernanceRule
 from registry.node.toolchain import REPO_ROOT
 
 EXAMPLE = REPO_ROOT / "local-chain" / "genesis.example.toml"

@@ -20,7 +20,8 @@ from eth_account import Account
 from evm_clients import fund
 from web3 import Web3
 
-from registry.chain.client import Chain, connect, dev_account
+from registry.chain.client import Chain, connect
+from registry.chain.dev import dev_account
 from registry.chain.keys import create_keystore
 from registry.evaluate.samples import generate_gazette
 from registry.node.toolchain import REPO_ROOT

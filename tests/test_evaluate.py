@@ -362,7 +362,9 @@ def test_anvil_run_with_faults(tmp_path: Path) -> None:
 
 def test_exactly_once_check_catches_missing_and_duplicated_records(tmp_path: Path) -> None:
     """The count must fail when a record is accepted but never anchored, or anchored twice."""
-    from registry.chain.client import Chain, connect, dev_signer
+    from registry.chain.client import Chain, connect
+    from registry.chain.deploy import deploy_dev
+    from registry.chain.dev import dev_signer
     from registry.core import merkle
     from registry.core.leaves import LEAF_ENCODING, LeafValue
     from registry.evaluate.context import MANIFEST_BASE, Run
@@ -373,7 +375,7 @@ def test_exactly_once_check_catches_missing_and_duplicated_records(tmp_path: Pat
     from registry.store.outbox import Store
 
     chain = Chain(connect("embedded"))
-    chain.deploy_dev()
+    deploy_dev(chain)
     run = Run(parse_scenario(TINY), 7, chain, "embedded", "embedded", tmp_path)
     files = generate_gazette(tmp_path / "g", office="EP", count=4, seed=3)
     store = Store(tmp_path / "stores" / "EP.sqlite")

@@ -35,7 +35,10 @@ from anvil_fixtures import AnvilNode
 from eth_account.signers.local import LocalAccount
 
 from registry.api.service import Service
-from registry.chain.client import Chain, Deployment, connect, dev_account, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.deployments import Deployment
+from registry.chain.dev import dev_account, dev_signer
 from registry.chain.keys import create_keystore, unlock
 from registry.config import ServiceSettings, Settings
 from registry.evaluate.samples import generate_gazette, iter_gazette
@@ -250,7 +253,7 @@ def _tampered(data: bytes) -> bytes:
 def test_three_offices_and_an_auditor(tmp_path: Path, anvil: AnvilNode, fleet: Fleet) -> None:
     started = time.monotonic()
     chain = Chain(connect(anvil.rpc_url))
-    deployment = chain.deploy_dev()
+    deployment = deploy_dev(chain)
 
     homes: dict[str, Path] = {}
     keys: dict[str, str] = {}

@@ -20,7 +20,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_indexer import make_office
 
-from registry.chain.client import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
 from registry.core.leaves import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue
 from registry.core.merkle import MerkleTree
 from registry.indexer.fetch import (
@@ -314,7 +316,7 @@ H1, H2 = "0x" + "11" * 32, "0x" + "22" * 32
 )
 def test_foreign_record_ids_get_the_local_grammar(tmp_path: Path, record_id: str, problem: str) -> None:
     chain = Chain(connect("embedded"))
-    chain.deploy_dev()
+    deploy_dev(chain)
     root = _anchor_values(chain, tmp_path, [LeafValue("EP:1000001:A1", H1, "raw"), LeafValue(record_id, H2, "raw")])
     indexer = Indexer(tmp_path / "registry.sqlite", chain)
     (failure,) = indexer.sync().manifest_failures
@@ -327,7 +329,7 @@ def test_foreign_record_ids_get_the_local_grammar(tmp_path: Path, record_id: str
 
 def test_sealed_leaves_must_name_the_anchoring_office(tmp_path: Path) -> None:
     chain = Chain(connect("embedded"))
-    chain.deploy_dev()
+    deploy_dev(chain)
     _anchor_values(chain, tmp_path, [LeafValue("US", H1, SEALED, ZERO_HASH), LeafValue("EP:1000001", H2, "raw")])
     indexer = Indexer(tmp_path / "registry.sqlite", chain)
     (failure,) = indexer.sync().manifest_failures
@@ -336,7 +338,7 @@ def test_sealed_leaves_must_name_the_anchoring_office(tmp_path: Path) -> None:
 
 def test_valid_ids_of_the_office_are_indexed(tmp_path: Path) -> None:
     chain = Chain(connect("embedded"))
-    chain.deploy_dev()
+    deploy_dev(chain)
     _anchor_values(chain, tmp_path, [LeafValue("EP:1000001:A1", H1, "raw"), LeafValue("EP", H2, SEALED)])
     indexer = Indexer(tmp_path / "registry.sqlite", chain)
     result = indexer.sync()
@@ -345,7 +347,7 @@ def test_valid_ids_of_the_office_are_indexed(tmp_path: Path) -> None:
 
 def test_file_uris_are_never_read(tmp_path: Path) -> None:
     chain = Chain(connect("embedded"))
-    chain.deploy_dev()
+    deploy_dev(chain)
     secret = tmp_path / "secret.json"
     secret.write_text("{}")
     root = _anchor_values(chain, tmp_path / "office", [LeafValue("EP:1000001", H1, "raw")], secret.as_uri())

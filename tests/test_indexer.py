@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from registry.anchor.pipeline import Anchorer
-from registry.chain.client import Chain, connect, dev_account, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_account, dev_signer
 from registry.core.formats import ManifestError
 from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree
@@ -52,7 +54,7 @@ class Office:
 
 def make_office(tmp: Path, count: int = 6, manifest_base: str | None = None) -> Office:
     chain = Chain(connect("embedded"))
-    chain.deploy_dev()
+    deploy_dev(chain)
     store = Store(tmp / "registry.sqlite")
     account = dev_signer("EP")
     assert account is not None
@@ -337,8 +339,8 @@ def test_read_manifest_refuses_other_schemes_and_local_files() -> None:
 def test_index_of_another_deployment_is_refused(office: Office) -> None:
     office.indexer().sync()
     other = Chain(connect("embedded"))
-    dep = other.deploy_dev()
-    other.deploy_dev()  # a second deployment on the same chain: other addresses
+    dep = deploy_dev(other)
+    deploy_dev(other)  # a second deployment on the same chain: other addresses
     assert other.deployment is not None and other.deployment.anchor_registry != dep.anchor_registry
     with pytest.raises(IndexStateError, match="ipreg index rebuild"):
         Indexer(office.tmp / "registry.sqlite", other).sync()
@@ -375,7 +377,7 @@ def test_a_changed_chain_below_the_cursor_is_detected(office: Office) -> None:
 def test_another_offices_copy_of_a_root_does_not_shadow_the_owners_batch(tmp_path: Path) -> None:
     """US anchors EP's root first (copied from the mempool): both are batches, EP's records stay EP's."""
     chain = Chain(connect("embedded"))
-    chain.deploy_dev()
+    deploy_dev(chain)
     ep, us = dev_signer("EP"), dev_signer("US")
     assert ep is not None and us is not None
     store = Store(tmp_path / "office" / "registry.sqlite")

@@ -14,7 +14,7 @@ from eth_account import Account
 from typer.testing import CliRunner
 from web3 import HTTPProvider, Web3
 
-from registry.chain.client import dev_account
+from registry.chain.dev import dev_account
 from registry.cli.chain_cmd import app as chain_app
 from registry.errors import ConfigError
 from registry.node import anvil as localchain

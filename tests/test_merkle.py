@@ -20,7 +20,9 @@ from eth_utils.crypto import keccak as eth_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.chain.client import Chain, connect, dev_account
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_account
 from registry.core.leaves import LEAF_ENCODING, ZERO_HASH, LeafValue
 from registry.core.merkle import (
     MerkleTree,
@@ -190,7 +192,7 @@ def test_single_leaf_tree_is_the_leaf() -> None:
 def chain() -> Iterator[Chain]:
     """One dev deployment for the module: tests only anchor distinct roots and read."""
     c = Chain(connect("embedded"))
-    c.deploy_dev()
+    deploy_dev(c)
     yield c
 
 

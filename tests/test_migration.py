@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 
 from registry.anchor.pipeline import Anchorer
-from registry.chain.client import Chain, GovernanceRule, connect, dev_account
-from registry.chain.deploy import deploy, verify_deployment
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy, deploy_offices
+from registry.chain.deploy_checks import verify_deployment
+from registry.chain.dev import dev_account
 from registry.chain.genesis import Genesis, GenesisOffice
 from registry.config import EMBEDDED
+from registry.core.contract import GovernanceRule
 from registry.core.formats import ProofBundle
 from registry.errors import ConfigError, ContractRevertError
 from registry.evaluate.samples import generate_gazette
@@ -148,5 +151,7 @@ def test_the_indexer_follows_predecessor_and_successor(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="already frozen"):  # ipreg deploys no second successor...
         deploy(imposter, dev_account(0), genesis(), predecessor=old_record.deployment.anchor_registry)
     offices = [(o.code, o.name, o.base_uri, o.signers[0]) for o in genesis().offices]
-    imposter.deploy(dev_account(0), offices, GovernanceRule(), predecessor=old_record.deployment.anchor_registry)
+    deploy_offices(
+        imposter, dev_account(0), offices, GovernanceRule(), predecessor=old_record.deployment.anchor_registry
+    )
     assert len(Indexer(tmp_path / "imposter.sqlite", imposter).versions) == 1  # ...and one made otherwise is no link

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from anvil_fixtures import AnvilNode
 
-from registry.chain.client import Chain, Deployment, connect
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.deployments import Deployment
 from registry.evaluate import hold
 from registry.evaluate.samples import generate_gazette
 from registry.store.outbox import Store
@@ -131,13 +133,13 @@ def test_stuck_transaction_is_replaced_with_higher_fees_and_anchored_once(tmp_pa
     import threading
 
     from registry.anchor.pipeline import Anchorer
-    from registry.chain.client import dev_signer
+    from registry.chain.dev import dev_signer
     from registry.files.ingest import prepare_files
     from registry.node.anvil import rpc_call
     from registry.store.outbox import Store
 
     chain = Chain(connect(anvil.rpc_url))
-    chain.deploy_dev()
+    deploy_dev(chain)
     account = dev_signer("EP")
     assert account is not None
     files = generate_gazette(tmp_path / "g", office="EP", count=4, seed=9)
@@ -186,13 +188,13 @@ def test_stuck_transaction_mined_while_being_replaced_is_anchored_once(tmp_path:
     """The race behind the old flake, made deterministic: the stuck transaction is mined just before its
     replacement is broadcast; the node refuses the replacement (nonce too low) and the run still succeeds."""
     from registry.anchor.pipeline import Anchorer
-    from registry.chain.client import dev_signer
+    from registry.chain.dev import dev_signer
     from registry.files.ingest import prepare_files
     from registry.node.anvil import rpc_call
     from registry.store.outbox import Store
 
     chain = Chain(connect(anvil.rpc_url))
-    chain.deploy_dev()
+    deploy_dev(chain)
     account = dev_signer("EP")
     assert account is not None
     files = generate_gazette(tmp_path / "g", office="EP", count=4, seed=10)

@@ -21,10 +21,13 @@ from evm_clients import Client, fund, ganache, hardhat
 from web3 import Web3
 
 from registry.anchor.pipeline import Anchorer
-from registry.chain.client import Chain, GovernanceRule, connect, dev_account
-from registry.chain.deploy import deploy, verify_deployment
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy
+from registry.chain.deploy_checks import verify_deployment
+from registry.chain.dev import dev_account
 from registry.chain.genesis import Genesis, GenesisOffice
 from registry.config import EMBEDDED
+from registry.core.contract import GovernanceRule
 from registry.core.formats import ProofBundle
 from registry.core.merkle import keccak
 from registry.errors import ChainError

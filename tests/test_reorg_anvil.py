@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 
 from registry.anchor.pipeline import Anchorer
-from registry.chain.client import Chain, GovernanceRule, connect, dev_account
-from registry.chain.deploy import deploy, verify_deployment
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy
+from registry.chain.deploy_checks import verify_deployment
+from registry.chain.dev import dev_account
 from registry.chain.genesis import Genesis, GenesisOffice
+from registry.core.contract import GovernanceRule
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.indexer.sync import Indexer

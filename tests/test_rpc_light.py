@@ -15,7 +15,9 @@ import pytest
 from anvil_fixtures import AnvilNode
 
 from registry.anchor.pipeline import Anchorer, bundle_name
-from registry.chain.client import Chain, connect, dev_account, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_account, dev_signer
 from registry.chain.light import LightReader, checksum_address
 from registry.core.formats import ProofBundle
 from registry.core.merkle import MerkleTree
@@ -32,7 +34,7 @@ pytestmark = pytest.mark.anvil
 
 def test_same_verdicts_as_web3(tmp_path: Path, anvil: AnvilNode) -> None:
     chain = Chain(connect(anvil.rpc_url))
-    chain.deploy_dev()
+    deploy_dev(chain)
     ep = dev_signer("EP")
     assert ep is not None and chain.deployment is not None
     store = Store(tmp_path / "s.sqlite")
@@ -69,7 +71,7 @@ def test_same_verdicts_as_web3(tmp_path: Path, anvil: AnvilNode) -> None:
 
 def test_refuses_what_is_not_an_anchor_registry(anvil: AnvilNode) -> None:
     chain = Chain(connect(anvil.rpc_url))
-    deployment = chain.deploy_dev()
+    deployment = deploy_dev(chain)
     with pytest.raises(ConfigError, match="no contract"):
         LightReader(anvil.rpc_url, "0x" + "12" * 20, retries=0)
     with pytest.raises(ConfigError, match="not an AnchorRegistry"):

@@ -23,7 +23,9 @@ import pytest
 
 from registry.api import create_app
 from registry.api.server import RepeatFilter, build_server
-from registry.chain.client import Chain, Deployment, connect
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.deployments import Deployment
 from registry.config import ServiceSettings, Settings
 from registry.node.anvil import free_port
 from registry.store.outbox import Store
@@ -75,7 +77,7 @@ def _serve(settings: Settings, chain: Chain | None, options: ServiceSettings) ->
 def running(tmp_path: Path) -> Iterator[Running]:
     settings = Settings(home=tmp_path, rpc_url="embedded")
     chain = Chain(connect("embedded"))
-    chain.deploy_dev().save(settings.deployment_file)
+    deploy_dev(chain).save(settings.deployment_file)
     options = ServiceSettings(
         header_timeout=HEADER_TIMEOUT,
         body_timeout=BODY_TIMEOUT,

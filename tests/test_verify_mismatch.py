@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from registry.anchor.pipeline import Anchorer, bundle_name
-from registry.chain.client import Chain, connect, dev_signer
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
 from registry.core import canon
 from registry.core.formats import ProofBundle
 from registry.evaluate.samples import generate_gazette
@@ -42,7 +44,7 @@ class Anchored:
 def anchored(tmp_path_factory: pytest.TempPathFactory) -> Anchored:
     tmp = tmp_path_factory.mktemp("mismatch")
     chain = Chain(connect("embedded"))
-    chain.deploy_dev()
+    deploy_dev(chain)
     account = dev_signer("EP")
     assert account is not None
     store = Store(tmp / "registry.sqlite")

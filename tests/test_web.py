@@ -20,6 +20,7 @@ import uvicorn
 
 from registry.api import create_app
 from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
 from registry.config import ServiceSettings, Settings
 from registry.evaluate.samples import generate_gazette
 from registry.store.outbox import Store
@@ -61,7 +62,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     home = tmp_path_factory.mktemp("web")
     settings = Settings(home=home, rpc_url="embedded")
     chain = Chain(connect("embedded"))
-    chain.deploy_dev().save(settings.deployment_file)
+    deploy_dev(chain).save(settings.deployment_file)
     store = Store(settings.store_file)
     token = create_token(store, "EP")
     store.close()

@@ -17,8 +17,9 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from registry.chain.client import BatchInfo, Chain
+from registry.chain.client import Chain
 from registry.core import merkle
+from registry.core.batch import BatchInfo
 from registry.core.formats import ProofBundle
 from registry.core.proofs import build_bundle
 from registry.errors import ChainError

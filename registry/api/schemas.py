@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from registry.anchor.pipeline import RunResult
-from registry.chain.client import utc_iso
+from registry.core.batch import utc_iso
 from registry.core.st3 import ST3_CODES
 from registry.store.outbox import BatchStatus, StoredBatch, StoredRecord
 from registry.verify.verdict import Verdict

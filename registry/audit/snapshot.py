@@ -13,8 +13,9 @@ from typing import Any, Final
 
 from web3.exceptions import Web3RPCError
 
-from registry.chain.client import BatchInfo, Chain, utc_iso
+from registry.chain.client import Chain
 from registry.core import merkle
+from registry.core.batch import BatchInfo, utc_iso
 from registry.store.index import Index
 
 #: Merkle nodes remembered per batch before the memory is given back (about 100 bytes each).

@@ -6,199 +6,37 @@ eth-account; never logs keys. Decides nothing about what to anchor.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
-from functools import cache
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from eth_typing import HexStr
-from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.logs import DISCARD
-from web3.types import BlockIdentifier, Wei
+from web3.types import BlockIdentifier
 
-from registry.chain import reverts as contract_errors
+from registry.chain.artifacts import artifact
+from registry.chain.deployments import Deployment
+from registry.chain.dev import fund_embedded
+from registry.chain.payloads import ProposalView, SignerInfo, code_str, decode_payload, encode_payload, office_bytes
+from registry.chain.reverts import revert_error, tester_revert_data
 from registry.config import EMBEDDED
-from registry.core.batch import BatchInfo as BatchInfo
-from registry.core.batch import utc_iso as utc_iso
-from registry.core.contract import ACTIONS, OFFICE_STATUS
+from registry.core.batch import BatchInfo
+from registry.core.contract import ACTIONS, OFFICE_STATUS, ZERO_ADDRESS, GovernanceRule
 from registry.errors import ChainError, ConfigError, ContractRevertError, NodeUnavailableError, TransactionTimeout
-from registry.files.atomic import write_json_atomic
-
-#: Anvil's (and Hardhat's) public development mnemonic: for local dev presets only.
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
-DEV_OFFICES: tuple[tuple[str, str, str], ...] = (
-    ("EP", "European Patent Office", "https://register.epo.org/application?number="),
-    ("US", "United States Patent and Trademark Office", "https://ppubs.uspto.gov/pubwebapp/?q="),
-    ("JP", "Japan Patent Office", "https://www.j-platpat.inpit.go.jp/?q="),
-    (
-        "EM",
-        "European Union Intellectual Property Office",
-        "https://euipo.europa.eu/eSearch/#details/trademarks/",
-    ),
-    ("WO", "World Intellectual Property Organization", "https://patentscope.wipo.int/search/en/"),
-)
-ZERO_ADDRESS = "0x" + "00" * 20
-
-
-@dataclass(frozen=True, slots=True)
-class GovernanceRule:
-    """required(n) = min(n, max(min_approvals, floor(n * numerator / denominator) + 1)); proposals live ttl blocks."""
-
-    numerator: int = 1
-    denominator: int = 2
-    min_approvals: int = 2
-    ttl_blocks: int = 50_400  # about 7 days of 12-second blocks
-
-    def required(self, active: int) -> int:
-        """Approvals needed with ``active`` active offices (what the contract computes)."""
-        need = max(self.min_approvals, active * self.numerator // self.denominator + 1)
-        return min(active, need)
-
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        """The ABI tuple ``(numerator, denominator, minApprovals, ttlBlocks)``."""
-        return (self.numerator, self.denominator, self.min_approvals, self.ttl_blocks)
-
-
-#: The dev preset's rule: a strict majority of the active offices, at least 2, proposals live ~7 days.
-DEV_RULE = GovernanceRule()
 
 T = TypeVar("T")
 
-
-@cache
-def dev_account(index: int) -> LocalAccount:
-    """Anvil dev account ``index`` (0 deploys; 1.. are the dev offices' signers)."""
-    Account.enable_unaudited_hdwallet_features()
-    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
-    return account
-
-
-def dev_signer(office: str) -> LocalAccount | None:
-    """The dev-preset signer of a genesis office, or None if the office is not in the preset."""
-    for i, (code, _, _) in enumerate(DEV_OFFICES, start=1):
-        if code == office:
-            return dev_account(i)
-    return None
-
-
-@cache
-def artifact(name: str) -> dict[str, Any]:
-    """ABI and bytecode shipped in ``registry/artifacts``."""
-    text = resources.files("registry").joinpath("artifacts").joinpath(f"{name}.json").read_text(encoding="utf-8")
-    body: dict[str, Any] = json.loads(text)
-    return body
-
-
-@cache
-def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
-    table = {}
-    for name in ("OfficeRegistry", "AnchorRegistry"):
-        for item in artifact(name)["abi"]:
-            if item["type"] == "error":
-                types = [i["type"] for i in item["inputs"]]
-                selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
-                table[selector] = (item["name"], types, [i["name"] for i in item["inputs"]])
-    return table
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bytes):
-        if len(value) == 2:
-            return value.decode("ascii", "replace") if any(value) else "none"
-        return "0x" + value.hex()
-    return str(value)
-
-
-def decode_revert(data: Any) -> str:
-    """Name and values of a custom error from revert data, e.g. ``RootAlreadyAnchored(root=0x…)``."""
-    return _decode(data)[0]
-
-
-def _decode(data: Any) -> tuple[str, str | None, dict[str, Any]]:
-    """(message, custom error name or None, decoded values by field name)."""
-    if isinstance(data, str):
-        raw = bytes.fromhex(data.removeprefix("0x")) if data.startswith("0x") else b""
-    elif isinstance(data, bytes):
-        raw = data
-    else:
-        raw = b""
-    if len(raw) >= 4 and raw[:4] in _error_table():
-        name, types, names = _error_table()[raw[:4]]
-        try:
-            values = abi_decode(types, raw[4:])
-        except Exception:
-            return name, name, {}
-        message = f"{name}({', '.join(f'{n}={_fmt(v)}' for n, v in zip(names, values, strict=True))})"
-        by_name = {
-            n: Web3.to_checksum_address(v) if t == "address" else v
-            for n, t, v in zip(names, types, values, strict=True)
-        }
-        return message, name, by_name
-    return (str(data) if data else "reverted without reason"), None, {}
-
-
-def revert_error(prefix: str, data: Any) -> ContractRevertError:
-    """The typed error (``registry.chain.reverts``) for revert ``data``, its message after ``prefix``."""
-    message, name, values = _decode(data)
-    cls = contract_errors.BY_NAME.get(name or "")
-    if cls is None:
-        return ContractRevertError(f"{prefix}{message}")
-    return cls(f"{prefix}{message}", values)
-
-
-def _tester_revert_data(exc: BaseException) -> bytes:
-    """The raw revert payload the in-process EVM attaches to a failed call."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        for arg in seen.args:
-            if isinstance(arg, bytes):
-                return arg
-        seen = seen.__context__
-    return b""
-
-
-# ---------------------------------------------------------------------------- deployment
-
-
-@dataclass(frozen=True, slots=True)
-class Deployment:
-    """Where the contracts live; written by ``ipreg deploy`` and read by every other command."""
-
-    chain_id: int
-    office_registry: str
-    anchor_registry: str
-    block_number: int
-    preset: str = "dev"
-
-    def save(self, path: Path) -> None:
-        """Write atomically."""
-        write_json_atomic(path, {k: v for k, v in asdict(self).items()})
-
-    @classmethod
-    def load(cls, path: Path) -> Deployment:
-        """Read; raise ConfigError if missing or malformed."""
-        if not path.is_file():
-            raise ConfigError(f"no deployment at {path}: run `ipreg deploy` first (or set IPREG_HOME)")
-        try:
-            body = json.loads(path.read_text(encoding="utf-8"))
-            known = {f.name for f in fields(cls)}  # a deployment record carries more (registry.chain.deploy)
-            return cls(**{k: v for k, v in body.items() if k in known})
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"unreadable deployment file {path}: {exc}") from None
+#: Seconds between receipt polls while a transaction is not mined, and between head polls after.
+_RECEIPT_POLL = 0.05
+_CONFIRMATION_POLL = 0.2
 
 
 # ---------------------------------------------------------------------------- connection
@@ -208,9 +46,7 @@ def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
     """A Web3 for ``rpc_url`` (``embedded`` = fresh in-process EVM with funded dev accounts)."""
     if rpc_url == EMBEDDED:
         w3 = Web3(EthereumTesterProvider())
-        funder = w3.eth.accounts[0]
-        for i in range(len(DEV_OFFICES) + 3):
-            w3.eth.send_transaction({"from": funder, "to": dev_account(i).address, "value": Wei(10**21)})
+        fund_embedded(w3)
         return w3
     if not rpc_url.startswith(("http://", "https://")):
         raise ConfigError(f"unsupported RPC URL {rpc_url!r} (expected http(s)://… or 'embedded')")
@@ -241,11 +77,6 @@ class TxResult:
     gas_used: int
 
 
-def office_bytes(code: str) -> bytes:
-    """ST.3 code as ``bytes2``."""
-    return code.encode("ascii")
-
-
 class Chain:
     """The registry's contracts on one chain."""
 
@@ -256,9 +87,10 @@ class Chain:
         self._offices: Contract | None = None
         self._anchors: Contract | None = None
         if deployment is not None:
-            self._bind(deployment)
+            self.bind(deployment)
 
-    def _bind(self, deployment: Deployment) -> None:
+    def bind(self, deployment: Deployment) -> None:
+        """Point this client at ``deployment``'s contracts."""
         self.deployment = deployment
         self._offices = self.w3.eth.contract(
             address=Web3.to_checksum_address(deployment.office_registry),
@@ -295,7 +127,7 @@ class Chain:
             offices = chain.rpc(lambda: anchors.functions.offices().call())
         except (ContractLogicError, ValueError):
             raise ConfigError(f"{anchor_registry} is not an AnchorRegistry") from None
-        chain._bind(Deployment(chain.rpc(lambda: w3.eth.chain_id), str(offices), address, 0, "external"))
+        chain.bind(Deployment(chain.rpc(lambda: w3.eth.chain_id), str(offices), address, 0, "external"))
         return chain
 
     # -- plumbing
@@ -352,7 +184,7 @@ class Chain:
         except (ContractCustomError, ContractLogicError) as exc:
             raise revert_error("transaction would revert: ", exc.data) from None
         except TesterTransactionFailed as exc:
-            raise revert_error("transaction would revert: ", _tester_revert_data(exc)) from None
+            raise revert_error("transaction would revert: ", tester_revert_data(exc)) from None
         except (Web3RPCError, EthValidationError) as exc:
             raise ChainError(f"gas estimation failed: {str(exc)[:200]}") from None
         latest = self.rpc(lambda: self.w3.eth.get_block("latest"))
@@ -381,26 +213,45 @@ class Chain:
                 raise ChainError(f"transaction rejected by the node: {message[:200]}") from None
         return tx_hash
 
+    def confirmed(
+        self, tx_hash: str, confirmations: int = 1, timeout: float = 120.0, what: str = "transaction"
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The receipt of ``tx_hash`` and its block, once that block has ``confirmations`` blocks (itself included).
+
+        The one confirmation wait: it re-reads the receipt until its block is the canonical one at
+        that height, so a transaction moved by a reorganisation is followed to its new block.
+        Raises :class:`ContractRevertError` if it reverted, :class:`TransactionTimeout` if it is not
+        confirmed within ``timeout`` s (``what`` names the transaction in both messages).
+        """
+        deadline = time.monotonic() + timeout
+        w3 = self.w3
+        while True:
+            try:
+                receipt = self.rpc(lambda: w3.eth.get_transaction_receipt(HexStr(tx_hash)))
+            except TransactionNotFound:
+                receipt = None
+            if receipt is not None:
+                if receipt["status"] != 1:
+                    raise ContractRevertError(f"{what} {tx_hash} reverted in block {receipt['blockNumber']}")
+                number = int(receipt["blockNumber"])
+                if confirmations <= 1 or self.rpc(lambda: w3.eth.block_number) >= number + confirmations - 1:
+                    block = self.rpc(lambda: w3.eth.get_block(number))  # noqa: B023 - called at once
+                    if bytes(block["hash"]) == bytes(receipt["blockHash"]):
+                        return dict(receipt), dict(block)
+            if time.monotonic() > deadline:
+                state = "not mined" if receipt is None else f"in block {receipt['blockNumber']}, not yet confirmed"
+                raise TransactionTimeout(
+                    f"{what} {tx_hash} {state} after {timeout:.0f} s waiting for {confirmations} confirmation(s)"
+                )
+            time.sleep(_RECEIPT_POLL if receipt is None else _CONFIRMATION_POLL)
+
     def wait(self, tx_hash: str, timeout: float = 120.0, confirmations: int = 1) -> TxResult:
-        """Wait for the receipt (and ``confirmations`` blocks); raise ContractRevertError if it failed."""
-        try:
-            receipt = self.rpc(
-                lambda: self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=timeout, poll_latency=0.05)
-            )
-        except TimeExhausted:
-            raise TransactionTimeout(f"transaction {tx_hash} not mined within {timeout:.0f} s") from None
-        if receipt["status"] != 1:
-            raise ContractRevertError(f"transaction {tx_hash} reverted in block {receipt['blockNumber']}")
-        block_number = int(receipt["blockNumber"])
-        while confirmations > 1 and self.rpc(lambda: self.w3.eth.block_number) < block_number + confirmations - 1:
-            time.sleep(0.2)
-        block = self.rpc(lambda: self.w3.eth.get_block(block_number))
-        return TxResult(tx_hash, block_number, int(block["timestamp"]), int(receipt["gasUsed"]))
+        """Wait for the receipt (and ``confirmations`` blocks, following a reorganisation); see :meth:`confirmed`."""
+        receipt, block = self.confirmed(tx_hash, confirmations, timeout)
+        return TxResult(tx_hash, int(receipt["blockNumber"]), int(block["timestamp"]), int(receipt["gasUsed"]))
 
     def receipt(self, tx_hash: str) -> TxResult | None:
         """The mined result of ``tx_hash``, or None if it is not (yet) in a block."""
-        from web3.exceptions import TransactionNotFound
-
         try:
             receipt = self.rpc(lambda: self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
         except TransactionNotFound:
@@ -423,55 +274,7 @@ class Chain:
         except (ContractCustomError, ContractLogicError) as exc:
             raise revert_error("call reverted: ", exc.data) from None
         except TesterTransactionFailed as exc:
-            raise revert_error("call reverted: ", _tester_revert_data(exc)) from None
-
-    # -- deployment
-
-    def deploy(
-        self,
-        deployer: LocalAccount,
-        genesis: Sequence[tuple[str, str, str, str]],
-        rule: GovernanceRule = DEV_RULE,
-        preset: str = "dev",
-        predecessor: str = ZERO_ADDRESS,
-    ) -> Deployment:
-        """Deploy OfficeRegistry (genesis ``(code, name, baseURI, signer)``, ``rule``) and AnchorRegistry.
-
-        ``predecessor`` is the AnchorRegistry this deployment succeeds (zero address for a first one).
-        """
-        office_art, anchor_art = artifact("OfficeRegistry"), artifact("AnchorRegistry")
-        factory = self.w3.eth.contract(abi=office_art["abi"], bytecode=office_art["bytecode"])
-        ctor = factory.constructor(
-            [office_bytes(g[0]) for g in genesis],
-            [g[1] for g in genesis],
-            [g[2] for g in genesis],
-            [Web3.to_checksum_address(g[3]) for g in genesis],
-            rule.as_tuple(),
-        )
-        first = self.wait(self.send(deployer, self.build(deployer, data=ctor.data_in_transaction)))
-        offices_address = self.rpc(lambda: self.w3.eth.get_transaction_receipt(HexStr(first.transaction_hash)))[
-            "contractAddress"
-        ]
-        factory = self.w3.eth.contract(abi=anchor_art["abi"], bytecode=anchor_art["bytecode"])
-        ctor = factory.constructor(offices_address, Web3.to_checksum_address(predecessor))
-        second = self.wait(self.send(deployer, self.build(deployer, data=ctor.data_in_transaction)))
-        anchors_address = self.rpc(lambda: self.w3.eth.get_transaction_receipt(HexStr(second.transaction_hash)))[
-            "contractAddress"
-        ]  # type: ignore[arg-type]
-        deployment = Deployment(
-            chain_id=self.w3.eth.chain_id,
-            office_registry=str(offices_address),
-            anchor_registry=str(anchors_address),
-            block_number=first.block_number,
-            preset=preset,
-        )
-        self._bind(deployment)
-        return deployment
-
-    def deploy_dev(self) -> Deployment:
-        """The dev preset: genesis EP, US, JP, EM, WO, each with one anvil dev account, ``DEV_RULE``."""
-        genesis = [(code, name, uri, dev_account(i).address) for i, (code, name, uri) in enumerate(DEV_OFFICES, 1)]
-        return self.deploy(dev_account(0), genesis, DEV_RULE)
+            raise revert_error("call reverted: ", tester_revert_data(exc)) from None
 
     # -- reads: anchors
 
@@ -589,14 +392,14 @@ class Chain:
         return ProposalView(
             id=proposal_id,
             action=action,
-            office=_code_str(p[1]),
-            proposer=_code_str(p[2]),
+            office=code_str(p[1]),
+            proposer=code_str(p[2]),
             executed=bool(p[3]),
             created_block=int(p[4]),
             expires_block=int(p[5]),
             payload_hash="0x" + bytes(p[6]).hex(),
             payload=decode_payload(action, payload),
-            approvers=tuple(_code_str(c) for c in p[8]),
+            approvers=tuple(code_str(c) for c in p[8]),
             counted_approvals=counted,
         )
 
@@ -675,83 +478,6 @@ class Chain:
     def execute(self, account: LocalAccount, proposal_id: int) -> TxResult:
         """Carry out a proposal that has enough approvals of active offices."""
         return self.transact(account, self.offices.functions.execute(proposal_id))
-
-
-# ---------------------------------------------------------------------------- governance payloads
-
-
-@dataclass(frozen=True, slots=True)
-class SignerInfo:
-    """One key of an office: its validity terms ``(fromBlock, untilBlock or None)`` and marks."""
-
-    address: str
-    current: bool
-    terms: tuple[tuple[int, int | None], ...]
-    compromised_from: int | None
-    nominated: bool
-    replaces: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ProposalView:
-    """A governance proposal as the contract stores it, payload decoded."""
-
-    id: int
-    action: str
-    office: str | None
-    proposer: str | None
-    executed: bool
-    created_block: int
-    expires_block: int
-    payload_hash: str
-    payload: dict[str, Any]
-    approvers: tuple[str | None, ...]
-    counted_approvals: int
-
-
-_PAYLOAD_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
-    "admit": (("name", "string"), ("base_uri", "string"), ("signer", "address")),
-    "suspend": (),
-    "reinstate": (),
-    "replace-signers": (("nominee", "address"),),
-    "mark-compromised": (("signer", "address"), ("from_block", "uint64")),
-    "set-rule": (
-        ("numerator", "uint16"),
-        ("denominator", "uint16"),
-        ("min_approvals", "uint16"),
-        ("ttl_blocks", "uint64"),
-    ),
-    "freeze": (("successor", "address"),),
-}
-
-
-def encode_payload(action: str, **params: Any) -> bytes:
-    """``abi.encode`` of an action's parameters (names as in ``_PAYLOAD_TYPES``); ChainError if wrong."""
-    if action not in _PAYLOAD_TYPES:
-        raise ChainError(f"unknown governance action {action!r} (expected one of {', '.join(ACTIONS)})")
-    fields = _PAYLOAD_TYPES[action]
-    missing = [n for n, _ in fields if n not in params]
-    extra = sorted(set(params) - {n for n, _ in fields})
-    if missing or extra:
-        raise ChainError(f"action {action}: missing {missing or 'nothing'}, unexpected {extra or 'nothing'}")
-    values = [Web3.to_checksum_address(params[n]) if t == "address" else params[n] for n, t in fields]
-    if not fields:
-        return b""
-    return abi_encode([t for _, t in fields], values)
-
-
-def decode_payload(action: str, payload: bytes) -> dict[str, Any]:
-    """The parameters of a stored payload by name (addresses checksummed); ``{}`` for empty payloads."""
-    fields = _PAYLOAD_TYPES[action]
-    if not fields:
-        return {}
-    values = abi_decode([t for _, t in fields], payload)
-    return {n: (Web3.to_checksum_address(v) if t == "address" else v) for (n, t), v in zip(fields, values, strict=True)}
-
-
-def _code_str(raw: Any) -> str | None:
-    code = bytes(raw)
-    return None if code == b"\x00\x00" else code.decode("ascii")
 
 
 def _batch_info(root: str, b: Any) -> BatchInfo | None:

@@ -38,7 +38,7 @@ from typing import Any, Final
 import rfc8785
 from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
 
-from registry.chain.client import GovernanceRule
+from registry.core.contract import ZERO_ADDRESS, GovernanceRule
 from registry.core.st3 import is_st3
 from registry.errors import InputError
 from registry.node.toolchain import DEFAULT_EVM_VERSION, EVM_VERSIONS
@@ -56,7 +56,6 @@ MAX_TTL_BLOCKS: Final = 1_000_000
 _TOP_KEYS: Final = {"format", "chain_id", "evm_version", "confirmations", "governance", "offices"}
 _GOVERNANCE_KEYS: Final = {"numerator", "denominator", "min_approvals", "proposal_ttl_blocks"}
 _OFFICE_KEYS: Final = {"code", "name", "base_uri", "signers"}
-_ZERO: Final = "0x" + "00" * 20
 
 
 class GenesisError(InputError):
@@ -173,7 +172,7 @@ class Genesis:
     @classmethod
     def dev(cls) -> Genesis:
         """The dev preset: EP, US, JP, EM, WO with anvil's public dev accounts 1-5, the dev rule."""
-        from registry.chain.client import DEV_OFFICES, DEV_RULE, dev_account
+        from registry.chain.dev import DEV_OFFICES, DEV_RULE, dev_account
 
         offices = [
             GenesisOffice(code, name, uri, (str(dev_account(i).address),))
@@ -291,7 +290,7 @@ def address(text: Any, where: str) -> str:
     if text != text.lower() and not is_checksum_address(text):
         raise GenesisError(f"{where}: {text} has a wrong EIP-55 checksum (a mistyped address?)")
     checksummed = str(to_checksum_address(text))
-    if checksummed.lower() == _ZERO:
+    if checksummed.lower() == ZERO_ADDRESS:
         raise GenesisError(f"{where}: the zero address cannot sign")
     return checksummed
 

@@ -3,16 +3,19 @@
 ``ipreg deploy`` never silently replaces a deployment: :func:`holdings` says what the current one
 holds (records in the outbox, batches anchored on chain), and :func:`archive` moves the
 deployment record and the store that belongs to it into ``$IPREG_HOME/deployments/<name>/``, a
-folder that is itself a data directory (``ipreg verify --home`` it). API tokens are office
-credentials, not deployment state: they are copied into the fresh store. Manifests stay where they
-are (they are named by root and referenced by anchored URIs).
+folder that is itself a data directory (``ipreg verify --home`` it). Manifests stay where they are
+(they are named by root and referenced by anchored URIs).
+
+The store's side (its counts, moving it and keeping its API tokens) is
+``registry.store.deployments``; this module gets it as arguments, so chain code never opens a
+store (``registry.cli.deploy_cmd`` wires the two).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +23,11 @@ from typing import Any, Final
 
 from web3 import Web3
 
-from registry.chain.client import Chain, Deployment
+from registry.chain.client import Chain
+from registry.chain.deployments import Deployment
 from registry.config import Settings
-from registry.errors import StoreError
 
 HISTORY_DIR: Final = "deployments"
-_STORE_SUFFIXES: Final = ("", "-wal", "-shm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +53,6 @@ class Holdings:
         return ", ".join(parts)
 
 
-def _store_counts(store_file: Path) -> tuple[int, int]:
-    if not store_file.is_file():
-        return 0, 0
-    try:
-        db = sqlite3.connect(f"file:{store_file}?mode=ro", uri=True, timeout=30.0)
-        try:
-            exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'").fetchone()
-            if not exists:
-                return 0, 0
-            total, pending = db.execute("SELECT count(*), coalesce(sum(batch_id IS NULL), 0) FROM records").fetchone()
-            return int(total), int(pending)
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot read store {store_file}: {exc}") from None
-
-
 def _batches_on_chain(chain: Chain, deployment: Deployment) -> int | None:
     """``BatchAnchored`` events of the deployment's registry, or None if this chain cannot tell."""
     try:
@@ -88,9 +73,12 @@ def _batches_on_chain(chain: Chain, deployment: Deployment) -> int | None:
         return None
 
 
-def holdings(settings: Settings, deployment: Deployment, chain: Chain | None) -> Holdings:
-    """What ``deployment`` (the one ``settings.home`` uses) holds locally and, if reachable, on chain."""
-    records, pending = _store_counts(settings.store_file)
+def holdings(store_counts: tuple[int, int], deployment: Deployment, chain: Chain | None) -> Holdings:
+    """What ``deployment`` holds: its store's ``store_counts`` (records, not yet anchored), batches on chain.
+
+    The batches are counted if ``chain`` is given and reachable (else unknown).
+    """
+    records, pending = store_counts
     on_chain = _batches_on_chain(chain, deployment) if chain is not None else None
     return Holdings(records, pending, on_chain)
 
@@ -100,10 +88,11 @@ def _name(deployment: Deployment) -> str:
     return f"{stamp}-chain{deployment.chain_id}-{deployment.anchor_registry.lower()[:10]}"
 
 
-def archive(settings: Settings) -> Path:
+def archive(settings: Settings, archive_store: Callable[[Path, Path], None]) -> Path:
     """Move the current deployment record and its store to ``deployments/<name>/``; return that folder.
 
-    The new store keeps the API tokens. Raises :class:`StoreError` if the store is in use.
+    ``archive_store(store_file, folder)`` moves the store (``registry.store.deployments.archive_store``:
+    the new store keeps the API tokens; :class:`StoreError` if the store is in use, before anything moved).
     """
     deployment = Deployment.load(settings.deployment_file)
     folder = settings.home / HISTORY_DIR / _name(deployment)
@@ -112,47 +101,9 @@ def archive(settings: Settings) -> Path:
         n += 1
         folder = folder.with_name(f"{_name(deployment)}-{n}")
     folder.mkdir(parents=True)
-    store = settings.store_file
-    if store.is_file():
-        _checkpoint(store)
-        for suffix in _STORE_SUFFIXES:
-            part = store.with_name(store.name + suffix)
-            if part.exists():
-                os.replace(part, folder / part.name)
+    archive_store(settings.store_file, folder)
     os.replace(settings.deployment_file, folder / settings.deployment_file.name)
-    if (folder / store.name).is_file():
-        _copy_tokens(folder / store.name, store)
     return folder
-
-
-def _checkpoint(store: Path) -> None:
-    """Fold the WAL into the database and make sure no writer holds it."""
-    try:
-        db = sqlite3.connect(store, timeout=5.0)
-        try:
-            db.execute("BEGIN EXCLUSIVE")
-            db.execute("COMMIT")
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            db.close()
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"store {store} is in use ({exc}): stop `ipreg serve`/`anchor` before replacing") from None
-
-
-def _copy_tokens(old: Path, new: Path) -> None:
-    from registry.store.outbox import Store
-
-    Store(new).close()
-    db = sqlite3.connect(new, timeout=30.0)
-    try:
-        db.execute("ATTACH DATABASE ? AS old", (str(old),))
-        has = db.execute("SELECT 1 FROM old.sqlite_master WHERE type = 'table' AND name = 'tokens'").fetchone()
-        if has:
-            db.execute("INSERT OR IGNORE INTO tokens SELECT * FROM old.tokens")
-            db.commit()
-        db.execute("DETACH DATABASE old")
-    finally:
-        db.close()
 
 
 def history(settings: Settings) -> list[tuple[Path, dict[str, Any]]]:

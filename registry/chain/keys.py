@@ -8,20 +8,17 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
-from registry.config import EMBEDDED, Settings
+from registry.config import Settings
 from registry.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # eth-account and web3 are imported where keys are used, not when the CLI starts
     from eth_account.signers.local import LocalAccount
 
-    from registry.chain.client import Chain, Deployment
-
-#: What a new key on a local dev chain is funded with (wei): enough gas for thousands of batches.
-DEV_FUNDING_WEI = 10 * 10**18
+    from registry.chain.deployments import Deployment
 
 
 def _password(settings: Settings) -> str:
@@ -56,17 +53,28 @@ def create_keystore(path: Path, password: str, kdf_iterations: int | None = None
     """Create a new key, store it encrypted at ``path`` (mode 0600, never overwritten); return its address."""
     if path.exists():
         raise InputError(f"keystore {path} already exists; refusing to overwrite a key")
+    return _create_key(lambda _address: path, password, kdf_iterations)[0]
+
+
+def _create_key(place: Callable[[str], Path], password: str, kdf_iterations: int | None) -> tuple[str, Path]:
+    """A new key, encrypted at ``place(its address)`` (mode 0600, never overwritten): (address, path)."""
     if len(password) < 8:
         raise InputError("keystore password must have at least 8 characters")
     from eth_account import Account
 
     account = Account.create()
+    path = place(str(account.address))
+    if path.exists():
+        raise InputError(f"keystore {path} already exists; refusing to overwrite a key")
     body = Account.encrypt(account.key, password, kdf="scrypt", iterations=kdf_iterations)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InputError(f"keystore {path} already exists; refusing to overwrite a key") from None
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(body, out)
-    return str(account.address)
+    return str(account.address), path
 
 
 def load_signer(settings: Settings, office: str, deployment: Deployment) -> LocalAccount:
@@ -77,7 +85,7 @@ def load_signer(settings: Settings, office: str, deployment: Deployment) -> Loca
     if settings.keystore is not None:
         raise ConfigError(f"keystore {settings.keystore} not found")
     if deployment.preset == "dev":
-        from registry.chain.client import dev_signer
+        from registry.chain.dev import dev_signer
 
         account = dev_signer(office)
         if account is not None:
@@ -112,7 +120,7 @@ def working_key(settings: Settings, office: str, deployment: Deployment | None) 
     if path.is_file():
         return f"keystore {path}"
     if deployment is not None and deployment.preset == "dev":
-        from registry.chain.client import dev_signer
+        from registry.chain.dev import dev_signer
 
         account = dev_signer(office)
         if account is not None:
@@ -130,43 +138,7 @@ def create_office_keystore(settings: Settings, office: str, password: str, besid
     if not beside:
         path = keys_dir / f"{office}.json"
         return create_keystore(path, password), path
-    staging = keys_dir / f".{office}-new-{os.getpid()}.json"
-    address = create_keystore(staging, password)
-    path = keys_dir / f"{office}-{address[2:10].lower()}.json"
-    if path.exists():
-        staging.unlink()
-        raise InputError(f"keystore {path} already exists; refusing to overwrite a key")
-    os.replace(staging, path)
-    return address, path
-
-
-def is_local_dev_chain(settings: Settings, deployment: Deployment) -> bool:
-    """Whether the deployment is the dev preset on a node of this machine (anvil), where dev funds exist."""
-    host = urlsplit(settings.rpc_url).hostname or ""
-    return deployment.preset == "dev" and settings.rpc_url != EMBEDDED and host in ("127.0.0.1", "localhost", "::1")
-
-
-def fund_from_dev_account(chain: Chain, address: str, wei: int = DEV_FUNDING_WEI) -> str:
-    """Send ``wei`` to ``address`` from anvil dev account 0 (local dev chains only); the transaction hash."""
-    from registry.chain.client import dev_account
-
-    funder = dev_account(0)
-    w3 = chain.w3
-    latest = chain.rpc(lambda: w3.eth.get_block("latest"))
-    tip = 10**9
-    base = int(latest.get("baseFeePerGas", 0) or 0)
-    tx = {
-        "to": w3.to_checksum_address(address),
-        "value": wei,
-        "gas": 21_000,
-        "maxPriorityFeePerGas": tip,
-        "maxFeePerGas": 2 * base + tip,
-        "nonce": chain.rpc(lambda: w3.eth.get_transaction_count(funder.address, "pending")),
-        "chainId": chain.rpc(lambda: w3.eth.chain_id),
-    }
-    tx_hash = chain.send(funder, tx)
-    chain.wait(tx_hash)
-    return tx_hash
+    return _create_key(lambda address: keys_dir / f"{office}-{address[2:10].lower()}.json", password, None)
 
 
 def load_keystore(settings: Settings, path: Path) -> LocalAccount:

@@ -1,7 +1,8 @@
-"""One typed error per custom error of the contracts (``OfficeRegistry``, ``AnchorRegistry``).
+"""Revert decoding: one typed error per custom error of the contracts (``OfficeRegistry``, ``AnchorRegistry``).
 
-``registry.chain.client`` raises the matching subclass of :class:`ContractRevertError` when a call would revert
-or reverted, with the decoded values in ``values`` (field name -> value as the ABI decodes it)::
+:func:`revert_error` turns revert data into the matching subclass of :class:`ContractRevertError`, with
+the decoded values in ``values`` (field name -> value as the ABI decodes it); ``registry.chain.client``
+raises it when a call would revert or reverted::
 
     try:
         chain.anchor_batch(account, root, 1, uri)
@@ -11,8 +12,14 @@ or reverted, with the decoded values in ``values`` (field name -> value as the A
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, ClassVar
 
+from eth_abi.abi import decode as abi_decode
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
+
+from registry.chain.artifacts import artifact
 from registry.errors import ContractRevertError
 
 
@@ -267,3 +274,68 @@ class ZeroAddress(ContractError):
 
 #: Every custom error class by its Solidity name.
 BY_NAME: dict[str, type[ContractError]] = {cls.error_name: cls for cls in ContractError.__subclasses__()}
+
+
+# ---------------------------------------------------------------------------- decoding
+
+
+@cache
+def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
+    table = {}
+    for name in ("OfficeRegistry", "AnchorRegistry"):
+        for item in artifact(name)["abi"]:
+            if item["type"] == "error":
+                types = [i["type"] for i in item["inputs"]]
+                selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
+                table[selector] = (item["name"], types, [i["name"] for i in item["inputs"]])
+    return table
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bytes):
+        if len(value) == 2:
+            return value.decode("ascii", "replace") if any(value) else "none"
+        return "0x" + value.hex()
+    return str(value)
+
+
+def _decode(data: Any) -> tuple[str, str | None, dict[str, Any]]:
+    """(message, custom error name or None, decoded values by field name)."""
+    if isinstance(data, str):
+        raw = bytes.fromhex(data.removeprefix("0x")) if data.startswith("0x") else b""
+    elif isinstance(data, bytes):
+        raw = data
+    else:
+        raw = b""
+    if len(raw) >= 4 and raw[:4] in _error_table():
+        name, types, names = _error_table()[raw[:4]]
+        try:
+            values = abi_decode(types, raw[4:])
+        except Exception:
+            return name, name, {}
+        message = f"{name}({', '.join(f'{n}={_fmt(v)}' for n, v in zip(names, values, strict=True))})"
+        by_name = {
+            n: to_checksum_address(v) if t == "address" else v for n, t, v in zip(names, types, values, strict=True)
+        }
+        return message, name, by_name
+    return (str(data) if data else "reverted without reason"), None, {}
+
+
+def revert_error(prefix: str, data: Any) -> ContractRevertError:
+    """The typed error (one of the classes above) for revert ``data``, its message after ``prefix``."""
+    message, name, values = _decode(data)
+    cls = BY_NAME.get(name or "")
+    if cls is None:
+        return ContractRevertError(f"{prefix}{message}")
+    return cls(f"{prefix}{message}", values)
+
+
+def tester_revert_data(exc: BaseException) -> bytes:
+    """The raw revert payload the in-process EVM attaches to a failed call."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        for arg in seen.args:
+            if isinstance(arg, bytes):
+                return arg
+        seen = seen.__context__
+    return b""

@@ -52,7 +52,8 @@ def settings(home: Path | None = None, **overrides: Any) -> Settings:
 
 def open_chain(s: Settings, need_deployment: bool = True) -> Chain:
     """Connected client bound to the recorded deployment."""
-    from registry.chain.client import Chain, Deployment, connect
+    from registry.chain.client import Chain, connect
+    from registry.chain.deployments import Deployment
 
     w3 = connect(s.rpc_url)
     if not need_deployment:

@@ -31,7 +31,9 @@ def demo(
 def _demo(out: Path, count: int, keep: bool) -> None:
     """The demo's story, with its files in ``out`` (removed afterwards unless ``keep``)."""
     from registry.anchor.pipeline import Anchorer, bundle_name
-    from registry.chain.client import Chain, connect, dev_signer
+    from registry.chain.client import Chain, connect
+    from registry.chain.deploy import deploy_dev
+    from registry.chain.dev import dev_signer
     from registry.config import EMBEDDED
     from registry.core.formats import ProofBundle
     from registry.evaluate.samples import generate_gazette
@@ -42,7 +44,7 @@ def _demo(out: Path, count: int, keep: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     say = typer.echo
     chain = Chain(connect(EMBEDDED))
-    deployment = chain.deploy_dev()
+    deployment = deploy_dev(chain)
     say(f"1. deployed on the embedded chain {deployment.chain_id}: AnchorRegistry {deployment.anchor_registry}")
     say(f"   genesis offices: {', '.join(chain.office_codes())} (governance: majority of active offices, min. 2)")
 

@@ -13,8 +13,7 @@ from registry.errors import ConfigError
 from registry.node.toolchain import EVM_VERSIONS
 
 if TYPE_CHECKING:  # web3 (via chain and deploy) is imported when a command runs, not at start-up
-    from registry.chain.client import Deployment
-    from registry.chain.deploy import DeploymentRecord, DeployStep
+    from registry.chain.deployments import Deployment, DeploymentRecord, DeployStep
 
 GenesisOption = Annotated[
     Path | None,
@@ -64,12 +63,14 @@ def deploy(
     as_json: JsonFlag = False,
 ) -> None:
     """Deploy OfficeRegistry and AnchorRegistry (dev preset on a local chain, or --genesis FILE) and record it."""
-    from registry.chain.client import Chain, Deployment, connect, dev_account
-    from registry.chain.deploy import LOCAL_CHAIN_IDS
+    from registry.chain.client import Chain, connect
     from registry.chain.deploy import deploy as deploy_registry
+    from registry.chain.deployments import Deployment
+    from registry.chain.dev import LOCAL_CHAIN_IDS, dev_account
     from registry.chain.genesis import Genesis
     from registry.chain.history import archive, holdings
     from registry.chain.keys import load_keystore
+    from registry.store.deployments import archive_store, record_counts
 
     s = settings(home, rpc_url=rpc_url, keystore=keystore)
     genesis = Genesis.load(genesis_file) if genesis_file is not None else Genesis.dev()
@@ -85,7 +86,7 @@ def deploy(
         )
     current = Deployment.load(s.deployment_file) if s.deployment_file.exists() else None
     if current is not None:
-        held = holdings(s, current, chain)
+        held = holdings(record_counts(s.store_file), current, chain)
         if not held.empty and not replace:
             raise ConfigError(
                 f"{s.deployment_file} names registry {current.anchor_registry} on chain {current.chain_id},"
@@ -110,7 +111,7 @@ def deploy(
         predecessor=predecessor,
         on_step=progress,
     )
-    archived = archive(s) if current is not None else None
+    archived = archive(s, archive_store) if current is not None else None
     record.save(s.deployment_file)
     body: dict[str, Any] = {**record.summary(), "deploymentFile": str(s.deployment_file)}
     body["replaced"] = str(archived) if archived else None
@@ -132,8 +133,7 @@ def deploy(
 
 
 def _load(s_home: Path | None, deployment_file: Path | None) -> tuple[Path, Deployment, DeploymentRecord | None]:
-    from registry.chain.client import Deployment
-    from registry.chain.deploy import DeploymentRecord
+    from registry.chain.deployments import Deployment, DeploymentRecord
 
     s = settings(s_home)
     path = deployment_file or s.deployment_file
@@ -171,8 +171,9 @@ def verify(
     as_json: JsonFlag = False,
 ) -> None:
     """Check the chain holds the shipped code with this genesis; exit 0 only if every check passes (else 2)."""
-    from registry.chain.client import Chain, Deployment, connect
-    from registry.chain.deploy import DeploymentRecord, verify_deployment
+    from registry.chain.client import Chain, connect
+    from registry.chain.deploy_checks import verify_deployment
+    from registry.chain.deployments import Deployment, DeploymentRecord
     from registry.chain.genesis import Genesis
 
     s = settings(home, rpc_url=rpc_url)

@@ -18,15 +18,9 @@ from registry.core.st3 import is_st3
 from registry.errors import InputError, RegistryError
 
 if TYPE_CHECKING:
-    from registry.chain.client import Chain, Deployment
+    from registry.chain.client import Chain
+    from registry.chain.deployments import Deployment
     from registry.config import Settings
-
-
-def _office_commands() -> set[str]:
-    """Names of the ``ipreg office`` subcommands (some are added by other modules)."""
-    from registry.cli.office_cmd import app
-
-    return {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
 
 
 def keystore(
@@ -71,7 +65,8 @@ def _chain_or_none(s: Settings) -> tuple[Chain | None, Deployment | None]:
     """The recorded deployment and its chain, or None where there is none or the node is down."""
     if not s.deployment_file.exists():
         return None, None
-    from registry.chain.client import Chain, Deployment, connect
+    from registry.chain.client import Chain, connect
+    from registry.chain.deployments import Deployment
 
     try:
         deployment = Deployment.load(s.deployment_file)
@@ -92,9 +87,8 @@ def _next_steps(
     fund: bool,
 ) -> list[str]:
     """What the new key needs before it can sign, fitted to the office's state."""
-    from registry.chain.keys import fund_from_dev_account, is_local_dev_chain
+    from registry.chain.dev import fund_from_dev_account, is_local_dev_chain
 
-    commands = _office_commands()
     steps: list[str] = []
     if current is not None:
         steps.append(f"{code} still signs with {current}; this key is beside it and not used yet")
@@ -109,14 +103,12 @@ def _next_steps(
             status = chain.office_info(code)[2]
         except RegistryError:
             status = None
-    signers = " (`ipreg office signers " + code + "` lists them)" if "signers" in commands else ""
     if status == "none":
         steps.append(
             f"{code} is not an office yet: an active office proposes its admission with this key as first"
             f' signer: `ipreg office propose admit {code} --name "…" --signer {address} --as XX`,'
-            " then approvals up to the threshold (`ipreg office approve N --as XX`"
-            + (", `ipreg office proposals` lists them" if "proposals" in commands else "")
-            + "), then `ipreg office execute N --as XX`"
+            " then approvals up to the threshold (`ipreg office approve N --as XX`, `ipreg office proposals` lists"
+            " them), then `ipreg office execute N --as XX`"
         )
     elif status == "suspended":
         steps.append(
@@ -124,10 +116,10 @@ def _next_steps(
             f" (`ipreg office propose reinstate {code} --as XX`)"
         )
     else:
-        accept = f", then the new key accepts: `ipreg office accept {code} --keystore {path}`"
         steps.append(
-            f"authorise it with a current {code} key: `ipreg office add-signer {address} --as {code}`{signers}"
-            + (accept if "accept" in commands else "")
+            f"authorise it with a current {code} key: `ipreg office add-signer {address} --as {code}`"
+            f" (`ipreg office signers {code}` lists them)"
+            f", then the new key accepts: `ipreg office accept {code} --keystore {path}`"
         )
     default = s.keys_dir / f"{code}.json"
     if path != default or current is not None:

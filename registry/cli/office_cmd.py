@@ -24,7 +24,6 @@ AsOffice = Annotated[str, typer.Option("--as", help="The acting office (its key 
 KeystoreOption = Annotated[
     Path | None, typer.Option("--keystore", help="Keystore of the acting key (default $IPREG_HOME/keys/<OFFICE>.json).")
 ]
-ZERO = "0x" + "00" * 20
 
 
 def _code(code: str) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3.types import Wei
 
-from registry.chain.client import Chain, TxResult, dev_account
+from registry.chain.client import Chain, TxResult
+from registry.chain.dev import dev_account
 
 
 @dataclass(frozen=True, slots=True)

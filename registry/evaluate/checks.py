@@ -22,7 +22,7 @@ from eth_utils.abi import get_abi_output_types
 
 from registry.anchor.stored import reveal_bundle
 from registry.audit.run import audit_folder
-from registry.chain.client import office_bytes
+from registry.chain.payloads import office_bytes
 from registry.core.canon import content_hash
 from registry.core.formats import ProofBundle
 from registry.core.leaves import LEAF_ENCODING, SEALED

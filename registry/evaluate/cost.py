@@ -14,7 +14,8 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_typing import HexStr
 
-from registry.chain.client import TxResult, dev_signer
+from registry.chain.client import TxResult
+from registry.chain.dev import dev_signer
 from registry.core import merkle
 from registry.core.leaves import LEAF_ENCODING, ZERO_HASH, LeafValue
 from registry.errors import ChainError

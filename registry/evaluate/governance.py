@@ -13,7 +13,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from registry.anchor.pipeline import bundle_name
-from registry.chain.client import DEV_OFFICES, Chain, dev_signer
+from registry.chain.client import Chain
+from registry.chain.dev import DEV_OFFICES, dev_signer
 from registry.core.formats import ProofBundle
 from registry.errors import RegistryError
 from registry.evaluate import actions

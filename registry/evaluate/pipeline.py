@@ -18,7 +18,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from registry.anchor.pipeline import Anchorer
-from registry.chain.client import Chain, dev_signer
+from registry.chain.client import Chain
+from registry.chain.dev import dev_signer
 from registry.evaluate.context import MANIFEST_BASE, Run
 from registry.evaluate.workload import Batchload
 from registry.files.ingest import prepare_files

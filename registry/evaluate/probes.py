@@ -15,7 +15,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from registry.anchor.pipeline import bundle_name
-from registry.chain.client import dev_signer, utc_iso
+from registry.chain.dev import dev_signer
+from registry.core.batch import utc_iso
 from registry.core.canon import canonicalization_for, content_hash
 from registry.core.formats import ProofBundle
 from registry.core.leaves import ZERO_HASH, LeafValue

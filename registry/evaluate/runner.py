@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from registry import __version__
-from registry.chain.client import DEV_OFFICES, Chain, artifact, connect, dev_account
+from registry.chain.artifacts import artifact
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import DEV_OFFICES, dev_account
 from registry.config import EMBEDDED
 from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
@@ -142,7 +145,7 @@ def plan_workload(sc: Scenario, seed: int) -> tuple[list[Batchload], list[list[B
 def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
     sc = run.scenario
     with run.timed("setup"):
-        deployment = run.chain.deploy_dev()
+        deployment = deploy_dev(run.chain)
         run.home.mkdir(parents=True, exist_ok=True)
         deployment.save(run.home / "deployment.json")
         run.advance("setup", 0.5)

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # web3 is imported where a chain is used (the light JSON-RPC reader starts without it)
-    from registry.chain.client import BatchInfo, Chain
+    from registry.chain.client import Chain
+    from registry.core.batch import BatchInfo
 
 
 class ChainReader(Protocol):

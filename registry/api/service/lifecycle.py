@@ -26,7 +26,8 @@ from registry.api.cache import BatchTrees, CachedReader, TtlCache
 from registry.api.errors import public_message
 from registry.api.limits import Admission
 from registry.api.schemas import HealthPublic
-from registry.chain.client import Chain, Deployment, connect
+from registry.chain.client import Chain, connect
+from registry.chain.deployments import Deployment
 from registry.config import EMBEDDED, ServiceSettings, Settings
 from registry.errors import ConfigError, RegistryError
 from registry.store.index import Index

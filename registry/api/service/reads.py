@@ -24,8 +24,8 @@ from registry.api.schemas import (
 )
 from registry.api.service.checks import check_hash, check_root
 from registry.api.service.lifecycle import ServiceCore, index_of
-from registry.chain.client import utc_iso
 from registry.core import canon
+from registry.core.batch import utc_iso
 from registry.core.formats import ProofBundle
 from registry.core.leaves import SEALED
 from registry.core.records import RecordId

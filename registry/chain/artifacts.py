@@ -1,0 +1,55 @@
+"""The shipped contract artifacts (ABI, creation and runtime code): the one loader, and code matching.
+
+``registry/artifacts/<Name>.json`` is the default build (``prague``); other EVM versions sit in a
+folder of their own beside it (``registry/artifacts/paris/``). Every reader of an ABI or of
+bytecode (the client, the deployer, the revert decoder, the deployment checks) goes through
+:func:`artifact_set`, so each file is read once per process. Light: no web3.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from registry.errors import ConfigError
+from registry.node.toolchain import DEFAULT_EVM_VERSION, DEPLOYED_CONTRACTS, EVM_VERSIONS
+
+
+@cache
+def artifact_set(evm_version: str = DEFAULT_EVM_VERSION) -> dict[str, dict[str, Any]]:
+    """The shipped artifacts of one EVM version, by contract name."""
+    if evm_version not in EVM_VERSIONS:
+        raise ConfigError(f"no artifacts for evmVersion {evm_version!r} (shipped: {', '.join(EVM_VERSIONS)})")
+    folder = resources.files("registry").joinpath("artifacts")
+    if evm_version != DEFAULT_EVM_VERSION:
+        folder = folder.joinpath(evm_version)
+    return {
+        name: json.loads(folder.joinpath(f"{name}.json").read_text(encoding="utf-8")) for name in DEPLOYED_CONTRACTS
+    }
+
+
+def artifact(name: str, evm_version: str = DEFAULT_EVM_VERSION) -> dict[str, Any]:
+    """ABI and bytecode of contract ``name`` as shipped in ``registry/artifacts`` (default build)."""
+    return artifact_set(evm_version)[name]
+
+
+def mask_immutables(code: bytes, references: dict[str, Any]) -> bytes:
+    """``code`` with every immutable slot zeroed, as the compiler leaves them in ``deployedBytecode``."""
+    out = bytearray(code)
+    for refs in references.values():
+        for ref in refs:
+            start, length = int(ref["start"]), int(ref["length"])
+            out[start : start + length] = bytes(min(length, max(0, len(out) - start)))
+    return bytes(out)
+
+
+def matching_set(contract: str, code: bytes) -> str | None:
+    """The shipped EVM version whose runtime code ``code`` is (immutables masked), or None."""
+    for evm_version in EVM_VERSIONS:
+        art = artifact_set(evm_version)[contract]
+        expected = bytes.fromhex(art["deployedBytecode"].removeprefix("0x"))
+        if len(code) == len(expected) and mask_immutables(code, art["immutableReferences"]) == expected:
+            return evm_version
+    return None

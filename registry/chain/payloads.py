@@ -1,0 +1,98 @@
+"""Governance payloads and the views of offices' keys and proposals, as the OfficeRegistry stores them.
+
+A proposal carries its parameters ``abi.encode``-d (the payload); :func:`encode_payload` and
+:func:`decode_payload` are the one table of each action's fields. :class:`SignerInfo` and
+:class:`ProposalView` are what the client's reads return. No chain access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
+
+from registry.core.contract import ACTIONS
+from registry.errors import ChainError
+
+
+@dataclass(frozen=True, slots=True)
+class SignerInfo:
+    """One key of an office: its validity terms ``(fromBlock, untilBlock or None)`` and marks."""
+
+    address: str
+    current: bool
+    terms: tuple[tuple[int, int | None], ...]
+    compromised_from: int | None
+    nominated: bool
+    replaces: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalView:
+    """A governance proposal as the contract stores it, payload decoded."""
+
+    id: int
+    action: str
+    office: str | None
+    proposer: str | None
+    executed: bool
+    created_block: int
+    expires_block: int
+    payload_hash: str
+    payload: dict[str, Any]
+    approvers: tuple[str | None, ...]
+    counted_approvals: int
+
+
+_PAYLOAD_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
+    "admit": (("name", "string"), ("base_uri", "string"), ("signer", "address")),
+    "suspend": (),
+    "reinstate": (),
+    "replace-signers": (("nominee", "address"),),
+    "mark-compromised": (("signer", "address"), ("from_block", "uint64")),
+    "set-rule": (
+        ("numerator", "uint16"),
+        ("denominator", "uint16"),
+        ("min_approvals", "uint16"),
+        ("ttl_blocks", "uint64"),
+    ),
+    "freeze": (("successor", "address"),),
+}
+
+
+def encode_payload(action: str, **params: Any) -> bytes:
+    """``abi.encode`` of an action's parameters (names as in ``_PAYLOAD_TYPES``); ChainError if wrong."""
+    if action not in _PAYLOAD_TYPES:
+        raise ChainError(f"unknown governance action {action!r} (expected one of {', '.join(ACTIONS)})")
+    fields = _PAYLOAD_TYPES[action]
+    missing = [n for n, _ in fields if n not in params]
+    extra = sorted(set(params) - {n for n, _ in fields})
+    if missing or extra:
+        raise ChainError(f"action {action}: missing {missing or 'nothing'}, unexpected {extra or 'nothing'}")
+    values = [to_checksum_address(params[n]) if t == "address" else params[n] for n, t in fields]
+    if not fields:
+        return b""
+    return abi_encode([t for _, t in fields], values)
+
+
+def decode_payload(action: str, payload: bytes) -> dict[str, Any]:
+    """The parameters of a stored payload by name (addresses checksummed); ``{}`` for empty payloads."""
+    fields = _PAYLOAD_TYPES[action]
+    if not fields:
+        return {}
+    values = abi_decode([t for _, t in fields], payload)
+    return {n: (to_checksum_address(v) if t == "address" else v) for (n, t), v in zip(fields, values, strict=True)}
+
+
+def code_str(raw: Any) -> str | None:
+    """An ABI ``bytes2`` office code as text; None for the empty code (no office)."""
+    code = bytes(raw)
+    return None if code == b"\x00\x00" else code.decode("ascii")
+
+
+def office_bytes(code: str) -> bytes:
+    """ST.3 code as ``bytes2``."""
+    return code.encode("ascii")
