@@ -23,17 +23,10 @@ from test_indexer import make_office
 from registry.chain.client import Chain, connect
 from registry.chain.deploy import deploy_dev
 from registry.chain.dev import dev_signer
+from registry.core.content_address import content_address, content_digest
 from registry.core.leaves import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue
 from registry.core.merkle import MerkleTree
-from registry.indexer.fetch import (
-    FetchError,
-    FetchPolicy,
-    content_address,
-    content_digest,
-    fetch_url,
-    is_public,
-    parse_networks,
-)
+from registry.indexer.fetch import FetchError, FetchPolicy, fetch_url, is_public, parse_networks
 from registry.indexer.sync import Indexer
 from registry.store.index import Index
 

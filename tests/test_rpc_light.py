@@ -18,7 +18,8 @@ from registry.anchor.pipeline import Anchorer, bundle_name
 from registry.chain.client import Chain, connect
 from registry.chain.deploy import deploy_dev
 from registry.chain.dev import dev_account, dev_signer
-from registry.chain.light import LightReader, checksum_address
+from registry.chain.light import LightReader
+from registry.core.address import checksum_address
 from registry.core.formats import ProofBundle
 from registry.core.merkle import MerkleTree
 from registry.errors import ConfigError, NodeUnavailableError

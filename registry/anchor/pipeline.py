@@ -24,13 +24,13 @@ from registry.anchor.send import BatchSender
 from registry.anchor.stored import batch_bundles
 from registry.chain.client import Chain
 from registry.core import merkle
+from registry.core.content_address import content_address
 from registry.core.formats import BatchManifest, ProofBundle
 from registry.core.leaves import ZERO_HASH, LeafValue, sealed_commitment, sealed_value
 from registry.core.records import RecordId
 from registry.errors import InputError
 from registry.files.atomic import write_atomic
 from registry.files.ingest import PreparedRecord, WorkerPool
-from registry.indexer.fetch import content_address
 from registry.store.outbox import BatchStatus, NewRecord, Store, StoredBatch, StoredRecord
 from registry.store.proofs import anchored_block, leaf_value_of, stored_tree
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from sha3 import keccak_256
 
+from registry.core.address import checksum_address
 from registry.core.batch import BatchInfo
 from registry.errors import ChainError, ConfigError, NodeUnavailableError
 
@@ -30,15 +31,6 @@ def _selector(signature: str) -> bytes:
 _VERIFY_RECORD: Final = _selector("verifyRecord(bytes2,bytes32,bytes,bytes32[])")
 _IS_AUTHORISED_AT: Final = _selector("isAuthorisedAt(bytes2,address,uint256)")
 _OFFICES: Final = _selector("offices()")
-
-
-def checksum_address(address: str) -> str:
-    """EIP-55 mixed-case form of a 20-byte hex address."""
-    hexpart = address.lower().removeprefix("0x")
-    if len(hexpart) != 40 or any(c not in "0123456789abcdef" for c in hexpart):
-        raise ConfigError(f"not an Ethereum address: {address!r}")
-    digest = keccak_256(hexpart.encode("ascii")).hexdigest()
-    return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(hexpart))
 
 
 def _word(value: int | bytes) -> bytes:

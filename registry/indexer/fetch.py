@@ -25,8 +25,6 @@ Usage::
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import ipaddress
 import socket
 import time
@@ -46,8 +44,6 @@ DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
 DEFAULT_TIMEOUT: Final = 10.0
 #: Redirect hops followed at most.
 MAX_REDIRECTS: Final = 3
-#: Prefix of an RFC 6920 SHA-256 content address.
-NI_PREFIX: Final = "ni:///sha-256;"
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -216,26 +212,6 @@ def parse_networks(text: str | Iterable[str]) -> tuple[Network, ...]:
         return tuple(ipaddress.ip_network(x, strict=False) for x in items)
     except ValueError:
         raise ConfigError(f"invalid address range in {items!r} (CIDR, e.g. 10.1.0.0/16)") from None
-
-
-def content_address(data: bytes) -> str:
-    """RFC 6920 ``ni:///sha-256;<base64url>`` of ``data``."""
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
-    return NI_PREFIX + digest
-
-
-def content_digest(uri: str) -> bytes | None:
-    """The SHA-256 digest named by an ``ni:`` content address, or None if ``uri`` is not one."""
-    if not uri.startswith(NI_PREFIX):
-        return None
-    text = uri[len(NI_PREFIX) :].split("?", 1)[0]
-    if len(text) != 43:
-        return None
-    try:
-        digest = base64.urlsafe_b64decode(text + "=")
-    except ValueError:
-        return None
-    return digest if len(digest) == 32 else None
 
 
 def _target(url: str, policy: FetchPolicy) -> tuple[str, str, int, Address]:

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
+from registry.core.content_address import content_digest
 from registry.core.formats import BatchManifest, ManifestError
 from registry.core.leaves import LeafValue
-from registry.indexer.fetch import FetchError, FetchPolicy, content_digest, fetch_url
+from registry.indexer.fetch import FetchError, FetchPolicy, fetch_url
 from registry.store.index import IndexedBatch
 
 #: Largest manifest fetched (a 10,000-record manifest is about 2 MB).
