@@ -29,6 +29,11 @@ DEFAULT_INDEX_INTERVAL = 5.0
 # ---------------------------------------------------------------------------- environment
 
 
+def env_value(name: str) -> str | None:
+    """The environment variable ``name`` exactly as set (an empty value too); None if unset."""
+    return os.environ.get(name)
+
+
 def env_text(name: str) -> str | None:
     """The environment variable ``name`` (an ``IPREG_*`` setting); None if unset or empty."""
     return os.environ.get(name) or None

@@ -86,7 +86,7 @@ class BatchState:
 
 
 class CachedReader:
-    """A ``registry.verify.verdicts.ChainReader`` over per-batch chain state cached for ``ttl`` seconds."""
+    """A ``registry.verify.readers.ChainReader`` over per-batch chain state cached for ``ttl`` seconds."""
 
     def __init__(self, chain: Chain, ttl: float = 5.0) -> None:
         self.chain = chain

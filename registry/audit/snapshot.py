@@ -64,7 +64,7 @@ class _BatchState:
 
 
 class SnapshotReader:
-    """A :class:`registry.verify.verdicts.ChainReader` over one block, cached per batch.
+    """A :class:`registry.verify.readers.ChainReader` over one block, cached per batch.
 
     One ``batchOf`` per (office, root) and one ``isAuthorisedAt`` per (office, signer, block); Merkle proofs are
     checked locally. Leaf revocations come from the index when it has reached the snapshot block,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from registry.config import Settings
+from registry.config import Settings, env_value
 from registry.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # eth-account and web3 are imported where keys are used, not when the CLI starts
@@ -27,7 +27,7 @@ def _password(settings: Settings) -> str:
             return settings.password_file.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise ConfigError(f"cannot read password file {settings.password_file}: {exc.strerror}") from None
-    password = os.environ.get("IPREG_KEYSTORE_PASSWORD")
+    password = env_value("IPREG_KEYSTORE_PASSWORD")
     if password is None:
         raise ConfigError("keystore password missing: set IPREG_KEYSTORE_PASSWORD or IPREG_PASSWORD_FILE")
     return password
@@ -99,7 +99,7 @@ def new_password(settings: Settings) -> str:
     On a terminal the password is asked twice; from a pipe one line of stdin is read (no echo
     warning: nothing is shown either way).
     """
-    if settings.password_file is not None or os.environ.get("IPREG_KEYSTORE_PASSWORD") is not None:
+    if settings.password_file is not None or env_value("IPREG_KEYSTORE_PASSWORD") is not None:
         return _password(settings)
     if sys.stdin is not None and sys.stdin.isatty():
         import getpass

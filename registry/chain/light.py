@@ -3,7 +3,7 @@
 ``ipreg verify FILE --proof BUNDLE`` is run per file by auditors; importing web3 alone costs about
 0.6 s of CPU. This module makes the three reads a bundle check needs (``eth_chainId``,
 ``AnchorRegistry.verifyRecord``, ``OfficeRegistry.isAuthorisedAt``) over plain HTTP with hand-written
-ABI encoding of their fixed signatures, and implements :class:`registry.verify.verdicts.ChainReader`.
+ABI encoding of their fixed signatures, and implements :class:`registry.verify.readers.ChainReader`.
 A test compares it with the web3 reader on a real node, call for call.
 """
 
@@ -58,7 +58,7 @@ LightBatch = BatchInfo
 
 
 class LightReader:
-    """:class:`registry.verify.verdicts.ChainReader` over plain JSON-RPC, bound to one AnchorRegistry."""
+    """:class:`registry.verify.readers.ChainReader` over plain JSON-RPC, bound to one AnchorRegistry."""
 
     def __init__(self, rpc_url: str, anchor_registry: str, retries: int = 5, timeout: float = 30.0) -> None:
         if not rpc_url.startswith(("http://", "https://")):

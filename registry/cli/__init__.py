@@ -1,7 +1,7 @@
 """The ``ipreg`` command: one Typer app, one module per command group; errors printed once.
 
 Exit statuses: 0 success (``verify``: VERIFIED), 1 bad input, configuration or chain error, 2 usage
-mistake (missing argument, unknown option, bad value), 3-8 verdicts (see ``registry.verify.verdicts.EXIT_CODES``)
+mistake (missing argument, unknown option, bad value), 3-8 verdicts (see ``registry.verify.verdict.EXIT_CODES``)
 and audit attention, 70 an internal error (a bug: please report it), 130 interrupted. Every failure is
 one ``error:`` line on stderr, never a traceback (``IPREG_DEBUG=1`` shows the traceback of an
 internal error).

@@ -12,12 +12,12 @@ not this module, imports the CLI (the evaluation sits below the CLI).
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 from registry.anchor.checkpoints import HOOKS
+from registry.config import env_text
 
 #: ``ipreg`` with :func:`hold` installed at every checkpoint (append ``ipreg``'s arguments).
 COMMAND: tuple[str, ...] = (
@@ -29,7 +29,7 @@ COMMAND: tuple[str, ...] = (
 
 def hold(moment: str) -> None:
     """With ``IPREG_TEST_HOLD=<moment>:<file>``, touch the file and wait to be killed."""
-    spec = os.environ.get("IPREG_TEST_HOLD", "")
+    spec = env_text("IPREG_TEST_HOLD") or ""
     if spec.startswith(moment + ":"):
         Path(spec.split(":", 1)[1]).touch()
         time.sleep(600)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from registry.config import env_text
 from registry.errors import ConfigError, NodeUnavailableError
 
 #: Chain id of the local node (anvil's default, kept explicit).
@@ -58,7 +59,7 @@ def _platform_package() -> str:
 
 def find_anvil() -> Path:
     """The anvil binary: ``$IPREG_ANVIL``, else the one ``npm ci`` put in ``local-chain/``, else ``PATH``."""
-    env = os.environ.get("IPREG_ANVIL")
+    env = env_text("IPREG_ANVIL")
     if env:
         path = Path(env).expanduser()
         if path.is_file() and os.access(path, os.X_OK):

@@ -1,7 +1,7 @@
 """The service's public reads: offices, batches, records and their versions, proof bundles, verdicts, manifests.
 
 Every answer is a response model of :mod:`registry.api.schemas` (or a :class:`~registry.core.records.ProofBundle`,
-a :class:`~registry.verify.verdicts.Verdict`): this instance's outbox first, then the index of every
+a :class:`~registry.verify.verdict.Verdict`): this instance's outbox first, then the index of every
 office's anchored records, then the chain alone. No SQL here: the store and index queries do it.
 """
 
