@@ -25,7 +25,7 @@ from registry.audit.run import audit_folder
 from registry.chain.payloads import office_bytes
 from registry.core.canon import content_hash
 from registry.core.formats import ProofBundle
-from registry.core.leaves import LEAF_ENCODING, SEALED
+from registry.core.leaves import SEALED
 from registry.errors import ConfigError
 from registry.evaluate.context import Run
 from registry.evaluate.pipeline import OfficeRun
@@ -95,10 +95,7 @@ def oz_verify(run: Run, bundles: list[ProofBundle]) -> list[int]:
         )
     folder = run.work / "oz"
     folder.mkdir(parents=True, exist_ok=True)
-    items = [
-        {"root": b.root, "leafEncoding": list(LEAF_ENCODING), "value": b.value.as_list(), "proof": list(b.proof)}
-        for b in bundles
-    ]
+    items = [b.to_json() for b in bundles]  # the bundles as written: OZ reads root, leafEncoding, value, proof
     (folder / "bundles.json").write_text(json.dumps(items), encoding="utf-8")
     (folder / "verify.mjs").write_text(_OZ_SCRIPT % json.dumps(OZ_MERKLE.as_uri()), encoding="utf-8")
     proc = subprocess.run(
