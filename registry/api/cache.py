@@ -184,8 +184,8 @@ class BatchTrees:
                 self._trees.move_to_end(batch.id)
                 return hit
         records = store.batch_records(batch.id)
-        tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
-        if "0x" + tree.root.hex() != batch.root:
+        tree = merkle.rebuild([r.leaf for r in records], batch.root)
+        if tree is None:
             raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
         entry = _Tree(batch.root, tree, {r.id: k for k, r in enumerate(records)})
         with self._lock:

@@ -275,8 +275,7 @@ class BatchManifest:
                 raise ManifestError(f"{where}: record {k} is malformed") from None
             _check_record_id(value, own_office, k, where)
             values.append(value)
-        tree = merkle.MerkleTree.from_leaves([v.leaf() for v in values])
-        if "0x" + tree.root.hex() != own_root:
+        if merkle.rebuild([v.leaf() for v in values], own_root) is None:
             raise ManifestError(f"{where}: its values do not rebuild the anchored root")
         return cls(own_office, own_root, tuple(values))
 

@@ -130,3 +130,14 @@ def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
 def verify(root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
     """Whether ``proof`` proves ``leaf`` under ``root``."""
     return process_proof(leaf, proof) == root
+
+
+def rebuild(leaves: Sequence[bytes], root: str) -> MerkleTree | None:
+    """The tree of ``leaves`` (in their order) if it rebuilds ``root`` (``0x``-hex), else None (also for no leaves).
+
+    The one check that a batch's leaves are those anchored: callers raise their own error on None.
+    """
+    if not leaves:
+        return None
+    tree = MerkleTree.from_leaves(leaves)
+    return tree if "0x" + tree.root.hex() == root else None

@@ -76,8 +76,8 @@ def batch_tree(batch: BatchFacts, leaves: Sequence[bytes]) -> merkle.MerkleTree:
     """The Merkle tree of ``leaves`` (in the batch's order), checked to rebuild ``batch.root``; RootMismatchError."""
     if not leaves:
         raise RootMismatchError(f"batch {batch.root} has no leaves to rebuild it from")
-    tree = merkle.MerkleTree.from_leaves(leaves)
-    if "0x" + tree.root.hex() != batch.root:
+    tree = merkle.rebuild(leaves, batch.root)
+    if tree is None:
         raise RootMismatchError(f"the {len(leaves)} leaves given for batch {batch.root} do not rebuild its root")
     return tree
 

@@ -182,8 +182,7 @@ def exactly_once(run: Run) -> dict[str, Any]:
     roots: dict[tuple[str, str], int] = {}
     seen: dict[tuple[str, str], int] = {}
     leaves_total = missing_manifests = mismatched = 0
-    from registry.core import merkle
-    from registry.core.leaves import LeafValue
+    from registry.core.formats import BatchManifest, ManifestError
 
     priced = 0
     for log in logs:
@@ -198,10 +197,13 @@ def exactly_once(run: Run) -> dict[str, Any]:
         if path is None or not path.is_file():
             missing_manifests += 1
             continue
-        body = json.loads(path.read_text(encoding="utf-8"))
-        values = [LeafValue.from_list(v) for v in body["values"]]
-        leaves = [v.leaf() for v in values]
-        if hex32(merkle.MerkleTree.from_leaves(leaves).root) != root or len(values) != int(log["args"]["leafCount"]):
+        try:
+            manifest = BatchManifest.loads(path.read_bytes(), office=office)  # rebuilds its own root
+        except ManifestError:
+            mismatched += 1
+            continue
+        leaves = [v.leaf() for v in manifest.values]
+        if manifest.root != root or len(leaves) != int(log["args"]["leafCount"]):
             mismatched += 1
         for leaf in leaves:
             key = (office, hex32(leaf))

@@ -371,8 +371,8 @@ class Index:
         ]
         if not leaves:
             raise StoreError(f"the index holds no records of batch {root} of {office}")
-        tree = merkle.MerkleTree.from_leaves(leaves)
-        if "0x" + tree.root.hex() != root:
+        tree = merkle.rebuild(leaves, root)
+        if tree is None:
             raise StoreError(f"indexed records of batch {root} do not rebuild it: run `ipreg index rebuild`")
         with _TREES_LOCK:
             _TREES[key] = tree

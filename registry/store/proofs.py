@@ -34,8 +34,8 @@ def anchored_block(batch: StoredBatch) -> tuple[int, str]:
 def stored_tree(store: Store, batch: StoredBatch) -> tuple[list[StoredRecord], merkle.MerkleTree]:
     """A batch's records (in insertion order) and their tree; ChainError if they do not rebuild its root."""
     records = store.batch_records(batch.id)
-    tree = merkle.MerkleTree.from_leaves([r.leaf for r in records])
-    if "0x" + tree.root.hex() != batch.root:
+    tree = merkle.rebuild([r.leaf for r in records], batch.root)
+    if tree is None:
         raise ChainError(f"stored records of batch {batch.root} do not rebuild its root")
     return records, tree
 
