@@ -104,8 +104,7 @@ def anchor(
         with progress_bar(show, total, "checking") as advance:
             intake = stage_input(store, iter_files(paths), options, advance, pool=pool)
         preload.join()
-        from registry.anchor.pipeline import Anchorer
-        from registry.chain.keys import load_signer
+        from registry.anchor.run import anchorer_for, office_signer
 
         if intake.files == 0:
             raise InputError(f"no files to anchor in {', '.join(str(p) for p in paths)}")
@@ -113,14 +112,7 @@ def anchor(
             _refuse(intake, office, as_json)
         canonicalized = time.perf_counter()
         chain = open_chain(s)
-        assert chain.deployment is not None
-        account = load_signer(s, office, chain.deployment)
-        signs_for = chain.office_of(account.address)
-        if signs_for != office:
-            raise ConfigError(
-                f"key {account.address} is not a current signer of {office}"
-                + (f" (it signs for {signs_for})" if signs_for else "")
-            )
+        account = office_signer(s, chain, office)
         proofs_dir = proofs or s.home / "proofs" / office
         with progress_bar(show, intake.staged, "anchoring") as advance:
             done = [0, 0]  # records, batches
@@ -132,18 +124,7 @@ def anchor(
                     elapsed = time.perf_counter() - started
                     advance(n, rate=f"{done[1]} batch(es), {done[0] / elapsed:,.0f} rec/s")
 
-            anchorer = Anchorer(
-                store,
-                chain,
-                account,
-                office,
-                s.home / "manifests",
-                manifest_base or None,
-                s.batch_size,
-                s.confirmations,
-                on_progress,
-                pool=pool,
-            )
+            anchorer = anchorer_for(s, store, chain, account, office, manifest_base, on_progress, pool)
             submitted, result = anchorer.anchor_staged(proofs_dir if not sealed else None, sealed, bundle_archive)
         elapsed = time.perf_counter() - started
         summary = {
@@ -201,7 +182,7 @@ def _preload() -> None:
     """Import what anchoring needs (web3, eth-account: about a second) while the workers check files."""
     import importlib
 
-    for name in ("registry.anchor.pipeline", "registry.chain.keys"):
+    for name in ("registry.anchor.run",):
         importlib.import_module(name)
 
 

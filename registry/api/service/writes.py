@@ -14,6 +14,7 @@ from eth_account.signers.local import LocalAccount
 
 from registry import verify
 from registry.anchor.pipeline import Anchorer, RunResult
+from registry.anchor.run import anchorer_for, check_signer
 from registry.anchor.stored import reveal_bundle
 from registry.api.errors import BatchInProgressError, NotAnchoredYetError, OfficeNotServedError, TooBusyError
 from registry.api.schemas import (
@@ -54,13 +55,11 @@ class Writes(ServiceCore):
             account = load_signer(self.settings, office, self.deployment)
         except ConfigError as exc:
             raise OfficeNotServedError(f"this service instance cannot sign for {office}: {exc.diagnostics()}") from None
-        with self.guard():
-            signs_for = self.chain.office_of(account.address)
-        if signs_for != office:
-            raise OfficeNotServedError(
-                f"key {account.address} is not a current signer of {office}"
-                + (f" (it signs for {signs_for})" if signs_for else "")
-            )
+        try:
+            with self.guard():
+                check_signer(self.chain, office, account)
+        except ConfigError as exc:
+            raise OfficeNotServedError(exc.diagnostics()) from None
         self._signers[office] = account
         return account
 
@@ -111,16 +110,7 @@ class Writes(ServiceCore):
             lock.release()
 
     def _anchorer(self, store: Store, account: LocalAccount, office: str) -> Anchorer:
-        return Anchorer(
-            store,
-            self.chain,
-            account,
-            office,
-            self.settings.home / "manifests",
-            self.options.manifest_base,
-            self.settings.batch_size,
-            self.settings.confirmations,
-        )
+        return anchorer_for(self.settings, store, self.chain, account, office, self.options.manifest_base)
 
     def anchor_pending(self, office: str, wait: float | None = None) -> RunResult:
         """Batch and anchor the office's pending records now; never two batches of one office at once."""
