@@ -12,14 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.anchor.bundles import (
-    PARALLEL_BUNDLES,
-    BatchRenderer,
-    BundleWriter,
-    archive_name,
-    pick_from_archive,
-    proof_texts,
-)
+from registry.anchor.bundles import PARALLEL_BUNDLES, BatchRenderer, BundleWriter, proof_texts
 from registry.anchor.pipeline import Anchorer, bundle_name
 from registry.anchor.staging import Intake, stage_input
 from registry.anchor.stored import batch_bundles
@@ -32,6 +25,7 @@ from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree, keccak
 from registry.errors import InputError
 from registry.evaluate.samples import generate_gazette
+from registry.files.archives import archive_name, pick_from_archive
 from registry.files.ingest import StageOptions, iter_files, start_workers, stream_staged
 from registry.store.outbox import Store
 from registry.verify.verdict import TAMPERED, VERIFIED

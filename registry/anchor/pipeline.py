@@ -17,7 +17,7 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from registry.anchor.bundles import BatchRenderer, BundleWriter, archive_name
+from registry.anchor.bundles import BatchRenderer, BundleWriter
 from registry.anchor.checkpoints import checkpoint
 from registry.anchor.lock import office_lock
 from registry.anchor.send import BatchSender
@@ -29,6 +29,7 @@ from registry.core.formats import BatchManifest, ProofBundle
 from registry.core.leaves import ZERO_HASH, LeafValue, sealed_commitment, sealed_value
 from registry.core.records import RecordId
 from registry.errors import InputError
+from registry.files.archives import archive_name
 from registry.files.atomic import write_atomic
 from registry.files.ingest import PreparedRecord, WorkerPool
 from registry.store.outbox import BatchStatus, NewRecord, Store, StoredBatch, StoredRecord

@@ -77,9 +77,9 @@ def anchor(
     The whole input is checked first: if any file cannot be anchored, every such file is listed and
     nothing is anchored (exit status 1), unless --skip-bad anchors the others (exit status 3).
     """
-    from registry.anchor.bundles import ARCHIVE_FORMATS
     from registry.anchor.staging import stage_input
     from registry.core.records import RecordId
+    from registry.files.archives import ARCHIVE_FORMATS
     from registry.files.ingest import StageOptions, count_files, iter_files, load_id_map, start_workers
 
     started = time.perf_counter()

@@ -43,8 +43,8 @@ def verify(
         raise InputError("give one of FILE, --hash or --record")
     if file is None and proof is None and content_hash is None and record_id is None:
         raise InputError("nothing to verify: give FILE, --proof BUNDLE, --hash 0x… or --record OFFICE:NUMBER[:KIND]")
-    from registry.anchor.bundles import is_archive, pick_from_archive
     from registry.core.formats import ProofBundle
+    from registry.files.archives import is_archive, pick_from_archive
     from registry.verify.verdict import EXIT_CODES
     from registry.verify.verdicts import mismatch
 
