@@ -6,7 +6,6 @@ Private keys are never printed or logged; only addresses leave this module.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from registry.config import Settings, env_value
 from registry.errors import ConfigError, InputError
+from registry.files.atomic import write_atomic
 
 if TYPE_CHECKING:  # eth-account and web3 are imported where keys are used, not when the CLI starts
     from eth_account.signers.local import LocalAccount
@@ -67,13 +67,10 @@ def _create_key(place: Callable[[str], Path], password: str, kdf_iterations: int
     if path.exists():
         raise InputError(f"keystore {path} already exists; refusing to overwrite a key")
     body = Account.encrypt(account.key, password, kdf="scrypt", iterations=kdf_iterations)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_atomic(path, json.dumps(body).encode("utf-8"), mode=0o600, exclusive=True)
     except FileExistsError:
         raise InputError(f"keystore {path} already exists; refusing to overwrite a key") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(body, out)
     return str(account.address), path
 
 

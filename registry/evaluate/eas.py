@@ -23,6 +23,7 @@ from web3.contract import Contract
 
 from registry.chain.client import Chain, TxResult
 from registry.errors import ConfigError
+from registry.files.atomic import write_atomic
 from registry.node.anvil import LOCAL_CHAIN_DIR
 
 EAS_PACKAGE = "@ethereum-attestation-service/eas-contracts"
@@ -87,10 +88,7 @@ def compile_eas() -> tuple[dict[str, dict[str, Any]], bool]:
     for name in ("EAS", "SchemaRegistry"):
         data = output["contracts"][f"{base}{name}.sol"][name]
         out[name] = {"abi": data["abi"], "bytecode": "0x" + data["evm"]["bytecode"]["object"]}
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out), encoding="utf-8")
-    tmp.replace(cached)
+    write_atomic(cached, json.dumps(out).encode("utf-8"))
     return out, False
 
 

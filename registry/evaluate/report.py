@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from registry.files.atomic import write_json_atomic
+from registry.files.atomic import write_atomic, write_json_atomic
 
 
 def _e(value: object) -> str:
@@ -487,9 +487,7 @@ def _faults(report: dict[str, Any]) -> str:
 
 def write_html(report: dict[str, Any], plots: dict[str, Path], path: Path) -> None:
     """Write ``report.html`` atomically."""
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(report, plots), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, render_html(report, plots).encode("utf-8"))
 
 
 def dumps(report: dict[str, Any]) -> str:

@@ -40,10 +40,13 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes | Callable[[IO[bytes]], None], *, mode: int | None = None) -> None:
+def write_atomic(
+    path: Path, data: bytes | Callable[[IO[bytes]], None], *, mode: int | None = None, exclusive: bool = False
+) -> None:
     """Write ``data`` (bytes, or a function that writes to a binary handle) to ``path`` atomically and durably.
 
-    ``mode`` sets the file's permission bits (default: ``0o666`` less the umask).
+    ``mode`` sets the file's permission bits (default: ``0o666`` less the umask). ``exclusive`` never
+    replaces an existing file (FileExistsError; the new file is linked into place, not renamed over).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +60,11 @@ def write_atomic(path: Path, data: bytes | Callable[[IO[bytes]], None], *, mode:
                 data(out)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
