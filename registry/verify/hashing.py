@@ -68,7 +68,7 @@ def bundle_method(bundle: ProofBundle) -> str:
         reveal = bundle.extra.get("reveal")
         method = str(reveal.get("canonicalization")) if isinstance(reveal, dict) else canon.RAW
     if method not in canon.CANONICALIZATIONS:
-        raise InputError(f"bundle names unknown canonicalization {method!r}")
+        raise InputError(f"bundle names unknown canonicalization {method[:40]!r}")
     return method
 
 

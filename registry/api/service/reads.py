@@ -24,7 +24,6 @@ from registry.api.schemas import (
 )
 from registry.api.service.checks import check_hash, check_root
 from registry.api.service.lifecycle import ServiceCore, index_of
-from registry.core import canon
 from registry.core.batch import utc_iso
 from registry.core.formats import ProofBundle
 from registry.core.leaves import SEALED
@@ -33,6 +32,7 @@ from registry.core.st3 import is_st3
 from registry.errors import ChainError, InputError, NotFoundError
 from registry.store.index import IndexedBatch
 from registry.store.outbox import BatchStatus, Store, StoredBatch, StoredRecord
+from registry.verify.hashing import bundle_method
 
 _MANIFEST_OFFICE = re.compile(r"[A-Za-z]{2}")
 _MANIFEST_NAME = re.compile(r"(0x[0-9a-fA-F]{64})\.json")
@@ -302,13 +302,7 @@ class Reads(ServiceCore):
         if bundle is None:
             digest, _, hint = await self.hash_upload(data, filename, None)
             return await run_in_threadpool(self.verify_hash, digest, hint)
-        method = bundle.value.canonicalization
-        if method == SEALED:
-            reveal = bundle.extra.get("reveal")
-            method = str(reveal.get("canonicalization")) if isinstance(reveal, dict) else canon.RAW
-        if method not in canon.CANONICALIZATIONS:
-            raise InputError(f"bundle names unknown canonicalization {method[:40]!r}")
-        digest, _, _ = await self.hash_upload(data, filename, method)
+        digest, _, _ = await self.hash_upload(data, filename, bundle_method(bundle))
         return await run_in_threadpool(self._verify_bundle_digest, bundle, digest)
 
     def _verify_bundle_digest(self, bundle: ProofBundle, digest: str) -> verify.Verdict:
