@@ -59,3 +59,16 @@ def test_json_is_indented_or_compact(tmp_path: Path) -> None:
     write_json_atomic(tmp_path / "c.json", {"b": [1, 2]}, compact=True)
     assert (tmp_path / "a.json").read_text() == '{\n  "b": [\n    1,\n    2\n  ]\n}\n'
     assert (tmp_path / "c.json").read_text() == '{"b": [1, 2]}\n'
+
+
+def test_the_process_umask_is_never_touched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the umask by setting it would change it for every other thread for a moment (their files 0666)."""
+
+    def forbidden(_mask: int) -> int:
+        raise AssertionError("os.umask called")
+
+    monkeypatch.setattr(os, "umask", forbidden)
+    write_atomic(tmp_path / "a", b"x")
+    write_atomic(tmp_path / "key", b"secret", mode=0o600, exclusive=True)
+    assert (tmp_path / "a").read_bytes() == b"x"
+    assert stat.S_IMODE((tmp_path / "key").stat().st_mode) == 0o600

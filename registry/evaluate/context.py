@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from web3 import Web3
-
 from registry.chain.client import Chain, connect
 from registry.evaluate.scenario import Scenario
 from registry.node.anvil import LocalChain, rpc_call
@@ -118,8 +116,3 @@ def manifest_path(run: Run, uri: str) -> Path | None:
 def hex32(value: bytes) -> str:
     """``0x`` + 64 hex digits."""
     return "0x" + bytes(value).hex()
-
-
-def checksum(address: str) -> str:
-    """EIP-55 address."""
-    return str(Web3.to_checksum_address(address))
