@@ -341,8 +341,9 @@ def _feed_batch(ctx: _Context, index: Index, batch: IndexedBatch, chain_id: int,
         return
     tree = index.tree(batch.office, batch.root)
     holder = checksum_address(batch.registry) if batch.registry else registry
+    facts = leaf_facts(IndexedLeaf(*rows[0][:12]), chain_id, holder)  # one batch: its facts made and checked once
     for r in rows:
         leaf = IndexedLeaf(*r[:12])
-        bundle = build_bundle(leaf_facts(leaf, chain_id, holder), leaf.value, tree.proof(leaf.position))
+        bundle = build_bundle(facts, leaf.value, tree.proof(leaf.position))
         successor = (leaf.record_id, str(r[12])) if r[12] is not None else None
         yield AuditRow.of(ctx.verify(bundle, None, successor))

@@ -103,6 +103,9 @@ PROOF_BUNDLE: Final = Format(
 )
 #: The bundle fields that differ between the records of one batch (the rest are the batch's facts).
 PER_RECORD: Final = ("value", "proof")
+#: The JSON names and model attributes of the batch's facts: every bundle field but constants and PER_RECORD.
+BATCH_FIELDS: Final = tuple(f.name for f in PROOF_BUNDLE.fields if f.attr is not None and f.name not in PER_RECORD)
+_BATCH_ATTRS: Final = tuple(f.attr for f in PROOF_BUNDLE.fields if f.attr is not None and f.name not in PER_RECORD)
 
 MANIFEST: Final = Format(
     MANIFEST_FORMAT,
@@ -154,6 +157,20 @@ class ProofBundle:
             reused = next(k for k in self.extra if k in PROOF_BUNDLE.names)
             raise BundleError(f"extra field {reused!r} is a field of {BUNDLE_FORMAT}")
         return self
+
+    @classmethod
+    def in_checked_batch(cls, batch: Any, value: LeafValue, proof: tuple[str, ...]) -> ProofBundle:
+        """A bundle of ``batch``, an immutable object whose batch fields were already checked against this
+        table (:class:`registry.core.proofs.BatchFacts`): only ``value`` and ``proof`` are checked here, so a
+        batch of n records is checked once, not n times."""
+        bundle = object.__new__(cls)
+        for attr in _BATCH_ATTRS:
+            object.__setattr__(bundle, attr, getattr(batch, attr))
+        object.__setattr__(bundle, "value", value)
+        object.__setattr__(bundle, "proof", tuple(proof))
+        object.__setattr__(bundle, "extra", {})
+        PROOF_BUNDLE.check(bundle, skip=BATCH_FIELDS)
+        return bundle
 
     def with_extra(self, extra: Mapping[str, Any]) -> ProofBundle:
         """This bundle with ``extra`` as its fields beyond the table (e.g. a sealed record's ``reveal``)."""

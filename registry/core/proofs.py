@@ -58,18 +58,7 @@ def build_bundle(batch: BatchFacts, value: LeafValue, proof: Iterable[bytes]) ->
 
 
 def _bundle(batch: BatchFacts, value: LeafValue, proof: tuple[str, ...]) -> ProofBundle:
-    return ProofBundle(
-        chain_id=batch.chain_id,
-        registry=batch.registry,
-        office=batch.office,
-        root=batch.root,
-        value=value,
-        proof=proof,
-        leaf_count=batch.leaf_count,
-        transaction_hash=batch.transaction_hash,
-        block_number=batch.block_number,
-        anchored_at=batch.anchored_at,
-    )
+    return ProofBundle.in_checked_batch(batch, value, proof)  # the facts were checked when ``batch`` was made
 
 
 def batch_tree(batch: BatchFacts, leaves: Sequence[bytes]) -> merkle.MerkleTree:
