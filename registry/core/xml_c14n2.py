@@ -288,7 +288,7 @@ def _declared(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _decode_input(data: bytes) -> bytes:
+def decode_input(data: bytes) -> bytes:
     """The document as UTF-8 (XML 1.0 section 4.3.3 and appendix F); CanonicalizationError if refused.
 
     A byte order mark or ``<?`` in UTF-16 selects UTF-16; otherwise the encoding is the one the XML
@@ -353,7 +353,7 @@ def _codec(name: str) -> codecs.CodecInfo:
 
 def canonicalize(data: bytes) -> bytes:
     """The ``xml-c14n2-v2`` bytes of an XML document; CanonicalizationError if refused."""
-    body = _decode_input(data)
+    body = decode_input(data)
     writer = _C14N2Writer()
     parser = expat.ParserCreate("UTF-8", namespace_separator="}")
     parser.buffer_text = True
