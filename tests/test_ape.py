@@ -93,7 +93,7 @@ def anvil_1337() -> Iterator[str]:
 @pytest.mark.anvil
 def test_ape_run_and_console_on_anvil(compiled: dict[str, object], anvil_1337: str) -> None:
     network = f"ethereum:local:{anvil_1337}"
-    proc = _ape("run", "ape_anchor", "--network", network)
+    proc = _ape("run", "ape_anchor", "--network", anvil_1337)  # a bare URL: scripts/ape names it ape's way
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "chain 1337:" in proc.stdout and "included=True authorised=True" in proc.stdout
     code = 'print("BLOCK", chain.blocks.head.number, project.AnchorRegistry.contract_type.name)\nexit\n'
