@@ -70,6 +70,17 @@ def test_seed_changes_output(tmp_path: Path) -> None:
     assert _read_tree(tmp_path / "a") != _read_tree(tmp_path / "b")
 
 
+@pytest.mark.parametrize("office", ["EP", "US", "EM"])
+def test_gazettes_of_other_seeds_share_no_record_id(office: str) -> None:
+    """A second sample run with another seed is new publications, never new versions of the first run's."""
+    kinds = ("st96-patent", "st96-trademark")
+    runs = [{f.record_id for f in iter_gazette(office=office, count=2000, seed=s, kinds=kinds)} for s in range(10)]
+    for i, a in enumerate(runs):
+        assert len(a) == 2000
+        for b in runs[i + 1 :]:
+            assert not a & b
+
+
 def test_iter_matches_files(tmp_path: Path) -> None:
     paths = generate_gazette(tmp_path, office="EP", count=12, seed=3, kinds=ALL_KINDS)
     items = list(iter_gazette(office="EP", count=12, seed=3, kinds=ALL_KINDS))

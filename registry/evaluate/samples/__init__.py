@@ -40,7 +40,7 @@ from registry.evaluate.samples.documents import (
     st96_trademark_xml,
     st97_json,
 )
-from registry.evaluate.samples.vocab import draw_numbers, patent_number_space, trademark_number_space
+from registry.evaluate.samples.vocab import LANES, draw_numbers, patent_number_space, trademark_number_space
 
 __all__ = [
     "KINDS",
@@ -102,7 +102,8 @@ def iter_gazette(
 
     Arguments are validated eagerly (before the first item is requested).
     File ``i`` is of kind ``kinds[i % len(kinds)]``. All documents share one
-    gazette publication date (a Wednesday in 2026 chosen from ``seed``).
+    gazette publication date (a Wednesday in 2026 chosen from ``seed``). Seeds that differ modulo
+    10 never share a publication or application number (every number ends in the digit ``seed % 10``).
     Publication / application numbers are unique within the call and
     ascending within each number pool.
 
@@ -115,8 +116,9 @@ def iter_gazette(
     gazette = date.fromordinal(date(2026, 1, 7).toordinal() + 7 * rng.randrange(52))
     plan = [kinds_t[i % len(kinds_t)] for i in range(count)]
     n_tm = plan.count("st96-trademark")
-    patent_numbers = draw_numbers(rng, patent_number_space(office), count - n_tm, "patent publication")
-    tm_numbers = draw_numbers(rng, trademark_number_space(office), n_tm, "trademark application")
+    lane = seed % LANES
+    patent_numbers = draw_numbers(rng, patent_number_space(office), count - n_tm, "patent publication", lane)
+    tm_numbers = draw_numbers(rng, trademark_number_space(office), n_tm, "trademark application", lane)
     return _iter(rng, office, gazette, plan, patent_numbers, tm_numbers)
 
 

@@ -198,12 +198,19 @@ def trademark_number_space(office: str) -> tuple[int, int, int]:
     return 10_000_000, 100_000_000, 8  # never collides with 7/10-digit patent numbers
 
 
-def draw_numbers(rng: random.Random, space: tuple[int, int, int], k: int, what: str) -> list[str]:
-    """Draw ``k`` distinct, ascending, zero-padded numbers from ``space``."""
+#: Gazettes of seeds that differ modulo LANES never share a number: seed s draws only numbers that end
+#: in the digit ``s % LANES`` (so a second sample run is new records, not new versions of the first).
+LANES = 10
+
+
+def draw_numbers(rng: random.Random, space: tuple[int, int, int], k: int, what: str, lane: int = 0) -> list[str]:
+    """Draw ``k`` distinct, ascending, zero-padded numbers from ``space`` that end in the digit ``lane``."""
     start, stop, width = space
-    if k > stop - start:
-        raise ValueError(f"count too large: at most {stop - start} {what} numbers available")
-    return [str(n).zfill(width) for n in sorted(rng.sample(range(start, stop), k))]
+    first = start + (lane - start) % LANES
+    available = len(range(first, stop, LANES))
+    if k > available:
+        raise ValueError(f"count too large: at most {available} {what} numbers available per seed")
+    return [str(n).zfill(width) for n in sorted(rng.sample(range(first, stop, LANES), k))]
 
 
 def application_number(office: str, filing: date, r: int) -> str:
