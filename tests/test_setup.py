@@ -18,9 +18,7 @@ NODE_STAMP = REPO / "local-chain" / "node_modules" / ".ipreg-stamp"
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [BASH, str(SETUP), *args], cwd=REPO, capture_output=True, text=True, timeout=600, env=env
-    )
+    return subprocess.run([BASH, str(SETUP), *args], cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
 
 
 def test_rerun_on_an_installed_checkout_installs_nothing() -> None:
