@@ -9,10 +9,11 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from registry.core.st3 import is_st3
 from registry.errors import ConfigError
@@ -76,35 +77,21 @@ class Settings:
                 values.update(tomllib.loads(config_file.read_text(encoding="utf-8")))
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{config_file}: {exc}") from None
+        source: dict[str, str] = {k: f"{k} in {config_file}" for k in values}
         for f in fields(cls):
             env = os.environ.get(f"IPREG_{f.name.upper()}")
             if env is not None and f.name != "home":
                 values[f.name] = env
-        values.update({k: v for k, v in overrides.items() if v is not None and k != "home"})
+                source[f.name] = f"IPREG_{f.name.upper()}"
+        for k, v in overrides.items():
+            if v is not None and k != "home":
+                values[k] = v
+                source[k] = f"--{k.replace('_', '-')}"
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise ConfigError(f"unknown setting(s) in {config_file}: {', '.join(sorted(unknown))}")
-        try:
-            settings = cls(home=home)
-            return replace(
-                settings,
-                **cast(
-                    dict[str, Any],
-                    {
-                        k: (
-                            Path(v).expanduser()
-                            if k in ("keystore", "password_file")
-                            else int(v)
-                            if k in ("batch_size", "confirmations", "rpc_retries")
-                            else str(v)
-                        )
-                        for k, v in values.items()
-                    },
-                ),
-            )
-        except ValueError as exc:
-            raise ConfigError(f"invalid setting: {exc}") from None
+        return replace(cls(home=home), **{k: _setting(k, v, source[k]) for k, v in values.items()})
 
     @property
     def deployment_file(self) -> Path:
@@ -125,6 +112,25 @@ class Settings:
     def keys_dir(self) -> Path:
         """Encrypted keystores, one per office (``<OFFICE>.json``)."""
         return self.home / "keys"
+
+
+#: Whole-number settings and the least value each accepts.
+_COUNTS: dict[str, int] = {"batch_size": 1, "confirmations": 0, "rpc_retries": 0}
+
+
+def _setting(name: str, value: Any, source: str) -> Any:
+    """``value`` of setting ``name`` as its type; ConfigError naming ``source`` (flag, variable or file) if invalid."""
+    if name in ("keystore", "password_file"):
+        return Path(str(value)).expanduser()
+    if name not in _COUNTS:
+        return str(value)
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise ConfigError(f"{source} must be a whole number, got {value!r}")
+    number = int(text)
+    if number < _COUNTS[name]:
+        raise ConfigError(f"{source} must be at least {_COUNTS[name]}, got {number}")
+    return number
 
 
 # ---------------------------------------------------------------------------- the service

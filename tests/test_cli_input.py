@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -73,6 +74,14 @@ def home(tmp_path: Path) -> Path:
     path = tmp_path / "home"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def deployed(home: Path) -> Path:
+    """A home with a deployment record (the node behind it is never reached: input is refused first)."""
+    body = {"chain_id": 31337, "office_registry": "0x" + "11" * 20, "anchor_registry": "0x" + "22" * 20}
+    (home / "deployment.json").write_text(json.dumps({**body, "block_number": 1}), encoding="utf-8")
+    return home
 
 
 @pytest.fixture
@@ -184,42 +193,42 @@ def test_hash_text_output(home: Path, files: Path) -> None:
     ],
 )
 def test_anchor_folder_with_one_hostile_file_stores_nothing(
-    home: Path, files: Path, bad_name: str, content: bytes, fragment: str
+    deployed: Path, files: Path, bad_name: str, content: bytes, fragment: str
 ) -> None:
     generate_gazette(files, office="EP", count=6, kinds=("st96-patent", "st97-json", "pdf"))
     (files / bad_name).write_bytes(content)
-    result = run(home, "anchor", str(files), "--office", "EP")
+    result = run(deployed, "anchor", str(files), "--office", "EP")
     assert_one_error_line(result, bad_name, fragment)
-    assert_nothing_stored(home)
+    assert_nothing_stored(deployed)
 
 
-def test_anchor_deeply_nested_manifest(home: Path, files: Path) -> None:
+def test_anchor_deeply_nested_manifest(deployed: Path, files: Path) -> None:
     path = generate_gazette(files / "docs", office="EP", count=1)[0]
     manifest = files / "manifest.json"
     manifest.write_bytes(b"[" * 100_000)
-    result = run(home, "anchor", str(path), "--office", "EP", "--manifest", str(manifest))
+    result = run(deployed, "anchor", str(path), "--office", "EP", "--manifest", str(manifest))
     assert_one_error_line(result, "manifest")
-    assert_nothing_stored(home)
+    assert_nothing_stored(deployed)
 
 
-def test_anchor_unknown_office(home: Path, files: Path) -> None:
+def test_anchor_unknown_office(deployed: Path, files: Path) -> None:
     generate_gazette(files, office="EP", count=2)
-    result = run(home, "anchor", str(files), "--office", "ZZ")
+    result = run(deployed, "anchor", str(files), "--office", "ZZ")
     assert_one_error_line(result, "ZZ")
-    assert_nothing_stored(home)
+    assert_nothing_stored(deployed)
 
 
-def test_anchor_missing_folder(home: Path, files: Path) -> None:
-    result = run(home, "anchor", str(files / "nowhere"), "--office", "EP")
+def test_anchor_missing_folder(deployed: Path, files: Path) -> None:
+    result = run(deployed, "anchor", str(files / "nowhere"), "--office", "EP")
     assert_one_error_line(result, "nowhere")
-    assert_nothing_stored(home)
+    assert_nothing_stored(deployed)
 
 
-def test_anchor_bad_record_id_flag(home: Path, files: Path) -> None:
+def test_anchor_bad_record_id_flag(deployed: Path, files: Path) -> None:
     path = generate_gazette(files, office="EP", count=1)[0]
-    result = run(home, "anchor", str(path), "--office", "EP", "--id", "EP:not-a-number")
+    result = run(deployed, "anchor", str(path), "--office", "EP", "--id", "EP:not-a-number")
     assert_one_error_line(result, "NOT-A-NUMBER")
-    assert_nothing_stored(home)
+    assert_nothing_stored(deployed)
 
 
 # ---------------------------------------------------------------------------- ipreg verify
@@ -281,6 +290,68 @@ def test_verify_missing_record_file(home: Path, files: Path) -> None:
     proof.write_text(json.dumps(_bundle_body()))
     result = run(home, "verify", str(files / "EP-1234567-B1.xml"), "--proof", str(proof))
     assert_one_error_line(result, "EP-1234567-B1.xml")
+
+
+def test_anchor_in_an_empty_home_says_no_deployment_and_creates_nothing(home: Path, files: Path) -> None:
+    generate_gazette(files, office="EP", count=2)
+    result = run(home, "anchor", str(files), "--office", "EP")
+    assert_one_error_line(result, "no deployment", "ipreg deploy")
+    assert list(home.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "fragment"),
+    [
+        ({"IPREG_BATCH_SIZE": "abc"}, (), "IPREG_BATCH_SIZE must be a whole number, got 'abc'"),
+        ({}, ("--batch-size", "0"), "--batch-size must be at least 1, got 0"),
+        ({"IPREG_CONFIRMATIONS": "-2"}, (), "IPREG_CONFIRMATIONS must be at least 0, got -2"),
+    ],
+)
+def test_bad_settings_are_named_before_any_input_is_read(
+    deployed: Path, tmp_path: Path, env: dict[str, str], flags: tuple[str, ...], fragment: str
+) -> None:
+    """A bad setting is refused first (the input does not even exist), naming the variable or flag."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IPREG_")}
+    environ.update(IPREG_HOME=str(deployed), IPREG_RPC_URL=CLOSED_PORT_RPC, **env)
+    result = subprocess.run(
+        [str(IPREG), "anchor", str(tmp_path / "no-such-folder"), "--office", "EP", *flags],
+        capture_output=True, text=True, env=environ, timeout=120, check=False,
+    )  # fmt: skip
+    assert_one_error_line(result, fragment)
+
+
+def test_many_bad_files_are_summarized_by_kind(deployed: Path, files: Path) -> None:
+    """200 files of the wrong office: one line for the kind of problem (count and examples), not 200."""
+    generate_gazette(files, office="US", count=200, kinds=("st96-patent",))
+    result = run(deployed, "anchor", str(files), "--office", "EP")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith("error: 200 file(s) belong to another office than EP: ") and "(also " in lines[0]
+    assert lines[1].startswith("error: 200 of 200 files cannot be anchored") and "--skip-bad" not in lines[1]
+    assert_nothing_stored(deployed)
+
+
+def test_audit_without_office_is_a_usage_error(home: Path, files: Path) -> None:
+    result = run(home, "audit", str(files))
+    assert result.returncode == 2
+    assert_one_error_line(result, "--office", "ipreg audit --help")
+
+
+def test_serve_on_a_busy_port_says_so_once(home: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(home, "serve", "--port", str(port))
+    assert result.returncode == 2
+    assert_one_error_line(result, f"port {port} is in use")
+    assert "serving" not in result.stdout
+
+
+def test_a_node_that_does_not_answer_gets_a_hint(deployed: Path) -> None:
+    result = run(deployed, "office", "list")
+    assert_one_error_line(result, "not reachable", "ipreg chain up", "re-run")
 
 
 def test_verify_without_deployment_or_bundle(home: Path, files: Path) -> None:

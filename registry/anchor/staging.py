@@ -62,6 +62,7 @@ def stage_input(
                 p,
                 f"{p}: {record_id} comes with {len(paths)} different contents in this input"
                 f" ({', '.join(paths)}); anchor its versions in order, one run each",
+                "give one record id several contents",
             )
             for p in paths
         )

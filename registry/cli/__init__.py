@@ -121,13 +121,22 @@ def usage_line(exc: BaseException) -> tuple[str, int]:
     return f"error: {message}; see `{command} --help`", code
 
 
+def _hint(exc: RegistryError) -> str:
+    """What to do next, for errors whose cause is outside the command (a node that does not answer)."""
+    from registry.errors import NodeUnavailableError
+
+    if isinstance(exc, NodeUnavailableError):
+        return "; start the node (`ipreg chain up` for the local anvil) or fix --rpc-url, then re-run the command"
+    return ""
+
+
 def main() -> None:
     """Entry point: run the app; every failure becomes one ``error:`` line on stderr and a non-zero status."""
     _register()
     try:
         code = app(standalone_mode=False)  # without standalone mode, typer.Exit codes are returned
     except RegistryError as exc:
-        sys.stderr.write(f"error: {exc.diagnostics()}\n")
+        sys.stderr.write(f"error: {exc.diagnostics()}{_hint(exc)}\n")
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

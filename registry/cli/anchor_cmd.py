@@ -16,7 +16,6 @@ from registry.cli.common import (
     HomeOption,
     JsonFlag,
     RpcOption,
-    console,
     emit_json,
     open_chain,
     open_store,
@@ -28,6 +27,7 @@ from registry.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from registry.anchor.staging import Intake
+    from registry.files.ingest import FileError
 
 
 def anchor(
@@ -87,6 +87,8 @@ def anchor(
     if not is_st3(office):
         raise ConfigError(f"unknown WIPO ST.3 office code {office!r}")
     s = settings(home, rpc_url=rpc_url, batch_size=batch_size, confirmations=confirmations)
+    if not s.deployment_file.is_file():  # before anything is read or a store is created in this home
+        raise ConfigError(f"no deployment at {s.deployment_file}: run `ipreg deploy` first (or set IPREG_HOME)")
     rid = RecordId.parse(record_id) if record_id else None
     if bundle_archive is not None and bundle_archive not in ARCHIVE_FORMATS:
         raise InputError(f"--bundle-archive must be one of {', '.join(ARCHIVE_FORMATS)}, got {bundle_archive!r}")
@@ -162,20 +164,27 @@ def anchor(
                 raise typer.Exit(EXIT_SKIPPED)
             return
         for b in result.batches:
-            console.print(
-                f"batch {b.root}  {b.leaf_count} records  block {b.block_number}  tx {b.tx_hash}  gas {b.gas_used}"
+            typer.echo(
+                f"batch {b.root}  {_count(b.leaf_count, 'record')}  block {b.block_number}  tx {b.tx_hash}"
+                f"  gas {b.gas_used}",
+                err=True,
             )
         typer.echo(
-            f"{office}: {summary['anchored']} records anchored in {len(result.batches)} batch(es), "
+            f"{office}: {_count(result.records, 'record')} anchored in {len(result.batches)} batch(es), "
             f"{submitted.already} already anchored, {submitted.new_versions} new version(s); "
             f"{result.bundles} proof bundle(s) in {summary['proofsDir'] or '(sealed: use ipreg reveal)'}; "
             f"{elapsed:.2f} s"
         )
         if intake.errors:
-            for error in intake.errors:
-                typer.echo(f"skipped: {error.message}", err=True)
-            typer.echo(f"{len(intake.errors)} bad file(s) skipped (--skip-bad), listed above", err=True)
+            for line in problem_groups(intake.errors):
+                typer.echo(f"skipped: {line}", err=True)
+            typer.echo(f"{len(intake.errors)} bad file(s) skipped (--skip-bad), summarized above", err=True)
             raise typer.Exit(EXIT_SKIPPED)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 record``, ``2 records``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _preload() -> None:
@@ -202,12 +211,40 @@ def _refuse(intake: Intake, office: str, as_json: bool) -> None:
             }
         )
     good = intake.files - len(intake.errors)
-    advice = f"nothing was anchored; fix it, or give --skip-bad to anchor the other {good} file(s)"
+    advice = (
+        f"nothing was anchored; fix it, or give --skip-bad to anchor the other {good} file(s)"
+        if good
+        else "nothing was anchored"
+    )
     if len(intake.errors) == 1:
         raise InputError(f"{intake.errors[0].message}; {advice}")
-    for error in intake.errors:
-        sys.stderr.write(f"error: {error.message}\n")
+    groups = problem_groups(intake.errors)
+    for line in groups[:_SHOWN_KINDS]:
+        sys.stderr.write(f"error: {line}\n")
+    if len(groups) > _SHOWN_KINDS:
+        sys.stderr.write(f"error: and {len(groups) - _SHOWN_KINDS} more kinds of problem (--json lists every file)\n")
     raise InputError(
-        f"{len(intake.errors)} of {intake.files} files cannot be anchored (listed above);"
-        f" nothing was anchored; fix them, or give --skip-bad to anchor the other {good}"
+        f"{len(intake.errors)} of {intake.files} files cannot be anchored (summarized above); "
+        + (
+            f" nothing was anchored; fix them, or give --skip-bad to anchor the other {good}"
+            if good
+            else " nothing was anchored"
+        )
     )
+
+
+#: Kinds of problem listed one line each when a run is refused (the rest are counted).
+_SHOWN_KINDS = 10
+
+
+def problem_groups(errors: list[FileError]) -> list[str]:
+    """One line per kind of problem: how many files, the first file's reason and a few more files."""
+    groups: dict[str, list[FileError]] = {}
+    for error in errors:
+        groups.setdefault(error.kind, []).append(error)
+    lines = []
+    for kind, group in sorted(groups.items(), key=lambda item: -len(item[1])):
+        others = [e.path for e in group[1:4]]
+        more = f" (also {', '.join(others)}{', ...' if len(group) > 4 else ''})" if others else ""
+        lines.append(f"{len(group)} file(s) {kind}: {group[0].message}{more}")
+    return lines

@@ -49,8 +49,8 @@ def _sync(s: Settings, chain: Chain) -> None:
 
 
 def audit(
+    office: Annotated[str, typer.Option("--office", help="ST.3 code of the audited office, e.g. EP.")],
     folder: Annotated[Path | None, typer.Argument(help="Folder of publication files to audit.")] = None,
-    office: Annotated[str, typer.Option("--office", help="ST.3 code of the audited office, e.g. EP.")] = "",
     feed: Annotated[bool, typer.Option("--feed", help="Audit the office's whole feed from the index.")] = False,
     proofs: Annotated[Path | None, typer.Option("--proofs", help="Folder of proof bundles (*.proof.json).")] = None,
     expected: Annotated[

@@ -7,6 +7,7 @@ follow the chain, can fetch them. An instance without keys or tokens is a read-o
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 from typing import Annotated
@@ -39,14 +40,26 @@ def check_public_url(url: str, what: str = "--public-url") -> str:
     return url.strip().rstrip("/")
 
 
-def check_listen(host: str, port: int) -> None:
-    """Refuse a port out of range or a host this machine cannot resolve, before anything starts."""
+def check_listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts; a port out of range, a host this machine
+    cannot resolve or a port in use is refused here (a busy port: one line, exit status 2)."""
     if not 0 <= port <= 65535:
         raise InputError(f"--port must be 0..65535, got {port}")
     try:
-        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (OSError, UnicodeError) as exc:
         raise InputError(f"cannot listen on --host {host!r}: {exc}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart reuses the port
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            typer.echo(f"error: port {port} is in use on {host}: stop the other server or give --port", err=True)
+            raise typer.Exit(2) from None
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 def serve(
@@ -95,7 +108,8 @@ def serve(
     home: HomeOption = None,
 ) -> None:
     """Serve the REST API (/v1, /openapi.json, /health) and the verifier and office pages."""
-    check_listen(host, port)
+    sock = check_listen(host, port)
+    port = sock.getsockname()[1]  # --port 0: the port the system chose
     from registry.api import create_app
     from registry.api.server import build_server
 
@@ -133,4 +147,4 @@ def serve(
         retry_after=options.retry_after,
         log_level=log_level,
     )
-    server.run()
+    server.run(sockets=[sock])

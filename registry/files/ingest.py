@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from registry.core import canon
 from registry.core.identify import identify
@@ -46,10 +46,11 @@ class PreparedRecord:
 
 @dataclass(frozen=True, slots=True)
 class FileError:
-    """A file that cannot be anchored, and why (one line)."""
+    """A file that cannot be anchored, and why (one line; ``kind`` groups files with the same problem)."""
 
     path: str
     message: str
+    kind: str = "cannot be anchored"
 
 
 #: A file checked and ready to stage: (path, record id, office, content hash, canonicalization,
@@ -233,23 +234,35 @@ def _init_worker(options: StageOptions) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+#: How files refused with an error of each code are summarized ("N files ...").
+_KINDS: Final = {
+    "invalidContent": "cannot be canonicalized",
+    "invalidRecordId": "have no valid record id",
+    "invalidInput": "cannot be anchored",
+}
+
+
 def stage_file(path: str, options: StageOptions) -> Staged | FileError:
     """Check one file for an anchoring run: a staged row, or the reason it cannot be anchored."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        return FileError(path, f"{path}: cannot read: {exc.strerror or exc}")
+        return FileError(path, f"{path}: cannot read: {exc.strerror or exc}", "cannot be read")
     if not data and not options.allow_empty:
-        return FileError(path, f"{path}: empty file (0 bytes); give --allow-empty to anchor empty files")
+        return FileError(
+            path, f"{path}: empty file (0 bytes); give --allow-empty to anchor empty files", "are empty (0 bytes)"
+        )
     try:
         p = prepare_bytes(Path(path), data, options.record_id, options.id_map, options.canonicalization)
     except RegistryError as exc:
-        return FileError(path, exc.diagnostics())
+        return FileError(path, exc.diagnostics(), _KINDS.get(exc.code, "cannot be anchored"))
     office = p.record_id.office
     if office != options.office:
         return FileError(
-            path, f"{path}: record {p.record_id} belongs to {office}, not to the anchoring office {options.office}"
+            path,
+            f"{path}: record {p.record_id} belongs to {office}, not to the anchoring office {options.office}",
+            f"belong to another office than {options.office}",
         )
     rid = str(p.record_id)
     leaf = LeafValue(rid, p.content_hash, p.canonicalization, ZERO_HASH).leaf()
