@@ -44,6 +44,12 @@ class BundleError(InputError):
     code = "invalidProofBundle"
 
 
+class Interrupted(RegistryError):
+    """The user stopped a command (Ctrl-C); the message says what was done and how to resume."""
+
+    code = "interrupted"
+
+
 class ConfigError(RegistryError):
     """Missing or inconsistent configuration (deployment, keystore, endpoint)."""
 

@@ -105,6 +105,43 @@ def test_sigkill_between_submit_and_receipt_resumes_exactly_once(tmp_path: Path,
     assert anchored_roots(env) == roots
 
 
+@pytest.mark.parametrize("moment", ["after-stage-chunk", "after-batch"])
+def test_ctrl_c_says_what_is_done_in_one_line_and_rerun_resumes(tmp_path: Path, anvil: AnvilNode, moment: str) -> None:
+    """SIGINT to the whole process group (Ctrl-C): one line, exit 130, no worker traceback; re-run resumes."""
+    env = {**os.environ, "IPREG_HOME": str(tmp_path / "home"), "IPREG_RPC_URL": anvil.rpc_url}
+    assert ipreg(env, "deploy").returncode == 0
+    gazette = tmp_path / "g"
+    generate_gazette(gazette, office="EP", count=30, seed=3)
+    args = ["anchor", str(gazette), "--office", "EP", "--batch-size", "10"]
+    held = tmp_path / "held"
+    proc = subprocess.Popen(
+        [*hold.COMMAND, *args],
+        env={**env, "IPREG_TEST_HOLD": f"{moment}:{held}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not held.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    done = {
+        "after-stage-chunk": "while the files were checked: nothing was accepted or anchored yet",
+        "after-batch": "after 10 records in 1 batch(es) were anchored; accepted records wait",
+    }[moment]
+    resume = "re-run the same command to resume (nothing is anchored twice)"
+    assert err.splitlines() == [f"error: EP: interrupted {done}; {resume}"], err
+    again = ipreg(env, *args, "--json")
+    assert again.returncode == 0, again.stderr
+    roots = anchored_roots(env)
+    assert len(roots) == len(set(roots)) == 3
+
+
 def test_node_down_fails_clearly_and_rerun_anchors(tmp_path: Path, anvil: AnvilNode) -> None:
     env = {
         **os.environ,

@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from registry.errors import RegistryError
+from registry.errors import Interrupted, RegistryError
 
 #: Exit status of a usage mistake (as click uses).
 EXIT_USAGE = 2
@@ -137,7 +137,7 @@ def main() -> None:
         code = app(standalone_mode=False)  # without standalone mode, typer.Exit codes are returned
     except RegistryError as exc:
         sys.stderr.write(f"error: {exc.diagnostics()}{_hint(exc)}\n")
-        sys.exit(1)
+        sys.exit(EXIT_INTERRUPTED if isinstance(exc, Interrupted) else 1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -168,4 +168,6 @@ def main() -> None:
             " IPREG_DEBUG=1 shows the traceback)\n"
         )
         sys.exit(EXIT_INTERNAL)
+    if code == EXIT_INTERRUPTED:  # click turned Ctrl-C into a return code without a word
+        sys.stderr.write("error: interrupted; re-run the same command to resume\n")
     sys.exit(code if isinstance(code, int) else 0)

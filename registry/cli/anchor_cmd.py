@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,7 +24,7 @@ from registry.cli.common import (
     settings,
 )
 from registry.core.st3 import is_st3
-from registry.errors import ConfigError, InputError
+from registry.errors import ConfigError, InputError, Interrupted
 
 if TYPE_CHECKING:
     from registry.anchor.staging import Intake
@@ -100,7 +101,8 @@ def anchor(
     store = open_store(s)
     options = StageOptions(office, rid, id_map, canonicalization, allow_empty)
     # Workers first (forked small), then the chain modules load in the background while they check.
-    with start_workers(options) or nullcontext() as pool:
+    done = [0, 0, 0]  # records, batches anchored by this run; 1 once anchoring started
+    with _on_interrupt(office, done), start_workers(options) or nullcontext() as pool:
         preload = threading.Thread(target=_preload, daemon=True)
         preload.start()
         with progress_bar(show, total, "checking") as advance:
@@ -116,8 +118,8 @@ def anchor(
         chain = open_chain(s)
         account = office_signer(s, chain, office)
         proofs_dir = proofs or s.home / "proofs" / office
+        done[2] = 1
         with progress_bar(show, intake.staged, "anchoring") as advance:
-            done = [0, 0]  # records, batches
 
             def on_progress(event: str, n: int) -> None:
                 if event == "anchored":
@@ -180,6 +182,20 @@ def anchor(
                 typer.echo(f"skipped: {line}", err=True)
             typer.echo(f"{len(intake.errors)} bad file(s) skipped (--skip-bad), summarized above", err=True)
             raise typer.Exit(EXIT_SKIPPED)
+
+
+@contextmanager
+def _on_interrupt(office: str, done: list[int]) -> Iterator[None]:
+    """Ctrl-C: one line saying what this run did and that re-running resumes (exit status 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not done[2]:
+            what = "while the files were checked: nothing was accepted or anchored yet"
+        else:
+            what = f"after {_count(done[0], 'record')} in {done[1]} batch(es) were anchored; accepted records wait"
+        resume = "re-run the same command to resume (nothing is anchored twice)"
+        raise Interrupted(f"{office}: interrupted {what}; {resume}") from None
 
 
 def _count(n: int, noun: str) -> str:

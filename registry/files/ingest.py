@@ -11,6 +11,7 @@ import csv
 import itertools
 import json
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -225,6 +226,9 @@ def _init_worker(options: StageOptions) -> None:
     global _OPTIONS
     _OPTIONS = options
     parent = os.getppid()
+    # Ctrl-C reaches the whole process group: the parent stops the run and says what is done; a worker
+    # leaves quietly when the parent shuts the pool down (no traceback per worker).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:  # a run killed mid-check (SIGKILL) must not leave its workers behind
         while os.getppid() == parent:
