@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_audit import make_scenario
 
-from registry.audit.html import batches_over_time, render_html
+from registry.audit.html import batches_over_time, render_html, time_window
 from registry.audit.report import MISSING, AuditReport, AuditRow
 from registry.audit.run import audit_folder
 from registry.verify.verdict import EXIT_CODES
@@ -136,3 +137,10 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
             browser.close()
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
     assert (ARTIFACTS / "audit-report.png").stat().st_size > 10_000
+
+
+def test_one_batch_is_plotted_in_a_window_of_minutes_not_years() -> None:
+    at = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    assert time_window([at]) == (at - timedelta(minutes=5), at + timedelta(minutes=5))
+    later = at + timedelta(days=3)
+    assert time_window([at, later, at]) == (at, later)  # a real span is kept as it is

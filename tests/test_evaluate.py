@@ -340,6 +340,8 @@ def test_anvil_run_with_faults(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "report:" in proc.stdout and "EAS attest" in proc.stdout
+    logged = [line.split(" (")[0] for line in proc.stderr.splitlines() if line.startswith("evaluate: ")]
+    assert logged and logged == sorted(set(logged), key=logged.index)  # each phase said once, as it starts
     body = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert body["workload"] == plan_workload(parse_scenario(TINY), 7)[3]  # same scenario + seed, same workload
     assert body["environment"]["chainClient"].startswith("anvil/")

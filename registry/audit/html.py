@@ -6,7 +6,7 @@ import html
 import itertools
 import os
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from registry.audit.report import MISSING, AuditReport
@@ -87,6 +87,13 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def time_window(times: list[datetime], least: timedelta = timedelta(minutes=10)) -> tuple[datetime, datetime]:
+    """The x range of a time plot: the times' span, widened to ``least`` around them (one batch: not years)."""
+    first, last = min(times), max(times)
+    pad = max(least - (last - first), timedelta(0)) / 2
+    return first - pad, last + pad
+
+
 def plot_batches(report: AuditReport) -> str | None:
     """PNG (base64) of the records per batch over time, or None if no row names a batch."""
     batches = batches_over_time(report)
@@ -105,6 +112,7 @@ def plot_batches(report: AuditReport) -> str | None:
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         ax.set_xlabel("anchored at (UTC)")
+        ax.set_xlim(*time_window(xs))  # type: ignore[arg-type]
     else:
         xs = [b[1] for b in batches]
         ax.set_xlabel("block")

@@ -42,8 +42,18 @@ def evaluate(
                 bar.update(task, description=phase, completed=PHASES.index(phase) + min(max(fraction, 0.0), 1.0))
 
             body = run_evaluation(chosen, chain, out, seed, advance)
-    else:
-        body = run_evaluation(chosen, chain, out, seed)
+    else:  # a log, not a terminal: one line as each phase starts, with the time so far
+        import time
+
+        started, seen = time.monotonic(), [""]
+
+        def log_phase(phase: str, _fraction: float) -> None:
+            if phase != seen[0]:
+                seen[0] = phase
+                elapsed = time.monotonic() - started
+                typer.echo(f"evaluate: {phase} ({PHASES.index(phase) + 1}/{len(PHASES)}) at {elapsed:.0f} s", err=True)
+
+        body = run_evaluation(chosen, chain, out, seed, log_phase)
     typer.echo(f"scenario {body['scenario']['name']} on {body['environment']['chainKind']} in {body['seconds']:.1f} s")
     for label, value, extra in headline(body):
         typer.echo(f"  {label:<58} {value} {extra}".rstrip())
