@@ -25,6 +25,8 @@ _ST13 = re.compile(r"[0-9]{15}")
 _SEP: Final = r"[\s,./\-]"
 _SEPARATORS = re.compile(_SEP + "+")
 _LEADING_SEPARATORS = re.compile("^" + _SEP + "+")
+#: What follows the office's own code written in front of a number: up to three capitals, then digits.
+_AFTER_OFFICE = re.compile(rf"{_SEP}*[A-Z]{{0,3}}{_SEP}*[0-9]")
 #: A canonical document number: up to three capitals (US ``D``/``RE``/``PP``, TW ``I``/``M``, ...), digits
 #: without leading zeros, digits or capitals inside, and a digit at the end (a trailing letter is a kind code).
 _NUMBER = re.compile(r"([A-Z]{0,3})0*([0-9](?:[0-9A-Z]*[0-9])?)")
@@ -75,7 +77,7 @@ def normalize(office: str, number: str, kind: str | None = None) -> tuple[str, s
         raise RecordIdError(f"invalid document number {str(number)[:40]!r}: document numbers are ASCII")
     text = number.strip().upper()
     body = text
-    while body.startswith(code) and re.match(rf"{_SEP}*[A-Z]{{0,3}}[0-9]", body[2:]):
+    while body.startswith(code) and _AFTER_OFFICE.match(body[2:]):
         body = _LEADING_SEPARATORS.sub("", body[2:])
     check = _CHECK.fullmatch(body)
     if check and check.group(1).isalpha():
@@ -200,8 +202,8 @@ class RecordId:
         if len(parts) < 2 or len(parts[0]) != 2 or not parts[0].isalpha() or not all(parts):
             return None
         kind = parts.pop() if len(parts) > 2 and _KIND.fullmatch(parts[-1].upper()) else None
-        if not _PLAIN.fullmatch("".join(parts[1:]).upper()):
-            return None
+        if len(parts) > 2 and not _PLAIN.fullmatch("".join(parts[1:]).upper()):
+            return None  # a number in several parts is a prefix and digits (EP-1234567-B12 names nothing)
         try:
             return cls(parts[0], "-".join(parts[1:]), kind)
         except RecordIdError:
