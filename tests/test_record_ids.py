@@ -321,3 +321,30 @@ def test_every_path_gives_the_same_id(data: st.DataObject) -> None:
     if not any(c in number for c in " ,./"):
         named = RecordId.from_filename(f"{pub.office}-{number}" + (f"-{kind}" if kind else "") + ".pdf")
         assert named is None or named == rid
+
+
+# ---------------------------------------------------------------------------- ids anchored before the fix
+
+#: Ids earlier versions wrote in canonical form that today's rule spells otherwise or refuses.
+EARLIER_IDS = ["WO:WO2024123456:A1", "EP:EP3123456", "EP:3123456B1", "EP:3123456B1:A1", "CN:200910012345X", "EP:123AB", "JP:H11012345", "JP:H1"]
+
+
+@pytest.mark.parametrize("rid", EARLIER_IDS)
+def test_ids_anchored_before_stay_canonical_in_manifests(rid: str) -> None:
+    from registry.core import merkle
+    from registry.core.formats import BatchManifest
+    from registry.core.leaves import LeafValue
+    from registry.core.records import is_canonical
+
+    assert is_canonical(rid)
+    values = [LeafValue(rid, "0x" + "ab" * 32, canon.XML_C14N2), LeafValue(rid.split(":")[0] + ":1", "0x" + "cd" * 32, canon.RAW)]
+    root = "0x" + merkle.MerkleTree.from_leaves([v.leaf() for v in values]).root.hex()
+    manifest = BatchManifest(rid.split(":")[0], root, values)
+    assert BatchManifest.loads(manifest.dumps(), office=rid.split(":")[0], root=root, leaf_count=2).values == tuple(values)
+
+
+@pytest.mark.parametrize("rid", ["EP:03123456", "ep:1", "XX:1", "EP:1:B12", "EP:1-2", "SE:1 ", "\u017fE:1"])
+def test_ids_in_neither_form_are_not_canonical(rid: str) -> None:
+    from registry.core.records import is_canonical
+
+    assert not is_canonical(rid)

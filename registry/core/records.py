@@ -220,6 +220,31 @@ _WORDS = re.compile(rf"([A-Z]{{2}})(?:{_SEP}+|(?=[A-Z]{{0,3}}[0-9]))(.+?)(?:[\s\
 _PLAIN = re.compile(r"[A-Z]{0,3}[0-9]+(?:[A-Z][0-9]?)?")
 
 
+#: The number rule before issue 18 (frozen): ids anchored under it stay valid on chain, in manifests and bundles.
+_EARLIER_NUMBER = re.compile(r"([A-Z]{0,3})0*([0-9][0-9A-Z]*)")
+_EARLIER_ID = re.compile(r"([A-Z]{2}):([A-Z0-9]{1,20})(?::([A-Z][0-9]?))?")
+
+
+def is_canonical(text: str) -> bool:
+    """True if ``text`` is a record id in canonical form: today's (a fixed point of :meth:`RecordId.parse`), or
+    the form ids had before issue 18 (an ST.3 office, a number its rule left unchanged, a kind), which
+    earlier versions anchored and which therefore stays valid wherever it was written."""
+    try:
+        if str(RecordId.parse(text)) == text:
+            return True
+    except RecordIdError:
+        pass
+    earlier = _EARLIER_ID.fullmatch(text) if isinstance(text, str) else None
+    number = _EARLIER_NUMBER.fullmatch(earlier.group(2)) if earlier else None
+    return bool(
+        earlier
+        and number
+        and number.group(1) + number.group(2) == earlier.group(2)
+        and is_st3(earlier.group(1))
+        and earlier.group(1) != UNKNOWN
+    )
+
+
 def canonical_record_id(text: str) -> str:
     """The canonical id of a record id in any accepted spelling (``US 11,234,567 B2`` -> ``US:11234567:B2``)."""
     return str(RecordId.parse(text))
