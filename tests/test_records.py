@@ -37,9 +37,7 @@ def _record_id_or_none(office: str, number: str, kind: str | None) -> RecordId |
         return None  # e.g. a number ending in a kind code other than the one given
 
 
-RECORD_IDS = st.builds(_record_id_or_none, OFFICES, NUMBERS, st.none() | KIND_CODES).filter(
-    lambda rid: rid is not None
-)
+RECORD_IDS = st.builds(_record_id_or_none, OFFICES, NUMBERS, st.none() | KIND_CODES).filter(lambda rid: rid is not None)
 HEX32 = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
 
 # ---------------------------------------------------------------------------- RecordId

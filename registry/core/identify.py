@@ -221,7 +221,11 @@ def _identify_tree(root: _Node) -> Identification:
     if len(flat) > 1:
         raise _Refused(f"{len(flat)} records carry a PublicationNumber")
     if flat:
-        parts = (_one(flat[0], "IPOfficeCode"), _one(flat[0], "PublicationNumber"), _one(flat[0], "PatentDocumentKindCode"))
+        parts = (
+            _one(flat[0], "IPOfficeCode"),
+            _one(flat[0], "PublicationNumber"),
+            _one(flat[0], "PatentDocumentKindCode"),
+        )
         return _make(*parts, flat[0].name or "the document")
     marks = [t for bag in root.named("TrademarkBag") for t in bag.named("Trademark")]
     if len(marks) > 1:

@@ -69,7 +69,7 @@ def normalize(office: str, number: str, kind: str | None = None) -> tuple[str, s
     join fields of fixed width in every office's numbering except the Japanese era year (one or two
     digits), which the id writes with two (``H1-123456`` -> ``H01123456``, ``H11-23456`` -> ``H1123456``).
     A check letter after a full stop (``.X``) is refused: without the stop it would read as a kind code.
-    Only ASCII is accepted, checked before any case mapping (``ſE`` is not ``SE``).
+    Only ASCII is accepted, checked before any case mapping (LATIN SMALL LETTER LONG S + E is not ``SE``).
     """
     code = _office(office)
     given = _kind(kind)
@@ -111,7 +111,7 @@ def normalize_number(text: str, office: str = "EP") -> str:
 
 
 def _office(text: str) -> str:
-    if not isinstance(text, str) or not text.isascii():  # before upper(): "ſE".upper() is "SE"
+    if not isinstance(text, str) or not text.isascii():  # before upper(): "\u017fE".upper() is "SE"
         raise RecordIdError(f"unknown WIPO ST.3 office code {str(text)[:20]!r} (two ASCII letters)")
     code = text.strip().upper()
     if code == UNKNOWN:
