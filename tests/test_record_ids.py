@@ -242,6 +242,14 @@ def test_cnipa_original_and_standard_identifications_take_the_standard_one() -> 
     assert str(_json_id(doc)) == "EP:3123456:B1"
 
 
+def test_a_foreign_data_format_attribute_selects_nothing() -> None:
+    original = _ident("CN", "104223353", "A", attrs=' com:dataFormat="original"')
+    foreign = _ident("CN", "104223352", "A", attrs=' x:dataFormat="standard"')
+    doc = _xml(f"<pat:BibliographicData>{original}{foreign}</pat:BibliographicData>", extra_ns=' xmlns:x="urn:not-st96"')
+    found = identify(doc, canon.XML_C14N2)
+    assert found.record_id is None and found.problem is not None and "ambiguous" in found.problem
+
+
 def test_two_standard_identifications_stay_ambiguous() -> None:
     standard = _ident("CN", "104223352", "A", attrs=' com:dataFormat="standard"')
     other = _ident("CN", "104223353", "A", attrs=' com:dataFormat="standard"')

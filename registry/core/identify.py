@@ -51,6 +51,8 @@ _VALUES: Final = frozenset(
 _RECORDED: Final = _CONTAINERS | _MARKS | _GROUPS | _VALUES
 _OPEN: Final = _CONTAINERS | _MARKS | _GROUPS  # recorded elements whose children are recorded too
 _DATA_FORMAT: Final = "dataFormat"
+#: CNIPA's ``dataFormat`` attribute, unqualified or in an ST.96 namespace (as expat names attributes).
+_DATA_FORMAT_ATTRIBUTES: Final = frozenset((_DATA_FORMAT, *(f"{ns}}}{_DATA_FORMAT}" for ns in ST96_NAMESPACES)))
 _MAX_DEPTH: Final = 12  # recorded levels: root/PatentPublication/BibliographicData/.../PublicationNumber
 
 
@@ -59,6 +61,7 @@ class _Node:
     """An element (or JSON member) of the document's own structure: name, text, recorded children."""
 
     name: str
+    label: str = ""  # the element's own name, for messages (a root outside ST.96 has no ST.96 name)
     children: list[_Node] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     data_format: str | None = None
@@ -66,6 +69,10 @@ class _Node:
 
     def named(self, *names: str) -> list[_Node]:
         return [c for c in self.children if c.name in names]
+
+
+class _Unreadable(Exception):
+    """The XML cannot be read (a DTD, malformed); canonicalization gives the one-line reason."""
 
 
 class _Refused(Exception):
@@ -91,11 +98,11 @@ def _xml_tree(data: bytes) -> _Node | None:
         elif parent.name in _VALUES:
             parent.structured = True  # an element inside a value: refused, never dropped
         elif parent is top:
-            node = _Node(local if ours else "")  # the document itself, whatever its namespace
+            node = _Node(local if ours else "", local)  # the document itself, whatever its namespace
         elif (parent is top.children[0] or parent.name in _OPEN) and ours and local in _RECORDED:
             node = _Node(local)
         if node is not None:
-            node.data_format = next((v for k, v in attrs.items() if k.rpartition("}")[2] == _DATA_FORMAT), None)
+            node.data_format = next((v for k, v in attrs.items() if k in _DATA_FORMAT_ATTRIBUTES), None)
             parent.children.append(node)  # type: ignore[union-attr]
         stack.append(node)
 
@@ -108,7 +115,7 @@ def _xml_tree(data: bytes) -> _Node | None:
             node.text.append(chars)
 
     def refuse(*_: Any) -> None:
-        raise CanonicalizationError("XML refused: DTDs and entity declarations are not accepted")
+        raise _Unreadable  # DTDs and entity declarations: canonicalization says why
 
     parser = expat.ParserCreate("UTF-8", namespace_separator="}")
     parser.buffer_text = True
@@ -121,7 +128,7 @@ def _xml_tree(data: bytes) -> _Node | None:
     parser.CharacterDataHandler = text
     try:
         parser.Parse(body, True)
-    except (expat.ExpatError, RecursionError, ValueError):
+    except (expat.ExpatError, _Unreadable, RecursionError, ValueError):
         return None
     return top.children[0] if top.children else None
 
@@ -245,7 +252,7 @@ def _identify_tree(root: _Node) -> Identification:
     if office is None and number is None:
         return Identification(
             None,
-            f"no own identification under {root.name or 'the document'} ({_IDENT} in the ST.96 namespaces,"
+            f"no own identification under {root.name or root.label or 'the document'} ({_IDENT} in the ST.96 namespaces,"
             " or an office code and ApplicationNumber of the trademark or design)",
         )
     return _make(office, number, None, record.name or "the identification")
@@ -265,7 +272,10 @@ def identify(data: bytes, canonicalization: str) -> Identification:
     try:
         if canon.is_xml(canonicalization):
             root = _xml_tree(data)
-            return _identify_tree(root) if root is not None else Identification(None, "unreadable XML")
+            if root is None:
+                canon.canonical_bytes(data, canonicalization)  # raises the one-line reason canonicalization gives
+                return Identification(None, "unreadable XML")
+            return _identify_tree(root)
         if canon.is_json(canonicalization):
             return _identify_tree(_json_record(canon.load_json(data, "JSON document")))
     except _Refused as exc:
