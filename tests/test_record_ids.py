@@ -288,6 +288,13 @@ def test_identification_reads_the_bytes_as_canonicalization_does(data: bytes) ->
         assert identify(data, canon.XML_C14N2) == identify(canonical, canon.XML_C14N2)
 
 
+def test_a_huge_number_is_refused_at_once() -> None:
+    with pytest.raises(RecordIdError, match="longer than 80"):
+        RecordId("EP", "1" + " " * 200_000 + "x")  # quadratic backtracking if patterns ran on it
+    found = identify(_xml(f"<pat:BibliographicData>{_ident('EP', '1' + ' ' * 200_000 + '1')}</pat:BibliographicData>"), canon.XML_C14N2)
+    assert found.record_id is None and found.problem is not None and "longer than 80" in found.problem
+
+
 def test_dtd_is_still_refused_and_depth_still_bounded() -> None:
     dtd = b'<!DOCTYPE r [<!ENTITY e "EP">]><pat:PatentPublication xmlns:pat="' + PAT.encode() + b'"/>'
     assert identify(dtd, canon.XML_C14N2).record_id is None

@@ -40,6 +40,8 @@ _CHECK = re.compile(r".*[0-9]\.([0-9A-Z])")
 _ERA = re.compile(rf"(MEI|TAI|SHO|HEI|REI|[MTSHR]){_SEP}*([0-9].*)")
 _ERA_YEAR = re.compile(rf"([0-9]{{1,2}}){_SEP}+([0-9].*)")
 MAX_NUMBER_LENGTH: Final = 20
+#: A number as written (separators, office code, kind code included): longer is refused before it is read.
+MAX_WRITTEN_LENGTH: Final = 80
 
 
 def _refuse_number(text: str, why: str) -> RecordIdError:
@@ -76,6 +78,8 @@ def normalize(office: str, number: str, kind: str | None = None) -> tuple[str, s
     if not isinstance(number, str) or not number.isascii():
         raise RecordIdError(f"invalid document number {str(number)[:40]!r}: document numbers are ASCII")
     text = number.strip().upper()
+    if len(text) > MAX_WRITTEN_LENGTH:  # before any pattern: bounded work whatever a document holds
+        raise _refuse_number(text, f"longer than {MAX_WRITTEN_LENGTH} characters as written")
     body = text
     while body.startswith(code) and _AFTER_OFFICE.match(body[2:]):
         body = _LEADING_SEPARATORS.sub("", body[2:])
@@ -105,7 +109,7 @@ def normalize(office: str, number: str, kind: str | None = None) -> tuple[str, s
     return code, canonical, given
 
 
-def normalize_number(text: str, office: str = "EP") -> str:
+def normalize_number(text: str, office: str) -> str:
     """The canonical spelling of a document number of ``office`` (see :func:`normalize`), or RecordIdError."""
     return normalize(office, text)[1]
 
