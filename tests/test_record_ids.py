@@ -456,3 +456,33 @@ def test_ids_in_neither_form_are_not_canonical(rid: str) -> None:
     from registry.core.records import is_canonical
 
     assert not is_canonical(rid)
+
+
+def _bundle_for(rid: str, content_hash: str) -> object:
+    from registry.core import merkle
+    from registry.core.formats import ProofBundle
+    from registry.core.leaves import LeafValue
+
+    values = [LeafValue(rid, content_hash, canon.XML_C14N2), LeafValue("WO:1", "0x" + "cd" * 32, canon.RAW)]
+    tree = merkle.MerkleTree.from_leaves([v.leaf() for v in values])
+    return ProofBundle(
+        chain_id=31337, registry="0x5FbDB2315678afecb367f032d93F642f64180aa3", office=rid.split(":")[0],
+        root="0x" + tree.root.hex(), value=values[0], proof=tuple("0x" + p.hex() for p in tree.proof(0)),
+        leaf_count=2, transaction_hash="0x" + "11" * 32, block_number=12, anchored_at="2026-11-21T10:00:00Z",
+    )  # fmt: skip
+
+
+def test_a_changed_file_of_a_record_anchored_under_its_earlier_id_is_tampered_not_mismatch() -> None:
+    from registry.core.records import same_record
+    from registry.verify.verdicts import mismatch
+
+    original = _xml(f"<pat:BibliographicData>{_ident('WO', 'WO/2024/123456', 'A1')}<pat:T>one</pat:T></pat:BibliographicData>")
+    changed = original.replace(b"one", b"two")
+    anchored = canon.content_hash(original, canon.XML_C14N2)
+    legacy = _bundle_for("WO:WO2024123456:A1", anchored)  # the id the earlier rule gave this document
+    assert mismatch(None, changed, "wo.xml", legacy) is None  # the bundle's own record: its verdict is TAMPERED
+    other = _bundle_for("WO:2024999999:A1", anchored)
+    found = mismatch(None, changed, "wo.xml", other)
+    assert found is not None and found.verdict == "MISMATCH"
+    assert same_record("WO:WO2024123456:A1", "WO:2024123456:A1") and not same_record("WO:1", "WO:2")
+    assert not same_record("EP", "EP:1")

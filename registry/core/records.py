@@ -249,6 +249,17 @@ def is_canonical(text: str) -> bool:
     )
 
 
+def same_record(a: str, b: str) -> bool:
+    """True if two record ids name one record: equal, or equal once read by today's rule (an id anchored
+    under the earlier rule, ``WO:WO2024123456:A1``, names the record a document now calls ``WO:2024123456:A1``)."""
+    if a == b:
+        return True
+    try:
+        return RecordId.parse(a) == RecordId.parse(b)
+    except RecordIdError:
+        return False
+
+
 def canonical_record_id(text: str) -> str:
     """The canonical id of a record id in any accepted spelling (``US 11,234,567 B2`` -> ``US:11234567:B2``)."""
     return str(RecordId.parse(text))
