@@ -245,7 +245,9 @@ def test_cnipa_original_and_standard_identifications_take_the_standard_one() -> 
 def test_a_foreign_data_format_attribute_selects_nothing() -> None:
     original = _ident("CN", "104223353", "A", attrs=' com:dataFormat="original"')
     foreign = _ident("CN", "104223352", "A", attrs=' x:dataFormat="standard"')
-    doc = _xml(f"<pat:BibliographicData>{original}{foreign}</pat:BibliographicData>", extra_ns=' xmlns:x="urn:not-st96"')
+    doc = _xml(
+        f"<pat:BibliographicData>{original}{foreign}</pat:BibliographicData>", extra_ns=' xmlns:x="urn:not-st96"'
+    )
     found = identify(doc, canon.XML_C14N2)
     assert found.record_id is None and found.problem is not None and "ambiguous" in found.problem
 
@@ -291,7 +293,10 @@ def test_identification_reads_the_bytes_as_canonicalization_does(data: bytes) ->
 def test_a_huge_number_is_refused_at_once() -> None:
     with pytest.raises(RecordIdError, match="longer than 80"):
         RecordId("EP", "1" + " " * 200_000 + "x")  # quadratic backtracking if patterns ran on it
-    found = identify(_xml(f"<pat:BibliographicData>{_ident('EP', '1' + ' ' * 200_000 + '1')}</pat:BibliographicData>"), canon.XML_C14N2)
+    found = identify(
+        _xml(f"<pat:BibliographicData>{_ident('EP', '1' + ' ' * 200_000 + '1')}</pat:BibliographicData>"),
+        canon.XML_C14N2,
+    )
     assert found.record_id is None and found.problem is not None and "longer than 80" in found.problem
 
 
@@ -476,7 +481,9 @@ def test_a_changed_file_of_a_record_anchored_under_its_earlier_id_is_tampered_no
     from registry.core.records import same_record
     from registry.verify.verdicts import mismatch
 
-    original = _xml(f"<pat:BibliographicData>{_ident('WO', 'WO/2024/123456', 'A1')}<pat:T>one</pat:T></pat:BibliographicData>")
+    original = _xml(
+        f"<pat:BibliographicData>{_ident('WO', 'WO/2024/123456', 'A1')}<pat:T>one</pat:T></pat:BibliographicData>"
+    )
     changed = original.replace(b"one", b"two")
     anchored = canon.content_hash(original, canon.XML_C14N2)
     legacy = _bundle_for("WO:WO2024123456:A1", anchored)  # the id the earlier rule gave this document

@@ -252,8 +252,8 @@ def _identify_tree(root: _Node) -> Identification:
     if office is None and number is None:
         return Identification(
             None,
-            f"no own identification under {root.name or root.label or 'the document'} ({_IDENT} in the ST.96 namespaces,"
-            " or an office code and ApplicationNumber of the trademark or design)",
+            f"no own identification under {root.name or root.label or 'the document'} ({_IDENT} in the ST.96"
+            " namespaces, or an office code and ApplicationNumber of the trademark or design)",
         )
     return _make(office, number, None, record.name or "the identification")
 
