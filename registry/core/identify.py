@@ -239,7 +239,7 @@ def _identify_tree(root: _Node) -> Identification:
         raise _Refused(f"{len(marks)} trademarks in TrademarkBag: ambiguous")
     record = marks[0] if marks else root
     office = _one(record, "ReceivingOfficeCode") or _one(record, "RegistrationOfficeCode")
-    office = office or (_one(record, "IPOfficeCode") if not record.name else None)  # JSON: ipOfficeCode
+    office = office or (_one(record, "IPOfficeCode") if not (record.name or record.label) else None)  # JSON only
     numbers = record.named("ApplicationNumber")
     if len(numbers) > 1:
         raise _Refused(f"{len(numbers)} ApplicationNumber elements in {record.name or 'the document'}")
