@@ -50,6 +50,7 @@ _VALUES: Final = frozenset(
 )  # fmt: skip
 _RECORDED: Final = _CONTAINERS | _MARKS | _GROUPS | _VALUES
 _OPEN: Final = _CONTAINERS | _MARKS | _GROUPS  # recorded elements whose children are recorded too
+_OPEN_OR_VALUES: Final = _OPEN | _VALUES
 _DATA_FORMAT: Final = "dataFormat"
 #: CNIPA's ``dataFormat`` attribute, unqualified or in an ST.96 namespace (as expat names attributes).
 _DATA_FORMAT_ATTRIBUTES: Final = frozenset((_DATA_FORMAT, *(f"{ns}}}{_DATA_FORMAT}" for ns in ST96_NAMESPACES)))
@@ -87,23 +88,28 @@ def _xml_tree(data: bytes) -> _Node | None:
     body = decode_input(data)  # CanonicalizationError (one line) if the encoding is refused
     top = _Node("")
     stack: list[_Node | None] = [top]
+    root: list[_Node | None] = [None]
 
     def start(name: str, attrs: dict[str, str]) -> None:
         parent = stack[-1]
+        if parent is None or (parent.name not in _OPEN_OR_VALUES and parent is not top and parent is not root[0]):
+            stack.append(None)  # below an element that is not the document's own: never read
+            return
+        node = None
         namespace, _, local = name.rpartition("}")
         ours = namespace in ST96_NAMESPACES
-        node = None
-        if parent is None or len(stack) > _MAX_DEPTH:
+        if len(stack) > _MAX_DEPTH:
             pass
         elif parent.name in _VALUES:
             parent.structured = True  # an element inside a value: refused, never dropped
         elif parent is top:
             node = _Node(local if ours else "", local)  # the document itself, whatever its namespace
-        elif (parent is top.children[0] or parent.name in _OPEN) and ours and local in _RECORDED:
+            root[0] = node
+        elif ours and local in _RECORDED:
             node = _Node(local)
         if node is not None:
             node.data_format = next((v for k, v in attrs.items() if k in _DATA_FORMAT_ATTRIBUTES), None)
-            parent.children.append(node)  # type: ignore[union-attr]
+            parent.children.append(node)
         stack.append(node)
 
     def end(_name: str) -> None:
