@@ -12,7 +12,7 @@ from typing import Any
 import eth_abi
 import pytest
 from eth_utils import keccak
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from registry.core import canon, merkle
@@ -26,9 +26,18 @@ from registry.evaluate.samples import KINDS, generate_gazette, iter_gazette
 from registry.files.ingest import prepare_file
 
 OFFICES = st.sampled_from(sorted(ST3_CODES))
-NUMBERS = st.from_regex(r"(?:[A-Z]{1,3})?[1-9][0-9A-Z]{0,16}", fullmatch=True)  # canonical: no leading zero
+NUMBERS = st.from_regex(r"(?:[A-Z]{1,3})?[1-9](?:[0-9A-Z]{0,15}[0-9])?", fullmatch=True)  # no leading zero
 KIND_CODES = st.from_regex(r"[A-Z][0-9]?", fullmatch=True)
-RECORD_IDS = st.builds(RecordId, OFFICES, NUMBERS, st.none() | KIND_CODES)
+
+
+def _record_id_or_none(office: str, number: str, kind: str | None) -> RecordId | None:
+    try:
+        return RecordId(office, number, kind)
+    except RecordIdError:
+        return None  # e.g. a number ending in a kind code other than the one given
+
+
+RECORD_IDS = st.builds(_record_id_or_none, OFFICES, NUMBERS, st.none() | KIND_CODES).filter(lambda rid: rid is not None)
 HEX32 = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
 
 # ---------------------------------------------------------------------------- RecordId
@@ -259,6 +268,12 @@ TM_NS = (
         (
             b"<Record><IPOfficeCode>DE</IPOfficeCode><PublicationNumber>102026000001</PublicationNumber></Record>",
             canon.XML_C14N2,
+            None,  # no namespace: not ST.96 (issue 18, finding 13)
+        ),
+        (
+            b"<Record xmlns='http://www.wipo.int/standards/XMLSchema/ST96/Patent'><IPOfficeCode>DE</IPOfficeCode>"
+            b"<PublicationNumber>102026000001</PublicationNumber></Record>",
+            canon.XML_C14N2,
             RecordId("DE", "102026000001"),
         ),
         (
@@ -267,9 +282,14 @@ TM_NS = (
             RecordId("EM", "018912345"),
         ),
         (
-            b'{"a":{"ipofficecode":"EP","publicationnumber":"1234567","patentdocumentkindcode":"B1"}}',
+            b'{"a":{"ipOfficeCode":"EP","publicationNumber":"1234567","patentDocumentKindCode":"B1"}}',
             canon.JSON_JCS,
             RecordId("EP", "1234567", "B1"),
+        ),
+        (  # keys are matched exactly: the ST.96 name or its lowerCamelCase form (issue 18, finding 13)
+            b'{"a":{"ipofficecode":"EP","publicationnumber":"1234567","patentdocumentkindcode":"B1"}}',
+            canon.JSON_JCS,
+            None,
         ),
         (b"<Record><Title>no ids</Title></Record>", canon.XML_C14N2, None),
         (b'{"Title":"no ids"}', canon.JSON_JCS, None),
@@ -282,7 +302,10 @@ def test_id_from_document_shapes(data: bytes, method: str, expected: RecordId | 
 
 
 def test_id_from_document_with_bad_office_gives_no_id_and_says_why() -> None:
-    data = b"<r><IPOfficeCode>ZZ</IPOfficeCode><PublicationNumber>1234567</PublicationNumber></r>"
+    data = (
+        b"<r xmlns='http://www.wipo.int/standards/XMLSchema/ST96/Common'><IPOfficeCode>ZZ</IPOfficeCode>"
+        b"<PublicationNumber>1234567</PublicationNumber></r>"
+    )
     assert id_from_document(data, canon.XML_C14N2) is None
     problem = identify(data, canon.XML_C14N2).problem
     assert problem is not None and "ZZ" in problem
@@ -626,7 +649,7 @@ def test_patent_id_comes_from_its_own_identification(bib: str, method: str) -> N
             "2 trademarks",
         ),
         (
-            b"<dgn:DesignApplication xmlns:dgn='urn:d'><RegistrationOfficeCode>XX</RegistrationOfficeCode><ApplicationNumber><ApplicationNumberText>2</ApplicationNumberText></ApplicationNumber></dgn:DesignApplication>",
+            b"<dgn:DesignApplication xmlns:dgn='urn:d' xmlns='http://www.wipo.int/standards/XMLSchema/ST96/Common'><RegistrationOfficeCode>XX</RegistrationOfficeCode><ApplicationNumber><ApplicationNumberText>2</ApplicationNumberText></ApplicationNumber></dgn:DesignApplication>",
             "XX",
         ),
     ],
@@ -715,7 +738,7 @@ def test_json_id_comes_from_the_documents_own_object_whatever_the_key_order(doc:
             "2 top-level objects",
         ),
         ({"citations": [{"IPOfficeCode": "US", "PublicationNumber": "1"}]}, "no own identification"),
-        ({"PublicationNumber": "1", "publicationNumber": "2", "IPOfficeCode": "EP"}, "2 keys"),
+        ({"PublicationNumber": "1", "publicationNumber": "2", "IPOfficeCode": "EP"}, "2 PublicationNumber"),
         ([1, 2], "not an object"),
     ],
 )
@@ -761,6 +784,8 @@ def test_human_forms_name_one_canonical_id(text: str, canonical: str) -> None:
 
 @given(RECORD_IDS, st.integers(0, 3), st.data())
 def test_one_document_has_one_id_whatever_the_spelling(rid: RecordId, zeros: int, data: st.DataObject) -> None:
+    # Japanese era numbers: a separator or a zero after the era letter is part of the year (tests/test_record_ids.py)
+    assume(not (rid.office == "JP" and rid.number[:1] in "MTSHR" and rid.number[1:2].isdigit()))
     letters = len(rid.number) - len(rid.number.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     head, digits = rid.number[:letters], rid.number[letters:]
     sep = data.draw(st.sampled_from(["", " ", ",", ".", "/", "-"]))

@@ -46,7 +46,7 @@ from registry.core.fields import (
 )
 from registry.core.json_limits import check_json_depth, load_json
 from registry.core.leaves import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue
-from registry.core.records import RecordId
+from registry.core.records import RecordId, is_canonical
 from registry.core.st3 import is_st3
 from registry.errors import BundleError, CanonicalizationError, InputError, RegistryError
 
@@ -303,11 +303,11 @@ def _check_record_id(value: LeafValue, office: str, position: int, where: str) -
         if value.record_id != office or value.supersedes != ZERO_HASH:
             raise ManifestError(f"{where}: sealed record {position} does not name the anchoring office")
         return
-    try:
-        rid = RecordId.parse(value.record_id)
-    except RegistryError:
-        raise ManifestError(f"{where}: record {position} has an invalid record id") from None
-    if str(rid) != value.record_id:
+    if not is_canonical(value.record_id):  # today's canonical form, or the one earlier versions anchored
+        try:
+            RecordId.parse(value.record_id)
+        except RegistryError:
+            raise ManifestError(f"{where}: record {position} has an invalid record id") from None
         raise ManifestError(f"{where}: record {position} has a record id not in canonical form")
-    if rid.office != office:
+    if value.record_id.split(":", 1)[0] != office:
         raise ManifestError(f"{where}: record {position} belongs to another office than {office}")

@@ -14,7 +14,7 @@ from registry.core import canon
 from registry.core.batch import utc_iso
 from registry.core.formats import ProofBundle
 from registry.core.leaves import SEALED, sealed_commitment
-from registry.core.records import RecordId
+from registry.core.records import RecordId, same_record
 from registry.errors import BundleError, CanonicalizationError
 from registry.store.outbox import Store
 from registry.verify.hashing import bundle_method, claimed, family, file_hashes, record_hint
@@ -223,12 +223,12 @@ def mismatch(store: Store | None, data: bytes, filename: str, bundle: ProofBundl
     if digest == anchored:
         return None
     file_id = record_hint(data, filename, natural)
-    if file_id == record_id and digest is not None:
+    if file_id is not None and same_record(file_id, record_id) and digest is not None:
         return None  # the bundle's record with other content: TAMPERED
     if file_id is None and store is not None:
         file_id = anchored_id_of(store, bundle.registry, data, natural)
     reasons: list[str] = []
-    if file_id is not None and file_id != record_id:
+    if file_id is not None and not same_record(file_id, record_id):
         reasons.append(f"this bundle is for {record_id}, the file is {file_id}")
     elif natural != method:
         reasons.append(f"this bundle is for {record_id}")
