@@ -170,6 +170,11 @@ def test_hostile_names_are_shown_as_text(live: Live, browser: object) -> None:
     page.close()
 
 
+def test_office_page_says_it_is_loading_before_the_batches_arrive(live: Live) -> None:
+    html = httpx.get(live.base + "/office/EP", timeout=30).text
+    assert '<tbody aria-busy="true"><tr><td colspan="6" class="hint">Loading batches' in html
+
+
 def test_office_view(live: Live, browser: object) -> None:
     from playwright.sync_api import Browser, expect
 
@@ -181,6 +186,7 @@ def test_office_view(live: Live, browser: object) -> None:
     expect(page.locator("#office-title")).to_have_text("EP — European Patent Office", timeout=30_000)
     expect(page.locator("#office-status")).to_have_text("active")
     rows = page.locator("#batches tbody tr")
+    expect(page.locator("#batches tbody")).not_to_have_attribute("aria-busy", "true", timeout=30_000)
     expect(rows).to_have_count(1, timeout=30_000)
     expect(rows.first.locator("td").first).to_have_attribute("title", live.root)
     expect(rows.first.locator("td").nth(1)).to_have_text(str(len(live.files)))
@@ -194,5 +200,6 @@ def test_office_view(live: Live, browser: object) -> None:
     expect(page.locator("#pending-status")).to_contain_text("unauthorised", timeout=30_000)
     page.goto(live.base + "/office/FR")
     expect(page.locator("#error")).to_contain_text("not registered", timeout=30_000)
+    expect(page.locator("#batches tbody tr")).to_have_count(0)  # no "Loading…" left behind
     assert problems == [], problems
     page.close()

@@ -30,6 +30,7 @@
     const result = await api("/v1/batches?limit=20&office=" + encodeURIComponent(code));
     const body = $("batches").tBodies[0];
     body.replaceChildren();
+    body.removeAttribute("aria-busy");
     if (!result.ok) { $("error").textContent = errorText(result); return; }
     for (const b of result.body.batches) {
       const status = b.revoked ? "revoked" : b.status;
@@ -73,5 +74,10 @@
     if (result.ok) { await loadOffice(); await loadBatches(); await loadPending(); }
   });
 
-  loadOffice().then((ok) => { if (ok) loadBatches(); });
+  loadOffice().then((ok) => {
+    if (ok) { loadBatches(); return; }
+    const body = $("batches").tBodies[0];  // no office: no "Loading…" left behind
+    body.replaceChildren();
+    body.removeAttribute("aria-busy");
+  });
 })();
