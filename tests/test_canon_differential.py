@@ -50,7 +50,9 @@ def _esc(text: str) -> str:
 def qname_like(draw: st.DrawFn, scope: dict[str, str]) -> str:
     """Text that may be one QName, a list of them or an XPath, with prefixes in or out of scope."""
     prefixes = [p for p in scope if p] + ["p", "zz", "a\u203fb", "x\u2040"]
-    parts = [f"{draw(st.sampled_from(prefixes))}:{draw(st.sampled_from(LOCALS))}" for _ in range(draw(st.integers(1, 3)))]
+    parts = [
+        f"{draw(st.sampled_from(prefixes))}:{draw(st.sampled_from(LOCALS))}" for _ in range(draw(st.integers(1, 3)))
+    ]
     shape = draw(st.sampled_from(["single", "list", "xpath", "words"]))
     if shape == "single":
         return parts[0]
@@ -84,16 +86,16 @@ def element(draw: st.DrawFn, scope: dict[str, str], depth: int = 0) -> str:
         if expanded not in attrs:
             attrs[expanded] = f' {key}="{_esc(draw(qname_like(scope)))}"'
     if draw(st.booleans()):  # a value the reference writers are told is a QName: declared on the element
-        attrs[("urn:Q", "ref")] = f' xmlns:rq="urn:Q" rq:ref="{draw(st.sampled_from(bound or ["xsd"]))}:{draw(st.sampled_from(LOCALS))}"'
+        attrs[("urn:Q", "ref")] = (
+            f' xmlns:rq="urn:Q" rq:ref="{draw(st.sampled_from(bound or ["xsd"]))}:{draw(st.sampled_from(LOCALS))}"'
+        )
         if not bound:
             attrs[("urn:Q", "ref")] = ' xmlns:rq="urn:Q" xmlns:xsd="urn:A" rq:ref="xsd:a"'
     content: list[str] = [_esc(draw(qname_like(scope)))]
     if depth < 3:
         for _ in range(draw(st.integers(0, 3))):
             content.append(draw(element(scope, depth + 1)))
-            content.append(
-                draw(st.sampled_from(["", "<!-- c -->", "<?pi d?>", _esc(draw(qname_like(scope))), " "]))
-            )
+            content.append(draw(st.sampled_from(["", "<!-- c -->", "<?pi d?>", _esc(draw(qname_like(scope))), " "])))
     return f"<{name}{''.join(decls)}{''.join(attrs.values())}>{''.join(content)}</{name}>"
 
 
@@ -149,7 +151,7 @@ def test_different_infosets_never_share_canonical_bytes(a: bytes, b: bytes) -> N
 @given(DOCUMENTS, st.sampled_from(URIS), st.data())
 def test_rebinding_one_declaration_changes_the_bytes(data: bytes, uri: str, draw: st.DataObject) -> None:
     text = data.decode()
-    spots = [i for i in range(len(text)) if text.startswith(' xmlns:', i)]
+    spots = [i for i in range(len(text)) if text.startswith(" xmlns:", i)]
     if not spots:
         return
     at = draw.draw(st.sampled_from(spots))

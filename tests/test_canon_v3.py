@@ -61,9 +61,7 @@ MERGED_BY_V2 = [
     pytest.param('<r xmlns:p="urn:A">p:a\u203fb</r>', '<r xmlns:p="urn:B">p:a\u203fb</r>', id="3-undertie"),
     pytest.param('<r xmlns:p="urn:A">p:a\u2040</r>', '<r xmlns:p="urn:B">p:a\u2040</r>', id="3-character-tie"),
     pytest.param('<r xmlns:p="urn:A" a="p:x p:y"/>', '<r xmlns:p="urn:B" a="p:x p:y"/>', id="4-qname-list"),
-    pytest.param(
-        '<r xmlns:p="urn:A" select="/p:a/p:b"/>', '<r xmlns:p="urn:B" select="/p:a/p:b"/>', id="4-xpath"
-    ),
+    pytest.param('<r xmlns:p="urn:A" select="/p:a/p:b"/>', '<r xmlns:p="urn:B" select="/p:a/p:b"/>', id="4-xpath"),
     pytest.param(
         f'<r xmlns:xsi="{XSI}" xmlns:p="urn:A"><v xsi:type="p:T" of="p:U"/></r>',
         f'<r xmlns:xsi="{XSI}" xmlns:p="urn:B"><v xsi:type="p:T" of="p:U"/></r>',
@@ -99,7 +97,7 @@ def test_many_qname_values_on_one_element() -> None:
     attrs = " ".join(f'a{i}="p{i}:v"' for i in range(k))
     out = c14n(f"<r {decls} {attrs}/>")
     assert out.startswith(b'<r xmlns:p0="urn:0" xmlns:p1="urn:1" xmlns:p10="urn:10"')
-    assert out.count(b' xmlns:p') == k and out.count(b':v"') == k
+    assert out.count(b" xmlns:p") == k and out.count(b':v"') == k
 
 
 # --------------------------------------------------------------------------- finding 6: the declaration
@@ -174,7 +172,9 @@ def test_every_shift_jis_label_has_one_reading_the_one_libxml2_has(label: str) -
     assert (lxml_root.get("a"), lxml_root.text) == ("¥‾", "¥‾特許")
 
 
-@pytest.mark.parametrize("label", ["shift_jis_2004", "Shift_JIS_2004", "sjis", "s_jis", "shift_jisx0213", "cp932", "Windows-31J", "ms932"])
+@pytest.mark.parametrize(
+    "label", ["shift_jis_2004", "Shift_JIS_2004", "sjis", "s_jis", "shift_jisx0213", "cp932", "Windows-31J", "ms932"]
+)
 def test_shift_jis_variants_with_another_reading_are_refused(label: str) -> None:
     with pytest.raises(CanonicalizationError, match="is not accepted"):
         c14n(SJIS_DOC.format(label).encode("shift_jis"))
@@ -198,7 +198,9 @@ def test_v2_bytes_are_frozen() -> None:
 def test_the_st96_element_only_table_is_frozen() -> None:
     # both xml-c14n2-v2 and -v3 drop indentation by this table: changing it changes their bytes
     table = json.dumps({uri: sorted(names) for uri, names in sorted(ELEMENT_ONLY.items())}, sort_keys=True)
-    assert hashlib.sha256(table.encode()).hexdigest() == "a0f603302efbf218cad6d45adf0eaad00593a481591f755e1a328056aa87d7eb"
+    assert (
+        hashlib.sha256(table.encode()).hexdigest() == "a0f603302efbf218cad6d45adf0eaad00593a481591f755e1a328056aa87d7eb"
+    )
 
 
 V3_TAMPERED = [
@@ -210,7 +212,9 @@ V3_TAMPERED = [
         id="xsi-type-prefixes",
     ),
     pytest.param('<r xmlns:u="urn:unused"><x/></r>', "<r><x/></r>", id="unused-declaration"),
-    pytest.param('<r><x xmlns:p="urn:a" p:k="1"/></r>', '<r xmlns:p="urn:a"><x p:k="1"/></r>', id="declaration-moved-up"),
+    pytest.param(
+        '<r><x xmlns:p="urn:a" p:k="1"/></r>', '<r xmlns:p="urn:a"><x p:k="1"/></r>', id="declaration-moved-up"
+    ),
 ]
 
 
@@ -222,7 +226,9 @@ def test_equivalences_v2_had_and_v3_gives_up(left: str, right: str) -> None:
 
 
 V3_EQUAL = [
-    pytest.param('<r xmlns:p="urn:a"><p:x xmlns:p="urn:a"/></r>', '<r xmlns:p="urn:a"><p:x/></r>', id="redundant-redeclaration"),
+    pytest.param(
+        '<r xmlns:p="urn:a"><p:x xmlns:p="urn:a"/></r>', '<r xmlns:p="urn:a"><p:x/></r>', id="redundant-redeclaration"
+    ),
     pytest.param('<r xmlns=""><x xmlns=""/></r>', "<r><x/></r>", id="empty-default-where-none"),
     pytest.param(
         '<r xmlns:b="urn:b" xmlns:a="urn:a" b:k="1" a:k="2" k="3"/>',

@@ -231,7 +231,9 @@ _LABELS: Final = {
     "gbk": "GBK CP936 MS936 windows-936",
 }
 #: Accepted encoding label (lower case) -> the Python codec that reads it.
-ENCODINGS: Final[dict[str, str]] = {label.lower(): codec for codec, labels in _LABELS.items() for label in labels.split()}
+ENCODINGS: Final[dict[str, str]] = {
+    label.lower(): codec for codec, labels in _LABELS.items() for label in labels.split()
+}
 _UTF16_LABELS: Final = {"utf-16": None, "utf-16le": "utf-16-le", "utf-16be": "utf-16-be"}
 #: Shift_JIS single bytes 0x5C and 0x7E are JIS X 0201 Roman (IANA's Shift_JIS, libxml2): YEN SIGN, OVERLINE.
 _JIS_ROMAN: Final = {0x5C: 0xA5, 0x7E: 0x203E}
