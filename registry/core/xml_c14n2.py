@@ -237,7 +237,7 @@ ENCODINGS: Final[dict[str, str]] = {
 _UTF16_LABELS: Final = {"utf-16": None, "utf-16le": "utf-16-le", "utf-16be": "utf-16-be"}
 #: Shift_JIS single bytes 0x5C and 0x7E are JIS X 0201 Roman (IANA's Shift_JIS, libxml2): YEN SIGN, OVERLINE.
 _JIS_ROMAN: Final = {0x5C: 0xA5, 0x7E: 0x203E}
-#: EUC-JP byte sequences Python reads otherwise than libxml2 (JIS X 0212 0x2237: ``~`` vs ``～``): refused.
+#: EUC-JP byte sequences Python reads otherwise than libxml2 (JIS X 0212 0x2237: U+007E vs U+FF5E): refused.
 _EUC_JP_AMBIGUOUS: Final = (b"\x8f\xa2\xb7",)
 
 _S: Final = r"[ \t\r\n]"
@@ -293,17 +293,16 @@ def decode_input(data: bytes) -> bytes:
             raise CanonicalizationError(f"XML refused: byte {exc.start} is not valid UTF-16") from None
         name = _declared_str(text)
         if name is not None and _UTF16_LABELS.get(name.lower(), "?") not in (None, order):
-            raise CanonicalizationError(
-                f"XML refused: encoding {name[:40]!r} declared but the document is {order.upper().replace('-LE', 'LE').replace('-BE', 'BE')}"
-            )
+            label = "UTF-16LE" if order == "utf-16-le" else "UTF-16BE"
+            raise CanonicalizationError(f"XML refused: encoding {name[:40]!r} declared but the document is {label}")
         return text.encode("utf-8")
     bom = data.startswith(b"\xef\xbb\xbf")
     body = data[3:] if bom else data
     name = _declared_bytes(body)
     if name is None or name.lower() == "utf-8":
         return body  # expat checks UTF-8 itself; _not_utf8 names the byte if it fails
-    codec = ENCODINGS.get(name.lower())
-    if codec is None:
+    reading = ENCODINGS.get(name.lower())
+    if reading is None:
         what = "cannot be read from an ASCII XML declaration" if name.lower() in _UTF16_LABELS else "is not accepted"
         raise CanonicalizationError(
             f"XML refused: encoding {name[:40]!r} {what} (accepted: UTF-8, UTF-16 and the IANA names of"
@@ -311,15 +310,15 @@ def decode_input(data: bytes) -> bytes:
         )
     if bom:
         raise CanonicalizationError(f"XML refused: UTF-8 byte order mark but encoding {name!r} declared")
-    if codec == "euc_jp" and any(seq in body for seq in _EUC_JP_AMBIGUOUS):
+    if reading == "euc_jp" and any(seq in body for seq in _EUC_JP_AMBIGUOUS):
         raise CanonicalizationError(f"XML refused: EUC-JP sequence 8FA2B7 has two readings ({name})")
     try:
-        text = body.decode(codec)
+        text = body.decode(reading)
     except UnicodeDecodeError as exc:
         raise CanonicalizationError(
             f"XML refused: encoding {name!r} declared but byte {exc.start} is not {name}"
         ) from None
-    if codec == "shift_jis":
+    if reading == "shift_jis":
         text = text.translate(_JIS_ROMAN)
     return text.encode("utf-8")
 
