@@ -133,6 +133,23 @@ def test_a_declaration_that_cannot_be_read_is_refused(data: bytes) -> None:
     assert "\n" not in info.value.diagnostics()
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf\xef\xbb\xbf<r/>",
+        b"\xff\xfe" + "\ufeff<r/>".encode("utf-16-le"),
+        b"\xfe\xff" + "\ufeff<r/>".encode("utf-16-be"),
+    ],
+)
+def test_a_second_byte_order_mark_is_refused(data: bytes) -> None:
+    # U+FEFF after the byte order mark is a character before the document element: not XML (libxml2
+    # refuses it); v2 skipped it and hashed the document like the one without it
+    with pytest.raises(CanonicalizationError, match="second byte order mark"):
+        c14n(data)
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.fromstring(data)
+
+
 # --------------------------------------------------------------------------- finding 7: real encodings only
 
 

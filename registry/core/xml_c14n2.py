@@ -240,6 +240,7 @@ _JIS_ROMAN: Final = {0x5C: 0xA5, 0x7E: 0x203E}
 #: EUC-JP byte sequences Python reads otherwise than libxml2 (JIS X 0212 0x2237: U+007E vs U+FF5E): refused.
 _EUC_JP_AMBIGUOUS: Final = (b"\x8f\xa2\xb7",)
 
+_TWO_MARKS: Final = "XML refused: a second byte order mark (U+FEFF before the document element is not XML)"
 _S: Final = r"[ \t\r\n]"
 #: XML 1.0 [23] XMLDecl, whole (version, optional encoding, optional standalone, any amount of white space).
 _XML_DECL_PATTERN: Final = (
@@ -282,15 +283,18 @@ def decode_input(data: bytes) -> bytes:
     bytes that are not valid in the encoding are refused.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            codec = "utf-16"
-            order = "utf-16-le" if data[:2] == b"\xff\xfe" else "utf-16-be"
-        else:
-            codec = order = "utf-16-le" if data[0] else "utf-16-be"
+        bom = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        order = (
+            ("utf-16-le" if data[:2] == b"\xff\xfe" else "utf-16-be")
+            if bom
+            else ("utf-16-le" if data[0] else "utf-16-be")
+        )
         try:
-            text = data.decode(codec).removeprefix("\ufeff")
+            text = data[2 if bom else 0 :].decode(order)
         except UnicodeDecodeError as exc:
             raise CanonicalizationError(f"XML refused: byte {exc.start} is not valid UTF-16") from None
+        if text.startswith("\ufeff"):
+            raise CanonicalizationError(_TWO_MARKS)
         name = _declared_str(text)
         if name is not None and _UTF16_LABELS.get(name.lower(), "?") not in (None, order):
             label = "UTF-16LE" if order == "utf-16-le" else "UTF-16BE"
@@ -298,6 +302,8 @@ def decode_input(data: bytes) -> bytes:
         return text.encode("utf-8")
     bom = data.startswith(b"\xef\xbb\xbf")
     body = data[3:] if bom else data
+    if bom and body.startswith(b"\xef\xbb\xbf"):
+        raise CanonicalizationError(_TWO_MARKS)  # expat would skip this one as well: U+FEFF before the document
     name = _declared_bytes(body)
     if name is None or name.lower() == "utf-8":
         return body  # expat checks UTF-8 itself; _not_utf8 names the byte if it fails
