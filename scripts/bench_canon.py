@@ -104,11 +104,24 @@ def _qname_element(k: int) -> bytes:
     return f"<r {decls} {attrs}/>".encode()
 
 
+def _declaring_children(k: int) -> bytes:
+    """A root with k prefixes and k children each declaring one more (the scope is never copied)."""
+    decls = " ".join(f'xmlns:p{i}="urn:{i}"' for i in range(k))
+    return (f"<r {decls}>" + "".join(f'<c xmlns:q="urn:{i}"/>' for i in range(k)) + "</r>").encode()
+
+
 def _scaling(ks: list[int], v2_limit: int) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for k in ks:
         doc = _qname_element(k)
-        row: dict[str, object] = {"k": k, "bytes": len(doc)}
+        nested = _declaring_children(k)
+        row: dict[str, object] = {
+            "k": k,
+            "bytes": len(doc),
+            "v3DeclaringChildrenSeconds": round(
+                _time(lambda d: canon.canonical_bytes(d, canon.XML_C14N2), [nested]), 3
+            ),
+        }
         for label, method in (("v3Seconds", canon.XML_C14N2), ("v2Seconds", canon.XML_C14N2_V2)):
             if method == canon.XML_C14N2_V2 and k > v2_limit:
                 row[label] = None
@@ -129,6 +142,7 @@ def _print_scaling(rows: list[dict[str, object]], as_json: bool) -> None:
         print(
             f"  k={row['k']:>6,} ({row['bytes'] / 1e6:.1f} MB)  v3 {row['v3Seconds']:>7.3f} s"
             f"  v2 {'skipped (--v2-limit)' if v2 is None else f'{v2:.3f} s'}"
+            f"  | k children each declaring a prefix: v3 {row['v3DeclaringChildrenSeconds']:.3f} s"
         )
 
 

@@ -99,6 +99,15 @@ def test_many_qname_values_on_one_element() -> None:
     assert out.count(b" xmlns:p") == k and out.count(b':v"') == k
 
 
+def test_many_children_each_declaring_a_prefix() -> None:
+    # the in-scope namespaces are changed in place and restored, never copied per element
+    k = 20_000
+    decls = " ".join(f'xmlns:p{i}="urn:{i}"' for i in range(k))
+    out = c14n(f"<r {decls}>" + "".join(f'<c xmlns:q="urn:{i}" xmlns:p{i}="urn:{i}"/>' for i in range(k)) + "</r>")
+    assert out.count(b'<c xmlns:q="urn:') == k  # the redundant xmlns:pI is dropped, q is declared on each
+    assert b'xmlns:p5="urn:5"></c>' not in out
+
+
 # --------------------------------------------------------------------------- finding 6: the declaration
 
 

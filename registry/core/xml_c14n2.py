@@ -32,8 +32,7 @@ _XML_NS: Final = "http://www.w3.org/XML/1998/namespace"
 _SEP: Final = "\x01"  # expat's separator in reported names: a character no XML 1.0 document can hold
 _XML_SPACE: Final = f"{_XML_NS}{_SEP}space{_SEP}xml"
 _NO_NAMES: Final[frozenset[str]] = frozenset()
-#: The in-scope namespaces of the document element's parent: only ``xml`` (never written).
-_ROOT_SCOPE: Final[dict[str, str]] = {"xml": _XML_NS, "": ""}
+_NO_UNDO: Final[list[tuple[str, str | None]]] = []  # shared, never mutated
 
 
 def _refuse(what: str) -> Callable[..., None]:
@@ -91,9 +90,9 @@ def _declaration(prefix: str, uri: str) -> str:
     return f' xmlns:{prefix}="{_escape_attr(uri)}"' if prefix else f' xmlns="{_escape_attr(uri)}"'
 
 
-#: One open element: (qualified name, in-scope namespaces of its parent (restored at its end),
-#: drop whitespace-only text, under xml:space="preserve").
-_Open = tuple[str, dict[str, str], bool, bool]
+#: One open element: (qualified name, the parent's bindings its declarations replaced (prefix, URI or
+#: None if unbound; restored at its end), drop whitespace-only text, under xml:space="preserve").
+_Open = tuple[str, list[tuple[str, str | None]], bool, bool]
 
 
 class _Writer:
@@ -105,7 +104,9 @@ class _Writer:
         self._out: list[str] = []
         self._pending: list[str] = []  # text of the open element not yet written
         self._decls: list[tuple[str, str]] = []  # namespace declarations of the next start tag
-        self._scope: dict[str, str] = _ROOT_SCOPE  # in-scope namespaces of the open element ("" = default)
+        # in-scope namespaces of the open element ("" = default; only xml above the document element),
+        # changed in place and restored at each end tag: linear in the number of declarations
+        self._scope: dict[str, str] = {"xml": _XML_NS, "": ""}
         self._stack: list[_Open] = []
         self._root_seen = False
 
@@ -139,20 +140,22 @@ class _Writer:
         if len(stack) >= MAX_XML_DEPTH:
             raise CanonicalizationError(f"XML refused: elements nested deeper than {MAX_XML_DEPTH} levels")
         self._root_seen = True
-        parent = self._scope
         written = ""
+        undo = _NO_UNDO
         if self._decls:
-            scope = dict(parent)
+            scope = self._scope
+            undo = []
             changed: list[tuple[str, str]] = []
-            for prefix, uri in self._decls:
-                scope[prefix] = uri
-                if parent.get(prefix, "") != uri:  # not already in scope with this binding: declare it
+            for prefix, uri in self._decls:  # one declaration per prefix on an element (expat checks)
+                before = scope.get(prefix)
+                if (before or "") != uri:  # not already in scope with this binding: declare it
                     changed.append((prefix, uri))
+                    undo.append((prefix, before))
+                    scope[prefix] = uri
             self._decls.clear()
             if changed:
                 changed.sort()  # by prefix, the default namespace ("") first
                 written = "".join(_declaration(p, u) for p, u in changed)
-            self._scope = scope
         uri, local, qname = _name(name)
         preserve = stack[-1][3] if stack else False
         rest = ""
@@ -164,14 +167,20 @@ class _Writer:
                 preserve = False
             named = sorted((_name(key), value) for key, value in attrs.items())  # by namespace URI, local name
             rest = "".join(f' {a_qname}="{_escape_attr(value)}"' for (_u, _l, a_qname), value in named)
-        stack.append((qname, parent, _element_only(uri, local) and not preserve, preserve))
+        stack.append((qname, undo, _element_only(uri, local) and not preserve, preserve))
         self._out.append(f"<{qname}{written}{rest}>")
 
     def end(self, _name: str) -> None:
         if self._pending:
             self._flush()
-        qname, parent, _drop, _preserve = self._stack.pop()
-        self._scope = parent
+        qname, undo, _drop, _preserve = self._stack.pop()
+        if undo:
+            scope = self._scope
+            for prefix, before in undo:
+                if before is None:
+                    del scope[prefix]
+                else:
+                    scope[prefix] = before
         self._out.append(f"</{qname}>")
 
     def pi(self, target: str, data: str) -> None:
