@@ -1,4 +1,4 @@
-"""Records anchored under the first identifiers (``xml-c14n2``, ``json-jcs``) keep verifying after v2.
+"""Records anchored under earlier identifiers (``xml-c14n2``, ``json-jcs``, ``xml-c14n2-v2``) keep verifying.
 
 Real contracts on the in-process EVM: records are anchored exactly as the project wrote them
 before v2 (hash and identifier of v1), then verified with today's code, with and without bundles.
@@ -73,6 +73,23 @@ def test_v1_records_verify_with_and_without_their_bundles(tmp_path: Path, chain:
         assert verify_file(chain, store, changed, path.name).verdict in (TAMPERED, UNKNOWN)
 
 
+def test_v2_records_verify_with_and_without_their_bundles_after_v3(tmp_path: Path, chain: Chain) -> None:
+    xml = tmp_path / "v2.xml"
+    xml.write_bytes(OLD_XML)
+    v2_hash = canon.content_hash(OLD_XML, canon.XML_C14N2_V2)
+    assert v2_hash != canon.content_hash(OLD_XML, canon.XML_C14N2)  # v2 rewrote prefixes, v3 keeps them
+    store, (bundle,) = _anchor(
+        tmp_path, chain, [PreparedRecord(str(xml), RecordId("EP", "1000005", "A1"), v2_hash, "xml-c14n2-v2")]
+    )
+    assert bundle.value.canonicalization == "xml-c14n2-v2"
+    assert verify_file(chain, store, OLD_XML, xml.name, bundle).verdict == VERIFIED
+    assert verify_file(chain, store, OLD_XML, xml.name).verdict == VERIFIED  # found under the earlier method
+    changed = OLD_XML.replace(b"first", b"frist")
+    assert verify_file(chain, store, changed, xml.name, bundle).verdict == TAMPERED
+    with pytest.raises(CanonicalizationError, match="verifying old records only"):
+        canon.for_anchoring("xml-c14n2-v2")
+
+
 def test_v1_json_leaves_keep_their_known_merge() -> None:
     # why json-jcs-v2 exists: under v1, 9007199254740993.0 and 9007199254740992.0 were one number
     assert canon.content_hash(OLD_JSON, canon.JSON_JCS_V1) == canon.content_hash(
@@ -87,7 +104,7 @@ def test_new_records_name_the_new_identifiers(tmp_path: Path, chain: Chain) -> N
     doc.write_bytes(OLD_XML)
     store, bundles = _anchor(tmp_path, chain, prepare_files([doc]))
     (bundle,) = bundles
-    assert bundle.value.canonicalization == "xml-c14n2-v2"
+    assert bundle.value.canonicalization == "xml-c14n2-v3"
     assert bundle.value.content_hash == canon.content_hash(OLD_XML, canon.XML_C14N2)
     assert verify_file(chain, store, OLD_XML, doc.name).verdict == VERIFIED
     # the whitespace between the inline elements is significant: a document without it is not this record

@@ -165,7 +165,7 @@ def test_hash_json_output(home: Path, files: Path) -> None:
         assert row["contentHash"] == canon.content_hash(path.read_bytes(), method)
     assert [r["recordId"] for r in rows[:4]] == [p.stem.replace("-", ":") for p in paths]
     assert rows[4]["recordId"] is None
-    # no schema says urn:x is element-only, so its indentation is kept (xml-c14n2-v2); v1 dropped it
+    # no schema says urn:x is element-only, so its indentation is kept (xml-c14n2-v2 and -v3); v1 dropped it
     indented = canon.content_hash(b'<r xmlns="urn:x">\n  <s a="1">t</s>\n</r>', canon.XML_C14N2)
     assert rows[4]["contentHash"] == indented
     assert indented != canon.content_hash(b'<r xmlns="urn:x"><s a="1">t</s></r>', canon.XML_C14N2)
@@ -176,7 +176,7 @@ def test_hash_text_output(home: Path, files: Path) -> None:
     result = run(home, "hash", str(path))
     assert result.returncode == 0, result.stderr
     digest = canon.content_hash(path.read_bytes(), canon.XML_C14N2)
-    assert result.stdout.split() == [digest, "xml-c14n2-v2", path.stem.replace("-", ":"), str(path)]
+    assert result.stdout.split() == [digest, "xml-c14n2-v3", path.stem.replace("-", ":"), str(path)]
 
 
 # ---------------------------------------------------------------------------- ipreg anchor

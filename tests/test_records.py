@@ -337,7 +337,7 @@ def test_leaf_matches_openzeppelin_convention(record_id: str, content: bytes, me
 def test_leaf_known_vector() -> None:
     value = LeafValue("EP:1234567:B1", "0x" + "ab" * 32, canon.XML_C14N2)
     assert value.supersedes == ZERO_HASH
-    assert value.leaf() == _oz_leaf(["EP:1234567:B1", b"\xab" * 32, "xml-c14n2-v2", b"\x00" * 32])
+    assert value.leaf() == _oz_leaf(["EP:1234567:B1", b"\xab" * 32, "xml-c14n2-v3", b"\x00" * 32])
     assert value.leaf() != LeafValue("EP:1234567:B1", "0x" + "ab" * 32, canon.RAW).leaf()
     assert value.leaf() != LeafValue("EP:1234567:B2", "0x" + "ab" * 32, canon.XML_C14N2).leaf()
     assert value.leaf() != LeafValue("EP:1234567:B1", "0x" + "ab" * 32, canon.XML_C14N2, "0x" + "01" * 32).leaf()
@@ -384,7 +384,7 @@ def test_sealed_commitment_and_value() -> None:
     salt = bytes(range(32))
     content = "0x" + "cd" * 32
     commitment = sealed_commitment(salt, "EP:1234567:A1", content, canon.XML_C14N2)
-    encoded = eth_abi.encode(list(LEAF_ENCODING), ["EP:1234567:A1", b"\xcd" * 32, "xml-c14n2-v2", b"\x00" * 32])
+    encoded = eth_abi.encode(list(LEAF_ENCODING), ["EP:1234567:A1", b"\xcd" * 32, "xml-c14n2-v3", b"\x00" * 32])
     assert commitment == "0x" + hashlib.sha256(salt + encoded).hexdigest()
     assert commitment != sealed_commitment(bytes(32), "EP:1234567:A1", content, canon.XML_C14N2)
     value = sealed_value("EP", commitment)
@@ -822,4 +822,4 @@ def test_ipreg_hash_prints_the_hash_without_an_id(tmp_path: Path) -> None:
     (row,) = json.loads(result.stdout)
     assert row["recordId"] is None
     assert row["contentHash"] == canon.content_hash(design.read_bytes(), canon.XML_C14N2)
-    assert row["canonicalization"] == "xml-c14n2-v2"
+    assert row["canonicalization"] == "xml-c14n2-v3"

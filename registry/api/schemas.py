@@ -215,7 +215,7 @@ class RecordCreate(Model):
         description="OFFICE:NUMBER[:KIND], e.g. EP:1234567:B1.", max_length=64, pattern=RECORD_ID_PATTERN
     )
     content_hash: str = Field(pattern=HASH_PATTERN, description="SHA-256 of the canonical bytes, 0x-hex.")
-    canonicalization: Literal["xml-c14n2-v2", "json-jcs-v2", "raw"]
+    canonicalization: Literal["xml-c14n2-v3", "json-jcs-v2", "raw"]
     sealed: bool = Field(
         default=False, description="Anchor only a salted commitment (unpublished record); reveal it later."
     )
@@ -298,7 +298,7 @@ class BundleInput(BaseModel):
     value: tuple[
         Annotated[str, Field(max_length=64)],
         Hash,
-        Literal["xml-c14n2-v2", "json-jcs-v2", "raw", "xml-c14n2", "json-jcs", "sealed"],
+        Literal["xml-c14n2-v3", "json-jcs-v2", "raw", "xml-c14n2-v2", "xml-c14n2", "json-jcs", "sealed"],
         Hash,
     ] = Field(description="[recordId, contentHash, canonicalization, supersedes].")
     proof: list[Hash] = Field(max_length=64)

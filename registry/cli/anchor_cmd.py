@@ -45,7 +45,7 @@ def anchor(
         ),
     ] = None,
     canonicalization: Annotated[
-        str | None, typer.Option("--canon", help="Force xml-c14n2-v2, json-jcs-v2 or raw.")
+        str | None, typer.Option("--canon", help="Force xml-c14n2-v3, json-jcs-v2 or raw.")
     ] = None,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", help="Records per batch ($IPREG_BATCH_SIZE).")

@@ -1,7 +1,8 @@
-"""``ipreg hash``: canonical content hashes of files."""
+"""``ipreg hash``: canonical content hashes of files, and the canonical bytes themselves (``--canonical``)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -17,16 +18,50 @@ def hash_files(
     canonicalization: Annotated[
         str | None, typer.Option("--canon", help=f"Force one of {', '.join(CANONICALIZATIONS)}.")
     ] = None,
+    canonical: Annotated[
+        bool,
+        typer.Option(
+            "--canonical",
+            help="Write the canonical bytes of the one FILE (exactly what is hashed) to stdout, nothing else;"
+            " with --out, to that file (atomically) and print the hash line.",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="With --canonical: the file to write the canonical bytes to.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Print the canonical content hash (and record id, if any) of each file."""
-    from registry.core.canon import canonicalization_for, content_hash
+    from registry.core.canon import canonical_bytes, canonicalization_for, content_hash
     from registry.files.ingest import prepare_file
 
+    if out is not None and not canonical:
+        raise InputError("--out needs --canonical")
+    if canonical and len(files) != 1:
+        raise InputError(f"--canonical writes the canonical bytes of one file, {len(files)} were given")
+    if canonical and out is None and as_json:
+        raise InputError("--canonical writes the canonical bytes to stdout: use --out PATH with --json")
     rows: list[dict[str, str | None]] = []
     for path in files:
         if not path.is_file():
             raise InputError(f"no such file: {path}")
+        if canonical:
+            if canonicalization is not None and canonicalization not in CANONICALIZATIONS:
+                raise InputError(f"unknown canonicalization {canonicalization!r}")
+            method = canonicalization or canonicalization_for(path.name)
+            data = canonical_bytes(path.read_bytes(), method)
+            if out is None:
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+                return
+            from registry.core.canon import sha256_hex
+            from registry.files.atomic import write_atomic
+
+            write_atomic(out, data)
+            rows.append(
+                {"file": str(path), "recordId": None, "contentHash": sha256_hex(data), "canonicalization": method}
+            )
+            continue
         try:
             p = prepare_file(path, canonicalization=canonicalization)
             rows.append(

@@ -5,7 +5,8 @@ here imports the rest of the project but :mod:`registry.errors`.
 
 - :mod:`~registry.core.canon` names the canonicalizations and dispatches to
   :mod:`~registry.core.xml_c14n2`, :mod:`~registry.core.json_jcs` and the frozen
-  :mod:`~registry.core._canon_v1`; :mod:`~registry.core.json_limits` reads outside JSON safely.
+  :mod:`~registry.core._canon_v2` and :mod:`~registry.core._canon_v1`; :mod:`~registry.core.json_limits`
+  reads outside JSON safely.
 - :mod:`~registry.core.records` record ids; :mod:`~registry.core.identify` the id a document gives itself;
   :mod:`~registry.core.leaves` leaf values and sealed commitments; :mod:`~registry.core.merkle` trees.
 - :mod:`~registry.core.formats` the proof bundle and batch manifest formats (one field table each,

@@ -1,8 +1,9 @@
 """The first canonicalizations, ``xml-c14n2`` and ``json-jcs``: frozen, kept for verification only.
 
 Every leaf the project wrote before ``xml-c14n2-v2`` / ``json-jcs-v2`` names one of these
-identifiers, so their bytes must never change. New records are anchored with the v2 methods
-(registry/canon.py); see registry/canonicalization.md for why (v1 drops whitespace-only text
+identifiers, so their bytes must never change. New records are anchored with the current methods
+(registry/core/canon.py; ``xml-c14n2-v2`` is frozen in registry/core/_canon_v2.py); see
+registry/canonicalization.md section 4 for why (v1 drops whitespace-only text
 everywhere, keeps a stale prefix in QName values and refuses some RFC 8785 canonical numbers).
 Do not edit the algorithms below.
 """

@@ -1,15 +1,19 @@
-"""``xml-c14n2-v2``: W3C Canonical XML 2.0 from expat events (consensus-critical: bytes decided here).
+"""``xml-c14n2-v3``: canonical XML from expat events (consensus-critical: bytes decided here).
 
-IgnoreComments=true, TrimTextNodes=false (only whitespace-only text inside ST.96 elements whose
-schema content model is element-only is dropped, see :mod:`registry.core.st96`),
-PrefixRewrite=sequential and QNameAware for ``xsi:type``; prefixes used by other QName-like values
-keep their original binding. Any encoding Python decodes; DTDs, entities and external references
-are refused. registry/canonicalization.md specifies it; :mod:`registry.core.canon` dispatches to it.
+W3C Canonical XML 2.0 with IgnoreComments=true, TrimTextNodes=false (only whitespace-only text
+inside ST.96 elements whose schema content model is element-only is dropped, see
+:mod:`registry.core.st96`) and **no prefix rewriting**: every name keeps the prefix it is written
+with, and every element carries the namespace declarations that make its in-scope namespaces
+exactly those of the source (inclusive, as in Canonical XML 1.x). So any value that may be a QName
+(``xsi:type``, lists, XPath, text) still resolves as in the source, with no guessing. Only the
+character encodings in :data:`ENCODINGS` are read (:func:`decode_input`); DTDs, entities and
+external references are refused. registry/canonicalization.md section 1 specifies it;
+:mod:`registry.core.canon` dispatches to it; ``xml-c14n2-v2`` is frozen in
+:mod:`registry.core._canon_v2`.
 """
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -19,16 +23,16 @@ from xml.parsers import expat
 from registry.core.st96 import ELEMENT_ONLY
 from registry.errors import CanonicalizationError
 
+__all__ = ["ENCODINGS", "MAX_XML_DEPTH", "canonicalize", "decode_input"]
+
 #: Deepest element nesting accepted in XML.
 MAX_XML_DEPTH: Final = 256
 
 _XML_NS: Final = "http://www.w3.org/XML/1998/namespace"
-_XSI_TYPE: Final = "http://www.w3.org/2001/XMLSchema-instance}type"
-_XML_SPACE: Final = _XML_NS + "}space"
+_SEP: Final = "\x01"  # expat's separator in reported names: a character no XML 1.0 document can hold
+_XML_SPACE: Final = f"{_XML_NS}{_SEP}space{_SEP}xml"
 _NO_NAMES: Final[frozenset[str]] = frozenset()
-#: A value that reads as ``prefix:local`` (QName lexical form, after trimming XML whitespace).
-_QNAME_LIKE: Final = re.compile(r"([^\W\d][\w.\-]*):([^\W\d][\w.\-]*)")
-_REWRITTEN: Final = re.compile(r"n[0-9]+")
+_NO_UNDO: Final[list[tuple[str, str | None]]] = []  # shared, never mutated
 
 
 def _refuse(what: str) -> Callable[..., None]:
@@ -67,75 +71,46 @@ def _escape_attr(text: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _split(name: str) -> tuple[str, str]:
-    # expat with namespace_separator="}" reports "uri}local" (no separator: no namespace)
-    uri, sep, local = name.rpartition("}")
-    return (uri, local) if sep else ("", name)
+def _name(reported: str) -> tuple[str, str, str]:
+    """(namespace URI, local name, qualified name as written) of an expat name ``uri\\x01local[\\x01prefix]``."""
+    parts = reported.split(_SEP)
+    if len(parts) == 1:
+        return "", reported, reported
+    if len(parts) == 2:
+        return parts[0], parts[1], parts[1]
+    return parts[0], parts[1], f"{parts[2]}:{parts[1]}"
 
 
 @lru_cache(maxsize=4096)
-def _element(name: str) -> tuple[str, str, bool]:
-    """(namespace URI, local name, element-only in the ST.96 table) of an expat element name."""
-    uri, local = _split(name)
-    return uri, local, local in ELEMENT_ONLY.get(uri, _NO_NAMES)
+def _element_only(uri: str, local: str) -> bool:
+    return local in ELEMENT_ONLY.get(uri, _NO_NAMES)
 
 
-_NONE: Final[list[str]] = []  # shared, never mutated
-_NO_PAIRS: Final[list[tuple[str, str]]] = []  # shared, never mutated
+def _declaration(prefix: str, uri: str) -> str:
+    return f' xmlns:{prefix}="{_escape_attr(uri)}"' if prefix else f' xmlns="{_escape_attr(uri)}"'
 
 
-#: One open element: (qualified name, namespaces declared here, drop whitespace-only text,
-#: under xml:space="preserve", index of its start tag in the output, namespace declarations
-#: written, attributes written, original bindings declared for QName-like attribute values).
-_Open = tuple[str, list[str], bool, bool, int, list[str], str, list[tuple[str, str]]]
+#: One open element: (qualified name, the parent's bindings its declarations replaced (prefix, URI or
+#: None if unbound; restored at its end), drop whitespace-only text, under xml:space="preserve").
+_Open = tuple[str, list[tuple[str, str | None]], bool, bool]
 
 
-class _C14N2Writer:
-    """``xml-c14n2-v2`` from expat events (see registry/canonicalization.md)."""
+class _Writer:
+    """``xml-c14n2-v3`` from expat events (see registry/canonicalization.md section 1)."""
 
-    __slots__ = (
-        "_bindings", "_extra_scope", "_in_scope", "_out", "_pending",
-        "_prefixes", "_root_seen", "_stack", "_text_extras",
-    )  # fmt: skip
+    __slots__ = ("_decls", "_out", "_pending", "_root_seen", "_scope", "_stack")
 
     def __init__(self) -> None:
         self._out: list[str] = []
-        self._pending: list[str] = []
-        self._prefixes: dict[str, str] = {}  # namespace URI -> rewritten prefix n0, n1, ...
-        self._in_scope: dict[str, int] = {_XML_NS: 1, "": 1}  # rewritten namespaces declared in the output
-        self._bindings: dict[str, list[str]] = {}  # original prefix ("" = default) -> URIs, innermost last
-        self._extra_scope: dict[tuple[str, str], int] = {}  # original bindings declared in the output
+        self._pending: list[str] = []  # text of the open element not yet written
+        self._decls: list[tuple[str, str]] = []  # namespace declarations of the next start tag
+        # in-scope namespaces of the open element ("" = default; only xml above the document element),
+        # changed in place and restored at each end tag: linear in the number of declarations
+        self._scope: dict[str, str] = {"xml": _XML_NS, "": ""}
         self._stack: list[_Open] = []
-        self._text_extras: dict[int, list[tuple[str, str]]] = {}  # stack depth -> bindings for QName-like text
         self._root_seen = False
 
-    # -- namespace bindings of the input (for QName values)
-
-    def start_ns(self, prefix: str | None, uri: str | None) -> None:
-        self._bindings.setdefault(prefix or "", []).append(uri or "")
-
-    def end_ns(self, prefix: str | None) -> None:
-        self._bindings[prefix or ""].pop()
-
-    def _bound(self, prefix: str) -> str | None:
-        uris = self._bindings.get(prefix)
-        return uris[-1] if uris else None
-
-    def _qname_like(self, value: str, where: str) -> tuple[str, str] | None:
-        """The original binding a QName-like value depends on, if its prefix is declared."""
-        match = _QNAME_LIKE.fullmatch(value.strip(" \t\r\n"))
-        if match is None:
-            return None
-        prefix = match.group(1)
-        if _REWRITTEN.fullmatch(prefix):
-            raise CanonicalizationError(
-                f"XML refused: {where} value {value.strip()[:60]!r} uses prefix {prefix!r},"
-                " which canonical prefix rewriting reserves (n0, n1, ...)"
-            )
-        uri = self._bound(prefix)
-        return (prefix, uri) if uri else None
-
-    # -- text
+    # -- text: always written with its own parent, before any event of the next node
 
     def _flush(self) -> None:
         text = "".join(self._pending)
@@ -144,45 +119,19 @@ class _C14N2Writer:
             return  # outside the document element
         if self._stack[-1][2] and not text.strip(" \t\r\n"):
             return  # indentation of element-only content
-        if ":" in text:
-            extra = self._qname_like(text, "text")
-            if extra is not None and not self._extra_scope.get(extra):
-                extras = self._text_extras.setdefault(len(self._stack), [])
-                if extra not in extras:
-                    extras.append(extra)
         self._out.append(_escape_text(text))
 
     def data(self, text: str) -> None:
         self._pending.append(text)
 
+    # -- namespace declarations: expat reports a child's before its start tag (and after the text before it)
+
+    def start_ns(self, prefix: str | None, uri: str | None) -> None:
+        if self._pending:
+            self._flush()
+        self._decls.append((prefix or "", uri or ""))
+
     # -- elements
-
-    def _prefix_for(self, uri: str, new: list[str]) -> str:
-        prefix = self._prefixes.get(uri)
-        if prefix is None:
-            prefix = self._prefixes[uri] = f"n{len(self._prefixes)}"
-        if not self._in_scope.get(uri):
-            self._in_scope[uri] = 1
-            new.append(uri)
-        return prefix
-
-    def _qname(self, uri: str, local: str, new: list[str]) -> str:
-        if not uri:
-            return local
-        if uri == _XML_NS:
-            return "xml:" + local
-        return f"{self._prefix_for(uri, new)}:{local}"
-
-    def _xsi_type(self, value: str) -> tuple[str, str]:
-        """(namespace URI, local name) an ``xsi:type`` value resolves to in the input."""
-        text = value.strip(" \t\r\n")
-        prefix, sep, local = text.rpartition(":")
-        if not local or not _QNAME_LIKE.fullmatch(f"p:{local}") or (sep and not _QNAME_LIKE.fullmatch(text)):
-            raise CanonicalizationError(f"XML refused: xsi:type value {text[:60]!r} is not a QName")
-        uri = self._bound(prefix)
-        if uri is None and prefix:
-            raise CanonicalizationError(f"XML refused: xsi:type value {text[:60]!r} uses an undeclared prefix")
-        return uri or "", local
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         if self._pending:
@@ -191,76 +140,48 @@ class _C14N2Writer:
         if len(stack) >= MAX_XML_DEPTH:
             raise CanonicalizationError(f"XML refused: elements nested deeper than {MAX_XML_DEPTH} levels")
         self._root_seen = True
-        uri, local, element_only = _element(name)
+        written = ""
+        undo = _NO_UNDO
+        if self._decls:
+            scope = self._scope
+            undo = []
+            changed: list[tuple[str, str]] = []
+            for prefix, uri in self._decls:  # one declaration per prefix on an element (expat checks)
+                before = scope.get(prefix)
+                if (before or "") != uri:  # not already in scope with this binding: declare it
+                    changed.append((prefix, uri))
+                    undo.append((prefix, before))
+                    scope[prefix] = uri
+            self._decls.clear()
+            if changed:
+                changed.sort()  # by prefix, the default namespace ("") first
+                written = "".join(_declaration(p, u) for p, u in changed)
+        uri, local, qname = _name(name)
         preserve = stack[-1][3] if stack else False
-        prefixes = self._prefixes
-        if not attrs:  # the common case: no attributes, a namespace already declared in the output
-            prefix = prefixes.get(uri)
-            if (prefix is not None and self._in_scope.get(uri)) or not uri:
-                qname = f"{prefix}:{local}" if uri else local
-                out = self._out
-                stack.append((qname, _NONE, element_only and not preserve, preserve, len(out), _NONE, "", _NO_PAIRS))
-                out.append(f"<{qname}>")
-                return
-        new: list[str] = []
-        extras: list[tuple[str, str]] = _NO_PAIRS
         rest = ""
-        if not attrs:
-            qname = self._qname(uri, local, new)
-        else:
+        if attrs:
             space = attrs.get(_XML_SPACE)
             if space == "preserve":
                 preserve = True
             elif space == "default":
                 preserve = False
-            keys = sorted((_split(k), k) for k in attrs)  # by (namespace URI, local name)
-            xsi_type = self._xsi_type(attrs[_XSI_TYPE]) if _XSI_TYPE in attrs else None
-            # sequential prefixes are given in namespace-URI order of the names this element uses
-            uris = {uri, *(k[0] for k, _ in keys)}
-            if xsi_type is not None:
-                uris.add(xsi_type[0])
-            for u in sorted(uris) if len(uris) > 1 else uris:
-                if u and u != _XML_NS:
-                    self._prefix_for(u, new)
-            qname = self._qname(uri, local, new)
-            parts: list[str] = []
-            for (a_uri, a_local), key in keys:
-                value = attrs[key]
-                if key == _XSI_TYPE and xsi_type is not None:
-                    value = self._qname(xsi_type[0], xsi_type[1], new)
-                elif ":" in value:
-                    extra = self._qname_like(value, "attribute")
-                    if extra is not None and not self._extra_scope.get(extra) and extra not in extras:
-                        extras = [*extras, extra]
-                a_name = a_local if not a_uri else f"{prefixes[a_uri] if a_uri != _XML_NS else 'xml'}:{a_local}"
-                parts.append(f' {a_name}="{_escape_attr(value)}"')
-            rest = "".join(parts)
-        decls = [f' xmlns:{prefixes[u]}="{_escape_attr(u)}"' for u in new] if new else []
-        for extra in extras:
-            self._extra_scope[extra] = self._extra_scope.get(extra, 0) + 1
-            decls.append(f' xmlns:{extra[0]}="{_escape_attr(extra[1])}"')
-        if len(decls) > 1:
-            decls.sort()
-        stack.append((qname, new, element_only and not preserve, preserve, len(self._out), decls, rest, extras))
-        self._out.append(f"<{qname}{''.join(decls)}{rest}>")
+            named = sorted((_name(key), value) for key, value in attrs.items())  # by namespace URI, local name
+            rest = "".join(f' {a_qname}="{_escape_attr(value)}"' for (_u, _l, a_qname), value in named)
+        stack.append((qname, undo, _element_only(uri, local) and not preserve, preserve))
+        self._out.append(f"<{qname}{written}{rest}>")
 
-    def end(self, name: str) -> None:
+    def end(self, _name: str) -> None:
         if self._pending:
             self._flush()
-        qname, new, _drop, _preserve, index, decls, rest, scoped = self._stack.pop()
+        qname, undo, _drop, _preserve = self._stack.pop()
+        if undo:
+            scope = self._scope
+            for prefix, before in undo:
+                if before is None:
+                    del scope[prefix]
+                else:
+                    scope[prefix] = before
         self._out.append(f"</{qname}>")
-        if new:
-            for u in new:
-                self._in_scope[u] -= 1
-        if scoped:
-            for key in scoped:
-                self._extra_scope[key] -= 1
-        if self._text_extras:
-            extras = self._text_extras.pop(len(self._stack) + 1, None)
-            if extras:  # QName-like text: its binding goes into the start tag written earlier
-                both = decls + [f' xmlns:{p}="{_escape_attr(u)}"' for p, u in extras]
-                both.sort()
-                self._out[index] = f"<{qname}{''.join(both)}{rest}>"
 
     def pi(self, target: str, data: str) -> None:
         after_root = self._root_seen and not self._stack
@@ -276,62 +197,145 @@ class _C14N2Writer:
         return "".join(self._out).encode("utf-8")
 
 
-_XML_DECL: Final = re.compile(
-    r"""<\?xml[ \t\r\n][^>]*?encoding[ \t\r\n]*=[ \t\r\n]*["']([A-Za-z][A-Za-z0-9._-]*)["']"""
+# ------------------------------------------------------------------------------- encodings
+
+#: The accepted encoding labels (compared case-insensitively) and the reading of each: IANA charset
+#: names and aliases that CPython and libxml2 (lxml 6.1.3) both read, and read alike; checked
+#: byte for byte by tests/test_canon_encodings.py. Python codec -> labels.
+_LABELS: Final = {
+    "utf-8": "UTF-8",
+    "ascii": "US-ASCII iso-ir-6 ANSI_X3.4-1968 ANSI_X3.4-1986 ISO646-US us IBM367 cp367 csASCII",
+    "latin-1": "ISO-8859-1 ISO_8859-1 iso-ir-100 latin1 l1 IBM819 CP819 csISOLatin1",
+    "iso8859-2": "ISO-8859-2 ISO_8859-2 iso-ir-101 latin2 l2 csISOLatin2",
+    "iso8859-3": "ISO-8859-3 ISO_8859-3 iso-ir-109 latin3 l3 csISOLatin3",
+    "iso8859-4": "ISO-8859-4 ISO_8859-4 iso-ir-110 latin4 l4 csISOLatin4",
+    "iso8859-5": "ISO-8859-5 ISO_8859-5 iso-ir-144 cyrillic csISOLatinCyrillic",
+    "iso8859-6": "ISO-8859-6 ISO_8859-6 iso-ir-127 ECMA-114 ASMO-708 arabic csISOLatinArabic",
+    "iso8859-7": "ISO-8859-7 ISO_8859-7 iso-ir-126 ELOT_928 ECMA-118 greek greek8 csISOLatinGreek",
+    "iso8859-8": "ISO-8859-8 ISO_8859-8 iso-ir-138 hebrew csISOLatinHebrew",
+    "iso8859-9": "ISO-8859-9 ISO_8859-9 iso-ir-148 latin5 l5 csISOLatin5",
+    "iso8859-10": "ISO-8859-10 iso-ir-157 latin6 l6 csISOLatin6",
+    "iso8859-11": "ISO-8859-11",
+    "iso8859-13": "ISO-8859-13",
+    "iso8859-14": "ISO-8859-14 ISO_8859-14 iso-ir-199 latin8 l8 iso-celtic",
+    "iso8859-15": "ISO-8859-15 ISO_8859-15 Latin-9",
+    "iso8859-16": "ISO-8859-16 ISO_8859-16 iso-ir-226 latin10 l10",
+    "cp1250": "windows-1250",
+    "cp1251": "windows-1251",
+    "cp1252": "windows-1252",
+    "cp1253": "windows-1253",
+    "cp1254": "windows-1254",
+    "cp1255": "windows-1255",
+    "cp1256": "windows-1256",
+    "cp1257": "windows-1257",
+    "cp1258": "windows-1258",
+    "koi8-r": "KOI8-R csKOI8R",
+    "koi8-u": "KOI8-U",
+    "cp866": "IBM866 cp866 csIBM866",
+    "shift_jis": "Shift_JIS MS_Kanji csShiftJIS",  # read with JIS X 0201 Roman: 0x5C is ¥, 0x7E is ‾
+    "euc_jp": "EUC-JP Extended_UNIX_Code_Packed_Format_for_Japanese csEUCPkdFmtJapanese",
+    "iso2022_jp": "ISO-2022-JP csISO2022JP",
+    "euc_kr": "EUC-KR csEUCKR",
+    "gb2312": "GB2312 csGB2312",
+    "gbk": "GBK CP936 MS936 windows-936",
+}
+#: Accepted encoding label (lower case) -> the Python codec that reads it.
+ENCODINGS: Final[dict[str, str]] = {
+    label.lower(): codec for codec, labels in _LABELS.items() for label in labels.split()
+}
+_UTF16_LABELS: Final = {"utf-16": None, "utf-16le": "utf-16-le", "utf-16be": "utf-16-be"}
+#: Shift_JIS single bytes 0x5C and 0x7E are JIS X 0201 Roman (IANA's Shift_JIS, libxml2): YEN SIGN, OVERLINE.
+_JIS_ROMAN: Final = {0x5C: 0xA5, 0x7E: 0x203E}
+#: EUC-JP byte sequences Python reads otherwise than libxml2 (JIS X 0212 0x2237: U+007E vs U+FF5E): refused.
+_EUC_JP_AMBIGUOUS: Final = (b"\x8f\xa2\xb7",)
+
+_TWO_MARKS: Final = "XML refused: a second byte order mark (U+FEFF before the document element is not XML)"
+_S: Final = r"[ \t\r\n]"
+#: XML 1.0 [23] XMLDecl, whole (version, optional encoding, optional standalone, any amount of white space).
+_XML_DECL_PATTERN: Final = (
+    rf"<\?xml{_S}++version{_S}*+={_S}*+(?:\"1\.[0-9]++\"|'1\.[0-9]++')"
+    rf"(?:{_S}++encoding{_S}*+={_S}*+(?:\"([A-Za-z][A-Za-z0-9._\-]*+)\"|'([A-Za-z][A-Za-z0-9._\-]*+)'))?+"
+    rf"(?:{_S}++standalone{_S}*+={_S}*+(?:\"(?:yes|no)\"|'(?:yes|no)'))?+{_S}*+\?>"
 )
-_XML_DECL_BYTES: Final = re.compile(_XML_DECL.pattern.encode("ascii"))
-_UTF16: Final = frozenset({"utf-16", "utf-16-le", "utf-16-be"})
+_XML_DECL: Final = re.compile(_XML_DECL_PATTERN)
+_XML_DECL_BYTES: Final = re.compile(_XML_DECL_PATTERN.encode("ascii"))
+_DECL_START: Final = re.compile(rf"<\?xml{_S}")
+_DECL_START_BYTES: Final = re.compile(_DECL_START.pattern.encode("ascii"))
 
 
-def _declared(text: str) -> str | None:
-    match = _XML_DECL.match(text, 0, 300) if text.startswith("<?xml") else None
-    return match.group(1) if match else None
+def _declared_str(text: str) -> str | None:
+    """The encoding name of the XML declaration at the start of ``text`` (None: no declaration or no name)."""
+    if not _DECL_START.match(text):
+        return None
+    found = _XML_DECL.match(text)
+    if found is None:
+        raise CanonicalizationError("XML refused: the XML declaration cannot be read (XML 1.0 production 23)")
+    return found.group(1) or found.group(2)
+
+
+def _declared_bytes(body: bytes) -> str | None:
+    if not _DECL_START_BYTES.match(body):
+        return None
+    found = _XML_DECL_BYTES.match(body)
+    if found is None:
+        raise CanonicalizationError("XML refused: the XML declaration cannot be read (XML 1.0 production 23)")
+    name = found.group(1) or found.group(2)
+    return name.decode("ascii") if name else None
 
 
 def decode_input(data: bytes) -> bytes:
     """The document as UTF-8 (XML 1.0 section 4.3.3 and appendix F); CanonicalizationError if refused.
 
     A byte order mark or ``<?`` in UTF-16 selects UTF-16; otherwise the encoding is the one the XML
-    declaration names (any text encoding Python knows, except UTF-7 and ASCII-incompatible ones),
-    and UTF-8 when none is named. Bytes that are not valid in that encoding are refused.
+    declaration names (read by its grammar, wherever in the declaration it stands), UTF-8 when none
+    is named. Only the labels of :data:`ENCODINGS` (and UTF-16 ones on UTF-16 bytes) are accepted;
+    bytes that are not valid in the encoding are refused.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
-        encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-16-le" if data[0] else "utf-16-be")
+        bom = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        order = (
+            ("utf-16-le" if data[:2] == b"\xff\xfe" else "utf-16-be")
+            if bom
+            else ("utf-16-le" if data[0] else "utf-16-be")
+        )
         try:
-            text = data.decode(encoding).removeprefix("\ufeff")
+            text = data[2 if bom else 0 :].decode(order)
         except UnicodeDecodeError as exc:
             raise CanonicalizationError(f"XML refused: byte {exc.start} is not valid UTF-16") from None
-        name = _declared(text)
-        if name is not None and _codec(name).name not in _UTF16:
-            raise CanonicalizationError(f"XML refused: encoding {name!r} declared but the document is UTF-16")
+        if text.startswith("\ufeff"):
+            raise CanonicalizationError(_TWO_MARKS)
+        name = _declared_str(text)
+        if name is not None and _UTF16_LABELS.get(name.lower(), "?") not in (None, order):
+            label = "UTF-16LE" if order == "utf-16-le" else "UTF-16BE"
+            raise CanonicalizationError(f"XML refused: encoding {name[:40]!r} declared but the document is {label}")
         return text.encode("utf-8")
     bom = data.startswith(b"\xef\xbb\xbf")
     body = data[3:] if bom else data
-    found = _XML_DECL_BYTES.match(body, 0, 300) if body.startswith(b"<?xml") else None
-    if found is None or found.group(1).lower() in (b"utf-8", b"utf8"):
+    if bom and body.startswith(b"\xef\xbb\xbf"):
+        raise CanonicalizationError(_TWO_MARKS)  # expat would skip this one as well: U+FEFF before the document
+    name = _declared_bytes(body)
+    if name is None or name.lower() == "utf-8":
         return body  # expat checks UTF-8 itself; _not_utf8 names the byte if it fails
-    head = body[:300].decode("ascii", "replace")
-    name = _declared(head)
-    if name is None or _codec(name).name == "utf-8":
-        return body  # expat checks UTF-8 itself; _not_utf8 names the byte if it fails
+    reading = ENCODINGS.get(name.lower())
+    if reading is None:
+        what = "cannot be read from an ASCII XML declaration" if name.lower() in _UTF16_LABELS else "is not accepted"
+        raise CanonicalizationError(
+            f"XML refused: encoding {name[:40]!r} {what} (accepted: UTF-8, UTF-16 and the IANA names of"
+            " registry/canonicalization.md 1.1)"
+        )
     if bom:
         raise CanonicalizationError(f"XML refused: UTF-8 byte order mark but encoding {name!r} declared")
-    info = _codec(name)
-    if not getattr(info, "_is_text_encoding", True):
-        raise CanonicalizationError(f"XML refused: {name!r} is not a text encoding")
-    declaration = body[: head.index("?>") + 2] if "?>" in head else body[:0]
+    if reading == "euc_jp" and any(seq in body for seq in _EUC_JP_AMBIGUOUS):
+        raise CanonicalizationError(f"XML refused: EUC-JP sequence 8FA2B7 has two readings ({name})")
     try:
-        ascii_compatible = declaration.decode(info.name) == declaration.decode("ascii")
-    except UnicodeDecodeError:
-        ascii_compatible = False
-    if not ascii_compatible or info.name in ("utf-7", *_UTF16):
-        raise CanonicalizationError(f"XML refused: encoding {name!r} cannot be read from an ASCII XML declaration")
-    try:
-        return body.decode(info.name).encode("utf-8")
+        text = body.decode(reading)
     except UnicodeDecodeError as exc:
         raise CanonicalizationError(
             f"XML refused: encoding {name!r} declared but byte {exc.start} is not {name}"
         ) from None
+    if reading == "shift_jis":
+        text = text.translate(_JIS_ROMAN)
+    return text.encode("utf-8")
 
 
 def _not_utf8(body: bytes) -> None:
@@ -339,23 +343,20 @@ def _not_utf8(body: bytes) -> None:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        name = _declared(body[:300].decode("ascii", "replace"))
+        try:
+            name = _declared_bytes(body)
+        except CanonicalizationError:
+            name = None
         what = f"encoding {name!r} declared" if name else "no encoding declared (so UTF-8)"
         raise CanonicalizationError(f"XML refused: {what} but byte {exc.start} is not UTF-8") from None
 
 
-def _codec(name: str) -> codecs.CodecInfo:
-    try:
-        return codecs.lookup(name)
-    except LookupError:
-        raise CanonicalizationError(f"XML refused: unknown encoding {name!r}") from None
-
-
 def canonicalize(data: bytes) -> bytes:
-    """The ``xml-c14n2-v2`` bytes of an XML document; CanonicalizationError if refused."""
+    """The ``xml-c14n2-v3`` bytes of an XML document; CanonicalizationError if refused."""
     body = decode_input(data)
-    writer = _C14N2Writer()
-    parser = expat.ParserCreate("UTF-8", namespace_separator="}")
+    writer = _Writer()
+    parser = expat.ParserCreate("UTF-8", namespace_separator=_SEP)
+    parser.namespace_prefixes = True
     parser.buffer_text = True
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _refuse("DOCTYPE (DTD)")
@@ -364,7 +365,6 @@ def canonicalize(data: bytes) -> bytes:
     parser.NotationDeclHandler = _refuse("notation declaration")
     parser.ExternalEntityRefHandler = _refuse("external entity reference")  # type: ignore[assignment]
     parser.StartNamespaceDeclHandler = writer.start_ns
-    parser.EndNamespaceDeclHandler = writer.end_ns
     parser.StartElementHandler = writer.start
     parser.EndElementHandler = writer.end
     parser.CharacterDataHandler = writer.data
@@ -378,6 +378,4 @@ def canonicalize(data: bytes) -> bytes:
         ) from None
     except (ValueError, KeyError, RecursionError) as exc:
         raise CanonicalizationError(f"XML cannot be canonicalized: {exc}") from None
-    except LookupError as exc:
-        raise CanonicalizationError(f"XML refused: unsupported encoding ({exc})") from None
     return writer.result()

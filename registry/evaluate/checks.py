@@ -23,7 +23,7 @@ from eth_utils.abi import get_abi_output_types
 from registry.anchor.stored import reveal_bundle
 from registry.audit.run import audit_folder
 from registry.chain.payloads import office_bytes
-from registry.core.canon import content_hash
+from registry.core.canon import canonicalization_for, content_hash
 from registry.core.formats import ProofBundle
 from registry.core.leaves import SEALED
 from registry.errors import ConfigError
@@ -189,7 +189,12 @@ def privacy(run: Run, offices: list[OfficeRun]) -> dict[str, Any]:
     for o in offices:
         if not o.sealed:
             continue
-        sealed = [r for r in (o.store.records_by_hash(content_hash(p.read_bytes(), "xml-c14n2")) for p in o.sealed)]
+        sealed = [
+            r
+            for r in (
+                o.store.records_by_hash(content_hash(p.read_bytes(), canonicalization_for(p.name))) for p in o.sealed
+            )
+        ]
         records = [r[-1] for r in sealed if r]
         manifests = {p: p.read_bytes() for p in (run.manifest_dir / o.office).glob("*.json")}
         batch_ids = {r.batch_id for r in records}

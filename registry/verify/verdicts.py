@@ -210,7 +210,7 @@ def mismatch(store: Store | None, data: bytes, filename: str, bundle: ProofBundl
     method = bundle_method(bundle)
     natural = canon.canonicalization_for(filename)
     if family(natural) == family(method):
-        natural = method  # an earlier version of the file's own method (e.g. xml-c14n2 for xml-c14n2-v2)
+        natural = method  # an earlier version of the file's own method (e.g. xml-c14n2-v2 for xml-c14n2-v3)
     try:
         digest: str | None = canon.content_hash(data, method)
     except CanonicalizationError:

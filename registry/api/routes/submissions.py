@@ -34,7 +34,7 @@ _BODY = upload_body(
             "pattern": RECORD_ID_PATTERN,
             "description": "OFFICE:NUMBER[:KIND]; else from the document or the file name.",
         },
-        "canonicalization": {"type": "string", "enum": ["xml-c14n2-v2", "json-jcs-v2", "raw"]},
+        "canonicalization": {"type": "string", "enum": ["xml-c14n2-v3", "json-jcs-v2", "raw"]},
         "sealed": {"type": "string", "enum": ["true", "false"], "description": "Anchor a salted commitment only."},
     },
     inline(RecordCreate.model_json_schema(by_alias=True)),
