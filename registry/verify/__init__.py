@@ -1,20 +1,23 @@
-"""Verdicts: one verification for every caller. Writes nothing.
+"""Verdicts: one :class:`Verifier` for every caller. Writes nothing.
 
 Usage::
 
     from registry import verify
 
-    verdict = verify.verify_file(chain, store, data, "EP-1234567-B1.xml", bundle)
+    verifier = verify.Verifier(verify.LiveReader(chain), store=store)
+    verdict = verifier.verify_file(data, "EP-1234567-B1.xml", bundle)
     if not verdict.ok:
-        print(verdict.verdict, verdict.reason)          # e.g. TAMPERED, and why
+        print(verdict.verdict, verdict.reason_code, verdict.reason)   # e.g. TAMPERED content-differs …
+    print(verdict.registry, verdict.chain_id, verdict.state_block, [c.name for c in verdict.not_checked])
 
-Modules: :mod:`~registry.verify.verdict` (the verdicts and :class:`Verdict`), :mod:`~registry.verify.verdicts`
-(the verifications), :mod:`~registry.verify.readers` (what is read from the chain),
+Modules: :mod:`~registry.verify.verifier` (the :class:`Verifier`), :mod:`~registry.verify.verdict` (the
+verdicts, reason codes, checks and :class:`Verdict`), :mod:`~registry.verify.readers` (what is read from the
+chain, one protocol), :mod:`~registry.verify.versions` (later versions, from the chain),
 :mod:`~registry.verify.hashing` (what a file and a bundle say), :mod:`~registry.verify.lookup` (the local
-store and index).
+store and index), :mod:`~registry.verify.verdicts` (offline rules and the short forms).
 """
 
-from registry.verify.hashing import file_content_hash, file_hash, file_hashes, record_hint
+from registry.verify.hashing import FileFacts, file_content_hash, file_facts, file_hash, file_hashes, record_hint
 from registry.verify.lookup import bundle_for_leaf, bundle_for_record
 from registry.verify.readers import ChainReader, LiveReader
 from registry.verify.verdict import (
@@ -27,16 +30,12 @@ from registry.verify.verdict import (
     UNAUTHORISED,
     UNKNOWN,
     VERIFIED,
+    Check,
     Verdict,
 )
-from registry.verify.verdicts import (
-    first_known,
-    mismatch,
-    verify_bundle,
-    verify_file,
-    verify_hash,
-    verify_record_id,
-)
+from registry.verify.verdicts import verify_bundle, verify_file, verify_hash, verify_record_id
+from registry.verify.verifier import Verifier
+from registry.verify.versions import VersionSources
 
 __all__ = [
     "EXIT_CODES",
@@ -49,15 +48,18 @@ __all__ = [
     "UNKNOWN",
     "VERIFIED",
     "ChainReader",
+    "Check",
+    "FileFacts",
     "LiveReader",
     "Verdict",
+    "Verifier",
+    "VersionSources",
     "bundle_for_leaf",
     "bundle_for_record",
     "file_content_hash",
+    "file_facts",
     "file_hash",
     "file_hashes",
-    "first_known",
-    "mismatch",
     "record_hint",
     "verify_bundle",
     "verify_file",
