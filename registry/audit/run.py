@@ -45,7 +45,7 @@ from registry.files.ingest import iter_files
 from registry.store.audit import feed_leaves, office_batches
 from registry.store.index import Index, IndexedBatch, IndexedLeaf, leaf_facts
 from registry.store.outbox import Store
-from registry.verify.verdict import UNKNOWN, Verdict
+from registry.verify.verdict import R_NOT_FOUND, UNKNOWN, Verdict
 from registry.verify.verifier import Verifier
 from registry.verify.versions import VersionSources
 
@@ -228,7 +228,8 @@ def _audit_file(ctx: _Context, h: HashedFile) -> AuditRow:
     if bundle is None:
         readable = bundles is not None and bundles.count > 0
         where = "no proof bundle in the proofs folder" if readable else "nothing in the index"
-        return AuditRow(UNKNOWN, f"{where} for {h.record_id}", h.record_id, h.path, content_hash=h.content_hash)
+        reason = f"{where} for {h.record_id}"
+        return AuditRow(UNKNOWN, reason, h.record_id, h.path, content_hash=h.content_hash, reason_code=R_NOT_FOUND)
     content_hash = h.content_hash
     method = _claims(bundle)[2]
     if method != h.canonicalization and method in canon.CANONICALIZATIONS:

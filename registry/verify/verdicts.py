@@ -98,7 +98,9 @@ def _verifier(chain: Chain | None, store: Store | None, reader: ChainReader | No
 
         assert chain is not None
         reader = LiveReader(chain)
-    return Verifier(reader, store=store)
+    dep = chain.deployment if chain is not None else None
+    pinned = dep.chain_id if dep is not None and dep.anchor_registry.lower() == reader.registry.lower() else None
+    return Verifier(reader, chain_id=pinned, store=store)
 
 
 def verify_bundle(
