@@ -121,7 +121,9 @@ class World:
 # -- the chain actions of the scenario, one function each
 
 
-def anchor(w: World, office: str, account: LocalAccount, files: list[Path], sealed: bool = False) -> dict[str, ProofBundle]:
+def anchor(
+    w: World, office: str, account: LocalAccount, files: list[Path], sealed: bool = False
+) -> dict[str, ProofBundle]:
     """Anchor ``files`` as one batch of ``office`` signed by ``account`` (outbox, manifest, bundles); by record id."""
     proofs = w.tmp / "proofs" / office
     anchorer = Anchorer(w.store, w.chain, account, office, w.settings.home / "manifests")
@@ -208,7 +210,7 @@ def _serve(folder: Path) -> tuple[ThreadingHTTPServer, str]:
     """The office's published manifest base: ``<URL>/<OFFICE>/<root>.json`` over HTTP."""
 
     class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
@@ -325,7 +327,9 @@ def _cli(w: World, case: Case, home: Path, extra: list[str]) -> dict[str, Any]:
         proof.parent.mkdir(exist_ok=True)
         proof.write_text(case.bundle.dumps(), encoding="utf-8")
         args += ["--proof", str(proof)]
-    proc = subprocess.run(args, capture_output=True, text=True, env=_env(home, w.node.rpc_url), timeout=120, check=False)
+    proc = subprocess.run(
+        args, capture_output=True, text=True, env=_env(home, w.node.rpc_url), timeout=120, check=False
+    )
     assert "Traceback" not in proc.stderr and proc.returncode != 70, proc.stderr
     body: dict[str, Any] = json.loads(proc.stdout)
     assert proc.returncode == EXIT_CODES[body["verdict"]], (proc.returncode, body)
@@ -348,7 +352,9 @@ def cli_auditor(w: World, case: Case, manifests: bool = True) -> dict[str, Any]:
 
 
 def _client(w: World) -> TestClient:
-    return TestClient(create_app(w.settings, w.chain, ServiceSettings(cache_seconds=0.0, health_timeout=10, index_interval=0)))
+    return TestClient(
+        create_app(w.settings, w.chain, ServiceSettings(cache_seconds=0.0, health_timeout=10, index_interval=0))
+    )
 
 
 def api_file(w: World, case: Case, client: TestClient) -> dict[str, Any]:
@@ -430,7 +436,10 @@ def _table(results: dict[tuple[str, str], dict[str, Any]]) -> str:
             mark = "*" if (name, path) in EXCEPTIONS else " "
             cells.append(f"{r['verdict']}/{r['reasonCode']}{mark}"[:34].ljust(34))
         lines.append(f"{name:<{width}} | " + " | ".join(cells))
-    lines.append("* a path that legitimately cannot know: " + "; ".join(f"{c} via {p}: {e[2]}" for (c, p), e in EXCEPTIONS.items()))
+    lines.append(
+        "* a path that legitimately cannot know: "
+        + "; ".join(f"{c} via {p}: {e[2]}" for (c, p), e in EXCEPTIONS.items())
+    )
     return "\n".join(lines)
 
 
@@ -451,7 +460,9 @@ def test_same_verdict_and_reason_class_on_every_path(results: dict[tuple[str, st
         assert (got["verdict"], got["reasonCode"]) == (verdict, code), (case, path, got.get("reason"))
 
 
-def test_every_verdict_names_registry_chain_block_and_checks(world: World, results: dict[tuple[str, str], dict[str, Any]]) -> None:
+def test_every_verdict_names_registry_chain_block_and_checks(
+    world: World, results: dict[tuple[str, str], dict[str, Any]]
+) -> None:
     dep = world.chain.deployment
     assert dep is not None
     for (case, path), body in results.items():
@@ -497,4 +508,3 @@ def test_help_lists_every_verdict_and_revocation_reason() -> None:
         assert verdict in text, verdict
     for reason in ("1 withdrawn", "2 published in error", "3 replaced", "4 legal order"):
         assert reason in text, reason
-

@@ -36,7 +36,9 @@ def verify(
     chain_id: Annotated[int | None, typer.Option("--chain-id", help="Pin the chain id of --registry.")] = None,
     manifests: Annotated[
         list[str] | None,
-        typer.Option("--manifests", help="Where batch manifests are published (<URL>/<OFFICE>/<root>.json).", show_default=False),
+        typer.Option(
+            "--manifests", help="Where batch manifests are published (<URL>/<OFFICE>/<root>.json).", show_default=False
+        ),
     ] = None,
     rpc_url: RpcOption = None,
     home: HomeOption = None,

@@ -221,7 +221,9 @@ class Verifier:
             detail = f"the bundle is for chain {bundle.chain_id}, the endpoint serves chain {self.chain_id}"
             trail.add(v.C_INCLUSION, v.FAILED, detail)
             return trail.verdict(v.UNKNOWN, v.R_WRONG_CHAIN, detail)
-        included, batch, leaf_reason = self.reader.verify_record(bundle.office, bundle.root, bundle.proof, value.encode())
+        included, batch, leaf_reason = self.reader.verify_record(
+            bundle.office, bundle.root, bundle.proof, value.encode()
+        )
         if batch is None:
             detail = f"root {bundle.root} is not anchored by office {bundle.office} in registry {self.registry}"
             trail.add(v.C_INCLUSION, v.FAILED, detail)
@@ -237,7 +239,9 @@ class Verifier:
             trail.add(v.C_INCLUSION, v.FAILED, "the proof does not lead from the record's leaf to the root")
             reason = "the proof does not lead from this record to the anchored root (bundle altered)"
             return trail.verdict(v.TAMPERED, v.R_PROOF_INVALID, reason)
-        trail.add(v.C_INCLUSION, v.PASSED, f"leaf 0x{leaf.hex()} is in batch {bundle.root} (block {batch.block_number})")
+        trail.add(
+            v.C_INCLUSION, v.PASSED, f"leaf 0x{leaf.hex()} is in batch {bundle.root} (block {batch.block_number})"
+        )
         if value.canonicalization == SEALED:
             problem = check_reveal(bundle)
             if problem is not None:
@@ -259,7 +263,9 @@ class Verifier:
             trail.add(v.C_OWNER, v.FAILED, detail)
             return trail.verdict(v.UNAUTHORISED, v.R_FOREIGN_OFFICE_RECORD, detail)
         if bundle.office != batch.office:
-            detail = f"the bundle claims office {bundle.office}; root {bundle.root} was anchored by office {batch.office}"
+            detail = (
+                f"the bundle claims office {bundle.office}; root {bundle.root} was anchored by office {batch.office}"
+            )
             trail.add(v.C_OWNER, v.FAILED, detail)
             return trail.verdict(v.UNAUTHORISED, v.R_OFFICE_CLAIM, detail)
         trail.add(v.C_OWNER, v.PASSED, f"batch anchored by {batch.office}, the record's office")
@@ -282,7 +288,7 @@ class Verifier:
         )
         trail.checks.append(check)
         if newer is not None:
-            reason = f"a newer version of {record_id} exists (content {newer.content_hash}, block {newer.block_number})"
+            reason = f"a newer version of {record_id} exists (content {newer.content_hash})"
             return trail.verdict(
                 v.SUPERSEDED, v.R_SUPERSEDED, reason, superseded_by=f"{newer.record_id}@{newer.content_hash}"
             )
@@ -290,8 +296,6 @@ class Verifier:
             f"anchored by {batch.office} at {batch.anchored_at} (block {batch.block_number}),"
             f" signer authorised at that block, not revoked"
         )
-        if check.result == v.PASSED:
-            reason += ", no later version"
         return trail.verdict(v.VERIFIED, v.R_VERIFIED, reason)
 
     def _signer(self, trail: _Trail, office: str, signer: str, block: int) -> v.Verdict | None:

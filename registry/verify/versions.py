@@ -143,7 +143,9 @@ class VersionSources:
             body = b""
             for mirror in policy.mirrors:
                 try:
-                    copy = read_manifest(f"{mirror.rstrip('/')}/{batch.office}/{batch.root.lower()}.json", policy=policy)
+                    copy = read_manifest(
+                        f"{mirror.rstrip('/')}/{batch.office}/{batch.root.lower()}.json", policy=policy
+                    )
                 except ManifestError:
                     continue
                 if hashlib.sha256(copy).digest() == digest:
@@ -242,7 +244,9 @@ def _counts(reader: ChainReader, office: str, root: str, values: Sequence[LeafVa
     return None
 
 
-def _held(reader: ChainReader, bundle: ProofBundle, target: str, record_id: str, office: str, block: int) -> Newer | None:
+def _held(
+    reader: ChainReader, bundle: ProofBundle, target: str, record_id: str, office: str, block: int
+) -> Newer | None:
     """The later version a held bundle proves, if it counts (same rule as a version found in a batch)."""
     value = bundle.value
     if (
