@@ -382,6 +382,12 @@ class SnapshotReader:
         fn = self.chain.offices.functions.compromisedFrom(office.encode("ascii"), signer)
         return int(fn.call(block_identifier=self.block_number)) or None
 
+    def related(self, registry: str) -> Any:
+        from registry.verify.readers import LiveReader, lineage_member
+
+        chain = lineage_member(self.chain, registry)
+        return LiveReader(chain, self.block_number) if chain is not None else None
+
     def office_batches(self, office: str, from_block: int) -> list[Any]:
         every = self._anchored.get(office)
         if every is None:

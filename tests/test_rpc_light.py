@@ -129,3 +129,38 @@ def test_compromised_key_and_later_batches_read_alike(tmp_path: Path, anvil: Anv
     assert verdicts[0] == verdicts[1]
     assert (verdicts[0]["verdict"], verdicts[0]["reasonCode"]) == ("UNAUTHORISED", "signer-compromised")
     assert verdicts[0]["stateBlock"] == light.state_block()
+
+
+def test_a_predecessor_registry_is_followed_alike(tmp_path: Path, anvil: AnvilNode) -> None:
+    """Pinned to a successor, a bundle of its confirmed predecessor verifies through the light and web3 readers;
+    pinned to an imposter that merely names the predecessor, it is refused (foreign-registry) by both."""
+    from registry.chain.deploy import deploy
+    from registry.chain.genesis import Genesis
+    from registry.evaluate import actions
+    from registry.verify.verifier import Verifier
+
+    old = Chain(connect(anvil.rpc_url))
+    deploy_dev(old)
+    assert old.deployment is not None
+    ep = dev_signer("EP")
+    assert ep is not None
+    anchorer = Anchorer(Store(tmp_path / "s.sqlite"), old, ep, "EP", tmp_path / "m")
+    anchorer.submit(prepare_files(generate_gazette(tmp_path / "g", office="EP", count=2, seed=5)))
+    (batch,) = anchorer.run(tmp_path / "p").batches
+    bundle = ProofBundle.loads(next((tmp_path / "p").glob("*.proof.json")).read_bytes())
+    pinned: dict[str, str] = {}
+    for name in ("successor", "imposter"):
+        chain = Chain(connect(anvil.rpc_url))
+        record = deploy(chain, dev_account(0), Genesis.dev(), preset="dev", predecessor=old.deployment.anchor_registry)
+        pinned[name] = record.deployment.anchor_registry
+    voters = [(c, a) for c in ("EP", "US", "JP", "EM", "WO") if (a := dev_signer(c)) is not None]
+    actions.govern(old, "freeze", None, voters, successor=pinned["successor"])
+    for name, expected in (("successor", ("VERIFIED", "verified")), ("imposter", ("UNKNOWN", "foreign-registry"))):
+        live_chain = Chain.for_registry(connect(anvil.rpc_url), pinned[name])
+        answers = [
+            Verifier(reader).verify_bundle(bundle).to_json()
+            for reader in (LightReader(anvil.rpc_url, pinned[name], retries=0), LiveReader(live_chain))
+        ]
+        assert answers[0] == answers[1], name
+        assert (answers[0]["verdict"], answers[0]["reasonCode"]) == expected, (name, answers[0]["reason"])
+    assert batch.block_number > 0

@@ -26,7 +26,7 @@ from registry.core.proofs import build_bundle
 from registry.errors import ChainError
 from registry.store.outbox import Store, StoredBatch, StoredRecord
 from registry.store.proofs import leaf_value_of, stored_facts
-from registry.verify.readers import batch_info, web3_office_batches
+from registry.verify.readers import LiveReader, batch_info, lineage_member, web3_office_batches
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -225,6 +225,11 @@ class PinnedReader:
     def office_batches(self, office: str, from_block: int) -> list[AnchoredBatch]:
         """``office``'s batches from ``from_block`` to this reader's block."""
         return self.cache.office_batches(office, from_block, self.block)
+
+    def related(self, registry: str) -> LiveReader | None:
+        """A live reader of a confirmed predecessor or successor of the service's registry, at this block."""
+        chain = lineage_member(self.cache.chain, registry)
+        return LiveReader(chain, self.block) if chain is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from registry.chain.client import Chain
 from registry.core import merkle
 from registry.core.batch import AnchoredBatch, BatchInfo, utc_iso
 from registry.store.index import Index
-from registry.verify.readers import web3_office_batches
+from registry.verify.readers import LiveReader, lineage_member, web3_office_batches
 
 #: Merkle nodes remembered per batch before the memory is given back (about 100 bytes each).
 _MAX_NODES: Final = 500_000
@@ -206,3 +206,8 @@ class SnapshotReader:
             self.calls += 1
             every = self._anchored[office] = web3_office_batches(self.chain, office, 0, self.block_number)
         return [b for b in every if b.block_number >= from_block]
+
+    def related(self, registry: str) -> LiveReader | None:
+        """A live reader, at the snapshot block, of a confirmed predecessor or successor of the audited registry."""
+        chain = lineage_member(self.chain, registry)
+        return LiveReader(chain, self.block_number) if chain is not None else None

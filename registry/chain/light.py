@@ -33,6 +33,11 @@ _VERIFY_RECORD: Final = _selector("verifyRecord(bytes2,bytes32,bytes,bytes32[])"
 _IS_AUTHORISED_AT: Final = _selector("isAuthorisedAt(bytes2,address,uint256)")
 _COMPROMISED_FROM: Final = _selector("compromisedFrom(bytes2,address)")
 _OFFICES: Final = _selector("offices()")
+_PREDECESSOR: Final = _selector("predecessor()")
+_SUCCESSOR: Final = _selector("successor()")
+_FROZEN_AT: Final = _selector("frozenAt()")
+#: Longest chain of registry versions followed either way (as :data:`registry.chain.lineage.MAX_LINKS`).
+_MAX_LINKS: Final = 16
 _BATCH_ANCHORED: Final = "0x" + keccak_256(b"BatchAnchored(bytes32,bytes2,address,uint32,string)").hexdigest()
 
 
@@ -232,6 +237,62 @@ class LightReader:
             raise ChainError("malformed eth_getLogs result")
         out = [_anchored(log) for log in logs if isinstance(log, dict) and not log.get("removed")]
         return sorted(out, key=lambda b: b.block_number)
+
+    def related(self, registry: str) -> LightReader | None:
+        """A light reader of ``registry`` at this block if it is a confirmed predecessor or successor (both ends
+        name each other, as :func:`registry.chain.lineage.lineage` requires), else None."""
+        target = registry.lower()
+        for step in (self._predecessor, self._successor):
+            current: LightReader | None = self
+            for _ in range(_MAX_LINKS):
+                current = step(current) if current is not None else None
+                if current is None or current.anchor_registry.lower() == self.anchor_registry.lower():
+                    break
+                if current.anchor_registry.lower() == target:
+                    return current
+        return None
+
+    def _address(self, to: str, selector: bytes) -> str | None:
+        try:
+            out = self._call(to, selector)
+        except ChainError:
+            return None  # a registry version without the migration interface
+        if len(out) != 32 or not int.from_bytes(out, "big"):
+            return None
+        return checksum_address("0x" + out[12:].hex())
+
+    def _bound(self, address: str) -> LightReader | None:
+        try:
+            other = LightReader(self.rpc_url, address, self.retries, self.timeout)
+        except ConfigError:
+            return None
+        other._block = self.state_block()
+        return other
+
+    def _frozen(self) -> bool:
+        try:
+            out = self._call(self.office_registry, _FROZEN_AT)
+        except ChainError:
+            return False
+        return len(out) == 32 and int.from_bytes(out, "big") != 0
+
+    def _predecessor(self, reader: LightReader) -> LightReader | None:
+        claimed = reader._address(reader.anchor_registry, _PREDECESSOR)
+        previous = reader._bound(claimed) if claimed is not None else None
+        if previous is None or not previous._frozen():
+            return None
+        named = previous._address(previous.office_registry, _SUCCESSOR)
+        return previous if named is not None and named.lower() == reader.anchor_registry.lower() else None
+
+    def _successor(self, reader: LightReader) -> LightReader | None:
+        if not reader._frozen():
+            return None
+        named = reader._address(reader.office_registry, _SUCCESSOR)
+        following = reader._bound(named) if named is not None else None
+        if following is None:
+            return None
+        back = following._address(following.anchor_registry, _PREDECESSOR)
+        return following if back is not None and back.lower() == reader.anchor_registry.lower() else None
 
 
 def _anchored(log: dict[str, Any]) -> AnchoredBatch:

@@ -17,25 +17,71 @@ chain, one protocol), :mod:`~registry.verify.versions` (later versions, from the
 store and index), :mod:`~registry.verify.verdicts` (offline rules and the short forms).
 """
 
-from registry.verify.hashing import FileFacts, file_content_hash, file_facts, file_hash, file_hashes, record_hint
-from registry.verify.lookup import bundle_for_leaf, bundle_for_record
-from registry.verify.readers import ChainReader, LiveReader
-from registry.verify.verdict import (
-    EXIT_CODES,
-    MISMATCH,
-    REVOCATION_REASONS,
-    REVOKED,
-    SUPERSEDED,
-    TAMPERED,
-    UNAUTHORISED,
-    UNKNOWN,
-    VERIFIED,
-    Check,
-    Verdict,
-)
-from registry.verify.verdicts import verify_bundle, verify_file, verify_hash, verify_record_id
-from registry.verify.verifier import Verifier
-from registry.verify.versions import VersionSources
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported on first use, so that ``registry.verify.verdict`` alone stays cheap for the CLI
+    from registry.verify.hashing import FileFacts, file_content_hash, file_facts, file_hash, file_hashes, record_hint
+    from registry.verify.lookup import bundle_for_leaf, bundle_for_record
+    from registry.verify.readers import ChainReader, LiveReader
+    from registry.verify.verdict import (
+        EXIT_CODES,
+        MISMATCH,
+        REVOCATION_REASONS,
+        REVOKED,
+        SUPERSEDED,
+        TAMPERED,
+        UNAUTHORISED,
+        UNKNOWN,
+        VERIFIED,
+        Check,
+        Verdict,
+    )
+    from registry.verify.verdicts import verify_bundle, verify_file, verify_hash, verify_record_id
+    from registry.verify.verifier import Verifier
+    from registry.verify.versions import VersionSources
+
+
+_WHERE: dict[str, str] = {
+    "FileFacts": "registry.verify.hashing",
+    "file_content_hash": "registry.verify.hashing",
+    "file_facts": "registry.verify.hashing",
+    "file_hash": "registry.verify.hashing",
+    "file_hashes": "registry.verify.hashing",
+    "record_hint": "registry.verify.hashing",
+    "bundle_for_leaf": "registry.verify.lookup",
+    "bundle_for_record": "registry.verify.lookup",
+    "ChainReader": "registry.verify.readers",
+    "LiveReader": "registry.verify.readers",
+    "EXIT_CODES": "registry.verify.verdict",
+    "MISMATCH": "registry.verify.verdict",
+    "REVOCATION_REASONS": "registry.verify.verdict",
+    "REVOKED": "registry.verify.verdict",
+    "SUPERSEDED": "registry.verify.verdict",
+    "TAMPERED": "registry.verify.verdict",
+    "UNAUTHORISED": "registry.verify.verdict",
+    "UNKNOWN": "registry.verify.verdict",
+    "VERIFIED": "registry.verify.verdict",
+    "Check": "registry.verify.verdict",
+    "Verdict": "registry.verify.verdict",
+    "verify_bundle": "registry.verify.verdicts",
+    "verify_file": "registry.verify.verdicts",
+    "verify_hash": "registry.verify.verdicts",
+    "verify_record_id": "registry.verify.verdicts",
+    "Verifier": "registry.verify.verifier",
+    "VersionSources": "registry.verify.versions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported from their module on first use."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'registry.verify' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "EXIT_CODES",

@@ -54,6 +54,11 @@ class ChainReader(Protocol):
         Raises :class:`registry.errors.ChainError` if the node refuses the query."""
         ...
 
+    def related(self, registry: str) -> ChainReader | None:
+        """A reader of ``registry`` at the same block if it is a confirmed predecessor or successor of this
+        reader's registry (migration: both ends name each other), else None."""
+        ...
+
 
 def batch_info(root: str, b: Any) -> BatchInfo | None:
     """A ``Batch`` struct as returned by web3 (None when not anchored)."""
@@ -108,6 +113,22 @@ class LiveReader:
     def office_batches(self, office: str, from_block: int) -> list[AnchoredBatch]:
         """``BatchAnchored`` events of ``office`` (one ``eth_getLogs``)."""
         return web3_office_batches(self.chain, office, from_block, self.state_block())
+
+    def related(self, registry: str) -> ChainReader | None:
+        """A reader of a confirmed version of this registry (:func:`registry.chain.lineage.lineage`)."""
+        chain = lineage_member(self.chain, registry)
+        return LiveReader(chain, self.state_block()) if chain is not None else None
+
+
+def lineage_member(chain: Chain, registry: str) -> Chain | None:
+    """The client of ``registry`` if it is a confirmed version of ``chain``'s registry (not itself), else None."""
+    from registry.chain.lineage import lineage
+
+    for member in lineage(chain):
+        dep = member.deployment
+        if member is not chain and dep is not None and dep.anchor_registry.lower() == registry.lower():
+            return member
+    return None
 
 
 def web3_office_batches(chain: Chain, office: str, from_block: int, to_block: int) -> list[AnchoredBatch]:

@@ -35,7 +35,10 @@ EXIT_CODES: Final = {
 }
 #: What each verdict means (``ipreg verify --help``, the API's documentation).
 MEANINGS: Final = {
-    VERIFIED: "anchored by the office, unchanged, signer authorised at its block, not revoked, no later version",
+    VERIFIED: (
+        "anchored by the office, unchanged, signer authorised at its block, not revoked, no later version"
+        " (a check this path could not run is named: NOT CHECKED)"
+    ),
     TAMPERED: "the record id is anchored, this content (or this proof) is not",
     MISMATCH: "file and bundle belong to different records",
     UNKNOWN: "nothing anchored in the pinned registry matches (also: a bundle of another registry or chain)",
@@ -179,7 +182,7 @@ class Verdict:
 
 
 def help_text() -> str:
-    """Every verdict (with its exit status) and the revocation reason codes, for ``--help``."""
-    verdicts = "; ".join(f"{v} (exit {EXIT_CODES[v]}): {MEANINGS[v]}" for v in EXIT_CODES)
+    """Every verdict (with its exit status) and the revocation reason codes, for ``--help`` (one paragraph each)."""
+    verdicts = "\n\n".join(f"{v} (exit {EXIT_CODES[v]}): {MEANINGS[v]}." for v in EXIT_CODES)
     reasons = ", ".join(f"{k} {v}" for k, v in REVOCATION_REASONS.items())
-    return f"Verdicts: {verdicts}. Revocation reason codes: {reasons}."
+    return f"{verdicts}\n\nRevocation reason codes: {reasons}."

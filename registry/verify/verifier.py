@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from registry.core.address import checksum_address
@@ -101,6 +102,7 @@ class Verifier:
         self.index = index
         self.sources = sources if sources is not None else VersionSources(store, index)
         self._bundle_of = bundle_of
+        self._lineage: dict[str, Verifier | None] = {}
 
     @property
     def chain_id(self) -> int:
@@ -184,8 +186,9 @@ class Verifier:
         return _Trail(self, base)
 
     def _foreign(self, bundle: ProofBundle, content_hash: str | None) -> v.Verdict | None:
-        """UNKNOWN (foreign-registry) if the bundle names another registry than the pinned one."""
-        if bundle.registry.lower() == self.registry.lower():
+        """UNKNOWN (foreign-registry) if the bundle names another registry than the pinned one or a confirmed
+        version of it (migration), read offline when it is the pinned one."""
+        if bundle.registry.lower() == self.registry.lower() or self._related(bundle.registry) is not None:
             return None
         trail = self.trail(bundle, content_hash=content_hash or claimed(bundle.value, bundle)[1])
         detail = f"the bundle names registry {bundle.registry}; pinned: {self.registry}"
@@ -196,11 +199,33 @@ class Verifier:
             f"{detail}: not checked against the bundle's own registry (verify it against its own chain)",
         )
 
+    def _related(self, registry: str) -> Verifier | None:
+        """The verifier of a confirmed predecessor or successor of the pinned registry (asked once per registry)."""
+        key = registry.lower()
+        if key not in self._lineage:
+            if not self.pinned:
+                self._lineage[key] = None
+            else:
+                reader = self.reader.related(registry)
+                self._lineage[key] = (
+                    Verifier(reader, chain_id=self.chain_id, store=None, sources=self.sources)
+                    if reader is not None
+                    else None
+                )
+        return self._lineage[key]
+
     def verify_bundle(self, bundle: ProofBundle, content_hash: str | None = None, paired: bool = False) -> v.Verdict:
         """A proof bundle against the chain, and ``content_hash`` (a file's, under the bundle's method) against it."""
         foreign = self._foreign(bundle, content_hash)
         if foreign is not None:
             return foreign
+        if bundle.registry.lower() != self.registry.lower():
+            related = self._related(bundle.registry)
+            assert related is not None
+            verdict = related.verify_bundle(bundle, content_hash, paired)
+            detail = f"registry {related.registry}: a confirmed earlier or later version of the pinned {self.registry}"
+            checks = tuple(v.Check(c.name, c.result, detail) if c.name == v.C_REGISTRY else c for c in verdict.checks)
+            return replace(verdict, checks=checks)
         value = bundle.value
         leaf = value.leaf()
         record_id, anchored_hash = claimed(value, bundle)
