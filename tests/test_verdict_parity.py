@@ -19,6 +19,7 @@ for the module, the scenario built once. ``pytest -s`` prints the case x path ta
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
@@ -508,3 +509,30 @@ def test_help_lists_every_verdict_and_revocation_reason() -> None:
         assert verdict in text, verdict
     for reason in ("1 withdrawn", "2 published in error", "3 replaced", "4 legal order"):
         assert reason in text, reason
+
+
+def test_later_version_search_is_bounded_and_says_so(world: World) -> None:
+    """A cap on later batches, or on manifest bytes, turns the check into 'not checked', naming the cap."""
+    from registry.chain.light import LightReader
+    from registry.indexer.fetch import FetchPolicy
+    from registry.verify.readers import LiveReader
+    from registry.verify.verifier import Verifier
+    from registry.verify.versions import VersionSources
+
+    case = world.cases["control"]
+    capped = Verifier(LiveReader(world.chain), store=world.store, sources=VersionSources(world.store, max_batches=1))
+    check = capped.verify_file(case.file.read_bytes(), case.file.name, case.bundle).check("laterVersions")
+    assert check is not None and check.result == NOT_CHECKED
+    assert "cap of 1 batches reached (2 later batches)" in check.detail
+    dep = world.chain.deployment
+    assert dep is not None
+    policy = FetchPolicy(schemes=frozenset({"http"}), allow_networks=(ipaddress.ip_network("127.0.0.0/8"),),
+                         mirrors=(world.manifests_url,))  # fmt: skip
+    light = LightReader(world.node.rpc_url, dep.anchor_registry, retries=0)
+    tight = Verifier(light, sources=VersionSources(policy=policy, max_bytes=10))
+    verdict = tight.verify_file(case.file.read_bytes(), case.file.name, case.bundle)
+    check = verdict.check("laterVersions")
+    assert verdict.verdict == "VERIFIED" and check is not None and check.result == NOT_CHECKED, verdict.checks
+    assert "values of 2 later batch(es) not available" in check.detail
+    roomy = Verifier(light, sources=VersionSources(policy=policy))
+    assert roomy.verify_file(case.file.read_bytes(), case.file.name, case.bundle).not_checked == ()

@@ -37,7 +37,10 @@ def verify(
     manifests: Annotated[
         list[str] | None,
         typer.Option(
-            "--manifests", help="Where batch manifests are published (<URL>/<OFFICE>/<root>.json).", show_default=False
+            "--manifests",
+            metavar="URL",
+            help="Where batch manifests are published (<URL>/<OFFICE>/<root>.json).",
+            show_default=False,
         ),
     ] = None,
     rpc_url: RpcOption = None,

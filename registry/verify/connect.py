@@ -44,6 +44,8 @@ def cli_verifier(
             "no proof bundle and no local deployment: give --proof BUNDLE (and --registry ADDRESS --chain-id N"
             " to pin the registry), or run in a home with a deployment"
         )
+    if store is not None and (deployment is None or address.lower() != deployment.anchor_registry.lower()):
+        store = None  # the home's outbox and index belong to its own deployment, not to the pinned registry
     reader: ChainReader
     if store is None and s.rpc_url.startswith(("http://", "https://")):
         from registry.chain.light import LightReader
