@@ -9,6 +9,7 @@ a local store the light JSON-RPC reader is used (no web3 import: fast start-up).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from registry.config import Settings
 from registry.core.address import checksum_address
@@ -17,6 +18,9 @@ from registry.store.outbox import Store
 from registry.verify.readers import ChainReader
 from registry.verify.verifier import Verifier
 from registry.verify.versions import VersionSources
+
+if TYPE_CHECKING:
+    from registry.indexer.fetch import FetchPolicy
 
 
 def cli_verifier(
@@ -66,14 +70,21 @@ def cli_verifier(
 
 
 def sources(s: Settings, store: Store | None, registry: str, mirrors: Sequence[str] = ()) -> VersionSources:
-    """Where later versions' values are read: the store, the index, this home's manifests, then fetched."""
-    from registry.indexer.fetch import FetchPolicy
+    """Where later versions' values are read: the store, the index, this home's manifests, then fetched under
+    ``IPREG_MANIFEST_*`` (the policy is made, and the HTTP client imported, on the first fetch)."""
     from registry.store.index import Index
 
-    policy = FetchPolicy.from_env()
-    if mirrors:
+    for mirror in mirrors:
+        if not mirror.startswith(("http://", "https://")):
+            raise ConfigError(f"--manifests must be an absolute http(s) URL, got {mirror[:80]!r}")
+
+    def policy() -> FetchPolicy:
         from dataclasses import replace
 
-        policy = replace(policy, mirrors=(*policy.mirrors, *(m.rstrip("/") for m in mirrors)))
+        from registry.indexer.fetch import FetchPolicy
+
+        found = FetchPolicy.from_env()
+        return replace(found, mirrors=(*found.mirrors, *(m.rstrip("/") for m in mirrors))) if mirrors else found
+
     index = Index.of(store.db, registry) if store is not None else None
     return VersionSources(store, index, s.home / "manifests", policy)

@@ -62,7 +62,7 @@ class _Trail:
             reason_code=code,
             checks=checks,
             registry=self.verifier.registry,
-            chain_id=self.verifier._chain_id or self.verifier.pinned_chain_id,
+            chain_id=self.verifier.known_chain_id,
             state_block=self.verifier.state_block,
             **fields,
         )
@@ -115,6 +115,11 @@ class Verifier:
                 )
             self._chain_id = served
         return self._chain_id
+
+    @property
+    def known_chain_id(self) -> int | None:
+        """The chain id read from the endpoint, else the pinned one (an offline verdict reads none)."""
+        return self._chain_id if self._chain_id is not None else self.pinned_chain_id
 
     @property
     def state_block(self) -> int | None:

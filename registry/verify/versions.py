@@ -65,8 +65,9 @@ class VersionSources:
     index: Index | None = None
     #: This home's manifest copies (``<folder>/<OFFICE>/<root>.json``).
     manifests: Path | None = None
-    #: Remote fetching (``https`` manifest URIs, mirrors for ``ni:``); None: no network.
-    policy: FetchPolicy | None = None
+    #: Remote fetching (``https`` manifest URIs, mirrors for ``ni:``), or a function making the policy on the first
+    #: fetch (the HTTP client is imported only then); None: no network.
+    policy: FetchPolicy | Callable[[], FetchPolicy] | None = None
     max_batches: int = MAX_BATCHES
     max_bytes: int = MAX_BYTES
     #: Bundles a caller holds of versions naming a leaf (an audit's proofs folder): (leaf, record id) -> bundles.
@@ -132,6 +133,8 @@ class VersionSources:
         from registry.indexer.manifests import read_manifest
 
         assert self.policy is not None
+        if callable(self.policy):
+            self.policy = self.policy()
         budget = self.max_bytes - self._fetched
         if budget <= 0:
             raise ManifestError("manifest byte budget spent", f"the cap of {self.max_bytes} manifest bytes was reached")
