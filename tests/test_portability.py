@@ -37,8 +37,8 @@ from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.node.anvil import find_anvil
 from registry.store.outbox import Store
-from registry.verify.verdict import TAMPERED, VERIFIED
 from registry.verify.readers import LiveReader
+from registry.verify.verdict import TAMPERED, VERIFIED
 from registry.verify.verdicts import verify_bundle
 from registry.verify.verifier import Verifier
 
