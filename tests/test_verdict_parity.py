@@ -63,7 +63,7 @@ from registry.verify.verdicts import verify_file
 pytestmark = pytest.mark.anvil
 
 IPREG = Path(sys.executable).parent / "ipreg"
-PATHS = ("cli-home", "cli-auditor", "api-file", "api-hash", "audit", "probe")
+PATHS = ("cli-home", "cli-auditor", "cli-index", "api-file", "api-hash", "api-bundle", "audit", "probe")
 
 #: case -> (verdict, reason code) every path must give, unless EXCEPTIONS says otherwise.
 EXPECTED: dict[str, tuple[str, str]] = {
@@ -94,6 +94,22 @@ EXCEPTIONS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("sealed, before reveal", "api-hash"): ("UNKNOWN", "not-found", "sealed records are never found by hash"),
     ("sealed, before reveal", "audit"): ("UNKNOWN", "not-found", "an unrevealed bundle names no record id"),
     ("sealed, after reveal", "api-hash"): ("UNKNOWN", "not-found", "sealed records are never found by hash"),
+    ("another record's bundle", "cli-index"): ("VERIFIED", "verified", "no bundle on this path: the file's own record"),
+    ("foreign registry", "cli-index"): ("UNKNOWN", "not-found", "no bundle naming a registry on this path"),
+    ("signer removed before the batch", "cli-index"): (
+        "UNKNOWN",
+        "not-found",
+        "its manifest names another office's record: the index refuses it",
+    ),
+    ("sealed, before reveal", "cli-index"): ("UNKNOWN", "not-found", "sealed records are never found by hash"),
+    ("sealed, after reveal", "cli-index"): ("UNKNOWN", "not-found", "sealed records are never found by hash"),
+    ("tampered copy", "api-bundle"): ("VERIFIED", "verified", "no file on this path: the bundle's own record"),
+    ("another record's bundle", "api-bundle"): (
+        "VERIFIED",
+        "verified",
+        "no file on this path: the bundle's own record",
+    ),
+    ("unknown", "api-bundle"): ("n/a", "n/a", "the auditor holds no bundle to send"),
 }
 
 
@@ -304,6 +320,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         w = World(node, chain, settings, Store(settings.store_file), tmp)
         build(w)
         server, w.manifests_url = _serve(home / "manifests")
+        index_home(w)
         yield w
     finally:
         if server is not None:
@@ -321,13 +338,32 @@ def _env(home: Path, rpc_url: str) -> dict[str, str]:
     return env
 
 
-def _cli(w: World, case: Case, home: Path, extra: list[str]) -> dict[str, Any]:
-    args = [str(IPREG), "verify", str(case.file), "--json", *extra]
-    if case.bundle is not None:
+def _args(w: World, case: Case, extra: list[str], with_bundle: bool) -> list[str]:
+    args = ["verify", str(case.file), "--json", *extra]
+    if case.bundle is not None and with_bundle:
         proof = w.tmp / "bundles" / f"{abs(hash((str(case.file), case.bundle.dumps())))}.json"
         proof.parent.mkdir(exist_ok=True)
         proof.write_text(case.bundle.dumps(), encoding="utf-8")
         args += ["--proof", str(proof)]
+    return args
+
+
+def _cli_in_process(w: World, case: Case, home: Path, with_bundle: bool = True) -> dict[str, Any]:
+    """The ``ipreg verify`` command run in this process (the homes' paths import web3: a process each is slow)."""
+    from typer.testing import CliRunner
+
+    from registry.cli import _register, app
+
+    _register()
+    result = CliRunner().invoke(app, _args(w, case, [], with_bundle), env=_env(home, w.node.rpc_url))
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    body: dict[str, Any] = json.loads(result.stdout)
+    assert result.exit_code == EXIT_CODES[body["verdict"]], (result.exit_code, body)
+    return body
+
+
+def _cli(w: World, case: Case, home: Path, extra: list[str], with_bundle: bool = True) -> dict[str, Any]:
+    args = [str(IPREG), *_args(w, case, extra, with_bundle)]
     proc = subprocess.run(
         args, capture_output=True, text=True, env=_env(home, w.node.rpc_url), timeout=120, check=False
     )
@@ -339,7 +375,7 @@ def _cli(w: World, case: Case, home: Path, extra: list[str]) -> dict[str, Any]:
 
 def cli_home(w: World, case: Case) -> dict[str, Any]:
     """``ipreg verify`` in the office's home (its store, its deployment pinned)."""
-    return _cli(w, case, w.settings.home, [])
+    return _cli_in_process(w, case, w.settings.home)
 
 
 def cli_auditor(w: World, case: Case, manifests: bool = True) -> dict[str, Any]:
@@ -350,6 +386,23 @@ def cli_auditor(w: World, case: Case, manifests: bool = True) -> dict[str, Any]:
     assert dep is not None
     pin = ["--registry", dep.anchor_registry, "--chain-id", str(dep.chain_id)]
     return _cli(w, case, home, pin + (["--manifests", w.manifests_url] if manifests else []))
+
+
+def cli_index(w: World, case: Case) -> dict[str, Any]:
+    """``ipreg verify FILE`` (no bundle) in an auditor's home whose index followed the chain and the manifests."""
+    return _cli_in_process(w, case, w.tmp / "index-home", with_bundle=False)
+
+
+def index_home(w: World) -> None:
+    """An auditor's home: the consortium's deployment file, and ``ipreg index sync`` (manifests from the mirror)."""
+    home = w.tmp / "index-home"
+    home.mkdir()
+    shutil.copy(w.settings.deployment_file, home / w.settings.deployment_file.name)
+    env = {**_env(home, w.node.rpc_url), "IPREG_MANIFEST_MIRRORS": w.manifests_url}
+    proc = subprocess.run(
+        [str(IPREG), "index", "sync"], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
 
 
 def _client(w: World) -> TestClient:
@@ -364,6 +417,16 @@ def api_file(w: World, case: Case, client: TestClient) -> dict[str, Any]:
     if case.bundle is not None:
         files["bundle"] = ("bundle.json", case.bundle.dumps(), "application/json")
     r = client.post("/v1/verify", files=files)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def api_bundle(w: World, case: Case, client: TestClient) -> dict[str, Any]:
+    """``POST /v1/verify`` with the bundle alone (its own record)."""
+    if case.bundle is None:
+        return {"verdict": "n/a", "reasonCode": "n/a"}
+    r = client.post("/v1/verify", json={"bundle": json.loads(case.bundle.dumps())})
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
@@ -400,15 +463,18 @@ def probe(w: World, case: Case) -> dict[str, Any]:
 
 def _run_all(w: World) -> dict[tuple[str, str], dict[str, Any]]:
     results: dict[tuple[str, str], dict[str, Any]] = {}
-    with ThreadPoolExecutor(2) as pool:  # the CLI paths are subprocesses: two at a time
+    with ThreadPoolExecutor(2) as pool:  # the outside auditor's runs are processes (light start-up): two at a time
         jobs: dict[tuple[str, str], Any] = {}
         for name, case in w.cases.items():
-            jobs[(name, "cli-home")] = pool.submit(cli_home, w, case)
             jobs[(name, "cli-auditor")] = pool.submit(cli_auditor_isolated, w, case, name)
+        for name, case in w.cases.items():
+            results[(name, "cli-home")] = cli_home(w, case)
+            results[(name, "cli-index")] = cli_index(w, case)
         with _client(w) as client:
             for name, case in w.cases.items():
                 results[(name, "api-file")] = api_file(w, case, client)
                 results[(name, "api-hash")] = api_hash(w, case, client)
+                results[(name, "api-bundle")] = api_bundle(w, case, client)
         for name, case in w.cases.items():
             results[(name, "audit")] = audit(w, case)
             results[(name, "probe")] = probe(w, case)
@@ -428,14 +494,14 @@ def cli_auditor_isolated(w: World, case: Case, name: str) -> dict[str, Any]:
 
 def _table(results: dict[tuple[str, str], dict[str, Any]]) -> str:
     width = max(len(c) for c in EXPECTED)
-    head = f"{'case':<{width}} | " + " | ".join(f"{p:<34}" for p in PATHS)
+    head = f"{'case':<{width}} | " + " | ".join(f"{p:<32}" for p in PATHS)
     lines = [head, "-" * len(head)]
     for name in EXPECTED:
         cells = []
         for path in PATHS:
             r = results[(name, path)]
             mark = "*" if (name, path) in EXCEPTIONS else " "
-            cells.append(f"{r['verdict']}/{r['reasonCode']}{mark}"[:34].ljust(34))
+            cells.append(f"{r['verdict']}/{r['reasonCode']}{mark}"[:32].ljust(32))
         lines.append(f"{name:<{width}} | " + " | ".join(cells))
     lines.append(
         "* a path that legitimately cannot know: "
@@ -467,7 +533,7 @@ def test_every_verdict_names_registry_chain_block_and_checks(
     dep = world.chain.deployment
     assert dep is not None
     for (case, path), body in results.items():
-        if path == "audit":
+        if path == "audit" or body["verdict"] == "n/a":
             continue  # audit rows carry the report's registry, chain and block once (tested in test_audit)
         assert body["registry"].lower() == dep.anchor_registry.lower(), (case, path)
         assert body["chainId"] == dep.chain_id, (case, path)
