@@ -26,7 +26,7 @@ from registry.core.proofs import build_bundle
 from registry.errors import ChainError
 from registry.store.outbox import Store, StoredBatch, StoredRecord
 from registry.store.proofs import leaf_value_of, stored_facts
-from registry.verify.readers import LiveReader, batch_info, lineage_member, web3_office_batches
+from registry.verify.readers import LiveReader, batch_info, web3_office_batches
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -104,6 +104,7 @@ class CachedReader:
         self._signers: TtlCache[tuple[int, str, str, int], bool] = TtlCache(max(ttl, 60.0), 4096)
         self._marks: TtlCache[tuple[int, str, str], int | None] = TtlCache(max(ttl, 60.0), 4096)
         self._anchored: TtlCache[tuple[int, str, int], list[AnchoredBatch]] = TtlCache(max(ttl, 60.0), 256)
+        self._versions: TtlCache[str, dict[str, Chain]] = TtlCache(60.0, 1)
 
     def chain_id(self) -> int:
         """Chain id of the endpoint (asked once)."""
@@ -173,6 +174,20 @@ class CachedReader:
         key = (at, office, from_block)
         return self._anchored.get(key, lambda: web3_office_batches(self.chain, office, from_block, at))
 
+    def lineage(self) -> dict[str, Chain]:
+        """The confirmed other versions of the service's registry by address (walked at most once a minute, so
+        a stream of bundles naming strangers costs no walk each)."""
+
+        def walk() -> dict[str, Chain]:
+            from registry.chain.lineage import lineage
+
+            own = str(self.chain.anchors.address).lower()
+            found = {str(c.anchors.address).lower(): c for c in lineage(self.chain)}
+            found.pop(own, None)
+            return found
+
+        return self._versions.get("lineage", walk)
+
     def clear(self) -> None:
         """Forget all chain state (after this service anchored or revoked something)."""
         self._head.clear()
@@ -228,7 +243,7 @@ class PinnedReader:
 
     def related(self, registry: str) -> LiveReader | None:
         """A live reader of a confirmed predecessor or successor of the service's registry, at this block."""
-        chain = lineage_member(self.cache.chain, registry)
+        chain = self.cache.lineage().get(registry.lower())
         return LiveReader(chain, self.block) if chain is not None else None
 
 
