@@ -178,3 +178,23 @@ def test_the_file_is_canonicalized_once(anchored: Anchored, monkeypatch: pytest.
             v = verify_file(anchored.chain, store, f.read_bytes(), f.name, anchored.bundles[anchored.ids[method]])
             assert v.verdict == VERIFIED
         assert calls == [method, method], calls  # once per verification, under the bundle's method
+
+
+def test_the_offline_short_form_says_what_the_verifier_says(anchored: Anchored) -> None:
+    """``verify.mismatch`` (offline, no registry pinned) and the Verifier give one MISMATCH reason."""
+    from registry.verify.verdicts import mismatch
+
+    gazette = sorted(next(iter(anchored.files.values())).parent.iterdir())
+    for store in (None, anchored.store):
+        for f in gazette:
+            for bundle in anchored.bundles.values():
+                offline = mismatch(store, f.read_bytes(), f.name, bundle)
+                full = verify_file(anchored.chain, store, f.read_bytes(), f.name, bundle)
+                if offline is None:
+                    assert full.verdict != MISMATCH
+                else:
+                    assert (full.verdict, full.reason, full.reason_code) == (
+                        MISMATCH,
+                        offline.reason,
+                        offline.reason_code,
+                    )

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # imported on first use, so that ``registry.verify.verdict`` 
         Check,
         Verdict,
     )
-    from registry.verify.verdicts import verify_bundle, verify_file, verify_hash, verify_record_id
+    from registry.verify.verdicts import mismatch, verify_bundle, verify_file, verify_hash, verify_record_id
     from registry.verify.verifier import Verifier
     from registry.verify.versions import VersionSources
 
@@ -66,6 +66,7 @@ _WHERE: dict[str, str] = {
     "VERIFIED": "registry.verify.verdict",
     "Check": "registry.verify.verdict",
     "Verdict": "registry.verify.verdict",
+    "mismatch": "registry.verify.verdicts",
     "verify_bundle": "registry.verify.verdicts",
     "verify_file": "registry.verify.verdicts",
     "verify_hash": "registry.verify.verdicts",
@@ -106,6 +107,7 @@ __all__ = [
     "file_facts",
     "file_hash",
     "file_hashes",
+    "mismatch",
     "record_hint",
     "verify_bundle",
     "verify_file",

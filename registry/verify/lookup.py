@@ -109,11 +109,21 @@ def bundle_for_record(
 
 def anchored_id_of(verifier: Verifier, digest: str) -> str | None:
     """The record id under which content ``digest`` is anchored, per the verifier's store or index, or None."""
-    store = verifier.store
+    return _anchored_id(verifier.store, verifier.index, digest)
+
+
+def anchored_id_in(store: Store, registry: str, digest: str) -> str | None:
+    """The record id under which content ``digest`` is anchored, per ``store`` or its index of ``registry``."""
+    from registry.store.index import Index
+
+    return _anchored_id(store, Index.of(store.db, registry), digest)
+
+
+def _anchored_id(store: Store | None, index: Index | None, digest: str) -> str | None:
     records = [r for r in store.records_by_hash(digest) if r.salt is None] if store is not None else []
     if records:
         return records[-1].record_id
-    leaves = verifier.index.leaves_by_hash(digest) if verifier.index is not None else []
+    leaves = index.leaves_by_hash(digest) if index is not None else []
     return leaves[-1].record_id if leaves else None
 
 

@@ -8,6 +8,7 @@ given reader; callers that verify many records build one :class:`Verifier` and k
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from registry.core.formats import ProofBundle
@@ -41,13 +42,16 @@ def check_reveal(bundle: ProofBundle) -> str | None:
     return None
 
 
-def pairing(verifier: Verifier, facts: FileFacts, bundle: ProofBundle) -> v.Verdict | None:
-    """MISMATCH if ``bundle`` speaks for another record than the file, else None. Offline (no chain call).
+def pairing(
+    facts: FileFacts, bundle: ProofBundle, anchored_id: Callable[[str], str | None] | None = None
+) -> str | None:
+    """Why ``bundle`` speaks for another record than the file (the MISMATCH reason), or None. Offline.
 
     The bundle is for another record when its content hash differs from the file's and the file
     cannot be canonicalized the bundle's way, carries another record id (in the document or its
-    name), or is anchored under another record id in the local store or index. The same record id
-    with other content is not a mismatch: the bundle's verdict (TAMPERED) answers it.
+    name), or is anchored under another record id (``anchored_id``: the local store or index, by the
+    file's content hash). The same record id with other content is not a mismatch: the bundle's
+    verdict (TAMPERED) answers it.
     """
     if bundle.value.canonicalization == SEALED and not isinstance(bundle.extra.get("reveal"), dict):
         return None  # nothing to compare: the bundle's own verdict says so
@@ -58,33 +62,73 @@ def pairing(verifier: Verifier, facts: FileFacts, bundle: ProofBundle) -> v.Verd
     method = bundle_method(bundle)
     mismatched_method = facts.natural != method
     file_id = facts.hint
-    if file_id == record_id and digest is not None:
+    if file_id is not None and _same_record(file_id, record_id) and digest is not None:
         return None  # the bundle's record with other content: TAMPERED
-    if file_id is None and verifier.store is not None and facts.natural_digest is not None:
-        from registry.verify.lookup import anchored_id_of
-
-        file_id = anchored_id_of(verifier, facts.natural_digest)
+    if file_id is None and anchored_id is not None and facts.natural_digest is not None:
+        file_id = anchored_id(facts.natural_digest)
     reasons: list[str] = []
-    if file_id is not None and file_id != record_id:
+    if file_id is not None and not _same_record(file_id, record_id):
         reasons.append(f"this bundle is for {record_id}, the file is {file_id}")
     elif mismatched_method:
         reasons.append(f"this bundle is for {record_id}")
     if mismatched_method:
         reasons.append(f"the file's canonicalization is {facts.natural}, the bundle's {method}")
-    if not reasons:
-        return None
+    return "; ".join(reasons) if reasons else None
+
+
+def _same_record(a: str, b: str) -> bool:
+    """Whether two record ids name one record (the one comparison of the pairing rule)."""
+    return a == b
+
+
+def mismatch_verdict(verifier: Verifier, facts: FileFacts, bundle: ProofBundle, detail: str) -> v.Verdict:
+    """The MISMATCH verdict of a file and another record's bundle (decided offline)."""
     trail = verifier.trail(
         bundle,
         content_hash=facts.natural_digest,
-        anchored_hash=anchored,
+        anchored_hash=claimed(bundle.value, bundle)[1],
         block_number=bundle.block_number,
         transaction_hash=bundle.transaction_hash,
         anchored_at=bundle.anchored_at,
     )
     trail.add(v.C_REGISTRY, v.PASSED, f"the bundle's registry is the pinned {verifier.registry}")
-    detail = "; ".join(reasons)
     trail.add(v.C_PAIRING, v.FAILED, detail)
-    return trail.verdict(v.MISMATCH, v.R_OTHER_RECORD, detail + ": give the file's own bundle (or this bundle's file)")
+    return trail.verdict(v.MISMATCH, v.R_OTHER_RECORD, detail + MISMATCH_HINT)
+
+
+#: What a MISMATCH reason ends with.
+MISMATCH_HINT = ": give the file's own bundle (or this bundle's file)"
+
+
+def mismatch(store: Store | None, data: bytes, filename: str, bundle: ProofBundle) -> v.Verdict | None:
+    """MISMATCH if ``bundle`` speaks for another record than the file, else None: offline, no registry pinned
+    (the :class:`Verifier` gives the same answer with its provenance). A file malformed for its own
+    canonicalization raises :class:`CanonicalizationError` (bad input)."""
+    from registry.verify.hashing import file_facts
+    from registry.verify.lookup import anchored_id_in
+
+    facts = file_facts(data, filename, bundle)
+    detail = pairing(facts, bundle, (lambda d: anchored_id_in(store, bundle.registry, d)) if store else None)
+    if detail is None:
+        return None
+    record_id, anchored = claimed(bundle.value, bundle)
+    return v.Verdict(
+        v.MISMATCH,
+        detail + MISMATCH_HINT,
+        office=bundle.office,
+        record_id=record_id,
+        content_hash=facts.natural_digest,
+        root=bundle.root,
+        block_number=bundle.block_number,
+        transaction_hash=bundle.transaction_hash,
+        anchored_at=bundle.anchored_at,
+        bundle=bundle,
+        anchored_hash=anchored,
+        reason_code=v.R_OTHER_RECORD,
+        registry=bundle.registry,
+        chain_id=bundle.chain_id,
+        checks=(v.Check(v.C_PAIRING, v.FAILED, detail),),
+    )
 
 
 # -- short forms

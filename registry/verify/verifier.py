@@ -27,7 +27,7 @@ from registry.errors import ConfigError
 from registry.verify import verdict as v
 from registry.verify.hashing import FileFacts, claimed, file_facts
 from registry.verify.readers import ChainReader
-from registry.verify.verdicts import check_reveal, pairing
+from registry.verify.verdicts import check_reveal, mismatch_verdict, pairing
 from registry.verify.versions import VersionSources, later_version
 
 if TYPE_CHECKING:
@@ -148,9 +148,9 @@ class Verifier:
         foreign = self._foreign(bundle, facts.bundle_digest)
         if foreign is not None:
             return foreign
-        mismatch = pairing(self, facts, bundle)
-        if mismatch is not None:
-            return mismatch
+        detail = pairing(facts, bundle, self._anchored_id if self.store is not None else None)
+        if detail is not None:
+            return mismatch_verdict(self, facts, bundle, detail)
         return self.verify_bundle(bundle, facts.bundle_digest, paired=True)
 
     def verify_hash(self, digest: str, record_hint: str | None = None) -> v.Verdict:
@@ -164,6 +164,11 @@ class Verifier:
         from registry.verify.lookup import by_record_id
 
         return by_record_id(self, record_id)
+
+    def _anchored_id(self, digest: str) -> str | None:
+        from registry.verify.lookup import anchored_id_of
+
+        return anchored_id_of(self, digest)
 
     def stored_bundle(self, record: StoredRecord) -> ProofBundle | None:
         """The bundle of an outbox record of this registry, if its batch is anchored."""
