@@ -51,8 +51,10 @@ from registry.errors import InputError, RecordIdError, RegistryError
 from registry.files.ingest import collect_files
 from registry.store.index import Index, IndexedLeaf
 from registry.store.outbox import Store
-from registry.verify.verdict import SUPERSEDED, UNKNOWN, VERIFIED, Verdict
-from registry.verify.verdicts import verify_bundle
+from registry.verify.readers import web3_office_batches
+from registry.verify.verdict import UNKNOWN, VERIFIED, Verdict
+from registry.verify.verifier import Verifier
+from registry.verify.versions import VersionSources
 
 MISSING: Final = "MISSING"
 REPORT_FORMAT: Final = "ipreg-audit-v1"
@@ -284,6 +286,7 @@ class SnapshotReader:
         self._chain_id: int | None = None
         self._batches: dict[str, _BatchState] = {}
         self._signers: dict[tuple[str, str, int], bool] = {}
+        self._anchored: dict[str, list[Any]] = {}
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         self.calls += 1
@@ -362,8 +365,35 @@ class SnapshotReader:
         key = (office, signer.lower(), block_number)
         if key not in self._signers:
             self.calls += 1
-            self._signers[key] = self.chain.is_authorised_at(office, signer, block_number)
+            fn = self.chain.offices.functions.isAuthorisedAt(office.encode("ascii"), signer, block_number)
+            self._signers[key] = bool(fn.call(block_identifier=self.block_number))
         return self._signers[key]
+
+    # The reader protocol's later additions (registry pinned, one block, compromise marks, later batches).
+    @property
+    def registry(self) -> str:
+        return str(self.chain.anchors.address)
+
+    def state_block(self) -> int:
+        return self.block_number
+
+    def compromised_from(self, office: str, signer: str) -> int | None:
+        self.calls += 1
+        fn = self.chain.offices.functions.compromisedFrom(office.encode("ascii"), signer)
+        return int(fn.call(block_identifier=self.block_number)) or None
+
+    def related(self, registry: str) -> Any:
+        from registry.verify.readers import LiveReader, lineage_member
+
+        chain = lineage_member(self.chain, registry)
+        return LiveReader(chain, self.block_number) if chain is not None else None
+
+    def office_batches(self, office: str, from_block: int) -> list[Any]:
+        every = self._anchored.get(office)
+        if every is None:
+            self.calls += 1
+            every = self._anchored[office] = web3_office_batches(self.chain, office, 0, self.block_number)
+        return [b for b in every if b.block_number >= from_block]
 
 
 # ---------------------------------------------------------------------------- hashing
@@ -449,43 +479,16 @@ class _Context:
         self.registry = chain.deployment.anchor_registry.lower()
         self.indexed_successors = index.successors() if index is not None else {}
         self.bundle_successors: dict[str, ProofBundle] = {}
+        sources = VersionSources(self.outbox, index, max_batches=10**9, bundles=self._successors)
+        self.verifier = Verifier(self.reader, chain_id=chain.deployment.chain_id, sources=sources)
 
     def verify(self, bundle: ProofBundle, content_hash: str | None) -> Verdict:
-        if bundle.registry.lower() != self.registry:
-            return Verdict(
-                UNKNOWN,
-                f"the bundle is for registry {bundle.registry}, the audit checks {self.registry}",
-                office=bundle.office,
-                record_id=bundle.value.record_id,
-                content_hash=content_hash,
-                root=bundle.root,
-            )
-        verdict = verify_bundle(self.chain, bundle, content_hash, None, self.reader)
-        if verdict.verdict != VERIFIED or verdict.record_id is None or verdict.office is None:
-            return verdict
-        newer = self._newer(bundle.value.leaf(), verdict.record_id, verdict.office)
-        if newer is None:
-            return verdict
-        return replace(
-            verdict,
-            verdict=SUPERSEDED,
-            superseded_by=f"{newer[0]}@{newer[1]}",
-            reason=f"a newer version of {newer[0]} exists (content {newer[1]})",
-        )
+        # Verdicts (later versions included) come from the one Verifier, as the streamed audit's do.
+        return self.verifier.verify_bundle(bundle, content_hash)
 
-    def _newer(self, leaf: bytes, record_id: str, office: str) -> tuple[str, str] | None:
-        """(record id, content hash) of a version superseding ``leaf``, if any source knows one."""
-        key = "0x" + leaf.hex()
-        for x in self.indexed_successors.get(key, ()):
-            if x.record_id == record_id and x.office == office:
-                return x.record_id, x.content_hash
-        newer = self.bundle_successors.get(key)
-        if newer is not None and newer.value.record_id == record_id:
-            check = verify_bundle(self.chain, newer, None, None, self.reader)
-            if check.verdict in (VERIFIED, SUPERSEDED) and check.office == office:
-                return newer.value.record_id, newer.value.content_hash
-        found = self.outbox.superseded_by(leaf) if self.outbox is not None else None
-        return (found.record_id, found.content_hash) if found is not None else None
+    def _successors(self, leaf: str, record_id: str) -> list[ProofBundle]:
+        newer = self.bundle_successors.get(leaf)
+        return [newer] if newer is not None and newer.value.record_id == record_id else []
 
     def index_bundle(self, leaf: IndexedLeaf) -> ProofBundle:
         dep = self.chain.deployment

@@ -113,14 +113,18 @@ def _stable(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if k not in _TIMINGS}
 
 
+def _row(row: Any) -> dict[str, Any]:
+    return {k: v for k, v in row.to_json().items() if k != "reasonCode"}  # the reference's rows predate it
+
+
 def _rows(report: Any) -> list[dict[str, Any]]:
-    return [r.to_json() for r in report.rows]
+    return [_row(r) for r in report.rows]
 
 
 def _same(new: AuditReport, old: Any) -> None:
     assert _rows(new) == _rows(old)
     assert _stable(new.summary()) == _stable(old.summary())
-    assert [r.to_json() for r in new.attention] == [r.to_json() for r in old.attention]
+    assert [_row(r) for r in new.attention] == [_row(r) for r in old.attention]
     assert batches_over_time(new) == reference.batches_over_time(old)
     assert sum(new.status_counts.values()) == len(new.rows) == new.records + new.status_counts.get(MISSING, 0)
 

@@ -2,7 +2,8 @@
 
 Each client is started by the test (anvil and ganache from local-chain/, eth-tester in process):
 deploy from a genesis, verify the deployment, anchor a gazette, verify its bundles (VERIFIED, and
-TAMPERED for changed content) and carry out one governance action (admit an office by threshold).
+TAMPERED for changed content; over JSON-RPC also through the light reader, verdict for verdict) and
+carry out one governance action (admit an office by threshold).
 The prague build is refused by ganache (Shanghai) with a hint naming the portable build.
 """
 
@@ -26,6 +27,7 @@ from registry.chain.deploy import deploy
 from registry.chain.deploy_checks import verify_deployment
 from registry.chain.dev import dev_account
 from registry.chain.genesis import Genesis, GenesisOffice
+from registry.chain.light import LightReader
 from registry.config import EMBEDDED
 from registry.core.contract import GovernanceRule
 from registry.core.formats import ProofBundle
@@ -35,8 +37,10 @@ from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.node.anvil import find_anvil
 from registry.store.outbox import Store
+from registry.verify.readers import LiveReader
 from registry.verify.verdict import TAMPERED, VERIFIED
 from registry.verify.verdicts import verify_bundle
+from registry.verify.verifier import Verifier
 
 OFFICES = (("EP", "European Patent Office"), ("US", "USPTO"), ("JP", "JPO"))
 
@@ -75,6 +79,13 @@ def scenario(chain: Chain, evm_version: str, tmp_path: Path) -> dict[str, int]:
     for bundle in bundles:
         assert verify_bundle(chain, bundle).verdict == VERIFIED
     assert verify_bundle(chain, bundles[0], content_hash="0x" + keccak(b"other").hex()).verdict == TAMPERED
+    rpc_url = getattr(chain.w3.provider, "endpoint_uri", None)
+    if rpc_url:  # the light JSON-RPC reader gives the same verdicts, call for call, on this client too
+        dep = record.deployment
+        light = Verifier(LightReader(str(rpc_url), dep.anchor_registry, retries=0))
+        live = Verifier(LiveReader(chain))
+        for bundle in bundles:
+            assert light.verify_bundle(bundle).to_json() == live.verify_bundle(bundle).to_json()
 
     ep, us = dev_account(1), dev_account(2)
     proposal, proposed = chain.propose(

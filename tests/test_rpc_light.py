@@ -2,7 +2,8 @@
 
 What must never happen: the fast path of ``ipreg verify FILE --proof BUNDLE`` giving another verdict
 than the web3 path for any bundle (authentic, tampered content, altered proof, unknown root, revoked
-leaf, foreign signer), or mis-encoding a call so a check silently passes.
+leaf, foreign signer, a key marked compromised from the batch's block), or mis-encoding a call so a
+check silently passes; a reader answering at another block than the one the verdict reports.
 """
 
 from __future__ import annotations
@@ -92,3 +93,74 @@ def test_checksum_matches_web3() -> None:
         assert checksum_address(address) == Web3.to_checksum_address(address)
     with pytest.raises(ConfigError):
         checksum_address("0x1234")
+
+
+def test_compromised_key_and_later_batches_read_alike(tmp_path: Path, anvil: AnvilNode) -> None:
+    """The light reader's compromisedFrom, BatchAnchored and block pinning equal web3's; a compromised key's
+    bundle is UNAUTHORISED through both (the light path used to crash with AttributeError, exit 70)."""
+    from registry.evaluate import actions
+    from registry.verify.verifier import Verifier
+
+    chain = Chain(connect(anvil.rpc_url))
+    deploy_dev(chain)
+    us = dev_signer("US")
+    assert us is not None and chain.deployment is not None
+    key = actions.spare_account(chain, 9)
+    actions.add_key(chain, us, key, "US")
+    files = generate_gazette(tmp_path / "g", office="US", count=2, seed=4, kinds=("st96-patent",))
+    store = Store(tmp_path / "s.sqlite")
+    anchorer = Anchorer(store, chain, key, "US", tmp_path / "m")
+    anchorer.submit(prepare_files(files[:1]))
+    (batch,) = anchorer.run(tmp_path / "p").batches
+    Anchorer(store, chain, us, "US", tmp_path / "m").submit(prepare_files(files[1:]))
+    Anchorer(store, chain, us, "US", tmp_path / "m").run(tmp_path / "p")
+    (record,) = store.batch_records(batch.id)
+    bundle = ProofBundle.loads((tmp_path / "p" / bundle_name(record)).read_bytes())
+    chain.mark_compromised(us, key.address, batch.block_number)
+
+    light = LightReader(anvil.rpc_url, chain.deployment.anchor_registry, retries=0)
+    live = LiveReader(chain)
+    assert light.state_block() == live.state_block()
+    assert light.compromised_from("US", key.address) == live.compromised_from("US", key.address) == batch.block_number
+    assert light.compromised_from("US", us.address) is live.compromised_from("US", us.address) is None
+    assert light.office_batches("US", 0) == live.office_batches("US", 0)
+    assert [b.root for b in light.office_batches("US", batch.block_number + 1)] != []
+    verdicts = [Verifier(r).verify_bundle(bundle).to_json() for r in (light, live)]
+    assert verdicts[0] == verdicts[1]
+    assert (verdicts[0]["verdict"], verdicts[0]["reasonCode"]) == ("UNAUTHORISED", "signer-compromised")
+    assert verdicts[0]["stateBlock"] == light.state_block()
+
+
+def test_a_predecessor_registry_is_followed_alike(tmp_path: Path, anvil: AnvilNode) -> None:
+    """Pinned to a successor, a bundle of its confirmed predecessor verifies through the light and web3 readers;
+    pinned to an imposter that merely names the predecessor, it is refused (foreign-registry) by both."""
+    from registry.chain.deploy import deploy
+    from registry.chain.genesis import Genesis
+    from registry.evaluate import actions
+    from registry.verify.verifier import Verifier
+
+    old = Chain(connect(anvil.rpc_url))
+    deploy_dev(old)
+    assert old.deployment is not None
+    ep = dev_signer("EP")
+    assert ep is not None
+    anchorer = Anchorer(Store(tmp_path / "s.sqlite"), old, ep, "EP", tmp_path / "m")
+    anchorer.submit(prepare_files(generate_gazette(tmp_path / "g", office="EP", count=2, seed=5)))
+    (batch,) = anchorer.run(tmp_path / "p").batches
+    bundle = ProofBundle.loads(next((tmp_path / "p").glob("*.proof.json")).read_bytes())
+    pinned: dict[str, str] = {}
+    for name in ("successor", "imposter"):
+        chain = Chain(connect(anvil.rpc_url))
+        record = deploy(chain, dev_account(0), Genesis.dev(), preset="dev", predecessor=old.deployment.anchor_registry)
+        pinned[name] = record.deployment.anchor_registry
+    voters = [(c, a) for c in ("EP", "US", "JP", "EM", "WO") if (a := dev_signer(c)) is not None]
+    actions.govern(old, "freeze", None, voters, successor=pinned["successor"])
+    for name, expected in (("successor", ("VERIFIED", "verified")), ("imposter", ("UNKNOWN", "foreign-registry"))):
+        live_chain = Chain.for_registry(connect(anvil.rpc_url), pinned[name])
+        answers = [
+            Verifier(reader).verify_bundle(bundle).to_json()
+            for reader in (LightReader(anvil.rpc_url, pinned[name], retries=0), LiveReader(live_chain))
+        ]
+        assert answers[0] == answers[1], name
+        assert (answers[0]["verdict"], answers[0]["reasonCode"]) == expected, (name, answers[0]["reason"])
+    assert batch.block_number > 0

@@ -160,3 +160,41 @@ def test_cli_labels_anchored_and_file_hash(anchored: Anchored, tmp_path: Path) -
             assert any(line.split() == ["anchored", "hash", bundle.value.content_hash] for line in lines)
             file_hash = canon.content_hash(xml.read_bytes(), canon.XML_C14N2)
             assert any(line.split() == ["file", "hash", file_hash] for line in lines)
+
+
+def test_the_file_is_canonicalized_once(anchored: Anchored, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With its bundle, an authentic file is canonicalized once per verification (it was three times on the CLI)."""
+    calls: list[str] = []
+    real = canon.content_hash
+
+    def counting(data: bytes, method: str) -> str:
+        calls.append(method)
+        return real(data, method)
+
+    monkeypatch.setattr(canon, "content_hash", counting)
+    for method, f in anchored.files.items():
+        calls.clear()
+        for store in (None, anchored.store):
+            v = verify_file(anchored.chain, store, f.read_bytes(), f.name, anchored.bundles[anchored.ids[method]])
+            assert v.verdict == VERIFIED
+        assert calls == [method, method], calls  # once per verification, under the bundle's method
+
+
+def test_the_offline_short_form_says_what_the_verifier_says(anchored: Anchored) -> None:
+    """``verify.mismatch`` (offline, no registry pinned) and the Verifier give one MISMATCH reason."""
+    from registry.verify.verdicts import mismatch
+
+    gazette = sorted(next(iter(anchored.files.values())).parent.iterdir())
+    for store in (None, anchored.store):
+        for f in gazette:
+            for bundle in anchored.bundles.values():
+                offline = mismatch(store, f.read_bytes(), f.name, bundle)
+                full = verify_file(anchored.chain, store, f.read_bytes(), f.name, bundle)
+                if offline is None:
+                    assert full.verdict != MISMATCH
+                else:
+                    assert (full.verdict, full.reason, full.reason_code) == (
+                        MISMATCH,
+                        offline.reason,
+                        offline.reason_code,
+                    )

@@ -128,6 +128,9 @@ def test_verifier_page(live: Live, browser: object) -> None:
     assert page.locator("#time-value").inner_text().endswith("Z")
     expect(page.locator("#versions li")).to_have_count(1)
     expect(page.locator("#versions li").first).to_contain_text("ANCHORED")
+    expect(page.locator("#checked-value")).to_contain_text("state at block")  # what it checked, against what
+    expect(page.locator("#checks li", has_text="inclusion — passed")).to_have_count(1)
+    expect(page.locator("#checks li", has_text="laterVersions — passed")).to_have_count(1)
     expect(page.locator("#proof-link")).to_be_visible()
     with page.expect_download() as download:
         page.click("#proof-link")

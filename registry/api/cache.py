@@ -1,9 +1,10 @@
 """Short-lived caches so that verifying by hash does not call the chain more than needed.
 
-- :class:`CachedReader` answers what a verification reads from the chain (a ``ChainReader`` of
-  :mod:`registry.verify.verdicts`) from per-batch chain state kept for a few seconds: the batch as the
-  contract stores it (office, signer, batch revocation) and the batch's revoked leaves. The
-  Merkle proof itself is checked locally with the same algorithm as the contract.
+- :class:`CachedReader` answers what a verification reads from the chain (through :meth:`CachedReader.pinned`,
+  a ``ChainReader`` of :mod:`registry.verify.readers` at one block) from per-batch chain state read at the
+  chain head of a few seconds ago: the batch as the contract stores it (office, signer, batch revocation),
+  its revoked leaves, signer terms and compromise marks. The Merkle proof itself is checked locally with
+  the same algorithm as the contract.
 - :class:`BatchTrees` keeps the Merkle trees of recently used anchored batches, so a proof
   bundle is a lookup, not a rebuild of a 10,000-leaf tree.
 """
@@ -19,12 +20,13 @@ from typing import Generic, TypeVar
 
 from registry.chain.client import Chain
 from registry.core import merkle
-from registry.core.batch import BatchInfo
+from registry.core.batch import AnchoredBatch, BatchInfo
 from registry.core.formats import ProofBundle
 from registry.core.proofs import build_bundle
 from registry.errors import ChainError
 from registry.store.outbox import Store, StoredBatch, StoredRecord
 from registry.store.proofs import leaf_value_of, stored_facts
+from registry.verify.readers import LiveReader, batch_info, web3_office_batches
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -86,14 +88,23 @@ class BatchState:
 
 
 class CachedReader:
-    """A ``registry.verify.readers.ChainReader`` over per-batch chain state cached for ``ttl`` seconds."""
+    """Chain state for verification, read at the chain head of at most ``ttl`` seconds ago and cached per block.
+
+    :meth:`pinned` gives the :class:`registry.verify.readers.ChainReader` of one verification: every
+    answer is read at one block (the cached head), which the verdict reports. Entries are keyed by
+    that block, so a newer head never mixes with older state.
+    """
 
     def __init__(self, chain: Chain, ttl: float = 5.0) -> None:
         self.chain = chain
         self._chain_id: int | None = None
-        self._batches: TtlCache[tuple[str, str], BatchState] = TtlCache(ttl, 1024)
-        self._leaves: TtlCache[tuple[str, str, bytes], int] = TtlCache(ttl, 16384)
-        self._signers: TtlCache[tuple[str, str, int], bool] = TtlCache(max(ttl, 60.0), 4096)
+        self._head: TtlCache[str, int] = TtlCache(ttl, 1)
+        self._batches: TtlCache[tuple[int, str, str], BatchState] = TtlCache(max(ttl, 60.0), 1024)
+        self._leaves: TtlCache[tuple[int, str, str, bytes], int] = TtlCache(max(ttl, 60.0), 16384)
+        self._signers: TtlCache[tuple[int, str, str, int], bool] = TtlCache(max(ttl, 60.0), 4096)
+        self._marks: TtlCache[tuple[int, str, str], int | None] = TtlCache(max(ttl, 60.0), 4096)
+        self._anchored: TtlCache[tuple[int, str, int], list[AnchoredBatch]] = TtlCache(max(ttl, 60.0), 256)
+        self._versions: TtlCache[str, dict[str, Chain]] = TtlCache(60.0, 1)
 
     def chain_id(self) -> int:
         """Chain id of the endpoint (asked once)."""
@@ -101,20 +112,29 @@ class CachedReader:
             self._chain_id = int(self.chain.rpc(lambda: self.chain.w3.eth.chain_id))
         return self._chain_id
 
-    def batch_state(self, office: str, root: str) -> BatchState:
-        """``office``'s batch under ``root`` and its revoked leaves, from the chain at most every ``ttl`` seconds."""
-        root = root.lower()
-        return self._batches.get((office, root), lambda: self._load_batch(office, root))
+    def head(self) -> int:
+        """The chain head, asked at most every ``ttl`` seconds."""
+        return self._head.get("head", lambda: int(self.chain.rpc(lambda: self.chain.w3.eth.block_number)))
 
-    def _load_batch(self, office: str, root: str) -> BatchState:
-        info = self.chain.batch_of(office, root)
+    def pinned(self) -> PinnedReader:
+        """A reader for one verification, at the cached head."""
+        return PinnedReader(self, self.head())
+
+    def batch_state(self, office: str, root: str, block: int | None = None) -> BatchState:
+        """``office``'s batch under ``root`` and its revoked leaves at ``block`` (default: the cached head)."""
+        at = self.head() if block is None else block
+        root = root.lower()
+        return self._batches.get((at, office, root), lambda: self._load_batch(office, root, at))
+
+    def _load_batch(self, office: str, root: str, at: int) -> BatchState:
+        info = batch_info(root, self.chain.call(self.chain.anchors.functions.batchOf(office.encode("ascii"), root), at))
         if info is None:
             return BatchState(None, {})
         try:
             logs = self.chain.rpc(
                 lambda: self.chain.anchors.events.LeafRevoked().get_logs(
                     from_block=info.block_number,
-                    to_block="latest",
+                    to_block=at,
                     argument_filters={"root": bytes.fromhex(root[2:]), "office": office.encode("ascii")},
                 )
             )
@@ -125,41 +145,106 @@ class CachedReader:
             revoked = None
         return BatchState(info, revoked)
 
+    def leaf_revocation(self, office: str, root: str, leaf: bytes, block: int | None = None) -> int:
+        """Revocation reason of one leaf of ``office``'s anchored batch at ``block`` (0: not revoked)."""
+        at = self.head() if block is None else block
+        state = self.batch_state(office, root, at)
+        if state.info is None:
+            return 0
+        if state.revoked is not None:
+            return state.revoked.get(leaf, 0)
+        return self._leaves.get(
+            (at, office, root.lower(), leaf),
+            lambda: self.chain.leaf_revocation(office, root, leaf, at),
+        )
+
+    def is_authorised_at(self, office: str, signer: str, block_number: int, at: int) -> bool:
+        """``isAuthorisedAt`` read at block ``at`` (cached)."""
+        fn = self.chain.offices.functions.isAuthorisedAt(office.encode("ascii"), signer, block_number)
+        key = (at, office, signer.lower(), block_number)
+        return self._signers.get(key, lambda: bool(self.chain.call(fn, at)))
+
+    def compromised_from(self, office: str, signer: str, at: int) -> int | None:
+        """``compromisedFrom`` read at block ``at`` (cached)."""
+        fn = self.chain.offices.functions.compromisedFrom(office.encode("ascii"), signer)
+        return self._marks.get((at, office, signer.lower()), lambda: int(self.chain.call(fn, at)) or None)
+
+    def office_batches(self, office: str, from_block: int, at: int) -> list[AnchoredBatch]:
+        """``office``'s ``BatchAnchored`` events in [from_block, at] (cached)."""
+        key = (at, office, from_block)
+        return self._anchored.get(key, lambda: web3_office_batches(self.chain, office, from_block, at))
+
+    def lineage(self) -> dict[str, Chain]:
+        """The confirmed other versions of the service's registry by address (walked at most once a minute, so
+        a stream of bundles naming strangers costs no walk each)."""
+
+        def walk() -> dict[str, Chain]:
+            from registry.chain.lineage import lineage
+
+            own = str(self.chain.anchors.address).lower()
+            found = {str(c.anchors.address).lower(): c for c in lineage(self.chain)}
+            found.pop(own, None)
+            return found
+
+        return self._versions.get("lineage", walk)
+
+    def clear(self) -> None:
+        """Forget all chain state (after this service anchored or revoked something)."""
+        self._head.clear()
+        self._batches.clear()
+        self._leaves.clear()
+
+
+class PinnedReader:
+    """The :class:`registry.verify.readers.ChainReader` of one verification: the cache, read at one block."""
+
+    def __init__(self, cache: CachedReader, block: int) -> None:
+        self.cache = cache
+        self.block = block
+
+    @property
+    def registry(self) -> str:
+        """The service's AnchorRegistry."""
+        return str(self.cache.chain.anchors.address)
+
+    def chain_id(self) -> int:
+        """Chain id of the endpoint."""
+        return self.cache.chain_id()
+
+    def state_block(self) -> int:
+        """The block every answer is read at."""
+        return self.block
+
     def verify_record(
         self, office: str, root: str, proof: Sequence[str], values: bytes
     ) -> tuple[bool, BatchInfo | None, int]:
         """(proof leads from the values' leaf to ``office``'s ``root``, the batch, the leaf's revocation reason)."""
         leaf = merkle.leaf_hash(values)
-        state = self.batch_state(office, root)
+        state = self.cache.batch_state(office, root, self.block)
         if state.info is None:
             return False, None, 0
         try:
             included = merkle.verify(bytes.fromhex(root[2:]), leaf, [bytes.fromhex(p[2:]) for p in proof])
         except ValueError:
             included = False
-        return included, state.info, self.leaf_revocation(office, root, leaf)
-
-    def leaf_revocation(self, office: str, root: str, leaf: bytes) -> int:
-        """Revocation reason of one leaf of ``office``'s anchored batch (0: not revoked)."""
-        state = self.batch_state(office, root)
-        if state.info is None:
-            return 0
-        if state.revoked is not None:
-            return state.revoked.get(leaf, 0)
-        return self._leaves.get(
-            (office, root.lower(), leaf),
-            lambda: self.chain.leaf_revocation(office, root, leaf),
-        )
+        return included, state.info, self.cache.leaf_revocation(office, root, leaf, self.block)
 
     def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
-        """Whether ``signer`` was a signer of ``office``, not compromised, at ``block_number`` (cached)."""
-        key = (office, signer.lower(), block_number)
-        return self._signers.get(key, lambda: self.chain.is_authorised_at(office, signer, block_number))
+        """``isAuthorisedAt`` at this reader's block."""
+        return self.cache.is_authorised_at(office, signer, block_number, self.block)
 
-    def clear(self) -> None:
-        """Forget all chain state (after this service anchored or revoked something)."""
-        self._batches.clear()
-        self._leaves.clear()
+    def compromised_from(self, office: str, signer: str) -> int | None:
+        """``compromisedFrom`` at this reader's block."""
+        return self.cache.compromised_from(office, signer, self.block)
+
+    def office_batches(self, office: str, from_block: int) -> list[AnchoredBatch]:
+        """``office``'s batches from ``from_block`` to this reader's block."""
+        return self.cache.office_batches(office, from_block, self.block)
+
+    def related(self, registry: str) -> LiveReader | None:
+        """A live reader of a confirmed predecessor or successor of the service's registry, at this block."""
+        chain = self.cache.lineage().get(registry.lower())
+        return LiveReader(chain, self.block) if chain is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -326,8 +326,18 @@ class VerifyByBundle(Model):
     bundle: BundleInput
 
 
+class CheckPublic(Model):
+    """One step of a verification."""
+
+    name: str = Field(description="inclusion, batchOwner, signerAtBlock, compromiseMark, batchRevocation, … .")
+    result: Literal["passed", "failed", "skipped", "not-checked"] = Field(
+        description="skipped: not needed once the verdict was decided; not-checked: this path could not run it."
+    )
+    detail: str
+
+
 class VerdictPublic(Model):
-    """The verdict on a record, with the provenance found."""
+    """The verdict on a record, with the provenance found and what was checked against what."""
 
     verdict: Literal["VERIFIED", "TAMPERED", "UNKNOWN", "REVOKED", "SUPERSEDED", "UNAUTHORISED", "MISMATCH"]
     reason: str
@@ -340,29 +350,18 @@ class VerdictPublic(Model):
     anchored_at: str | None
     signer: str | None
     superseded_by: str | None
+    reason_code: str = Field("", description="The class of the reason, the same on every path (e.g. record-revoked).")
+    anchored_hash: str | None = Field(None, description="The anchored content hash, when the file's differs.")
+    registry: str | None = Field(None, description="The AnchorRegistry the verdict was checked against.")
+    chain_id: int | None = None
+    state_block: int | None = Field(None, description="Block height of the chain state the checks read.")
+    checks: list[CheckPublic] = Field(default_factory=list)
+    not_checked: list[str] = Field(default_factory=list, description="Checks this path could not run.")
 
     @classmethod
     def of(cls, v: Verdict) -> VerdictPublic:
         """From a verdict (its ``to_json()``)."""
-        body = v.to_json()
-        return cls.model_validate(
-            {
-                k: body.get(k)
-                for k in (
-                    "verdict",
-                    "reason",
-                    "office",
-                    "recordId",
-                    "contentHash",
-                    "root",
-                    "blockNumber",
-                    "transactionHash",
-                    "anchoredAt",
-                    "signer",
-                    "supersededBy",
-                )
-            }
-        )
+        return cls.model_validate(v.to_json())
 
 
 class ProofBundlePublic(BaseModel):

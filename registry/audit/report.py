@@ -43,6 +43,8 @@ class AuditRow:
     transaction_hash: str | None = None
     anchored_at: str | None = None
     superseded_by: str | None = None
+    #: The verdict's reason code (the same on every verification path); empty for rows no verdict made.
+    reason_code: str = ""
 
     @property
     def attention(self) -> bool:
@@ -65,6 +67,7 @@ class AuditRow:
             verdict.transaction_hash,
             verdict.anchored_at,
             verdict.superseded_by,
+            verdict.reason_code,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -82,6 +85,7 @@ class AuditRow:
             "transactionHash": self.transaction_hash,
             "anchoredAt": self.anchored_at,
             "supersededBy": self.superseded_by,
+            "reasonCode": self.reason_code,
         }
 
     def fields(self) -> tuple[Any, ...]:
@@ -99,6 +103,7 @@ class AuditRow:
             self.transaction_hash,
             self.anchored_at,
             self.superseded_by,
+            self.reason_code,
         )
 
 

@@ -45,15 +45,20 @@ from registry.files.ingest import iter_files
 from registry.store.audit import feed_leaves, office_batches
 from registry.store.index import Index, IndexedBatch, IndexedLeaf, leaf_facts
 from registry.store.outbox import Store
-from registry.verify.verdict import SUPERSEDED, UNKNOWN, VERIFIED, Verdict
-from registry.verify.verdicts import verify_bundle
+from registry.verify.verdict import R_NOT_FOUND, UNKNOWN, Verdict
+from registry.verify.verifier import Verifier
+from registry.verify.versions import VersionSources
+
+#: An audit reads later batches' values locally (index, outbox): no cap on how many it examines.
+_ALL_BATCHES = 10**9
 
 
 class _Context:
-    """What every record of one audit shares: chain snapshot, store, index and the folder's bundles.
+    """What every record of one audit shares: the one :class:`Verifier` over a chain snapshot, store, index
+    and the folder's bundles.
 
-    Supersession is looked up per record in the index (or given by the feed's query), then in the
-    folder's bundles, then in the outbox if the store has one.
+    Later versions follow the verifier's one rule (the office's later batches, their values from the
+    index or the outbox, each version checked at the snapshot), read once per batch.
     """
 
     def __init__(self, chain: Chain, store: Store | None, index: Index | None) -> None:
@@ -65,57 +70,17 @@ class _Context:
         self.reader = SnapshotReader(chain, index)
         self.registry = chain.deployment.anchor_registry.lower()
         self.bundles: BundleIndex | None = None
+        sources = VersionSources(self.outbox, index, max_batches=_ALL_BATCHES, bundles=self._successors)
+        self.verifier = Verifier(self.reader, chain_id=chain.deployment.chain_id, sources=sources)
 
-    def verify(
-        self, bundle: ProofBundle, content_hash: str | None, indexed: tuple[str, str] | bool | None = True
-    ) -> Verdict:
-        """The bundle's verdict, SUPERSEDED if a newer version exists.
+    def _successors(self, leaf: str, record_id: str) -> list[ProofBundle]:
+        """The folder's bundle of a version naming ``leaf`` (checked by the verifier like any later version)."""
+        found = self.bundles.successor(leaf, record_id) if self.bundles is not None else None
+        return [found] if found is not None else []
 
-        ``indexed``: True to ask the index for a successor; else the (record id, content hash) of
-        the successor the index is known to hold for this leaf's record, or None if it holds none.
-        """
-        if bundle.registry.lower() != self.registry:
-            return Verdict(
-                UNKNOWN,
-                f"the bundle is for registry {bundle.registry}, the audit checks {self.registry}",
-                office=bundle.office,
-                record_id=bundle.value.record_id,
-                content_hash=content_hash,
-                root=bundle.root,
-            )
-        verdict = verify_bundle(self.chain, bundle, content_hash, None, self.reader)
-        if verdict.verdict != VERIFIED or verdict.record_id is None or verdict.office is None:
-            return verdict
-        if isinstance(indexed, tuple) and indexed[0] != verdict.record_id:
-            indexed = True  # not the record the query assumed: ask the index
-        newer = self._newer(bundle.value.leaf(), verdict.record_id, verdict.office, indexed)
-        if newer is None:
-            return verdict
-        return replace(
-            verdict,
-            verdict=SUPERSEDED,
-            superseded_by=f"{newer[0]}@{newer[1]}",
-            reason=f"a newer version of {newer[0]} exists (content {newer[1]})",
-        )
-
-    def _newer(
-        self, leaf: bytes, record_id: str, office: str, indexed: tuple[str, str] | bool | None
-    ) -> tuple[str, str] | None:
-        """(record id, content hash) of a version superseding ``leaf``, if any source knows one."""
-        key = "0x" + leaf.hex()
-        if isinstance(indexed, tuple):
-            return indexed
-        if indexed and self.index is not None:
-            x = self.index.superseded_by(key, office, record_id)
-            if x is not None:
-                return x.record_id, x.content_hash
-        newer = self.bundles.successor(key, record_id) if self.bundles is not None else None
-        if newer is not None:
-            check = verify_bundle(self.chain, newer, None, None, self.reader)
-            if check.verdict in (VERIFIED, SUPERSEDED) and check.office == office:
-                return newer.value.record_id, newer.value.content_hash
-        found = self.outbox.superseded_by(leaf) if self.outbox is not None else None
-        return (found.record_id, found.content_hash) if found is not None else None
+    def verify(self, bundle: ProofBundle, content_hash: str | None) -> Verdict:
+        """The bundle's verdict (SUPERSEDED if a later version counts), from the one verifier."""
+        return self.verifier.verify_bundle(bundle, content_hash)
 
     def index_bundle(self, leaf: IndexedLeaf) -> ProofBundle:
         dep = self.chain.deployment
@@ -263,7 +228,8 @@ def _audit_file(ctx: _Context, h: HashedFile) -> AuditRow:
     if bundle is None:
         readable = bundles is not None and bundles.count > 0
         where = "no proof bundle in the proofs folder" if readable else "nothing in the index"
-        return AuditRow(UNKNOWN, f"{where} for {h.record_id}", h.record_id, h.path, content_hash=h.content_hash)
+        reason = f"{where} for {h.record_id}"
+        return AuditRow(UNKNOWN, reason, h.record_id, h.path, content_hash=h.content_hash, reason_code=R_NOT_FOUND)
     content_hash = h.content_hash
     method = _claims(bundle)[2]
     if method != h.canonicalization and method in canon.CANONICALIZATIONS:
@@ -345,5 +311,4 @@ def _feed_batch(ctx: _Context, index: Index, batch: IndexedBatch, chain_id: int,
     for r in rows:
         leaf = IndexedLeaf(*r[:12])
         bundle = build_bundle(facts, leaf.value, tree.proof(leaf.position))
-        successor = (leaf.record_id, str(r[12])) if r[12] is not None else None
-        yield AuditRow.of(ctx.verify(bundle, None, successor))
+        yield AuditRow.of(ctx.verify(bundle, None))

@@ -1,7 +1,8 @@
 """On-chain state at one block, read once per batch: what the audit verifies records against offline.
 
-One ``batchOf`` per (office, root), one ``isAuthorisedAt`` per (office, signer, block), leaf
-revocations per batch; Merkle proofs are checked locally with each batch's nodes cached.
+One ``batchOf`` per (office, root), one ``isAuthorisedAt`` per (office, signer, block), one
+``compromisedFrom`` per (office, signer), leaf revocations per batch, one ``BatchAnchored`` query per
+office (later versions); Merkle proofs are checked locally with each batch's nodes cached.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from web3.exceptions import Web3RPCError
 
 from registry.chain.client import Chain
 from registry.core import merkle
-from registry.core.batch import BatchInfo, utc_iso
+from registry.core.batch import AnchoredBatch, BatchInfo, utc_iso
 from registry.store.index import Index
+from registry.verify.readers import LiveReader, lineage_member, web3_office_batches
 
 #: Merkle nodes remembered per batch before the memory is given back (about 100 bytes each).
 _MAX_NODES: Final = 500_000
@@ -82,6 +84,8 @@ class SnapshotReader:
         self._chain_id: int | None = None
         self._batches: dict[str, _BatchState] = {}
         self._signers: dict[tuple[str, str, int], bool] = {}
+        self._marks: dict[tuple[str, str], int | None] = {}
+        self._anchored: dict[str, list[AnchoredBatch]] = {}
         self._hot: OrderedDict[str, _BatchState] = OrderedDict()
         self._last = ""
 
@@ -170,10 +174,40 @@ class SnapshotReader:
         )
         return included, state.info, int(reason)
 
+    @property
+    def registry(self) -> str:
+        """The audited AnchorRegistry."""
+        return str(self.chain.anchors.address)
+
+    def state_block(self) -> int:
+        """The snapshot block: every answer is read at it."""
+        return self.block_number
+
     def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
-        """``isAuthorisedAt`` (signer term, not compromised), asked once per (office, signer, block)."""
+        """``isAuthorisedAt`` (signer term, not compromised) at the snapshot, once per (office, signer, block)."""
         key = (office, signer.lower(), block_number)
         if key not in self._signers:
-            self.calls += 1
-            self._signers[key] = self.chain.is_authorised_at(office, signer, block_number)
+            fn = self.chain.offices.functions.isAuthorisedAt(office.encode("ascii"), signer, block_number)
+            self._signers[key] = bool(self._call(lambda: fn.call(block_identifier=self.block_number)))
         return self._signers[key]
+
+    def compromised_from(self, office: str, signer: str) -> int | None:
+        """``compromisedFrom`` at the snapshot, once per (office, signer)."""
+        key = (office, signer.lower())
+        if key not in self._marks:
+            fn = self.chain.offices.functions.compromisedFrom(office.encode("ascii"), signer)
+            self._marks[key] = int(self._call(lambda: fn.call(block_identifier=self.block_number))) or None
+        return self._marks[key]
+
+    def office_batches(self, office: str, from_block: int) -> list[AnchoredBatch]:
+        """``office``'s batches from ``from_block`` to the snapshot: the office's events read once, then filtered."""
+        every = self._anchored.get(office)
+        if every is None:
+            self.calls += 1
+            every = self._anchored[office] = web3_office_batches(self.chain, office, 0, self.block_number)
+        return [b for b in every if b.block_number >= from_block]
+
+    def related(self, registry: str) -> LiveReader | None:
+        """A live reader, at the snapshot block, of a confirmed predecessor or successor of the audited registry."""
+        chain = lineage_member(self.chain, registry)
+        return LiveReader(chain, self.block_number) if chain is not None else None

@@ -27,3 +27,16 @@ class BatchInfo:
     def anchored_at(self) -> str:
         """UTC time of the anchoring block, ISO 8601."""
         return utc_iso(self.timestamp)
+
+
+@dataclass(frozen=True, slots=True)
+class AnchoredBatch:
+    """A ``BatchAnchored`` event: a batch an office anchored, and where its manifest is said to be."""
+
+    root: str
+    office: str
+    signer: str
+    block_number: int
+    leaf_count: int
+    manifest_uri: str
+    transaction_hash: str

@@ -28,7 +28,7 @@ from registry.evaluate.samples import iter_gazette
 from registry.files.ingest import prepare_files
 from registry.store.outbox import StoredRecord
 from registry.verify.verdict import REVOKED, SUPERSEDED, TAMPERED, UNAUTHORISED, UNKNOWN, VERIFIED, Verdict
-from registry.verify.verdicts import verify_file
+from registry.verify.verdicts import verify_file  # the one Verifier, over the run's chain (and store)
 
 
 def _record(o: OfficeRun, path: Path) -> StoredRecord:
@@ -87,6 +87,8 @@ def run_probes(run: Run, offices: list[OfficeRun], seen: set[str]) -> dict[str, 
                 "obtained": verdict.verdict,
                 "match": verdict.verdict == expected,
                 "reason": verdict.reason,
+                "reasonCode": verdict.reason_code,
+                "stateBlock": verdict.state_block,
             }
         )
 

@@ -292,6 +292,13 @@ class Index:
         )
         return [IndexedLeaf(*r) for r in rows]
 
+    def batch_leaves(self, office: str, root: str) -> list[IndexedLeaf]:
+        """The records of ``office``'s indexed batch ``root`` in manifest order (empty if not indexed)."""
+        rows = self.db.execute(
+            _LEAF_SELECT + " WHERE l.office = ? AND l.root = ? ORDER BY l.position", (office, root.lower())
+        )
+        return [IndexedLeaf(*r) for r in rows]
+
     def leaves_by_leaf(self, leaf: str) -> list[IndexedLeaf]:
         """Where a leaf hash was anchored, oldest first."""
         rows = self.db.execute(_LEAF_SELECT + " WHERE l.leaf = ?" + _LEAF_ORDER, (leaf.lower(),))

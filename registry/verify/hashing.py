@@ -7,12 +7,14 @@ hash and a canonicalization (a revealed sealed record's own). No store, no chain
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from registry.core import canon
 from registry.core.formats import ProofBundle
 from registry.core.identify import id_from_document
 from registry.core.leaves import SEALED, LeafValue
 from registry.core.records import RecordId
-from registry.errors import InputError
+from registry.errors import CanonicalizationError, InputError
 
 
 def claimed(value: LeafValue, bundle: ProofBundle) -> tuple[str, str]:
@@ -84,3 +86,51 @@ def record_hint(data: bytes, filename: str, method: str) -> str | None:
     except InputError:
         return None
     return str(rid) if rid else None
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """What a file says, computed once (on a worker if need be) for one verification.
+
+    Without a bundle: its content hashes under its method and that method's earlier versions, and the
+    record id it carries. With a bundle: its hash under the bundle's canonicalization (None if it
+    cannot be canonicalized that way), its own canonicalization (the bundle's, if of the same family)
+    and hash under it, and, when the hash is not the anchored one, the record id it carries.
+    """
+
+    hashes: tuple[tuple[str, str], ...]
+    hint: str | None
+    natural: str = ""
+    bundle_digest: str | None = None
+    natural_digest: str | None = None
+
+
+def file_facts(data: bytes, filename: str, bundle: ProofBundle | None = None) -> FileFacts:
+    """The facts of a file for a verification (each canonicalization run once).
+
+    A file malformed for its own canonicalization raises :class:`CanonicalizationError` (bad input).
+    """
+    if bundle is None:
+        hashes = file_hashes(data, filename)
+        return FileFacts(tuple(hashes), record_hint(data, filename, hashes[0][1]))
+    method = bundle_method(bundle)
+    natural = canon.canonicalization_for(filename)
+    if family(natural) == family(method):
+        natural = method  # an earlier version of the file's own method (e.g. xml-c14n2 for xml-c14n2-v2)
+    try:
+        digest: str | None = canon.content_hash(data, method)
+    except CanonicalizationError:
+        if natural == method:
+            raise
+        digest = None  # e.g. an XML file given a JSON record's bundle
+    natural_digest = digest
+    if natural != method:
+        try:
+            natural_digest = canon.content_hash(data, natural)
+        except CanonicalizationError:
+            natural_digest = digest
+    hint = None
+    if digest != claimed(bundle.value, bundle)[1]:
+        hint = record_hint(data, filename, natural)
+    pairs: tuple[tuple[str, str], ...] = ((digest, method),) if digest is not None else ()
+    return FileFacts(pairs, hint, natural, digest, natural_digest)

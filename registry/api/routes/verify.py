@@ -35,9 +35,12 @@ _BODY = upload_body(
     summary="Verify a file, a content hash or a proof bundle",
 )
 async def verify(body: VerifyBody, service: ServiceDep) -> VerdictPublic:
-    """The verdict (``VERIFIED``, ``TAMPERED``, ``UNKNOWN``, ``REVOKED``, ``SUPERSEDED``, ``UNAUTHORISED``)
-    is the body of a 200 response; errors are only for requests that cannot be judged. Files are
-    canonicalized on the bounded upload pool; hashes and bundles on the threads serving reads."""
+    """The verdict (``VERIFIED``, ``TAMPERED``, ``MISMATCH``, ``UNKNOWN``, ``REVOKED``, ``SUPERSEDED``,
+    ``UNAUTHORISED``) is the body of a 200 response, with its reason code, the registry, chain id and
+    block height of the state it was checked against, and every check (passed, failed, skipped, or not
+    checked on this path); errors are only for requests that cannot be judged. Files are canonicalized
+    on the bounded upload pool; hashes and bundles on the threads serving reads. The same
+    :class:`~registry.verify.Verifier` answers the command line."""
     if body.data is not None:
         verdict = await service.verify_upload(body.data, body.filename, body.bundle)
     elif body.bundle is not None:

@@ -7,6 +7,7 @@ office's anchored records, then the chain alone. No SQL here: the store and inde
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -26,13 +27,11 @@ from registry.api.service.checks import check_hash, check_root
 from registry.api.service.lifecycle import ServiceCore, index_of
 from registry.core.batch import utc_iso
 from registry.core.formats import ProofBundle
-from registry.core.leaves import SEALED
 from registry.core.records import RecordId
 from registry.core.st3 import is_st3
 from registry.errors import ChainError, InputError, NotFoundError
-from registry.store.index import IndexedBatch
+from registry.store.index import Index, IndexedBatch
 from registry.store.outbox import BatchStatus, Store, StoredBatch, StoredRecord
-from registry.verify.hashing import bundle_method
 
 _MANIFEST_OFFICE = re.compile(r"[A-Za-z]{2}")
 _MANIFEST_NAME = re.compile(r"(0x[0-9a-fA-F]{64})\.json")
@@ -267,66 +266,41 @@ class Reads(ServiceCore):
 
     # -- verification
 
+    def verifier(self) -> verify.Verifier:
+        """The one :class:`~registry.verify.Verifier`, pinned to this service's registry, at the cached head.
+
+        Later versions are read from this instance's outbox, the index and its published manifests
+        (no fetching on a request; the index loop fetches others' manifests)."""
+        store = self.store()
+        dep = self.deployment
+        index = Index.of(store.db, dep.anchor_registry)
+        sources = verify.VersionSources(store, index, self.settings.home / "manifests", None)
+        return verify.Verifier(
+            self.reader.pinned(), chain_id=dep.chain_id, store=store, sources=sources, bundle_of=self._bundle
+        )
+
     def verify_hash(self, digest: str, record_hint: str | None = None) -> verify.Verdict:
         """Verdict for a content hash: an anchored record with this content, from cached chain state."""
         digest = check_hash(digest)
-        store = self.store()
         with self.guard():
-            for record in reversed([r for r in store.records_by_hash(digest) if r.salt is None]):
-                bundle = self._bundle(store, record)
-                if bundle is not None:
-                    return verify.verify_bundle(self.chain, bundle, digest, store, reader=self.reader)
-            index = index_of(store)
-            indexed = index.leaves_by_hash(digest) if index is not None else []
-            if index is not None and indexed:
-                own = [x for x in indexed if x.record_id.split(":", 1)[0] == x.office]  # by the record's office
-                leaf = ([x for x in indexed if x.record_id == record_hint] or own or indexed)[-1]
-                dep = self.deployment
-                bundle = index.bundle(leaf, dep.chain_id, dep.anchor_registry)
-                return verify.verify_bundle(self.chain, bundle, digest, store, reader=self.reader)
-            return verify.verify_hash(self.chain, store, digest, record_hint=record_hint)
+            return self.verifier().verify_hash(digest, record_hint)
 
     def verify_bundle(self, bundle: ProofBundle, data: bytes | None = None, filename: str = "") -> verify.Verdict:
         """Verdict for a proof bundle (and the file it speaks for, if given)."""
-        mismatch = self._foreign_registry(bundle)
-        if mismatch is not None:
-            return mismatch
-        store = self.store()
         with self.guard():
             if data is not None:
-                return verify.verify_file(self.chain, store, data, filename, bundle)
-            return verify.verify_bundle(self.chain, bundle, None, store, reader=self.reader)
+                return self.verifier().verify_file(data, filename, bundle)
+            return self.verifier().verify_bundle(bundle)
 
     async def verify_upload(self, data: bytes, filename: str, bundle: ProofBundle | None) -> verify.Verdict:
-        """Verdict for an uploaded file: hashed on the canonicalization pool, judged on the read threads."""
-        if bundle is None:
-            digest, _, hint = await self.hash_upload(data, filename, None)
-            return await run_in_threadpool(self.verify_hash, digest, hint)
-        digest, _, _ = await self.hash_upload(data, filename, bundle_method(bundle))
-        return await run_in_threadpool(self._verify_bundle_digest, bundle, digest)
+        """Verdict for an uploaded file: its facts computed once on the canonicalization pool, judged on the
+        read threads (with a bundle: the pairing check, then the bundle's verdict)."""
+        facts = await asyncio.wrap_future(self.canon_pool().submit(verify.file_facts, data, filename, bundle))
+        return await run_in_threadpool(self._verify_facts, facts, bundle)
 
-    def _verify_bundle_digest(self, bundle: ProofBundle, digest: str) -> verify.Verdict:
-        mismatch = self._foreign_registry(bundle)
-        if mismatch is not None:
-            return mismatch
+    def _verify_facts(self, facts: verify.FileFacts, bundle: ProofBundle | None) -> verify.Verdict:
         with self.guard():
-            return verify.verify_bundle(self.chain, bundle, digest, self.store())
-
-    def _foreign_registry(self, bundle: ProofBundle) -> verify.Verdict | None:
-        """UNKNOWN if the bundle names another registry than this service's; else None."""
-        dep = self.deployment
-        if bundle.registry.lower() != dep.anchor_registry.lower():
-            value = bundle.value
-            return verify.Verdict(
-                verify.UNKNOWN,
-                f"the bundle names registry {bundle.registry}; this service serves"
-                f" {dep.anchor_registry} on chain {dep.chain_id}: verify it against its own chain",
-                office=bundle.office,
-                record_id=value.record_id if value.canonicalization != SEALED else None,
-                content_hash=value.content_hash,
-                root=bundle.root,
-            )
-        return None
+            return self.verifier().verify_facts(facts, bundle)
 
     # -- published manifests
 

@@ -37,6 +37,19 @@
     if (dd) dd.textContent = status;
   }
 
+  // "current" only when every check ran: a check this path could not run is said, never hidden.
+  function statusOf(v) {
+    if (v.verdict !== "VERIFIED") return v.verdict.toLowerCase();
+    const missing = v.notChecked || [];
+    return missing.length ? "verified; not checked: " + missing.join(", ") : "current";
+  }
+
+  function checkedAgainst(v) {
+    if (!v.registry) return null;
+    const state = v.stateBlock !== null && v.stateBlock !== undefined ? ", state at block " + v.stateBlock : "";
+    return "registry " + v.registry + " on chain " + v.chainId + state;
+  }
+
   async function show(result) {
     busy(false);
     if (!result.ok) {
@@ -59,9 +72,19 @@
       ["Transaction", v.transactionHash, "tx-value"],
       ["Merkle root", v.root],
       ["Signer", v.signer],
-      ["Status", v.verdict === "VERIFIED" ? "current" : v.verdict.toLowerCase(), "status-value"],
+      ["Status", statusOf(v), "status-value"],
       ["Superseded by", v.supersededBy],
+      ["Reason code", v.reasonCode],
+      ["Checked against", checkedAgainst(v), "checked-value"],
     ]);
+    const checks = $("checks");
+    checks.replaceChildren();
+    for (const c of v.checks || []) {
+      const item = el("li", c.name + " — " + c.result + (c.detail ? ": " + c.detail : ""));
+      item.className = "check " + c.result;
+      checks.append(item);
+    }
+    $("checks-title").hidden = checks.children.length === 0;
     const link = $("proof-link");
     if (v.recordId && v.blockNumber !== null && v.verdict !== "UNKNOWN") {
       const hash = v.verdict === "TAMPERED" ? "" : "&contentHash=" + encodeURIComponent(v.contentHash);
