@@ -75,7 +75,7 @@ contract RegistryInvariants is TestBase {
             if (status != OfficeStatus.Active || signers.length == 0) continue;
             if (approvals == 0) {
                 vm.prank(signers[0]);
-                id = offices.propose(Action.Freeze, bytes2(0), abi.encode(address(0xdead)));
+                id = offices.propose(Action.Freeze, bytes2(0), abi.encode(address(anchors)));
             } else {
                 bytes32 hash = offices.proposal(id).payloadHash;
                 vm.prank(signers[0]);
