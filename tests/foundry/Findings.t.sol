@@ -57,7 +57,7 @@ contract FindingsTest is TestBase {
         }
     }
 
-    function _anchor(address k, bytes32 root) internal returns (uint64 at) {
+    function _anchor(address k, bytes32 root) internal returns (uint64 atBlock) {
         vm.prank(k);
         anchors.anchorBatch(root, 1, "m");
         return uint64(block.number);
