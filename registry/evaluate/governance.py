@@ -138,10 +138,13 @@ def _event(run: Run, e: Event, keys: _Keys, offices: list[OfficeRun], step: int)
         replacement = keys.fresh()
         txs = actions.add_key(run.chain, suspect, replacement, office)
         mark_from = bundle.block_number if bundle is not None else first
-        txs.append(run.chain.mark_compromised(replacement, suspect.address, mark_from))
+        # A mark from an earlier block is a governance action, with the office's own approval (contracts 3.0.0).
+        d = actions.govern(run.chain, "mark-compromised", office, [(office, replacement), *keys.voters(office)],
+                           signer=suspect.address, from_block=mark_from)  # fmt: skip
+        txs.extend(d.results)
         keys.current[office] = replacement
-        row.update(approvals=f"{office} alone: new key added and accepted, old key marked", transactions=len(txs),
-                   gas=sum(t.gas_used for t in txs))  # fmt: skip
+        row.update(approvals=f"{office} adds a key; governance ({', '.join(d.approvals)}) marks the old one",
+                   transactions=len(txs), gas=sum(t.gas_used for t in txs))  # fmt: skip
         if bundle is not None:
             after = verify_bundle(run.chain, bundle, None).verdict
             notes.append(f"anchor made by the key at block {bundle.block_number}: {text.split()[-1]} -> {after}")
