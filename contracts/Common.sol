@@ -87,5 +87,4 @@ struct ProposalInfo {
     bytes32 payloadHash; // keccak256(abi.encode(action, office, payload)); approvals bind to it
     bytes payload;
     bytes2[] approvers; // every office that approved (counted only while active since approving)
-    bool cancelled; // withdrawn by its proposer or cancelled by governance
 }

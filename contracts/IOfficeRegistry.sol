@@ -229,6 +229,10 @@ interface IOfficeRegistry {
     /// @notice A proposal with its payload and approvers.
     function proposal(uint256 id) external view returns (ProposalInfo memory);
 
+    /// @notice Whether `id` was withdrawn by its proposer or cancelled by governance (a separate view, so that
+    ///         `proposal` keeps the 2.0.0 signature readers of both versions use).
+    function proposalCancelled(uint256 id) external view returns (bool);
+
     /// @notice Approvals of `id` that would count if it were executed now.
     function countedApprovals(uint256 id) external view returns (uint256);
 

@@ -366,9 +366,13 @@ contract OfficeRegistry is IOfficeRegistry {
             p.expiresBlock,
             p.payloadHash,
             p.payload,
-            p.approvers,
-            p.cancelled
+            p.approvers
         );
+    }
+
+    /// @inheritdoc IOfficeRegistry
+    function proposalCancelled(uint256 id) external view returns (bool) {
+        return _proposal(id).cancelled;
     }
 
     /// @inheritdoc IOfficeRegistry

@@ -396,8 +396,14 @@ class Chain:
             payload=decode_payload(action, payload),
             approvers=tuple(code_str(c) for c in p[8]),
             counted_approvals=counted,
-            cancelled=bool(p[9]),
+            cancelled=self._cancelled(proposal_id),
         )
+
+    def _cancelled(self, proposal_id: int) -> bool:
+        try:
+            return bool(self.call(self.offices.functions.proposalCancelled(proposal_id)))
+        except ContractRevertError:  # a 2.0.0 registry (no cancellation)
+            return False
 
     def proposals(self) -> list[ProposalView]:
         """Every proposal, oldest first."""
