@@ -10,7 +10,7 @@ import {TestBase, Vm} from "./Vm.sol";
 /// @notice One test per finding of issue 21 (N1-N10). Calls whose ABI changed in 3.0.0 go through
 ///         low-level calls, so that the same file compiles against 2.0.0 and fails there (see
 ///         scripts/mutate_contracts.py --baseline): each test asserts the 3.0.0 rule, not an ABI.
-contract FindingsTest is TestBase {
+abstract contract FindingsBase is TestBase {
     OfficeRegistry internal offices;
     AnchorRegistry internal anchors;
 
@@ -96,6 +96,14 @@ contract FindingsTest is TestBase {
         (k[0], k[1], k[2], k[3]) = (a, b, c, d);
     }
 
+    function _keys(uint256 a, uint256 b) internal pure returns (uint256[] memory k) {
+        k = new uint256[](2);
+        (k[0], k[1]) = (a, b);
+    }
+}
+
+/// @notice The findings of issue 21, one test each (see the file's header).
+contract FindingsTest is FindingsBase {
     // ------------------------------------------------------------ N1
 
     /// @notice N1: a thief's key cannot mark an honest key from an earlier block; its mark stops the key from now.
@@ -281,6 +289,31 @@ contract FindingsTest is TestBase {
         assertEq(offices.signersOf("EP").length, 0, "keys remain");
     }
 
+    /// @notice N3: a nomination chain has at most MAX_CHAIN key-made links (the cascade walk is bounded).
+    function test_N3_nominationChainIsCapped() public {
+        address current = H;
+        for (uint256 i = 0; i < 32; ++i) {
+            address next = _key(200 + i);
+            vm.prank(current);
+            offices.rotateSigner(current, next);
+            vm.prank(next);
+            offices.acceptSigner("EP");
+            current = next;
+        }
+        (,, uint8 depth) = offices.originOf("EP", current);
+        assertEq(depth, 32, "depth");
+        vm.prank(current);
+        (bool ok,) = address(offices).call(abi.encodeCall(offices.addSigner, (_key(300))));
+        assertTrue(!ok, "a 33rd key-made link was accepted");
+        // Governance restarts the chain.
+        assertTrue(_govern(_keys(1, 2, 3), Action.Suspend, "EP", ""), "suspend");
+        assertTrue(_govern(_keys(1, 2, 3), Action.ReplaceSigners, "EP", abi.encode(_key(301))), "re-key");
+        vm.prank(_key(301));
+        offices.acceptSigner("EP");
+        (,, depth) = offices.originOf("EP", _key(301));
+        assertEq(depth, 0, "governance does not restart the chain");
+    }
+
     // ------------------------------------------------------------ N4
 
     /// @notice N4: another payload never blocks an honest proposal.
@@ -418,5 +451,114 @@ contract FindingsTest is TestBase {
         vm.prank(_key(6));
         (bool ok,) = address(offices).call(abi.encodeCall(offices.acceptSigner, ("EP")));
         assertTrue(!ok, "a retired key's nomination was accepted");
+    }
+}
+
+/// @notice Deterministic unit tests of the basic rules (each kills its mutant of scripts/mutate_contracts.py
+///         without waiting for the invariant runs).
+contract RulesTest is FindingsBase {
+    function _proposeRule(uint256 proposer, uint64 ttl) internal returns (uint256 id, bytes32 hash) {
+        vm.prank(_key(proposer));
+        id = offices.propose(Action.SetRule, bytes2(0), abi.encode(GovernanceRule(1, 2, 2, ttl)));
+        hash = offices.proposal(id).payloadHash;
+    }
+
+    function test_executeOnceApproveOnce() public {
+        (uint256 id, bytes32 hash) = _proposeRule(0, 100);
+        vm.prank(_key(1));
+        offices.approve(id, hash);
+        vm.prank(_key(1));
+        (bool ok,) = address(offices).call(abi.encodeCall(offices.approve, (id, hash)));
+        assertTrue(!ok, "an office approved twice");
+        (ok,) = address(offices).call(abi.encodeCall(offices.execute, (id)));
+        assertTrue(!ok, "executed with two approvals of five");
+        vm.prank(_key(2));
+        (ok,) = address(offices).call(abi.encodeCall(offices.approve, (id, keccak256("other"))));
+        assertTrue(!ok, "an approval of another payload was accepted");
+        vm.prank(_key(2));
+        offices.approve(id, hash);
+        offices.execute(id);
+        (ok,) = address(offices).call(abi.encodeCall(offices.execute, (id)));
+        assertTrue(!ok, "executed twice");
+    }
+
+    function test_proposalsExpire() public {
+        (uint256 id, bytes32 hash) = _proposeRule(0, 100);
+        vm.roll(block.number + 101);
+        vm.prank(_key(1));
+        (bool ok,) = address(offices).call(abi.encodeCall(offices.approve, (id, hash)));
+        assertTrue(!ok, "an expired proposal was approved");
+    }
+
+    function test_staleApprovalsDoNotCount() public {
+        (uint256 id, bytes32 hash) = _proposeRule(0, 100);
+        vm.prank(_key(4));
+        offices.approve(id, hash);
+        assertTrue(_govern(_keys(0, 1, 2), Action.Suspend, "WO", ""), "suspend");
+        assertTrue(_govern(_keys(0, 1, 2), Action.Reinstate, "WO", ""), "reinstate");
+        assertEq(offices.countedApprovals(id), 1, "an approval from before a suspension counts");
+    }
+
+    function test_suspendedOfficeNeitherAnchorsNorVotes() public {
+        assertTrue(_govern(_keys(0, 1, 2), Action.Suspend, "WO", ""), "suspend");
+        vm.prank(_key(4));
+        (bool ok,) = address(anchors).call(abi.encodeCall(anchors.anchorBatch, (_leafRoot(1), 1, "m")));
+        assertTrue(!ok, "a suspended office anchored");
+        vm.prank(_key(4));
+        (ok,) = address(offices).call(
+            abi.encodeCall(offices.propose, (Action.SetRule, bytes2(0), abi.encode(GovernanceRule(1, 2, 2, 9))))
+        );
+        assertTrue(!ok, "a suspended office proposed");
+    }
+
+    function test_lastKeyRootsRevocationsAndFreeze() public {
+        vm.prank(H);
+        (bool ok,) = address(offices).call(abi.encodeCall(offices.removeSigner, (H)));
+        assertTrue(!ok, "the last key was removed");
+        bytes32 root = _leafRoot(3);
+        _anchor(H, root);
+        vm.prank(H);
+        (ok,) = address(anchors).call(abi.encodeCall(anchors.anchorBatch, (root, 2, "again")));
+        assertTrue(!ok, "a root was anchored twice by its office");
+        vm.prank(H);
+        anchors.revokeBatch(root, 1);
+        vm.prank(H);
+        (ok,) = address(anchors).call(abi.encodeCall(anchors.revokeBatch, (root, 2)));
+        assertTrue(!ok, "revoked twice");
+        assertTrue(_govern(_keys(0, 1, 2), Action.Freeze, bytes2(0), abi.encode(address(anchors))), "freeze");
+        vm.prank(H);
+        (ok,) = address(anchors).call(abi.encodeCall(anchors.anchorBatch, (_leafRoot(4), 1, "m")));
+        assertTrue(!ok, "anchored after the freeze");
+    }
+
+    function test_governanceReplacesPendingNominations() public {
+        assertTrue(_govern(_keys(1, 2, 3), Action.Suspend, "EP", ""), "suspend");
+        assertTrue(_govern(_keys(1, 2, 3), Action.ReplaceSigners, "EP", abi.encode(_key(30))), "first");
+        assertTrue(_govern(_keys(1, 2, 3), Action.ReplaceSigners, "EP", abi.encode(_key(31))), "second");
+        assertEq(offices.pendingNominees("EP").length, 1, "the first nominee still pending");
+        vm.prank(_key(30));
+        (bool ok,) = address(offices).call(abi.encodeCall(offices.acceptSigner, ("EP")));
+        assertTrue(!ok, "a replaced governance nomination was accepted");
+    }
+
+    function test_lapsedNominationsLeaveTheCap() public {
+        _addKey(H, T);
+        vm.prank(T);
+        offices.addSigner(_key(6));
+        vm.prank(H);
+        offices.removeSigner(T);
+        assertEq(offices.pendingNominees("EP").length, 0, "a lapsed nomination still takes a place");
+    }
+
+    /// @notice A mark whose cascade would empty an office may not leave fewer than two active offices.
+    function test_N5_cascadeCannotLeaveOneOffice() public {
+        vm.roll(20);
+        _addKey(H, T);
+        assertTrue(_govern(_keys(0, 1, 2), Action.Suspend, "WO", ""), "WO");
+        assertTrue(_govern(_keys(0, 1, 2), Action.Suspend, "EM", ""), "EM");
+        assertTrue(_govern(_keys(0, 1), Action.Suspend, "JP", ""), "JP");
+        assertEq(offices.activeOfficeCount(), 2, "two active");
+        assertTrue(!_govern(_keys(0, 1), Action.MarkCompromised, "EP", abi.encode(H, uint64(15))), "one office left");
+        assertEq(offices.activeOfficeCount(), 2, "two active");
     }
 }
