@@ -227,7 +227,8 @@ def run_forge(tree: Path) -> tuple[bool, float]:
         out = proc.stdout + proc.stderr
         if proc.returncode != 0 and "Compiler run failed" in out:
             raise RuntimeError(f"the mutated copy does not compile:\n{out[-2000:]}")
-        if proc.returncode != 0:
+        # forge 1.7.1 exits 0 under --fail-fast even when a test failed: read its verdict as well.
+        if proc.returncode != 0 or "[FAIL" in out or "Suite result: FAILED" in out:
             return False, time.perf_counter() - started
     return True, time.perf_counter() - started
 
