@@ -482,6 +482,20 @@ contract RulesTest is FindingsBase {
         assertTrue(!ok, "executed twice");
     }
 
+    function test_unsafeRulesRefused() public {
+        GovernanceRule[4] memory bad = [
+            GovernanceRule(1, 2, 1, 100), // a single office could act
+            GovernanceRule(1, 3, 2, 100), // a minority
+            GovernanceRule(1, 2, 2, 0), // no expiry
+            GovernanceRule(1, 2, 2, 1_000_001) // too long
+        ];
+        for (uint256 i = 0; i < bad.length; ++i) {
+            vm.prank(H);
+            (bool ok,) = address(offices).call(abi.encodeCall(offices.propose, (Action.SetRule, bytes2(0), abi.encode(bad[i]))));
+            assertTrue(!ok, "an unsafe rule was proposed");
+        }
+    }
+
     function test_proposalsExpire() public {
         (uint256 id, bytes32 hash) = _proposeRule(0, 100);
         vm.roll(block.number + 101);
@@ -558,6 +572,9 @@ contract RulesTest is FindingsBase {
         assertTrue(_govern(_keys(0, 1, 2), Action.Suspend, "EM", ""), "EM");
         assertTrue(_govern(_keys(0, 1), Action.Suspend, "JP", ""), "JP");
         assertEq(offices.activeOfficeCount(), 2, "two active");
+        vm.prank(H);
+        (bool ok,) = address(offices).call(abi.encodeCall(offices.propose, (Action.Suspend, "US", "")));
+        assertTrue(!ok, "a suspension to one active office was proposed");
         assertTrue(!_govern(_keys(0, 1), Action.MarkCompromised, "EP", abi.encode(H, uint64(15))), "one office left");
         assertEq(offices.activeOfficeCount(), 2, "two active");
     }
