@@ -55,22 +55,18 @@ def matching_set(contract: str, code: bytes) -> str | None:
     return None
 
 
-@cache
-def _releases() -> dict[str, Any]:
-    folder = resources.files("registry").joinpath("artifacts")
-    data: dict[str, Any] = json.loads(folder.joinpath("releases.json").read_text(encoding="utf-8"))
-    return data
-
-
 def matching_release(contract: str, code: bytes) -> str | None:
-    """The release whose runtime code ``code`` is: "<version> (<evmVersion>)" of the shipped builds (current
-    release) or of an earlier one (``releases.json``: a predecessor a migration may name), else None."""
+    """The release whose runtime code ``code`` is: "current (<evmVersion>)" for the shipped builds, or
+    "<version> (<evmVersion>)" of an earlier AnchorRegistry (:mod:`registry.chain.releases`: a predecessor a
+    migration may name), else None."""
     from eth_utils.crypto import keccak
+
+    from registry.chain.releases import ANCHOR_REGISTRY_RELEASES
 
     shipped = matching_set(contract, code)
     if shipped is not None:
         return f"current ({shipped})"
-    for row in _releases().get(contract, []):
+    for row in ANCHOR_REGISTRY_RELEASES if contract == "AnchorRegistry" else ():
         if len(code) == row["length"]:
             masked = mask_immutables(code, row["immutableReferences"])
             if "0x" + keccak(masked).hex() == row["runtimeKeccak"]:
