@@ -119,12 +119,12 @@ def test_rotated_key_keeps_its_past(offices: Any, anchors: Any, signers: dict[st
 def test_compromised_key_is_not_authorised_from_its_mark(
     offices: Any, anchors: Any, signers: dict[str, Any], accounts: Any
 ) -> None:
-    key, spare = signers["EM"], accounts[8]
+    key = signers["EM"]
     before = anchors.anchorBatch(leaf("EM:018000001", b"a"), 1, URI, sender=key)
     suspect = anchors.anchorBatch(leaf("EM:018000002", b"b"), 1, URI, sender=key)
-    offices.addSigner(spare, sender=key)
-    offices.acceptSigner(b"EM", sender=spare)
-    offices.markCompromised(key, suspect.block_number, sender=spare)
+    # 3.0.0: a key's own mark acts from its block on; an earlier block is governance's, with EM's approval.
+    payload = encode(["address", "uint64"], [key.address, suspect.block_number])
+    _decide(offices, 4, b"EM", payload, [key, signers["EP"], signers["US"]])
     assert offices.isAuthorisedAt(b"EM", key, before.block_number)
     assert not offices.isAuthorisedAt(b"EM", key, suspect.block_number)
     assert not anchors.verifyRecord(b"EM", leaf("EM:018000002", b"b"), values("EM:018000002", b"b"), []).authorised

@@ -2,15 +2,26 @@
 pragma solidity 0.8.37;
 
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
-import {Batch} from "./Common.sol";
+import {Batch, Revocation} from "./Common.sol";
 import {IAnchorRegistry} from "./IAnchorRegistry.sol";
 import {IOfficeRegistry} from "./IOfficeRegistry.sol";
 
 /// @title Anchor registry of the IP Office Anchor Registry
 /// @notice Stores Merkle roots of record batches per (office, root), with revocation. Cost per batch is constant.
+/// @dev Revocations (3.0.0) record the key that made them and its block, and stand only if that key was not
+///      compromised at that block (`IOfficeRegistry.compromisedFrom`): a thief's revocations stop counting as
+///      soon as governance marks its key from before them, and the office can then revoke for itself. The
+///      views (`batchOf`, `leafRevocation`, `verifyRecord`) apply the rule, so every reader follows it.
+///      Revocations are refused while the office is suspended (they remain possible while frozen).
 contract AnchorRegistry is IAnchorRegistry {
     /// @notice Version of this contract.
-    string public constant VERSION = "2.0.0";
+    string public constant VERSION = "3.0.0";
+
+    struct Record {
+        uint8 reason;
+        address by;
+        uint64 atBlock;
+    }
 
     /// @notice The office registry that decides who may anchor.
     IOfficeRegistry public immutable offices;
@@ -18,7 +29,8 @@ contract AnchorRegistry is IAnchorRegistry {
     address public immutable predecessor;
 
     mapping(bytes2 office => mapping(bytes32 root => Batch)) private _batches;
-    mapping(bytes2 office => mapping(bytes32 root => mapping(bytes32 leaf => uint8 reason))) private _leafRevocations;
+    mapping(bytes2 office => mapping(bytes32 root => Record)) private _batchRevocations;
+    mapping(bytes2 office => mapping(bytes32 root => mapping(bytes32 leaf => Record))) private _leafRevocations;
 
     /// @param officeRegistry The office registry.
     /// @param predecessor_ The AnchorRegistry this one replaces (zero if none).
@@ -41,31 +53,45 @@ contract AnchorRegistry is IAnchorRegistry {
 
     /// @inheritdoc IAnchorRegistry
     function revokeBatch(bytes32 root, uint8 reason) external {
-        (bytes2 code, Batch storage batch) = _ownBatch(root, reason);
-        if (batch.revocationReason != 0) revert AlreadyRevoked(root, bytes32(0), batch.revocationReason);
-        batch.revocationReason = reason;
+        bytes2 code = _ownBatch(root, reason);
+        Record storage r = _batchRevocations[code][root];
+        if (r.reason != 0 && _stands(code, r)) revert AlreadyRevoked(root, bytes32(0), r.reason);
+        _batchRevocations[code][root] = Record(reason, msg.sender, uint64(block.number));
         emit BatchRevoked(root, code, reason);
+        emit RevokedBy(root, bytes32(0), code, msg.sender);
     }
 
     /// @inheritdoc IAnchorRegistry
     function revokeLeaf(bytes32 root, bytes calldata values, bytes32[] calldata proof, uint8 reason) external {
-        (bytes2 code,) = _ownBatch(root, reason);
+        bytes2 code = _ownBatch(root, reason);
         bytes32 leaf = _leaf(values);
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert LeafNotInBatch(root, leaf);
-        uint8 current = _leafRevocations[code][root][leaf];
-        if (current != 0) revert AlreadyRevoked(root, leaf, current);
-        _leafRevocations[code][root][leaf] = reason;
+        Record storage r = _leafRevocations[code][root][leaf];
+        if (r.reason != 0 && _stands(code, r)) revert AlreadyRevoked(root, leaf, r.reason);
+        _leafRevocations[code][root][leaf] = Record(reason, msg.sender, uint64(block.number));
         emit LeafRevoked(root, leaf, code, reason);
+        emit RevokedBy(root, leaf, code, msg.sender);
     }
 
     /// @inheritdoc IAnchorRegistry
-    function batchOf(bytes2 office, bytes32 root) external view returns (Batch memory) {
-        return _batches[office][root];
+    function batchOf(bytes2 office, bytes32 root) external view returns (Batch memory batch) {
+        batch = _batches[office][root];
+        batch.revocationReason = _standing(office, _batchRevocations[office][root]);
     }
 
     /// @inheritdoc IAnchorRegistry
     function leafRevocation(bytes2 office, bytes32 root, bytes32 leaf) external view returns (uint8) {
-        return _leafRevocations[office][root][leaf];
+        return _standing(office, _leafRevocations[office][root][leaf]);
+    }
+
+    /// @inheritdoc IAnchorRegistry
+    function batchRevocation(bytes2 office, bytes32 root) external view returns (Revocation memory) {
+        return _info(office, _batchRevocations[office][root]);
+    }
+
+    /// @inheritdoc IAnchorRegistry
+    function leafRevocationInfo(bytes2 office, bytes32 root, bytes32 leaf) external view returns (Revocation memory) {
+        return _info(office, _leafRevocations[office][root][leaf]);
     }
 
     /// @inheritdoc IAnchorRegistry
@@ -82,8 +108,9 @@ contract AnchorRegistry is IAnchorRegistry {
         batch = _batches[office][root];
         leaf = _leaf(values);
         if (batch.blockNumber == 0) return (false, batch, 0, leaf, false);
+        batch.revocationReason = _standing(office, _batchRevocations[office][root]);
         included = MerkleProof.verifyCalldata(proof, root, leaf);
-        leafReason = _leafRevocations[office][root][leaf];
+        leafReason = _standing(office, _leafRevocations[office][root][leaf]);
         authorised = offices.isAuthorisedAt(office, batch.signer, batch.blockNumber);
     }
 
@@ -91,12 +118,27 @@ contract AnchorRegistry is IAnchorRegistry {
         return keccak256(bytes.concat(keccak256(values)));
     }
 
-    /// @dev The caller's office (any status: a suspended office can still revoke) and its batch under `root`.
-    function _ownBatch(bytes32 root, uint8 reason) private view returns (bytes2 code, Batch storage batch) {
-        code = offices.officeOf(msg.sender);
+    /// @dev A revocation stands unless its key is compromised at or before its block.
+    function _stands(bytes2 office, Record storage r) private view returns (bool) {
+        uint64 from = offices.compromisedFrom(office, r.by);
+        return from == 0 || from > r.atBlock;
+    }
+
+    function _standing(bytes2 office, Record storage r) private view returns (uint8) {
+        return r.reason != 0 && _stands(office, r) ? r.reason : 0;
+    }
+
+    function _info(bytes2 office, Record storage r) private view returns (Revocation memory) {
+        return Revocation(r.reason, r.by, r.atBlock, r.reason != 0 && _stands(office, r));
+    }
+
+    /// @dev The caller's office (which must be active: not while suspended) and its batch under `root`.
+    function _ownBatch(bytes32 root, uint8 reason) private view returns (bytes2 code) {
+        bool active;
+        (code, active,) = offices.anchorAuthority(msg.sender);
         if (code == bytes2(0)) revert NotASigner(msg.sender);
-        batch = _batches[code][root];
-        if (batch.blockNumber == 0) revert UnknownBatch(code, root);
+        if (!active) revert NotAnActiveSigner(msg.sender, code);
+        if (_batches[code][root].blockNumber == 0) revert UnknownBatch(code, root);
         if (reason == 0) revert InvalidReason(reason);
     }
 }

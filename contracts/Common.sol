@@ -14,7 +14,8 @@ enum OfficeStatus {
 /// @notice Governance actions; each needs the approvals of the active offices that `requiredApprovals` names.
 /// @dev Payloads (`abi.encode`): Admit (string name, string baseURI, address signer); Suspend, Reinstate ();
 /// ReplaceSigners (address nominee); MarkCompromised (address signer, uint64 fromBlock);
-/// SetRule (GovernanceRule rule); Freeze (address successor).
+/// SetRule (GovernanceRule rule); Freeze (address successor); Cancel (uint256 proposalId).
+/// ReplaceSigners and MarkCompromised of an active office need that office's own approval (else suspend it first).
 enum Action {
     Admit,
     Suspend,
@@ -22,11 +23,14 @@ enum Action {
     ReplaceSigners,
     MarkCompromised,
     SetRule,
-    Freeze
+    Freeze,
+    Cancel
 }
 
 /// @notice How many approvals a proposal needs and how long it lives.
-/// @dev required(n) = min(n, max(minApprovals, floor(n * numerator / denominator) + 1)) for n active offices.
+/// @dev For n active offices: need = max(2, minApprovals, floor(n * numerator / denominator) + 1), then
+/// required(n) = 2 if n <= 2 (no office ever acts alone; with fewer than 2 active offices nothing executes)
+/// and min(need, n - 1) if n >= 3 (never all of them: no single office can veto).
 /// Safe rules only: 1/2 <= numerator/denominator < 1, minApprovals >= 2, 1 <= ttlBlocks <= MAX_TTL_BLOCKS.
 struct GovernanceRule {
     uint16 numerator;
@@ -43,7 +47,25 @@ struct Batch {
     uint64 timestamp; // block timestamp of the anchoring block
     uint64 blockNumber; // anchoring block
     uint32 leafCount; // number of records in the batch
-    uint8 revocationReason; // 0 = not revoked
+    uint8 revocationReason; // 0 = not revoked (views: 0 also when the revocation does not stand)
+}
+
+/// @notice Who revoked a batch or a record, when, and whether the revocation stands.
+/// @dev A revocation stands unless its key is compromised (`compromisedFrom`) at or before its block.
+struct Revocation {
+    uint8 reason; // 0 = never revoked
+    address by; // the key that revoked
+    uint64 atBlock; // block of the revocation
+    bool stands; // false if `by` was compromised at `atBlock`: the verdict ignores it
+}
+
+/// @notice A compromise mark as recorded: from which block, in which block it was made, and by whom.
+/// @dev `by` is the marking key, or the zero address for governance (a retroactive mark) and for a
+/// cascade (a key nominated by a compromised key, void from its acceptance) made by governance.
+struct CompromiseMark {
+    uint64 fromBlock; // 0 = no own mark (the key may still be void through its nominator: compromisedFrom)
+    uint64 atBlock; // block in which the mark was made
+    address by;
 }
 
 /// @notice One interval during which an address was an authorised signer of an office.
@@ -58,7 +80,7 @@ struct SignerTerm {
 struct ProposalInfo {
     Action action;
     bytes2 office; // the office the action is about (0x0000 for SetRule and Freeze)
-    bytes2 proposer;
+    bytes2 proposer; // its approval must still count at execution
     bool executed;
     uint64 createdBlock;
     uint64 expiresBlock; // last block in which it can be approved or executed

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {Batch} from "./Common.sol";
+import {Batch, Revocation} from "./Common.sol";
 
 /// @title Anchor registry: Merkle roots of record batches and their revocation
 /// @notice Batches belong to (office, root): no office can pre-empt another's root. Leaves follow
@@ -16,6 +16,9 @@ interface IAnchorRegistry {
     event BatchRevoked(bytes32 indexed root, bytes2 indexed office, uint8 reason);
     /// @notice One record (leaf) of a batch was revoked by its office.
     event LeafRevoked(bytes32 indexed root, bytes32 indexed leaf, bytes2 indexed office, uint8 reason);
+    /// @notice The key that made the revocation just emitted (`leaf` zero for a whole batch). A separate event
+    ///         so that `BatchRevoked` and `LeafRevoked` keep the signatures readers of 2.0.0 registries use.
+    event RevokedBy(bytes32 indexed root, bytes32 indexed leaf, bytes2 indexed office, address by);
 
     /// @notice The office anchored this root before.
     error RootAlreadyAnchored(bytes32 root, bytes2 office, uint64 blockNumber);
@@ -31,7 +34,7 @@ interface IAnchorRegistry {
     error InvalidReason(uint8 reason);
     /// @notice The leaf is not part of the batch (the proof does not verify).
     error LeafNotInBatch(bytes32 root, bytes32 leaf);
-    /// @notice Already revoked.
+    /// @notice Already revoked (by a revocation that stands).
     error AlreadyRevoked(bytes32 root, bytes32 leaf, uint8 reason);
     /// @notice The registry is frozen (migrated to `successor`): no new batches.
     error RegistryFrozen(uint256 frozenAt, address successor);
@@ -42,18 +45,27 @@ interface IAnchorRegistry {
     /// @param manifestURI Where the office publishes the batch's leaf values.
     function anchorBatch(bytes32 root, uint32 leafCount, string calldata manifestURI) external;
 
-    /// @notice Revoke a whole batch of the caller's office (also while suspended or frozen).
+    /// @notice Revoke a whole batch of the caller's office (also while frozen, not while suspended). It stands
+    ///         unless the caller's key is found compromised from this block or earlier.
     function revokeBatch(bytes32 root, uint8 reason) external;
 
     /// @notice Revoke one record of a batch of the caller's office, given its ABI-encoded leaf values.
     /// @param values `abi.encode` of the leaf's values tuple; the leaf is computed from it.
     function revokeLeaf(bytes32 root, bytes calldata values, bytes32[] calldata proof, uint8 reason) external;
 
-    /// @notice The batch `office` anchored under `root` (all zero if none).
+    /// @notice The batch `office` anchored under `root` (all zero if none); `revocationReason` is that of a
+    ///         revocation that stands (0 if none, or if its key was compromised at its block).
     function batchOf(bytes2 office, bytes32 root) external view returns (Batch memory);
 
-    /// @notice Revocation reason of a leaf of a batch of `office`, 0 if not revoked.
+    /// @notice Revocation reason of a leaf of a batch of `office`, 0 if not revoked or if the revocation
+    ///         does not stand (its key was compromised at its block).
     function leafRevocation(bytes2 office, bytes32 root, bytes32 leaf) external view returns (uint8);
+
+    /// @notice The batch's revocation as recorded: reason, key, block, and whether it stands.
+    function batchRevocation(bytes2 office, bytes32 root) external view returns (Revocation memory);
+
+    /// @notice A record's revocation as recorded: reason, key, block, and whether it stands.
+    function leafRevocationInfo(bytes2 office, bytes32 root, bytes32 leaf) external view returns (Revocation memory);
 
     /// @notice The StandardMerkleTree leaf of ABI-encoded values: keccak256(bytes.concat(keccak256(values))).
     function leafOf(bytes calldata values) external pure returns (bytes32);
@@ -62,9 +74,9 @@ interface IAnchorRegistry {
     /// @param values `abi.encode` of the record's leaf values.
     /// @return included Whether the values' leaf is in the batch `office` anchored under `root`.
     /// @return batch The batch (all zero if not anchored).
-    /// @return leafReason Revocation reason of the leaf (0 if not revoked).
+    /// @return leafReason Revocation reason of the leaf (0 if not revoked, or if the revocation does not stand).
     /// @return leaf The leaf computed from `values`.
-    /// @return authorised Whether the batch's signer was a signer of the office, not marked compromised, at its block.
+    /// @return authorised Whether the batch's signer was a signer of the office, not compromised, at its block.
     function verifyRecord(bytes2 office, bytes32 root, bytes calldata values, bytes32[] calldata proof)
         external
         view

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-import {OfficeStatus, Action, GovernanceRule, ProposalInfo, SignerTerm} from "./Common.sol";
+import {OfficeStatus, Action, GovernanceRule, ProposalInfo, SignerTerm, CompromiseMark} from "./Common.sol";
 
 /// @title Office registry: IP offices, their signer keys and their governance
 /// @notice Offices are admitted, suspended, reinstated, re-keyed and the rule itself is changed by a
@@ -21,8 +21,14 @@ interface IOfficeRegistry {
     event SignerAdded(bytes2 indexed office, address indexed signer, uint64 fromBlock);
     /// @notice An address stopped being an authorised signer of an office.
     event SignerRemoved(bytes2 indexed office, address indexed signer, uint64 untilBlock);
-    /// @notice A key was marked compromised for `office` from block `fromBlock` on.
-    event SignerCompromised(bytes2 indexed office, address indexed signer, uint64 fromBlock);
+    /// @notice A key was marked compromised for `office` from block `fromBlock` on, by the key `by`
+    ///         (zero: governance, or a cascade from its compromised nominator).
+    event SignerCompromised(bytes2 indexed office, address indexed signer, uint64 fromBlock, address indexed by);
+    /// @notice A key nominated by a compromised key (at or after its compromise) is void from `fromBlock`,
+    ///         its acceptance; emitted for current signers and pending nominations the mark removes.
+    event NominationVoided(bytes2 indexed office, address indexed signer, address indexed nominator, uint64 fromBlock);
+    /// @notice A pending proposal was withdrawn by its proposer's office or cancelled by governance.
+    event ProposalCancelled(uint256 indexed id, bytes2 indexed by);
     /// @notice A governance proposal was made (and approved by the proposer's office).
     event ProposalCreated(
         uint256 indexed id,
@@ -56,8 +62,29 @@ interface IOfficeRegistry {
     error SignerAlreadyRegistered(address account, bytes2 office);
     /// @notice The account has no pending nomination from this office.
     error NotNominated(address account, bytes2 office);
-    /// @notice The nomination was made by a key since marked compromised, or before governance replaced the keys.
+    /// @notice The nomination is void: its nominator is no longer a signer (retired or marked compromised),
+    ///         or governance replaced the office's keys since.
     error NominationVoid(address account, bytes2 office, address nominator);
+    /// @notice The key was a signer of this office before: keys are never reused (a key's origin is fixed).
+    error KeyAlreadyUsed(address account, bytes2 office);
+    /// @notice The office already has `cap` signers and pending nominations together.
+    error TooManySigners(bytes2 office, uint256 cap);
+    /// @notice The key's nomination chain is `depth` key-made nominations long (the cap): ask governance.
+    error NominationChainTooLong(bytes2 office, uint256 depth);
+    /// @notice The key is already marked compromised; only governance moves a mark earlier.
+    error AlreadyCompromised(address signer, uint64 fromBlock);
+    /// @notice Re-keying or marking a key of an active office needs its own approval (or its suspension first).
+    error OfficeConsentMissing(uint256 id, bytes2 office);
+    /// @notice The proposer's office is no longer active (or was interrupted) since it proposed.
+    error ProposerNotActive(uint256 id, bytes2 proposer);
+    /// @notice The proposal was cancelled.
+    error ProposalIsCancelled(uint256 id);
+    /// @notice Only the proposing office may withdraw its proposal (others: propose Cancel).
+    error NotProposer(uint256 id, bytes2 office);
+    /// @notice The successor must be a deployed contract.
+    error NoCodeAt(address account);
+    /// @notice Governance nominations are withdrawn by governance only (ReplaceSigners again).
+    error GovernanceNomination(address account, bytes2 office);
     /// @notice An office can never remove its last key.
     error LastSigner(bytes2 office, address signer);
     /// @notice The key was never a signer of the office.
@@ -82,7 +109,7 @@ interface IOfficeRegistry {
     error PayloadMismatch(uint256 id, bytes32 payloadHash, bytes32 given);
     /// @notice The proposal lacks approvals of currently active offices.
     error ThresholdNotReached(uint256 id, uint256 approvals, uint256 required);
-    /// @notice The same action about the same subject is already pending.
+    /// @notice The same action with the same payload is already pending (and can still execute).
     error DuplicateProposal(uint256 pendingId);
     /// @notice The action would not change the office's status.
     error NoStatusChange(bytes2 office, OfficeStatus status);
@@ -107,7 +134,12 @@ interface IOfficeRegistry {
     function approve(uint256 id, bytes32 payloadHash) external;
 
     /// @notice Carry out a proposal that has the approvals of enough currently active offices. Anyone may call it.
+    /// @dev Refused if the proposer's office is no longer active since it proposed, and (ReplaceSigners,
+    ///      MarkCompromised) if the office concerned is active and its approval does not count.
     function execute(uint256 id) external;
+
+    /// @notice Withdraw a pending proposal of the caller's office (any status).
+    function cancel(uint256 id) external;
 
     // ------------------------------------------------------------ signers
 
@@ -117,19 +149,21 @@ interface IOfficeRegistry {
     /// @notice Nominate `newSigner` to replace `oldSigner`: on acceptance the old key is removed.
     function rotateSigner(address oldSigner, address newSigner) external;
 
-    /// @notice Withdraw a pending nomination of the caller's office.
+    /// @notice Withdraw a pending nomination of the caller's office (not one made by governance).
     function cancelNomination(address signer) external;
 
     /// @notice Accept a nomination of `office`: the caller becomes its signer from this block on.
+    /// @dev Refused if the nominating key is no longer a signer of the office (nominations lapse with it).
     function acceptSigner(bytes2 code) external;
 
     /// @notice Remove a signer of the caller's office (may be the caller), even while suspended; never the last.
     function removeSigner(address signer) external;
 
-    /// @notice Mark a key of the caller's office compromised from `fromBlock` on (suspended or not).
-    /// @dev If the key is a current signer it is removed, even if it is the office's last one
-    ///      (governance can then nominate a replacement), unless no active office would remain.
-    function markCompromised(address signer, uint64 fromBlock) external;
+    /// @notice Mark a key of the caller's office (itself included) compromised from this block on: an
+    ///         immediate stop, never retroactive. Suspended or not. An earlier block is a governance action.
+    /// @dev The key and every key it nominated from now on (none yet) stop; if current it is removed, even
+    ///      the office's last one, unless fewer than MIN_ACTIVE active offices would remain.
+    function markCompromised(address signer) external;
 
     // ------------------------------------------------------------ views
 
@@ -145,11 +179,25 @@ interface IOfficeRegistry {
     /// @notice Whether `signer` held a term for `office` covering `blockNumber` (O(log terms)).
     function wasSignerAt(bytes2 code, address signer, uint256 blockNumber) external view returns (bool);
 
-    /// @notice `wasSignerAt` and the key was not marked compromised for `office` at `blockNumber`.
+    /// @notice `wasSignerAt` and the key was not compromised for `office` at `blockNumber` (`compromisedFrom`).
     function isAuthorisedAt(bytes2 code, address signer, uint256 blockNumber) external view returns (bool);
 
-    /// @notice First block from which `signer` is compromised for `office`, 0 if never marked.
+    /// @notice First block from which `signer` is compromised for `office`, 0 if never: its own mark, or its
+    ///         acceptance block if it was nominated by a key at or after that key's compromise (transitively).
     function compromisedFrom(bytes2 code, address signer) external view returns (uint64);
+
+    /// @notice The key's own compromise mark as recorded (author and block), without the nomination cascade.
+    function compromiseMark(bytes2 code, address signer) external view returns (CompromiseMark memory);
+
+    /// @notice Who nominated `signer` for `office` (zero: governance or genesis), in which block, and how many
+    ///         key-made nominations lie between it and governance.
+    function originOf(bytes2 code, address signer)
+        external
+        view
+        returns (address nominator, uint64 nominatedAt, uint8 depth);
+
+    /// @notice Keys pending acceptance for `office` (they count towards MAX_SIGNERS).
+    function pendingNominees(bytes2 code) external view returns (address[] memory);
 
     /// @notice All validity terms of `signer` for `office`.
     function signerTerms(bytes2 code, address signer) external view returns (SignerTerm[] memory);
@@ -180,6 +228,10 @@ interface IOfficeRegistry {
 
     /// @notice A proposal with its payload and approvers.
     function proposal(uint256 id) external view returns (ProposalInfo memory);
+
+    /// @notice Whether `id` was withdrawn by its proposer or cancelled by governance (a separate view, so that
+    ///         `proposal` keeps the 2.0.0 signature readers of both versions use).
+    function proposalCancelled(uint256 id) external view returns (bool);
 
     /// @notice Approvals of `id` that would count if it were executed now.
     function countedApprovals(uint256 id) external view returns (uint256);

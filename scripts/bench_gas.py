@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_merkle import values
+from eth_account.signers.local import LocalAccount
 
 from registry.chain.client import Chain, TxResult, connect
 from registry.chain.deploy import deploy_dev
@@ -79,7 +80,7 @@ def operations(chain: Chain, all_values: list[LeafValue]) -> None:
     note("acceptSigner", chain.accept_signer(new, "EP"))
     note("rotateSigner (nominate)", chain.rotate_signer(ep, new.address, newer.address))
     note("acceptSigner (rotation, removes the old key)", chain.accept_signer(newer, "EP"))
-    note("markCompromised (removes the key)", chain.mark_compromised(ep, new.address, 1))
+    note("markCompromised (removes the key)", chain.mark_compromised(ep, new.address))
     pid, result = chain.propose(ep, "suspend", "WO")
     note("propose (suspend)", result)
     note("approve", chain.approve(us, pid))
@@ -99,14 +100,40 @@ def operations(chain: Chain, all_values: list[LeafValue]) -> None:
     print(f"{'verifyRecord (view, eth_estimateGas)':<46} {fn.estimate_gas():>10,}")
     view = chain.offices.functions.isAuthorisedAt(b"EP", ep.address, 1)
     print(f"{'isAuthorisedAt (view, key with 1 term)':<46} {view.estimate_gas():>10,}")
-    spare = dev_account(8)
-    chain.w3.eth.send_transaction({"from": chain.w3.eth.accounts[0], "to": spare.address, "value": 10**18})
-    for _ in range(32):  # a key with 32 terms: the lookup is a binary search
-        chain.add_signer(us, spare.address)
-        chain.accept_signer(spare, "US")
-        chain.remove_signer(us, spare.address)
-    view = chain.offices.functions.isAuthorisedAt(b"US", spare.address, 1)
-    print(f"{'isAuthorisedAt (view, key with 32 terms)':<46} {view.estimate_gas():>10,}")
+    recovery(chain, us, jp)
+
+
+def recovery(chain: Chain, us: LocalAccount, jp: LocalAccount) -> None:
+    """Contracts 3.0.0: governance's retroactive mark and re-keying at the signer cap (8 keys of US)."""
+    keys = [dev_account(10 + i) for i in range(7)]
+    for key in keys:
+        chain.w3.eth.send_transaction({"from": chain.w3.eth.accounts[0], "to": key.address, "value": 10**18})
+        chain.add_signer(us, key.address)
+        chain.accept_signer(key, "US")
+    wo = dev_signer("WO")
+    em = dev_signer("EM")
+    assert wo is not None and em is not None
+    rows: list[tuple[str, int]] = []
+    pid, _ = chain.propose(us, "mark-compromised", "US", signer=keys[0].address, from_block=1)
+    chain.approve(jp, pid)
+    chain.approve(em, pid)
+    rows.append(("execute (governance mark-compromised, cascade)", chain.execute(us, pid).gas_used))
+    view = chain.offices.functions.isAuthorisedAt(b"US", keys[1].address, 1)
+    rows.append(("isAuthorisedAt (view, key nominated by a key)", view.estimate_gas()))
+    nominee = dev_account(19)
+    pid, _ = chain.propose(us, "replace-signers", "US", nominee=nominee.address)
+    chain.approve(jp, pid)
+    chain.approve(em, pid)
+    rows.append(
+        (
+            f"execute (replace-signers, {len(chain.offices.functions.signersOf(b'US').call())} keys)",
+            chain.execute(us, pid).gas_used,
+        )
+    )
+    pid, _ = chain.propose(jp, "suspend", "EM")
+    rows.append(("cancel (by the proposer)", chain.cancel(jp, pid).gas_used))
+    for label, gas in rows:
+        print(f"{label:<46} {gas:>10,}")
 
 
 if __name__ == "__main__":

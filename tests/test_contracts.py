@@ -149,9 +149,11 @@ def test_constructor_refuses_a_single_genesis_office() -> None:
 def test_rule_formula(active: int, num: int, floor: int) -> None:
     rule = GovernanceRule(max(num, 50), 100, floor, 10)
     need = rule.required(active)
-    assert need <= active  # never more than the active offices: governance stays live
-    if active >= floor:
-        assert need >= floor and need * 2 > active  # a strict majority, never a lone office
+    assert need >= 2  # no office ever acts alone (below 2 active offices nothing executes)
+    if active >= 3:
+        assert need < active  # never all of them: no single office can veto
+        assert need * 2 > active  # a strict majority
+        assert need >= min(floor, active - 1)
 
 
 def test_every_custom_error_has_a_typed_class() -> None:
@@ -233,8 +235,20 @@ def test_approval_binds_to_the_payload_hash(chain: Chain) -> None:
 
 def test_duplicate_pending_proposals_and_no_op_changes_refused(chain: Chain) -> None:
     pid, _ = chain.propose(EP, "admit", "KR", name="KIPO", base_uri="u", signer=OUTSIDER.address)
-    err = fails(ce.DuplicateProposal, chain.propose, US, "admit", "KR", name="K", base_uri="u", signer=OTHER.address)
+    err = fails(
+        ce.DuplicateProposal, chain.propose, US, "admit", "KR", name="KIPO", base_uri="u", signer=OUTSIDER.address
+    )
     assert err.values == {"pendingId": pid}
+    # Another payload is another proposal: a squatter never blocks the honest one (3.0.0).
+    other, _ = chain.propose(US, "admit", "KR", name="K", base_uri="u", signer=OTHER.address)
+    assert other == pid + 1
+    # The proposer withdraws its own; another office cannot, governance can (cancel).
+    fails(ce.NotProposer, chain.cancel, EP, other)
+    chain.cancel(US, other)
+    assert chain.proposal(other).cancelled
+    fails(ce.ProposalIsCancelled, chain.approve, JP, other)
+    pass_(chain, "cancel", None, [JP, EM, WO], proposal_id=pid)
+    assert chain.proposal(pid).cancelled
     assert fails(ce.NoStatusChange, chain.propose, EP, "reinstate", "US").values == {"office": b"US", "status": 1}
     assert fails(
         ce.OfficeAlreadyRegistered, chain.propose, EP, "admit", "US", name="", base_uri="", signer=OTHER.address
@@ -285,7 +299,8 @@ def test_rule_changed_by_the_same_process(chain: Chain) -> None:
 def test_freeze_stops_anchoring_keeps_revocation_and_views(chain: Chain) -> None:
     values, tree = tree_of(4)
     anchor(chain, EP, tree.root, 4)
-    successor = "0x" + "ab" * 20
+    fails(ce.NoCodeAt, chain.propose, EP, "freeze", None, successor="0x" + "ab" * 20)  # a successor is a contract
+    successor = chain.anchors.address
     pid = pass_(chain, "freeze", None, [EP, US, JP], successor=successor)
     frozen = chain.frozen_at()
     assert frozen > 0 and chain.successor() == Web3.to_checksum_address(successor)
@@ -346,60 +361,78 @@ def test_rotation_removes_the_old_key_on_acceptance(chain: Chain) -> None:
     assert not chain.was_signer_at("EP", EP.address, accepted.block_number + 1)
 
 
-def test_suspended_office_removes_keys_and_revokes(chain: Chain) -> None:
+def test_suspended_office_removes_keys_but_does_not_revoke(chain: Chain) -> None:
     values, tree = tree_of(3)
     anchor(chain, EP, tree.root, 3)
     join(chain, "EP", EP, OUTSIDER)
     pass_(chain, "suspend", "EP", [US, JP, EM])
     fails(ce.NotAnActiveSigner, anchor, chain, EP, root_of("suspended"))
     fails(ce.OfficeNotActive, chain.propose, EP, "suspend", "US")
-    chain.remove_signer(EP, OUTSIDER.address)
-    chain.revoke_leaf(EP, tree.root, values[0].encode(), tree.proof(0), 3)
+    chain.remove_signer(EP, OUTSIDER.address)  # incident response works while suspended
+    fails(ce.NotAnActiveSigner, chain.revoke_leaf, EP, tree.root, values[0].encode(), tree.proof(0), 3)
+    fails(ce.NotAnActiveSigner, chain.revoke_batch, EP, tree.root, 1)  # a suspended office revokes nothing
+    pass_(chain, "reinstate", "EP", [US, JP, EM])
     chain.revoke_batch(EP, tree.root, 1)
     assert chain.batch_of("EP", hx(tree.root)).revocation_reason == 1  # type: ignore[union-attr]
 
 
 def test_stolen_key_incident(chain: Chain) -> None:
-    """A thief holds EP's second key: EP marks it compromised; its later anchors stop being authorised."""
+    """A thief holds EP's second key: EP stops it now, governance (with EP) marks it from the theft."""
     thief = OUTSIDER
     join(chain, "EP", EP, thief)
     good = anchor(chain, thief, root_of("anchored before the theft"))
     stolen_from = good.block_number + 1
     values, tree = tree_of(1)
     bad = anchor(chain, thief, tree.root)
+    chain.revoke_batch(thief, root_of("anchored before the theft"), 4)  # the thief revokes EP's batch
     chain.add_signer(thief, OTHER.address)  # the thief nominates an accomplice key
-    chain.mark_compromised(EP, thief.address, stolen_from)
-    err = fails(ce.NominationVoid, chain.accept_signer, OTHER, "EP")
-    assert err.values == {"account": OTHER.address, "office": b"EP", "nominator": thief.address}
+    stopped = chain.mark_compromised(EP, thief.address)  # a key's mark: from now on, never earlier
+    assert chain.compromised_from("EP", thief.address) == stopped.block_number
+    assert chain.compromise_mark("EP", thief.address) == (stopped.block_number, stopped.block_number, EP.address)
+    assert chain.is_authorised_at("EP", thief.address, bad.block_number)  # not yet: governance moves it back
+    fails(ce.NotNominated, chain.accept_signer, OTHER, "EP")  # lapsed (and dropped) with its nominator
     assert chain.office_of(thief.address) is None  # removed with the mark
+    fails(ce.AlreadyCompromised, chain.mark_compromised, EP, thief.address)
+    pass_(chain, "mark-compromised", "EP", [EP, US, JP], signer=thief.address, from_block=stolen_from)
     assert chain.compromised_from("EP", thief.address) == stolen_from
+    assert chain.compromise_mark("EP", thief.address) == (stolen_from, chain.w3.eth.block_number, "governance")
+    revocation = chain.batch_revocation("EP", hx(root_of("anchored before the theft")))
+    assert (revocation.reason, revocation.by, revocation.stands) == (4, thief.address, False)
+    assert chain.batch_of("EP", hx(root_of("anchored before the theft"))).revocation_reason == 0  # type: ignore[union-attr]
     assert chain.is_authorised_at("EP", thief.address, good.block_number)
     assert not chain.is_authorised_at("EP", thief.address, bad.block_number)
     assert chain.was_signer_at("EP", thief.address, bad.block_number)  # the term itself is history
     fn = chain.anchors.functions.verifyRecord(code("EP"), tree.root, values[0].encode(), [])
     included, _, _, _, authorised = fn.call()
     assert included and not authorised
-    # A mark can only move earlier; another office cannot mark EP's keys.
-    fails(ce.InvalidCompromiseBlock, chain.mark_compromised, EP, thief.address, stolen_from + 1)
-    fails(ce.NeverASigner, chain.mark_compromised, US, thief.address, 1)
-    fails(ce.InvalidCompromiseBlock, chain.mark_compromised, EP, EP.address, 10**9)
+    # A mark can only move earlier; another office cannot mark EP's keys; governance not into the future.
+    fails(
+        ce.AlreadyCompromised, chain.propose, US, "mark-compromised", "EP", signer=thief.address, from_block=stolen_from
+    )
+    fails(ce.NeverASigner, chain.mark_compromised, US, thief.address)
+    fails(ce.InvalidCompromiseBlock, chain.propose, US, "mark-compromised", "EP", signer=EP.address, from_block=10**9)
 
 
 def test_governance_replaces_the_keys_of_an_office_that_lost_them(chain: Chain) -> None:
     # EP's only key is stolen: EP marks it (the office may lose its last key this way), then governance
     # nominates a new key, which accepts.
     chain.add_signer(EP, OTHER.address)  # nominated with the stolen key, before the loss was noticed
-    chain.mark_compromised(EP, EP.address, chain.w3.eth.block_number + 1)
+    chain.mark_compromised(EP, EP.address)  # its last key stops itself
     assert chain.active_office_count() == 4
     pass_(chain, "replace-signers", "EP", [US, JP, EM], nominee=OUTSIDER.address)
     chain.accept_signer(OUTSIDER, "EP")
     assert chain.office_of(OUTSIDER.address) == "EP" and chain.active_office_count() == 5
-    fails(ce.NominationVoid, chain.accept_signer, OTHER, "EP")  # nominations from before the replacement lapse
-    # Replacing a thief-held key directly: all current keys go, the nominee comes in.
+    fails(ce.NotNominated, chain.accept_signer, OTHER, "EP")  # lapsed with its nominator's mark
+    # Re-keying an active office needs its own approval (or its suspension first): a majority alone cannot.
     join(chain, "US", US, OTHER)
     funder = chain.w3.eth.accounts[0]
     chain.w3.eth.send_transaction({"from": funder, "to": dev_account(8).address, "value": Web3.to_wei(1, "ether")})
-    pass_(chain, "replace-signers", "US", [OUTSIDER, JP, EM], nominee=dev_account(8).address)
+    pid, _ = chain.propose(OUTSIDER, "replace-signers", "US", nominee=dev_account(8).address)
+    chain.approve(JP, pid)
+    chain.approve(EM, pid)
+    fails(ce.OfficeConsentMissing, chain.execute, JP, pid)
+    chain.approve(US, pid)
+    chain.execute(JP, pid)
     assert chain.office_of(US.address) is None and chain.office_of(OTHER.address) is None
     chain.accept_signer(dev_account(8), "US")
     assert chain.office_of(dev_account(8).address) == "US"
@@ -407,24 +440,20 @@ def test_governance_replaces_the_keys_of_an_office_that_lost_them(chain: Chain) 
 
 def test_governance_marks_a_key_compromised(chain: Chain) -> None:
     result = anchor(chain, WO, root_of("WO batch"))
+    pass_(chain, "suspend", "WO", [EP, US, JP])  # an active office's history is not rewritten without it
     pass_(chain, "mark-compromised", "WO", [EP, US, JP], signer=WO.address, from_block=result.block_number)
     assert not chain.is_authorised_at("WO", WO.address, result.block_number)
     assert chain.active_office_count() == 4
 
 
-def test_signer_lookup_is_logarithmic(chain: Chain) -> None:
-    """wasSignerAt binary-searches the terms: its gas grows by a step per doubling, not per term."""
-    fn = chain.offices.functions
-    gas = {}
-    for n in range(1, 33):
-        join(chain, "EP", EP, OUTSIDER)
-        chain.remove_signer(EP, OUTSIDER.address)
-        if n in (2, 16, 32):
-            gas[n] = fn.wasSignerAt(code("EP"), OUTSIDER.address, 3).estimate_gas()
-    assert len(chain.offices.functions.signerTerms(code("EP"), OUTSIDER.address).call()) == 32
-    # One more binary-search step (a cold slot, ~4,000 gas) per doubling; a scan would add ~16 x 2,500.
-    assert gas[32] - gas[16] < 5_000
-    assert gas[32] - gas[2] < 4 * 5_000
+def test_keys_are_never_reused_and_the_cap_holds(chain: Chain) -> None:
+    """A key signs for an office once (its origin is fixed); signers plus nominations stay within the cap."""
+    join(chain, "EP", EP, OUTSIDER)
+    chain.remove_signer(EP, OUTSIDER.address)
+    fails(ce.KeyAlreadyUsed, chain.add_signer, EP, OUTSIDER.address)
+    for i in range(10, 17):
+        chain.add_signer(EP, dev_account(i).address)
+    assert fails(ce.TooManySigners, chain.add_signer, EP, dev_account(17).address).values == {"office": b"EP", "cap": 8}
 
 
 # ---------------------------------------------------------------------------- anchoring
@@ -498,11 +527,12 @@ def test_proposals_view_lists_payload_and_votes(chain: Chain) -> None:
 
 def test_signers_view_lists_terms_and_marks(chain: Chain) -> None:
     join(chain, "EP", EP, OUTSIDER)
-    chain.mark_compromised(EP, OUTSIDER.address, 2)
+    marked = chain.mark_compromised(EP, OUTSIDER.address)
     chain.add_signer(EP, OTHER.address)
     rows = {s.address: s for s in chain.signers("EP")}
     assert rows[EP.address].current and rows[EP.address].terms[0][1] is None
-    assert rows[OUTSIDER.address].compromised_from == 2 and not rows[OUTSIDER.address].current
+    assert rows[OUTSIDER.address].compromised_from == marked.block_number and not rows[OUTSIDER.address].current
+    assert (rows[OUTSIDER.address].marked_by, rows[OUTSIDER.address].marked_at) == (EP.address, marked.block_number)
     assert rows[OTHER.address].nominated and rows[OTHER.address].terms == ()
 
 

@@ -26,6 +26,7 @@ from registry.chain.dev import dev_account, dev_signer
 from registry.core.formats import ProofBundle
 from registry.core.leaves import LeafValue
 from registry.core.merkle import MerkleTree, keccak
+from registry.errors import ContractRevertError
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.store.outbox import Store
@@ -112,13 +113,30 @@ def test_stolen_key_records_stop_verifying(tmp_path: Path, anvil: AnvilNode) -> 
         return [ProofBundle.loads(p.read_bytes()) for p in sorted((tmp_path / f"{name}-proofs").glob("*.json"))]
 
     honest = anchor_gazette(thief, "before", 1)
+    own = anchor_gazette(ep, "own", 4)
     stolen_from = chain.w3.eth.block_number + 1
     forged = anchor_gazette(thief, "forged", 2)
-    # The thief removes EP's legitimate key? It cannot remove the last one, and EP acts first:
-    chain.mark_compromised(ep, thief.address, stolen_from)
+    # The thief revokes one of EP's own records: it counts until the thief's key is marked from before it.
+    chain.revoke_leaf(
+        thief, bytes.fromhex(own[0].root[2:]), own[0].value.encode(), [bytes.fromhex(x[2:]) for x in own[0].proof], 5
+    )
+    assert verify_bundle(chain, own[0]).verdict == REVOKED
+    # EP stops the key now (a key's mark is never retroactive); governance, with EP, marks it from the theft.
+    stopped = chain.mark_compromised(ep, thief.address)
     assert chain.office_of(thief.address) is None
+    assert verify_bundle(chain, forged[0]).verdict == VERIFIED  # not yet: only governance reaches back
+    proposal, _ = chain.propose(ep, "mark-compromised", "EP", signer=thief.address, from_block=stolen_from)
+    for office in ("US", "JP"):
+        signer = dev_signer(office)
+        assert signer is not None
+        chain.approve(signer, proposal)
+    chain.execute(ep, proposal)
+    assert chain.compromise_mark("EP", thief.address) == (stolen_from, chain.w3.eth.block_number, "governance")
+    assert stopped.block_number > stolen_from
     for b in honest:
         assert verify_bundle(chain, b).verdict == VERIFIED
+    assert verify_bundle(chain, own[0]).verdict == VERIFIED  # the thief's revocation no longer stands
+    assert not chain.leaf_revocation_info("EP", own[0].root, own[0].value.leaf()).stands
     for b in forged:
         v = verify_bundle(chain, b)
         assert v.verdict == UNAUTHORISED
@@ -166,6 +184,9 @@ def test_office_commands(tmp_path: Path, anvil: AnvilNode) -> None:
     assert bad.returncode != 0 and "PayloadMismatch" in bad.stderr
     run(env, "office", "approve", str(pid), "--as", "US", "--payload", listed["payloadHash"])
     run(env, "office", "approve", str(pid), "--as", "JP")
+    refused = run(env, "office", "execute", str(pid), "--as", "JP", check=False)  # WO is active: it must agree
+    assert refused.returncode != 0 and "OfficeConsentMissing" in refused.stderr and "approval" in refused.stderr
+    run(env, "office", "approve", str(pid), "--as", "WO")
     run(env, "office", "execute", str(pid), "--as", "JP")
 
     signers = json.loads(run(env, "office", "signers", "WO", "--json").stdout)
@@ -173,12 +194,11 @@ def test_office_commands(tmp_path: Path, anvil: AnvilNode) -> None:
     assert not by_address[dev_account(5).address]["current"]
     assert by_address[Web3.to_checksum_address(new_key)]["nominated"]
 
-    # Compromise and revocation commands.
-    head = Chain(connect(anvil.rpc_url)).w3.eth.block_number
-    refused = run(
-        env, "office", "compromise", dev_account(1).address, "--as", "EP", "--from-block", str(head + 99), check=False
-    )
-    assert refused.returncode != 0 and "InvalidCompromiseBlock" in refused.stderr
+    # Compromise and revocation commands: a key's mark is from now only (no --from-block).
+    refused = run(env, "office", "compromise", dev_account(7).address, "--as", "EP", check=False)
+    assert refused.returncode != 0 and refused.stderr.startswith("error:") and "NeverASigner" in refused.stderr
+    old_style = run(env, "office", "compromise", dev_account(1).address, "--as", "EP", "--from-block", "1", check=False)
+    assert old_style.returncode != 0
     proof = sorted((tmp_path / "p").glob("*.json"))[0]
     run(env, "revoke", "record", str(proof), "--as", "EP", "--reason", "2")
     verdict = json.loads(run(env, "verify", "--proof", str(proof), "--json", check=False).stdout)
@@ -188,3 +208,80 @@ def test_office_commands(tmp_path: Path, anvil: AnvilNode) -> None:
     assert again.returncode != 0 and again.stderr.startswith("error:") and "AlreadyRevoked" in again.stderr
     bad_root = run(env, "revoke", "batch", "0x12", "--as", "EP", check=False)
     assert bad_root.returncode != 0 and "not a batch root" in bad_root.stderr
+    marked = run(env, "office", "compromise", dev_account(1).address, "--as", "EP").stdout
+    assert "marked compromised for EP from block" in marked
+    assert f"ipreg office propose mark-compromised EP --signer {dev_account(1).address} --from-block N" in marked
+    rows = json.loads(run(env, "office", "signers", "EP", "--json").stdout)
+    (row,) = [r for r in rows if r["address"] == dev_account(1).address]
+    assert row["markedBy"] == dev_account(1).address and row["compromisedFromBlock"] == row["markedAtBlock"]
+
+
+@pytest.mark.parametrize("thief_first", [True, False], ids=["thief-first", "honest-first"])
+def test_a_thief_cannot_rewrite_history_whatever_the_order(tmp_path: Path, anvil: AnvilNode, thief_first: bool) -> None:
+    """N1 on a real mempool: the honest key and the thief mark each other in the same block, in either
+    order. A key's mark is from its block on, so the office's history stays; governance then suspends
+    EP, re-keys it and marks the thief from the theft: its forgery stops verifying, the history stands."""
+    chain = Chain(connect(anvil.rpc_url))
+    deploy_dev(chain)
+    honest, thief = dev_signer("EP"), dev_account(6)
+    assert honest is not None
+    chain.add_signer(honest, thief.address)
+    chain.accept_signer(thief, "EP")
+    values = [LeafValue(f"EP:{4000000 + i}:B1", "0x" + keccak(bytes([i, 7])).hex(), "raw") for i in range(2)]
+    tree = MerkleTree.from_leaves([v.leaf() for v in values])
+    history = chain.anchor_batch(honest, tree.root, 2, "https://ep/m")
+    theft = chain.w3.eth.block_number + 1
+    forged_root = keccak(b"forged by the thief")
+    forgery = chain.anchor_batch(thief, forged_root, 1, "https://ep/forged")
+
+    rpc(chain, "evm_setAutomine", False)
+    try:
+        tip = {True: (1, 50), False: (50, 1)}[thief_first]  # (honest, thief) priority fees in gwei
+        sent = {}
+        for who, account, target in (("honest", honest, thief), ("thief", thief, honest)):
+            tx = chain.build(account, chain.offices.functions.markCompromised(target.address))
+            fee = tip[0 if who == "honest" else 1] * 10**9
+            tx["maxPriorityFeePerGas"] = fee
+            tx["maxFeePerGas"] += fee
+            sent[who] = chain.send(account, tx)
+        rpc(chain, "evm_mine")
+    finally:
+        rpc(chain, "evm_setAutomine", True)
+    outcomes = {}
+    for who, tx_hash in sent.items():
+        try:
+            outcomes[who] = chain.wait(tx_hash).block_number
+        except ContractRevertError:
+            outcomes[who] = None
+    winner = "thief" if thief_first else "honest"
+    assert outcomes[winner] is not None and outcomes["thief" if winner == "honest" else "honest"] is None
+    block = outcomes[winner]
+    bundle = ProofBundle(
+        chain.w3.eth.chain_id, chain.anchors.address, "EP", "0x" + tree.root.hex(), values[0],
+        tuple("0x" + p.hex() for p in tree.proof(0)), 2, history.transaction_hash, history.block_number,
+        chain.batch_of("EP", "0x" + tree.root.hex()).anchored_at,  # type: ignore[union-attr]
+    )  # fmt: skip
+    # Whoever won, nothing before this block changed: the honest history verifies.
+    assert verify_bundle(chain, bundle).verdict == VERIFIED
+    assert chain.is_authorised_at("EP", honest.address, history.block_number)
+    if thief_first:
+        assert chain.compromised_from("EP", honest.address) == block  # stopped from now, never earlier
+        # The thief holds EP's only key: governance suspends EP, re-keys it, marks the thief from the theft.
+        voters = [dev_signer(c) for c in ("US", "JP", "EM")]
+        for action, params in (
+            ("suspend", {}),
+            ("replace-signers", {"nominee": dev_account(7).address}),
+            ("mark-compromised", {"signer": thief.address, "from_block": theft}),
+        ):
+            pid, _ = chain.propose(voters[0], action, "EP", **params)  # type: ignore[arg-type]
+            for v in voters[1:]:
+                chain.approve(v, pid)  # type: ignore[arg-type]
+            chain.execute(voters[0], pid)  # type: ignore[arg-type]
+    else:
+        assert chain.compromised_from("EP", thief.address) == block
+        pid, _ = chain.propose(honest, "mark-compromised", "EP", signer=thief.address, from_block=theft)
+        for office in ("US", "JP"):
+            chain.approve(dev_signer(office), pid)  # type: ignore[arg-type]
+        chain.execute(honest, pid)
+    assert not chain.is_authorised_at("EP", thief.address, forgery.block_number)
+    assert verify_bundle(chain, bundle).verdict == VERIFIED

@@ -8,18 +8,20 @@ naming a predecessor that was frozen in favour of another one).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from web3 import Web3
 
 from registry.anchor.pipeline import Anchorer
 from registry.chain.client import Chain, connect
-from registry.chain.deploy import deploy, deploy_offices
+from registry.chain.deploy import constructor_args, deploy, deploy_offices
 from registry.chain.deploy_checks import verify_deployment
 from registry.chain.dev import dev_account
 from registry.chain.genesis import Genesis, GenesisOffice
 from registry.config import EMBEDDED
-from registry.core.contract import GovernanceRule
+from registry.core.contract import ZERO_ADDRESS, GovernanceRule
 from registry.core.formats import ProofBundle
 from registry.errors import ConfigError, ContractRevertError
 from registry.evaluate.samples import generate_gazette
@@ -155,3 +157,68 @@ def test_the_indexer_follows_predecessor_and_successor(tmp_path: Path) -> None:
         imposter, dev_account(0), offices, GovernanceRule(), predecessor=old_record.deployment.anchor_registry
     )
     assert len(Indexer(tmp_path / "imposter.sqlite", imposter).versions) == 1  # ...and one made otherwise is no link
+
+
+# ---------------------------------------------------------------------------- 2.0.0 -> 3.0.0
+
+LEGACY = Path(__file__).resolve().parent / "vectors" / "contracts-2.0.0"
+
+
+def deploy_legacy(w3: Web3) -> str:
+    """The 2.0.0 pair (as shipped before issue 21) from its kept artifacts; returns its AnchorRegistry."""
+    arts = {n: json.loads((LEGACY / f"{n}.json").read_text()) for n in ("OfficeRegistry", "AnchorRegistry")}
+    deployer = dev_account(0)
+    chain = Chain(w3)
+    addresses = []
+    for name in ("OfficeRegistry", "AnchorRegistry"):
+        factory = w3.eth.contract(abi=arts[name]["abi"], bytecode=arts[name]["bytecode"])
+        if name == "OfficeRegistry":
+            ctor = factory.constructor(*constructor_args("OfficeRegistry", genesis()))
+        else:
+            ctor = factory.constructor(addresses[0], ZERO_ADDRESS)
+        tx = chain.build(deployer, data=ctor.data_in_transaction)
+        receipt, _ = chain.confirmed(chain.send(deployer, tx))
+        addresses.append(str(receipt["contractAddress"]))
+    version = w3.eth.contract(address=addresses[1], abi=[_VERSION_ABI]).functions.VERSION().call()
+    assert version == "2.0.0"
+    return addresses[1]
+
+
+_VERSION_ABI = {
+    "type": "function",
+    "name": "VERSION",
+    "inputs": [],
+    "outputs": [{"name": "", "type": "string"}],
+    "stateMutability": "view",
+}
+
+
+def test_migration_from_2_0_0_to_3_0_0(tmp_path: Path) -> None:
+    """`deploy --predecessor` from a 2.0.0 registry to the 3.0.0 pair; bundles of both verify."""
+    w3 = connect(EMBEDDED)
+    old_address = deploy_legacy(w3)
+    old = Chain.for_registry(w3, old_address)
+    first = Anchorer(Store(tmp_path / "a.sqlite"), old, dev_account(1), "EP", tmp_path / "manifests")
+    first.submit(prepare_files(generate_gazette(tmp_path / "g1", office="EP", count=3, seed=8)))
+    first.run(tmp_path / "old-proofs")
+
+    new = Chain(w3)
+    new_record = deploy(new, dev_account(0), genesis(), predecessor=old_address)
+    version = w3.eth.contract(address=new.anchors.address, abi=[_VERSION_ABI]).functions.VERSION().call()
+    assert version == "3.0.0" and new.predecessor().lower() == old_address.lower()
+    freeze(old, new_record.deployment.anchor_registry)  # the 2.0.0 governance, through the 3.0.0 client
+    assert old.successor().lower() == new_record.deployment.anchor_registry.lower()
+    with pytest.raises(ContractRevertError, match="RegistryFrozen"):
+        old.anchor_batch(dev_account(1), b"\x02" * 32, 1, "file:///x.json")
+
+    second = Anchorer(Store(tmp_path / "b.sqlite"), new, dev_account(1), "EP", tmp_path / "manifests")
+    second.submit(prepare_files(generate_gazette(tmp_path / "g2", office="EP", count=2, seed=9)))
+    second.run(tmp_path / "new-proofs")
+    for folder, registry in (("old-proofs", old_address), ("new-proofs", new_record.deployment.anchor_registry)):
+        bundles = [ProofBundle.loads(p.read_text()) for p in sorted((tmp_path / folder).glob("*.proof.json"))]
+        assert bundles
+        for bundle in bundles:
+            assert bundle.registry.lower() == registry.lower()
+            assert verify_bundle(Chain.for_registry(w3, bundle.registry), bundle).verdict == VERIFIED
+    linked = checks_of(new, new_record)
+    assert linked["migration.predecessor"][0], linked["migration.predecessor"]

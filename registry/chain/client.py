@@ -25,11 +25,21 @@ from web3.types import BlockIdentifier
 from registry.chain.artifacts import artifact
 from registry.chain.deployments import Deployment
 from registry.chain.dev import fund_embedded
-from registry.chain.payloads import ProposalView, SignerInfo, code_str, decode_payload, encode_payload, office_bytes
+from registry.chain.payloads import (
+    ProposalView,
+    RevocationInfo,
+    SignerInfo,
+    batch_info_of,
+    code_str,
+    decode_payload,
+    encode_payload,
+    office_bytes,
+    revocation_of,
+)
 from registry.chain.reverts import revert_error, tester_revert_data
 from registry.config import EMBEDDED
 from registry.core.batch import BatchInfo
-from registry.core.contract import ACTIONS, OFFICE_STATUS, ZERO_ADDRESS, GovernanceRule
+from registry.core.contract import ACTIONS, OFFICE_STATUS, GovernanceRule
 from registry.errors import ChainError, ConfigError, ContractRevertError, NodeUnavailableError, TransactionTimeout
 
 T = TypeVar("T")
@@ -281,7 +291,7 @@ class Chain:
     def batch_of(self, office: str, root: str) -> BatchInfo | None:
         """The batch ``office`` anchored under ``root``, or None."""
         b = self.call(self.anchors.functions.batchOf(office_bytes(office), root))
-        return _batch_info(root, b)
+        return batch_info_of(root, b)
 
     def verify_record(
         self, office: str, root: str, proof: Sequence[str], values: bytes
@@ -290,11 +300,20 @@ class Chain:
         included, b, reason, _leaf, _authorised = self.call(
             self.anchors.functions.verifyRecord(office_bytes(office), root, values, list(proof))
         )
-        return bool(included), _batch_info(root, b), int(reason)
+        return bool(included), batch_info_of(root, b), int(reason)
 
     def leaf_revocation(self, office: str, root: str, leaf: bytes, block: BlockIdentifier = "latest") -> int:
-        """Revocation reason of one leaf of ``office``'s batch ``root`` (0: not revoked)."""
+        """Revocation reason of one leaf of ``office``'s batch ``root`` (0: not revoked, or it does not stand)."""
         return int(self.call(self.anchors.functions.leafRevocation(office_bytes(office), root, leaf), block))
+
+    def batch_revocation(self, office: str, root: str) -> RevocationInfo:
+        """Who revoked ``office``'s batch ``root``, when, and whether it stands (contracts 3.0.0)."""
+        return revocation_of(self.call(self.anchors.functions.batchRevocation(office_bytes(office), root)))
+
+    def leaf_revocation_info(self, office: str, root: str, leaf: bytes) -> RevocationInfo:
+        """Who revoked one record of ``office``'s batch ``root``, when, and whether it stands (3.0.0)."""
+        fn = self.anchors.functions.leafRevocationInfo(office_bytes(office), root, leaf)
+        return revocation_of(self.call(fn))
 
     def predecessor(self) -> str:
         """The AnchorRegistry this one succeeds (zero address if none)."""
@@ -318,6 +337,12 @@ class Chain:
         block = int(self.call(fn))
         return block or None
 
+    def compromise_mark(self, office: str, signer: str) -> tuple[int, int, str] | None:
+        """The key's own mark as recorded: (from block, block made, by: key address or "governance"), or None."""
+        from registry.chain.keyring import compromise_mark
+
+        return compromise_mark(self, office, signer)
+
     def office_of(self, signer: str) -> str | None:
         """The office ``signer`` currently signs for."""
         code = bytes(self.call(self.offices.functions.officeOf(Web3.to_checksum_address(signer))))
@@ -333,40 +358,10 @@ class Chain:
         return [bytes(c).decode("ascii") for c in self.call(self.offices.functions.officeCodes())]
 
     def signers(self, office: str) -> list[SignerInfo]:
-        """Every key that ever signed for ``office``, with its terms, compromise mark and nomination state.
+        """Every key that ever signed for ``office``: terms, compromise mark (with its author), nomination."""
+        from registry.chain.keyring import signers_of
 
-        Addresses come from the ``SignerAdded`` / ``SignerNominated`` events since the deployment block;
-        terms and marks from the contract's views.
-        """
-        code = office_bytes(office)
-        start = self.deployment.block_number if self.deployment is not None else 0
-        addresses: dict[str, None] = {}
-        for name in ("SignerAdded", "SignerNominated"):
-            event = getattr(self.offices.events, name)()
-
-            def fetch(event: Any = event) -> list[Any]:
-                return list(event.get_logs(from_block=start, argument_filters={"office": code}))
-
-            for log in self.rpc(fetch):
-                addresses.setdefault(Web3.to_checksum_address(log["args"]["signer"]), None)
-        current = {Web3.to_checksum_address(a) for a in self.call(self.offices.functions.signersOf(code))}
-        out = []
-        for address in addresses:
-            terms = [
-                (int(t[0]), int(t[1]) or None) for t in self.call(self.offices.functions.signerTerms(code, address))
-            ]
-            pending, replaces = self.call(self.offices.functions.nomination(code, address))
-            out.append(
-                SignerInfo(
-                    address=address,
-                    current=address in current,
-                    terms=tuple(terms),
-                    compromised_from=self.compromised_from(office, address),
-                    nominated=bool(pending),
-                    replaces=None if str(replaces) == ZERO_ADDRESS or int(str(replaces), 16) == 0 else str(replaces),
-                )
-            )
-        return out
+        return signers_of(self, office)
 
     # -- reads: governance
 
@@ -401,7 +396,14 @@ class Chain:
             payload=decode_payload(action, payload),
             approvers=tuple(code_str(c) for c in p[8]),
             counted_approvals=counted,
+            cancelled=self._cancelled(proposal_id),
         )
+
+    def _cancelled(self, proposal_id: int) -> bool:
+        try:
+            return bool(self.call(self.offices.functions.proposalCancelled(proposal_id)))
+        except ContractRevertError:  # a 2.0.0 registry (no cancellation)
+            return False
 
     def proposals(self) -> list[ProposalView]:
         """Every proposal, oldest first."""
@@ -451,9 +453,12 @@ class Chain:
         """Remove ``signer`` from ``account``'s office (never its last key)."""
         return self.transact(account, self.offices.functions.removeSigner(Web3.to_checksum_address(signer)))
 
-    def mark_compromised(self, account: LocalAccount, signer: str, from_block: int) -> TxResult:
-        """Mark a key of ``account``'s office compromised from ``from_block`` on (removes it if current)."""
-        fn = self.offices.functions.markCompromised(Web3.to_checksum_address(signer), from_block)
+    def mark_compromised(self, account: LocalAccount, signer: str) -> TxResult:
+        """Mark a key of ``account``'s office compromised from the mined block on (removes it if current).
+
+        A key's mark is never retroactive; an earlier block is the governance action ``mark-compromised``.
+        """
+        fn = self.offices.functions.markCompromised(Web3.to_checksum_address(signer))
         return self.transact(account, fn)
 
     # -- writes: governance
@@ -479,8 +484,6 @@ class Chain:
         """Carry out a proposal that has enough approvals of active offices."""
         return self.transact(account, self.offices.functions.execute(proposal_id))
 
-
-def _batch_info(root: str, b: Any) -> BatchInfo | None:
-    if int(b[3]) == 0:
-        return None
-    return BatchInfo(root, bytes(b[0]).decode("ascii"), str(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5]))
+    def cancel(self, account: LocalAccount, proposal_id: int) -> TxResult:
+        """Withdraw a pending proposal of ``account``'s office (others: propose ``cancel``)."""
+        return self.transact(account, self.offices.functions.cancel(proposal_id))

@@ -17,7 +17,7 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 
-from registry.chain.artifacts import matching_set
+from registry.chain.artifacts import matching_release, matching_set
 from registry.chain.client import Chain
 from registry.chain.deploy import constructor_args, creation_data
 from registry.chain.deployments import DeploymentRecord, DeployStep
@@ -157,8 +157,12 @@ def migration_checks(chain: Chain, record: DeploymentRecord | None) -> list[Chec
             previous = Chain.for_registry(chain.w3, claimed, retries=chain.retries)
         except ConfigError as exc:
             return [*checks, Check("migration.predecessor", False, f"predecessor {claimed}: {exc}")]
-        if matching_set("AnchorRegistry", _code(chain, claimed)) is None:
-            checks.append(Check("migration.predecessor", False, f"predecessor {claimed} is not a shipped build"))
+        if matching_release("AnchorRegistry", _code(chain, claimed)) is None:
+            checks.append(
+                Check(
+                    "migration.predecessor", False, f"predecessor {claimed} is neither a shipped nor a released build"
+                )
+            )
         frozen, successor = previous.frozen_at(), previous.successor()
         if frozen == 0:
             checks.append(

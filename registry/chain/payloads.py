@@ -14,6 +14,7 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 
+from registry.core.batch import BatchInfo
 from registry.core.contract import ACTIONS
 from registry.errors import ChainError
 
@@ -28,6 +29,22 @@ class SignerInfo:
     compromised_from: int | None
     nominated: bool
     replaces: str | None
+    #: Who made the key's own compromise mark (a key address, or "governance") and in which block.
+    marked_by: str | None = None
+    marked_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationInfo:
+    """A batch's or record's revocation as recorded: reason (0: none), key, block, and whether it stands.
+
+    It stands unless its key was compromised at or before its block (the contracts decide: 3.0.0).
+    """
+
+    reason: int
+    by: str | None
+    at_block: int | None
+    stands: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +62,7 @@ class ProposalView:
     payload: dict[str, Any]
     approvers: tuple[str | None, ...]
     counted_approvals: int
+    cancelled: bool = False
 
 
 _PAYLOAD_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -60,6 +78,7 @@ _PAYLOAD_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
         ("ttl_blocks", "uint64"),
     ),
     "freeze": (("successor", "address"),),
+    "cancel": (("proposal_id", "uint256"),),
 }
 
 
@@ -96,3 +115,20 @@ def code_str(raw: Any) -> str | None:
 def office_bytes(code: str) -> bytes:
     """ST.3 code as ``bytes2``."""
     return code.encode("ascii")
+
+
+def revocation_of(raw: Any) -> RevocationInfo:
+    """A ``Revocation`` tuple as the AnchorRegistry's views return it (3.0.0)."""
+    reason = int(raw[0])
+    if not reason:
+        return RevocationInfo(0, None, None, False)
+    return RevocationInfo(reason, to_checksum_address(raw[1]), int(raw[2]), bool(raw[3]))
+
+
+def batch_info_of(root: str, raw: Any) -> BatchInfo | None:
+    """A ``Batch`` tuple as ``batchOf`` / ``verifyRecord`` return it; None if not anchored."""
+    if int(raw[3]) == 0:
+        return None
+    return BatchInfo(
+        root, bytes(raw[0]).decode("ascii"), str(raw[1]), int(raw[2]), int(raw[3]), int(raw[4]), int(raw[5])
+    )

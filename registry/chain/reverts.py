@@ -63,7 +63,7 @@ class AlreadyRevoked(ContractError):
 
 
 class DuplicateProposal(ContractError):
-    """OfficeRegistry: The same action about the same subject is already pending."""
+    """OfficeRegistry: The same action with the same payload is already pending: approve that one."""
 
     error_name = "DuplicateProposal"
     contract = "OfficeRegistry"
@@ -147,14 +147,14 @@ class NotASigner(ContractError):
 
 
 class NotAnActiveSigner(ContractError):
-    """AnchorRegistry: The caller is not a current signer of an active office."""
+    """AnchorRegistry: Not a current signer of an active office (a suspended one neither anchors nor revokes)."""
 
     error_name = "NotAnActiveSigner"
     contract = "AnchorRegistry"
 
 
 class NominationVoid(ContractError):
-    """OfficeRegistry: The nomination was made by a since-compromised key or before governance replaced the keys."""
+    """OfficeRegistry: The nomination is void: its nominator no longer signs, or governance replaced the keys since."""
 
     error_name = "NominationVoid"
     contract = "OfficeRegistry"
@@ -272,6 +272,76 @@ class ZeroAddress(ContractError):
     contract = "OfficeRegistry"
 
 
+class AlreadyCompromised(ContractError):
+    """OfficeRegistry: The key is already marked compromised; only governance moves it earlier."""
+
+    error_name = "AlreadyCompromised"
+    contract = "OfficeRegistry"
+
+
+class GovernanceNomination(ContractError):
+    """OfficeRegistry: A nomination made by governance is withdrawn by governance only (replace-signers again)."""
+
+    error_name = "GovernanceNomination"
+    contract = "OfficeRegistry"
+
+
+class KeyAlreadyUsed(ContractError):
+    """OfficeRegistry: The key signed for this office before: keys are never reused, nominate a fresh one."""
+
+    error_name = "KeyAlreadyUsed"
+    contract = "OfficeRegistry"
+
+
+class NoCodeAt(ContractError):
+    """OfficeRegistry: The successor must be a deployed contract (freeze)."""
+
+    error_name = "NoCodeAt"
+    contract = "OfficeRegistry"
+
+
+class NominationChainTooLong(ContractError):
+    """OfficeRegistry: Too many key-made nominations in a row: ask governance (replace-signers)."""
+
+    error_name = "NominationChainTooLong"
+    contract = "OfficeRegistry"
+
+
+class NotProposer(ContractError):
+    """OfficeRegistry: Only the proposing office withdraws its proposal (others: propose cancel)."""
+
+    error_name = "NotProposer"
+    contract = "OfficeRegistry"
+
+
+class OfficeConsentMissing(ContractError):
+    """OfficeRegistry: Re-keying or marking a key of an active office needs its approval (or suspend it first)."""
+
+    error_name = "OfficeConsentMissing"
+    contract = "OfficeRegistry"
+
+
+class ProposalIsCancelled(ContractError):
+    """OfficeRegistry: The proposal was cancelled."""
+
+    error_name = "ProposalIsCancelled"
+    contract = "OfficeRegistry"
+
+
+class ProposerNotActive(ContractError):
+    """OfficeRegistry: The proposing office is no longer active since it proposed: propose again."""
+
+    error_name = "ProposerNotActive"
+    contract = "OfficeRegistry"
+
+
+class TooManySigners(ContractError):
+    """OfficeRegistry: The office has the most signers and pending nominations allowed: remove or cancel one first."""
+
+    error_name = "TooManySigners"
+    contract = "OfficeRegistry"
+
+
 #: Every custom error class by its Solidity name.
 BY_NAME: dict[str, type[ContractError]] = {cls.error_name: cls for cls in ContractError.__subclasses__()}
 
@@ -327,7 +397,8 @@ def revert_error(prefix: str, data: Any) -> ContractRevertError:
     cls = BY_NAME.get(name or "")
     if cls is None:
         return ContractRevertError(f"{prefix}{message}")
-    return cls(f"{prefix}{message}", values)
+    words = (cls.__doc__ or "").split(": ", 1)[-1].strip()
+    return cls(f"{prefix}{message}: {words}" if words else f"{prefix}{message}", values)
 
 
 def tester_revert_data(exc: BaseException) -> bytes:

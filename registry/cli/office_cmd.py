@@ -82,6 +82,8 @@ def signers(
             "current": k.current,
             "terms": [{"fromBlock": f, "untilBlock": u} for f, u in k.terms],
             "compromisedFromBlock": k.compromised_from,
+            "markedBy": k.marked_by,
+            "markedAtBlock": k.marked_at,
             "nominated": k.nominated,
             "replaces": k.replaces,
         }
@@ -96,6 +98,10 @@ def signers(
         terms = ", ".join(f"[{t['fromBlock']}, {t['untilBlock'] or 'now'}]" for t in r["terms"]) or "none"
         state = "current" if r["current"] else "nominated" if r["nominated"] else "former"
         mark = f"  COMPROMISED from block {r['compromisedFromBlock']}" if r["compromisedFromBlock"] else ""
+        if r["markedBy"]:
+            mark += f" (marked by {r['markedBy']} in block {r['markedAtBlock']})"
+        elif r["compromisedFromBlock"]:
+            mark += " (nominated by a compromised key)"
         typer.echo(f"{r['address']}  {state:<9}  terms {terms}{mark}")
 
 
@@ -107,7 +113,15 @@ def proposals(rpc_url: RpcOption = None, home: HomeOption = None, as_json: JsonF
     head = chain.rpc(lambda: chain.w3.eth.block_number)
     rows: list[dict[str, Any]] = []
     for p in chain.proposals():
-        state = "executed" if p.executed else "expired" if head > p.expires_block else "pending"
+        state = (
+            "executed"
+            if p.executed
+            else "cancelled"
+            if p.cancelled
+            else "expired"
+            if head > p.expires_block
+            else "pending"
+        )
         rows.append(
             {
                 "id": p.id,
@@ -140,7 +154,9 @@ def proposals(rpc_url: RpcOption = None, home: HomeOption = None, as_json: JsonF
 @app.command("propose")
 def propose(
     action: Annotated[str, typer.Argument(help=", ".join(ACTIONS) + ".")],
-    code: Annotated[str | None, typer.Argument(help="ST.3 code of the office concerned (not for set-rule, freeze).")],
+    code: Annotated[
+        str | None, typer.Argument(help="ST.3 code of the office concerned (not for set-rule, freeze, cancel).")
+    ],
     acting: AsOffice,
     name: Annotated[str, typer.Option("--name", help="admit: name of the office.")] = "",
     base_uri: Annotated[str, typer.Option("--base-uri", help="admit: base URI of its register.")] = "",
@@ -152,14 +168,24 @@ def propose(
         str | None, typer.Option("--rule", help="set-rule: NUM/DEN,MIN,TTL, e.g. 1/2,2,50400 (majority, floor 2).")
     ] = None,
     successor: Annotated[str | None, typer.Option("--successor", help="freeze: the successor registry.")] = None,
+    target: Annotated[int | None, typer.Option("--proposal", help="cancel: the proposal to cancel.")] = None,
     rpc_url: RpcOption = None,
     home: HomeOption = None,
 ) -> None:
-    """Propose a governance action; the acting office approves it at once."""
+    """Propose a governance action; the acting office approves it at once.
+
+    mark-compromised marks a key from an earlier block (a key's own `ipreg office compromise` acts from now
+    only); for an active office it executes only with that office's approval, else suspend it first.
+    """
     if action not in ACTIONS:
         raise InputError(f"unknown action {action!r} ({', '.join(ACTIONS)})")
-    params = _params(action, name, base_uri, signer, from_block, rule, successor)
-    office = None if action in ("set-rule", "freeze") else _code(code or "")
+    if action == "cancel":
+        if target is None or target < 0:
+            raise InputError("cancel needs --proposal ID")
+        params: dict[str, Any] = {"proposal_id": target}
+    else:
+        params = _params(action, name, base_uri, signer, from_block, rule, successor)
+    office = None if action in ("set-rule", "freeze", "cancel") else _code(code or "")
     chain, account = _acting(rpc_url, home, acting)
     proposal_id, result = chain.propose(account, action, office, **params)
     payload_hash = chain.proposal(proposal_id).payload_hash
@@ -277,20 +303,31 @@ def rotate_signer(old: str, new: str, acting: AsOffice, rpc_url: RpcOption = Non
 
 
 @app.command("compromise")
-def compromise(
-    address: str,
-    acting: AsOffice,
-    from_block: Annotated[int, typer.Option("--from-block", help="First block signed by the thief.")],
-    rpc_url: RpcOption = None,
-    home: HomeOption = None,
-) -> None:
-    """Mark a key of the acting office compromised from a block on: its anchors from then on stop verifying."""
+def compromise(address: str, acting: AsOffice, rpc_url: RpcOption = None, home: HomeOption = None) -> None:
+    """Stop a key of the acting office now: compromised from the mined block on (never retroactive).
+
+    Anchors and revocations the key made before stay as they are; to discount them from the theft on,
+    governance marks the key from an earlier block (`ipreg office propose mark-compromised`, with this
+    office's own approval).
+    """
     chain, account = _acting(rpc_url, home, acting)
-    result = chain.mark_compromised(account, _address(address), from_block)
+    key = _address(address)
+    result = chain.mark_compromised(account, key)
+    office = acting.upper()
     typer.echo(
-        f"{_address(address)} marked compromised for {acting.upper()} from block {from_block}"
-        f" (and removed if it was a signer), tx {result.transaction_hash}"
+        f"{key} marked compromised for {office} from block {result.block_number}"
+        f" (and removed if it was a signer), tx {result.transaction_hash}\n"
+        f"to discount what it did since an earlier block N, ask governance:"
+        f" ipreg office propose mark-compromised {office} --signer {key} --from-block N --as {office}"
     )
+
+
+@app.command("cancel")
+def cancel(proposal: int, acting: AsOffice, rpc_url: RpcOption = None, home: HomeOption = None) -> None:
+    """Withdraw a pending proposal of the acting office (other offices: `ipreg office propose cancel`)."""
+    chain, account = _acting(rpc_url, home, acting)
+    result = chain.cancel(account, proposal)
+    typer.echo(f"proposal {proposal} withdrawn by {acting.upper()}, tx {result.transaction_hash}")
 
 
 app.command("keystore")(keystore_cmd.keystore)

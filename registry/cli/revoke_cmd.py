@@ -26,7 +26,7 @@ def revoke_batch(
     rpc_url: RpcOption = None,
     home: HomeOption = None,
 ) -> None:
-    """Revoke every record of one of the acting office's batches (works while suspended)."""
+    """Revoke every record of one of the acting office's batches (not while it is suspended; after a freeze too)."""
     raw = root.removeprefix("0x")
     if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
         raise InputError(f"not a batch root: {root!r} (expected 0x and 64 hex digits)")

@@ -136,12 +136,18 @@ def _event(run: Run, e: Event, keys: _Keys, offices: list[OfficeRun], step: int)
         first = _block(run) + 1
         started = time.perf_counter()
         replacement = keys.fresh()
-        txs = actions.add_key(run.chain, suspect, replacement, office)
         mark_from = bundle.block_number if bundle is not None else first
-        txs.append(run.chain.mark_compromised(replacement, suspect.address, mark_from))
+        # Contracts 3.0.0: a mark from an earlier block is governance's, with the office's own approval; a key
+        # nominated by the suspect after that block would be void, so governance nominates the replacement.
+        others = keys.voters(office)
+        marked = actions.govern(run.chain, "mark-compromised", office, [(office, suspect), *others],
+                                signer=suspect.address, from_block=mark_from)  # fmt: skip
+        rekeyed = actions.govern(run.chain, "replace-signers", office, others, nominee=replacement.address)
+        txs = [*marked.results, *rekeyed.results, run.chain.accept_signer(replacement, office)]
         keys.current[office] = replacement
-        row.update(approvals=f"{office} alone: new key added and accepted, old key marked", transactions=len(txs),
-                   gas=sum(t.gas_used for t in txs))  # fmt: skip
+        row.update(approvals=f"governance ({', '.join(marked.approvals)}) marks the key, then"
+                             f" ({', '.join(rekeyed.approvals)}) nominates a new one, which accepts",
+                   transactions=len(txs), gas=sum(t.gas_used for t in txs))  # fmt: skip
         if bundle is not None:
             after = verify_bundle(run.chain, bundle, None).verdict
             notes.append(f"anchor made by the key at block {bundle.block_number}: {text.split()[-1]} -> {after}")

@@ -152,7 +152,12 @@ def run_probes(run: Run, offices: list[OfficeRun], seen: set[str]) -> dict[str, 
             )
             seen.add(f.record_id)
             bundle = _single_anchor(run, key, o.office, f.record_id, f.data, f.name)
-            run.chain.mark_compromised(account, key.address, bundle.block_number)
+            # From an earlier block: a governance action, the office's own approval first (contracts 3.0.0).
+            others = [c for c in run.chain.office_codes() if c != o.office and run.chain.office_info(c)[2] == "active"]
+            signers = {c: dev_signer(c) for c in (o.office, *others)}
+            voters = [(c, k) for c, k in signers.items() if k is not None]
+            actions.govern(run.chain, "mark-compromised", o.office, voters, signer=key.address,
+                           from_block=bundle.block_number)  # fmt: skip
             add("unauthorised", UNAUTHORISED, verify_file(run.chain, None, f.data, f.name, bundle), f.record_id)
     run.advance("probes", 1.0)
     return {

@@ -4,6 +4,14 @@ pragma solidity 0.8.37;
 /// @title The few Foundry cheatcodes this suite uses (self-written; no forge-std).
 /// @dev Signatures as forge's cheatcode contract at HEVM_ADDRESS implements them.
 interface Vm {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory);
     function prank(address sender) external;
     function startPrank(address sender) external;
     function stopPrank() external;
