@@ -238,6 +238,8 @@ class Judge:
     def _governance(self, tx: ChainTx, e: ChainEvent, office: str) -> Finding | None:
         a = e.args
         proposal_id = int(a["id"])
+        if _proposers_approval(tx, e):
+            return None
         actor = code_of(a.get("proposer") or a.get("approver") or a.get("by") or b"\x00\x00")
         verb = {"ProposalCreated": "proposed", "ProposalApproved": "approved", "ProposalCancelled": "cancelled"}
         if actor == office:
@@ -350,6 +352,8 @@ class Judge:
                 {"fromBlock": int(a["fromBlock"]), "by": by},
             )
         if e.name in (*_GOVERNANCE, "ProposalExecuted"):
+            if _proposers_approval(tx, e):
+                return None
             p = self.proposal(int(a["id"]))
             return self._finding(
                 tx,
@@ -365,6 +369,11 @@ class Judge:
         if e.name == "RegistryFrozen":
             return self._frozen(tx, e, "*")
         return None
+
+
+def _proposers_approval(tx: ChainTx, e: ChainEvent) -> bool:
+    """Whether ``e`` is the approval a proposal gets from its proposer in the transaction that creates it."""
+    return e.name == "ProposalApproved" and any(c.args["id"] == e.args["id"] for c in tx.named("ProposalCreated"))
 
 
 def _approve(proposal_id: int) -> str:
