@@ -3,12 +3,13 @@
 Logs of both contracts in a block range (``eth_getLogs``), decoded through the web3 contract objects the
 :class:`~registry.chain.client.Chain` exposes, grouped by transaction; each transaction comes with its
 sender and its decoded call (function and arguments, when it called a registry contract directly),
-because what matters is who sent what. Each event carries its position in its transaction, which a
-reorganisation does not change (its log index in the block may). Reads only.
+because what matters is who sent what. Each event carries its position among its transaction's registry
+events, which a reorganisation does not change (its log index in the block may). Reads only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -37,7 +38,7 @@ def code_of(value: bytes) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class ChainEvent:
-    """One decoded event: its name, arguments, block log index and position in its transaction."""
+    """One decoded event: its name, arguments, log index in its block and position among its transaction's."""
 
     name: str
     args: dict[str, Any]
@@ -58,8 +59,6 @@ class ChainTx:
     call_args: list[Any]
     #: True for the creation of the deployment's OfficeRegistry (the genesis signers).
     genesis: bool
-    #: Block log index of the transaction's first log (positions count from it).
-    first_log: int
     events: list[ChainEvent] = field(default_factory=list)
 
     def named(self, *names: str) -> list[ChainEvent]:
@@ -94,10 +93,13 @@ class EventReader:
         except BlockNotFound:
             return None
 
-    def read(self, lo: int, hi: int) -> tuple[list[ChainTx], str]:
+    def read(
+        self, lo: int, hi: int, keep: Callable[[list[ChainEvent]], bool] | None = None
+    ) -> tuple[list[ChainTx], str]:
         """The transactions with registry events in blocks ``lo..hi`` (chain order) and the hash of ``hi``.
 
-        Read again if block ``hi`` changed while its logs were read (a reorganisation under way).
+        ``keep`` chooses, from its events alone, which transactions are wanted (only those are read from
+        the node). Read again if block ``hi`` changed while its logs were read (a reorganisation under way).
         """
         for _ in range(5):
             before = self.block_hash(hi)
@@ -115,32 +117,28 @@ class EventReader:
                 break
         else:
             raise ChainError(f"the chain keeps changing at block {hi}: run the monitor again later")
-        txs: dict[str, ChainTx] = {}
+        groups: dict[str, list[ChainEvent]] = {}
         for log in sorted(logs, key=lambda lg: (int(lg["blockNumber"]), int(lg["logIndex"]))):
             topics = log.get("topics") or []
             event = self._events.get((str(log["address"]).lower(), hex0x(topics[0]))) if topics else None
             if event is None:
                 continue
-            tx_hash = hex0x(log["transactionHash"])
-            tx = txs.get(tx_hash)
-            if tx is None:
-                tx = txs[tx_hash] = self._transaction(tx_hash)
             decoded = event.process_log(log)
-            tx.events.append(
-                ChainEvent(
-                    name=str(decoded["event"]),
-                    args=dict(decoded["args"]),
-                    log_index=int(log["logIndex"]),
-                    position=int(log["logIndex"]) - tx.first_log,
-                )
-            )
-        return list(txs.values()), str(after)
+            group = groups.setdefault(hex0x(log["transactionHash"]), [])
+            # A transaction lies in one block and ranges are whole blocks: its registry logs are all here, so
+            # their order among themselves is the same whichever block a reorganisation moves it to.
+            group.append(ChainEvent(str(decoded["event"]), dict(decoded["args"]), int(log["logIndex"]), len(group)))
+        txs = []
+        for tx_hash, events in groups.items():
+            if keep is None or keep(events):
+                tx = self._transaction(tx_hash)
+                tx.events = events
+                txs.append(tx)
+        return txs, str(after)
 
     def _transaction(self, tx_hash: str) -> ChainTx:
         w3 = self.chain.w3
         tx = self.chain.rpc(lambda: w3.eth.get_transaction(HexStr(tx_hash)))
-        receipt = self.chain.rpc(lambda: w3.eth.get_transaction_receipt(HexStr(tx_hash)))
-        logs = receipt.get("logs") or []
         to = str(tx["to"]).lower() if tx.get("to") else None
         call: str | None = None
         args: list[Any] = []
@@ -152,8 +150,11 @@ class EventReader:
                 args = list(params.values())
             except (ValueError, KeyError):
                 call = None
-        created = receipt.get("contractAddress")
-        genesis = to is None and created is not None and str(created).lower() in self.contracts
+        genesis = False
+        if to is None:  # a creation: the genesis only if it created one of the registry's contracts
+            receipt = self.chain.rpc(lambda: w3.eth.get_transaction_receipt(HexStr(tx_hash)))
+            created = receipt.get("contractAddress")
+            genesis = created is not None and str(created).lower() in self.contracts
         return ChainTx(
             tx_hash=tx_hash,
             block_number=int(tx["blockNumber"]),
@@ -163,5 +164,4 @@ class EventReader:
             call=call,
             call_args=args,
             genesis=genesis,
-            first_log=int(logs[0]["logIndex"]) if logs else 0,
         )

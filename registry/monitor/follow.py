@@ -126,7 +126,7 @@ class Monitor:
         lo, ranges = first, 0
         while lo <= target:
             hi = min(lo + self.step - 1, target)
-            txs, hi_hash = self.reader.read(lo, hi)
+            txs, hi_hash = self.reader.read(lo, hi, self.judge.wants)
             self.judge.prepare(txs)
             with self.log.transaction():
                 for tx in txs:

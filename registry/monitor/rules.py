@@ -80,6 +80,17 @@ class Judge:
             return self._execution(tx, self.watch.office)
         return self._own_office(tx, self.watch.office)
 
+    def wants(self, events: list[ChainEvent]) -> bool:
+        """Whether a transaction with these events may concern the watch (the others are not read further)."""
+        if self.watch.office is None:
+            return True
+        return any(
+            e.name.startswith("Proposal")
+            or e.name in ("RegistryFrozen", "RuleChanged")
+            or ("office" in e.args and code_of(e.args["office"]) == self.watch.office)
+            for e in events
+        )
+
     def prepare(self, txs: list[ChainTx]) -> None:
         """Read the proposals these transactions name before the store transaction that judges them opens."""
         for tx in txs:
