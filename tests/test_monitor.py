@@ -379,3 +379,10 @@ def test_bad_monitor_input_is_one_error_line(tmp_path: Path, args: list[str], me
     assert proc.returncode == 1 and proc.stdout == ""
     (line,) = proc.stderr.splitlines()
     assert line.startswith("error: ") and message in line
+
+
+def test_the_demo_is_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from registry.cli.demo_cmd import demo
+
+    demo(out=tmp_path / "demo", count=3)
+    assert "7. ipreg monitor --office EP: 0 finding(s)" in capsys.readouterr().out
