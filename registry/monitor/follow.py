@@ -204,8 +204,8 @@ def follow(
                 result = monitor.pass_once()
                 if on_pass is not None:
                     on_pass(result)
-        except RegistryError as exc:
-            problem = exc.diagnostics()
+        except Exception as exc:  # a long-running monitor outlives any failure: say it once, retry later
+            problem = exc.diagnostics() if isinstance(exc, RegistryError) else f"{type(exc).__name__}: {exc}"[:300]
             if problem != last and on_error is not None:
                 on_error(problem)
             last = problem
