@@ -100,12 +100,14 @@ class Monitor:
         held = held_keys(settings, watch.office, chain.deployment) if watch.office else frozenset()
         self.judge = Judge(chain, self.log, store, watch, held)
         self.start = chain.deployment.block_number
+        #: Cursor and findings are per watch and per deployment (a store keeps them apart if it ever sees two).
+        self.key = f"{watch.name}@{chain.deployment.anchor_registry.lower()}"
 
     def first_block(self, from_block: int | None = None) -> tuple[int, bool]:
         """Where this pass starts (and whether the cursor's block was reorganised away)."""
         if from_block is not None:
             return from_block, False
-        cursor = self.log.cursor(self.watch.name)
+        cursor = self.log.cursor(self.key)
         if cursor is None:
             return self.start, False
         number, known = cursor
@@ -132,7 +134,7 @@ class Monitor:
                 for tx in txs:
                     for finding in self.judge.judge(tx):
                         result.new_findings += self._add(finding)
-                self.log.set_cursor(self.watch.name, hi, hi_hash)
+                self.log.set_cursor(self.key, hi, hi_hash)
             result.transactions += len(txs)
             ranges += 1
             if crash_after is not None and ranges >= crash_after:
@@ -144,13 +146,13 @@ class Monitor:
     def _add(self, finding: Finding) -> int:
         return int(
             self.log.add_finding(
-                self.watch.name, finding.transaction, finding.position, finding.kind, finding.block, finding.line()
+                self.key, finding.transaction, finding.position, finding.kind, finding.block, finding.line()
             )
         )
 
     def deliver(self, result: PassResult) -> None:
         """Write logged findings not yet delivered: log file, stdout, then the webhook."""
-        pending = self.log.unreported(self.watch.name)
+        pending = self.log.unreported(self.key)
         if pending:
             _append(log_path(self.settings), [p.body for p in pending])
             for p in pending:
@@ -159,7 +161,7 @@ class Monitor:
                 result.delivered.append(p.body)
             with self.log.transaction():
                 self.log.mark_reported([p.id for p in pending])
-        unsent = self.log.unsent(self.watch.name)
+        unsent = self.log.unsent(self.key)
         if not unsent:
             return
         if self.webhook is None:

@@ -1,6 +1,7 @@
 """The monitor's tables in the store file: cursors, the findings log and the office tooling's journal of own acts.
 
-- ``monitor_cursors``: per watch (``office:EP`` or ``all``), the last block read and its hash.
+- ``monitor_cursors``: per watch (``office:EP`` or ``all``, with the registry's address), the last block read
+  and its hash.
 - ``monitor_findings``: every finding once, keyed by (watch, transaction, the log's position in it, kind);
   ``reported`` / ``webhook_sent`` say which outputs have it, so a restart neither repeats nor misses one.
 - ``monitor_intents``: what the office's own tooling is about to send (a contract call by a key, before it
