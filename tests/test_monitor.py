@@ -34,7 +34,7 @@ from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import collect_files, prepare_files
 from registry.indexer.fetch import FetchPolicy, parse_networks
 from registry.monitor.follow import Monitor, PassResult, log_path
-from registry.monitor.journal import own_call
+from registry.monitor.journal import INTENT_WINDOW_BLOCKS, call_subject, own_call
 from registry.monitor.loop import LoopOptions, MonitorLoop
 from registry.monitor.rules import Watch
 from registry.monitor.webhook import SIGNATURE_HEADER, Webhook
@@ -392,3 +392,17 @@ def test_the_demo_is_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
     demo(out=tmp_path / "demo", count=3)
     assert "7. ipreg monitor --office EP: 0 finding(s)" in capsys.readouterr().out
+
+
+def test_a_journal_entry_binds_once_and_only_within_its_window(tmp_path: Path) -> None:
+    log = MonitorLog(sqlite3.connect(tmp_path / "s.sqlite", isolation_level=None))
+    subject = call_subject("addSigner", ["0x" + "ab" * 20])
+    intent = log.expect("EP", "0xKey", "addSigner", subject, after_block=10)
+    # Recorded, never mined (its sender timed out): a thief's identical call after the window is not covered.
+    late = 10 + INTENT_WINDOW_BLOCKS + 1
+    assert log.claim("EP", "0xKEY", "addSigner", subject, "0x01", late, INTENT_WINDOW_BLOCKS) is None
+    assert log.claim("EP", "0xkey", "addSigner", subject, "0x02", 9, INTENT_WINDOW_BLOCKS) is None  # before it
+    assert log.claim("EP", "0xkey", "addSigner", subject, "0x03", 12, INTENT_WINDOW_BLOCKS) == intent
+    assert log.claim("EP", "0xkey", "addSigner", subject, "0x03", 14, INTENT_WINDOW_BLOCKS) == intent  # re-read
+    assert log.claim("EP", "0xkey", "addSigner", subject, "0x04", 13, INTENT_WINDOW_BLOCKS) is None  # bound
+    assert log.claim("US", "0xkey", "addSigner", subject, "0x05", 12, INTENT_WINDOW_BLOCKS) is None

@@ -48,6 +48,11 @@ JOURNALED: Final[dict[str, int]] = {
 }
 
 
+#: Blocks after its recording in which a journal entry can still be carried out (about a day at 12 s a block):
+#: a call recorded but never mined (its sender timed out) does not cover a thief's identical call for ever.
+INTENT_WINDOW_BLOCKS: Final = 7200
+
+
 def _norm(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()

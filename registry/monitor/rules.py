@@ -6,7 +6,8 @@
 - a key, governance or revocation call (``addSigner``, ``rotateSigner``, ``acceptSigner``, ``removeSigner``,
   ``markCompromised``, ``propose``, ``approve``, ``cancel``, ``revokeBatch``, ``revokeLeaf``) that O's tooling
   recorded in its journal (:mod:`registry.monitor.journal`) before sending, from the very key that sent the
-  transaction, bound to the first transaction that carries it; every event of that transaction is its own
+  transaction, bound to the first transaction that carries it (within ``INTENT_WINDOW_BLOCKS`` of its
+  recording); every event of that transaction is its own
   (a rotation's removal of the old key, a mark's removal and voided nominations);
 - a governance execution of a proposal O proposed or approved through its tooling (its effects included).
 
@@ -28,7 +29,7 @@ from registry.chain.client import Chain
 from registry.chain.payloads import ProposalView
 from registry.monitor.events import ChainEvent, ChainTx, code_of, hex0x
 from registry.monitor.findings import ALERT, NOTICE, Finding, discount_from, review, stop_key
-from registry.monitor.journal import JOURNALED, call_subject
+from registry.monitor.journal import INTENT_WINDOW_BLOCKS, JOURNALED, call_subject
 from registry.store.monitor import MonitorLog
 from registry.store.outbox import Store
 
@@ -138,7 +139,7 @@ class Judge:
         if tx.call is None or tx.call not in JOURNALED:
             return None
         subject = call_subject(tx.call, tx.call_args)
-        return self.log.claim(office, tx.sender, tx.call, subject, tx.tx_hash, tx.block_number)
+        return self.log.claim(office, tx.sender, tx.call, subject, tx.tx_hash, tx.block_number, INTENT_WINDOW_BLOCKS)
 
     def _in_outbox(self, tx: ChainTx, office: str) -> bool:
         if tx.call != "anchorBatch" or not tx.call_args:

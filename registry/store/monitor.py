@@ -159,16 +159,19 @@ class MonitorLog:
         with self.transaction() as db:
             db.execute("DELETE FROM monitor_intents WHERE id = ? AND tx_hash IS NULL", (intent_id,))
 
-    def claim(self, office: str, key: str, call: str, subject: str, tx_hash: str, block_number: int) -> int | None:
+    def claim(
+        self, office: str, key: str, call: str, subject: str, tx_hash: str, block_number: int, window: int
+    ) -> int | None:
         """The intent this transaction carries out, bound to it on first sight; None if the tooling sent no such call.
 
-        An intent binds to the first transaction that matches it (made at or after the block it was recorded
-        in); after that only that transaction (read again after a reorganisation) matches it.
+        An intent binds to the first transaction that matches it, made in the ``window`` blocks after the block
+        it was recorded in; after that only that transaction (read again after a reorganisation) matches it.
         """
         row = self.db.execute(
             "SELECT id FROM monitor_intents WHERE office = ? AND key = ? AND call = ? AND subject = ?"
-            " AND (tx_hash = ? OR (tx_hash IS NULL AND after_block <= ?)) ORDER BY tx_hash IS NULL, id LIMIT 1",
-            (office, key.lower(), call, subject, tx_hash.lower(), block_number),
+            " AND (tx_hash = ? OR (tx_hash IS NULL AND after_block <= ? AND ? <= after_block + ?))"
+            " ORDER BY tx_hash IS NULL, id LIMIT 1",
+            (office, key.lower(), call, subject, tx_hash.lower(), block_number, block_number, window),
         ).fetchone()
         if row is None:
             return None
