@@ -24,6 +24,7 @@ from anvil_fixtures import AnvilNode
 from web3 import HTTPProvider, Web3
 
 from registry.evaluate.samples import generate_gazette
+from registry.node.anvil import free_port
 
 pytestmark = pytest.mark.anvil
 
@@ -131,3 +132,29 @@ def test_the_office_is_quiet_and_a_thief_is_reported_within_two_blocks(tmp_path:
     # The findings are in the home's log.
     logged = [json.loads(x) for x in (home / "monitor-findings.jsonl").read_text().splitlines()]
     assert {f["block"] for f in printed} <= {f["block"] for f in logged}
+
+    # `ipreg serve` with IPREG_MONITOR_OFFICES runs the same monitor in the background: an auditor's home (no
+    # outbox, no journal: every act of EP is someone else's there) logs EP's acts as findings.
+    auditor = tmp_path / "auditor"
+    auditor.mkdir()
+    shutil.copy(home / "deployment.json", auditor / "deployment.json")
+    served = {**env, "IPREG_HOME": str(auditor), "IPREG_MONITOR_OFFICES": "EP", "IPREG_MONITOR_INTERVAL": "0.2"}
+    serve = subprocess.Popen(
+        [IPREG, "serve", "--port", str(free_port()), "--index-interval", "0"],
+        env=served,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    findings = auditor / "monitor-findings.jsonl"
+    try:
+        for _ in range(600):
+            if findings.is_file() and sum(1 for _ in findings.open()) >= 3:
+                break
+            assert serve.poll() is None, serve.communicate()[1][-2000:]
+            threading.Event().wait(0.1)
+    finally:
+        serve.terminate()
+        serve.wait(timeout=60)
+    kinds = [json.loads(x)["kind"] for x in findings.read_text().splitlines()]
+    assert kinds.count("anchor-not-in-outbox") >= 3, kinds
