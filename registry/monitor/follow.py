@@ -11,7 +11,6 @@ a crash between the two repeats that one finding on restart, never loses it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -216,7 +215,3 @@ def follow(
         last = None
         wait = interval
 
-
-def findings_of(lines: Sequence[str]) -> list[dict[str, object]]:
-    """Parse delivered finding lines (tests, the evaluation)."""
-    return [json.loads(line) for line in lines]
