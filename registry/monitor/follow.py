@@ -214,4 +214,3 @@ def follow(
             continue
         last = None
         wait = interval
-
