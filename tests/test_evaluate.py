@@ -253,6 +253,11 @@ def test_governance_timeline(embedded_run: tuple[Path, dict[str, Any]]) -> None:
     assert "old key after: anchoring refused" in rotate["note"] and rotate["transactions"] == 2
     assert compromise["verdictBefore"] == compromise["verdictAfter"] == "VERIFIED"  # anchors before the mark
     assert re.search(r"at block \d+: VERIFIED -> UNAUTHORISED", compromise["note"]), compromise["note"]
+    # The office's monitor reports the forged anchor at once (embedded chain: confirmed when mined).
+    seen = compromise["monitor"]
+    assert seen["finding"] == "anchor-not-in-outbox" and seen["blocksToFinding"] == 0
+    assert (seen["verdictBefore"], seen["verdictAfter"]) == ("VERIFIED", "UNAUTHORISED")
+    assert seen["secondsToMark"] >= seen["secondsToFinding"] > 0
     assert "before: new anchor VERIFIED" in suspend["note"] and "after: anchoring refused" in suspend["note"]
     assert all(e["blocks"] >= e["transactions"] >= 1 for e in events.values())
     assert body["governance"]["activeNow"] == 5  # 5 genesis + KR - EM

@@ -50,6 +50,7 @@ def _register() -> None:
         deploy_cmd,
         hash_cmd,
         index_cmd,
+        monitor_cmd,
         office_cmd,
         reveal_cmd,
         serve_cmd,
@@ -65,6 +66,7 @@ def _register() -> None:
     app.command("serve")(serve_cmd.serve)
     app.add_typer(token_cmd.app, name="token")
     app.command("audit")(audit_cmd.audit)
+    app.command("monitor")(monitor_cmd.monitor)
     app.add_typer(index_cmd.app, name="index")
     app.command("reveal")(reveal_cmd.reveal)
     app.add_typer(chain_cmd.app, name="chain")

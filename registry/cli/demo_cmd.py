@@ -84,4 +84,13 @@ def _demo(out: Path, count: int, keep: bool) -> None:
 
     where = f"in {proofs}" if keep else "written, then removed with the demo's temporary folder (--out DIR keeps them)"
     say(f"6. {result.bundles} proof bundles (ipreg-proof-v1) {where}")
+
+    from registry.config import Settings
+    from registry.monitor import Monitor, Watch
+
+    seen = Monitor(chain, store, Settings(home=out, rpc_url=EMBEDDED), Watch("EP")).pass_once()
+    say(
+        f"7. ipreg monitor --office EP: {len(seen.delivered)} finding(s) in blocks {seen.from_block}..{seen.to_block}"
+        " (every act in EP's name was EP's own)"
+    )
     say("   next: `ipreg chain up && ipreg deploy && ipreg anchor FOLDER --office EP` on a local anvil node")

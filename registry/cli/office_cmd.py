@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -50,6 +52,17 @@ def _acting(
     chain = open_chain(s)
     assert chain.deployment is not None
     return chain, load_signer(s, _code(office), chain.deployment)
+
+
+@contextmanager
+def _sending(
+    home: Path | None, office: str, chain: Chain, account: LocalAccount, call: str, args: Sequence[Any]
+) -> Iterator[None]:
+    """Record the call in this home's journal before it is sent (``ipreg monitor`` then knows it as the office's)."""
+    from registry.monitor.journal import sending
+
+    with sending(settings(home), chain, _code(office), account.address, call, args):
+        yield
 
 
 @app.command("list")
@@ -187,7 +200,12 @@ def propose(
         params = _params(action, name, base_uri, signer, from_block, rule, successor)
     office = None if action in ("set-rule", "freeze", "cancel") else _code(code or "")
     chain, account = _acting(rpc_url, home, acting)
-    proposal_id, result = chain.propose(account, action, office, **params)
+    from registry.chain.payloads import encode_payload, office_bytes
+
+    code_arg = office_bytes(office) if office else b"\x00\x00"
+    call_args = [ACTIONS.index(action), code_arg, encode_payload(action, **params)]
+    with _sending(home, acting, chain, account, "propose", call_args):
+        proposal_id, result = chain.propose(account, action, office, **params)
     payload_hash = chain.proposal(proposal_id).payload_hash
     typer.echo(
         f"proposal {proposal_id}: {action} {office or ''} (approved by {acting.upper()}), payload {payload_hash},"
@@ -247,7 +265,8 @@ def approve(
 ) -> None:
     """Approve a proposal on behalf of the acting office (binds to its payload hash)."""
     chain, account = _acting(rpc_url, home, acting)
-    result = chain.approve(account, proposal, payload_hash)
+    with _sending(home, acting, chain, account, "approve", [proposal]):
+        result = chain.approve(account, proposal, payload_hash)
     p = chain.proposal(proposal)
     typer.echo(
         f"proposal {proposal}: {p.counted_approvals}/{chain.required_approvals()} approvals,"
@@ -267,7 +286,8 @@ def execute(proposal: int, acting: AsOffice, rpc_url: RpcOption = None, home: Ho
 def add_signer(address: str, acting: AsOffice, rpc_url: RpcOption = None, home: HomeOption = None) -> None:
     """Nominate another key for the acting office; it counts once it accepts (`ipreg office accept`)."""
     chain, account = _acting(rpc_url, home, acting)
-    chain.add_signer(account, _address(address))
+    with _sending(home, acting, chain, account, "addSigner", [_address(address)]):
+        chain.add_signer(account, _address(address))
     typer.echo(
         f"{_address(address)} nominated for {acting.upper()}; it must run `ipreg office accept {acting.upper()}`"
     )
@@ -282,7 +302,10 @@ def accept(
 ) -> None:
     """Accept a nomination: the key in the keystore becomes a signer of the office from this block on."""
     chain, account = _acting(rpc_url, home, office, keystore)
-    result = chain.accept_signer(account, _code(office))
+    from registry.chain.payloads import office_bytes
+
+    with _sending(home, office, chain, account, "acceptSigner", [office_bytes(_code(office))]):
+        result = chain.accept_signer(account, _code(office))
     typer.echo(f"{account.address} signs for {office.upper()} from block {result.block_number}")
 
 
@@ -290,7 +313,8 @@ def accept(
 def remove_signer(address: str, acting: AsOffice, rpc_url: RpcOption = None, home: HomeOption = None) -> None:
     """Withdraw a key of the acting office (its past anchors stay authorised at their blocks); never the last."""
     chain, account = _acting(rpc_url, home, acting)
-    result = chain.remove_signer(account, _address(address))
+    with _sending(home, acting, chain, account, "removeSigner", [_address(address)]):
+        result = chain.remove_signer(account, _address(address))
     typer.echo(f"{_address(address)} no longer signs for {acting.upper()} from block {result.block_number}")
 
 
@@ -298,7 +322,8 @@ def remove_signer(address: str, acting: AsOffice, rpc_url: RpcOption = None, hom
 def rotate_signer(old: str, new: str, acting: AsOffice, rpc_url: RpcOption = None, home: HomeOption = None) -> None:
     """Nominate NEW to replace OLD; OLD is removed when NEW accepts (`ipreg office accept`)."""
     chain, account = _acting(rpc_url, home, acting)
-    chain.rotate_signer(account, _address(old), _address(new))
+    with _sending(home, acting, chain, account, "rotateSigner", [_address(old), _address(new)]):
+        chain.rotate_signer(account, _address(old), _address(new))
     typer.echo(f"{_address(new)} nominated to replace {_address(old)} for {acting.upper()}; it must accept")
 
 
@@ -312,7 +337,8 @@ def compromise(address: str, acting: AsOffice, rpc_url: RpcOption = None, home: 
     """
     chain, account = _acting(rpc_url, home, acting)
     key = _address(address)
-    result = chain.mark_compromised(account, key)
+    with _sending(home, acting, chain, account, "markCompromised", [key]):
+        result = chain.mark_compromised(account, key)
     office = acting.upper()
     typer.echo(
         f"{key} marked compromised for {office} from block {result.block_number}"
@@ -326,7 +352,8 @@ def compromise(address: str, acting: AsOffice, rpc_url: RpcOption = None, home: 
 def cancel(proposal: int, acting: AsOffice, rpc_url: RpcOption = None, home: HomeOption = None) -> None:
     """Withdraw a pending proposal of the acting office (other offices: `ipreg office propose cancel`)."""
     chain, account = _acting(rpc_url, home, acting)
-    result = chain.cancel(account, proposal)
+    with _sending(home, acting, chain, account, "cancel", [proposal]):
+        result = chain.cancel(account, proposal)
     typer.echo(f"proposal {proposal} withdrawn by {acting.upper()}, tx {result.transaction_hash}")
 
 

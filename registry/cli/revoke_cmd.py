@@ -34,7 +34,10 @@ def revoke_batch(
     chain = open_chain(s)
     assert chain.deployment is not None
     account = load_signer(s, acting.upper(), chain.deployment)
-    result = chain.revoke_batch(account, bytes.fromhex(raw), reason)
+    from registry.monitor.journal import sending
+
+    with sending(s, chain, acting.upper(), account.address, "revokeBatch", [bytes.fromhex(raw)]):
+        result = chain.revoke_batch(account, bytes.fromhex(raw), reason)
     typer.echo(f"batch 0x{raw.lower()} revoked (reason {reason}) in block {result.block_number}")
 
 
@@ -58,7 +61,11 @@ def revoke_record(
     account = load_signer(s, acting.upper(), chain.deployment)
     root = bytes.fromhex(bundle.root.removeprefix("0x"))
     proof = [bytes.fromhex(p.removeprefix("0x")) for p in bundle.proof]
-    result = chain.revoke_leaf(account, root, bundle.value.encode(), proof, reason)
+    values = bundle.value.encode()
+    from registry.monitor.journal import sending
+
+    with sending(s, chain, acting.upper(), account.address, "revokeLeaf", [root, values]):
+        result = chain.revoke_leaf(account, root, values, proof, reason)
     typer.echo(
         f"record {bundle.value.record_id} of batch {bundle.root} revoked (reason {reason})"
         f" in block {result.block_number}"

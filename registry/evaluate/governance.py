@@ -2,11 +2,13 @@
 
 Each event is carried out on chain as the offices would (proposal, approvals up to the threshold,
 execution; or the office's own signer call), timed in blocks and seconds, with what verification
-and anchoring said before and after.
+and anchoring said before and after. A key compromise also times the office's monitor: from the stolen
+key's forged anchor (made from another machine) to ``ipreg monitor``'s finding, and to the compromise mark.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -15,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 from registry.anchor.pipeline import bundle_name
 from registry.chain.client import Chain
 from registry.chain.dev import DEV_OFFICES, dev_signer
+from registry.config import Settings
 from registry.core.formats import ProofBundle
 from registry.errors import RegistryError
 from registry.evaluate import actions
@@ -23,6 +26,7 @@ from registry.evaluate.pipeline import OfficeRun, anchorer_for
 from registry.evaluate.samples import generate_gazette
 from registry.evaluate.scenario import Event
 from registry.files.ingest import prepare_files
+from registry.monitor import Monitor, Watch
 from registry.store.outbox import Store
 from registry.verify.verdicts import verify_bundle
 
@@ -87,6 +91,26 @@ def _try_anchor(run: Run, office: str, account: LocalAccount, tag: str) -> tuple
         store.close()
 
 
+def _monitor(run: Run, offices: list[OfficeRun], office: str, forged: ProofBundle) -> dict[str, Any]:
+    """The office's monitor (over its outbox) from the forged anchor's block on: its finding, in blocks and s."""
+    own = next((o.store for o in offices if o.office == office), None)
+    store = own or Store(run.work / "governance" / f"monitor-{office}.sqlite")
+    started = time.perf_counter()
+    try:
+        result = Monitor(run.chain, store, Settings(home=run.home, rpc_url=run.rpc_url), Watch(office)).pass_once(
+            forged.block_number
+        )
+    finally:
+        if own is None:
+            store.close()
+    kinds = [k for line in result.delivered if (k := json.loads(line))["block"] == forged.block_number]
+    return {
+        "finding": kinds[0]["kind"] if kinds else None,
+        "blocksToFinding": result.to_block - forged.block_number,
+        "secondsToFinding": time.perf_counter() - started,
+    }
+
+
 def _block(run: Run) -> int:
     return int(run.chain.rpc(lambda: run.chain.w3.eth.block_number))
 
@@ -132,7 +156,9 @@ def _event(run: Run, e: Event, keys: _Keys, offices: list[OfficeRun], step: int)
         notes.append("old key after: " + _try_anchor(run, office, old, f"{step}-old-key")[0])
     elif e.kind == "compromise-key":
         suspect = keys.current[office]
-        text, bundle = _try_anchor(run, office, suspect, f"{step}-suspect")
+        text, bundle = _try_anchor(run, office, suspect, f"{step}-suspect")  # the thief, on another machine
+        forged_at = time.perf_counter()
+        seen = _monitor(run, offices, office, bundle) if bundle is not None else None
         first = _block(run) + 1
         started = time.perf_counter()
         replacement = keys.fresh()
@@ -151,6 +177,15 @@ def _event(run: Run, e: Event, keys: _Keys, offices: list[OfficeRun], step: int)
         if bundle is not None:
             after = verify_bundle(run.chain, bundle, None).verdict
             notes.append(f"anchor made by the key at block {bundle.block_number}: {text.split()[-1]} -> {after}")
+        if seen is not None:
+            seen["secondsToMark"] = time.perf_counter() - forged_at
+            seen["verdictBefore"], seen["verdictAfter"] = text.split()[-1], after
+            row["monitor"] = seen
+            notes.append(
+                f"monitor: {seen['finding'] or 'no finding'} {seen['blocksToFinding']} block(s),"
+                f" {seen['secondsToFinding']:.2f} s after the forged anchor; marked"
+                f" {seen['secondsToMark']:.2f} s after it"
+            )
         notes.append(f"key marked compromised from block {mark_from}")
     last = _block(run)
     row["seconds"] = time.perf_counter() - started

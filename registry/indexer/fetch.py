@@ -246,6 +246,14 @@ def _target(url: str, policy: FetchPolicy) -> tuple[str, str, int, Address]:
     return scheme, host, port, addresses[0]
 
 
+def checked_target(url: str, policy: FetchPolicy) -> tuple[str, str, int, Address]:
+    """(scheme, host, port, checked address) of ``url`` under ``policy``; FetchError if refused.
+
+    The one check of an outbound address, for other requests than manifests too (the monitor's webhook).
+    """
+    return _target(url, policy)
+
+
 def fetch_url(url: str, policy: FetchPolicy) -> bytes:
     """GET ``url`` under ``policy``: checked and pinned address per hop, bounded size and time."""
     deadline = time.monotonic() + policy.timeout

@@ -1,5 +1,6 @@
 """The service's background loops: anchor pending records every ``batch_interval``, index the chain every
-``index_interval`` (events of every office, then their published manifests).
+``index_interval`` (events of every office, then their published manifests), and the monitor when
+``IPREG_MONITOR_OFFICES`` is set (:mod:`registry.monitor.loop`).
 
 Each loop runs on its own daemon thread, outlives any failure (logged once, retried with a growing wait)
 and ends when :meth:`Loops.stop_loop` is called (by ``Service.close()`` when the app shuts down).
@@ -15,6 +16,7 @@ from registry.api.errors import BatchInProgressError
 from registry.api.service.writes import Writes
 from registry.errors import RegistryError
 from registry.indexer.sync import Indexer, SyncResult
+from registry.monitor.loop import LoopOptions, MonitorLoop
 
 #: Longest wait between index passes after repeated failures (the wait doubles per failure).
 INDEX_MAX_BACKOFF = 60.0
@@ -24,6 +26,8 @@ log = logging.getLogger("registry.api")
 
 class Loops(Writes):
     """The background batch and index loops (the batch loop anchors through :meth:`Writes.anchor_pending`)."""
+
+    _monitor: MonitorLoop | None = None
 
     def start_loop(self) -> None:
         """Start the background loops: batches if ``batch_interval`` is set, the index unless it is 0."""
@@ -40,6 +44,10 @@ class Loops(Writes):
                 target=self._run_index_loop, args=(self.options.index_interval,), name="ipreg-index", daemon=True
             )
             self._index_loop.thread.start()
+        monitor = LoopOptions.from_env()
+        if monitor is not None and self._monitor is None and not self._embedded():
+            self._monitor = MonitorLoop(self.settings, self.chain, monitor)
+            self._monitor.start()
 
     def stop_loop(self) -> None:
         """Stop the loops and wait for a running batch (and index pass) to finish."""
@@ -53,6 +61,9 @@ class Loops(Writes):
         if thread is not None:
             thread.join(timeout=30.0)
             self._index_loop.thread = None
+        if self._monitor is not None:
+            self._monitor.stop()
+            self._monitor = None
 
     # -- batches
 

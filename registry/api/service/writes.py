@@ -31,6 +31,7 @@ from registry.core.formats import ProofBundle
 from registry.core.records import RecordId
 from registry.errors import ConfigError, ForbiddenError, InputError, NotFoundError
 from registry.files.ingest import PreparedRecord
+from registry.monitor.journal import own_call
 from registry.store.outbox import BatchStatus, Store
 from registry.store.tokens import office_for_token
 
@@ -194,9 +195,12 @@ class Writes(ServiceCore):
             raw_root = bytes.fromhex(root[2:])
             if bundle is not None:
                 proof = [bytes.fromhex(p[2:]) for p in bundle.proof]
-                result = self.chain.revoke_leaf(account, raw_root, bundle.value.encode(), proof, reason)
+                values = bundle.value.encode()
+                with own_call(store, self.chain, office, account.address, "revokeLeaf", [raw_root, values]):
+                    result = self.chain.revoke_leaf(account, raw_root, values, proof, reason)
             else:
-                result = self.chain.revoke_batch(account, raw_root, reason)
+                with own_call(store, self.chain, office, account.address, "revokeBatch", [raw_root]):
+                    result = self.chain.revoke_batch(account, raw_root, reason)
         self.reader.clear()
         return RevocationPublic(
             office=office,
