@@ -329,18 +329,27 @@ class SnapshotReader:
     def _revoked(self, office: str, root: str, from_block: int) -> dict[str, int] | None:
         cursor = self.index.cursor() if self.index is not None else None
         if self.index is not None and cursor is not None and cursor >= self.block_number:
-            return self.index.revoked_leaves(office, root)
-        try:
-            logs = self._call(
-                lambda: self.chain.anchors.events.LeafRevoked().get_logs(
-                    from_block=from_block,
-                    to_block=self.block_number,
-                    argument_filters={"root": bytes.fromhex(root[2:]), "office": office.encode("ascii")},
+            candidates = self.index.revoked_leaves(office, root)
+        else:
+            try:
+                logs = self._call(
+                    lambda: self.chain.anchors.events.LeafRevoked().get_logs(
+                        from_block=from_block,
+                        to_block=self.block_number,
+                        argument_filters={"root": bytes.fromhex(root[2:]), "office": office.encode("ascii")},
+                    )
                 )
-            )
-        except (Web3RPCError, ValueError):
-            return None  # the node refuses the range: ask per record
-        return {"0x" + bytes(e["args"]["leaf"]).hex(): int(e["args"]["reason"]) for e in logs}
+            except (Web3RPCError, ValueError):
+                return None  # the node refuses the range: ask per record
+            candidates = {"0x" + bytes(e["args"]["leaf"]).hex(): int(e["args"]["reason"]) for e in logs}
+        # contracts 3.0.0: a revocation stands only if the contract's view says so (its key not compromised)
+        standing = {}
+        for leaf in candidates:
+            fn = self.chain.anchors.functions.leafRevocation(office.encode("ascii"), root, bytes.fromhex(leaf[2:]))
+            reason = int(self._call(lambda fn=fn: fn.call(block_identifier=self.block_number)))
+            if reason:
+                standing[leaf] = reason
+        return standing
 
     def verify_record(
         self, office: str, root: str, proof: Sequence[str], values: bytes

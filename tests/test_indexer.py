@@ -31,7 +31,7 @@ from registry.store.outbox import Store
 from registry.verify.verdict import VERIFIED
 from registry.verify.verdicts import verify_hash, verify_record_id
 
-TABLES = ("idx_meta", "idx_offices", "idx_signers", "idx_batches", "idx_revoked_leaves", "idx_leaves")
+TABLES = ("idx_meta", "idx_offices", "idx_signers", "idx_batches", "idx_revoked_leaves", "idx_discounted", "idx_leaves")
 
 
 @dataclass
@@ -450,3 +450,39 @@ def test_an_index_of_the_old_layout_is_rebuilt_from_the_chain(office: Office) ->
     index = Index.of(indexer.db, office.chain.deployment.anchor_registry)  # type: ignore[union-attr]
     assert index is not None and index.meta()["schemaVersion"] == "2"
     assert [b.office for b in index.batches()] == ["EP"]
+
+
+# ---------------------------------------------------------------------------- revocations that do not stand
+
+
+def test_a_thiefs_revocations_leave_the_index_once_its_key_is_marked_from_before_them(office: Office) -> None:
+    """Contracts 3.0.0: a revocation by a key at or after its compromise block does not stand; the index then
+    sets it aside, so readers of the index agree with the chain's views (and a rebuild gives the same)."""
+    from registry.evaluate import actions
+
+    indexer = office.indexer()
+    indexer.sync()
+    index = Index(indexer.db)
+    (batch,) = index.batches("EP")
+    leaf = index.batch_leaves("EP", batch.root)[0]
+    bundle = index.bundle(leaf, office.chain.w3.eth.chain_id, office.chain.anchors.address)
+    ep = dev_signer("EP")
+    assert ep is not None
+    thief = actions.spare_account(office.chain, 12)
+    actions.add_key(office.chain, ep, thief, "EP")
+    start = office.chain.w3.eth.block_number
+    office.chain.revoke_leaf(thief, bytes.fromhex(batch.root[2:]), bundle.value.encode(), bundle.proof, 1)
+    office.chain.revoke_batch(thief, bytes.fromhex(batch.root[2:]), 2)
+    indexer.sync()
+    assert index.revoked_leaves("EP", batch.root) == {leaf.leaf: 1}
+    assert index.batch("EP", batch.root).revocation_reason == 2  # type: ignore[union-attr]
+
+    voters = [(c, a) for c in ("EP", "US", "JP", "EM", "WO") if (a := dev_signer(c))]
+    actions.govern(office.chain, "mark-compromised", "EP", voters, signer=thief.address, from_block=start)
+    indexer.sync()
+    assert index.revoked_leaves("EP", batch.root) == {}
+    assert index.batch("EP", batch.root).revocation_reason == 0  # type: ignore[union-attr]
+    assert index.revocations("EP") == []
+    again = office.indexer("rebuilt.sqlite")
+    again.sync()
+    assert dump(again.db, skip_meta=True) == dump(indexer.db, skip_meta=True)

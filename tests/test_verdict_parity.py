@@ -80,6 +80,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "sealed, before reveal": ("UNKNOWN", "sealed-no-reveal"),
     "sealed, after reveal": ("VERIFIED", "verified"),
     "suspended office, earlier batch": ("VERIFIED", "verified"),
+    "revoked by a key compromised before its revocation": ("VERIFIED", "verified"),
 }
 #: (case, path) -> (verdict, reason code, why this path legitimately answers otherwise).
 EXCEPTIONS: dict[tuple[str, str], tuple[str, str, str]] = {
@@ -170,9 +171,9 @@ def anchor_raw(w: World, account: LocalAccount, office: str, record_id: str, dat
     return build_bundle(facts, value, ())
 
 
-def revoke_record(w: World, office: str, bundle: ProofBundle, reason: int = 1) -> None:
-    """The office revokes one record (leaf) of a batch."""
-    account = dev_signer(office)
+def revoke_record(w: World, office: str, bundle: ProofBundle, reason: int = 1, key: LocalAccount | None = None) -> None:
+    """The office (its dev key, or ``key``) revokes one record (leaf) of a batch."""
+    account = key or dev_signer(office)
     assert account is not None
     w.chain.revoke_leaf(account, bytes.fromhex(bundle.root[2:]), bundle.value.encode(), bundle.proof, reason)
 
@@ -199,12 +200,11 @@ def remove_key(w: World, office: str, key: LocalAccount) -> None:
 
 
 def mark_compromised(w: World, office: str, key: LocalAccount, from_block: int) -> None:
-    """The office marks ``key`` compromised from ``from_block`` on.
-
-    (Contracts 3.0.0: a mark from an earlier block is a governance action, ``mark-compromised``.)"""
-    account = dev_signer(office)
-    assert account is not None
-    w.chain.mark_compromised(account, key.address, from_block)
+    """``key`` marked compromised from ``from_block`` on: with contracts 3.0.0 a mark from an earlier block is
+    the governance action ``mark-compromised``, the office's own approval first, then the other offices'."""
+    codes = (office, *(c for c in ("EP", "US", "JP", "EM", "WO") if c != office))
+    voters = [(code, a) for code in codes if (a := dev_signer(code))]
+    actions.govern(w.chain, "mark-compromised", office, voters, signer=key.address, from_block=from_block)
 
 
 def suspend(w: World, office: str) -> None:
@@ -282,14 +282,22 @@ def build(w: World) -> None:
     bundle = anchor_raw(w, key, "JP", stray_id, stray.read_bytes(), stray.name)
     w.cases["signer removed before the batch"] = Case(stray, bundle, stray_id)
 
-    # a US key anchors, then US marks it compromised from that batch's block
+    # a US key anchors and revokes an honest record, then US marks it compromised from that batch's block:
+    # the key's batch is UNAUTHORISED and its revocation does not stand (contracts 3.0.0)
+    us = dev_signer("US")
+    assert us is not None
+    honest_file = generate_gazette(w.tmp / "us-honest", office="US", count=1, seed=23, kinds=("st96-patent",))[0]
+    honest_id = str(prepare_file(honest_file).record_id)
+    honest = anchor(w, "US", us, [honest_file])[honest_id]
     thief = actions.spare_account(w.chain, 12)
     add_key(w, "US", thief)
     u = generate_gazette(w.tmp / "us", office="US", count=1, seed=13, kinds=("st96-patent",))[0]
     stolen = anchor(w, "US", thief, [u])
     u_id = str(prepare_file(u).record_id)
+    revoke_record(w, "US", honest, key=thief)
     mark_compromised(w, "US", thief, stolen[u_id].block_number)
     w.cases["key compromised from the batch's block"] = Case(u, stolen[u_id], u_id)
+    w.cases["revoked by a key compromised before its revocation"] = Case(honest_file, honest, honest_id)
 
     # EM seals a record; the bundle before and after the reveal
     s = generate_gazette(w.tmp / "em", office="EM", count=1, seed=14, kinds=("st96-patent",))[0]

@@ -141,20 +141,35 @@ class SnapshotReader:
             hot.popitem(last=False)[1].nodes = {}
 
     def _revoked(self, office: str, root: str, from_block: int) -> dict[str, int] | None:
+        """Revoked leaves of the batch that stand at the snapshot block: candidates from the index or the
+        ``LeafRevoked`` events, each confirmed by the contract's view (a revocation by a key at or after its
+        compromise block does not stand, contracts 3.0.0); None if the node refuses the event range."""
         cursor = self.index.cursor() if self.index is not None else None
         if self.index is not None and cursor is not None and cursor >= self.block_number:
-            return self.index.revoked_leaves(office, root)
-        try:
-            logs = self._call(
-                lambda: self.chain.anchors.events.LeafRevoked().get_logs(
-                    from_block=from_block,
-                    to_block=self.block_number,
-                    argument_filters={"root": bytes.fromhex(root[2:]), "office": office.encode("ascii")},
+            candidates = self.index.revoked_leaves(office, root)
+        else:
+            try:
+                logs = self._call(
+                    lambda: self.chain.anchors.events.LeafRevoked().get_logs(
+                        from_block=from_block,
+                        to_block=self.block_number,
+                        argument_filters={"root": bytes.fromhex(root[2:]), "office": office.encode("ascii")},
+                    )
                 )
-            )
-        except (Web3RPCError, ValueError):
-            return None  # the node refuses the range: ask per record
-        return {"0x" + bytes(e["args"]["leaf"]).hex(): int(e["args"]["reason"]) for e in logs}
+            except (Web3RPCError, ValueError):
+                return None  # the node refuses the range: ask per record
+            candidates = {"0x" + bytes(e["args"]["leaf"]).hex(): int(e["args"]["reason"]) for e in logs}
+        standing: dict[str, int] = {}
+        for leaf in candidates:
+            reason = self._leaf_revocation(office, root, bytes.fromhex(leaf[2:]))
+            if reason:
+                standing[leaf] = reason
+        return standing
+
+    def _leaf_revocation(self, office: str, root: str, leaf: bytes) -> int:
+        """``leafRevocation`` at the snapshot block (0 also when the revocation does not stand)."""
+        fn = self.chain.anchors.functions.leafRevocation(office.encode("ascii"), root, leaf)
+        return int(self._call(lambda: fn.call(block_identifier=self.block_number)))
 
     def verify_record(
         self, office: str, root: str, proof: Sequence[str], values: bytes
@@ -167,12 +182,7 @@ class SnapshotReader:
         included = state.included(leaf, proof)
         if state.revoked is not None:
             return included, state.info, state.revoked.get("0x" + leaf.hex(), 0)
-        reason = self._call(
-            lambda: self.chain.anchors.functions.leafRevocation(office.encode("ascii"), root, leaf).call(
-                block_identifier=self.block_number
-            )
-        )
-        return included, state.info, int(reason)
+        return included, state.info, self._leaf_revocation(office, root, leaf)
 
     @property
     def registry(self) -> str:

@@ -138,7 +138,7 @@ class Indexer:
                 for n in ("BatchAnchored", "BatchRevoked", "LeafRevoked")
             } | {
                 (offices.address.lower(), getattr(offices.events, n)().topic): getattr(offices.events, n)()
-                for n in ("OfficeAdmitted", "OfficeStatusChanged", "SignerAdded", "SignerRemoved")
+                for n in ("OfficeAdmitted", "OfficeStatusChanged", "SignerAdded", "SignerRemoved", "SignerCompromised")
             }
 
     def close(self) -> None:
@@ -265,11 +265,44 @@ class Indexer:
                 decoded.append(event.process_log(log))
         blocks = {int(e["blockNumber"]) for e in decoded if e["event"] == "BatchAnchored"}
         times = {n: self._timestamp(n) for n in blocks}
+        marked = {bytes(e["args"]["office"]).decode("ascii") for e in decoded if e["event"] == "SignerCompromised"}
         with self.writer.transaction():
             for e in decoded:
                 result.batches += self._apply(e, times)
+            if marked:  # recorded with the events: a crash before the confirmation below does not lose it
+                pending = self.index.meta().get("reconfirm", "")
+                self.writer.set_reconfirm(
+                    "*" if "*" in pending else ",".join(sorted({*pending.split(","), *marked} - {""}))
+                )
             self.writer.advance(hashes, hi, cursor_hash, keep_from=hi - REORG_WINDOW)
+        self._reconfirm(hi)
         return len(decoded)
+
+    def _reconfirm(self, block: int) -> None:
+        """Ask the chain (its views, at ``block``) whether each revocation of the offices whose keys were marked
+        compromised still stands: a revocation made by a key at or after its compromise block does not
+        (contracts 3.0.0), and the index then sets it aside, so every reader of the index agrees with the chain."""
+        pending = self.index.meta().get("reconfirm", "")
+        if not pending:
+            return
+        offices = None if "*" in pending else pending.split(",")
+        rows = self.index.revocations() if offices is None else [r for o in offices for r in self.index.revocations(o)]
+        gone = []
+        for office, root, leaf, registry in rows:
+            anchors = self._contracts.get(registry) or self.chain.anchors
+            code = office.encode("ascii")
+            if leaf is None:
+                fn = anchors.functions.batchOf(code, root)
+                stands = int(self.chain.call(fn, block)[5]) != 0
+            else:
+                fn = anchors.functions.leafRevocation(code, root, bytes.fromhex(leaf[2:]))
+                stands = int(self.chain.call(fn, block)) != 0
+            if not stands:
+                gone.append((office, root, leaf))
+        with self.writer.transaction():
+            for office, root, leaf in gone:
+                self.writer.discount(office, root, leaf)
+            self.writer.set_reconfirm("")
 
     def _timestamp(self, block_number: int) -> int:
         return int(self.chain.rpc(lambda: self.chain.w3.eth.get_block(block_number))["timestamp"])
@@ -305,7 +338,7 @@ class Indexer:
             w.add_signer(office, str(a["signer"]), int(a["fromBlock"]))
         elif name == "SignerRemoved":
             w.remove_signer(office, str(a["signer"]), int(a["untilBlock"]))
-        return 0
+        return 0  # SignerCompromised: the office's revocations are confirmed against the chain after the range
 
     # -- manifests
 

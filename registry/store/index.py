@@ -275,6 +275,23 @@ class Index:
         ).fetchall()
         return [(IndexedBatch(*row[:-1]), int(row[-1])) for row in rows]
 
+    def revocations(self, office: str | None = None) -> list[tuple[str, str, str | None, str]]:
+        """Standing revocations (of ``office``, or all): (office, root, leaf or None for the batch, registry)."""
+        where = " WHERE b.office = ?" if office else ""
+        args = (office,) if office else ()
+        batches = self.db.execute(
+            f"SELECT b.office, b.root, NULL, b.registry FROM idx_batches b{where}"
+            + (" AND" if where else " WHERE")
+            + " b.revocation_reason != 0",
+            args,
+        )
+        leaves = self.db.execute(
+            "SELECT r.office, r.root, r.leaf, b.registry FROM idx_revoked_leaves r"
+            f" JOIN idx_batches b ON b.office = r.office AND b.root = r.root{where}",
+            args,
+        )
+        return [(str(o), str(r), None if x is None else str(x), str(g)) for o, r, x, g in [*batches, *leaves]]
+
     def revoked_leaves(self, office: str, root: str) -> dict[str, int]:
         """Revoked leaves of ``office``'s batch ``root`` -> reason code."""
         rows = self.db.execute(

@@ -11,14 +11,16 @@ TABLES: Final = (
     "idx_signers",
     "idx_batches",
     "idx_revoked_leaves",
+    "idx_discounted",
     "idx_leaves",
     "idx_blocks",
 )
 
 #: Layout of the ``idx_*`` tables (``schemaVersion`` in ``idx_meta``). 2: batches, leaves and revoked
-#: leaves keyed by (office, root), as the contract keys them. An index of another version is dropped and
-#: indexed again from the chain (see :func:`stale_schema`); readers ignore it until then.
-SCHEMA_VERSION: Final = "2"
+#: leaves keyed by (office, root), as the contract keys them. 3: revocations that do not stand (made by a
+#: key at or after its compromise block, contracts 3.0.0) set aside in ``idx_discounted``. An index of
+#: another version is dropped and indexed again from the chain (see :func:`stale_schema`); readers ignore it until then.
+SCHEMA_VERSION: Final = "3"
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS idx_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,6 +64,14 @@ CREATE TABLE IF NOT EXISTS idx_revoked_leaves (
     office TEXT NOT NULL,
     root TEXT NOT NULL,
     leaf TEXT NOT NULL,
+    reason INTEGER NOT NULL,
+    block_number INTEGER NOT NULL,
+    PRIMARY KEY (office, root, leaf)
+);
+CREATE TABLE IF NOT EXISTS idx_discounted (
+    office TEXT NOT NULL,
+    root TEXT NOT NULL,
+    leaf TEXT NOT NULL,  -- '' for the batch's own revocation
     reason INTEGER NOT NULL,
     block_number INTEGER NOT NULL,
     PRIMARY KEY (office, root, leaf)

@@ -109,6 +109,10 @@ class IndexWriter:
                 (ancestor,),
             )
             db.execute("DELETE FROM idx_revoked_leaves WHERE block_number > ?", (ancestor,))
+            # A revocation set aside because of a mark the reorganisation may have undone: back, confirm again.
+            db.execute("DELETE FROM idx_discounted WHERE block_number > ?", (ancestor,))
+            self.restore_discounted()
+            self.set_reconfirm("*")
             db.execute("DELETE FROM idx_offices WHERE admitted_block > ?", (ancestor,))
             db.executemany("UPDATE idx_offices SET status = ? WHERE code = ?", [(v, k) for k, v in statuses.items()])
             db.execute("DELETE FROM idx_signers WHERE from_block > ?", (ancestor,))
@@ -157,6 +161,48 @@ class IndexWriter:
             " VALUES (?, ?, ?, ?, ?)",
             (office, root, leaf, reason, block_number),
         )
+
+    def discount(self, office: str, root: str, leaf: str | None) -> None:
+        """Set aside a revocation that does not stand (its key was compromised at its block): readers stop
+        seeing it; :meth:`restore_discounted` brings it back (a reorganisation may undo the mark)."""
+        if leaf is None:
+            self.db.execute(
+                "INSERT OR REPLACE INTO idx_discounted (office, root, leaf, reason, block_number)"
+                " SELECT office, root, '', revocation_reason, revoked_block FROM idx_batches"
+                " WHERE office = ? AND root = ? AND revocation_reason != 0",
+                (office, root),
+            )
+            self.db.execute(
+                "UPDATE idx_batches SET revocation_reason = 0, revoked_block = NULL WHERE office = ? AND root = ?",
+                (office, root),
+            )
+            return
+        self.db.execute(
+            "INSERT OR REPLACE INTO idx_discounted (office, root, leaf, reason, block_number)"
+            " SELECT office, root, leaf, reason, block_number FROM idx_revoked_leaves"
+            " WHERE office = ? AND root = ? AND leaf = ?",
+            (office, root, leaf),
+        )
+        self.db.execute(
+            "DELETE FROM idx_revoked_leaves WHERE office = ? AND root = ? AND leaf = ?", (office, root, leaf)
+        )
+
+    def restore_discounted(self) -> None:
+        """Put back every revocation set aside, to be confirmed again (after a reorganisation)."""
+        self.db.execute(
+            "UPDATE idx_batches SET (revocation_reason, revoked_block) = (SELECT d.reason, d.block_number"
+            " FROM idx_discounted d WHERE d.office = idx_batches.office AND d.root = idx_batches.root"
+            " AND d.leaf = '') WHERE (office, root) IN (SELECT office, root FROM idx_discounted WHERE leaf = '')"
+        )
+        self.db.execute(
+            "INSERT OR IGNORE INTO idx_revoked_leaves (office, root, leaf, reason, block_number)"
+            " SELECT office, root, leaf, reason, block_number FROM idx_discounted WHERE leaf != ''"
+        )
+        self.db.execute("DELETE FROM idx_discounted")
+
+    def set_reconfirm(self, offices: str) -> None:
+        """Offices whose revocations must be confirmed against the chain (``*``: all; ``''``: none)."""
+        self.db.execute("INSERT OR REPLACE INTO idx_meta (key, value) VALUES ('reconfirm', ?)", (offices,))
 
     def admit_office(self, code: str, name: str, base_uri: str, block_number: int) -> None:
         """An office admitted (``OfficeAdmitted``), active."""
