@@ -143,6 +143,8 @@ class CachedReader:
             raise
         except Exception:
             revoked = None
+        if revoked:  # a revocation stands only if the contract's view says so (3.0.0: its key not compromised)
+            revoked = {leaf: r for leaf in revoked if (r := self.chain.leaf_revocation(office, root, leaf, at))}
         return BatchState(info, revoked)
 
     def leaf_revocation(self, office: str, root: str, leaf: bytes, block: int | None = None) -> int:
