@@ -63,10 +63,11 @@ def _anchored_record(work: Path, no_node: bool) -> tuple[Any, Path, Path]:
     node = LocalChain(work / "chain", free_port())
     node.start()
     chain = Chain(connect(node.rpc_url))
-    deploy_dev(chain)
+    (work / "office").mkdir()
+    deploy_dev(chain).save(work / "office" / "deployment.json")  # an office's home: deployment and store
     signer = dev_signer("EP")
     assert signer is not None
-    anchorer = Anchorer(Store(work / "office.sqlite"), chain, signer, "EP", work / "manifests")
+    anchorer = Anchorer(Store(work / "office" / "registry.sqlite"), chain, signer, "EP", work / "manifests")
     anchorer.submit(prepare_files([record]))
     anchorer.run(work / "proofs")
     (bundle_file,) = sorted((work / "proofs").glob("*.proof.json"))
@@ -95,6 +96,14 @@ def main() -> int:
                 ("ipreg hash FILE", [args.ipreg, "hash", str(record)], 0.3),
                 ("ipreg verify FILE --proof BUNDLE", [args.ipreg, "verify", str(record), "--proof", str(proof)], 0.6),
             ]
+            if node is not None:  # an office's home (deployment and store): still the light reader, no web3
+                office = [f"--home={work / 'office'}"]
+                cases += [
+                    ("verify --proof, office home", [args.ipreg, "verify", str(record), "--proof", str(proof), *office],
+                     0.6),
+                    ("verify (lookup), office home", [args.ipreg, "verify", str(record), *office], 0.6),
+                    ("deployment show, office home", [args.ipreg, "deployment", "show", *office], 0.3),
+                ]  # fmt: skip
             if node is not None:
                 status = subprocess.run(cases[2][1], env=env, capture_output=True, check=False).returncode
                 if status != 0:

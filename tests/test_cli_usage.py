@@ -8,6 +8,7 @@ for speed; a few cases go through the installed console script to prove the same
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -305,3 +306,45 @@ def test_hash_imports_no_heavy_module(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code, str(f)], capture_output=True, text=True, timeout=120)
     assert proc.stderr.strip() == "", proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("verify", "{record}", "--proof", "{bundle}"),
+        ("verify", "{record}"),
+        ("deployment", "show"),
+        ("hash", "{record}"),
+    ],
+    ids=["verify-with-bundle", "verify-by-lookup", "deployment-show", "hash"],
+)
+def test_read_only_commands_in_an_office_home_import_no_web3(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """An office's home (deployment and store) over HTTP: read-only commands never load web3, eth-account,
+    eth-tester or the chain client (they cost seconds of start-up); the light JSON-RPC reader answers."""
+    from registry.core import canon
+    from registry.core.formats import ProofBundle
+    from registry.core.leaves import LeafValue
+    from registry.store.outbox import Store
+
+    home = tmp_path / "home"
+    home.mkdir()
+    body = {"chain_id": 31337, "office_registry": "0x" + "11" * 20, "anchor_registry": "0x" + "22" * 20}
+    (home / "deployment.json").write_text(json.dumps({**body, "block_number": 1}), encoding="utf-8")
+    Store(home / "registry.sqlite").close()
+    record = tmp_path / "EP-1234567-B1.json"
+    record.write_text('{"a": 1}')
+    value = LeafValue("EP:1234567:B1", canon.content_hash(record.read_bytes(), canon.JSON_JCS), canon.JSON_JCS)
+    bundle = ProofBundle(31337, "0x" + "22" * 20, "EP", "0x" + value.leaf().hex(), value, (), 1, "0x" + "11" * 32,
+                         1, "2026-11-21T10:00:00Z")  # fmt: skip
+    (tmp_path / "b.json").write_text(bundle.dumps(), encoding="utf-8")
+    argv = [a.format(record=record, bundle=tmp_path / "b.json") for a in args]
+    code = (
+        f"import sys; from registry import cli; sys.argv = ['ipreg', *{argv!r}]\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "print('IMPORTED:' + ','.join(m for m in ('web3', 'eth_account', 'eth_tester', 'registry.chain.client')"
+        " if m in sys.modules))"
+    )
+    env = {**os.environ, "IPREG_HOME": str(home), "IPREG_RPC_URL": "http://127.0.0.1:9", "IPREG_RPC_RETRIES": "0"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("IMPORTED:")]
+    assert line == "IMPORTED:", proc.stderr

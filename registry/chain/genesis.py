@@ -29,6 +29,7 @@ Format (``ipreg-genesis-v1``; see ``local-chain/genesis.example.toml``)::
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,8 +37,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import rfc8785
-from eth_utils.address import is_checksum_address, is_hex_address, to_checksum_address
 
+from registry.core.address import checksum_address
 from registry.core.contract import ZERO_ADDRESS, GovernanceRule
 from registry.core.st3 import is_st3
 from registry.errors import InputError
@@ -285,11 +286,11 @@ def _text(table: dict[str, Any], key: str, where: str, limit: int) -> str:
 
 def address(text: Any, where: str) -> str:
     """An EIP-55 address; all-lowercase is accepted, mixed case must carry a valid checksum."""
-    if not isinstance(text, str) or not is_hex_address(text):
+    if not isinstance(text, str) or not re.fullmatch(r"0[xX][0-9a-fA-F]{40}", text):
         raise GenesisError(f"{where}: {text!r} is not an Ethereum address")
-    if text != text.lower() and not is_checksum_address(text):
+    checksummed = checksum_address(text)
+    if text != text.lower() and text != checksummed:
         raise GenesisError(f"{where}: {text} has a wrong EIP-55 checksum (a mistyped address?)")
-    checksummed = str(to_checksum_address(text))
     if checksummed.lower() == ZERO_ADDRESS:
         raise GenesisError(f"{where}: the zero address cannot sign")
     return checksummed

@@ -36,48 +36,49 @@ app = typer.Typer(
 _registered = False
 
 
-def _register() -> None:
-    """Attach every command group (idempotent); imports no heavy module."""
+@app.callback()
+def _root() -> None:
+    """A group even when one command is attached (typer would otherwise run a lone command without its name)."""
+
+
+#: Every command and command group: name -> (module, attribute, group?), in the order ``--help`` lists them.
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "hash": ("hash_cmd", "hash_files", False),
+    "deploy": ("deploy_cmd", "deploy", False),
+    "anchor": ("anchor_cmd", "anchor", False),
+    "verify": ("verify_cmd", "verify", False),
+    "demo": ("demo_cmd", "demo", False),
+    "serve": ("serve_cmd", "serve", False),
+    "token": ("token_cmd", "app", True),
+    "audit": ("audit_cmd", "audit", False),
+    "monitor": ("monitor_cmd", "monitor", False),
+    "index": ("index_cmd", "app", True),
+    "reveal": ("reveal_cmd", "reveal", False),
+    "chain": ("chain_cmd", "app", True),
+    "office": ("office_cmd", "app", True),
+    "deployment": ("deploy_cmd", "app", True),
+    "revoke": ("revoke_cmd", "app", True),
+    "evaluate": ("evaluate_cmd", "evaluate", False),
+}
+
+
+def _register(only: str | None = None) -> None:
+    """Attach the command ``only`` (the one being run: start-up imports its module alone), or every command
+    (help, completion, an unknown name: click then lists them all). Idempotent."""
     global _registered
     if _registered:
         return
     _registered = True
-    from registry.cli import (
-        anchor_cmd,
-        audit_cmd,
-        chain_cmd,
-        demo_cmd,
-        deploy_cmd,
-        hash_cmd,
-        index_cmd,
-        monitor_cmd,
-        office_cmd,
-        reveal_cmd,
-        serve_cmd,
-        token_cmd,
-        verify_cmd,
-    )
+    import importlib
 
-    app.command("hash")(hash_cmd.hash_files)
-    app.command("deploy")(deploy_cmd.deploy)
-    app.command("anchor")(anchor_cmd.anchor)
-    app.command("verify")(verify_cmd.verify)
-    app.command("demo")(demo_cmd.demo)
-    app.command("serve")(serve_cmd.serve)
-    app.add_typer(token_cmd.app, name="token")
-    app.command("audit")(audit_cmd.audit)
-    app.command("monitor")(monitor_cmd.monitor)
-    app.add_typer(index_cmd.app, name="index")
-    app.command("reveal")(reveal_cmd.reveal)
-    app.add_typer(chain_cmd.app, name="chain")
-    app.add_typer(office_cmd.app, name="office")
-    app.add_typer(deploy_cmd.app, name="deployment")
-    from registry.cli import revoke_cmd
-
-    app.add_typer(revoke_cmd.app, name="revoke")
-    from registry.cli import evaluate_cmd
-
-    app.command("evaluate")(evaluate_cmd.evaluate)
+    for name, (module_name, attribute, group) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target = getattr(importlib.import_module(f"registry.cli.{module_name}"), attribute)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
 
 
 def _click_exception_types() -> tuple[type[BaseException], ...]:
@@ -132,9 +133,15 @@ def _hint(exc: RegistryError) -> str:
     return ""
 
 
+def _invoked() -> str | None:
+    """The command named on the command line, if it is one (options before it: none are global)."""
+    args = sys.argv[1:]
+    return args[0] if args and args[0] in COMMANDS else None
+
+
 def main() -> None:
     """Entry point: run the app; every failure becomes one ``error:`` line on stderr and a non-zero status."""
-    _register()
+    _register(_invoked())
     try:
         code = app(standalone_mode=False)  # without standalone mode, typer.Exit codes are returned
     except RegistryError as exc:

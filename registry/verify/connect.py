@@ -2,8 +2,10 @@
 
 An office's or auditor's home with a deployment pins the deployment's registry; ``--registry ADDRESS
 --chain-id N`` pins another (an outside auditor with nothing but a bundle and an endpoint). With no
-pin at all the bundle's own registry is used and every verdict says that it was not pinned. Without
-a local store the light JSON-RPC reader is used (no web3 import: fast start-up).
+pin at all the bundle's own registry is used and every verdict says that it was not pinned. Over
+HTTP(S) the light JSON-RPC reader is used in every home (no web3 import: fast start-up; it answers
+every question of the reader protocol, tested against the web3 reader); web3 only for the embedded
+chain.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def cli_verifier(
     if store is not None and (deployment is None or address.lower() != deployment.anchor_registry.lower()):
         store = None  # the home's outbox and index belong to its own deployment, not to the pinned registry
     reader: ChainReader
-    if store is None and s.rpc_url.startswith(("http://", "https://")):
+    if s.rpc_url.startswith(("http://", "https://")):  # any home: the light reader (no web3: fast start-up)
         from registry.chain.light import LightReader
 
         reader = LightReader(s.rpc_url, address, s.rpc_retries, probe=False)
