@@ -55,13 +55,14 @@ def main() -> int:
             ratio = EAS_GAS_PER_RECORD * size / result.gas_used
             print(f"{size:>10,} {result.gas_used:>10,} {result.gas_used / size:>12,.2f} {ratio:>20,.0f}x less")
         print()
-        operations(chain, all_values)
+        for label, gas in operations(chain, all_values):
+            print(f"{label:<46} {gas:>10,}")
     finally:
         node.stop()
     return 0
 
 
-def operations(chain: Chain, all_values: list[LeafValue]) -> None:
+def operations(chain: Chain, all_values: list[LeafValue]) -> list[tuple[str, int]]:
     """Gas of each state-changing operation (receipts) and of the main views (estimates)."""
     ep, us, jp = (dev_signer(c) for c in ("EP", "US", "JP"))
     assert ep is not None and us is not None and jp is not None
@@ -94,16 +95,14 @@ def operations(chain: Chain, all_values: list[LeafValue]) -> None:
     chain.approve(jp, pid)
     note("execute (admit)", chain.execute(ep, pid))
     note("removeSigner", chain.remove_signer(ep, newer.address))
-    for label, gas in rows:
-        print(f"{label:<46} {gas:>10,}")
     fn = chain.anchors.functions.verifyRecord(b"EP", tree.root, batch[5].encode(), tree.proof(5))
-    print(f"{'verifyRecord (view, eth_estimateGas)':<46} {fn.estimate_gas():>10,}")
+    rows.append(("verifyRecord (view, eth_estimateGas)", fn.estimate_gas()))
     view = chain.offices.functions.isAuthorisedAt(b"EP", ep.address, 1)
-    print(f"{'isAuthorisedAt (view, key with 1 term)':<46} {view.estimate_gas():>10,}")
-    recovery(chain, us, jp)
+    rows.append(("isAuthorisedAt (view, key with 1 term)", view.estimate_gas()))
+    return rows + recovery(chain, us, jp)
 
 
-def recovery(chain: Chain, us: LocalAccount, jp: LocalAccount) -> None:
+def recovery(chain: Chain, us: LocalAccount, jp: LocalAccount) -> list[tuple[str, int]]:
     """Contracts 3.0.0: governance's retroactive mark and re-keying at the signer cap (8 keys of US)."""
     keys = [dev_account(10 + i) for i in range(7)]
     for key in keys:
@@ -132,8 +131,7 @@ def recovery(chain: Chain, us: LocalAccount, jp: LocalAccount) -> None:
     )
     pid, _ = chain.propose(jp, "suspend", "EM")
     rows.append(("cancel (by the proposer)", chain.cancel(jp, pid).gas_used))
-    for label, gas in rows:
-        print(f"{label:<46} {gas:>10,}")
+    return rows
 
 
 if __name__ == "__main__":
