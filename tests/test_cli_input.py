@@ -332,6 +332,19 @@ def test_many_bad_files_are_summarized_by_kind(deployed: Path, files: Path) -> N
     assert_nothing_stored(deployed)
 
 
+def test_hash_of_a_folder_hashes_every_file_under_it(home: Path, files: Path) -> None:
+    paths = generate_gazette(files / "sub", office="EP", count=3, kinds=("st96-patent", "st97-json", "pdf"))
+    result = run(home, "hash", str(files), "--json")
+    assert result.returncode == 0, result.stderr
+    assert sorted(row["file"] for row in json.loads(result.stdout)) == sorted(str(p) for p in paths)
+
+
+def test_verify_with_nothing_to_verify_is_a_usage_error(home: Path) -> None:
+    result = run(home, "verify")
+    assert result.returncode == 2
+    assert_one_error_line(result, "nothing to verify", "ipreg verify --help")
+
+
 def test_audit_without_office_is_a_usage_error(home: Path, files: Path) -> None:
     result = run(home, "audit", str(files))
     assert result.returncode == 2

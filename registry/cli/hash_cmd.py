@@ -14,7 +14,9 @@ from registry.errors import InputError
 
 
 def hash_files(
-    files: Annotated[list[Path], typer.Argument(help="Files to hash.", show_default=False)],
+    files: Annotated[
+        list[Path], typer.Argument(help="Files to hash (a folder: every file under it).", show_default=False)
+    ],
     canonicalization: Annotated[
         str | None, typer.Option("--canon", help=f"Force one of {', '.join(CANONICALIZATIONS)}.")
     ] = None,
@@ -33,16 +35,17 @@ def hash_files(
 ) -> None:
     """Print the canonical content hash (and record id, if any) of each file."""
     from registry.core.canon import canonical_bytes, canonicalization_for, content_hash
-    from registry.files.ingest import prepare_file
+    from registry.files.ingest import iter_files, prepare_file
 
     if out is not None and not canonical:
         raise InputError("--out needs --canonical")
-    if canonical and len(files) != 1:
-        raise InputError(f"--canonical writes the canonical bytes of one file, {len(files)} were given")
+    if canonical and (len(files) != 1 or files[0].is_dir()):
+        given = "not a folder" if files and files[0].is_dir() else f"{len(files)} were given"
+        raise InputError(f"--canonical writes the canonical bytes of one file, {given}")
     if canonical and out is None and as_json:
         raise InputError("--canonical writes the canonical bytes to stdout: use --out PATH with --json")
     rows: list[dict[str, str | None]] = []
-    for path in files:
+    for path in files if canonical else (Path(p) for p in iter_files(files)):
         if not path.is_file():
             raise InputError(f"no such file: {path}")
         if canonical:

@@ -50,7 +50,9 @@ def verify(
     if sum(x is not None for x in (file, content_hash, record_id)) > 1:
         raise InputError("give one of FILE, --hash or --record")
     if file is None and proof is None and content_hash is None and record_id is None:
-        raise InputError("nothing to verify: give FILE, --proof BUNDLE, --hash 0x… or --record OFFICE:NUMBER[:KIND]")
+        raise typer.BadParameter(  # a usage mistake: exit status 2, like a missing argument
+            "nothing to verify: give FILE, --proof BUNDLE, --hash 0x… or --record OFFICE:NUMBER[:KIND]"
+        )
     if (registry is None) != (chain_id is None):
         raise InputError("give --registry ADDRESS and --chain-id N together")
     if content_hash is not None and not _HASH.fullmatch(content_hash.lower()):
