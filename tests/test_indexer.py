@@ -27,6 +27,7 @@ from registry.indexer.fetch import FetchPolicy, parse_networks
 from registry.indexer.manifests import read_manifest
 from registry.indexer.sync import Indexer, IndexStateError, SyncResult
 from registry.store.index import Index
+from registry.store.index_schema import SCHEMA_VERSION
 from registry.store.outbox import Store
 from registry.verify.verdict import VERIFIED
 from registry.verify.verdicts import verify_hash, verify_record_id
@@ -448,7 +449,7 @@ def test_an_index_of_the_old_layout_is_rebuilt_from_the_chain(office: Office) ->
     assert result.from_block == office.chain.deployment.block_number  # type: ignore[union-attr]
     assert result.manifests_indexed == 1 and result.leaves == 6
     index = Index.of(indexer.db, office.chain.deployment.anchor_registry)  # type: ignore[union-attr]
-    assert index is not None and index.meta()["schemaVersion"] == "2"
+    assert index is not None and index.meta()["schemaVersion"] == SCHEMA_VERSION
     assert [b.office for b in index.batches()] == ["EP"]
 
 

@@ -116,7 +116,8 @@ def test_compromised_key_and_later_batches_read_alike(tmp_path: Path, anvil: Anv
     Anchorer(store, chain, us, "US", tmp_path / "m").run(tmp_path / "p")
     (record,) = store.batch_records(batch.id)
     bundle = ProofBundle.loads((tmp_path / "p" / bundle_name(record)).read_bytes())
-    chain.mark_compromised(us, key.address, batch.block_number)
+    voters = [(c, a) for c in ("US", "EP", "JP", "EM", "WO") if (a := dev_signer(c))]  # 3.0.0: governance's mark
+    actions.govern(chain, "mark-compromised", "US", voters, signer=key.address, from_block=batch.block_number)
 
     light = LightReader(anvil.rpc_url, chain.deployment.anchor_registry, retries=0)
     live = LiveReader(chain)

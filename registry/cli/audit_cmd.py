@@ -69,14 +69,14 @@ def audit(
 
     Exit status 0 only if every record verified and nothing expected is missing; 3 if any row needs attention.
     """
+    import time
+
     from registry.audit.expected import load_expected
     from registry.audit.hashing import default_workers
     from registry.audit.report import EXIT_ATTENTION
     from registry.audit.run import audit_feed, audit_folder, count_publication_files
     from registry.store.index import Index
     from registry.store.index_schema import has_index
-
-    import time
 
     started = time.perf_counter()
     office = office.upper()

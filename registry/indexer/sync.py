@@ -22,12 +22,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-from web3 import Web3
-
 from registry.chain.client import Chain
+from registry.chain.logs import block_hash, stable_logs
 from registry.core.contract import OFFICE_STATUS
 from registry.core.formats import ManifestError
-from registry.errors import InputError, StoreError
+from registry.errors import ChainError, InputError, StoreError
 from registry.indexer.fetch import FetchPolicy
 from registry.indexer.manifests import manifest_of
 from registry.store.index import Index
@@ -174,12 +173,7 @@ class Indexer:
 
     def _block_hash(self, number: int) -> str | None:
         """The canonical hash at ``number``, or None if the chain is shorter."""
-        from web3.exceptions import BlockNotFound
-
-        try:
-            return _hex(self.chain.rpc(lambda: self.chain.w3.eth.get_block(number))["hash"])
-        except BlockNotFound:
-            return None
+        return block_hash(self.chain, number)
 
     def _check_cursor(self, cursor: int) -> tuple[int, int] | None:
         """Detect a reorganisation below the cursor and roll back to the fork point; (cursor, ancestor)."""
@@ -239,22 +233,10 @@ class Indexer:
         return result
 
     def _sync_range(self, lo: int, hi: int, result: SyncResult) -> int:
-        for _ in range(5):  # the range's end must be the same block before and after reading its logs
-            before = self._block_hash(hi)
-            logs = self.chain.rpc(
-                lambda: self.chain.w3.eth.get_logs(
-                    {
-                        "address": [Web3.to_checksum_address(a) for a in self._contracts],
-                        "fromBlock": lo,
-                        "toBlock": hi,
-                    }
-                )
-            )
-            cursor_hash = self._block_hash(hi)
-            if cursor_hash is not None and cursor_hash == before:
-                break
-        else:
-            raise IndexStateError(f"the chain keeps changing at block {hi}: sync again later")
+        try:  # the range's end must be the same block before and after reading its logs
+            logs, cursor_hash = stable_logs(self.chain, self._contracts, lo, hi, "sync")
+        except ChainError as exc:
+            raise IndexStateError(str(exc)) from None
         hashes = {int(log["blockNumber"]): _hex(log["blockHash"]) for log in logs}
         hashes[hi] = cursor_hash
         decoded = []

@@ -17,7 +17,7 @@ from eth_typing import HexStr
 from web3 import Web3
 
 from registry.chain.client import Chain
-from registry.errors import ChainError
+from registry.chain.logs import block_hash, stable_logs
 
 #: Blocks per ``eth_getLogs`` request.
 BLOCK_STEP: Final = 2000
@@ -86,12 +86,7 @@ class EventReader:
 
     def block_hash(self, number: int) -> str | None:
         """The canonical hash at ``number``, or None if the chain is shorter."""
-        from web3.exceptions import BlockNotFound
-
-        try:
-            return hex0x(self.chain.rpc(lambda: self.chain.w3.eth.get_block(number))["hash"])
-        except BlockNotFound:
-            return None
+        return block_hash(self.chain, number)
 
     def read(
         self, lo: int, hi: int, keep: Callable[[list[ChainEvent]], bool] | None = None
@@ -101,22 +96,7 @@ class EventReader:
         ``keep`` chooses, from its events alone, which transactions are wanted (only those are read from
         the node). Read again if block ``hi`` changed while its logs were read (a reorganisation under way).
         """
-        for _ in range(5):
-            before = self.block_hash(hi)
-            logs = self.chain.rpc(
-                lambda: self.chain.w3.eth.get_logs(
-                    {
-                        "address": [Web3.to_checksum_address(a) for a in self.contracts],
-                        "fromBlock": lo,
-                        "toBlock": hi,
-                    }
-                )
-            )
-            after = self.block_hash(hi)
-            if after is not None and after == before:
-                break
-        else:
-            raise ChainError(f"the chain keeps changing at block {hi}: run the monitor again later")
+        logs, after = stable_logs(self.chain, self.contracts, lo, hi, "run the monitor")
         groups: dict[str, list[ChainEvent]] = {}
         for log in sorted(logs, key=lambda lg: (int(lg["blockNumber"]), int(lg["logIndex"]))):
             topics = log.get("topics") or []
