@@ -23,7 +23,7 @@ from fastapi import FastAPI
 
 from registry import __version__
 from registry.api.errors import install_error_handlers
-from registry.api.limits import BodyLimitMiddleware, BodyLimits, SecurityHeadersMiddleware
+from registry.api.limits import BodyLimitMiddleware, BodyLimits, ClientLimitMiddleware, SecurityHeadersMiddleware
 from registry.api.service import Service
 from registry.chain.client import Chain
 from registry.config import ServiceSettings, Settings
@@ -68,14 +68,26 @@ def create_app(settings: Settings, chain: Chain | None = None, service: ServiceS
         submit=svc.options.submit_bytes,
         other=svc.options.max_body_bytes,
         body_timeout=svc.options.body_timeout,
+        json=svc.options.max_json_bytes,
     )
     app.add_middleware(BodyLimitMiddleware, limits=limits, uploads=svc.uploads)
+    app.add_middleware(ClientLimitMiddleware, limits=svc.clients)
     app.add_middleware(SecurityHeadersMiddleware)
 
     from registry import web
-    from registry.api.routes import batches, health, manifests, offices, records, submissions, verify
+    from registry.api.routes import (
+        batches,
+        health,
+        install_exact_openapi,
+        manifests,
+        offices,
+        records,
+        submissions,
+        verify,
+    )
 
     for module in (health, offices, submissions, batches, records, verify, manifests):
         app.include_router(module.router)
     web.install(app)
+    install_exact_openapi(app)
     return app
