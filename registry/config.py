@@ -207,6 +207,9 @@ class ServiceSettings:
     read_budget: float = 0.25
     #: Threads making the chain calls of requests (a stalled node ties up these only).
     chain_workers: int = 8
+    #: Threads serving reads (each holds one at most ``read_budget`` waiting on the node); fewer threads
+    #: contend less with the event loop (``/health``) for the interpreter lock.
+    read_threads: int = 16
     #: Seconds between the health loop's probes of the node (``/health`` answers from the last one).
     health_interval: float = 1.0
     #: Largest JSON request body (a hash, a bundle, a revocation); larger ones get 413 as soon as passed.
@@ -247,6 +250,7 @@ class ServiceSettings:
             "batch_concurrency",
             "retry_after",
             "chain_workers",
+            "read_threads",
             "max_json_bytes",
             "max_json_keys",
             "max_json_depth",

@@ -16,9 +16,11 @@ loop keeps the index of every office's records (chain events + the offices' publ
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from registry import __version__
@@ -46,6 +48,10 @@ def create_app(settings: Settings, chain: Chain | None = None, service: ServiceS
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Reads hold a thread for at most their read budget: a small pool suffices, and fewer runnable
+        # threads leave the event loop (``/health``, accepting, parsing) the interpreter lock more often.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = svc.options.read_threads
+        sys.setswitchinterval(0.001)
         svc.start_loop()
         try:
             yield
