@@ -337,6 +337,8 @@ def main() -> None:
                 f"service log: {len(text.splitlines())} lines, {text.count('Traceback')} tracebacks,"
                 f" {text.count('Too many open files')} 'Too many open files'"
             )
+            for line in sorted(set(text.splitlines()))[:12]:
+                print(f"  | {line[:200]}")
         finally:
             proc.send_signal(signal.SIGINT)
             try:

@@ -176,6 +176,7 @@ def test_requests_in_progress_per_client_are_bounded_and_others_are_served(tmp_p
         assert r.status_code == 429 and r.headers["retry-after"], r.text
         r = httpx.post(running.url + "/v1/verify", json={"contentHash": "0x" + "ab" * 32}, timeout=30)
         assert r.status_code == 200 and r.json()["verdict"] == "UNKNOWN"
+        sock.close()
 
 
 def test_failed_token_attempts_are_delayed_more_and_more_and_logged_once_without_the_token(

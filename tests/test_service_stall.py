@@ -25,6 +25,7 @@ from registry.chain.dev import dev_signer
 from registry.config import ServiceSettings, Settings
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
+from registry.store.index import Index
 from registry.store.outbox import Store
 
 pytestmark = pytest.mark.anvil
@@ -80,7 +81,11 @@ def test_reads_answer_from_the_index_while_the_node_is_stalled(
 ) -> None:
     running, records, _ = stalled
     rid, digest = records[0]
-    cursor = running.service.index_verifier()[1].block
+    store = Store(running.service.settings.store_file)
+    index = Index.of(store.db)
+    assert index is not None
+    cursor = index.cursor()
+    store.close()
 
     offices = _get(running, "/v1/offices")
     assert offices.status_code == 200, offices.text

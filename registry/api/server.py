@@ -43,6 +43,9 @@ log = logging.getLogger("registry.api")
 #: Descriptors kept apart from client connections: stores (one per thread), pools, pipes, the log, a new accept.
 FILE_RESERVE = 256
 
+#: Connections accepted per turn of the event loop (asyncio accepts up to the backlog in one turn).
+ACCEPT_BURST = 128
+
 #: Loggers whose repeated lines are rate-limited.
 GUARDED_LOGGERS = ("uvicorn.error", "asyncio", "registry.api", "uvicorn")
 
@@ -327,6 +330,9 @@ def build_server(
         timeout_keep_alive=int(max(1, keep_alive)),
         server_header=False,
         lifespan="on",
+        # Connections accepted per turn of the event loop (and the listen queue): a burst of refused
+        # connections gives its descriptors back before the next turn, keeping descriptors for others.
+        backlog=ACCEPT_BURST,
     )
     server = Server(config)
     install_log_filters()
