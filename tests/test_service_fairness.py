@@ -11,6 +11,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +300,52 @@ def test_a_multipart_file_without_record_id_gets_the_documented_answer(running: 
     doc = httpx.get(running.url + "/openapi.json", timeout=30).json()
     documented = doc["paths"]["/v1/offices/{code}/records"]["post"]["responses"]["400"]["description"]
     assert "without a record id" in documented and "invalidRecordId" in documented
+
+
+# ---------------------------------------------------------------------------- the chain gate
+
+
+def test_the_chain_gate_never_queues_a_request_behind_stuck_workers() -> None:
+    from registry.api.gate import ChainGate
+    from registry.errors import NodeUnavailableError
+
+    gate = ChainGate(2)
+    release = threading.Event()
+    started = threading.Barrier(3)
+
+    def stuck() -> int:
+        started.wait()
+        release.wait()
+        return 1
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(lambda: _gated(gate, stuck, 60.0)) for _ in range(2)]
+            started.wait()  # both chain workers are now stuck on the "node"
+            assert gate.busy == 2
+            with gate.deadline(60.0), pytest.raises(NodeUnavailableError, match="all 2 chain workers"):
+                gate.call(lambda: 2)  # refused at once: no third thread waits behind them
+            release.set()
+            assert [f.result() for f in futures] == [1, 1]
+        with gate.deadline(60.0):
+            assert gate.call(lambda: 3) == 3
+        # a call that outlives its deadline opens the gate: later requests do not wait on the node
+        hold = threading.Event()
+        with gate.deadline(0.01), pytest.raises(NodeUnavailableError):
+            gate.call(hold.wait)
+        assert gate.stalled_since is not None and gate.failed()
+        with gate.deadline(60.0), pytest.raises(NodeUnavailableError, match="stalled"):
+            gate.call(lambda: 4)
+        hold.set()
+        gate.note_ok()  # the health loop's probe answered
+        with gate.deadline(60.0):
+            assert gate.call(lambda: 5) == 5
+        assert gate.call(lambda: 6) == 6  # outside a request: direct
+    finally:
+        release.set()
+        gate.shutdown()
+
+
+def _gated(gate: Any, fn: Any, seconds: float) -> Any:
+    with gate.deadline(seconds):
+        return gate.call(fn)
