@@ -148,6 +148,13 @@ _SERVICE_LIMITS: tuple[tuple[str, str, type], ...] = (
     ("IPREG_UPLOAD_WORKERS", "upload_workers", int),
     ("IPREG_BATCH_CONCURRENCY", "batch_concurrency", int),
     ("IPREG_RETRY_AFTER", "retry_after", int),
+    ("IPREG_READ_BUDGET", "read_budget", float),
+    ("IPREG_CHAIN_WORKERS", "chain_workers", int),
+    ("IPREG_HEALTH_INTERVAL", "health_interval", float),
+    ("IPREG_MAX_JSON_BYTES", "max_json_bytes", int),
+    ("IPREG_MAX_JSON_KEYS", "max_json_keys", int),
+    ("IPREG_CLIENT_CONNECTIONS", "client_connections", int),
+    ("IPREG_CLIENT_REQUESTS", "client_requests", int),
 )
 
 
@@ -196,6 +203,27 @@ class ServiceSettings:
     batch_concurrency: int = 4
     #: Seconds a client is told to wait (``Retry-After``) when turned away.
     retry_after: int = 2
+    #: Seconds a public read may wait for the node in all; then it answers from the index, or 503.
+    read_budget: float = 0.25
+    #: Threads making the chain calls of requests (a stalled node ties up these only).
+    chain_workers: int = 8
+    #: Threads serving reads (each holds one at most ``read_budget`` waiting on the node); fewer threads
+    #: contend less with the event loop (``/health``) for the interpreter lock.
+    read_threads: int = 16
+    #: Seconds between the health loop's probes of the node (``/health`` answers from the last one).
+    health_interval: float = 1.0
+    #: Largest JSON request body (a hash, a bundle, a revocation); larger ones get 413 as soon as passed.
+    max_json_bytes: int = 1024 * 1024
+    #: Most object keys in a JSON request body (counted on the raw bytes before it is parsed).
+    max_json_keys: int = 10_000
+    #: Deepest nesting of a JSON request body.
+    max_json_depth: int = 64
+    #: Open connections per client address; more are answered 503 and closed.
+    client_connections: int = 256
+    #: Requests in progress per client address (``/health`` apart); more get 429 with ``Retry-After``.
+    client_requests: int = 64
+    #: Failed token attempts per client address before each further one is delayed (doubling, up to 8 s).
+    token_failures_free: int = 5
 
     @property
     def submit_bytes(self) -> int:
@@ -205,10 +233,30 @@ class ServiceSettings:
     def __post_init__(self) -> None:
         if self.max_upload_bytes < 1 or self.submit_bytes < 1 or self.max_body_bytes < 1:
             raise ConfigError("body size limits must be at least 1 byte")
-        for name in ("body_timeout", "header_timeout", "rpc_timeout", "health_timeout"):
+        for name in (
+            "body_timeout",
+            "header_timeout",
+            "rpc_timeout",
+            "health_timeout",
+            "read_budget",
+            "health_interval",
+        ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name.replace('_', ' ')} must be positive seconds")
-        for name in ("max_connections", "upload_concurrency", "upload_workers", "batch_concurrency", "retry_after"):
+        for name in (
+            "max_connections",
+            "upload_concurrency",
+            "upload_workers",
+            "batch_concurrency",
+            "retry_after",
+            "chain_workers",
+            "read_threads",
+            "max_json_bytes",
+            "max_json_keys",
+            "max_json_depth",
+            "client_connections",
+            "client_requests",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
         if self.batch_interval is not None and self.batch_interval <= 0:

@@ -58,6 +58,7 @@ def _serve(settings: Settings, chain: Chain | None, options: ServiceSettings) ->
         max_connections=options.max_connections,
         retry_after=options.retry_after,
         log_level="warning",
+        client_connections=options.client_connections,
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -16,14 +16,16 @@ loop keeps the index of every office's records (chain events + the offices' publ
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from registry import __version__
 from registry.api.errors import install_error_handlers
-from registry.api.limits import BodyLimitMiddleware, BodyLimits, SecurityHeadersMiddleware
+from registry.api.limits import BodyLimitMiddleware, BodyLimits, ClientLimitMiddleware, SecurityHeadersMiddleware
 from registry.api.service import Service
 from registry.chain.client import Chain
 from registry.config import ServiceSettings, Settings
@@ -46,6 +48,10 @@ def create_app(settings: Settings, chain: Chain | None = None, service: ServiceS
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Reads hold a thread for at most their read budget: a small pool suffices, and fewer runnable
+        # threads leave the event loop (``/health``, accepting, parsing) the interpreter lock more often.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = svc.options.read_threads
+        sys.setswitchinterval(0.001)
         svc.start_loop()
         try:
             yield
@@ -68,14 +74,26 @@ def create_app(settings: Settings, chain: Chain | None = None, service: ServiceS
         submit=svc.options.submit_bytes,
         other=svc.options.max_body_bytes,
         body_timeout=svc.options.body_timeout,
+        json=svc.options.max_json_bytes,
     )
     app.add_middleware(BodyLimitMiddleware, limits=limits, uploads=svc.uploads)
+    app.add_middleware(ClientLimitMiddleware, limits=svc.clients)
     app.add_middleware(SecurityHeadersMiddleware)
 
     from registry import web
-    from registry.api.routes import batches, health, manifests, offices, records, submissions, verify
+    from registry.api.routes import (
+        batches,
+        health,
+        install_exact_openapi,
+        manifests,
+        offices,
+        records,
+        submissions,
+        verify,
+    )
 
     for module in (health, offices, submissions, batches, records, verify, manifests):
         app.include_router(module.router)
     web.install(app)
+    install_exact_openapi(app)
     return app

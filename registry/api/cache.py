@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from registry.api.gate import ChainGate
 from registry.chain.client import Chain
 from registry.core import merkle
 from registry.core.batch import AnchoredBatch, BatchInfo
@@ -95,8 +96,10 @@ class CachedReader:
     that block, so a newer head never mixes with older state.
     """
 
-    def __init__(self, chain: Chain, ttl: float = 5.0) -> None:
+    def __init__(self, chain: Chain, ttl: float = 5.0, gate: ChainGate | None = None) -> None:
         self.chain = chain
+        #: Where a request's chain calls run (bounded pool, the request's deadline); None: directly.
+        self.gate = gate or ChainGate(1, direct=True)
         self._chain_id: int | None = None
         self._head: TtlCache[str, int] = TtlCache(ttl, 1)
         self._batches: TtlCache[tuple[int, str, str], BatchState] = TtlCache(max(ttl, 60.0), 1024)
@@ -105,16 +108,27 @@ class CachedReader:
         self._marks: TtlCache[tuple[int, str, str], int | None] = TtlCache(max(ttl, 60.0), 4096)
         self._anchored: TtlCache[tuple[int, str, int], list[AnchoredBatch]] = TtlCache(max(ttl, 60.0), 256)
         self._versions: TtlCache[str, dict[str, Chain]] = TtlCache(60.0, 1)
+        self._last_head: int | None = None
 
     def chain_id(self) -> int:
         """Chain id of the endpoint (asked once)."""
         if self._chain_id is None:
-            self._chain_id = int(self.chain.rpc(lambda: self.chain.w3.eth.chain_id))
+            self._chain_id = int(self.gate.call(lambda: self.chain.rpc(lambda: self.chain.w3.eth.chain_id)))
         return self._chain_id
 
     def head(self) -> int:
         """The chain head, asked at most every ``ttl`` seconds."""
-        return self._head.get("head", lambda: int(self.chain.rpc(lambda: self.chain.w3.eth.block_number)))
+
+        def load() -> int:
+            head = int(self.gate.call(lambda: self.chain.rpc(lambda: self.chain.w3.eth.block_number)))
+            self._last_head = head
+            return head
+
+        return self._head.get("head", load)
+
+    def last_head(self) -> int | None:
+        """The head last read (however old), without asking the node."""
+        return self._last_head
 
     def pinned(self) -> PinnedReader:
         """A reader for one verification, at the cached head."""
@@ -124,7 +138,7 @@ class CachedReader:
         """``office``'s batch under ``root`` and its revoked leaves at ``block`` (default: the cached head)."""
         at = self.head() if block is None else block
         root = root.lower()
-        return self._batches.get((at, office, root), lambda: self._load_batch(office, root, at))
+        return self._batches.get((at, office, root), lambda: self.gate.call(lambda: self._load_batch(office, root, at)))
 
     def _load_batch(self, office: str, root: str, at: int) -> BatchState:
         info = batch_info(root, self.chain.call(self.chain.anchors.functions.batchOf(office.encode("ascii"), root), at))
@@ -157,24 +171,28 @@ class CachedReader:
             return state.revoked.get(leaf, 0)
         return self._leaves.get(
             (at, office, root.lower(), leaf),
-            lambda: self.chain.leaf_revocation(office, root, leaf, at),
+            lambda: self.gate.call(lambda: self.chain.leaf_revocation(office, root, leaf, at)),
         )
 
     def is_authorised_at(self, office: str, signer: str, block_number: int, at: int) -> bool:
         """``isAuthorisedAt`` read at block ``at`` (cached)."""
         fn = self.chain.offices.functions.isAuthorisedAt(office.encode("ascii"), signer, block_number)
         key = (at, office, signer.lower(), block_number)
-        return self._signers.get(key, lambda: bool(self.chain.call(fn, at)))
+        return self._signers.get(key, lambda: bool(self.gate.call(lambda: self.chain.call(fn, at))))
 
     def compromised_from(self, office: str, signer: str, at: int) -> int | None:
         """``compromisedFrom`` read at block ``at`` (cached)."""
         fn = self.chain.offices.functions.compromisedFrom(office.encode("ascii"), signer)
-        return self._marks.get((at, office, signer.lower()), lambda: int(self.chain.call(fn, at)) or None)
+        return self._marks.get(
+            (at, office, signer.lower()), lambda: int(self.gate.call(lambda: self.chain.call(fn, at))) or None
+        )
 
     def office_batches(self, office: str, from_block: int, at: int) -> list[AnchoredBatch]:
         """``office``'s ``BatchAnchored`` events in [from_block, at] (cached)."""
         key = (at, office, from_block)
-        return self._anchored.get(key, lambda: web3_office_batches(self.chain, office, from_block, at))
+        return self._anchored.get(
+            key, lambda: self.gate.call(lambda: web3_office_batches(self.chain, office, from_block, at))
+        )
 
     def lineage(self) -> dict[str, Chain]:
         """The confirmed other versions of the service's registry by address (walked at most once a minute, so
@@ -188,7 +206,7 @@ class CachedReader:
             found.pop(own, None)
             return found
 
-        return self._versions.get("lineage", walk)
+        return self._versions.get("lineage", lambda: self.gate.call(walk))
 
     def clear(self) -> None:
         """Forget all chain state (after this service anchored or revoked something)."""

@@ -3,6 +3,7 @@ and request bodies parsed by content type (multipart upload or JSON) under the s
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -10,9 +11,12 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from registry.api.errors import MalformedJsonError, UnsupportedMediaTypeError
+from registry.api.bodies import JsonLimits, JsonShape, read_json
+from registry.api.errors import UnsupportedMediaTypeError
+from registry.api.limits import client_of
 from registry.api.schemas import (
     MANIFEST_NAME_PATTERN,
     OFFICE_PATTERN,
@@ -40,7 +44,7 @@ MAX_FIELD_BYTES = 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     """The app's service."""
     service: Service = request.app.state.service
     return service
@@ -62,20 +66,29 @@ OfficeCode = Annotated[
 ]
 
 
-def writing_office(
+async def writing_office(
+    request: Request,
     service: ServiceDep,
     code: OfficeCode,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
-    """The office a write is for, after the bearer token: 401 without a valid one, 403 for another office."""
+    """The office a write is for, after the bearer token: 401 without a valid one, 403 for another office.
+
+    A client address whose tokens keep failing gets each further 401 later (the delay doubles; the wait
+    holds no thread); it is logged once, never with the token."""
     if credentials is None or not credentials.credentials.strip():
         raise AuthError("this request needs the office's API token: Authorization: Bearer <token>")
-    office = service.office_of_token(credentials.credentials.strip())
+    client = client_of(request.scope)
+    office = await run_in_threadpool(service.office_of_token, credentials.credentials.strip())
     if office is None:
+        delay = service.clients.token_failed(client)
+        if delay:
+            await asyncio.sleep(delay)
         raise AuthError("unknown or revoked API token")
+    service.clients.token_ok(client)
     if office != code:
         raise ForbiddenError(f"this token writes for office {office}, not for {code}")
-    return service.check_office(code)
+    return await run_in_threadpool(service.check_office, code)
 
 
 WritingOffice = Annotated[str, Depends(writing_office)]
@@ -125,11 +138,8 @@ def _is_json(media: str) -> bool:
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return canon.load_json(raw, "request body")
-    except CanonicalizationError as exc:
-        raise MalformedJsonError(exc.diagnostics()) from None
+    """The JSON body under the service's limits (size, keys, depth), checked as it arrives, parsed off the loop."""
+    return await read_json(request, (await get_service(request)).json_limits)
 
 
 def _validated(model: type[M], body: Any, error: type[InputError] | None = None) -> M:
@@ -241,24 +251,29 @@ async def verify_input(request: Request) -> VerifyInput:
         if upload is None:
             raise InvalidBodyError("multipart field 'file' is missing (the file to verify)")
         bundle_text = _text(form, "bundle")
-        bundle = _bundle(_load_json_text(bundle_text)) if bundle_text is not None else None
+        limits = (await get_service(request)).json_limits
+        bundle = await run_in_threadpool(_bundle_of_text, bundle_text, limits) if bundle_text is not None else None
         return VerifyInput(data=upload.data, filename=upload.filename or "upload", bundle=bundle)
     if _is_json(media):
         body = await _json_body(request)
         if isinstance(body, dict) and "bundle" in body:
             if set(body) != {"bundle"}:
                 raise InvalidBodyError("give exactly one of contentHash or bundle (and no other field with a bundle)")
-            return VerifyInput(bundle=_bundle(body["bundle"]))
+            return VerifyInput(bundle=await run_in_threadpool(_bundle, body["bundle"]))
         req = _validated(VerifyByHash, body)
         return VerifyInput(content_hash=check_hash(req.content_hash), record_hint=_hint(req.record_id))
     raise _unsupported(media)
 
 
-def _load_json_text(text: str) -> Any:
+def _bundle_of_text(text: str, limits: JsonLimits) -> ProofBundle:
+    """A bundle from a multipart part (on a worker thread): its shape checked, then parsed and validated."""
+    raw = text.encode("utf-8")
+    JsonShape(limits).feed(raw)
     try:
-        return canon.load_json(text.encode("utf-8"), "proof bundle")
+        body = canon.load_json(raw, "proof bundle")
     except CanonicalizationError as exc:
         raise BundleError(exc.diagnostics()) from None
+    return _bundle(body)
 
 
 def _hint(record_id: str | None) -> str | None:
@@ -299,7 +314,7 @@ async def record_input(request: Request) -> RecordInput:
             raise InvalidBodyError(f"canonicalization must be one of {', '.join(canon.CANONICALIZATIONS)}")
         if explicit is not None and not re.fullmatch(RECORD_ID_PATTERN, explicit):
             raise InvalidBodyError("recordId must be OFFICE:NUMBER[:KIND] with a WIPO ST.3 office, e.g. EP:1234567:B1")
-        digest, method, hint = await get_service(request).hash_upload(data, filename, forced)
+        digest, method, hint = await (await get_service(request)).hash_upload(data, filename, forced)
         rid = RecordId.parse(explicit) if explicit else None
         if rid is None:
             rid = RecordId.parse(hint) if hint else None

@@ -13,8 +13,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from registry.errors import AuthError, ConfigError, ForbiddenError, InputError, NodeUnavailableError, RegistryError
 
@@ -122,6 +123,8 @@ async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
     )
     if isinstance(exc, TooBusyError):
         headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, NodeUnavailableError):  # the node stalls and the index cannot answer: come back soon
+        headers = {"Retry-After": "2"}
     elif exc.http_status in (408, 413):  # the rest of the body is not read: this connection is done
         headers = {"Connection": "close"}
     if exc.http_status >= 500:
@@ -194,6 +197,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalidRequest", message)
 
 
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    """The client went away mid-request: one line in the log, no traceback (nobody reads the answer)."""
+    client = request.client.host if request.client else "unknown"
+    log.info("client %s disconnected during %s %s", client, request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal", "internal error; the service log has the details")
@@ -201,6 +211,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error with the one error body."""
+    app.add_exception_handler(ClientDisconnect, _disconnected)
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

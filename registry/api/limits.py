@@ -1,15 +1,19 @@
-"""ASGI middleware: per-route body limits and read deadline, upload admission, security headers."""
+"""ASGI middleware and per-client state: per-route body limits and read deadline, upload admission, requests in
+progress and failed token attempts per client address, security headers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.api.errors import PayloadTooLargeError, RequestTimeoutError, TooBusyError, error_body
+
+log = logging.getLogger("registry.api")
 
 #: Bodies of at most this size on the upload routes are "small" (a JSON hash or bundle): no upload slot.
 SMALL_BODY: Final = 64 * 1024
@@ -27,6 +31,8 @@ class BodyLimits:
     other: int = SMALL_BODY
     #: Seconds from the request's headers to the body's last byte; slower bodies get 408.
     body_timeout: float = 30.0
+    #: Largest JSON body on any route (a hash, a bundle, a revocation): uploads are multipart.
+    json: int = 1024 * 1024
 
     def for_route(self, method: str, path: str) -> tuple[int, bool]:
         """(limit, whether this is an upload route) for a request."""
@@ -57,6 +63,90 @@ class Admission:
         self.active = max(0, self.active - 1)
 
 
+class ClientLimits:
+    """Per client address: requests in progress, and failed token attempts (each one past ``free`` is delayed,
+    the delay doubling up to ``max_delay``; the first such client is logged once, without the token)."""
+
+    def __init__(self, requests: int, free_failures: int = 5, retry_after: int = 2, max_delay: float = 8.0) -> None:
+        self.requests = requests
+        self.free_failures = free_failures
+        self.retry_after = retry_after
+        self.max_delay = max_delay
+        self.in_flight: dict[str, int] = {}
+        self.failures: dict[str, int] = {}
+        self._logged: set[str] = set()
+
+    def enter(self, client: str) -> bool:
+        """Count a request of ``client`` in; False (refuse it) if it has ``requests`` in progress already."""
+        count = self.in_flight.get(client, 0)
+        if count >= self.requests:
+            return False
+        self.in_flight[client] = count + 1
+        return True
+
+    def leave(self, client: str) -> None:
+        """A request of ``client`` is done."""
+        count = self.in_flight.get(client, 0) - 1
+        if count > 0:
+            self.in_flight[client] = count
+        else:
+            self.in_flight.pop(client, None)
+
+    def token_failed(self, client: str) -> float:
+        """Record a failed token attempt; the seconds to delay its answer (0 for the first ``free`` ones)."""
+        count = self.failures.get(client, 0) + 1
+        if len(self.failures) > 100_000:  # bounded memory whatever the number of addresses
+            self.failures.clear()
+        self.failures[client] = count
+        excess = count - self.free_failures
+        if excess <= 0:
+            return 0.0
+        if client not in self._logged:
+            self._logged.add(client)
+            log.warning("client %s: %d failed token attempts; each further one is answered later", client, count)
+        return float(min(self.max_delay, 0.25 * 2 ** min(excess - 1, 10)))
+
+    def token_ok(self, client: str) -> None:
+        """A valid token: that client's failures are forgiven."""
+        if self.failures.pop(client, None) is not None:
+            self._logged.discard(client)
+
+
+def client_of(scope: Scope) -> str:
+    """The client address of a request (the peer: proxy headers are not trusted)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class ClientLimitMiddleware:
+    """At most ``limits.requests`` requests in progress per client address (``/health`` apart): more get 429
+    with ``Retry-After`` at once, so one client's flood does not make the others wait."""
+
+    def __init__(self, app: ASGIApp, limits: ClientLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/health":
+            await self.app(scope, receive, send)
+            return
+        client = client_of(scope)
+        if not self.limits.enter(client):
+            retry = self.limits.retry_after
+            await _send_error(
+                send,
+                429,
+                TooBusyError.code,
+                f"more than {self.limits.requests} requests of this client in progress; retry in {retry} s",
+                [(b"retry-after", str(retry).encode())],
+            )
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.limits.leave(client)
+
+
 class BodyLimitMiddleware:
     """Per-route body limits (413 at once by ``Content-Length``, else while streaming), a body read
     deadline (408), and upload admission: more concurrent large uploads than ``uploads`` allows get 429
@@ -72,6 +162,10 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit, upload_route = self.limits.for_route(str(scope.get("method", "")), str(scope.get("path", "")))
+        content_type = (_header(scope, b"content-type") or "").lower()
+        media = content_type.split(";", 1)[0].strip()
+        if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+            limit = min(limit, self.limits.json)  # checked as it streams by the JSON reader too
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():
@@ -80,7 +174,6 @@ class BodyLimitMiddleware:
             if int(declared) > limit:
                 await _send_error(send, 413, PayloadTooLargeError.code, _message(limit, int(declared)))
                 return
-        content_type = (_header(scope, b"content-type") or "").lower()
         large = declared is None or int(declared) > SMALL_BODY or content_type.startswith("multipart/")
         admitted = False
         if upload_route and large and self.uploads is not None:

@@ -8,13 +8,18 @@ parsed: a client trickling its headers, or a thousand idle sockets, hold connect
   the connection (or of the previous response); else ``408`` (JSON) and the connection is closed;
 - a **body timeout**: once the headers are in, the whole body must arrive within ``body_timeout``
   seconds, whether or not the application reads it; else ``408`` and close;
-- a **connection limit**: above ``max_connections`` open connections a new one gets ``503`` with
-  ``Retry-After`` and is closed at once;
+- a **connection limit per client address**: above ``client_connections`` open connections from one
+  address, its new one gets ``503`` with ``Retry-After`` and is closed at once;
+- a **connection limit**: above ``max_connections`` open connections, the connection that has waited
+  longest for its request headers (of the address holding the most connections) is closed to make
+  room, so a trickling flood does not lock others out; only if none is waiting does the new one get
+  ``503`` with ``Retry-After``;
 - h11-level errors (malformed requests) answered with the one JSON error body.
 
 :class:`RepeatFilter` rate-limits repeated log lines (e.g. "Too many open files" from the accept loop),
-so an attack cannot fill the disk with tracebacks. Production: run behind a reverse proxy (see the
-README's service section); these limits still hold without one.
+so an attack cannot fill the disk with tracebacks; :class:`OneLineFilter` turns the accept loop's
+"out of system resource" and client disconnects into one line without a traceback. Production: run
+behind a reverse proxy (see the README's service section); these limits still hold without one.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import json
 import logging
 import resource
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import h11
 from uvicorn.config import Config
@@ -34,6 +39,12 @@ from uvicorn.server import Server
 from registry.api.errors import error_body
 
 log = logging.getLogger("registry.api")
+
+#: Descriptors kept apart from client connections: stores (one per thread), pools, pipes, the log, a new accept.
+FILE_RESERVE = 256
+
+#: Connections accepted per turn of the event loop (asyncio accepts up to the backlog in one turn).
+ACCEPT_BURST = 128
 
 #: Loggers whose repeated lines are rate-limited.
 GUARDED_LOGGERS = ("uvicorn.error", "asyncio", "registry.api", "uvicorn")
@@ -68,13 +79,34 @@ class RepeatFilter(logging.Filter):
         return True
 
 
+class OneLineFilter(logging.Filter):
+    """Records of expected conditions (no descriptor left for ``accept``, a client gone mid-request) as one
+    line: the exception's type and message instead of its traceback."""
+
+    QUIET = ("out of system resource", "Too many open files", "ClientDisconnect")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Always emit; drop the traceback of the expected conditions."""
+        exc = record.exc_info[1] if record.exc_info else None
+        text = f"{record.msg} {type(exc).__name__ if exc else ''} {exc or ''}"
+        if exc is not None and any(q in text for q in self.QUIET):
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {exc}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def install_log_filters(burst: int = 5, interval: float = 10.0) -> RepeatFilter:
-    """Rate-limit repeated records on the service's loggers and their handlers."""
+    """Rate-limit repeated records on the service's loggers and their handlers; expected conditions on one line."""
     flt = RepeatFilter(burst, interval)
+    quiet = OneLineFilter()
     for name in GUARDED_LOGGERS:
         logger = logging.getLogger(name)
+        logger.addFilter(quiet)
         logger.addFilter(flt)
         for handler in logger.handlers:
+            handler.addFilter(quiet)
             handler.addFilter(flt)
     return flt
 
@@ -99,46 +131,91 @@ class GuardedH11Protocol(H11Protocol):
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     max_connections: int = 1000
+    client_connections: int = 256
     retry_after: int = 2
+    #: Open connections per client address (shared by the connections of one server).
+    per_client: ClassVar[dict[str, int]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
+        self._address = ""
+        self._opened = 0.0
+        #: True while the connection waits for a request's headers (may be closed to make room).
+        self._waiting = False
 
     @classmethod
     def configured(
-        cls, header_timeout: float, body_timeout: float, max_connections: int, retry_after: int
+        cls,
+        header_timeout: float,
+        body_timeout: float,
+        max_connections: int,
+        retry_after: int,
+        client_connections: int = 256,
     ) -> type[GuardedH11Protocol]:
         """A subclass with these limits (uvicorn instantiates the class it is given)."""
         attrs = {
             "header_timeout": header_timeout,
             "body_timeout": body_timeout,
             "max_connections": max_connections,
+            "client_connections": client_connections,
             "retry_after": retry_after,
+            "per_client": {},
         }
         return type("ConfiguredGuardedH11Protocol", (cls,), attrs)
 
     # -- connection
 
+    def _refuse(self, transport: asyncio.Transport, message: str) -> None:
+        transport.write(_json_response(503, b"Service Unavailable", "tooManyConnections", message, self.retry_after))
+        transport.close()
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.max_connections:
-            transport.write(
-                _json_response(
-                    503,
-                    b"Service Unavailable",
-                    "tooManyConnections",
-                    f"more than {self.max_connections} open connections; retry in {self.retry_after} s",
-                    self.retry_after,
-                )
+        self._address = str(self.client[0]) if self.client else "unknown"
+        self._opened = self.loop.time()
+        count = self.per_client.get(self._address, 0) + 1
+        self.per_client[self._address] = count
+        if count > self.client_connections:
+            limit = self.client_connections
+            self._refuse(
+                transport, f"more than {limit} open connections from this address; retry in {self.retry_after} s"
             )
-            transport.close()
             return
+        if len(self.connections) > self.max_connections and not self._make_room():
+            self._refuse(transport, f"more than {self.max_connections} open connections; retry in {self.retry_after} s")
+            return
+        self._waiting = True
         self._arm_header_timer()
+
+    def _make_room(self) -> bool:
+        """Close the connection waiting longest for its headers, of the address with the most connections."""
+        victim: GuardedH11Protocol | None = None
+        best: tuple[int, float] | None = None
+        for other in self.connections:
+            if other is self or not isinstance(other, GuardedH11Protocol) or not other._waiting:
+                continue
+            key = (self.per_client.get(other._address, 0), -other._opened)
+            if best is None or key > best:
+                victim, best = other, key
+        if victim is None:
+            return False
+        victim._waiting = False
+        victim._cancel_timers()
+        victim.transport.close()
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
+        self._waiting = False
+        if self._address:
+            count = self.per_client.get(self._address, 1) - 1
+            if count > 0:
+                self.per_client[self._address] = count
+            else:
+                self.per_client.pop(self._address, None)
+            self._address = ""
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -148,12 +225,15 @@ class GuardedH11Protocol(H11Protocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._waiting = True
             self._arm_header_timer()  # the next request's headers get the same limit
 
     # -- timers
 
     def _track_request_state(self) -> None:
         state = self.conn.their_state
+        if state is not h11.IDLE:
+            self._waiting = False
         if state is not h11.IDLE and self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
@@ -226,17 +306,20 @@ def build_server(
     retry_after: int = 2,
     log_level: str = "info",
     keep_alive: float = 5.0,
+    client_connections: int = 256,
 ) -> Server:
     """A uvicorn server for ``app`` with the guarded protocol; ``server.run()`` serves until stopped.
 
     The connection limit is kept below the process's open-file limit (raised where allowed), so the
     service refuses connections with 503 before the accept loop runs out of descriptors.
     """
-    files = raise_open_file_limit(max_connections + 256)
-    if max_connections + 64 > files:
+    files = raise_open_file_limit(max_connections + FILE_RESERVE)
+    if max_connections + FILE_RESERVE > files:
         log.warning("open-file limit %d: connection limit lowered from %d", files, max_connections)
-        max_connections = max(16, files - 64)
-    protocol = GuardedH11Protocol.configured(header_timeout, body_timeout, max_connections, retry_after)
+        max_connections = max(16, files - FILE_RESERVE)
+    protocol = GuardedH11Protocol.configured(
+        header_timeout, body_timeout, max_connections, retry_after, min(client_connections, max_connections)
+    )
     config = Config(
         app,
         host=host,
@@ -247,6 +330,9 @@ def build_server(
         timeout_keep_alive=int(max(1, keep_alive)),
         server_header=False,
         lifespan="on",
+        # Connections accepted per turn of the event loop (and the listen queue): a burst of refused
+        # connections gives its descriptors back before the next turn, keeping descriptors for others.
+        backlog=ACCEPT_BURST,
     )
     server = Server(config)
     install_log_filters()

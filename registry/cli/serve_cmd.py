@@ -146,5 +146,6 @@ def serve(
         max_connections=options.max_connections,
         retry_after=options.retry_after,
         log_level=log_level,
+        client_connections=options.client_connections,
     )
     server.run(sockets=[sock])

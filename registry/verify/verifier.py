@@ -337,6 +337,10 @@ class Verifier:
         """UNAUTHORISED if ``signer`` was not ``office``'s at ``block`` or is marked compromised from it; else None."""
         if self.reader.is_authorised_at(office, signer, block):
             trail.add(v.C_SIGNER, v.PASSED, f"{signer} was a signer of {office} at block {block}")
+            unknown = getattr(self.reader, "marks_unknown", "")  # a reader without compromise marks (the index)
+            if unknown:
+                trail.add(v.C_COMPROMISE, v.NOT_CHECKED, str(unknown))
+                return None
             detail = f"key not marked compromised at or before block {block} (isAuthorisedAt counts the marks)"
             trail.add(v.C_COMPROMISE, v.PASSED, detail)
             return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
+
 from registry.api.schemas import ErrorBody
 
 #: Error responses every route may give, documented with the one error body.
@@ -14,8 +16,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     },
     404: {"model": ErrorBody, "description": "Unknown office, batch or record."},
     422: {"model": ErrorBody, "description": "A parameter or body of the wrong shape."},
+    429: {
+        "model": ErrorBody,
+        "description": "Too many requests of this client in progress: retry after `Retry-After` seconds.",
+        "headers": {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}},
+    },
     500: {"model": ErrorBody, "description": "An internal error (the service log has the details)."},
-    503: {"model": ErrorBody, "description": "The chain node cannot be reached, or too many open connections."},
+    503: {
+        "model": ErrorBody,
+        "description": "The chain node does not answer within the read budget and the index cannot answer"
+        " either, or too many open connections: retry after `Retry-After` seconds.",
+        "headers": {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}},
+    },
 }
 
 
@@ -76,3 +88,35 @@ def upload_body(
             "content": {"multipart/form-data": multipart, "application/json": {"schema": json_schema}},
         },
     }
+
+
+#: The largest signed 64-bit integer: the bound of every uint64/int64 field of the schemas. FastAPI's OpenAPI
+#: model keeps ``maximum`` as a float, which rounds it to 2**63; the document must carry the exact integer.
+INT64_MAX = 2**63 - 1
+_BOUNDS = ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum")
+
+
+def exact_integers(node: Any) -> Any:
+    """The OpenAPI document with integral numeric bounds as exact integers (2**63 back to 2**63 - 1)."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _BOUNDS and isinstance(value, float) and value.is_integer():
+                value = INT64_MAX if value == float(INT64_MAX) else int(value)
+            out[key] = exact_integers(value)
+        return out
+    if isinstance(node, list):
+        return [exact_integers(v) for v in node]
+    return node
+
+
+def install_exact_openapi(app: FastAPI) -> None:
+    """Serve ``/openapi.json`` with exact integer bounds (see :func:`exact_integers`)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = exact_integers(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from registry.api.deps import BatchRoot, OfficeQuery, ServiceDep
 from registry.api.routes import errors
@@ -16,14 +16,19 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 @router.get("", response_model=BatchList, responses=errors(), summary="Recent batches")
 def list_batches(
     service: ServiceDep,
+    response: Response,
     office: OfficeQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first.")] = 50,
 ) -> BatchList:
     """Recent batches, newest first (optionally of one office)."""
-    return BatchList(batches=service.batches(office, limit))
+    batches = service.batches(office, limit)
+    response.headers.update(service.freshness())
+    return BatchList(batches=batches)
 
 
 @router.get("/{root}", response_model=BatchPublic, responses=errors(), summary="One batch")
-def get_batch(root: BatchRoot, service: ServiceDep) -> BatchPublic:
+def get_batch(root: BatchRoot, service: ServiceDep, response: Response) -> BatchPublic:
     """A batch by its Merkle root, with its public records (at most 1000)."""
-    return service.batch(root)
+    batch = service.batch(root)
+    response.headers.update(service.freshness())
+    return batch

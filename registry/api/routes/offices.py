@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from registry.api.deps import OfficeCode, ServiceDep
 from registry.api.routes import errors
@@ -12,12 +12,16 @@ router = APIRouter(prefix="/v1/offices", tags=["offices"])
 
 
 @router.get("", response_model=OfficeList, responses=errors(), summary="All offices")
-def list_offices(service: ServiceDep) -> OfficeList:
+def list_offices(service: ServiceDep, response: Response) -> OfficeList:
     """Every registered office: name, base URI of its register, status, signers (from the index)."""
-    return OfficeList(offices=service.offices())
+    offices = service.offices()
+    response.headers.update(service.freshness())
+    return OfficeList(offices=offices)
 
 
 @router.get("/{code}", response_model=OfficePublic, responses=errors(), summary="One office")
-def get_office(code: OfficeCode, service: ServiceDep) -> OfficePublic:
+def get_office(code: OfficeCode, service: ServiceDep, response: Response) -> OfficePublic:
     """One office by its WIPO ST.3 code (400 if malformed, 404 if not registered)."""
-    return service.office(code)
+    office = service.office(code)
+    response.headers.update(service.freshness())
+    return office

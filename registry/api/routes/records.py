@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from registry.api.deps import RecordIdPath, ServiceDep
@@ -15,9 +15,11 @@ router = APIRouter(prefix="/v1/records", tags=["records"])
 
 
 @router.get("/{record_id}", response_model=RecordPublic, responses=errors(), summary="A record and its versions")
-def get_record(record_id: RecordIdPath, service: ServiceDep) -> RecordPublic:
+def get_record(record_id: RecordIdPath, service: ServiceDep, response: Response) -> RecordPublic:
     """Every version of a record id (``OFFICE:NUMBER[:KIND]``), oldest first, with its status."""
-    return service.record(record_id)
+    record = service.record(record_id)
+    response.headers.update(service.freshness())
+    return record
 
 
 @router.get(
@@ -43,7 +45,7 @@ def get_proof(
 ) -> JSONResponse:
     """The ``ipreg-proof-v1`` bundle of the newest anchored version (or the one with ``contentHash``)."""
     bundle = service.proof(record_id, content_hash)
-    headers = {}
+    headers = service.freshness()
     if download:
         name = bundle.value.record_id.replace(":", "-") + ".proof.json"
         headers["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -14,6 +14,7 @@ from registry.api.schemas import (
     HASH_PATTERN,
     RECORD_ID_PATTERN,
     BatchRunPublic,
+    ErrorBody,
     PendingPublic,
     ProofBundlePublic,
     RecordCreate,
@@ -48,6 +49,12 @@ _BODY = upload_body(
     responses={
         **errors(401, 403, 408, 413, 415, 429),
         200: {"model": SubmissionPublic, "description": "Already known; nothing new."},
+        400: {
+            "model": ErrorBody,
+            "description": "Invalid input: content that cannot be canonicalized, or a multipart file without a"
+            " record id (no `recordId` field, no ST.96/ST.97 id in the document, no OFFICE-NUMBER[-KIND] file"
+            " name): code `invalidRecordId`; give the `recordId` field.",
+        },
     },
     openapi_extra=_BODY,
     summary="Submit a record for anchoring",

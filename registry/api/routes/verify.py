@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from registry.api.deps import ServiceDep, VerifyBody
@@ -34,11 +34,14 @@ _BODY = upload_body(
     openapi_extra=_BODY,
     summary="Verify a file, a content hash or a proof bundle",
 )
-async def verify(body: VerifyBody, service: ServiceDep) -> VerdictPublic:
+async def verify(body: VerifyBody, service: ServiceDep, response: Response) -> VerdictPublic:
     """The verdict (``VERIFIED``, ``TAMPERED``, ``MISMATCH``, ``UNKNOWN``, ``REVOKED``, ``SUPERSEDED``,
     ``UNAUTHORISED``) is the body of a 200 response, with its reason code, the registry, chain id and
     block height of the state it was checked against, and every check (passed, failed, skipped, or not
-    checked on this path); errors are only for requests that cannot be judged. Files are canonicalized
+    checked on this path); errors are only for requests that cannot be judged. When the chain node
+    does not answer within the read budget the verdict is judged against the index (its ``stateBlock``
+    is the index's block and each check says so); if the index cannot answer either: 503 with
+    ``Retry-After``. Files are canonicalized
     on the bounded upload pool; hashes and bundles on the threads serving reads. The same
     :class:`~registry.verify.Verifier` answers the command line."""
     if body.data is not None:
@@ -47,4 +50,5 @@ async def verify(body: VerifyBody, service: ServiceDep) -> VerdictPublic:
         verdict = await run_in_threadpool(service.verify_bundle, body.bundle)
     else:
         verdict = await run_in_threadpool(service.verify_hash, body.content_hash or "", body.record_hint)
+    response.headers.update(service.freshness())
     return VerdictPublic.of(verdict)

@@ -22,14 +22,16 @@ from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider
 
 from registry import verify
+from registry.api.bodies import JsonLimits
 from registry.api.cache import BatchTrees, CachedReader, TtlCache
 from registry.api.errors import public_message
-from registry.api.limits import Admission
+from registry.api.gate import ChainGate
+from registry.api.limits import Admission, ClientLimits
 from registry.api.schemas import HealthPublic
 from registry.chain.client import Chain, connect
 from registry.chain.deployments import Deployment
 from registry.config import EMBEDDED, ServiceSettings, Settings
-from registry.errors import ConfigError, RegistryError
+from registry.errors import ConfigError, NodeUnavailableError, RegistryError
 from registry.store.index import Index
 from registry.store.outbox import Store
 
@@ -41,6 +43,15 @@ log = logging.getLogger("registry.api")
 
 class _Local(threading.local):
     store: Store | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthState:
+    """What the health loop last found: when its probe started and ended, and the answer it gave."""
+
+    started: float
+    finished: float | None
+    answer: HealthPublic | None
 
 
 @dataclass
@@ -67,8 +78,7 @@ class ServiceCore:
         self._reader: CachedReader | None = None
         self._embedded_guard = threading.RLock()
         self.trees = BatchTrees()
-        self._offices: TtlCache[str, tuple[str, str, str] | None] = TtlCache(30.0, 512)
-        self._office_codes: TtlCache[str, list[str]] = TtlCache(30.0, 1)
+        self._office_table_cache: TtlCache[str, dict[str, tuple[str, str, str]]] = TtlCache(30.0, 1)
         self._loop = _Loop()
         self._index_loop = _Loop()
         self._index_failures = 0
@@ -83,6 +93,14 @@ class ServiceCore:
         self.batch_runs = Admission(options.batch_concurrency, options.retry_after)
         self._probe: tuple[float, Future[HealthPublic]] | None = None
         self._last_health: tuple[float, HealthPublic] | None = None
+        # Every chain call of a request runs on this bounded pool within the request's read budget.
+        self.gate = ChainGate(options.chain_workers, direct=self._embedded())
+        #: Kept by the health loop (``/health`` reads it without a thread); None until its first probe.
+        self.health_state: HealthState | None = None
+        self._health_loop = _Loop()
+        self._deployment: Deployment | None = None
+        self.clients = ClientLimits(options.client_requests, options.token_failures_free, options.retry_after)
+        self.json_limits = JsonLimits(options.max_json_bytes, options.max_json_keys, options.max_json_depth)
 
     # -- plumbing
 
@@ -90,28 +108,37 @@ class ServiceCore:
     def chain(self) -> Chain:
         """The chain client, connected on first use (a node that is down gives 503 until it is back)."""
         if self._chain is None:
-            with self._connect_lock:
+            # A request does not queue behind a connection attempt (that may wait on a stalled node).
+            if not self._connect_lock.acquire(blocking=not self.gate.in_deadline()):
+                raise NodeUnavailableError("connecting to the chain node")
+            try:
                 if self._chain is None:
-                    deployment = Deployment.load(self.settings.deployment_file)
-                    w3 = connect(self.settings.rpc_url, timeout=self.options.rpc_timeout)
-                    chain = Chain(w3, deployment, retries=self.settings.rpc_retries)
-                    chain.check_code()
-                    self._chain = chain
+                    self._chain = self.gate.call(self._connect)
+            finally:
+                self._connect_lock.release()
         return self._chain
+
+    def _connect(self) -> Chain:
+        w3 = connect(self.settings.rpc_url, timeout=self.options.rpc_timeout)
+        chain = Chain(w3, self.deployment, retries=self.settings.rpc_retries)
+        chain.check_code()
+        return chain
 
     @property
     def deployment(self) -> Deployment:
         """The deployment the service serves."""
-        dep = self.chain.deployment
-        if dep is None:
-            raise ConfigError("the chain client has no deployment")
-        return dep
+        if self._deployment is None:
+            dep = self._chain.deployment if self._chain is not None else Deployment.load(self.settings.deployment_file)
+            if dep is None:
+                raise ConfigError("the chain client has no deployment")
+            self._deployment = dep
+        return self._deployment
 
     @property
     def reader(self) -> CachedReader:
         """Cached chain state for verification."""
         if self._reader is None:
-            self._reader = CachedReader(self.chain, self.options.cache_seconds)
+            self._reader = CachedReader(self.chain, self.options.cache_seconds, self.gate)
         return self._reader
 
     def _embedded(self) -> bool:
@@ -163,6 +190,7 @@ class ServiceCore:
         """Stop the executors and close every store connection (the loops are stopped first)."""
         for pool in (self.upload_pool, self.write_pool, self.health_pool):
             pool.shutdown(wait=False, cancel_futures=True)
+        self.gate.shutdown()
         if self._canon_pool is not None:
             self._canon_pool.shutdown(wait=False, cancel_futures=True)
         with self._stores_lock:
@@ -197,12 +225,52 @@ class ServiceCore:
             problem = f"chain node not reachable: {type(exc).__name__}"
             return _health(False, None, None, pending, None, problem, indexed)
 
-    async def health_async(self) -> HealthPublic:
-        """``health()`` within ``health_timeout``: a node that does not answer in time gives ``degraded``.
+    def health_now(self) -> HealthPublic | None:
+        """``/health`` from the health loop's state, on the event loop (no thread); None if the loop is not running.
 
-        One probe runs at a time on its own thread (a stalled node ties up that thread only); a result
-        younger than half a second is reused.
+        ``degraded`` while the loop's probe has waited for the node longer than ``health_timeout``, or
+        when its last probe is older than two probe intervals (the loop itself is stuck)."""
+        state = self.health_state
+        if state is None:
+            return None
+        now = time.monotonic()
+        timeout = self.options.health_timeout
+        if state.finished is None and now - state.started > timeout:
+            last = state.answer
+            return _health(
+                False,
+                None,
+                None,
+                last.pending if last is not None else None,
+                None,
+                f"chain node did not answer within {timeout:g} s (waiting {now - state.started:.1f} s)",
+                last.indexed_block if last is not None else None,
+            )
+        if state.answer is None:
+            return None
+        if state.finished is not None and now - state.finished > 2 * self.options.health_interval + timeout + 1:
+            problem = f"no health probe for {now - state.finished:.1f} s"
+            return state.answer.model_copy(update={"status": "degraded", "problem": problem})
+        return state.answer
+
+    def probe_health(self) -> HealthPublic:
+        """One probe of the health loop (its own thread): the answer is kept for ``/health``; the chain gate
+        is closed again when the node answers."""
+        previous = self.health_state
+        self.health_state = HealthState(time.monotonic(), None, previous.answer if previous else None)
+        answer = self.health()
+        self.health_state = HealthState(self.health_state.started, time.monotonic(), answer)
+        if answer.chain_reachable:
+            self.gate.note_ok()
+        return answer
+
+    async def health_async(self) -> HealthPublic:
+        """``/health``: from the health loop's state when it runs (no thread at all); else ``health()`` within
+        ``health_timeout`` on its own one-thread pool (a node that does not answer in time gives ``degraded``).
         """
+        kept = self.health_now()
+        if kept is not None:
+            return kept
         now = time.monotonic()
         last = self._last_health
         if last is not None and now - last[0] < HEALTH_REUSE_SECONDS:

@@ -1,5 +1,6 @@
 """The service's background loops: anchor pending records every ``batch_interval``, index the chain every
-``index_interval`` (events of every office, then their published manifests), and the monitor when
+``index_interval`` (events of every office, then their published manifests), probe the node every
+``health_interval`` (``/health`` answers from the last probe, without a thread), and the monitor when
 ``IPREG_MONITOR_OFFICES`` is set (:mod:`registry.monitor.loop`).
 
 Each loop runs on its own daemon thread, outlives any failure (logged once, retried with a growing wait)
@@ -30,7 +31,13 @@ class Loops(Writes):
     _monitor: MonitorLoop | None = None
 
     def start_loop(self) -> None:
-        """Start the background loops: batches if ``batch_interval`` is set, the index unless it is 0."""
+        """Start the background loops: batches if ``batch_interval`` is set, the index unless it is 0, health."""
+        if self._health_loop.thread is None:
+            self._health_loop.stop.clear()
+            self._health_loop.thread = threading.Thread(
+                target=self._run_health_loop, name="ipreg-health-loop", daemon=True
+            )
+            self._health_loop.thread.start()
         interval = self.options.batch_interval
         if interval is not None and self._loop.thread is None:
             self._loop.stop.clear()
@@ -53,6 +60,8 @@ class Loops(Writes):
         """Stop the loops and wait for a running batch (and index pass) to finish."""
         self._loop.stop.set()
         self._index_loop.stop.set()
+        self._health_loop.stop.set()
+        self._health_loop.thread = None  # a probe stuck on a stalled node ends with its RPC timeout
         thread = self._loop.thread
         if thread is not None:
             thread.join(timeout=self.options.batch_wait_seconds)
@@ -91,6 +100,18 @@ class Loops(Writes):
             except Exception:
                 log.exception("batch loop, office %s", office)
         return done
+
+    # -- health
+
+    def _run_health_loop(self) -> None:
+        """Probe the node every ``health_interval`` s; a stalled node blocks this thread only."""
+        stop = self._health_loop.stop
+        while not stop.is_set():
+            try:
+                self.probe_health()
+            except Exception:  # the loop must outlive any failure
+                log.exception("health loop")
+            stop.wait(self.options.health_interval)
 
     # -- index
 

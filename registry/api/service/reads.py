@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
 from registry import verify
+from registry.api.index_reader import IndexReader
 from registry.api.schemas import (
     BatchPublic,
     BatchRecordPublic,
@@ -29,27 +34,73 @@ from registry.core.batch import utc_iso
 from registry.core.formats import ProofBundle
 from registry.core.records import RecordId
 from registry.core.st3 import is_st3
-from registry.errors import ChainError, InputError, NotFoundError
+from registry.errors import ChainError, InputError, NodeUnavailableError, NotFoundError
 from registry.store.index import Index, IndexedBatch
 from registry.store.outbox import BatchStatus, Store, StoredBatch, StoredRecord
+
+T = TypeVar("T")
 
 _MANIFEST_OFFICE = re.compile(r"[A-Za-z]{2}")
 _MANIFEST_NAME = re.compile(r"(0x[0-9a-fA-F]{64})\.json")
 
 
 class Reads(ServiceCore):
-    """Public reads of the service (no token needed)."""
+    """Public reads of the service (no token needed).
+
+    Each read waits for the node at most ``read_budget`` seconds in all (its chain calls run on the
+    chain gate's pool); what the node does not answer in time comes from the index, and what the index
+    cannot answer either is a 503 (``NodeUnavailableError``, with ``Retry-After``)."""
+
+    @contextmanager
+    def budget(self) -> Iterator[None]:
+        """The read budget of one request (chain calls within it are gated)."""
+        with self.gate.deadline(self.options.read_budget):
+            yield
+
+    def freshness(self) -> dict[str, str]:
+        """Response headers: the block the index reflects and how far behind the node's last known head it is."""
+        state = self.health_state
+        answer = state.answer if state is not None else None
+        headers: dict[str, str] = {}
+        if answer is not None and answer.indexed_block is not None:
+            headers["X-Index-Block"] = str(answer.indexed_block)
+            if answer.block_number is not None:
+                headers["X-Node-Block"] = str(answer.block_number)
+                headers["X-Index-Behind"] = str(max(0, answer.block_number - answer.indexed_block))
+        if self.gate.stalled_since is not None:
+            headers["X-Chain-Node"] = "not answering: served from the index"
+        return headers
+
+    def _index_or_unavailable(self) -> Index:
+        index = index_of(self.store())
+        if index is None or index.cursor() is None:
+            raise NodeUnavailableError("the chain node does not answer and the index holds nothing yet")
+        return index
 
     # -- offices
 
+    def _office_table(self) -> dict[str, tuple[str, str, str]]:
+        """Registered offices (code: name, base URI, status): the chain (cached 30 s), else the index."""
+
+        def load() -> dict[str, tuple[str, str, str]]:
+            with self.guard():  # runs on the chain pool
+                out: dict[str, tuple[str, str, str]] = {}
+                for code in self.chain.office_codes():
+                    info = self.chain.office_info(code)
+                    if info is not None:
+                        out[code] = info
+                return out
+
+        with self.budget():
+            try:
+                return self._office_table_cache.get("offices", lambda: self.gate.call(load))
+            except NodeUnavailableError:
+                index = self._index_or_unavailable()
+                return {o.code: (o.name, o.base_uri, o.status) for o in index.offices()}
+
     def office_codes(self) -> list[str]:
-        """Registered office codes (cached for 30 s)."""
-
-        def load() -> list[str]:
-            with self.guard():
-                return self.chain.office_codes()
-
-        return self._office_codes.get("codes", load)
+        """Registered office codes (the chain, cached for 30 s; the index when the node does not answer)."""
+        return list(self._office_table())
 
     def check_office(self, code: str) -> str:
         """``code`` if it names a registered office; 400 for a malformed code, 404 for an unknown one."""
@@ -63,12 +114,7 @@ class Reads(ServiceCore):
     def office(self, code: str) -> OfficePublic:
         """One registered office."""
         code = self.check_office(code)
-
-        def load() -> tuple[str, str, str] | None:
-            with self.guard():
-                return self.chain.office_info(code)
-
-        info = self._offices.get(code, load)
+        info = self._office_table().get(code)
         if info is None:
             raise NotFoundError(f"office {code} is not registered")
         name, base_uri, status = info
@@ -84,7 +130,19 @@ class Reads(ServiceCore):
 
     def offices(self) -> list[OfficePublic]:
         """Every registered office."""
-        return [self.office(code) for code in self.office_codes()]
+        table = self._office_table()
+        store = self.store()
+        return [
+            OfficePublic(
+                code=code,
+                name=name,
+                baseURI=base_uri,
+                status=status,
+                signers=self._signers_of(store, code),
+                pending_count=store.pending_count(code),
+            )
+            for code, (name, base_uri, status) in table.items()
+        ]
 
     @staticmethod
     def _signers_of(store: Store, code: str) -> list[SignerPublic] | None:
@@ -100,8 +158,12 @@ class Reads(ServiceCore):
 
     def _revocation(self, office: str, root: str) -> int | None:
         try:
-            with self.guard():
+            with self.budget(), self.guard():
                 info = self.reader.batch_state(office, root).info
+        except NodeUnavailableError:
+            index = index_of(self.store())
+            indexed = index.batch(office, root) if index is not None else None
+            return indexed.revocation_reason if indexed is not None else None
         except ChainError:
             return None
         return info.revocation_reason if info is not None else None
@@ -147,7 +209,7 @@ class Reads(ServiceCore):
         ib = next((b for b in indexed if b.manifest_status == "indexed"), indexed[0] if indexed else None)
         if ib is not None:
             return _index_batch_view(ib)
-        with self.guard():  # batches belong to (office, root): the first office that anchored this root
+        with self.budget(), self.guard():  # batches belong to (office, root): the first that anchored this root
             info = next(
                 (i for c in self.office_codes() if (i := self.reader.batch_state(c, root).info) is not None), None
             )
@@ -235,11 +297,20 @@ class Reads(ServiceCore):
 
     def _leaf_revoked(self, office: str, root: str, leaf: bytes) -> bool:
         try:
-            with self.guard():
+            with self.budget(), self.guard():
                 info = self.reader.batch_state(office, root).info
                 return info is not None and bool(
                     info.revocation_reason or self.reader.leaf_revocation(office, root, leaf)
                 )
+        except NodeUnavailableError:
+            # The index's view (at its cursor); a batch it does not hold yet cannot be answered for: 503.
+            index = self._index_or_unavailable()
+            batch = index.batch(office, root)
+            if batch is None:
+                raise NodeUnavailableError(
+                    f"batch {root} is not indexed yet and the chain node does not answer"
+                ) from None
+            return bool(batch.revocation_reason or index.revoked_leaves(office, root).get("0x" + leaf.hex(), 0))
         except ChainError:
             return False
 
@@ -279,18 +350,46 @@ class Reads(ServiceCore):
             self.reader.pinned(), chain_id=dep.chain_id, store=store, sources=sources, bundle_of=self._bundle
         )
 
+    def index_verifier(self) -> tuple[verify.Verifier, IndexReader]:
+        """The same Verifier over the index (its cursor is the verdict's state block): when the node stalls."""
+        store = self.store()
+        dep = self.deployment
+        index = Index.of(store.db, dep.anchor_registry)
+        if index is None:
+            raise NodeUnavailableError("the chain node does not answer and the index holds nothing yet")
+        state = self.health_state
+        head = state.answer.block_number if state is not None and state.answer is not None else None
+        if head is None and self._reader is not None:
+            head = self._reader.last_head()
+        reader = IndexReader(index, dep.anchor_registry, dep.chain_id, head)
+        sources = verify.VersionSources(store, index, self.settings.home / "manifests", None)
+        verifier = verify.Verifier(reader, chain_id=dep.chain_id, store=store, sources=sources, bundle_of=self._bundle)
+        return verifier, reader
+
+    def _judge(self, ask: Callable[[verify.Verifier], verify.Verdict]) -> verify.Verdict:
+        """``ask`` the chain's verifier within the read budget; if the node does not answer, the index's."""
+        try:
+            with self.budget(), self.guard():
+                verdict = ask(self.verifier())
+            if not self.gate.failed():
+                return verdict
+        except NodeUnavailableError:
+            pass
+        # Some check could not be read from the node (a verdict with it "not checked" would be less than the
+        # index knows): the whole verdict from the index, at its block.
+        verifier, reader = self.index_verifier()
+        return _served_from_index(ask(verifier), reader)
+
     def verify_hash(self, digest: str, record_hint: str | None = None) -> verify.Verdict:
         """Verdict for a content hash: an anchored record with this content, from cached chain state."""
         digest = check_hash(digest)
-        with self.guard():
-            return self.verifier().verify_hash(digest, record_hint)
+        return self._judge(lambda verifier: verifier.verify_hash(digest, record_hint))
 
     def verify_bundle(self, bundle: ProofBundle, data: bytes | None = None, filename: str = "") -> verify.Verdict:
         """Verdict for a proof bundle (and the file it speaks for, if given)."""
-        with self.guard():
-            if data is not None:
-                return self.verifier().verify_file(data, filename, bundle)
-            return self.verifier().verify_bundle(bundle)
+        if data is not None:
+            return self._judge(lambda verifier: verifier.verify_file(data, filename, bundle))
+        return self._judge(lambda verifier: verifier.verify_bundle(bundle))
 
     async def verify_upload(self, data: bytes, filename: str, bundle: ProofBundle | None) -> verify.Verdict:
         """Verdict for an uploaded file: its facts computed once on the canonicalization pool, judged on the
@@ -299,8 +398,7 @@ class Reads(ServiceCore):
         return await run_in_threadpool(self._verify_facts, facts, bundle)
 
     def _verify_facts(self, facts: verify.FileFacts, bundle: ProofBundle | None) -> verify.Verdict:
-        with self.guard():
-            return self.verifier().verify_facts(facts, bundle)
+        return self._judge(lambda verifier: verifier.verify_facts(facts, bundle))
 
     # -- published manifests
 
@@ -348,6 +446,16 @@ def _batch(
         revocation_reason=revocation_reason,
         error=error,
     )
+
+
+def _served_from_index(verdict: verify.Verdict, reader: IndexReader) -> verify.Verdict:
+    """The verdict's checks say what they were checked against: the index at its block, not the node."""
+    note = reader.describe()
+    checks = tuple(
+        replace(c, detail=f"{c.detail} ({note})" if c.detail else note) if c.result in ("passed", "failed") else c
+        for c in verdict.checks
+    )
+    return replace(verdict, checks=checks)
 
 
 def _index_batch_view(ib: IndexedBatch) -> BatchPublic:
