@@ -32,6 +32,7 @@ from registry.core.st3 import is_st3
 from registry.errors import ChainError, InputError, NotFoundError
 from registry.store.index import Index, IndexedBatch
 from registry.store.outbox import BatchStatus, Store, StoredBatch, StoredRecord
+from registry.timestamps.config import load_config
 
 _MANIFEST_OFFICE = re.compile(r"[A-Za-z]{2}")
 _MANIFEST_NAME = re.compile(r"(0x[0-9a-fA-F]{64})\.json")
@@ -275,8 +276,15 @@ class Reads(ServiceCore):
         dep = self.deployment
         index = Index.of(store.db, dep.anchor_registry)
         sources = verify.VersionSources(store, index, self.settings.home / "manifests", None)
+        stamps = load_config(self.settings.home)  # time-stamp trust anchors ($IPREG_HOME/timestamps.toml)
         return verify.Verifier(
-            self.reader.pinned(), chain_id=dep.chain_id, store=store, sources=sources, bundle_of=self._bundle
+            self.reader.pinned(),
+            chain_id=dep.chain_id,
+            store=store,
+            sources=sources,
+            bundle_of=self._bundle,
+            timestamp_anchors=stamps.anchors,
+            timestamp_tolerance=stamps.tolerance,
         )
 
     def verify_hash(self, digest: str, record_hint: str | None = None) -> verify.Verdict:
