@@ -420,3 +420,12 @@ def test_runtime_code_does_not_import_the_evaluation() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def test_timestamp_costs_are_reported_per_batch_and_per_record(embedded_run: tuple[Path, dict[str, Any]]) -> None:
+    _out, body = embedded_run
+    ts = body["timestamps"]
+    assert ts["latencyPerBatchMs"]["median"] > 0 and ts["latencyPerRecordMs"] > 0
+    assert 500 < ts["tokenBytes"] < 4096 and ts["bundleBytesPerRecord"] > ts["tokenBytes"]  # base64 in every bundle
+    assert ts["manifestBytesPerRecord"] == round(ts["manifestBytesPerBatch"] / ts["batchSize"], 2)
+    assert any("RFC 3161" in note for note in body["notes"])

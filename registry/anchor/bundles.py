@@ -24,6 +24,7 @@ from registry.core.fields import json_text
 from registry.core.formats import PER_RECORD, PROOF_BUNDLE
 from registry.core.merkle import MerkleTree
 from registry.core.proofs import BatchFacts
+from registry.core.stamps import TimestampToken
 from registry.files.archives import differs, write_archive, write_files
 
 
@@ -71,10 +72,13 @@ class BatchRenderer:
         transaction_hash: str,
         block_number: int,
         anchored_at: str,
+        timestamps: tuple[TimestampToken, ...] = (),
     ) -> BatchRenderer:
         """The renderer for a batch given its facts one by one (see :meth:`for_batch`)."""
         return cls.for_batch(
-            BatchFacts(chain_id, registry, office, root, leaf_count, transaction_hash, block_number, anchored_at)
+            BatchFacts(
+                chain_id, registry, office, root, leaf_count, transaction_hash, block_number, anchored_at, timestamps
+            )
         )
 
     @classmethod

@@ -28,12 +28,19 @@ from registry.core.content_address import content_address
 from registry.core.formats import BatchManifest, ProofBundle
 from registry.core.leaves import ZERO_HASH, LeafValue, sealed_commitment, sealed_value
 from registry.core.records import RecordId
+from registry.core.stamps import TimestampToken
 from registry.errors import InputError
 from registry.files.archives import archive_name
 from registry.files.atomic import write_atomic
 from registry.files.ingest import PreparedRecord, WorkerPool
 from registry.store.outbox import BatchStatus, NewRecord, Store, StoredBatch, StoredRecord
 from registry.store.proofs import anchored_block, leaf_value_of, stored_tree
+from registry.store.timestamps import save_tokens, tokens_of
+from registry.timestamps.stamper import AuthorityUnavailable
+
+#: Asks time-stamping authorities for tokens over a root, skipping those already held (their names);
+#: raises AuthorityUnavailable when one gives none (see :class:`registry.timestamps.stamper.Stamper`).
+Stamp = Callable[[str, frozenset[str]], Sequence[TimestampToken]]
 
 Progress = Callable[[str, int], None]
 
@@ -56,8 +63,10 @@ class RunResult:
 
     batches: list[StoredBatch] = field(default_factory=list)
     bundles: int = 0
-    #: Seconds spent per phase: batching (trees, manifests), chain (transactions), bundles.
+    #: Seconds spent per phase: batching (trees, manifests), timestamps (authorities), chain (transactions), bundles.
     seconds: dict[str, float] = field(default_factory=dict)
+    #: The time-stamp tokens of each anchored batch's root (by root), as stored.
+    tokens: dict[str, tuple[TimestampToken, ...]] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -93,6 +102,7 @@ class Anchorer:
         tx_timeout: float = 120.0,
         max_fee_bumps: int = 3,
         pool: WorkerPool | None = None,
+        stamper: Stamp | None = None,
     ) -> None:
         if batch_size < 1 or batch_size > 2**32 - 1:
             raise InputError(f"batch size must be between 1 and 4294967295, got {batch_size}")
@@ -110,6 +120,10 @@ class Anchorer:
         #: Worker processes of the run (from :func:`registry.files.ingest.start_workers`) that write the
         #: bundles of large batches while the next batch is anchored; None writes them here.
         self.pool = pool
+        #: Time-stamp tokens for every new root, fetched and stored before its batch is created (None: none).
+        self.stamper = stamper
+        #: Seconds spent waiting for authorities (reported as the run's ``timestamps`` phase).
+        self.stamp_seconds = 0.0
 
     # -- accept
 
@@ -192,14 +206,36 @@ class Anchorer:
         values = [leaf_value_of(r) for r in pending]
         tree = merkle.MerkleTree.from_leaves([r.leaf for r in pending])
         root = "0x" + tree.root.hex()
-        uri = self._write_manifest(root, values)
+        tokens = self._timestamps(root)
+        uri = self._write_manifest(root, values, tokens)
         batch_id = self.store.create_batch(self.office, root, [r.id for r in pending], uri)
         self.progress("batched", len(pending))
         return batch_id, pending, values, tree
 
-    def _write_manifest(self, root: str, values: Sequence[LeafValue]) -> str:
+    def _timestamps(self, root: str) -> tuple[TimestampToken, ...]:
+        """The root's tokens: those stored (an earlier run got them), then any missing from the authorities.
+
+        Fetched and stored before the batch exists, so an authority that is down (AuthorityUnavailable)
+        leaves the records pending and nothing anchored; a re-run building the same root reuses them.
+        """
+        held = tokens_of(self.store, root)
+        if self.stamper is None:
+            return held
+        clock = time.perf_counter()
+        try:
+            new = self.stamper(root, frozenset(t.authority for t in held))
+        finally:
+            self.stamp_seconds += time.perf_counter() - clock
+        if new:
+            save_tokens(self.store, root, new)
+            checkpoint("after-timestamps")
+            self.progress("timestamped", len(new))
+        return tokens_of(self.store, root)
+
+    def _write_manifest(self, root: str, values: Sequence[LeafValue], tokens: tuple[TimestampToken, ...] = ()) -> str:
         path = self.manifest_dir / self.office / f"{root}.json"
-        write_atomic(path, BatchManifest(self.office, root, tuple(values)).dumps())  # old or new, never half
+        manifest = BatchManifest(self.office, root, tuple(values), tokens)
+        write_atomic(path, manifest.dumps())  # old or new, never half
         return self._manifest_uri(root, path)
 
     def _manifest_uri(self, root: str, path: Path) -> str:
@@ -279,6 +315,7 @@ class Anchorer:
             batch.tx_hash or "",
             block_number,
             anchored_at,
+            tokens_of(self.store, batch.root),
         )
         proofs_dir.mkdir(parents=True, exist_ok=True)
         values = values if values is not None else [leaf_value_of(r) for r in records]
@@ -377,16 +414,23 @@ class Anchorer:
             clock = now
 
         writer = self._writer()
+        stopped: AuthorityUnavailable | None = None
+        stamped_before = self.stamp_seconds
         for batch in self.store.unfinished_batches(self.office):  # left by an earlier run
             anchored = self._finish(batch)
             self.progress("anchored", batch.leaf_count)
             result.batches.append(anchored)
+            result.tokens[anchored.root] = tokens_of(self.store, anchored.root)
             lap("chain")
             if proofs_dir is not None:
                 self._queue_stored(writer, anchored, proofs_dir, False, archive)
                 lap("bundles")
         while True:
-            built = self._make_batch()
+            try:
+                built = self._make_batch()
+            except AuthorityUnavailable as exc:  # nothing built for these records: they stay pending
+                stopped = exc
+                break
             lap("batching")
             if built is None:
                 break
@@ -394,6 +438,7 @@ class Anchorer:
             anchored = self._finish(self.store.batch(batch_id))
             self.progress("anchored", anchored.leaf_count)
             result.batches.append(anchored)
+            result.tokens[anchored.root] = tokens_of(self.store, anchored.root)
             lap("chain")
             if proofs_dir is not None:
                 self._queue_bundles(writer, anchored, records, tree, proofs_dir, False, archive, values)
@@ -401,4 +446,9 @@ class Anchorer:
             checkpoint("after-batch")
         result.bundles += writer.finish()  # bundles of the last batches, written meanwhile on the workers
         lap("bundles")
+        seconds["timestamps"] = self.stamp_seconds - stamped_before
+        seconds["batching"] -= seconds["timestamps"]
+        if stopped is not None:
+            stopped.result = result  # what this run did anchor, for the caller's report
+            raise stopped
         return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from eth_account.signers.local import LocalAccount
 
-from registry.anchor.pipeline import Anchorer, Progress
+from registry.anchor.pipeline import Anchorer, Progress, Stamp
 from registry.chain.client import Chain
 from registry.chain.keys import load_signer
 from registry.config import Settings
@@ -49,8 +49,10 @@ def anchorer_for(
     manifest_base: str | None = None,
     progress: Progress | None = None,
     pool: WorkerPool | None = None,
+    stamper: Stamp | None = None,
 ) -> Anchorer:
-    """The office's Anchorer: manifests in ``$IPREG_HOME/manifests``, batch size and confirmations from ``settings``."""
+    """The office's Anchorer: manifests in ``$IPREG_HOME/manifests``, batch size and confirmations from ``settings``;
+    ``stamper`` (see :func:`stamper_for`) time-stamps every new root before its batch is created."""
     return Anchorer(
         store,
         chain,
@@ -62,4 +64,5 @@ def anchorer_for(
         settings.confirmations,
         progress,
         pool=pool,
+        stamper=stamper,
     )

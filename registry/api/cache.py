@@ -304,7 +304,7 @@ class BatchTrees:
     ) -> ProofBundle | None:
         """The proof bundle of ``record`` in its anchored ``batch``, or None if the batch is not anchored."""
         try:
-            facts = stored_facts(batch, chain_id, registry)
+            facts = stored_facts(batch, chain_id, registry, store)  # with the root's time-stamp tokens
         except ChainError:  # not anchored yet
             return None
         entry = self._tree(store, batch)

@@ -282,6 +282,15 @@ Hash = Annotated[str, Field(pattern=HASH_PATTERN, min_length=66, max_length=66)]
 _BIG = 2**63 - 1
 
 
+class TimestampEntry(BaseModel):
+    """One RFC 3161 time-stamp token of a bundle: the authority and its DER ``TimeStampToken`` in base64."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    authority: str = Field(min_length=1, max_length=300)
+    token: str = Field(min_length=1, max_length=65536, description="Base64 of the DER TimeStampToken.")
+
+
 class BundleInput(BaseModel):
     """An ``ipreg-proof-v1`` proof bundle as a request carries it (every field checked; more fields allowed)."""
 
@@ -306,6 +315,9 @@ class BundleInput(BaseModel):
     transaction_hash: Hash = Field(alias="transactionHash")
     block_number: int = Field(alias="blockNumber", ge=0, le=_BIG, strict=True)
     anchored_at: str = Field(alias="anchoredAt", max_length=64)
+    timestamps: list[TimestampEntry] | None = Field(
+        None, max_length=8, description="Optional RFC 3161 tokens over SHA-256 of the root's bytes."
+    )
 
 
 class VerifyByHash(Model):
@@ -330,9 +342,23 @@ class CheckPublic(Model):
     """One step of a verification."""
 
     name: str = Field(description="inclusion, batchOwner, signerAtBlock, compromiseMark, batchRevocation, … .")
-    result: Literal["passed", "failed", "skipped", "not-checked"] = Field(
-        description="skipped: not needed once the verdict was decided; not-checked: this path could not run it."
+    result: Literal["passed", "failed", "skipped", "not-checked", "absent"] = Field(
+        description="skipped: not needed once the verdict was decided; not-checked: this path could not run it;"
+        " absent: nothing to check (timeStamps: the bundle carries no token)."
     )
+    detail: str
+
+
+class TimestampPublic(Model):
+    """What one RFC 3161 time-stamp token over the batch root proves."""
+
+    authority: str
+    status: Literal["valid", "invalid", "untrusted", "disagrees", "unchecked"]
+    time: str | None = Field(description="The authority's time (UTC), only for a valid (or disagreeing) trusted token.")
+    offset_seconds: float | None = Field(description="The authority's time minus the block's, in seconds.")
+    serial_number: str | None
+    policy: str | None
+    signer: str | None = Field(None, description="Subject of the certificate that signed it (once it verified).")
     detail: str
 
 
@@ -357,6 +383,9 @@ class VerdictPublic(Model):
     state_block: int | None = Field(None, description="Block height of the chain state the checks read.")
     checks: list[CheckPublic] = Field(default_factory=list)
     not_checked: list[str] = Field(default_factory=list, description="Checks this path could not run.")
+    timestamps: list[TimestampPublic] = Field(
+        default_factory=list, description="Each RFC 3161 token of the batch and what it proves (authority's time)."
+    )
 
     @classmethod
     def of(cls, v: Verdict) -> VerdictPublic:
@@ -365,7 +394,11 @@ class VerdictPublic(Model):
 
 
 class ProofBundlePublic(BaseModel):
-    """An ``ipreg-proof-v1`` proof bundle: verifiable with nothing but a JSON-RPC endpoint."""
+    """An ``ipreg-proof-v1`` proof bundle: verifiable with nothing but a JSON-RPC endpoint.
+
+    Optional field ``timestamps``: ``[{"authority", "token"}]``, RFC 3161 tokens (base64 DER) over SHA-256 of
+    the root's bytes; absent when the batch has none (the route writes the bundle as it is, never a null).
+    """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
@@ -381,6 +414,9 @@ class ProofBundlePublic(BaseModel):
     transaction_hash: str = Field(alias="transactionHash")
     block_number: int = Field(alias="blockNumber")
     anchored_at: str = Field(alias="anchoredAt")
+    timestamps: list[TimestampEntry] | None = Field(
+        None, description="Optional RFC 3161 tokens over SHA-256 of the root's bytes (absent when the batch has none)."
+    )
 
 
 # ---------------------------------------------------------------------------- revocations

@@ -45,6 +45,7 @@ from registry.files.ingest import iter_files
 from registry.store.audit import feed_leaves, office_batches
 from registry.store.index import Index, IndexedBatch, IndexedLeaf, leaf_facts
 from registry.store.outbox import Store
+from registry.timestamps.tokens import TrustAnchor
 from registry.verify.verdict import R_NOT_FOUND, UNKNOWN, Verdict
 from registry.verify.verifier import Verifier
 from registry.verify.versions import VersionSources
@@ -61,7 +62,9 @@ class _Context:
     index or the outbox, each version checked at the snapshot), read once per batch.
     """
 
-    def __init__(self, chain: Chain, store: Store | None, index: Index | None) -> None:
+    def __init__(
+        self, chain: Chain, store: Store | None, index: Index | None, anchors: Sequence[TrustAnchor] = ()
+    ) -> None:
         if chain.deployment is None:
             raise InputError("no registry to audit against: give a deployment or --registry")
         self.chain = chain
@@ -71,7 +74,9 @@ class _Context:
         self.registry = chain.deployment.anchor_registry.lower()
         self.bundles: BundleIndex | None = None
         sources = VersionSources(self.outbox, index, max_batches=_ALL_BATCHES, bundles=self._successors)
-        self.verifier = Verifier(self.reader, chain_id=chain.deployment.chain_id, sources=sources)
+        self.verifier = Verifier(
+            self.reader, chain_id=chain.deployment.chain_id, sources=sources, timestamp_anchors=anchors
+        )
 
     def _successors(self, leaf: str, record_id: str) -> list[ProofBundle]:
         """The folder's bundle of a version naming ``leaf`` (checked by the verifier like any later version)."""
@@ -175,6 +180,7 @@ def audit_folder(
     expected: ExpectedList | Sequence[ExpectedEntry] | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    anchors: Sequence[TrustAnchor] = (),
 ) -> AuditReport:
     """Audit a folder of ``office``'s publication files, with bundles from ``proofs_dir`` or via the index.
 
@@ -183,7 +189,7 @@ def audit_folder(
     started = time.perf_counter()
     files = publication_files(folder, proofs_dir)
     index = _index_of(chain, store)
-    ctx = _Context(chain, store, index)
+    ctx = _Context(chain, store, index, anchors)
     report = _report(ctx, office, f"folder {folder}")
     expect = _Expect(office, expected)
     try:
@@ -247,6 +253,7 @@ def audit_feed(
     office: str,
     expected: ExpectedList | Sequence[ExpectedEntry] | None = None,
     progress: Progress | None = None,
+    anchors: Sequence[TrustAnchor] = (),
 ) -> AuditReport:
     """Audit the newest version of every record ``office`` anchored, as the index knows them.
 
@@ -257,7 +264,7 @@ def audit_feed(
     index = _index_of(chain, store)
     if index is None or index.cursor() is None:
         raise InputError("no index in the store: run `ipreg index sync` first")
-    ctx = _Context(chain, store, index)
+    ctx = _Context(chain, store, index, anchors)
     report = _report(ctx, office, "feed")
     dep = chain.deployment
     assert dep is not None

@@ -29,6 +29,7 @@ from registry.errors import ConfigError, InputError, Interrupted
 if TYPE_CHECKING:
     from registry.anchor.staging import Intake
     from registry.files.ingest import FileError
+    from registry.node.tsa import LocalAuthority
 
 
 def anchor(
@@ -69,6 +70,26 @@ def anchor(
         str | None,
         typer.Option("--bundle-archive", help="One archive of bundles per batch: zip or jsonl (default: a file each)."),
     ] = None,
+    tsa: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tsa",
+            help="RFC 3161 time-stamping authority URL asked for a token over every batch root (repeatable; also"
+            " [[authority]] in $IPREG_HOME/timestamps.toml). An authority that is down is retried; then the run stops"
+            " with the records pending (re-run to resume). 'local': this home's test authority (openssl, 127.0.0.1).",
+        ),
+    ] = None,
+    tsa_cert: Annotated[
+        list[Path] | None,
+        typer.Option("--tsa-cert", help="Trust anchor (root, intermediates; PEM/DER) for --tsa replies (repeatable)."),
+    ] = None,
+    tsa_policy: Annotated[
+        str | None, typer.Option("--tsa-policy", help="Policy OID the --tsa tokens must carry.")
+    ] = None,
+    tsa_allow_network: Annotated[
+        list[str] | None,
+        typer.Option("--tsa-allow-network", help="Non-public range (CIDR) an authority may be at, e.g. 127.0.0.0/8."),
+    ] = None,
     rpc_url: RpcOption = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,
@@ -94,6 +115,26 @@ def anchor(
     if bundle_archive is not None and bundle_archive not in ARCHIVE_FORMATS:
         raise InputError(f"--bundle-archive must be one of {', '.join(ARCHIVE_FORMATS)}, got {bundle_archive!r}")
     id_map = load_id_map(id_map_file) if id_map_file else None
+    from registry.timestamps.config import load_config
+    from registry.timestamps.stamper import stamper_for
+
+    urls, certs, networks = list(tsa or []), list(tsa_cert or []), list(tsa_allow_network or [])
+    local: tuple[LocalAuthority, int] | None = None
+    if "local" in urls:  # the home's local test authority (registry/node/tsa.py), for the tour and trials
+        from registry.node.anvil import free_port
+        from registry.node.tsa import LocalAuthority
+
+        local = (LocalAuthority(s.home).ensure(), free_port())  # served while the records are anchored
+        urls[urls.index("local")] = f"http://127.0.0.1:{local[1]}/tsr"
+        certs.append(local[0].root_cert)
+        networks.append("127.0.0.0/8")
+    stamps = load_config(s.home, urls, certs, tsa_policy, networks)
+
+    def on_retry(authority: str, attempt: int, problem: str) -> None:
+        if not as_json:
+            typer.echo(f"time-stamp: {authority} attempt {attempt} failed ({problem}); retrying", err=True)
+
+    stamper = stamper_for(stamps, on_retry)
     if rid is not None and len(given := list(islice(iter_files(paths), 2))) != 1:
         raise InputError(f"--id names one record but {'no' if not given else 'more than one'} file was given")
     show = not as_json
@@ -102,7 +143,7 @@ def anchor(
     options = StageOptions(office, rid, id_map, canonicalization, allow_empty)
     # Workers first (forked small), then the chain modules load in the background while they check.
     done = [0, 0, 0]  # records, batches anchored by this run; 1 once anchoring started
-    with _on_interrupt(office, done), start_workers(options) or nullcontext() as pool:
+    with _on_interrupt(office, done), _serving(local), start_workers(options) or nullcontext() as pool:
         preload = threading.Thread(target=_preload, daemon=True)
         preload.start()
         with progress_bar(show, total, "checking") as advance:
@@ -128,9 +169,11 @@ def anchor(
                     elapsed = time.perf_counter() - started
                     advance(n, rate=f"{done[1]} batch(es), {done[0] / elapsed:,.0f} rec/s")
 
-            anchorer = anchorer_for(s, store, chain, account, office, manifest_base, on_progress, pool)
+            anchorer = anchorer_for(s, store, chain, account, office, manifest_base, on_progress, pool, stamper)
             submitted, result = anchorer.anchor_staged(proofs_dir if not sealed else None, sealed, bundle_archive)
         elapsed = time.perf_counter() - started
+        from registry.timestamps.tokens import token_time
+
         summary = {
             "office": office,
             "files": intake.files,
@@ -146,6 +189,10 @@ def anchor(
                     "transactionHash": b.tx_hash,
                     "blockNumber": b.block_number,
                     "gasUsed": b.gas_used,
+                    "timestamps": [
+                        {"authority": t.authority, "time": token_time(t.token), "bytes": len(t.token)}
+                        for t in result.tokens.get(b.root, ())
+                    ],
                 }
                 for b in result.batches
             ],
@@ -171,6 +218,8 @@ def anchor(
                 f"  gas {b.gas_used}",
                 err=True,
             )
+            for t in result.tokens.get(b.root, ()):
+                typer.echo(f"  time-stamp {token_time(t.token)} by {t.authority} ({len(t.token)} bytes)", err=True)
         typer.echo(
             f"{office}: {_count(result.records, 'record')} anchored in {len(result.batches)} batch(es), "
             f"{submitted.already} already anchored, {submitted.new_versions} new version(s); "
@@ -182,6 +231,19 @@ def anchor(
                 typer.echo(f"skipped: {line}", err=True)
             typer.echo(f"{len(intake.errors)} bad file(s) skipped (--skip-bad), summarized above", err=True)
             raise typer.Exit(EXIT_SKIPPED)
+
+
+@contextmanager
+def _serving(local: tuple[LocalAuthority, int] | None) -> Iterator[None]:
+    """Serve the local test authority (``--tsa local``) on its port for the run, then stop it."""
+    if local is None:
+        yield
+        return
+    local[0].start(port=local[1])
+    try:
+        yield
+    finally:
+        local[0].stop()
 
 
 @contextmanager

@@ -92,17 +92,21 @@ def audit(
         _sync(s, chain)
         store = store or open_store(s)
     show = not as_json
+    from registry.timestamps.config import load_config
+
+    anchors = load_config(s.home).anchors  # time-stamp trust anchors ($IPREG_HOME/timestamps.toml)
     if feed:
         index = Index.of(store.db) if store is not None else None
         if store is None or index is None:
             raise InputError("no index: run `ipreg index sync` first")
         with progress_bar(show, index.record_count(office), "verifying") as advance:
-            report = audit_feed(chain, store, office, entries, advance)
+            report = audit_feed(chain, store, office, entries, advance, anchors)
     else:
         assert folder is not None
         files = count_publication_files(folder, proofs)
         with progress_bar(show, files, "auditing") as advance:
-            report = audit_folder(chain, store, folder, office, proofs, entries, advance, default_workers(files))
+            workers = default_workers(files)
+            report = audit_folder(chain, store, folder, office, proofs, entries, advance, workers, anchors)
     # The report's seconds (and records/s) are the command's wall time: connecting, syncing, reading the
     # expected list and the audit itself, not the verification loop alone.
     report.seconds = max(report.seconds, time.perf_counter() - started)

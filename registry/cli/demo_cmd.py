@@ -38,8 +38,12 @@ def _demo(out: Path, count: int, keep: bool) -> None:
     from registry.core.formats import ProofBundle
     from registry.evaluate.samples import generate_gazette
     from registry.files.ingest import collect_files, prepare_files
+    from registry.node.tsa import LOCAL_POLICY, LocalAuthority
     from registry.store.outbox import Store
-    from registry.verify.verdicts import verify_file
+    from registry.timestamps.config import load_config
+    from registry.timestamps.stamper import Stamper
+    from registry.verify.readers import LiveReader
+    from registry.verify.verifier import Verifier
 
     out.mkdir(parents=True, exist_ok=True)
     say = typer.echo
@@ -58,27 +62,39 @@ def _demo(out: Path, count: int, keep: bool) -> None:
     store = Store(out / "registry.sqlite")
     account = dev_signer("EP")
     assert account is not None
-    anchorer = Anchorer(store, chain, account, "EP", out / "manifests")
-    anchorer.submit(prepare_files(files))
-    proofs = out / "proofs"
-    result = anchorer.run(proofs)
+    tsa = LocalAuthority(out)  # a real RFC 3161 authority (openssl ts) on 127.0.0.1, test root made in out/tsa
+    stamps = load_config(out, [tsa.start()], [tsa.root_cert], LOCAL_POLICY, ["127.0.0.0/8"])
+    try:
+        anchorer = Anchorer(store, chain, account, "EP", out / "manifests", stamper=Stamper(stamps))
+        anchorer.submit(prepare_files(files))
+        proofs = out / "proofs"
+        result = anchorer.run(proofs)
+    finally:
+        tsa.stop()
     batch = result.batches[0]
     say(f"3. anchored {result.records} records in one batch: root {batch.root}")
     say(f"   block {batch.block_number}, transaction {batch.tx_hash}, gas {batch.gas_used}")
+    for token in result.tokens.get(batch.root, ()):
+        size = len(token.token)
+        say(f"   RFC 3161 time-stamp of the root by the local test authority {token.authority} ({size} bytes)")
+    verifier = Verifier(LiveReader(chain), chain_id=deployment.chain_id, store=store, timestamp_anchors=stamps.anchors)
 
     record = next(r for r in store.batch_records(batch.id) if (r.source or "").endswith(".xml"))
     original = Path(record.source or "")
     bundle_path = proofs / bundle_name(record)
     bundle = ProofBundle.loads(bundle_path.read_bytes())
-    verdict = verify_file(chain, store, original.read_bytes(), original.name, bundle)
+    verdict = verifier.verify_file(original.read_bytes(), original.name, bundle)
     say(f"4. verify {original.name} with its bundle: {verdict.verdict}")
     say(f"   {verdict.reason}")
+    say(f"   block time      {verdict.anchored_at}")
+    for t in verdict.timestamps:
+        say(f"   authority time  {t.time or '(not shown)'} ({t.status}: {t.authority})")
 
     tampered = out / f"tampered-{original.name}"
     text = original.read_text(encoding="utf-8")
     altered = text.replace('languageCode="en">', 'languageCode="en">Improved ', 1)  # one changed word of the title
     tampered.write_text(altered, encoding="utf-8")
-    verdict = verify_file(chain, store, tampered.read_bytes(), tampered.name, bundle)
+    verdict = verifier.verify_file(tampered.read_bytes(), tampered.name, bundle)
     say(f"5. verify a copy with one word added to the title, {tampered.name}: {verdict.verdict}")
     say(f"   {verdict.reason}")
 

@@ -43,6 +43,13 @@ def verify(
             show_default=False,
         ),
     ] = None,
+    tsa_cert: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--tsa-cert",
+            help="Trust anchor (PEM/DER) of time-stamp tokens (repeatable; also $IPREG_HOME/timestamps.toml).",
+        ),
+    ] = None,
     rpc_url: RpcOption = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,
@@ -76,7 +83,13 @@ def verify(
             raise InputError(f"cannot read proof bundle {proof}: {exc.strerror or exc}") from None
     store = open_store(s) if s.store_file.exists() else None
     verifier = cli_verifier(
-        s, store, registry, chain_id, bundle.registry if bundle is not None else None, tuple(manifests or ())
+        s,
+        store,
+        registry,
+        chain_id,
+        bundle.registry if bundle is not None else None,
+        tuple(manifests or ()),
+        tuple(tsa_cert or ()),
     )
     if file is not None:
         verdict = verifier.verify_file(data, file.name, bundle)
@@ -124,7 +137,7 @@ def show(verdict: Verdict, as_json: bool) -> None:
         ("office", verdict.office),
         ("record", verdict.record_id),
         *hashes,
-        ("anchored", verdict.anchored_at),
+        ("anchored", f"{verdict.anchored_at} (block time)" if verdict.anchored_at else None),
         ("block", verdict.block_number),
         ("transaction", verdict.transaction_hash),
         ("superseded by", verdict.superseded_by),
@@ -133,6 +146,13 @@ def show(verdict: Verdict, as_json: bool) -> None:
     ):
         if value is not None:
             typer.echo(f"  {label:<13} {value}")
+    for t in verdict.timestamps:
+        by = f"{t.signer} ({t.authority})" if t.signer else t.authority
+        shown = f"{t.time} by {by}" if t.time is not None else f"no time shown ({t.authority})"
+        typer.echo(f"  {'time-stamp':<13} {shown}: {t.status.upper()}")
+    stamps = verdict.check("timeStamps")
+    if stamps is not None and stamps.result == "absent":
+        typer.echo(f"  {'time-stamp':<13} none in the bundle (dated by the block's time only)")
     if verdict.checks:
         typer.echo("  checks")
         for c in verdict.checks:

@@ -16,6 +16,7 @@ from typing import Any, Final, NamedTuple
 
 from registry.core.leaves import LeafValue, check_hash
 from registry.core.st3 import is_st3
+from registry.core.stamps import MAX_TOKENS, check_tokens, read_tokens, write_tokens
 from registry.errors import BundleError
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -149,6 +150,25 @@ LEAVES: Final = FieldType(
     _are_leaf_values,
     _write_leaf_values,
 )
+TIMESTAMPS: Final = FieldType(
+    "time-stamp tokens",
+    {
+        "type": "array",
+        "maxItems": MAX_TOKENS,
+        "items": {
+            "type": "object",
+            "required": ["authority", "token"],
+            "additionalProperties": False,
+            "properties": {
+                "authority": {"type": "string", "description": "The time-stamping authority (URL or name)."},
+                "token": {"type": "string", "contentEncoding": "base64", "description": "DER TimeStampToken."},
+            },
+        },
+    },
+    read_tokens,
+    check_tokens,
+    write_tokens,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +176,8 @@ class Field:
     """One row of a format's table: JSON name, type, whether required, meaning; the model attribute holding it.
 
     A field without ``attr`` is a constant: its JSON value is ``const`` (a tuple is written as a list)
-    in every document.
+    in every document. An optional field (``required`` False) whose value is empty (``()`` or None) is
+    not written at all, so documents without it keep the bytes they had before the field existed.
     """
 
     name: str
@@ -207,13 +228,16 @@ class Format:
     def json_of(self, model: object, slots: Sequence[str] = ()) -> dict[str, Any]:
         """The JSON object of ``model``'s fields in table order; fields named in ``slots`` are left None."""
         body: dict[str, Any] = {}
-        for name, attr, _read, _check, write, const, _ in self._rows:
+        for row in self._rows:
+            name, attr, write, const = row.name, row.attr, row.write, row.const
             if attr is None:
                 body[name] = const.copy() if isinstance(const, list) else const
             elif slots and name in slots:
                 body[name] = None
             else:
                 value = getattr(model, attr)
+                if not row.field.required and (value is None or value == ()):
+                    continue
                 body[name] = value if write is None else write(value)
         return body
 
@@ -261,8 +285,12 @@ class Format:
         """
         pieces: list[str] = []
         current = "{\n"
-        for k, f in enumerate(self.fields):
-            current += ("" if k == 0 else ",\n") + _prefix(f.name)
+        written = 0
+        for f in self.fields:
+            if f.name not in slots and f.name not in shared:  # an optional field left out
+                continue
+            current += ("" if written == 0 else ",\n") + _prefix(f.name)
+            written += 1
             if f.name in slots:
                 pieces.append(current)
                 current = ""

@@ -41,6 +41,7 @@ from registry.core.fields import (
     LEAVES,
     OFFICE,
     TEXT,
+    TIMESTAMPS,
     Field,
     Format,
 )
@@ -48,6 +49,7 @@ from registry.core.json_limits import check_json_depth, load_json
 from registry.core.leaves import LEAF_ENCODING, SEALED, ZERO_HASH, LeafValue
 from registry.core.records import RecordId, is_canonical
 from registry.core.st3 import is_st3
+from registry.core.stamps import TimestampToken
 from registry.errors import BundleError, CanonicalizationError, InputError, RegistryError
 
 BUNDLE_FORMAT: Final = "ipreg-proof-v1"
@@ -77,6 +79,15 @@ _ENCODING: Final = Field(
     const=LEAF_ENCODING,
 )
 
+_TIMESTAMPS: Final = Field(
+    "timestamps",
+    TIMESTAMPS,
+    False,
+    "Optional RFC 3161 time-stamp tokens over the SHA-256 of the root's 32 bytes: [{authority, token (base64 DER)}]."
+    " Absent when the batch has none; readers that do not know it may ignore it.",
+    "timestamps",
+)
+
 PROOF_BUNDLE: Final = Format(
     BUNDLE_FORMAT,
     "proof bundle",
@@ -99,6 +110,7 @@ PROOF_BUNDLE: Final = Format(
         Field("transactionHash", TEXT, True, "Hash of the anchoring transaction.", "transaction_hash"),
         Field("blockNumber", INTEGER, True, "Number of the anchoring block.", "block_number"),
         Field("anchoredAt", TEXT, True, "UTC time of the anchoring block, ISO 8601.", "anchored_at"),
+        _TIMESTAMPS,
     ),
 )
 #: The bundle fields that differ between the records of one batch (the rest are the batch's facts).
@@ -116,6 +128,7 @@ MANIFEST: Final = Format(
         Field("root", HASH, True, "The anchored Merkle root.", "root"),
         _ENCODING,
         Field("values", LEAVES, True, "One leaf value per record, in the batch's order.", "values"),
+        _TIMESTAMPS,
     ),
 )
 
@@ -142,6 +155,8 @@ class ProofBundle:
     transaction_hash: str
     block_number: int
     anchored_at: str
+    #: RFC 3161 tokens over the root (optional; not written when empty).
+    timestamps: tuple[TimestampToken, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -229,9 +244,12 @@ class BatchManifest:
     office: str
     root: str
     values: Sequence[LeafValue]
+    #: RFC 3161 tokens over the root, fetched before the batch was anchored (optional; not written when empty).
+    timestamps: tuple[TimestampToken, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(self.values))
+        object.__setattr__(self, "timestamps", tuple(self.timestamps))
         try:
             MANIFEST.check(self)
         except BundleError as exc:
@@ -294,7 +312,13 @@ class BatchManifest:
             values.append(value)
         if merkle.rebuild([v.leaf() for v in values], own_root) is None:
             raise ManifestError(f"{where}: its values do not rebuild the anchored root")
-        return cls(own_office, own_root, tuple(values))
+        tokens: tuple[TimestampToken, ...] = ()
+        if "timestamps" in doc:
+            try:
+                tokens = TIMESTAMPS.read(doc["timestamps"], "timestamps")
+            except BundleError as exc:
+                raise ManifestError(f"{where}: {exc.diagnostics()}") from None
+        return cls(own_office, own_root, tuple(values), tokens)
 
 
 def _check_record_id(value: LeafValue, office: str, position: int, where: str) -> None:

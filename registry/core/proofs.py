@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from registry.core import merkle
 from registry.core.formats import PER_RECORD, PROOF_BUNDLE, ProofBundle
 from registry.core.leaves import LeafValue
+from registry.core.stamps import TimestampToken
 from registry.errors import BundleError
 
 
@@ -43,8 +44,11 @@ class BatchFacts:
     transaction_hash: str
     block_number: int
     anchored_at: str
+    #: RFC 3161 tokens over the root (optional).
+    timestamps: tuple[TimestampToken, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "timestamps", tuple(self.timestamps))
         PROOF_BUNDLE.check(self, skip=PER_RECORD)
 
 

@@ -21,7 +21,7 @@ from registry.chain.dev import DEV_OFFICES, dev_account
 from registry.config import EMBEDDED
 from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
-from registry.evaluate import checks, cost, eas, faults, governance, pipeline, plots, probes, report
+from registry.evaluate import checks, cost, eas, faults, governance, pipeline, plots, probes, report, timestamps
 from registry.evaluate.context import Run
 from registry.evaluate.scenario import Scenario
 from registry.evaluate.workload import Batchload, fingerprint, office_records
@@ -176,6 +176,13 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
         faults_fig["exactlyOnce"] = faults.exactly_once(run)
     with run.timed("governance"):
         governance_fig = governance.timeline(run, offices)
+    with run.timed("timestamps"):
+        timestamps_fig = timestamps.measure(run, sc.pipeline_batch_size)
+        run.notes.append(
+            f"RFC 3161 time-stamp per batch (local authority): {timestamps_fig['latencyPerBatchMs']['median']} ms,"
+            f" {timestamps_fig['manifestBytesPerBatch']} bytes per manifest, {timestamps_fig['bundleBytesPerRecord']}"
+            " bytes per record's bundle"
+        )
     for o in offices:
         o.store.close()
 
@@ -199,6 +206,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "verdicts": probes_fig,
             "faults": faults_fig,
             "governance": governance_fig,
+            "timestamps": timestamps_fig,
             "notes": run.notes,
         }
         figures = {

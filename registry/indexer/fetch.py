@@ -254,8 +254,12 @@ def checked_target(url: str, policy: FetchPolicy) -> tuple[str, str, int, Addres
     return _target(url, policy)
 
 
-def fetch_url(url: str, policy: FetchPolicy) -> bytes:
-    """GET ``url`` under ``policy``: checked and pinned address per hop, bounded size and time."""
+def fetch_url(url: str, policy: FetchPolicy, body: bytes | None = None, content_type: str | None = None) -> bytes:
+    """GET ``url`` under ``policy``: checked and pinned address per hop, bounded size and time.
+
+    With ``body``, POST it (``content_type``) instead: the same checks per hop, and only redirects that
+    keep the method (307, 308) are followed (used for RFC 3161 time-stamp queries).
+    """
     deadline = time.monotonic() + policy.timeout
     with httpx.Client(follow_redirects=False, trust_env=False) as client:
         for _hop in range(MAX_REDIRECTS + 1):
@@ -269,11 +273,15 @@ def fetch_url(url: str, policy: FetchPolicy) -> bytes:
             if remaining <= 0:
                 raise FetchError("manifest fetch took longer than the time limit")
             extensions = {"sni_hostname": host} if scheme == "https" else {}
+            headers = {"Host": host_header, "Accept": "application/json"}
+            if body is not None:
+                headers = {"Host": host_header, "Content-Type": content_type or "application/octet-stream"}
             try:
                 request = client.build_request(
-                    "GET",
+                    "GET" if body is None else "POST",
                     pinned,
-                    headers={"Host": host_header, "Accept": "application/json"},
+                    headers=headers,
+                    content=body,
                     timeout=httpx.Timeout(remaining),
                     extensions=extensions,
                 )
@@ -281,7 +289,7 @@ def fetch_url(url: str, policy: FetchPolicy) -> bytes:
             except httpx.HTTPError as exc:
                 raise FetchError(f"cannot fetch {host[:100]}: {type(exc).__name__}") from None
             try:
-                if response.status_code in (301, 302, 303, 307, 308):
+                if response.status_code in ((301, 302, 303, 307, 308) if body is None else (307, 308)):
                     location = response.headers.get("location")
                     if not location:
                         raise FetchError(f"redirect without a location from {host[:100]}")

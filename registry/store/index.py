@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from registry.core import merkle
@@ -28,6 +28,7 @@ from registry.core.leaves import SEALED, LeafValue
 from registry.core.proofs import BatchFacts, build_bundle
 from registry.errors import StoreError
 from registry.store.index_schema import has_index
+from registry.store.timestamps import tokens_in
 
 # ---------------------------------------------------------------------------- rows
 
@@ -409,4 +410,5 @@ class Index:
         proof = self.tree(leaf.office, leaf.root).proof(leaf.position)
         batch = self.batch(leaf.office, leaf.root)
         holder = checksum_address(batch.registry) if batch is not None and batch.registry else registry
-        return build_bundle(leaf_facts(leaf, chain_id, holder), leaf.value, proof)
+        facts = replace(leaf_facts(leaf, chain_id, holder), timestamps=tokens_in(self.db, leaf.root))
+        return build_bundle(facts, leaf.value, proof)

@@ -14,6 +14,7 @@ from registry.core.leaves import LeafValue, sealed_commitment, sealed_value
 from registry.core.proofs import BatchFacts, RootMismatchError, bundles_for_batch
 from registry.errors import ChainError
 from registry.store.outbox import BatchStatus, Store, StoredBatch, StoredRecord
+from registry.store.timestamps import tokens_of
 
 
 def leaf_value_of(record: StoredRecord) -> LeafValue:
@@ -40,11 +41,21 @@ def stored_tree(store: Store, batch: StoredBatch) -> tuple[list[StoredRecord], m
     return records, tree
 
 
-def stored_facts(batch: StoredBatch, chain_id: int, registry: str) -> BatchFacts:
-    """What every bundle of an anchored stored batch shares; ChainError if the batch is not anchored yet."""
+def stored_facts(batch: StoredBatch, chain_id: int, registry: str, store: Store | None = None) -> BatchFacts:
+    """What every bundle of an anchored stored batch shares (with ``store``, the root's time-stamp tokens too);
+    ChainError if the batch is not anchored yet."""
     block_number, anchored_at = anchored_block(batch)
+    tokens = tokens_of(store, batch.root) if store is not None else ()
     return BatchFacts(
-        chain_id, registry, batch.office, batch.root, batch.leaf_count, batch.tx_hash or "", block_number, anchored_at
+        chain_id,
+        registry,
+        batch.office,
+        batch.root,
+        batch.leaf_count,
+        batch.tx_hash or "",
+        block_number,
+        anchored_at,
+        tokens,
     )
 
 
@@ -56,7 +67,7 @@ def stored_bundles(
     ``chain_id`` and ``registry`` (the AnchorRegistry address) are those of the deployment the
     batch was anchored in.
     """
-    facts = stored_facts(batch, chain_id, registry)
+    facts = stored_facts(batch, chain_id, registry, store)
     records = store.batch_records(batch.id)
     try:
         bundles = bundles_for_batch(facts, [leaf_value_of(r) for r in records], [r.leaf for r in records])

@@ -11,12 +11,14 @@ chain.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from registry.config import Settings
 from registry.core.address import checksum_address
 from registry.errors import ConfigError
 from registry.store.outbox import Store
+from registry.timestamps.config import load_config
 from registry.verify.readers import ChainReader
 from registry.verify.verifier import Verifier
 from registry.verify.versions import VersionSources
@@ -32,8 +34,10 @@ def cli_verifier(
     chain_id: int | None = None,
     bundle_registry: str | None = None,
     mirrors: Sequence[str] = (),
+    tsa_certs: Sequence[Path] = (),
 ) -> Verifier:
-    """The verifier for ``ipreg verify``: pinned registry, reader, later-version sources."""
+    """The verifier for ``ipreg verify``: pinned registry, reader, later-version sources, and the trust anchors
+    of time-stamp tokens (``$IPREG_HOME/timestamps.toml`` and ``tsa_certs``)."""
     from registry.chain.deployments import Deployment
 
     deployment = Deployment.load(s.deployment_file) if s.deployment_file.exists() else None
@@ -68,7 +72,16 @@ def cli_verifier(
         else:
             chain = Chain.for_registry(w3, address, s.rpc_retries)
         reader = LiveReader(chain)
-    return Verifier(reader, chain_id=chain_id, store=store, sources=sources(s, store, address, mirrors), pinned=pinned)
+    stamps = load_config(s.home, cert_files=tsa_certs)
+    return Verifier(
+        reader,
+        chain_id=chain_id,
+        store=store,
+        sources=sources(s, store, address, mirrors),
+        pinned=pinned,
+        timestamp_anchors=stamps.anchors,
+        timestamp_tolerance=stamps.tolerance,
+    )
 
 
 def sources(s: Settings, store: Store | None, registry: str, mirrors: Sequence[str] = ()) -> VersionSources:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from registry.core.formats import ProofBundle
+from registry.timestamps.tokens import TokenCheck
 
 VERIFIED: Final = "VERIFIED"
 TAMPERED: Final = "TAMPERED"
@@ -74,6 +75,9 @@ R_SUPERSEDED: Final = "superseded"
 C_REGISTRY: Final = "registry"
 C_PAIRING: Final = "pairing"
 C_INCLUSION: Final = "inclusion"
+#: RFC 3161 tokens over the root: advisory to the verdict (a missing or bad token never changes it), but a
+#: token that is not valid and trusted is reported in the reason and never shown as a time.
+C_TIMESTAMPS: Final = "timeStamps"
 C_CONTENT: Final = "content"
 C_OWNER: Final = "batchOwner"
 C_SIGNER: Final = "signerAtBlock"
@@ -86,6 +90,7 @@ CHECKS: Final = (
     C_REGISTRY,
     C_PAIRING,
     C_INCLUSION,
+    C_TIMESTAMPS,
     C_CONTENT,
     C_OWNER,
     C_SIGNER,
@@ -101,6 +106,8 @@ FAILED: Final = "failed"
 SKIPPED: Final = "skipped"
 #: Could not be run on this path: the detail says why and how to check it.
 NOT_CHECKED: Final = "not-checked"
+#: Nothing to check: the bundle carries no time-stamp token (the verdict does not depend on one).
+ABSENT: Final = "absent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,8 @@ class Verdict:
     #: Block height of the chain state the checks read.
     state_block: int | None = None
     checks: tuple[Check, ...] = field(default=())
+    #: What each RFC 3161 token of the batch proves (the authority's time only when valid and trusted).
+    timestamps: tuple[TokenCheck, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -178,6 +187,7 @@ class Verdict:
             "stateBlock": self.state_block,
             "checks": [c.to_json() for c in self.checks],
             "notChecked": [c.name for c in self.not_checked],
+            "timestamps": [t.to_json() for t in self.timestamps],
         }
 
 

@@ -16,14 +16,16 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from registry.core.address import checksum_address
 from registry.core.formats import ProofBundle
 from registry.core.leaves import SEALED
 from registry.errors import ConfigError
+from registry.timestamps.tokens import DEFAULT_TOLERANCE, INVALID, UNCHECKED, VALID, TrustAnchor, check_token
 from registry.verify import verdict as v
 from registry.verify.hashing import FileFacts, claimed, file_facts
 from registry.verify.readers import ChainReader
@@ -55,6 +57,9 @@ class _Trail:
         if verdict == v.VERIFIED and any(c.result == v.NOT_CHECKED for c in checks):
             missing = ", ".join(c.name for c in checks if c.result == v.NOT_CHECKED)
             reason = f"{reason}; NOT CHECKED: {missing} (see checks)"
+        stamps = next((c for c in checks if c.name == v.C_TIMESTAMPS), None)
+        if stamps is not None and stamps.result == v.FAILED:
+            reason = f"{reason}; TIME-STAMP NOT ACCEPTED: {stamps.detail}"
         fields = {**self.base, **extra}
         return v.Verdict(
             verdict,
@@ -85,8 +90,14 @@ class Verifier:
         sources: VersionSources | None = None,
         bundle_of: Callable[[Store, StoredRecord], ProofBundle | None] | None = None,
         pinned: bool = True,
+        timestamp_anchors: Sequence[TrustAnchor] = (),
+        timestamp_tolerance: float = DEFAULT_TOLERANCE,
     ) -> None:
         self.reader = reader
+        #: Trust anchors of RFC 3161 tokens (none: tokens are reported as not checked, their time not shown).
+        self.timestamp_anchors = tuple(timestamp_anchors)
+        #: Seconds an authority's time may differ from the block's.
+        self.timestamp_tolerance = timestamp_tolerance
         #: False when the registry was taken from the bundle itself (an auditor who gave no --registry):
         #: then the registry check is reported as not checked.
         self.pinned = pinned
@@ -218,7 +229,14 @@ class Verifier:
             else:
                 reader = self.reader.related(registry)
                 self._lineage[key] = (
-                    Verifier(reader, chain_id=self.chain_id, store=None, sources=self.sources)
+                    Verifier(
+                        reader,
+                        chain_id=self.chain_id,
+                        store=None,
+                        sources=self.sources,
+                        timestamp_anchors=self.timestamp_anchors,
+                        timestamp_tolerance=self.timestamp_tolerance,
+                    )
                     if reader is not None
                     else None
                 )
@@ -277,6 +295,7 @@ class Verifier:
         trail.add(
             v.C_INCLUSION, v.PASSED, f"leaf 0x{leaf.hex()} is in batch {bundle.root} (block {batch.block_number})"
         )
+        self._time_stamps(trail, bundle, batch.anchored_at)
         if value.canonicalization == SEALED:
             problem = check_reveal(bundle)
             if problem is not None:
@@ -332,6 +351,36 @@ class Verifier:
             f" signer authorised at that block, not revoked"
         )
         return trail.verdict(v.VERIFIED, v.R_VERIFIED, reason)
+
+    def _time_stamps(self, trail: _Trail, bundle: ProofBundle, block_time: str) -> None:
+        """The time-stamp check: every token of the bundle over its (anchored) root, offline; never decides the
+        verdict, but a token that is not valid and trusted fails the check, is named in the reason, and its time
+        is not shown (:func:`registry.timestamps.tokens.check_token`)."""
+        if not bundle.timestamps:
+            detail = "no time-stamp token in the bundle: the record is dated by its block's time only"
+            trail.add(v.C_TIMESTAMPS, v.ABSENT, detail)
+            return
+        try:
+            at: datetime | None = datetime.fromisoformat(block_time.replace("Z", "+00:00"))
+        except ValueError:
+            at = None
+        results = tuple(
+            check_token(t, bundle.root, self.timestamp_anchors, at, self.timestamp_tolerance) for t in bundle.timestamps
+        )
+        trail.base["timestamps"] = results
+        parts = "; ".join(f"{r.authority}: {r.status.upper()}, {r.detail}" for r in results)
+        if all(r.status == VALID for r in results):
+            trail.add(v.C_TIMESTAMPS, v.PASSED, parts)
+        elif all(r.status == UNCHECKED for r in results):
+            trail.add(v.C_TIMESTAMPS, v.NOT_CHECKED, f"{parts}; give the authorities' trust anchors (--tsa-cert)")
+        else:
+            bad = [r for r in results if r.status not in (VALID, UNCHECKED)]
+            worst = next((r for r in bad if r.status == INVALID), bad[0])
+            trail.add(
+                v.C_TIMESTAMPS,
+                v.FAILED,
+                f"{worst.authority}: {worst.status}, {worst.detail}" if len(results) == 1 else parts,
+            )
 
     def _signer(self, trail: _Trail, office: str, signer: str, block: int) -> v.Verdict | None:
         """UNAUTHORISED if ``signer`` was not ``office``'s at ``block`` or is marked compromised from it; else None."""

@@ -37,6 +37,7 @@ from registry.core.st3 import is_st3
 from registry.errors import ChainError, InputError, NodeUnavailableError, NotFoundError
 from registry.store.index import Index, IndexedBatch
 from registry.store.outbox import BatchStatus, Store, StoredBatch, StoredRecord
+from registry.timestamps.config import load_config
 
 T = TypeVar("T")
 
@@ -346,8 +347,15 @@ class Reads(ServiceCore):
         dep = self.deployment
         index = Index.of(store.db, dep.anchor_registry)
         sources = verify.VersionSources(store, index, self.settings.home / "manifests", None)
+        stamps = load_config(self.settings.home)  # time-stamp trust anchors ($IPREG_HOME/timestamps.toml)
         return verify.Verifier(
-            self.reader.pinned(), chain_id=dep.chain_id, store=store, sources=sources, bundle_of=self._bundle
+            self.reader.pinned(),
+            chain_id=dep.chain_id,
+            store=store,
+            sources=sources,
+            bundle_of=self._bundle,
+            timestamp_anchors=stamps.anchors,
+            timestamp_tolerance=stamps.tolerance,
         )
 
     def index_verifier(self) -> tuple[verify.Verifier, IndexReader]:

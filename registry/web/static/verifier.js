@@ -67,7 +67,8 @@
       ["Office", v.office, "office-value"],
       ["Record id", v.recordId, "record-value"],
       ["Content hash", v.contentHash],
-      ["Anchored at (UTC)", v.anchoredAt, "time-value"],
+      ["Anchored at (UTC, block time)", v.anchoredAt, "time-value"],
+      ["Time-stamp (UTC)", timeStampsOf(v), "timestamp-value"],
       ["Block", v.blockNumber, "block-value"],
       ["Transaction", v.transactionHash, "tx-value"],
       ["Merkle root", v.root],
@@ -79,6 +80,7 @@
     ]);
     const checks = $("checks");
     checks.replaceChildren();
+    /* RFC 3161 tokens: the authority's time only for a valid, trusted token; otherwise its status, no time. */
     for (const c of v.checks || []) {
       const item = el("li", c.name + " — " + c.result + (c.detail ? ": " + c.detail : ""));
       item.className = "check " + c.result;
@@ -136,3 +138,15 @@
     }
   });
 })();
+
+/** The authorities' times of a verdict's RFC 3161 tokens (a token that is not valid shows its status, no time). */
+function timeStampsOf(v) {
+  const stamps = v.timestamps || [];
+  if (stamps.length === 0) {
+    const check = (v.checks || []).find((c) => c.name === "timeStamps");
+    return check && check.result === "absent" ? "none (dated by the block's time only)" : null;
+  }
+  return stamps
+    .map((t) => (t.time ? t.time + " by " + t.authority : t.status.toUpperCase() + ", no time shown (" + t.authority + ")"))
+    .join("; ");
+}
