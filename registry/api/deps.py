@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from registry.api.bodies import JsonLimits, JsonShape, read_json
-from registry.api.errors import UnsupportedMediaTypeError
+from registry.api.errors import PayloadTooLargeError, UnsupportedMediaTypeError
 from registry.api.limits import client_of
 from registry.api.schemas import (
     MANIFEST_NAME_PATTERN,
@@ -268,7 +268,10 @@ async def verify_input(request: Request) -> VerifyInput:
 def _bundle_of_text(text: str, limits: JsonLimits) -> ProofBundle:
     """A bundle from a multipart part (on a worker thread): its shape checked, then parsed and validated."""
     raw = text.encode("utf-8")
-    JsonShape(limits).feed(raw)
+    try:  # the request fits its route's limit; a bundle part over the JSON limits is a bad bundle (400), not 413
+        JsonShape(limits).feed(raw)
+    except PayloadTooLargeError as exc:
+        raise BundleError(f"proof bundle refused: {exc.diagnostics()}") from None
     try:
         body = canon.load_json(raw, "proof bundle")
     except CanonicalizationError as exc:

@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 from registry.anchor.pipeline import RunResult
 from registry.core.batch import utc_iso
 from registry.core.st3 import ST3_CODES
+from registry.core.stamps import MAX_TOKEN_BYTES
 from registry.store.outbox import BatchStatus, StoredBatch, StoredRecord
 from registry.verify.verdict import Verdict
 
@@ -22,7 +23,10 @@ HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 #: A WIPO ST.3 code the registry knows (exactly the codes :func:`registry.core.st3.is_st3` accepts).
 OFFICE_PATTERN = "^(" + "|".join(sorted(ST3_CODES)) + ")$"
 #: ``OFFICE:NUMBER[:KIND]`` as :class:`registry.core.records.RecordId` accepts it in canonical (upper-case) form.
-RECORD_ID_PATTERN = "^(" + "|".join(sorted(ST3_CODES)) + r"):[0-9][0-9A-Z]{0,19}(:[A-Z][0-9]?)?$"
+#: A canonical record id as the API documents it (conservative: digits first; a number never ends in what reads
+#: as a kind code, see registry/record_ids.md); the parser (``RecordId.parse``) decides.
+_NUMBER_PATTERN = r"(?:[0-9]{1,20}|[0-9][0-9A-Z]{0,16}[0-9]{2})"
+RECORD_ID_PATTERN = "^(" + "|".join(sorted(ST3_CODES)) + "):" + _NUMBER_PATTERN + r"(:[A-Z][0-9]?)?$"
 ROOT_PATTERN = HASH_PATTERN
 MANIFEST_NAME_PATTERN = r"^0x[0-9a-fA-F]{64}\.json$"
 
@@ -288,7 +292,9 @@ class TimestampEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     authority: str = Field(min_length=1, max_length=300)
-    token: str = Field(min_length=1, max_length=65536, description="Base64 of the DER TimeStampToken.")
+    token: str = Field(  # base64 of at most MAX_TOKEN_BYTES (32 KiB) of DER, as the bundle format allows
+        min_length=1, max_length=4 * -(-MAX_TOKEN_BYTES // 3), description="Base64 of the DER TimeStampToken."
+    )
 
 
 class BundleInput(BaseModel):
