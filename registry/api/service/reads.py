@@ -118,8 +118,16 @@ class Reads(ServiceCore):
         info = self._office_table().get(code)
         if info is None:
             raise NotFoundError(f"office {code} is not registered")
-        name, base_uri, status = info
+        return self._office_public(self.store(), code, info)
+
+    def offices(self) -> list[OfficePublic]:
+        """Every registered office."""
         store = self.store()
+        return [self._office_public(store, code, info) for code, info in self._office_table().items()]
+
+    def _office_public(self, store: Store, code: str, info: tuple[str, str, str]) -> OfficePublic:
+        """One office as the API shows it: its registry entry, signers and pending count."""
+        name, base_uri, status = info
         return OfficePublic(
             code=code,
             name=name,
@@ -128,22 +136,6 @@ class Reads(ServiceCore):
             signers=self._signers_of(store, code),
             pending_count=store.pending_count(code),
         )
-
-    def offices(self) -> list[OfficePublic]:
-        """Every registered office."""
-        table = self._office_table()
-        store = self.store()
-        return [
-            OfficePublic(
-                code=code,
-                name=name,
-                baseURI=base_uri,
-                status=status,
-                signers=self._signers_of(store, code),
-                pending_count=store.pending_count(code),
-            )
-            for code, (name, base_uri, status) in table.items()
-        ]
 
     @staticmethod
     def _signers_of(store: Store, code: str) -> list[SignerPublic] | None:
