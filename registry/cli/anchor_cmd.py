@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -142,7 +143,7 @@ def anchor(
     store = open_store(s)
     options = StageOptions(office, rid, id_map, canonicalization, allow_empty)
     # Workers first (forked small), then the chain modules load in the background while they check.
-    done = [0, 0, 0]  # records, batches anchored by this run; 1 once anchoring started
+    done = _Progress()
     with _on_interrupt(office, done), _serving(local), start_workers(options) or nullcontext() as pool:
         preload = threading.Thread(target=_preload, daemon=True)
         preload.start()
@@ -159,15 +160,15 @@ def anchor(
         chain = open_chain(s)
         account = office_signer(s, chain, office)
         proofs_dir = proofs or s.home / "proofs" / office
-        done[2] = 1
+        done.anchoring = True
         with progress_bar(show, intake.staged, "anchoring") as advance:
 
             def on_progress(event: str, n: int) -> None:
                 if event == "anchored":
-                    done[0] += n
-                    done[1] += 1
+                    done.records += n
+                    done.batches += 1
                     elapsed = time.perf_counter() - started
-                    advance(n, rate=f"{done[1]} batch(es), {done[0] / elapsed:,.0f} rec/s")
+                    advance(n, rate=f"{done.batches} batch(es), {done.records / elapsed:,.0f} rec/s")
 
             anchorer = anchorer_for(s, store, chain, account, office, manifest_base, on_progress, pool, stamper)
             submitted, result = anchorer.anchor_staged(proofs_dir if not sealed else None, sealed, bundle_archive)
@@ -246,16 +247,26 @@ def _serving(local: tuple[LocalAuthority, int] | None) -> Iterator[None]:
         local[0].stop()
 
 
+@dataclass
+class _Progress:
+    """What this run has done so far (said when it is interrupted)."""
+
+    records: int = 0
+    batches: int = 0
+    anchoring: bool = False  # past the checking of the files
+
+
 @contextmanager
-def _on_interrupt(office: str, done: list[int]) -> Iterator[None]:
+def _on_interrupt(office: str, done: _Progress) -> Iterator[None]:
     """Ctrl-C: one line saying what this run did and that re-running resumes (exit status 130)."""
     try:
         yield
     except KeyboardInterrupt:
-        if not done[2]:
+        if not done.anchoring:
             what = "while the files were checked: nothing was accepted or anchored yet"
         else:
-            what = f"after {_count(done[0], 'record')} in {done[1]} batch(es) were anchored; accepted records wait"
+            anchored = f"{_count(done.records, 'record')} in {done.batches} batch(es)"
+            what = f"after {anchored} were anchored; accepted records wait"
         resume = "re-run the same command to resume (nothing is anchored twice)"
         raise Interrupted(f"{office}: interrupted {what}; {resume}") from None
 
