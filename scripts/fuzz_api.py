@@ -37,8 +37,12 @@ from registry.store.outbox import Store
 from registry.store.tokens import create_token
 
 #: Per-operation configuration: an upload's *content* (bytes the schema cannot describe as valid XML/JSON)
-#: may be refused with 400 (invalidContent) although its *shape* is schema-valid.
+#: may be refused with 400 (invalidContent) although its *shape* is schema-valid. On every route a
+#: schema-violating body that is also over the route's size limit is refused with 413 before it is parsed.
 CONFIG = """
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
+
 [[operations]]
 include-path-regex = "^/v1/(verify|offices/\\\\{code\\\\}/records)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429", "5xx"]

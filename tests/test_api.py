@@ -703,3 +703,13 @@ def test_office_revokes_its_own_records_and_batches_only(env: Env) -> None:
     assert r.json()["recordId"] is None and r.json()["leaf"] is None
     assert env.client.post("/v1/verify", json={"contentHash": other["contentHash"]}).json()["verdict"] == "REVOKED"
     env.error(env.client.post(url, json={"root": root, "reason": 4}, headers=env.ep), 409)
+
+
+@pytest.mark.parametrize("rid", ["JP:H01123456", "US:D912345", "US:RE12345", "TW:I123456"])
+def test_ids_the_parser_accepts_reach_the_api_in_their_canonical_spelling(env: Env, rid: str) -> None:
+    """One rule for ids: a canonical id that starts with capitals (a JP era number, a US design) is looked up,
+    not refused by the API's path pattern (404: not anchored here)."""
+    from registry.core.records import RecordId
+
+    assert str(RecordId.parse(rid)) == rid
+    assert env.client.get(f"/v1/records/{rid}").status_code == 404

@@ -25,7 +25,7 @@ OFFICE_PATTERN = "^(" + "|".join(sorted(ST3_CODES)) + ")$"
 #: ``OFFICE:NUMBER[:KIND]`` as :class:`registry.core.records.RecordId` accepts it in canonical (upper-case) form.
 #: A canonical record id as the API documents it (conservative: digits first; a number never ends in what reads
 #: as a kind code, see registry/record_ids.md); the parser (``RecordId.parse``) decides.
-_NUMBER_PATTERN = r"(?:[0-9]{1,20}|[0-9][0-9A-Z]{0,16}[0-9]{2})"
+_NUMBER_PATTERN = r"(?:[0-9]{1,20}|[0-9][0-9A-Z]{0,16}[0-9]{2}|[A-Z]{1,3}[0-9]{3,17})"
 RECORD_ID_PATTERN = "^(" + "|".join(sorted(ST3_CODES)) + "):" + _NUMBER_PATTERN + r"(:[A-Z][0-9]?)?$"
 ROOT_PATTERN = HASH_PATTERN
 MANIFEST_NAME_PATTERN = r"^0x[0-9a-fA-F]{64}\.json$"
