@@ -21,7 +21,19 @@ from registry.chain.dev import DEV_OFFICES, dev_account
 from registry.config import EMBEDDED
 from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
-from registry.evaluate import checks, cost, eas, faults, governance, pipeline, plots, probes, report, timestamps
+from registry.evaluate import (
+    checks,
+    cost,
+    eas,
+    faults,
+    governance,
+    pipeline,
+    plots,
+    probes,
+    report,
+    time_to_verify,
+    timestamps,
+)
 from registry.evaluate.context import Run
 from registry.evaluate.scenario import Scenario
 from registry.evaluate.workload import Batchload, fingerprint, office_records
@@ -125,18 +137,17 @@ def _terminate(_signum: int, _frame: object) -> None:
     raise SystemExit(143)
 
 
-def plan_workload(sc: Scenario, seed: int) -> tuple[list[Batchload], list[list[Batchload]], set[str], dict[str, Any]]:
+def plan_workload(
+    sc: Scenario, seed: int
+) -> tuple[list[Batchload], list[list[time_to_verify.Arrivals]], set[str], dict[str, Any]]:
     """The pipeline's and the latency phase's records (deterministic), the ids used, and their summary."""
     seen: set[str] = set()
     loads = [office_records(o, o.weekly_volume * sc.weeks, seed, "pipeline", seen) for o in sc.offices]
-    rounds = [
-        [office_records(o, sc.latency_records, seed, f"latency-{r}", seen) for o in sc.offices]
-        for r in range(sc.latency_rounds)
-    ]
+    rounds = time_to_verify.plan(sc, seed, seen)
     summary = {
-        "fingerprint": fingerprint([*loads, *(x for r in rounds for x in r)]),
+        "fingerprint": fingerprint([*loads, *(x.load for r in rounds for x in r)]),
         "pipelineRecords": sum(x.count for x in loads),
-        "latencyRecords": sum(x.count for r in rounds for x in r),
+        "latencyRecords": sum(x.load.count for r in rounds for x in r),
         "sealedRecords": sum(len(x.sealed) for x in loads),
     }
     return loads, rounds, seen, summary
@@ -165,7 +176,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
     with run.timed("probes"):
         probes_fig = probes.run_probes(run, offices, seen)
     with run.timed("latency"):
-        latency_fig = pipeline.latency(run, rounds)
+        latency_fig = time_to_verify.measure(run, rounds)
     with run.timed("faults"):
         outage = sc.events_of("node-outage")
         kill = sc.events_of("kill-anchorer")

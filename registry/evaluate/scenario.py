@@ -22,6 +22,8 @@ RECORD_KINDS = (*SAMPLE_KINDS, "sealed")
 #: Events a scenario can inject.
 EVENT_KINDS = ("node-outage", "kill-anchorer", "admit", "suspend", "rotate-key", "compromise-key")
 PROBE_KINDS = ("tampered", "revoked", "superseded", "unknown", "unauthorised")
+#: Arrival processes of the latency phase's records.
+ARRIVALS = ("poisson", "burst")
 BUILTIN = {"default": "default.toml", "small": "small.toml"}
 
 
@@ -62,6 +64,10 @@ class Scenario:
     confirmations: int = 3
     latency_rounds: int = 6
     latency_records: int = 200
+    #: Seconds of scenario time between anchoring runs (a batch closes when full or when the interval ends).
+    batch_interval: float = 3_600.0
+    #: How the latency phase's records arrive: "poisson" (at the weekly volumes) or "burst" (records_per_round).
+    arrival: str = "poisson"
     gas_price_gwei: float = 20.0
     currency: str = "EUR"
     eth_price: float = 3_000.0
@@ -99,6 +105,8 @@ class Scenario:
             "confirmations": self.confirmations,
             "latencyRounds": self.latency_rounds,
             "latencyRecords": self.latency_records,
+            "batchIntervalSeconds": self.batch_interval,
+            "arrival": self.arrival,
             "gasPriceGwei": self.gas_price_gwei,
             "currency": self.currency,
             "ethPrice": self.eth_price,
@@ -165,8 +173,11 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         source,
         "[cost]",
     )  # fmt: skip
-    _unknown(pipeline, {"batch_size", "weeks"}, source, "[pipeline]")
-    _unknown(latency, {"rounds", "records_per_round"}, source, "[latency]")
+    _unknown(pipeline, {"batch_size", "weeks", "batch_interval_seconds"}, source, "[pipeline]")
+    _unknown(latency, {"rounds", "records_per_round", "arrival"}, source, "[latency]")
+    arrival = latency.get("arrival", "poisson")
+    if arrival not in ARRIVALS:
+        raise _fail(source, f"latency.arrival must be one of {', '.join(ARRIVALS)}, got {arrival!r}")
     _unknown(verify, {"samples"}, source, "[verify]")
     _unknown(probes, set(PROBE_KINDS), source, "[probes]")
 
@@ -241,6 +252,8 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         confirmations=_int(chain, "confirmations", 3, source, 1, 64),
         latency_rounds=_int(latency, "rounds", 6, source, 1, 100),
         latency_records=_int(latency, "records_per_round", 200, source, 1, 100_000),
+        batch_interval=_float(pipeline, "batch_interval_seconds", 3_600.0, source, 1.0, 604_800.0),
+        arrival=arrival,
         gas_price_gwei=_float(cost, "gas_price_gwei", 20.0, source, 0.0, 1e6),
         currency=currency,
         eth_price=_float(cost, "eth_price", 3_000.0, source, 0.0, 1e9),
