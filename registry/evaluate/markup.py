@@ -53,7 +53,7 @@ def seconds(value: Any) -> str:
         return f"{v * 1000:,.0f}{nb}ms" if v >= 0.01 else f"{v * 1000:,.1f}{nb}ms"
     if v < 120:
         return f"{v:,.2f}{nb}s"
-    if v < 7200:
+    if v < 3600:
         return f"{v / 60:,.1f}{nb}min"
     return f"{v / 3600:,.1f}{nb}h"
 

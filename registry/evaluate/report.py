@@ -38,7 +38,7 @@ def cost_rows(report: dict[str, Any]) -> list[list[Any]]:
     at = f"at {cost['gasPriceGwei']:g} gwei, 1 ETH = {cost['ethPrice']:,g} {cur}"
 
     def per_record(gas: Any, fiat: Any) -> str:
-        return f"{num(gas, 2)} gas = {money(fiat, cur)} per record"
+        return f"{num(gas, 2 if gas < 100 else 0)} gas = {money(fiat, cur)} per record"
 
     by_size = {b["batchSize"]: b for b in cost["anchorBatch"]}
     rows: list[list[Any]] = []
@@ -176,7 +176,9 @@ def _governance(report: dict[str, Any], plots: dict[str, Path]) -> str:
             )
         )
         if "governance" in plots:
-            out.append(image(plots["governance"], "Governance timeline"))
+            out.append(image(plots["governance"], "Governance timeline",
+                             "Each event from its first to its last transaction (block axis); the text: the verdict"
+                             " of a record anchored before the event, before → after."))  # fmt: skip
     if gov.get("rule"):
         out.append(f"<p>Rule in force: {_e(gov['rule'])}. At the end of the run {_e(gov['requiredNow'])} approvals of "
                    f"{_e(gov['activeNow'])} active offices are needed.</p>")  # fmt: skip
