@@ -15,6 +15,19 @@ def _pyplot() -> Any:
     return plt
 
 
+def _plain(value: float, _pos: object = None) -> str:
+    """A log axis's tick as people write it: 1, 10, 1,000, 0.01 (not 10^3)."""
+    return f"{value:,.0f}" if value >= 1 else f"{value:g}"
+
+
+def _bytes(value: float, _pos: object = None) -> str:
+    """A byte count's tick: 100 kB, 10 MB, 1 GB."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= size:
+            return f"{value / size:,.0f} {unit}"
+    return f"{value:,.0f} B"
+
+
 def cost_plot(cost: dict[str, Any], path: Path) -> Path:
     """Gas and fiat per record against batch size (log-log), with the alternatives as reference lines."""
     plt = _pyplot()
@@ -36,6 +49,8 @@ def cost_plot(cost: dict[str, Any], path: Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("records per batch")
     ax.set_ylabel("gas per record")
+    ax.xaxis.set_major_formatter(_plain)
+    ax.yaxis.set_major_formatter(_plain)
     ax.set_title(
         f"Cost per record (gas; {cost['gasPriceGwei']:g} gwei, 1 ETH = {cost['ethPrice']:g} {cost['currency']})"
     )
@@ -147,6 +162,7 @@ def growth_plot(cost: dict[str, Any], path: Path) -> Path:
     ax.set_xticks(range(len(keys)), [names[k] for k in keys])
     ax.set_yscale("log")
     ax.set_ylabel("bytes per year")
+    ax.yaxis.set_major_formatter(_bytes)
     ax.set_title(f"Chain growth per year ({cost['growth']['recordsPerYear']:,} records)")
     ax.legend(fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
