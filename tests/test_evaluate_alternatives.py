@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from registry.errors import InputError
 from registry.evaluate.ctlog import (
     EMPTY_ROOT,
     Log,
@@ -28,6 +29,8 @@ from registry.evaluate.ctlog import (
     verify_head,
     verify_inclusion,
 )
+from registry.evaluate.runner import evaluate
+from registry.evaluate.scenario import load_scenario, parse_scenario
 
 # ---------------------------------------------------------------------------- RFC 6962 known answers
 
@@ -84,7 +87,9 @@ def _log(leaves: list[bytes], key: Ed25519PrivateKey | None = None) -> Log:
 
 def test_known_answer_roots_and_proofs() -> None:
     log = _log(VECTOR_LEAVES)
-    assert log.root(0) == EMPTY_ROOT == bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    assert (
+        log.root(0) == EMPTY_ROOT == bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    )
     assert [log.root(n).hex() for n in range(1, 9)] == VECTOR_ROOTS
     for index, size, path in VECTOR_INCLUSION:
         assert [p.hex() for p in log.inclusion_proof(index, size)] == path
@@ -92,8 +97,8 @@ def test_known_answer_roots_and_proofs() -> None:
                                 bytes.fromhex(VECTOR_ROOTS[size - 1]))  # fmt: skip
     for first, second, proof in VECTOR_CONSISTENCY:
         assert [p.hex() for p in log.consistency_proof(first, second)] == proof
-        assert verify_consistency(first, second, bytes.fromhex(VECTOR_ROOTS[first - 1]),
-                                  bytes.fromhex(VECTOR_ROOTS[second - 1]), [bytes.fromhex(p) for p in proof])  # fmt: skip
+        old, new = bytes.fromhex(VECTOR_ROOTS[first - 1]), bytes.fromhex(VECTOR_ROOTS[second - 1])
+        assert verify_consistency(first, second, old, new, [bytes.fromhex(p) for p in proof])
 
 
 # ---------------------------------------------------------------------------- brute force: the RFC's recursions
@@ -118,7 +123,7 @@ def _path(m: int, d: list[bytes]) -> list[bytes]:
     k = 1
     while k * 2 < n:
         k *= 2
-    return _path(m, d[:k]) + [_mth(d[k:])] if m < k else _path(m - k, d[k:]) + [_mth(d[:k])]
+    return [*_path(m, d[:k]), _mth(d[k:])] if m < k else [*_path(m - k, d[k:]), _mth(d[:k])]
 
 
 def _subproof(m: int, d: list[bytes], b: bool) -> list[bytes]:
@@ -128,13 +133,13 @@ def _subproof(m: int, d: list[bytes], b: bool) -> list[bytes]:
     k = 1
     while k * 2 < n:
         k *= 2
-    return _subproof(m, d[:k], b) + [_mth(d[k:])] if m <= k else _subproof(m - k, d[k:], False) + [_mth(d[:k])]
+    return [*_subproof(m, d[:k], b), _mth(d[k:])] if m <= k else [*_subproof(m - k, d[k:], False), _mth(d[:k])]
 
 
 def _mutations(proof: list[bytes]) -> list[list[bytes]]:
-    out = [proof + [EMPTY_ROOT], proof[:-1], [EMPTY_ROOT, *proof]] if proof else [[EMPTY_ROOT]]
+    out = [[*proof, EMPTY_ROOT], proof[:-1], [EMPTY_ROOT, *proof]] if proof else [[EMPTY_ROOT]]
     for i in range(len(proof)):
-        out.append(proof[:i] + [bytes(32)] + proof[i + 1 :])
+        out.append([*proof[:i], bytes(32), *proof[i + 1 :]])
     return [m for m in out if m != proof]
 
 
@@ -185,3 +190,121 @@ def test_signed_heads_and_a_split_view() -> None:
     assert verify_consistency(3, 4, old.root, h1.root, honest.consistency_proof(3, 4))
     assert verify_consistency(3, 4, old.root, h2.root, forked.consistency_proof(3, 4))
     assert node_hash(leaf_hash(b"a"), leaf_hash(b"b")) == honest.root(2)
+
+
+# ---------------------------------------------------------------------------- scenario keys
+
+
+def test_alternatives_scenario_keys_have_defaults_and_are_checked() -> None:
+    base = '[[offices]]\ncode = "EP"\nweekly_volume = 10\n'
+    sc = parse_scenario(base, "t.toml")
+    assert (sc.tsa_record_samples, sc.tsa_price_per_token, sc.log_server_cost_per_year) == (20, 0.02, 2400.0)
+    sc = parse_scenario("[alternatives]\ntsa_price_per_token = 0\n" + base, "t.toml")
+    assert sc.tsa_price_per_token == 0.0 and sc.to_json()["alternatives"]["tsaPricePerToken"] == 0.0
+    with pytest.raises(InputError, match=r"unknown key.*tsa_price"):
+        parse_scenario("[alternatives]\ntsa_price = 1\n" + base, "t.toml")
+    with pytest.raises(InputError, match="log_server_cost_per_year"):
+        parse_scenario("[alternatives]\nlog_server_cost_per_year = -1\n" + base, "t.toml")
+
+
+# ---------------------------------------------------------------------------- a whole run, embedded
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("evaluate-alternatives")
+    evaluate(load_scenario(builtin="small"), "embedded", out)
+    body: dict[str, Any] = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    return out, body
+
+
+def test_alternatives_take_exactly_the_pipelines_records(small_run: tuple[Path, dict[str, Any]]) -> None:
+    _out, body = small_run
+    alt, tp = body["alternatives"], body["throughput"]
+    assert alt["records"] == tp["records"] == body["workload"]["pipelineRecords"] == alt["ctlog"]["entries"]
+    assert alt["batches"] == tp["batches"] == alt["rfc3161"]["perBatch"]["requests"] == alt["ctlog"]["heads"]
+    assert alt["recordsPerYear"] == 52 * sum(o["weeklyVolume"] for o in body["scenario"]["offices"])
+    assert "alternatives" in body["phaseSeconds"]
+
+
+def test_every_token_and_proof_checks_and_every_mutation_is_refused(small_run: tuple[Path, dict[str, Any]]) -> None:
+    _out, body = small_run
+    tsa, ct = body["alternatives"]["rfc3161"], body["alternatives"]["ctlog"]
+    for mode in ("perBatch", "perRecord"):
+        assert tsa[mode]["requests"] > 0 and tsa[mode]["valid"] == tsa[mode]["requests"]
+        assert 500 < tsa[mode]["tokenBytes"] < tsa[mode]["bundleBytes"]
+    assert tsa["perRecord"]["requests"] == body["scenario"]["alternatives"]["tsaRecordSamples"]
+    # the authority stamps a hash no office anchored as readily: a token proves a time, not an origin
+    assert tsa["foreignHashTokenStatus"] == "valid"
+    assert ct["headsVerified"] == ct["heads"]
+    for which in ("batchHead", "lastHead"):
+        inc = ct["inclusion"][which]
+        assert inc["proofs"] == ct["entries"] == inc["verified"]
+        assert inc["bytesMax"] == 18 + 33 * inc["pathMax"]
+    assert ct["inclusion"]["lastHead"]["pathMax"] == (ct["entries"] - 1).bit_length()
+    assert ct["mutatedProofsRefused"] == ct["mutatedProofs"] > 0
+    heads = ct["heads"]
+    assert ct["consistency"]["proofs"] == 2 * (heads - 1) == ct["consistency"]["verified"]
+    assert ct["officeSignedEntries"]["verified"] == ct["officeSignedEntries"]["samples"] == ct["entries"]
+
+
+def test_a_split_view_passes_every_lone_check(small_run: tuple[Path, dict[str, Any]]) -> None:
+    split = small_run[1]["alternatives"]["ctlog"]["splitView"]
+    assert split["run"] and split["sameSizeDifferentRoots"] and split["bothHeadsSigned"]
+    assert split["forkedEntryProvesInclusion"] and split["bothExtendOlderHead"]
+    assert split["detectedWithoutComparingHeads"] is False and split["detectedByComparingHeads"] is True
+
+
+def test_chain_costs_come_from_the_pipelines_receipts(small_run: tuple[Path, dict[str, Any]]) -> None:
+    _out, body = small_run
+    alt, cost = body["alternatives"], body["cost"]
+    chain = alt["chain"]
+    assert chain["gasUsed"] == sum(o["gasUsed"] for o in body["throughput"]["offices"]) > 0
+    price = cost["gasPriceGwei"] * 1e-9 * cost["ethPrice"]
+    assert chain["fiatPerRecord"] == pytest.approx(chain["gasUsed"] / chain["records"] * price)
+    assert chain["fiatPerYear"] == pytest.approx(chain["gasUsed"] * 52 / body["scenario"]["weeks"] * price)
+    costs = {r["figure"]: r for r in alt["comparison"]["costs"]}
+    year = costs["money per year"]
+    assert year["chain"] == chain["fiatPerYear"]
+    assert year["rfc3161PerRecord"] == pytest.approx(alt["rfc3161"]["pricePerToken"] * alt["recordsPerYear"])
+    assert year["rfc3161PerBatch"] == pytest.approx(alt["rfc3161"]["pricePerToken"] * alt["batchesPerYear"])
+    assert year["ctlog"] == alt["ctlog"]["serverCostPerYear"]
+    assert costs["operator requests per record"]["rfc3161PerRecord"] == 1
+    assert costs["bytes a record's holder keeps"]["chain"] == chain["bundleBytesPerRecord"] > 0
+    proves = [r["property"] for r in alt["comparison"]["proves"]]
+    assert proves == ["time", "office origin", "unchanged content", "revocation / supersession",
+                      "key compromise history", "append-only, no split view", "survives the operator",
+                      "public verifiability without the operator"]  # fmt: skip
+    assert all(r["chain"].startswith("yes") for r in alt["comparison"]["proves"])
+    assert alt["comparison"]["proves"][1]["rfc3161"].startswith("no")
+
+
+def test_sealed_counts_an_observer_reads_and_padding(small_run: tuple[Path, dict[str, Any]]) -> None:
+    _out, body = small_run
+    pv = body["alternatives"]["privacy"]
+    assert pv["manifestCountsEqualStore"] is True
+    pipeline_sealed = sum(o["sealedRecords"] for o in pv["offices"])
+    assert pipeline_sealed == body["workload"]["sealedRecords"] == body["privacy"]["sealedRecords"] > 0
+    assert pv["batchesWithSealed"] == pv["sealedPerBatch"]["batches"] > 0
+    assert pv["sealedPerBatch"]["max"] == pv["padding"]["constant"]["perBatch"]
+    assert (
+        pv["padding"]["constant"]["dummies"]
+        == pv["padding"]["constant"]["perBatch"] * pv["batches"] - pv["sealedRecords"]
+    )
+    assert pv["padding"]["constant"]["distinctCountsSeen"] == 1 < pv["padding"]["distinctCountsBefore"]
+    cost = pv["paddingCost"]["constant"]
+    assert cost["rfc3161ExtraTokens"] == cost["ctlogExtraEntries"] == cost["dummies"]
+    assert cost["chainExtraManifestBytes"] == round(pv["sealedValueBytes"] * cost["dummies"])
+    # the chain's gas does not grow with the leaf count: padding costs it (almost) nothing
+    assert cost["chainExtraGas"] < 1_000
+
+
+def test_report_shows_the_tables(small_run: tuple[Path, dict[str, Any]]) -> None:
+    out, body = small_run
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert '<section id="alternatives">' in html and "What each proves" in html and "What each costs" in html
+    assert "what sealed records" in html and "padding" in html
+    assert html.index('id="summary"') < html.index('id="alternatives"')
+    from registry.evaluate.report import headline
+
+    assert any(row[0].startswith("CT-style log: split view") for row in headline(body))

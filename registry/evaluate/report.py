@@ -126,7 +126,9 @@ def headline(report: dict[str, Any]) -> list[list[Any]]:
     )
     probes = report["verdicts"]
     rows.append(["verdict probes as expected", f"{probes['matched']} / {probes['probes']}", ""])
-    return rows
+    from registry.evaluate import alternatives
+
+    return rows + alternatives.summary_rows(report)
 
 
 _CSS = """
@@ -373,6 +375,9 @@ def render_html(report: dict[str, Any], plots: dict[str, Path]) -> str:
     )
     parts.append("</section>")
 
+    from registry.evaluate import alternatives
+
+    parts.append(alternatives.section(report, plots))
     parts.append('<section id="environment"><h2>Versions and machine</h2>')
     parts.append(table(["component", "version"], [[k, v] for k, v in env.items()]))
     parts.append(table(["phase", "seconds"], [[k, num(s, 2)] for k, s in report["phaseSeconds"].items()]))

@@ -21,7 +21,19 @@ from registry.chain.dev import DEV_OFFICES, dev_account
 from registry.config import EMBEDDED
 from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
-from registry.evaluate import checks, cost, eas, faults, governance, pipeline, plots, probes, report, timestamps
+from registry.evaluate import (
+    alternatives,
+    checks,
+    cost,
+    eas,
+    faults,
+    governance,
+    pipeline,
+    plots,
+    probes,
+    report,
+    timestamps,
+)
 from registry.evaluate.context import Run
 from registry.evaluate.scenario import Scenario
 from registry.evaluate.workload import Batchload, fingerprint, office_records
@@ -29,7 +41,7 @@ from registry.node.anvil import LocalChain, free_port
 
 #: Phases in order, as the progress bar shows them.
 PHASES = ("setup", "cost", "throughput", "interoperability", "rates", "privacy", "probes", "latency", "faults",
-          "governance", "report")  # fmt: skip
+          "governance", "alternatives", "report")  # fmt: skip
 
 
 def _start_anvil(state_dir: Path) -> LocalChain:
@@ -183,6 +195,9 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             f" {timestamps_fig['manifestBytesPerBatch']} bytes per manifest, {timestamps_fig['bundleBytesPerRecord']}"
             " bytes per record's bundle"
         )
+    with run.timed("alternatives"):
+        earlier = {"cost": cost_fig, "rates": rates_fig, "verdicts": probes_fig, "governance": governance_fig}
+        alternatives_fig = alternatives.measure(run, offices, earlier)
     for o in offices:
         o.store.close()
 
@@ -207,6 +222,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "faults": faults_fig,
             "governance": governance_fig,
             "timestamps": timestamps_fig,
+            "alternatives": alternatives_fig,
             "notes": run.notes,
         }
         figures = {
