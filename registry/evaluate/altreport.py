@@ -40,7 +40,8 @@ def _proves(alt: dict[str, Any], figures: dict[str, Any]) -> list[dict[str, str]
     compromise = [e for e in figures.get("governance", {}).get("events", []) if e.get("event") == "compromise-key"]
     rows = [
         ("time",
-         "yes: the block's time, on every node; RFC 3161 tokens may be added beside it",
+         "yes: the block's time (the proposer's clock, bounded by consensus), the same on every node; RFC 3161 "
+         "tokens may be added beside it",
          "yes: the authority's signed time (1 s accuracy here), vouched by its key alone",
          "partly: the log's signed head time (its clock, its key); when an entry arrived only to the next head",
          f"chain: {chain['batches']} batches with block times; tokens valid {tokens}/{asked}; "
@@ -155,6 +156,8 @@ def _cell(value: Any, unit: str, currency: str) -> str:
         return value
     if unit == currency:
         return rep.money(value, currency)
+    if isinstance(value, float) and 0 < abs(value) < 0.01:
+        return f"{value:.2g}"
     return rep.num(value, 3 if isinstance(value, float) and abs(value) < 1 else 0)
 
 
@@ -187,8 +190,8 @@ def section(report: dict[str, Any], plots: dict[str, Path]) -> str:
         for r in alt["comparison"]["costs"]
     ]  # fmt: skip
     out.append(rep.table(head, rows, "wide"))
-    out.append('<p class="note">' + rep._e("; ".join(f"{r['figure']}: {r['how']}" for r in alt["comparison"]["costs"]
-                                                     if r["how"])) + "</p>")  # fmt: skip
+    out.append('<ul class="note">' + "".join(f"<li>{rep._e(r['figure'])}: {rep._e(r['how'])}</li>"
+                                             for r in alt["comparison"]["costs"] if r["how"]) + "</ul>")  # fmt: skip
     inc, last = ct["inclusion"]["batchHead"], ct["inclusion"]["lastHead"]
     out.append("<h3>Measured details</h3>")
     out.append(rep.table(["figure", "measured"], [
@@ -216,6 +219,8 @@ def section(report: dict[str, Any], plots: dict[str, Path]) -> str:
          f"{rep.num(chain['gasPerRecord'], 1)}, {rep.num(chain['bundleBytesPerRecord'], 0)}, "
          f"{rep.num(chain['merklePathBytesPerRecord'], 0)}"],
     ], "wide"))  # fmt: skip
+    if "alternatives" in plots:
+        out.append(rep.image(plots["alternatives"], "Money per year by alternative; sealed values per batch"))
     out.append(_privacy(pv, cur))
     out.append("</section>")
     return "".join(out)
@@ -273,6 +278,38 @@ def _privacy(pv: dict[str, Any], cur: str) -> str:
         "the authority; a log without padding reveals each entry.</p>"
     )
     return "".join(out)
+
+
+def plot(alt: dict[str, Any], path: Path) -> Path:
+    """Money per year of each alternative (log scale), and the sealed count each batch shows, with padding."""
+    from registry.evaluate.plots import _pyplot
+
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.2), dpi=110, gridspec_kw={"width_ratios": [1, 1.4]})
+    year = next(r for r in alt["comparison"]["costs"] if r["figure"] == "money per year")
+    labels = ["chain", "RFC 3161\nper record", "RFC 3161\nper root", "CT log\n(1 server)"]
+    values = [max(float(year[k] or 0), 1e-6) for k, _ in COST_COLUMNS]
+    bars = left.bar(labels, values, color=["tab:blue", "tab:orange", "tab:olive", "tab:green"])
+    left.set_yscale("log")
+    left.bar_label(bars, labels=[rep.money(v, alt["currency"]) for v in values], fontsize=7)
+    left.set_ylabel(f"{alt['currency']} per year")
+    left.set_title(f"Money per year at {alt['recordsPerYear']:,} records\n(token price and log server assumed)",
+                   fontsize=9)  # fmt: skip
+    pv = alt["privacy"]
+    counts = [b["sealed"] for b in pv["perBatch"]]
+    colours = ["tab:blue" if b["part"] == "pipeline" else "tab:purple" for b in pv["perBatch"]]
+    right.bar(range(len(counts)), counts, color=colours, label="sealed values an observer counts")
+    right.axhline(pv["padding"]["constant"]["perBatch"], color="tab:red", linestyle="--",
+                  label="constant padding: what every batch shows")  # fmt: skip
+    right.set_ylim(0, max(pv["padding"]["constant"]["perBatch"], 1) * 1.35)
+    right.set_xlabel("anchored batch (pipeline in blue, latency rounds in purple)")
+    right.set_ylabel("sealed values in the batch's manifest")
+    right.set_title("What sealed records' batches reveal", fontsize=9)
+    right.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def summary_rows(report: dict[str, Any]) -> list[list[Any]]:

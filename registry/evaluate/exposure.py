@@ -136,6 +136,7 @@ def measure(run: Run, offices: list[OfficeRun]) -> dict[str, Any]:
         },
         "offices": per_office,
         "exampleInference": inference,
+        "perBatch": [{"part": v.part, "office": v.office, "sealed": v.sealed_public} for v in views],
         "sealedValueBytes": round(value_bytes, 1),
         "padding": {
             "constant": {

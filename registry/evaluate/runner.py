@@ -231,6 +231,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "latency": plots.latency_plot(latency_fig, out / "latency.png"),
             "throughput": plots.throughput_plot(throughput_fig, out / "throughput.png"),
         }
+        figures["alternatives"] = alternatives.plot(alternatives_fig, out / "alternatives.png")
         if governance_fig["events"]:
             figures["governance"] = plots.governance_plot(governance_fig, out / "governance.png")
         body["plots"] = {k: p.name for k, p in figures.items()}
