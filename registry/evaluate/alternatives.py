@@ -62,6 +62,8 @@ BUNDLE_CAP = 5_000
 SIGN_SAMPLE = 1_000
 #: Proofs mutated (one path hash replaced) to show the verifier refuses them.
 MUTATIONS = 100
+#: (office, root, [(leaf, value), ...]) per batch, in arrival order.
+Arrivals = list[tuple[str, str, list[tuple[bytes, LeafValue]]]]
 __all__ = ["arrivals", "entry_bytes", "measure", "plot", "section", "summary_rows"]
 
 
@@ -78,7 +80,7 @@ def entry_bytes(office: str, value: LeafValue) -> bytes:
     return office.encode("ascii") + value.encode()
 
 
-def arrivals(offices: list[OfficeRun]) -> list[tuple[str, str, list[tuple[bytes, LeafValue]]]]:
+def arrivals(offices: list[OfficeRun]) -> Arrivals:
     """(office, root, [(leaf, value)]) per batch of the pipeline, in the order records were accepted."""
     out = []
     for o in offices:
@@ -128,7 +130,7 @@ def _chain(run: Run, offices: list[OfficeRun], figures: dict[str, Any]) -> dict[
 # ---------------------------------------------------------------------------- RFC 3161 tokens alone
 
 
-def _tsa(run: Run, batches: list[tuple[str, str, list[tuple[bytes, LeafValue]]]]) -> dict[str, Any]:
+def _tsa(run: Run, batches: Arrivals) -> dict[str, Any]:
     sc = run.scenario
     authority = LocalAuthority(run.work)
     config = load_config(run.work, [authority.start()], [authority.root_cert], LOCAL_POLICY, ["127.0.0.0/8"])
@@ -186,7 +188,7 @@ def _key(run: Run, *parts: object) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(seed).digest())
 
 
-def _ctlog(run: Run, batches: list[tuple[str, str, list[tuple[bytes, LeafValue]]]]) -> dict[str, Any]:
+def _ctlog(run: Run, batches: Arrivals) -> dict[str, Any]:
     rng = run.rng("alternatives-ctlog")
     log = Log(_key(run, "log"))
     heads: list[TreeHead] = []
@@ -314,9 +316,7 @@ def _split_view(run: Run, log: Log, honest: TreeHead) -> dict[str, Any]:
     return fig
 
 
-def _office_signatures(
-    run: Run, batches: list[tuple[str, str, list[tuple[bytes, LeafValue]]]], entries: list[bytes], picks: list[int]
-) -> dict[str, Any]:
+def _office_signatures(run: Run, batches: Arrivals, entries: list[bytes], picks: list[int]) -> dict[str, Any]:
     offices = [office for office, _, items in batches for _ in items]
     keys = {o: _key(run, "office", o) for o in set(offices)}
     signs: list[float] = []

@@ -62,16 +62,19 @@ def _proves(alt: dict[str, Any], figures: dict[str, Any]) -> list[dict[str, str]
         ("revocation / supersession",
          "yes: revocation by the record's own office only, versions linked on chain, one view answers",
          "no: a token cannot be withdrawn and there is no list to look in",
-         "partly: only as appended entries anyone may submit; a verifier must scan the log after the record",
+         "partly: only as appended entries (unless offices sign them, anyone may append one); a verifier must "
+         "scan the log after the record",
          _probe_evidence(figures, ("revoked", "superseded"))),
         ("key compromise history",
          "yes: signer validity intervals and compromise marks on chain; anchors after the mark fail",
          "no: only the authority's own certificate status (CRL/OCSP); offices' keys are not involved",
-         "no: the log's key is the single point of trust; with it a thief signs any view",
+         "no: the log's key is the single point of trust; with it a thief signs any view (witness cosignatures "
+         "would narrow this)",
          f"{len(compromise)} compromise-key event(s) in this run's governance phase"),
         ("append-only, no split view",
          "yes: every node holds the same history (consensus; reorganisations bounded by confirmations)",
-         "no: nothing is logged; the authority can stamp a hash at any time it chooses, unseen",
+         "no: nothing is public; whoever holds the authority's key can issue a token with any time (backdating "
+         "goes unseen)",
          "append-only provable by consistency proofs; a split view passes every check of a lone client",
          f"consistency proofs verified {con['verified']}/{con['proofs']}; split view of size "
          f"{split.get('treeSize')}: both heads signed {split.get('bothHeadsSigned')}, found without comparing "
