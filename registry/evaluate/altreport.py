@@ -128,7 +128,8 @@ def _costs(alt: dict[str, Any]) -> list[dict[str, Any]]:
          "batches per year (transactions, tokens, heads) and records per year (tokens, appends)"),
         ("bytes per year kept by the operator or network", "bytes", chain["chainBytesPerYear"],
          r_year * pr["tokenBytes"], b_year * pb["tokenBytes"], r_year * entry + b_year * ct["headBytes"],
-         "chain: calldata + logs (+ state on anvil) per batch x batches; tokens: DER bytes (kept by offices, "
+         "chain: calldata + logs (+ state on anvil) per batch x batches, manifests (off chain, at each office) not "
+         "counted; tokens: DER bytes (kept by offices, "
          "nothing public); log: (entry + 64) x records + heads"),
         ("operator time per year", "hours", None, r_year * _hours(pr["requestMs"]),
          b_year * _hours(pb["requestMs"]),
