@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from registry.evaluate import altreport  # (it imports this module: module imports only, used at call time)
 from registry.files.atomic import write_atomic, write_json_atomic
 
 
@@ -126,9 +127,7 @@ def headline(report: dict[str, Any]) -> list[list[Any]]:
     )
     probes = report["verdicts"]
     rows.append(["verdict probes as expected", f"{probes['matched']} / {probes['probes']}", ""])
-    from registry.evaluate import alternatives
-
-    return rows + alternatives.summary_rows(report)
+    return rows + altreport.summary_rows(report)
 
 
 _CSS = """
@@ -375,9 +374,7 @@ def render_html(report: dict[str, Any], plots: dict[str, Path]) -> str:
     )
     parts.append("</section>")
 
-    from registry.evaluate import alternatives
-
-    parts.append(alternatives.section(report, plots))
+    parts.append(altreport.section(report, plots))
     parts.append('<section id="environment"><h2>Versions and machine</h2>')
     parts.append(table(["component", "version"], [[k, v] for k, v in env.items()]))
     parts.append(table(["phase", "seconds"], [[k, num(s, 2)] for k, s in report["phaseSeconds"].items()]))
