@@ -22,6 +22,7 @@ from registry.config import EMBEDDED
 from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
 from registry.evaluate import (
+    alternatives,
     checks,
     cost,
     eas,
@@ -41,7 +42,7 @@ from registry.node.anvil import LocalChain, free_port
 
 #: Phases in order, as the progress bar shows them.
 PHASES = ("setup", "cost", "throughput", "interoperability", "rates", "privacy", "probes", "latency", "faults",
-          "governance", "report")  # fmt: skip
+          "governance", "alternatives", "report")  # fmt: skip
 
 
 def _start_anvil(state_dir: Path) -> LocalChain:
@@ -194,6 +195,9 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             f" {timestamps_fig['manifestBytesPerBatch']} bytes per manifest, {timestamps_fig['bundleBytesPerRecord']}"
             " bytes per record's bundle"
         )
+    with run.timed("alternatives"):
+        earlier = {"cost": cost_fig, "rates": rates_fig, "verdicts": probes_fig, "governance": governance_fig}
+        alternatives_fig = alternatives.measure(run, offices, earlier)
     for o in offices:
         o.store.close()
 
@@ -218,6 +222,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "faults": faults_fig,
             "governance": governance_fig,
             "timestamps": timestamps_fig,
+            "alternatives": alternatives_fig,
             "notes": run.notes,
         }
         figures = {
@@ -226,6 +231,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "latency": plots.latency_plot(latency_fig, out / "latency.png"),
             "throughput": plots.throughput_plot(throughput_fig, out / "throughput.png"),
         }
+        figures["alternatives"] = alternatives.plot(alternatives_fig, out / "alternatives.png")
         if governance_fig["events"]:
             figures["governance"] = plots.governance_plot(governance_fig, out / "governance.png")
         body["plots"] = {k: p.name for k, p in figures.items()}

@@ -74,6 +74,9 @@ class Scenario:
     verify_samples: int = 200
     events: tuple[Event, ...] = ()
     probes: tuple[tuple[str, int], ...] = field(default=tuple((k, 2) for k in PROBE_KINDS))
+    tsa_record_samples: int = 20
+    tsa_price_per_token: float = 0.02
+    log_server_cost_per_year: float = 2_400.0
     source: str = "built-in"
 
     @property
@@ -113,6 +116,11 @@ class Scenario:
             "verifySamples": self.verify_samples,
             "events": [{"kind": e.kind, "office": e.office, "name": e.name, "seconds": e.seconds} for e in self.events],
             "probes": dict(self.probes),
+            "alternatives": {
+                "tsaRecordSamples": self.tsa_record_samples,
+                "tsaPricePerToken": self.tsa_price_per_token,
+                "logServerCostPerYear": self.log_server_cost_per_year,
+            },
         }
 
 
@@ -158,13 +166,16 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         body = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _fail(source, f"not valid TOML: {exc}") from None
-    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes"}
+    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes", "alternatives"}
     _unknown(body, {"name", "description", "seed", *sections}, source, "the top level")
     for name in sections - {"offices", "events"}:
         if not isinstance(body.get(name, {}), dict):
             raise _fail(source, f"[{name}] must be a table")
     chain, cost, pipeline = body.get("chain", {}), body.get("cost", {}), body.get("pipeline", {})
     latency, verify, probes = body.get("latency", {}), body.get("verify", {}), body.get("probes", {})
+    alternatives = body.get("alternatives", {})
+    _unknown(alternatives, {"tsa_record_samples", "tsa_price_per_token", "log_server_cost_per_year"}, source,
+             "[alternatives]")  # fmt: skip
     _unknown(chain, {"block_time", "confirmations"}, source, "[chain]")
     _unknown(
         cost,
@@ -260,6 +271,9 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         verify_samples=_int(verify, "samples", 200, source, 1, 100_000),
         events=tuple(events),
         probes=tuple((k, _int(probes, k, 2, source, 0, 100)) for k in PROBE_KINDS),
+        tsa_record_samples=_int(alternatives, "tsa_record_samples", 20, source, 1, 10_000),
+        tsa_price_per_token=_float(alternatives, "tsa_price_per_token", 0.02, source, 0.0, 1e6),
+        log_server_cost_per_year=_float(alternatives, "log_server_cost_per_year", 2_400.0, source, 0.0, 1e9),
         source=source,
     )
 
