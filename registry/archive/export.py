@@ -17,7 +17,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
-from registry.archive.format import FORMAT, HEADER_FIELDS, INTEGER_FIELDS, ProvenChain, bloom_admits, check_archive
+from eth_hash.auto import keccak
+
+from registry.archive.format import (
+    FORMAT,
+    HEADER_FIELDS,
+    INTEGER_FIELDS,
+    ProvenChain,
+    bloom_admits,
+    check_archive,
+    header_rlp,
+)
 from registry.chain.client import Chain
 from registry.errors import ChainError, ConfigError
 from registry.files.atomic import write_atomic
@@ -139,6 +149,17 @@ def _accounts(chain: Chain, addresses: list[str], head: int) -> dict[str, Any] |
     return out
 
 
+def _raw(header: dict[str, Any]) -> str:
+    """A header as ``0x`` + its RLP, after checking that it hashes to the hash the node named."""
+    raw = header_rlp(header)
+    if "0x" + keccak(raw).hex() != str(header.get("hash", "")).lower():
+        raise ChainError(
+            f"block {int(header['number'], 16)}: the node's header fields do not hash to its block hash"
+            " (a header layout this exporter does not know, e.g. QBFT's seals in extraData)"
+        )
+    return "0x" + raw.hex()
+
+
 def build_archive(chain: Chain, confirmations: int = 1) -> dict[str, Any]:
     """The archive body for ``chain``'s deployment, up to ``latest - confirmations + 1``."""
     dep = chain.deployment
@@ -162,12 +183,12 @@ def build_archive(chain: Chain, confirmations: int = 1) -> dict[str, Any]:
         "anchorRegistry": wanted[0],
         "officeRegistry": wanted[1],
         "deploymentBlock": dep.block_number,
-        "head": {"number": head, "hash": headers[-1]["hash"]},
+        "head": {"number": head, "hash": str(headers[-1]["hash"]).lower()},
         "witness": (
             "compare head.hash with a second source (another node, a newspaper, a notary's record, the"
             " consortium's published checkpoints): the archive proves everything up to its head, not the head"
         ),
-        "headers": headers,
+        "headers": [_raw(h) for h in headers],
         "receipts": receipts,
     }
     if accounts is not None:

@@ -1,9 +1,9 @@
 """The chain archive's format and its proof check: headers linked by hash, receipts proven by receiptsRoot.
 
 An archive (``ipreg-chain-archive-v1``, one JSON file) holds every block header from the deployment block to
-the export head (every field, so that each header's hash is recomputed from its RLP and each parent link
-checked), the receipts of every block whose ``logsBloom`` admits one of the two registry contracts (all
-receipts of such a block, so the block's receipts trie is rebuilt and compared with its ``receiptsRoot``),
+the export head (as ``0x`` + its RLP: the block hash is its keccak, and each parent link is checked), the
+receipts of every block whose ``logsBloom`` admits one of the two registry contracts (all receipts of such a
+block, so the block's receipts trie is rebuilt and compared with its ``receiptsRoot``),
 and where the node gave them the two contracts' account proofs at the head (code hash under the head's
 ``stateRoot``) with their runtime code. :func:`check_archive` refuses anything that does not hold with one
 :class:`ArchiveError` line; what it returns (:class:`ProvenChain`) holds only proven logs. What it cannot
@@ -137,6 +137,23 @@ def header_hash(header: Mapping[str, Any]) -> str:
     return "0x" + keccak(header_rlp(header)).hex()
 
 
+def header_fields(raw_hex: Any, position: int) -> tuple[dict[str, str], str]:
+    """(the JSON-RPC fields, the block hash) of a header stored as ``0x`` + its RLP (the hash is its keccak)."""
+    raw = _bytes(raw_hex, f"header {position}")
+    try:
+        items = rlp.decode(raw)
+    except Exception:  # the rlp library raises its own types for malformed input
+        raise ArchiveError(f"header {position} is not RLP") from None
+    if not isinstance(items, list) or not _REQUIRED <= len(items) <= len(HEADER_FIELDS):
+        raise ArchiveError(f"header {position} does not have the fields of a block header")
+    out: dict[str, str] = {}
+    for name, item in zip(HEADER_FIELDS, items, strict=False):
+        if not isinstance(item, bytes):
+            raise ArchiveError(f"header {position}: field {name} is not a byte string")
+        out[name] = hex(int.from_bytes(item, "big")) if name in INTEGER_FIELDS else "0x" + item.hex()
+    return out, "0x" + keccak(raw).hex()
+
+
 def receipt_bytes(receipt: Mapping[str, Any]) -> bytes:
     """A receipt's consensus encoding (EIP-2718: a type byte before the RLP list for typed transactions); its bloom
     is computed from its logs."""
@@ -249,15 +266,12 @@ def check_archive(body: Any) -> ProvenChain:
     times: dict[int, int] = {}
     logs: list[ProvenLog] = []
     wanted = ("0x" + anchor[2:], "0x" + office[2:])
-    for position, header in enumerate(headers):
-        if not isinstance(header, Mapping):
-            raise ArchiveError(f"header {position} is not an object")
+    header: dict[str, str] = {}
+    for position, raw in enumerate(headers):
+        header, computed = header_fields(raw, position)
         number = _int(header.get("number"), "number")
         if number != start + position:
             raise ArchiveError(f"header {position} is block {number}, expected {start + position}")
-        computed = header_hash(header)
-        if header.get("hash") is not None and str(header["hash"]).lower() != computed:
-            raise ArchiveError(f"block {number}: its fields hash to {computed}, not to the hash it names")
         if previous is not None and str(header["parentHash"]).lower() != previous:
             raise ArchiveError(f"block {number} does not link to block {number - 1} (parentHash differs)")
         previous = computed
@@ -288,7 +302,7 @@ def check_archive(body: Any) -> ProvenChain:
     extra = set(receipts) - {str(n) for n in times}
     if extra:
         raise ArchiveError(f"receipts of block(s) outside the archive's headers: {sorted(extra)[:3]}")
-    detail, proven, releases = _code(body, headers[-1], anchor, office)
+    detail, proven, releases = _code(body, header, anchor, office)
     return ProvenChain(
         chain_id, anchor, office, start, head_number, previous, times, tuple(logs), detail, proven, releases
     )

@@ -205,6 +205,13 @@ class ArchiveReader:
             for b in found
         ]
 
+    def office_batches_all(self) -> list[AnchoredBatch]:
+        """Every archived batch of every office, oldest first."""
+        return sorted(
+            (b for o in {b.office for b in self.index.batches(limit=1 << 62)} for b in self.office_batches(o, 0)),
+            key=lambda b: b.block_number,
+        )
+
     def related(self, registry: str) -> ArchiveReader | None:
         """An archive holds one registry version: a bundle of another is judged against its own archive."""
         del registry

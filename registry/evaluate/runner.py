@@ -22,6 +22,7 @@ from registry.config import EMBEDDED
 from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
 from registry.evaluate import (
+    archive,
     checks,
     cost,
     eas,
@@ -41,7 +42,7 @@ from registry.node.anvil import LocalChain, free_port
 
 #: Phases in order, as the progress bar shows them.
 PHASES = ("setup", "cost", "throughput", "interoperability", "rates", "privacy", "probes", "latency", "faults",
-          "governance", "report")  # fmt: skip
+          "governance", "archive", "report")  # fmt: skip
 
 
 def _start_anvil(state_dir: Path) -> LocalChain:
@@ -194,6 +195,8 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             f" {timestamps_fig['manifestBytesPerBatch']} bytes per manifest, {timestamps_fig['bundleBytesPerRecord']}"
             " bytes per record's bundle"
         )
+    with run.timed("archive"):
+        archive_fig = archive.measure(run, offices, probes_fig)
     for o in offices:
         o.store.close()
 
@@ -218,6 +221,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "faults": faults_fig,
             "governance": governance_fig,
             "timestamps": timestamps_fig,
+            "archive": archive_fig,
             "notes": run.notes,
         }
         figures = {

@@ -75,6 +75,10 @@ class Scenario:
     events: tuple[Event, ...] = ()
     probes: tuple[tuple[str, int], ...] = field(default=tuple((k, 2) for k in PROBE_KINDS))
     source: str = "built-in"
+    #: Bundles verified from the chain archive at the end of the run (besides the probes' and altered copies).
+    archive_samples: int = 40
+    #: Seconds per block of the chain whose archive is sized per year (12: Ethereum mainnet; a QBFT chain ~2).
+    archive_block_seconds: float = 12.0
 
     @property
     def weekly_volume(self) -> int:
@@ -113,6 +117,7 @@ class Scenario:
             "verifySamples": self.verify_samples,
             "events": [{"kind": e.kind, "office": e.office, "name": e.name, "seconds": e.seconds} for e in self.events],
             "probes": dict(self.probes),
+            "archive": {"samples": self.archive_samples, "blockSeconds": self.archive_block_seconds},
         }
 
 
@@ -158,7 +163,7 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         body = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _fail(source, f"not valid TOML: {exc}") from None
-    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes"}
+    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes", "archive"}
     _unknown(body, {"name", "description", "seed", *sections}, source, "the top level")
     for name in sections - {"offices", "events"}:
         if not isinstance(body.get(name, {}), dict):
@@ -180,6 +185,8 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         raise _fail(source, f"latency.arrival must be one of {', '.join(ARRIVALS)}, got {arrival!r}")
     _unknown(verify, {"samples"}, source, "[verify]")
     _unknown(probes, set(PROBE_KINDS), source, "[probes]")
+    archive = body.get("archive", {})
+    _unknown(archive, {"samples", "block_seconds"}, source, "[archive]")
 
     offices_raw = body.get("offices")
     if not isinstance(offices_raw, list) or not offices_raw:
@@ -261,6 +268,8 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         events=tuple(events),
         probes=tuple((k, _int(probes, k, 2, source, 0, 100)) for k in PROBE_KINDS),
         source=source,
+        archive_samples=_int(archive, "samples", 40, source, 0, 100_000),
+        archive_block_seconds=_float(archive, "block_seconds", 12.0, source, 0.1, 3_600.0),
     )
 
 
