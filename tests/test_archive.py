@@ -28,8 +28,9 @@ from registry.verify.verifier import Verifier
 
 
 def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from registry.cli import main
+    from registry.cli import _register, main
 
+    _register()  # every command: main() would attach only the invoked one, for the whole process
     monkeypatch.setattr(sys, "argv", ["ipreg", *args])
     with pytest.raises(SystemExit) as exit_info:
         main()
