@@ -23,6 +23,7 @@ from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
 from registry.evaluate import (
     alternatives,
+    archive,
     checks,
     cost,
     eas,
@@ -42,7 +43,7 @@ from registry.node.anvil import LocalChain, free_port
 
 #: Phases in order, as the progress bar shows them.
 PHASES = ("setup", "cost", "throughput", "interoperability", "rates", "privacy", "probes", "latency", "faults",
-          "governance", "alternatives", "report")  # fmt: skip
+          "governance", "alternatives", "archive", "report")  # fmt: skip
 
 
 def _start_anvil(state_dir: Path) -> LocalChain:
@@ -198,6 +199,8 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
     with run.timed("alternatives"):
         earlier = {"cost": cost_fig, "rates": rates_fig, "verdicts": probes_fig, "governance": governance_fig}
         alternatives_fig = alternatives.measure(run, offices, earlier)
+    with run.timed("archive"):
+        archive_fig = archive.measure(run, offices, probes_fig)
     for o in offices:
         o.store.close()
 
@@ -223,6 +226,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "governance": governance_fig,
             "timestamps": timestamps_fig,
             "alternatives": alternatives_fig,
+            "archive": archive_fig,
             "notes": run.notes,
         }
         figures = {

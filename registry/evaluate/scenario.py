@@ -78,6 +78,10 @@ class Scenario:
     tsa_price_per_token: float = 0.02
     log_server_cost_per_year: float = 2_400.0
     source: str = "built-in"
+    #: Bundles verified from the chain archive at the end of the run (besides the probes' and altered copies).
+    archive_samples: int = 40
+    #: Seconds per block of the chain whose archive is sized per year (12: Ethereum mainnet; a QBFT chain ~2).
+    archive_block_seconds: float = 12.0
 
     @property
     def weekly_volume(self) -> int:
@@ -121,6 +125,7 @@ class Scenario:
                 "tsaPricePerToken": self.tsa_price_per_token,
                 "logServerCostPerYear": self.log_server_cost_per_year,
             },
+            "archive": {"samples": self.archive_samples, "blockSeconds": self.archive_block_seconds},
         }
 
 
@@ -166,7 +171,8 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         body = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _fail(source, f"not valid TOML: {exc}") from None
-    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes", "alternatives"}
+    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes", "alternatives",
+                "archive"}  # fmt: skip
     _unknown(body, {"name", "description", "seed", *sections}, source, "the top level")
     for name in sections - {"offices", "events"}:
         if not isinstance(body.get(name, {}), dict):
@@ -191,6 +197,8 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         raise _fail(source, f"latency.arrival must be one of {', '.join(ARRIVALS)}, got {arrival!r}")
     _unknown(verify, {"samples"}, source, "[verify]")
     _unknown(probes, set(PROBE_KINDS), source, "[probes]")
+    archive = body.get("archive", {})
+    _unknown(archive, {"samples", "block_seconds"}, source, "[archive]")
 
     offices_raw = body.get("offices")
     if not isinstance(offices_raw, list) or not offices_raw:
@@ -275,6 +283,8 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         tsa_price_per_token=_float(alternatives, "tsa_price_per_token", 0.02, source, 0.0, 1e6),
         log_server_cost_per_year=_float(alternatives, "log_server_cost_per_year", 2_400.0, source, 0.0, 1e9),
         source=source,
+        archive_samples=_int(archive, "samples", 40, source, 0, 100_000),
+        archive_block_seconds=_float(archive, "block_seconds", 12.0, source, 0.1, 3_600.0),
     )
 
 
