@@ -3,13 +3,14 @@
 A batch's transaction (hash, nonce) is written to the outbox before it is broadcast. A batch left
 ``sent`` by an earlier run is finished from its receipt, or from the root found on chain, or is
 rebuilt with a fresh nonce; a stuck transaction is replaced with higher fees. The contract refuses
-a root twice, so nothing is ever anchored twice.
+a root twice, so nothing is ever anchored twice. A recently anchored batch that a reorganisation deeper
+than the confirmations took off the chain is built again and anchored again (:meth:`BatchSender.recheck`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
@@ -19,6 +20,10 @@ from registry.anchor.checkpoints import checkpoint
 from registry.chain.client import Chain, TxResult
 from registry.errors import ChainError, ContractRevertError, TransactionTimeout
 from registry.store.outbox import BatchStatus, Store, StoredBatch
+
+#: Anchored batches this many blocks below the head or less are read again from the chain at the start of
+#: every run: a reorganisation deeper than the confirmations may have taken them off (older ones count as final).
+RECHECK_BLOCKS: Final = 4096
 
 
 @dataclass(slots=True)
@@ -94,6 +99,23 @@ class BatchSender:
                     raise
                 return on_chain
         raise AssertionError("unreachable")
+
+    def recheck(self, batch: StoredBatch) -> bool:
+        """Read an anchored batch again from the chain; False if a reorganisation took it off (built again).
+
+        A batch the chain still holds in another block (its transaction re-mined elsewhere) is recorded
+        there; one the chain no longer holds is built again, so the run anchors it again (its records
+        were accepted: they must be on the chain once).
+        """
+        info = self.chain.batch_of(self.office, batch.root)
+        if info is None:
+            self.store.unanchor(batch.id)
+            return False
+        if info.block_number != batch.block_number:
+            moved = self._found_on_chain(batch)
+            if moved is not None:
+                self._record(batch, moved)
+        return True
 
     def _reconcile_sent(self, batch: StoredBatch) -> TxResult | None:
         """A batch whose transaction was recorded: mined, or to be rebuilt (never sent twice)."""

