@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from web3 import Web3
 
 from registry.anchor.pipeline import Anchorer, bundle_name
@@ -111,3 +112,38 @@ def _raw(tx: Any, account: Any) -> bytes:
     signed = account.sign_transaction({**fields, "type": 2, "data": bytes(tx["input"])})
     assert bytes(signed.hash) == bytes(tx["hash"])
     return bytes(signed.raw_transaction)
+
+
+def test_an_outbox_moved_to_the_successor_registry_does_not_anchor_its_old_batches_again(tmp_path: Path) -> None:
+    """Frozen mid-run: the batch anchored in the frozen registry stays there (its transaction is on the chain);
+    only what the freeze refused goes to the successor, so every record is anchored once across both."""
+    from registry.chain.deploy import deploy
+    from registry.chain.dev import DEV_OFFICES, dev_account
+    from registry.chain.genesis import Genesis
+    from registry.errors import ContractRevertError
+    from registry.evaluate import actions
+
+    w3 = connect("embedded")
+    old, new = Chain(w3), Chain(w3)
+    deploy(old, dev_account(0), Genesis.dev(), preset="dev")
+    assert old.deployment is not None
+    account = dev_signer("WO")
+    assert account is not None
+    store = Store(tmp_path / "wo.sqlite")
+    anchorer = Anchorer(store, old, account, "WO", tmp_path / "manifests", batch_size=2)
+    anchorer.submit(prepare_files(generate_gazette(tmp_path / "g", office="WO", count=4, seed=7)))
+    first = anchorer._make_batch()  # one batch anchored in the old registry
+    assert first is not None
+    anchorer._finish(store.batch(first[0]))
+    deploy(new, dev_account(0), Genesis.dev(), preset="dev", predecessor=old.deployment.anchor_registry)
+    assert new.deployment is not None
+    voters = [(code, a) for code, _, _ in DEV_OFFICES if (a := dev_signer(code)) is not None]
+    actions.govern(old, "freeze", None, voters, successor=new.deployment.anchor_registry)
+    with pytest.raises(ContractRevertError, match="RegistryFrozen"):
+        anchorer.run()
+    anchorer.chain = new
+    result = anchorer.run()
+    assert result.reorganised == [] and result.records == 2
+    roots = {b.root for b in store.batches("WO")}
+    assert sum(_anchored_events(old, r) for r in roots) == 1 and sum(_anchored_events(new, r) for r in roots) == 1
+    store.close()

@@ -103,18 +103,24 @@ class BatchSender:
     def recheck(self, batch: StoredBatch) -> bool:
         """Read an anchored batch again from the chain; False if a reorganisation took it off (built again).
 
-        A batch the chain still holds in another block (its transaction re-mined elsewhere) is recorded
-        there; one the chain no longer holds is built again, so the run anchors it again (its records
-        were accepted: they must be on the chain once).
+        Its transaction still on the chain (in its block, or re-mined in another: recorded there) keeps it
+        anchored, whichever registry it went to (an outbox moved to a successor registry stays exactly
+        once). Gone, and its root not anchored by this office in this registry by any other transaction,
+        it is built again, so the run anchors it again: its records were accepted and must be on the chain.
         """
-        info = self.chain.batch_of(self.office, batch.root)
-        if info is None:
+        try:
+            mined = self.chain.receipt(batch.tx_hash) if batch.tx_hash else None
+        except ContractRevertError:
+            mined = None
+        if mined is not None:
+            if mined.block_number != batch.block_number:
+                self._record(batch, mined)
+            return True
+        found = self._found_on_chain(batch)
+        if found is None:
             self.store.unanchor(batch.id)
             return False
-        if info.block_number != batch.block_number:
-            moved = self._found_on_chain(batch)
-            if moved is not None:
-                self._record(batch, moved)
+        self._record(batch, found)
         return True
 
     def _reconcile_sent(self, batch: StoredBatch) -> TxResult | None:
