@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from registry.evaluate import faults_report
 from registry.files.atomic import write_atomic, write_json_atomic
 
 
@@ -116,6 +117,7 @@ def headline(report: dict[str, Any]) -> list[list[Any]]:
             "ok" if once["ok"] else "NOT OK",
         ]
     )
+    rows.extend(faults_report.summary_rows(report))
     inter = report["interoperability"]
     rows.append(
         [
@@ -309,6 +311,7 @@ def render_html(report: dict[str, Any], plots: dict[str, Path]) -> str:
 
     parts.append(_governance(report, plots))
     parts.append(_faults(report))
+    parts.append(faults_report.section(report, plots))
 
     pv = report["privacy"]
     parts.append('<section id="privacy"><h2>Privacy (sealed records)</h2>')

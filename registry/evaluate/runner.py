@@ -21,7 +21,19 @@ from registry.chain.dev import DEV_OFFICES, dev_account
 from registry.config import EMBEDDED
 from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
-from registry.evaluate import checks, cost, eas, faults, governance, pipeline, plots, probes, report, timestamps
+from registry.evaluate import (
+    checks,
+    cost,
+    eas,
+    faults,
+    faults_report,
+    governance,
+    pipeline,
+    plots,
+    probes,
+    report,
+    timestamps,
+)
 from registry.evaluate.context import Run
 from registry.evaluate.scenario import Scenario
 from registry.evaluate.workload import Batchload, fingerprint, office_records
@@ -173,6 +185,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "nodeOutage": faults.node_outage(run, outage[0], seen) if outage else None,
             "killedAnchorer": faults.kill_anchorer(run, seen) if kill else None,
         }
+        faults_fig["thatMatter"] = faults_report.measure(run, seen)
         faults_fig["exactlyOnce"] = faults.exactly_once(run)
     with run.timed("governance"):
         governance_fig = governance.timeline(run, offices)
