@@ -8,6 +8,7 @@ verifying while it is off the chain. Then each fault of the evaluation on one re
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,125 @@ def test_an_outbox_moved_to_the_successor_registry_does_not_anchor_its_old_batch
     roots = {b.root for b in store.batches("WO")}
     assert sum(_anchored_events(old, r) for r in roots) == 1 and sum(_anchored_events(new, r) for r in roots) == 1
     store.close()
+
+
+# ---------------------------------------------------------------------------- the evaluation's faults
+
+
+@pytest.fixture(scope="module")
+def matter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The small scenario's faults that matter, once, on anvil (the phase starts its own second node)."""
+    from anvil_fixtures import start_anvil
+
+    from registry.evaluate import faults_report
+    from registry.evaluate.context import Run
+    from registry.evaluate.scenario import load_scenario
+
+    tmp = tmp_path_factory.mktemp("faults")
+    node = start_anvil(tmp / "node")
+    try:
+        run = Run(
+            load_scenario(builtin="small"), 7, Chain(connect(node.rpc_url)), "anvil", node.rpc_url, tmp, node.chain
+        )
+        yield faults_report.measure(run, set())
+    finally:
+        node.chain.stop()
+
+
+@pytest.mark.anvil
+def test_every_fault_leaves_every_accepted_record_on_the_chain_once(matter: dict[str, Any]) -> None:
+    figures = {k: v for k, v in matter.items() if isinstance(v, dict)}
+    assert set(figures) == {"reorgShallow", "reorgDeep", "authorityOutage", "freezeMidAnchor", "longNodeOutage",
+                            "monitorOutage"}  # fmt: skip
+    for name, fig in figures.items():
+        once = fig["exactlyOnce"]
+        assert fig["run"] and once["ok"], name
+        assert once["acceptedRecords"] == once["anchoredExactlyOnce"] == fig["records"], name
+        assert once["missing"] == once["duplicated"] == 0, name
+
+
+@pytest.mark.anvil
+def test_deep_reorganisation_unverifies_then_the_anchorer_anchors_again(matter: dict[str, Any]) -> None:
+    deep = matter["reorgDeep"]
+    assert deep["depth"] > deep["confirmationsWanted"] and deep["before"]["confirmations"] > deep["confirmationsWanted"]
+    assert deep["before"] == {**deep["before"], "verdict": "VERIFIED", "indexed": True, "monitorFindings": 0}
+    gone = deep["whileGone"]
+    assert gone["verdict"] == "UNKNOWN" and not gone["indexed"]  # the bundle does not keep verifying
+    assert gone["indexerSaw"] is not None and gone["indexerSaw"]["ancestor"] < deep["anchoredBlock"]
+    assert gone["monitorSawReorganisation"] and gone["monitorFindings"] == 0
+    assert deep["rerunReanchored"] and deep["rerunRecords"] == deep["records"]
+    after = deep["after"]
+    assert after["verdict"] == after["verdictOfRewrittenBundle"] == "VERIFIED" and after["indexed"]
+    assert after["monitorFindings"] == 0  # its own batch, again: nothing to alert
+    shallow = matter["reorgShallow"]
+    assert shallow["confirmationsAtReorg"] < shallow["confirmationsWanted"]
+    assert shallow["resent"] and shallow["anchorerErrors"] == [] and shallow["verdictAfter"] == "VERIFIED"
+
+
+@pytest.mark.anvil
+def test_outages_of_node_authority_and_monitor(matter: dict[str, Any]) -> None:
+    node = matter["longNodeOutage"]
+    assert node["anchoringRuns"] >= 2 and len(node["errorsSeen"]) == node["anchoringRuns"] - 1  # gave up, re-run
+    assert node["verdictBefore"] == node["verdictAfter"] == "VERIFIED"
+    assert node["verdictDuring"].startswith("no verdict")  # the node down: no verdict, never a wrong one
+    assert node["hoursBetweenBatchBlocks"] >= node["chainHoursSkipped"] and node["pendingAfter"] == 0
+    assert node["inFlightBatchToken"]["verdict"] == "VERIFIED"  # a token never changes the verdict
+    assert node["inFlightBatchToken"]["token"] == "disagrees"  # taken hours before its block
+    tsa = matter["authorityOutage"]
+    assert len(tsa["errorsSeen"]) == 2 and all("re-run" in e and "503" in e for e in tsa["errorsSeen"])
+    assert tsa["pendingWhileDown"] == tsa["batchSize"] and tsa["anchoredWhileDown"] == [tsa["batchSize"]] * 2
+    assert tsa["rerunAnchored"] == tsa["batchSize"] and tsa["rerunTokensPerBatch"] == [1]
+    assert tsa["tokenAfter"]["token"] == "valid" and tsa["pendingAfter"] == 0
+    mon = matter["monitorOutage"]
+    assert mon["findingsBefore"] == 0 and mon["findingsOnNextPass"] == 0 and mon["alertedOnce"]
+    assert "anchor-not-in-outbox" in mon["findings"] and "governance-proposal" in mon["findings"]
+    assert mon["caughtUpToBlock"] - mon["caughtUpFromBlock"] >= mon["downForBlocks"]
+
+
+@pytest.mark.anvil
+def test_freeze_mid_anchor_refuses_the_rest_and_loses_nothing(matter: dict[str, Any]) -> None:
+    f = matter["freezeMidAnchor"]
+    assert f["anchoredInFrozenRegistry"] == f["batchSize"] and f["pendingAfterFreeze"] == 2 * f["batchSize"]
+    assert len(f["errorsSeen"]) == 2 and all("RegistryFrozen" in e and "pending" in e for e in f["errorsSeen"])
+    assert f["verdictBefore"] == f["verdictAfterFreeze"] == f["verdictAgainstSuccessor"] == "VERIFIED"
+    assert f["rerunOnSuccessorAnchored"] == 2 * f["batchSize"] and f["verdictOfSuccessorBundle"] == "VERIFIED"
+
+
+@pytest.mark.anvil
+def test_report_section_and_summary(matter: dict[str, Any]) -> None:
+    from registry.evaluate import faults_report
+
+    body = {"faults": {"thatMatter": matter}}
+    html = faults_report.section(body, {})
+    assert html.count("<tr>") == 1 + 6 and "Faults that matter" in html and "NOT OK" not in html
+    assert faults_report.summary_rows(body)[0][1] == "6 / 6"
+
+
+def test_embedded_and_url_chains_report_the_faults_as_not_run(tmp_path: Path) -> None:
+    from registry.evaluate import faults_report
+    from registry.evaluate.context import Run
+    from registry.evaluate.scenario import load_scenario
+
+    chain = Chain(connect("embedded"))
+    run = Run(load_scenario(builtin="small"), 7, chain, "embedded", "embedded", tmp_path)
+    fig = faults_report.measure(run, set())
+    assert set(fig) == {"reorgShallow", "reorgDeep", "authorityOutage", "freezeMidAnchor", "longNodeOutage",
+                        "monitorOutage"}  # fmt: skip
+    assert all(not v["run"] and "anvil" in v["why"] for v in fig.values())
+    html = faults_report.section({"faults": {"thatMatter": fig}}, {})
+    assert "Not run" in html and "<table" not in html
+    assert faults_report.summary_rows({"faults": {"thatMatter": fig}}) == []
+
+
+def test_scenario_fault_events_and_hours() -> None:
+    from registry.errors import InputError
+    from registry.evaluate.scenario import load_scenario, parse_scenario
+
+    default = load_scenario()
+    kinds = {e.kind for e in default.events}
+    assert kinds >= {"reorg", "authority-outage", "freeze-mid-anchor", "long-node-outage", "monitor-outage"}
+    assert default.events_of("long-node-outage")[0].hours == 6.0
+    base = '[[offices]]\ncode = "EP"\nweekly_volume = 10\n'
+    assert parse_scenario(base + '[[events]]\nkind = "node-outage"\n').events[0].hours == 0.0  # old files parse
+    with pytest.raises(InputError, match="hours must be a number between 0 and 8760"):
+        parse_scenario(base + '[[events]]\nkind = "long-node-outage"\nhours = 9000\n')

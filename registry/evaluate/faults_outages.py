@@ -62,7 +62,7 @@ def _token_check(sub: Run, config: TimestampConfig, bundle: ProofBundle | None) 
 
 def _impatient(sub: Run, retries: int) -> Chain:
     """A client of the fault node whose patience is scaled like the outage: 0.5 s a request, ``retries`` more
-    tries (0.2 s, 0.4 s apart), none inside web3 (its provider's own retries would wait ~4 s a request)."""
+    tries (0.2 s apart), none inside web3 (its provider's own retries would wait ~4 s a request)."""
     w3 = connect(sub.rpc_url, timeout=0.5)
     w3.provider.exception_retry_configuration = None  # type: ignore[attr-defined]
     return Chain(w3, sub.chain.deployment, retries=retries)
@@ -73,7 +73,7 @@ def long_outage(sub: Run, event: Event, size: int, seen: set[str]) -> dict[str, 
     assert sub.node is not None and sub.chain.deployment is not None
     pid = sub.node.status()["pid"]
     hours = event.hours or 6.0
-    anchoring = _impatient(sub, 2)  # gives up within the outage, as any client does within hours: a re-run resumes
+    anchoring = _impatient(sub, 1)  # gives up within the outage, as any client does within hours: a re-run resumes
     probe = _impatient(sub, 0)  # an auditor's verification during the outage
     o = office(sub, "US", 3 * size, size, "long-outage", seen, chain=anchoring)
     tsa, config = _authority(sub)
