@@ -19,7 +19,7 @@ from registry.anchor.pipeline import Anchorer, bundle_name
 from registry.chain.client import Chain, connect
 from registry.chain.deploy import deploy_dev
 from registry.core.formats import ProofBundle
-from registry.errors import ConfigError, RegistryError
+from registry.errors import ConfigError, NodeUnavailableError, RegistryError
 from registry.evaluate.context import Run
 from registry.evaluate.pipeline import anchorer_for
 from registry.evaluate.workload import office_records
@@ -109,6 +109,8 @@ def verdict(chain: Chain, bundle: ProofBundle | None) -> str:
         return "no bundle"
     try:
         return verify_bundle(chain, bundle).verdict
+    except NodeUnavailableError:
+        return "no verdict (node not reachable)"
     except RegistryError as exc:
         return f"no verdict ({exc.diagnostics()[:80]})"
 
