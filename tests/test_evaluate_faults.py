@@ -71,9 +71,13 @@ def test_a_batch_a_deep_reorganisation_removed_is_anchored_again_once(tmp_path: 
     again = store.batch(batch.id)
     assert again.status == BatchStatus.ANCHORED and again.block_number != batch.block_number
     assert _anchored_events(chain, batch.root) == 1  # on the final chain, exactly once
-    assert verify_bundle(chain, bundle, None, store).verdict == "VERIFIED"
+    back = verify_bundle(chain, bundle, None, store)
+    assert back.verdict == "VERIFIED" and back.block_number == again.block_number
+    assert back.transaction_hash is None  # the old bundle's transaction is gone: the verdict does not name it
+    assert any("not the chain's" in c.detail for c in back.checks)
     fresh = ProofBundle.loads((tmp_path / "proofs" / bundle_name(record)).read_bytes())
     assert fresh.block_number == again.block_number and fresh.transaction_hash == again.tx_hash
+    assert verify_bundle(chain, fresh, None, store).transaction_hash == again.tx_hash
     third = anchorer.run(tmp_path / "proofs")
     assert third.reorganised == [] and third.batches == [] and _anchored_events(chain, batch.root) == 1
     store.close()
@@ -140,8 +144,11 @@ def test_an_outbox_moved_to_the_successor_registry_does_not_anchor_its_old_batch
     assert new.deployment is not None
     voters = [(code, a) for code, _, _ in DEV_OFFICES if (a := dev_signer(code)) is not None]
     actions.govern(old, "freeze", None, voters, successor=new.deployment.anchor_registry)
-    with pytest.raises(ContractRevertError, match="RegistryFrozen"):
-        anchorer.run()
+    for _ in range(2):  # the run that meets the freeze, and a re-run: each says what to do
+        with pytest.raises(ContractRevertError, match="RegistryFrozen") as refused:
+            anchorer.run()
+        assert "records stay pending" in str(refused.value) and "point this home at its successor" in str(refused.value)
+        assert new.deployment.anchor_registry.lower() in str(refused.value).lower()
     anchorer.chain = new
     result = anchorer.run()
     assert result.reorganised == [] and result.records == 2
@@ -192,11 +199,14 @@ def test_deep_reorganisation_unverifies_then_the_anchorer_anchors_again(matter: 
     assert deep["before"] == {**deep["before"], "verdict": "VERIFIED", "indexed": True, "monitorFindings": 0}
     gone = deep["whileGone"]
     assert gone["verdict"] == "UNKNOWN" and not gone["indexed"]  # the bundle does not keep verifying
+    assert deep["before"]["verdictByHash"] == "VERIFIED" and gone["verdictByHash"] == "UNKNOWN"  # nor the outbox
+    assert gone["outboxSays"] == "anchored"  # until the next anchoring run reads the chain again
     assert gone["indexerSaw"] is not None and gone["indexerSaw"]["ancestor"] < deep["anchoredBlock"]
     assert gone["monitorSawReorganisation"] and gone["monitorFindings"] == 0
     assert deep["rerunReanchored"] and deep["rerunRecords"] == deep["records"]
     after = deep["after"]
-    assert after["verdict"] == after["verdictOfRewrittenBundle"] == "VERIFIED" and after["indexed"]
+    assert after["verdict"] == after["verdictOfRewrittenBundle"] == after["verdictByHash"] == "VERIFIED"
+    assert after["indexed"]
     assert after["monitorFindings"] == 0  # its own batch, again: nothing to alert
     shallow = matter["reorgShallow"]
     assert shallow["confirmationsAtReorg"] < shallow["confirmationsWanted"]
@@ -227,7 +237,7 @@ def test_outages_of_node_authority_and_monitor(matter: dict[str, Any]) -> None:
 def test_freeze_mid_anchor_refuses_the_rest_and_loses_nothing(matter: dict[str, Any]) -> None:
     f = matter["freezeMidAnchor"]
     assert f["anchoredInFrozenRegistry"] == f["batchSize"] and f["pendingAfterFreeze"] == 2 * f["batchSize"]
-    assert len(f["errorsSeen"]) == 2 and all("RegistryFrozen" in e and "pending" in e for e in f["errorsSeen"])
+    assert len(f["errorsSeen"]) == 2 and all("RegistryFrozen" in e and "successor" in e for e in f["errorsSeen"])
     assert f["verdictBefore"] == f["verdictAfterFreeze"] == f["verdictAgainstSuccessor"] == "VERIFIED"
     assert f["rerunOnSuccessorAnchored"] == 2 * f["batchSize"] and f["verdictOfSuccessorBundle"] == "VERIFIED"
 

@@ -18,6 +18,7 @@ from web3 import Web3
 
 from registry.anchor.checkpoints import checkpoint
 from registry.chain.client import Chain, TxResult
+from registry.chain.reverts import RegistryFrozen
 from registry.errors import ChainError, ContractRevertError, TransactionTimeout
 from registry.store.outbox import BatchStatus, Store, StoredBatch
 
@@ -54,9 +55,15 @@ class BatchSender:
             )
         except ContractRevertError as exc:
             self.store.mark_error(batch.id, exc.diagnostics())
+            hint = ""
+            if isinstance(exc, RegistryFrozen):
+                hint = (
+                    " This registry takes no more batches: point this home at its successor (the successor's"
+                    " deployment.json) and re-run; the pending records are anchored there."
+                )
             raise ContractRevertError(
                 f"batch {batch.root} ({batch.leaf_count} records) not anchored, records stay pending: "
-                f"{exc.diagnostics()}"
+                f"{exc.diagnostics()}{hint}"
             ) from None
         return self._record(batch, self._send_until_mined(batch, tx))
 

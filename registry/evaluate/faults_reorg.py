@@ -23,6 +23,7 @@ from registry.evaluate.faults_chain import Clock, Office, head, office, verdict
 from registry.indexer.sync import Indexer
 from registry.monitor import Monitor, Watch
 from registry.store.index import Index
+from registry.verify.verdicts import verify_hash
 
 
 def _reorg(sub: Run, depth: int) -> None:
@@ -100,13 +101,23 @@ def deep(sub: Run, size: int, seen: set[str]) -> dict[str, Any]:
         o.store.close()
 
 
+def _by_hash(sub: Run, o: Office, digest: str) -> str:
+    """The verdict of a content hash found through the office's outbox (the service's and CLI's path)."""
+    try:
+        return verify_hash(sub.chain, o.store, digest).verdict
+    except RegistryError as exc:
+        return f"no verdict ({exc.diagnostics()[:80]})"
+
+
 def _deep(sub: Run, o: Office, n: int, indexer: Indexer, index: Index, monitor: Monitor) -> dict[str, Any]:
     first = o.anchorer.run(o.proofs).batches[0]
     sub.rpc("anvil_mine", [hex(n)])  # N + 1 confirmations: final by the scenario's rule
     bundle = o.bundle()
+    digest = bundle.value.content_hash if bundle is not None else "0x" + "00" * 32
     indexer.sync()
     before = {
         "verdict": verdict(sub.chain, bundle),
+        "verdictByHash": _by_hash(sub, o, digest),
         "indexed": index.batch("EP", first.root) is not None,
         "monitorFindings": len(monitor.pass_once().delivered),
         "confirmations": head(sub.chain) - (first.block_number or 0) + 1,
@@ -118,6 +129,7 @@ def _deep(sub: Run, o: Office, n: int, indexer: Indexer, index: Index, monitor: 
     watched = monitor.pass_once()
     gone = {
         "verdict": verdict(sub.chain, bundle),
+        "verdictByHash": _by_hash(sub, o, digest),
         "indexed": index.batch("EP", first.root) is not None,
         "indexerSaw": synced.to_json()["reorganisation"],
         "monitorSawReorganisation": watched.reorganised,
@@ -132,6 +144,7 @@ def _deep(sub: Run, o: Office, n: int, indexer: Indexer, index: Index, monitor: 
     fresh = o.bundle()
     after = {
         "verdict": verdict(sub.chain, bundle),
+        "verdictByHash": _by_hash(sub, o, digest),
         "verdictOfRewrittenBundle": verdict(sub.chain, fresh),
         "indexed": index.batch("EP", first.root) is not None,
         "monitorFindings": len(monitor.pass_once().delivered),

@@ -102,7 +102,8 @@ def _rows(m: dict[str, Any]) -> list[list[Any]]:
             + (" (old bundles name the vanished transaction; the chain's block is shown)"
                if after["oldBundleNamesGoneTransaction"] else ""),
             _once(f),
-            f"{f['before']['verdict']} → {gone['verdict']} → {after['verdict']}",
+            f"bundle {f['before']['verdict']} → {gone['verdict']} → {after['verdict']}; by content hash"
+            f" {f['before']['verdictByHash']} → {gone['verdictByHash']} → {after['verdictByHash']}",
             rp.num(f["secondsToAnchoredAgain"], 2),
         ])  # fmt: skip
     f = m.get("authorityOutage")
@@ -119,10 +120,11 @@ def _rows(m: dict[str, Any]) -> list[list[Any]]:
         ])  # fmt: skip
     f = m.get("freezeMidAnchor")
     if f and f["run"]:
+        said = (f["errorsSeen"] or ["—"])[0].split(": ", 2)[-1]  # from the contract's error on
         rows.append([
             f"registry frozen between two batches (block {f['frozenAtBlock']})",
             f"{rp.num(f['anchoredInFrozenRegistry'])} anchored before the freeze, {rp.num(f['pendingAfterFreeze'])}"
-            f" refused and kept pending; the run and a re-run each said: …{(f['errorsSeen'] or ['—'])[0][-150:]};"
+            f" refused and kept pending; the run and a re-run each said: “…{said}”;"
             f" the same outbox on the successor anchored {rp.num(f['rerunOnSuccessorAnchored'])}",
             _once(f),
             f"{f['verdictBefore']} → {f['verdictAfterFreeze']} (frozen registry), {f['verdictAgainstSuccessor']}"
