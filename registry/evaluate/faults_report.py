@@ -99,7 +99,8 @@ def _rows(m: dict[str, Any]) -> list[list[Any]]:
             + f"; monitor {'re-read the reorganised blocks' if gone['monitorSawReorganisation'] else 'saw nothing'}"
             f" ({after['monitorFindings'] + gone['monitorFindings']} finding(s)); the next anchoring run "
             + ("found it gone and anchored it again" if f["rerunReanchored"] else "did NOT anchor it again")
-            + (" (old bundles name the vanished transaction; the chain's block is shown)"
+            + ("; an old bundle names the vanished transaction: its verdict shows the chain's block and no"
+               " transaction"
                if after["oldBundleNamesGoneTransaction"] else ""),
             _once(f),
             f"bundle {f['before']['verdict']} → {gone['verdict']} → {after['verdict']}; by content hash"
