@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from registry.evaluate import altreport, archive, report_sections, time_to_verify
+from registry.evaluate import altreport, archive, faults_report, report_sections, time_to_verify
 from registry.evaluate.markup import _e, image, money, num, seconds, table
 from registry.files.atomic import write_atomic, write_json_atomic
 
@@ -74,8 +74,14 @@ def check_rows(report: dict[str, Any]) -> list[list[Any]]:
 
 
 #: The summary table's rows, in order: each function gives rows ``[figure, measured, note]`` (topic modules add theirs).
-SUMMARY_ROWS: list[SummaryRows] = [cost_rows, time_to_verify.summary_rows, check_rows, altreport.summary_rows,
-                                   archive.summary_rows]  # fmt: skip
+SUMMARY_ROWS: list[SummaryRows] = [
+    cost_rows,
+    time_to_verify.summary_rows,
+    check_rows,
+    faults_report.summary_rows,
+    altreport.summary_rows,
+    archive.summary_rows,
+]
 
 
 def headline(report: dict[str, Any]) -> list[list[Any]]:
@@ -121,6 +127,7 @@ def render_html(report: dict[str, Any], plots: dict[str, Path]) -> str:
     parts.append(report_sections.throughput(report, plots))
     parts.append(_governance(report, plots))
     parts.append(_faults(report))
+    parts.append(faults_report.section(report, plots))
     parts.append(archive.section(report, plots))
     parts.append(report_sections.privacy(report))
     parts.append(report_sections.interoperability(report))

@@ -28,6 +28,7 @@ from registry.evaluate import (
     cost,
     eas,
     faults,
+    faults_report,
     governance,
     pipeline,
     plots,
@@ -186,6 +187,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "nodeOutage": faults.node_outage(run, outage[0], seen) if outage else None,
             "killedAnchorer": faults.kill_anchorer(run, seen) if kill else None,
         }
+        faults_fig["thatMatter"] = faults_report.measure(run, seen)
         faults_fig["exactlyOnce"] = faults.exactly_once(run)
     with run.timed("governance"):
         governance_fig = governance.timeline(run, offices)

@@ -20,7 +20,19 @@ from registry.evaluate.samples import KINDS as SAMPLE_KINDS
 #: Record kinds a scenario can ask for: the sample generator's, plus sealed (unpublished) records.
 RECORD_KINDS = (*SAMPLE_KINDS, "sealed")
 #: Events a scenario can inject.
-EVENT_KINDS = ("node-outage", "kill-anchorer", "admit", "suspend", "rotate-key", "compromise-key")
+EVENT_KINDS = (
+    "node-outage",
+    "kill-anchorer",
+    "admit",
+    "suspend",
+    "rotate-key",
+    "compromise-key",
+    "reorg",
+    "long-node-outage",
+    "authority-outage",
+    "monitor-outage",
+    "freeze-mid-anchor",
+)
 PROBE_KINDS = ("tampered", "revoked", "superseded", "unknown", "unauthorised")
 #: Arrival processes of the latency phase's records.
 ARRIVALS = ("poisson", "burst")
@@ -44,6 +56,8 @@ class Event:
     office: str | None = None
     name: str = ""
     seconds: float = 0.0
+    #: Hours the chain's clock moves on during an outage (time scaled: the wall clock waits ``seconds``).
+    hours: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +132,10 @@ class Scenario:
             "currency": self.currency,
             "ethPrice": self.eth_price,
             "verifySamples": self.verify_samples,
-            "events": [{"kind": e.kind, "office": e.office, "name": e.name, "seconds": e.seconds} for e in self.events],
+            "events": [
+                {"kind": e.kind, "office": e.office, "name": e.name, "seconds": e.seconds, "hours": e.hours}
+                for e in self.events
+            ],
             "probes": dict(self.probes),
             "alternatives": {
                 "tsaRecordSamples": self.tsa_record_samples,
@@ -233,7 +250,7 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
     for i, e in enumerate(events_raw):
         if not isinstance(e, dict):
             raise _fail(source, f"events[{i}] must be a table")
-        _unknown(e, {"kind", "office", "name", "seconds"}, source, f"events[{i}]")
+        _unknown(e, {"kind", "office", "name", "seconds", "hours"}, source, f"events[{i}]")
         kind = e.get("kind")
         if kind not in EVENT_KINDS:
             raise _fail(source, f"events[{i}].kind must be one of {', '.join(EVENT_KINDS)}, got {kind!r}")
@@ -242,7 +259,8 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
             raise _fail(source, f"events[{i}] ({kind}) needs an office")
         if kind == "admit" and office in codes:
             raise _fail(source, f"events[{i}] admits {office}, which is already a scenario office")
-        events.append(Event(kind, office, str(e.get("name", "")), _float(e, "seconds", 3.0, source, 0.0, 60.0)))
+        seconds, hours = _float(e, "seconds", 3.0, source, 0.0, 60.0), _float(e, "hours", 0.0, source, 0.0, 8760.0)
+        events.append(Event(kind, office, str(e.get("name", "")), seconds, hours))
 
     sizes = cost.get("batch_sizes", [1, 10, 100, 1_000, 10_000, 100_000])
     if not isinstance(sizes, list) or not sizes or not all(isinstance(s, int) and 1 <= s <= 1_000_000 for s in sizes):
