@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from registry.evaluate import govreport
 from registry.files.atomic import write_atomic, write_json_atomic
 
 
@@ -307,7 +308,7 @@ def render_html(report: dict[str, Any], plots: dict[str, Path]) -> str:
     )
     parts.append("</section>")
 
-    parts.append(_governance(report, plots))
+    parts.append(govreport.section(report, plots))
     parts.append(_faults(report))
 
     pv = report["privacy"]
@@ -378,54 +379,6 @@ def render_html(report: dict[str, Any], plots: dict[str, Path]) -> str:
     parts.append(table(["phase", "seconds"], [[k, num(s, 2)] for k, s in report["phaseSeconds"].items()]))
     parts.append("</section></body></html>")
     return "\n".join(parts)
-
-
-def _governance(report: dict[str, Any], plots: dict[str, Path]) -> str:
-    gov = report["governance"]
-    out = ['<section id="governance"><h2>Governance</h2>']
-    if not gov["events"]:
-        out.append("<p>No governance events in this scenario.</p>")
-    else:
-        out.append(
-            table(
-                [
-                    "#",
-                    "event",
-                    "office",
-                    "approvals",
-                    "transactions",
-                    "blocks",
-                    "seconds",
-                    "verdict before",
-                    "verdict after",
-                    "note",
-                ],
-                [
-                    [
-                        i + 1,
-                        e["event"],
-                        e["office"],
-                        e.get("approvals") or "",
-                        num(e.get("transactions")),
-                        num(e.get("blocks")),
-                        num(e.get("seconds"), 2),
-                        e.get("verdictBefore") or "",
-                        e.get("verdictAfter") or "",
-                        e.get("note") or "",
-                    ]
-                    for i, e in enumerate(gov["events"])
-                ],
-            )
-        )
-        if "governance" in plots:
-            out.append(image(plots["governance"], "Governance timeline"))
-    if gov.get("rule"):
-        out.append(f"<p>Rule in force: {_e(gov['rule'])}. At the end of the run {_e(gov['requiredNow'])} approvals of "
-                   f"{_e(gov['activeNow'])} active offices are needed.</p>")  # fmt: skip
-    for note in gov.get("notes", []):
-        out.append(f'<p class="note">{_e(note)}</p>')
-    out.append("</section>")
-    return "".join(out)
 
 
 def _faults(report: dict[str, Any]) -> str:

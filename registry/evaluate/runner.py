@@ -21,7 +21,20 @@ from registry.chain.dev import DEV_OFFICES, dev_account
 from registry.config import EMBEDDED
 from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
-from registry.evaluate import checks, cost, eas, faults, governance, pipeline, plots, probes, report, timestamps
+from registry.evaluate import (
+    checks,
+    cost,
+    eas,
+    faults,
+    governance,
+    govreport,
+    govstory,
+    pipeline,
+    plots,
+    probes,
+    report,
+    timestamps,
+)
 from registry.evaluate.context import Run
 from registry.evaluate.scenario import Scenario
 from registry.evaluate.workload import Batchload, fingerprint, office_records
@@ -176,6 +189,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
         faults_fig["exactlyOnce"] = faults.exactly_once(run)
     with run.timed("governance"):
         governance_fig = governance.timeline(run, offices)
+        governance_fig["practice"] = govstory.measure(run) if sc.governance_practice else None
     with run.timed("timestamps"):
         timestamps_fig = timestamps.measure(run, sc.pipeline_batch_size)
         run.notes.append(
@@ -215,8 +229,8 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "latency": plots.latency_plot(latency_fig, out / "latency.png"),
             "throughput": plots.throughput_plot(throughput_fig, out / "throughput.png"),
         }
-        if governance_fig["events"]:
-            figures["governance"] = plots.governance_plot(governance_fig, out / "governance.png")
+        if governance_fig["practice"]:
+            figures["governance"] = govreport.plot(governance_fig, out / "governance.png")
         body["plots"] = {k: p.name for k, p in figures.items()}
         run.advance("report", 0.5)
     body["phaseSeconds"] = run.timings

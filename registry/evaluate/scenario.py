@@ -68,6 +68,9 @@ class Scenario:
     verify_samples: int = 200
     events: tuple[Event, ...] = ()
     probes: tuple[tuple[str, int], ...] = field(default=tuple((k, 2) for k in PROBE_KINDS))
+    governance_practice: bool = True
+    governance_blocks_per_day: int = 24
+    governance_ttl_days: float = 7.0
     source: str = "built-in"
 
     @property
@@ -105,6 +108,11 @@ class Scenario:
             "verifySamples": self.verify_samples,
             "events": [{"kind": e.kind, "office": e.office, "name": e.name, "seconds": e.seconds} for e in self.events],
             "probes": dict(self.probes),
+            "governance": {
+                "practice": self.governance_practice,
+                "blocksPerDay": self.governance_blocks_per_day,
+                "ttlDays": self.governance_ttl_days,
+            },
         }
 
 
@@ -150,7 +158,7 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         body = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _fail(source, f"not valid TOML: {exc}") from None
-    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes"}
+    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes", "governance"}
     _unknown(body, {"name", "description", "seed", *sections}, source, "the top level")
     for name in sections - {"offices", "events"}:
         if not isinstance(body.get(name, {}), dict):
@@ -169,6 +177,11 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
     _unknown(latency, {"rounds", "records_per_round"}, source, "[latency]")
     _unknown(verify, {"samples"}, source, "[verify]")
     _unknown(probes, set(PROBE_KINDS), source, "[probes]")
+    gov = body.get("governance", {})
+    _unknown(gov, {"practice", "blocks_per_day", "ttl_days"}, source, "[governance]")
+    practice = gov.get("practice", True)
+    if not isinstance(practice, bool):
+        raise _fail(source, f"governance.practice must be true or false, got {practice!r}")
 
     offices_raw = body.get("offices")
     if not isinstance(offices_raw, list) or not offices_raw:
@@ -247,6 +260,9 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         verify_samples=_int(verify, "samples", 200, source, 1, 100_000),
         events=tuple(events),
         probes=tuple((k, _int(probes, k, 2, source, 0, 100)) for k in PROBE_KINDS),
+        governance_practice=practice,
+        governance_blocks_per_day=_int(gov, "blocks_per_day", 24, source, 1, 1_440),
+        governance_ttl_days=_float(gov, "ttl_days", 7.0, source, 2.0, 30.0),
         source=source,
     )
 
