@@ -137,6 +137,49 @@ def plot(governance: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def events_plot(governance: dict[str, Any], path: Path) -> Path:
+    """The scenario's events on the run's registry, on the wall-clock seconds they took: the verdict of an
+    earlier record of the event's office, and each office's status (when the scaled story did not run)."""
+    plt = _pyplot()
+    from matplotlib.patches import Patch
+
+    events = governance["events"]
+    end = max((e["endedSeconds"] for e in events), default=1.0)
+    fig, (top, low) = plt.subplots(2, 1, sharex=True, figsize=(9.6, 0.34 * (2 * len(events) + 5) + 2), dpi=110)
+    for i, e in enumerate(events):
+        series = [{"day": 0.0, "v": e.get("verdictBefore") or "none"}]
+        series.append({"day": e["endedSeconds"], "v": e.get("verdictAfter") or "none"})
+        _bands(top, i, series, "v", VERDICT_COLOURS, end)
+        top.axvspan(e["startedSeconds"], e["endedSeconds"], color="#d0d7de", alpha=0.35, linewidth=0)
+    top.set_yticks(range(len(events)), [f"{e['office']} record ({e['event']})" for e in events], fontsize=7.5)
+    top.set_title("The scenario's governance events: verdict of an earlier record, and who could act", fontsize=9.5)
+    offices = [*governance.get("genesis", []), *(e["office"] for e in events if e["event"] == "admit")]
+    for i, code in enumerate(offices):
+        state = "not admitted" if code not in governance.get("genesis", []) else "active"
+        series = [{"day": 0.0, "state": state}]
+        for e in events:
+            if e["office"] == code and e["event"] in ("admit", "suspend"):
+                series.append({"day": e["endedSeconds"], "state": "active" if e["event"] == "admit" else "suspended"})
+        _bands(low, i, series, "state", STATE_COLOURS, end)
+    low.set_yticks(range(len(offices)), offices, fontsize=7.5)
+    verdicts = {e.get(k) for e in events for k in ("verdictBefore", "verdictAfter")} - {None}
+    for ax, colours, used in ((top, VERDICT_COLOURS, verdicts), (low, STATE_COLOURS, {"active", "suspended"})):
+        ax.invert_yaxis()
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.legend(
+            handles=[Patch(color=colours[k], label=k) for k in sorted(used) if k in colours],
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(1.005, 1.0),
+            frameon=False,
+        )
+    low.set_xlabel("seconds since the first event (wall clock of this run; grey: the event's transactions)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def _day(value: Any) -> str:
     return "" if value is None else f"d{float(value):.1f}"
 

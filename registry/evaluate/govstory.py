@@ -8,9 +8,10 @@ A. approvals arriving over days against the proposal's expiry: one executed in t
 B. an office loses its signing key: governance cannot re-key an active office without its consent,
    so it suspends it, replaces its signers, the new key accepts, the office is reinstated;
 C. a colluding majority against one office: what it cannot do (revoke or forge the office's records,
-   mark its key retroactively while it is active) and what it can (suspend it; then the same recovery
-   path as B, without the victim: a retroactive mark, a key of its own in the victim's name), with
-   the verdicts of probe records and what the victim's, a bystander's and a witness's monitors report;
+   mark its key retroactively while it is active, lower the rule below a majority) and what it can (change
+   the rule within bounds; suspend it; then the same recovery path as B, without the victim: a retroactive
+   mark, a key of its own in the victim's name), with the verdicts of probe records and what the victim's,
+   a bystander's and a witness's monitors report;
 D. a freeze in favour of a successor registry (a second pair of contracts naming its predecessor),
    new batches there, and every bundle of both registries verified by auditors pinned on either.
 
@@ -234,6 +235,24 @@ def _collusion(w: World, probe: Probe) -> dict[str, Any]:
         f"new record {verdict}",
         verdict != VERIFIED,
     )
+    # The rule: within its bounds the majority may change it, never below a majority.
+    c.advance_to(c.day() + 0.5)
+    rule = w.rule
+    w.propose(
+        lead, "set-rule", None, "UnsafeRule", numerator=1, denominator=4, min_approvals=2, ttl_blocks=rule.ttl_blocks
+    )
+    tried("lower the rule to a quarter of the offices", w.acts[-1]["outcome"], w.acts[-1]["outcome"] != "ok")
+    done = w.decide(
+        lead,
+        list(COLLUDERS[1:]),
+        "set-rule",
+        None,
+        numerator=rule.numerator,
+        denominator=rule.denominator,
+        min_approvals=rule.min_approvals,
+        ttl_blocks=2 * rule.ttl_blocks,
+    )
+    tried("let proposals live twice as long (within bounds)", "executed" if done else w.acts[-1]["outcome"], None)
     return {"fromBlock": start, "toBlock": c.block, "attempts": attempts, "monitors": _monitors(w, start)}
 
 

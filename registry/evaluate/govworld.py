@@ -21,6 +21,7 @@ from registry.anchor.pipeline import bundle_name
 from registry.chain.client import Chain, TxResult
 from registry.chain.deploy import deploy_offices
 from registry.chain.dev import DEV_OFFICES, DEV_RULE, dev_account, dev_signer
+from registry.core.batch import AnchoredBatch
 from registry.core.contract import GovernanceRule
 from registry.core.formats import ProofBundle
 from registry.errors import ContractRevertError, RegistryError
@@ -31,7 +32,7 @@ from registry.evaluate.pipeline import anchorer_for
 from registry.evaluate.samples import generate_gazette
 from registry.files.ingest import prepare_files
 from registry.store.outbox import Store
-from registry.verify.readers import LiveReader
+from registry.verify.readers import ChainReader, LiveReader, lineage_member, web3_office_batches
 from registry.verify.verifier import Verifier
 from registry.verify.versions import VersionSources
 
@@ -46,6 +47,39 @@ def error_name(exc: Exception) -> str:
         return str(name)
     text = exc.diagnostics() if isinstance(exc, RegistryError) else str(exc)
     return text.split("would revert: ", 1)[-1][:80]
+
+
+class _Logs:
+    """``BatchAnchored`` events already read, per (registry, office), up to a block: each block's logs are read
+    once for all the story's auditors (eth-tester reads logs block by block; a dev node does not reorganise)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], tuple[int, list[AnchoredBatch]]] = {}
+
+    def batches(self, chain: Chain, office: str, from_block: int, to_block: int) -> list[AnchoredBatch]:
+        key = (str(chain.anchors.address).lower(), office)
+        start, known = self.seen.get(key, (0, []))
+        if to_block > start:
+            known = [*known, *web3_office_batches(chain, office, start + 1, to_block)]
+            self.seen[key] = (to_block, known)
+        return [b for b in known if from_block <= b.block_number <= to_block]
+
+
+class _Reader(LiveReader):
+    """The live reader, its office batch listing served from :class:`_Logs` (the same events, read once)."""
+
+    def __init__(self, chain: Chain, logs: _Logs, block: int | None = None) -> None:
+        super().__init__(chain, block)
+        self.logs = logs
+
+    def office_batches(self, office: str, from_block: int) -> list[AnchoredBatch]:
+        """``BatchAnchored`` events of ``office`` from ``from_block`` to the state block."""
+        return self.logs.batches(self.chain, office, from_block, self.state_block())
+
+    def related(self, registry: str) -> ChainReader | None:
+        """A reader of a confirmed version of this registry, at the same block, sharing the logs."""
+        chain = lineage_member(self.chain, registry)
+        return _Reader(chain, self.logs, self.state_block()) if chain is not None else None
 
 
 @dataclass
@@ -91,6 +125,7 @@ class World:
         self.actors: dict[str, list[dict[str, Any]]] = {}
         self.stories: list[dict[str, Any]] = []
         self.stores: dict[str, Store] = {}
+        self.logs = _Logs()
         self._next_key = FIRST_KEY
         self._batch = 0
 
@@ -160,12 +195,13 @@ class World:
         )
         return result if ok else None
 
-    def propose(self, by: str, action: str, office: str | None, **params: Any) -> int | None:
+    def propose(self, by: str, action: str, office: str | None, expect: str = "ok", **params: Any) -> int | None:
         """``by`` proposes; the proposal's life is followed from here."""
         made = self.act(
             f"propose {action} {office or ''}".strip(),
             by,
             lambda: self.chain.propose(self.key(by), action, office, **params),
+            expect,
         )
         if made is None:
             return None
@@ -267,7 +303,7 @@ class World:
     def verifier(self, chain: Chain) -> Verifier:
         """An auditor pinned on ``chain``'s registry, reading the run's manifest copies for later versions."""
         return Verifier(
-            LiveReader(chain),
+            _Reader(chain, self.logs),
             chain_id=self.deployment.chain_id,
             sources=VersionSources(manifests=self.run.manifest_dir),
         )

@@ -231,6 +231,8 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
         }
         if governance_fig["practice"]:
             figures["governance"] = govreport.plot(governance_fig, out / "governance.png")
+        elif governance_fig["events"]:
+            figures["governance"] = govreport.events_plot(governance_fig, out / "governance.png")
         body["plots"] = {k: p.name for k, p in figures.items()}
         run.advance("report", 0.5)
     body["phaseSeconds"] = run.timings
