@@ -53,12 +53,16 @@ def test_proposals_against_their_expiry(story: tuple[Run, dict[str, Any]]) -> No
     chain = C(run.chain.w3)
     chain.bind(_deployment(run, g["registry"]))
     outcomes = {p["outcome"] for p in g["proposals"]}
+    changed = next(
+        p["createdBlock"] for p in g["proposals"] if p["action"] == "set-rule" and p["outcome"] == "executed"
+    )
     assert {"executed", "expired", "cancelled"} <= outcomes
     for p in g["proposals"]:
         view = chain.proposal(p["id"])
         assert view.executed == (p["outcome"] == "executed")
         assert view.cancelled == (p["outcome"] == "cancelled")
-        assert view.expires_block == p["expiresBlock"] == p["createdBlock"] + g["rule"]["ttlBlocks"]
+        ttl = g["rule"]["ttlBlocks"] * (2 if p["createdBlock"] > changed else 1)  # the majority doubled it in C
+        assert view.expires_block == p["expiresBlock"] == p["createdBlock"] + ttl
         days = [a["day"] for a in p["approvals"]]
         assert days == sorted(days) and days[0] == p["createdDay"]
     expired = next(p for p in g["proposals"] if p["outcome"] == "expired")
@@ -126,7 +130,9 @@ def test_colluding_majority(story: tuple[Run, dict[str, Any]]) -> None:
     # Who saw it: the victim's own monitor alerts, a bystander office's sees nothing, a witness sees notices.
     mons = c["monitors"]
     assert mons["victim"]["alerts"] >= 1 and mons["victim"]["firstAlertDay"] is not None
-    assert mons["bystander"]["findings"] == 0
+    assert mons["bystander"]["alerts"] == 0  # another office learns only of registry-wide acts (the rule) ...
+    assert all(k.startswith("notice governance-") for k in mons["bystander"]["kinds"])
+    assert mons["bystander"]["findings"] < mons["witness"]["findings"]  # ... unless it runs a witness
     assert mons["witness"]["findings"] >= len(
         [
             a

@@ -14,6 +14,7 @@ from registry.evaluate import report as rep
 from registry.evaluate.plots import _pyplot
 
 VERDICT_COLOURS = {
+    "none": "#eaeef2",
     "VERIFIED": "#2da44e",
     "UNAUTHORISED": "#cf222e",
     "SUPERSEDED": "#bf8700",
@@ -144,13 +145,21 @@ def events_plot(governance: dict[str, Any], path: Path) -> Path:
     from matplotlib.patches import Patch
 
     events = governance["events"]
-    end = max((e["endedSeconds"] for e in events), default=1.0)
+    end = 1.05 * max((e["endedSeconds"] for e in events), default=1.0)
     fig, (top, low) = plt.subplots(2, 1, sharex=True, figsize=(9.6, 0.34 * (2 * len(events) + 5) + 2), dpi=110)
     for i, e in enumerate(events):
         series = [{"day": 0.0, "v": e.get("verdictBefore") or "none"}]
         series.append({"day": e["endedSeconds"], "v": e.get("verdictAfter") or "none"})
         _bands(top, i, series, "v", VERDICT_COLOURS, end)
-        top.axvspan(e["startedSeconds"], e["endedSeconds"], color="#d0d7de", alpha=0.35, linewidth=0)
+        top.barh(
+            i,
+            max(e["endedSeconds"] - e["startedSeconds"], 0.02),
+            left=e["startedSeconds"],
+            height=0.8,
+            fill=False,
+            edgecolor="#1b1f24",
+            linewidth=1.0,
+        )  # the event's own transactions
     top.set_yticks(range(len(events)), [f"{e['office']} record ({e['event']})" for e in events], fontsize=7.5)
     top.set_title("The scenario's governance events: verdict of an earlier record, and who could act", fontsize=9.5)
     offices = [*governance.get("genesis", []), *(e["office"] for e in events if e["event"] == "admit")]
@@ -162,7 +171,7 @@ def events_plot(governance: dict[str, Any], path: Path) -> Path:
                 series.append({"day": e["endedSeconds"], "state": "active" if e["event"] == "admit" else "suspended"})
         _bands(low, i, series, "state", STATE_COLOURS, end)
     low.set_yticks(range(len(offices)), offices, fontsize=7.5)
-    verdicts = {e.get(k) for e in events for k in ("verdictBefore", "verdictAfter")} - {None}
+    verdicts = {e.get(k) or "none" for e in events for k in ("verdictBefore", "verdictAfter")}
     for ax, colours, used in ((top, VERDICT_COLOURS, verdicts), (low, STATE_COLOURS, {"active", "suspended"})):
         ax.invert_yaxis()
         ax.grid(True, axis="x", alpha=0.3)
@@ -173,7 +182,7 @@ def events_plot(governance: dict[str, Any], path: Path) -> Path:
             bbox_to_anchor=(1.005, 1.0),
             frameon=False,
         )
-    low.set_xlabel("seconds since the first event (wall clock of this run; grey: the event's transactions)")
+    low.set_xlabel("seconds since the first event (wall clock of this run; outlined: the event's transactions)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -287,6 +296,8 @@ def _events(gov: dict[str, Any], plots: dict[str, Path]) -> list[str]:
         )
         notes.append(f"{e.get('approvals') or ''}; {e.get('note') or ''}".strip("; "))
     out.append(rep.table(["#", "event", "tx", "blocks", "s", "earlier record"], rows, "governance"))
+    if not gov.get("practice") and "governance" in plots:
+        out.append(rep.image(plots["governance"], "The scenario's governance events on the seconds they took"))
     out.append('<ol class="note">' + "".join(f"<li>{rep._e(n)}</li>" for n in notes) + "</ol>")
     return out
 

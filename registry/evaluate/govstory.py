@@ -45,9 +45,21 @@ COLLUDERS = ("US", "JP", "EM", "KR")
 NEWCOMER = ("KR", "Korean Intellectual Property Office", "https://register.kr.example/")
 
 
-def measure(run: Run) -> dict[str, Any]:
-    """Play the four chapters; the JSON figure (acts, proposals, probes' verdicts over time, offices' power)."""
+def measure(run: Run) -> dict[str, Any] | None:
+    """Play the four chapters; the JSON figure (acts, proposals, probes' verdicts over time, offices' power).
+
+    None (with a note) when the scenario turns the story off, or on the embedded chain: its ~900 blocks take
+    eth-tester minutes (it reads logs block by block), anvil ~15 s.
+    """
     sc = run.scenario
+    if not sc.governance_practice:
+        return None
+    if run.kind == "embedded":
+        run.notes.append(
+            "governance in practice (scaled days): not run on the embedded chain (eth-tester needs "
+            "minutes for its ~900 blocks); run `ipreg evaluate` on anvil"
+        )
+        return None
     world = World(run, sc.governance_blocks_per_day, sc.governance_ttl_days)
     try:
         figure = _play(world)

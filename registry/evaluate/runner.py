@@ -189,7 +189,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
         faults_fig["exactlyOnce"] = faults.exactly_once(run)
     with run.timed("governance"):
         governance_fig = governance.timeline(run, offices)
-        governance_fig["practice"] = govstory.measure(run) if sc.governance_practice else None
+        governance_fig["practice"] = govstory.measure(run)
     with run.timed("timestamps"):
         timestamps_fig = timestamps.measure(run, sc.pipeline_batch_size)
         run.notes.append(
