@@ -130,6 +130,7 @@ def test_colluding_majority(story: tuple[Run, dict[str, Any]]) -> None:
     # Who saw it: the victim's own monitor alerts, a bystander office's sees nothing, a witness sees notices.
     mons = c["monitors"]
     assert mons["victim"]["alerts"] >= 1 and mons["victim"]["firstAlertDay"] is not None
+    assert mons["victim"]["firstFindingDay"] <= suspended_at  # the victim learns of its suspension at once
     assert mons["bystander"]["alerts"] == 0  # another office learns only of registry-wide acts (the rule) ...
     assert all(k.startswith("notice governance-") for k in mons["bystander"]["kinds"])
     assert mons["bystander"]["findings"] < mons["witness"]["findings"]  # ... unless it runs a witness

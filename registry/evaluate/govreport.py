@@ -245,12 +245,13 @@ def _practice(g: dict[str, Any], plots: dict[str, Path]) -> list[str]:
     mons = c["monitors"]
     out.append(
         rep.table(
-            ["monitor", "findings", "alerts", "first alert"],
+            ["monitor", "findings", "alerts", "first finding", "first alert"],
             [
                 [
                     f"{k} ({m['office']})",
                     rep.num(m["findings"]),
                     rep.num(m["alerts"]),
+                    _day(m.get("firstFindingDay")) or "none",
                     _day(m["firstAlertDay"]) or "none",
                 ]
                 for k, m in mons.items()

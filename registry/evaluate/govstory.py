@@ -81,7 +81,7 @@ def _play(w: World) -> dict[str, Any]:
     seen = _collusion(w, victim)
     migration = _migration(w, first[BYSTANDER][0])
     w.clock.advance_to(w.clock.day() + 1)
-    w.snapshot("end")
+    w.snapshot("end", verdicts=False)
     return _figure(w, seen, migration)
 
 
@@ -141,7 +141,7 @@ def _lost_key(w: World) -> None:
     lost = w.offices[LOSER].own
     assert lost is not None
     w.offices[LOSER].own = None
-    w.snapshot("key lost")
+    w.snapshot("key lost", verdicts=False)  # nothing on chain changed
     others = [o for o in ("EP", "US", "EM", "WO", "KR") if o != LOSER]
     new = w.fresh_key()
     c.advance_to(c.day() + 1)
@@ -308,6 +308,7 @@ def _monitors(w: World, start: int) -> dict[str, Any]:
             "office": watch.office or "all",
             "findings": len(findings),
             "alerts": len(alerts),
+            "firstFindingDay": w.clock.day_of(findings[0]["block"]) if findings else None,
             "firstAlertDay": w.clock.day_of(alerts[0]["block"]) if alerts else None,
             "kinds": dict(sorted(kinds.items())),
         }

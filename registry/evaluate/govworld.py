@@ -308,13 +308,13 @@ class World:
             sources=VersionSources(manifests=self.run.manifest_dir),
         )
 
-    def snapshot(self, label: str) -> None:
+    def snapshot(self, label: str, verdicts: bool = True) -> None:
         """Every probe's verdict (auditors pinned on the first registry, and on the successor once there is one)
         and every office's power to act, now."""
         day = self.clock.day()
         old = self.verifier(self.chain)
         new = self.verifier(self.successor) if self.successor is not None else None
-        for p in self.probes:
+        for p in self.probes if verdicts else ():  # a step that changed no verdict's input: power only
             point: dict[str, Any] = {"day": day, "label": label, "verdict": old.verify_bundle(p.bundle).verdict}
             if new is not None:
                 point["successorVerdict"] = new.verify_bundle(p.bundle).verdict
