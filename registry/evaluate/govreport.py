@@ -67,7 +67,11 @@ def plot(governance: dict[str, Any], path: Path) -> Path:
     top, mid, low = axes
     for i, p in enumerate(probes):
         _bands(top, i, p["series"], "verdict", VERDICT_COLOURS, end)
-    top.set_yticks(range(len(probes)), [p["name"] for p in probes], fontsize=7.5)
+    names = [p["name"] + ("" if p["final"] == p["expected"] else f" (expected {p['expected']})") for p in probes]
+    top.set_yticks(range(len(probes)), names, fontsize=7.5)
+    for label, p in zip(top.get_yticklabels(), probes, strict=True):
+        if p["final"] != p["expected"]:
+            label.set_color("#cf222e")
     top.set_title(
         "Verdicts of probe records (auditor pinned on the first registry), proposals, and who could act",
         fontsize=9.5,
