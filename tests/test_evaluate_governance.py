@@ -17,6 +17,7 @@ import pytest
 from anvil_fixtures import start_anvil
 
 from registry.chain.client import Chain, connect
+from registry.chain.dev import dev_signer
 from registry.config import EMBEDDED
 from registry.errors import InputError
 from registry.evaluate import govreport, govstory
@@ -157,6 +158,13 @@ def test_freeze_and_migration(story: tuple[Run, dict[str, Any]]) -> None:
     assert {p["registry"] for p in g["probes"]} == {"first", "successor"}
     assert all(p["final"] == "VERIFIED" for p in g["probes"] if p["registry"] == "successor")
     assert g["newVersionNamesOld"]
+    # After the freeze the frozen registry's governance still acts: its verdicts follow the chain's marks.
+    after = next(a for a in g["collusion"]["attempts"] if a["attempt"].startswith("after the freeze"))
+    last = next(p for p in g["probes"] if p["name"] == "EP record, before the freeze")
+    mark = first.compromised_from("EP", str(dev_signer("EP").address))  # type: ignore[union-attr]
+    assert (last["final"] == "UNAUTHORISED") == (mark is not None and mark < first.frozen_at())
+    assert last["finalSuccessor"] == last["final"]
+    assert after["guaranteeHeld"] == (last["final"] == "VERIFIED")
 
 
 @pytest.mark.anvil

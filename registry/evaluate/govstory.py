@@ -80,6 +80,7 @@ def _play(w: World) -> dict[str, Any]:
     _lost_key(w)
     seen = _collusion(w, victim)
     migration = _migration(w, first[BYSTANDER][0])
+    seen["attempts"].append(migration.pop("afterFreeze"))
     w.clock.advance_to(w.clock.day() + 1)
     w.snapshot("end", verdicts=False)
     return _figure(w, seen, migration)
@@ -320,6 +321,7 @@ def _migration(w: World, old_bystander: ProofBundle) -> dict[str, Any]:
     c = w.clock
     c.advance_to(c.day() + 1)
     w.story("D", "freeze and migration to a successor registry")
+    last = w.probe(f"{BYSTANDER} record, before the freeze", w.anchor(BYSTANDER, 1, "before-freeze")[0], VERIFIED)
     honest = {code: (w.offices[code].own or w.key(code)) for code in w.offices}
     genesis = [(code, name, uri, str(honest[code].address)) for code, name, uri in [*DEV_OFFICES, NEWCOMER]]
     successor = Chain(w.run.chain.w3)
@@ -360,7 +362,23 @@ def _migration(w: World, old_bystander: ProofBundle) -> dict[str, Any]:
     fresh = w.anchor(VICTIM, 1, "successor-WO", chain=successor)
     w.probe(f"{VICTIM} record, successor", fresh[0], VERIFIED)
     w.snapshot("successor batches")
+    # The frozen registry's governance still works: its majority reaches back into the bystander's last batch.
+    c.advance_to(c.day() + 1)
+    lead, key = COLLUDERS[0], w.key(BYSTANDER).address
+    done = w.decide(lead, list(COLLUDERS[1:]), "suspend", BYSTANDER)
+    done = done and w.decide(
+        lead, list(COLLUDERS[1:]), "mark-compromised", BYSTANDER, signer=key, from_block=last.bundle.block_number
+    )
+    w.snapshot("frozen registry's majority")
+    verdict = last.series[-1]["verdict"]
+    after = {
+        "day": c.day(),
+        "attempt": f"after the freeze: suspend {BYSTANDER} in the frozen registry, mark its key from its last batch",
+        "outcome": f"{'executed' if done else w.acts[-1]['outcome']}; that batch's record {verdict}",
+        "guaranteeHeld": verdict == VERIFIED,
+    }
     return {
+        "afterFreeze": after,
         "successor": successor.deployment.anchor_registry,
         "frozenAt": w.chain.frozen_at(),
         "supersedes": newer[0].value.supersedes == "0x" + old_bystander.value.leaf().hex(),
