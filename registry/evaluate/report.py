@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from registry.evaluate import govreport
+import registry.evaluate.govreport as govreport  # the governance section (issue 25, item 5)
 from registry.files.atomic import write_atomic, write_json_atomic
 
 

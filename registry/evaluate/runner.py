@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import registry.evaluate.govreport as govreport  # governance in practice (issue 25, item 5)
+import registry.evaluate.govstory as govstory
 from registry import __version__
 from registry.chain.artifacts import artifact
 from registry.chain.client import Chain, connect
@@ -21,20 +23,7 @@ from registry.chain.dev import DEV_OFFICES, dev_account
 from registry.config import EMBEDDED
 from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
-from registry.evaluate import (
-    checks,
-    cost,
-    eas,
-    faults,
-    governance,
-    govreport,
-    govstory,
-    pipeline,
-    plots,
-    probes,
-    report,
-    timestamps,
-)
+from registry.evaluate import checks, cost, eas, faults, governance, pipeline, plots, probes, report, timestamps
 from registry.evaluate.context import Run
 from registry.evaluate.scenario import Scenario
 from registry.evaluate.workload import Batchload, fingerprint, office_records
