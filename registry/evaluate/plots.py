@@ -199,27 +199,3 @@ def throughput_plot(throughput: dict[str, Any], path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def governance_plot(governance: dict[str, Any], path: Path) -> Path:
-    """The governance events along the block axis, each from its first to its last transaction."""
-    plt = _pyplot()
-    rows = [e for e in governance["events"] if e.get("firstBlock") is not None]
-    fig, ax = plt.subplots(figsize=(8, 0.6 * max(len(rows), 1) + 1.4), dpi=110)
-    for i, e in enumerate(rows):
-        width = max(e["lastBlock"] - e["firstBlock"] + 1, 1)
-        ax.barh(i, width, left=e["firstBlock"], color="tab:purple", alpha=0.7)
-        ax.text(e["lastBlock"] + 1.5, i, f"{e['verdictBefore'] or '-'} → {e['verdictAfter'] or '-'}", va="center",
-                fontsize=8)  # fmt: skip
-    ax.set_yticks(range(len(rows)), [f"{e['event']} {e['office']}" for e in rows])
-    ax.invert_yaxis()
-    ax.set_xlabel("block")
-    ax.set_title("Governance timeline (verdict of an earlier record: before → after)")
-    ax.grid(True, axis="x", alpha=0.3)
-    lo = min((e["firstBlock"] for e in rows), default=0)
-    hi = max((e["lastBlock"] for e in rows), default=1)
-    ax.set_xlim(lo - 2, hi + max(12, (hi - lo) * 0.4))
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from registry.evaluate import altreport, archive, faults_report, report_sections, time_to_verify
+from registry.evaluate import altreport, archive, faults_report, govreport, report_sections, time_to_verify
 from registry.evaluate.markup import _e, image, money, num, seconds, table
 from registry.files.atomic import write_atomic, write_json_atomic
 
@@ -78,6 +78,7 @@ SUMMARY_ROWS: list[SummaryRows] = [
     cost_rows,
     time_to_verify.summary_rows,
     check_rows,
+    govreport.summary_rows,
     faults_report.summary_rows,
     altreport.summary_rows,
     archive.summary_rows,
@@ -125,7 +126,7 @@ def render_html(report: dict[str, Any], plots: dict[str, Path]) -> str:
     parts.append(report_sections.cost(report, plots))
     parts.append(time_to_verify.section(report, plots))
     parts.append(report_sections.throughput(report, plots))
-    parts.append(_governance(report, plots))
+    parts.append(govreport.section(report, plots))
     parts.append(_faults(report))
     parts.append(faults_report.section(report, plots))
     parts.append(archive.section(report, plots))
@@ -146,56 +147,6 @@ def render_html(report: dict[str, Any], plots: dict[str, Path]) -> str:
         f" {_e(env['cpuCount'])} cores; run took {_e(num(report['seconds'], 1))} s on {_e(report['startedAt'])}.</p>",
     ]
     return "\n".join([*top, _contents(parts), *parts, "</body></html>"])
-
-
-def _governance(report: dict[str, Any], plots: dict[str, Path]) -> str:
-    gov = report["governance"]
-    out = ['<section id="governance"><h2>Governance</h2>']
-    if not gov["events"]:
-        out.append("<p>No governance events in this scenario.</p>")
-    else:
-        out.append(
-            table(
-                [
-                    "#",
-                    "event",
-                    "office",
-                    "approvals",
-                    "transactions",
-                    "blocks",
-                    "seconds",
-                    "verdict before",
-                    "verdict after",
-                    "note",
-                ],
-                [
-                    [
-                        i + 1,
-                        e["event"],
-                        e["office"],
-                        e.get("approvals") or "",
-                        num(e.get("transactions")),
-                        num(e.get("blocks")),
-                        num(e.get("seconds"), 2),
-                        e.get("verdictBefore") or "",
-                        e.get("verdictAfter") or "",
-                        e.get("note") or "",
-                    ]
-                    for i, e in enumerate(gov["events"])
-                ],
-            )
-        )
-        if "governance" in plots:
-            out.append(image(plots["governance"], "Governance timeline",
-                             "Each event from its first to its last transaction (block axis); the text: the verdict"
-                             " of a record anchored before the event, before → after."))  # fmt: skip
-    if gov.get("rule"):
-        out.append(f"<p>Rule in force: {_e(gov['rule'])}. At the end of the run {_e(gov['requiredNow'])} approvals of "
-                   f"{_e(gov['activeNow'])} active offices are needed.</p>")  # fmt: skip
-    for note in gov.get("notes", []):
-        out.append(f'<p class="note">{_e(note)}</p>')
-    out.append("</section>")
-    return "".join(out)
 
 
 def _faults(report: dict[str, Any]) -> str:

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import registry.evaluate.govreport as govreport  # governance in practice (issue 25, item 5)
+import registry.evaluate.govstory as govstory
 from registry import __version__
 from registry.chain.artifacts import artifact
 from registry.chain.client import Chain, connect
@@ -191,6 +193,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
         faults_fig["exactlyOnce"] = faults.exactly_once(run)
     with run.timed("governance"):
         governance_fig = governance.timeline(run, offices)
+        governance_fig["practice"] = govstory.measure(run)
     with run.timed("timestamps"):
         timestamps_fig = timestamps.measure(run, sc.pipeline_batch_size)
         run.notes.append(
@@ -238,8 +241,10 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "throughput": plots.throughput_plot(throughput_fig, out / "throughput.png"),
         }
         figures["alternatives"] = alternatives.plot(alternatives_fig, out / "alternatives.png")
-        if governance_fig["events"]:
-            figures["governance"] = plots.governance_plot(governance_fig, out / "governance.png")
+        if governance_fig["practice"]:
+            figures["governance"] = govreport.plot(governance_fig, out / "governance.png")
+        elif governance_fig["events"]:
+            figures["governance"] = govreport.events_plot(governance_fig, out / "governance.png")
         body["plots"] = {k: p.name for k, p in figures.items()}
         run.advance("report", 0.5)
     body["phaseSeconds"] = run.timings

@@ -91,6 +91,9 @@ class Scenario:
     tsa_record_samples: int = 20
     tsa_price_per_token: float = 0.02
     log_server_cost_per_year: float = 2_400.0
+    governance_practice: bool = True
+    governance_blocks_per_day: int = 24
+    governance_ttl_days: float = 7.0
     source: str = "built-in"
     #: Bundles verified from the chain archive at the end of the run (besides the probes' and altered copies).
     archive_samples: int = 40
@@ -143,6 +146,11 @@ class Scenario:
                 "logServerCostPerYear": self.log_server_cost_per_year,
             },
             "archive": {"samples": self.archive_samples, "blockSeconds": self.archive_block_seconds},
+            "governance": {
+                "practice": self.governance_practice,
+                "blocksPerDay": self.governance_blocks_per_day,
+                "ttlDays": self.governance_ttl_days,
+            },
         }
 
 
@@ -189,7 +197,7 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise _fail(source, f"not valid TOML: {exc}") from None
     sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes", "alternatives",
-                "archive"}  # fmt: skip
+                "archive", "governance"}  # fmt: skip
     _unknown(body, {"name", "description", "seed", *sections}, source, "the top level")
     for name in sections - {"offices", "events"}:
         if not isinstance(body.get(name, {}), dict):
@@ -216,6 +224,11 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
     _unknown(probes, set(PROBE_KINDS), source, "[probes]")
     archive = body.get("archive", {})
     _unknown(archive, {"samples", "block_seconds"}, source, "[archive]")
+    gov = body.get("governance", {})
+    _unknown(gov, {"practice", "blocks_per_day", "ttl_days"}, source, "[governance]")
+    practice = gov.get("practice", True)
+    if not isinstance(practice, bool):
+        raise _fail(source, f"governance.practice must be true or false, got {practice!r}")
 
     offices_raw = body.get("offices")
     if not isinstance(offices_raw, list) or not offices_raw:
@@ -300,6 +313,9 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         tsa_record_samples=_int(alternatives, "tsa_record_samples", 20, source, 1, 10_000),
         tsa_price_per_token=_float(alternatives, "tsa_price_per_token", 0.02, source, 0.0, 1e6),
         log_server_cost_per_year=_float(alternatives, "log_server_cost_per_year", 2_400.0, source, 0.0, 1e9),
+        governance_practice=practice,
+        governance_blocks_per_day=_int(gov, "blocks_per_day", 24, source, 1, 1_440),
+        governance_ttl_days=_float(gov, "ttl_days", 7.0, source, 2.0, 30.0),
         source=source,
         archive_samples=_int(archive, "samples", 40, source, 0, 100_000),
         archive_block_seconds=_float(archive, "block_seconds", 12.0, source, 0.1, 3_600.0),
