@@ -13,6 +13,7 @@ from registry.errors import ConfigError
 
 if TYPE_CHECKING:  # web3 (via chain and indexer) is imported when a command runs
     from registry.chain.client import Chain
+    from registry.chain.deployments import Deployment
     from registry.indexer.sync import SyncResult
 
 app = typer.Typer(
@@ -39,6 +40,27 @@ def index_chain(s: Settings, registry: str | None = None) -> Chain:
     if not s.deployment_file.exists():
         raise ConfigError("no local deployment: give --registry ADDRESS of the AnchorRegistry to follow")
     return open_chain(s)
+
+
+def _followed(s: Settings, registry: str | None) -> tuple[Deployment, int]:
+    """The deployment the index follows (as :func:`index_chain` binds it) and the chain head: read over plain
+    JSON-RPC for an http(s) node (no web3: fast start-up), through the web3 client otherwise."""
+    if not s.rpc_url.startswith(("http://", "https://")):
+        chain = index_chain(s, registry)
+        assert chain.deployment is not None
+        return chain.deployment, chain.block_number()
+    from registry.chain.deployments import Deployment
+    from registry.chain.light import LightReader
+    from registry.chain.light_views import LightViews
+
+    if registry is not None:
+        reader = LightReader(s.rpc_url, registry, s.rpc_retries)
+        dep = Deployment(reader.chain_id(), reader.office_registry, reader.anchor_registry, 0, "external")
+        return dep, reader.state_block()
+    if not s.deployment_file.exists():
+        raise ConfigError("no local deployment: give --registry ADDRESS of the AnchorRegistry to follow")
+    views = LightViews.open(s.rpc_url, Deployment.load(s.deployment_file), s.rpc_retries)
+    return views.deployment, views.block_number()
 
 
 def _run(
@@ -130,14 +152,16 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Cursor, chain head and what the index holds."""
-    from registry.indexer.sync import Indexer
+    from registry.store.index import Index
+    from registry.store.index_writer import IndexWriter
 
     s = settings(home, rpc_url=rpc_url)
-    indexer = Indexer(s.store_file, index_chain(s, registry), s.confirmations)
+    deployment, latest = _followed(s, registry)
+    writer = IndexWriter.open(s.store_file)
     try:
-        body = indexer.status()
+        body = Index(writer.db).status(deployment.chain_id, deployment.anchor_registry, latest, s.confirmations)
     finally:
-        indexer.close()
+        writer.close()
     if as_json:
         emit_json(body)
         return

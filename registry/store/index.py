@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 from registry.core import merkle
 from registry.core.address import checksum_address
@@ -179,6 +179,19 @@ class Index:
         """The indexed blocks whose hashes are kept (to find where a reorganisation forked), newest first."""
         rows = self.db.execute("SELECT number, hash FROM idx_blocks ORDER BY number DESC").fetchall()
         return [(int(number), str(known)) for number, known in rows]
+
+    def status(self, chain_id: int, anchor_registry: str, latest_block: int, confirmations: int) -> dict[str, Any]:
+        """Cursor, chain head and counts (``ipreg index status``, the service): the deployment the index follows
+        as it records it, else ``chain_id`` and ``anchor_registry`` (the one about to be followed)."""
+        meta = self.meta()
+        return {
+            "chainId": int(meta.get("chainId", chain_id)),
+            "anchorRegistry": meta.get("anchorRegistry", anchor_registry.lower()),
+            "cursor": int(meta["cursor"]) if "cursor" in meta else None,
+            "latestBlock": latest_block,
+            "confirmations": max(1, confirmations),
+            **self.counts(),
+        }
 
     def counts(self) -> dict[str, int]:
         """What the index holds: offices, batches, records, batches without manifest, revoked records and batches."""
