@@ -18,17 +18,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from registry.core import merkle
 from registry.core.address import checksum_address
 from registry.core.batch import utc_iso
-from registry.core.formats import ProofBundle
 from registry.core.leaves import SEALED, LeafValue
-from registry.core.proofs import BatchFacts, build_bundle
 from registry.errors import StoreError
 from registry.store.index_schema import has_index
-from registry.store.timestamps import tokens_in
+
+if TYPE_CHECKING:  # bundle building: imported by the reads that build one (`ipreg index status` needs none)
+    from registry.core.formats import ProofBundle
+    from registry.core.proofs import BatchFacts
 
 # ---------------------------------------------------------------------------- rows
 
@@ -133,6 +134,8 @@ def forget_trees() -> None:
 
 def leaf_facts(leaf: IndexedLeaf, chain_id: int, registry: str) -> BatchFacts:
     """What every bundle of an indexed leaf's batch shares (``registry``: the AnchorRegistry that holds it)."""
+    from registry.core.proofs import BatchFacts
+
     return BatchFacts(
         chain_id,
         registry,
@@ -423,5 +426,8 @@ class Index:
         proof = self.tree(leaf.office, leaf.root).proof(leaf.position)
         batch = self.batch(leaf.office, leaf.root)
         holder = checksum_address(batch.registry) if batch is not None and batch.registry else registry
+        from registry.core.proofs import build_bundle
+        from registry.store.timestamps import tokens_in
+
         facts = replace(leaf_facts(leaf, chain_id, holder), timestamps=tokens_in(self.db, leaf.root))
         return build_bundle(facts, leaf.value, proof)
