@@ -4,14 +4,15 @@
     scripts/bench_startup.py [--runs 5] [--ipreg PATH] [--json] [--no-node]
 
 Prints one line per command and home: best and median CPU seconds beside the bound the issue sets (every
-read-only command under 0.3 s in any home), and the CPU of ``python -c pass`` measured the same way in the
-same run (the interpreter's own share, and a gauge of how loaded the machine is). The homes, on a fresh local
-anvil node (``local-chain/``): none (``--help``, ``hash``, ``verify --proof`` with a bundle alone), an office's
-home (deployment record, store, keystore, index, a replaced deployment; signers and proposals in every state:
+read-only command under 0.3 s in any home), and two references measured the same way in the same run:
+``python -c pass`` (the interpreter's share) and importing typer (the CLI framework's share; typer 0.29
+also builds pydantic adapters for every parameter, ~0.1 s). The homes, on a fresh local anvil node
+(``local-chain/``): none (``--help``, ``hash``, ``verify --proof`` with a bundle alone), an office's home
+(deployment record, store, keystore, index, a replaced deployment; signers and proposals in every state:
 ``tests/office_home.py``) and a home holding only ``deployment.json`` (emptied again before each run).
 ``--no-node`` runs the no-home commands only, ``verify`` against a closed port.
-Exit status 1 if a best figure is over its bound. Figures on a shared machine are noisy: compare best-of-N,
-and the reference line, not single runs.
+Exit status 1 if a best figure is over its bound. Figures rise with the machine's load: compare best-of-N,
+and the reference lines, not single runs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ sys.path.insert(0, str(ROOT / "tests"))  # the office's home the integration tes
 
 #: The issue's bound for every read-only command, CPU seconds.
 BOUND = 0.3
+
+
+#: What the CLI framework costs every command: typer, and the pydantic adapters typer 0.29 builds for every
+#: parameter (before 0.29 it had none).
+_FRAMEWORK = "import importlib.util as u, typer; u.find_spec('typer._adapters') and __import__('typer._adapters')"
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,10 @@ def _emptier(home: Path) -> Callable[[], None]:
 
 def _cases(ipreg: str, work: Path, env: dict[str, str], no_node: bool) -> tuple[list[Case], Any]:
     """Every case, and the anvil node to stop (None with ``no_node``)."""
-    cases = [Case("python -c pass (reference)", "-", [sys.executable, "-c", "pass"], env, None)]
+    cases = [
+        Case("python -c pass (reference)", "-", [sys.executable, "-c", "pass"], env, None),
+        Case("import typer (reference)", "-", [sys.executable, "-c", _FRAMEWORK], env, None),
+    ]
     if no_node:
         record, proof = _bundle_alone(work)
         closed = {**env, "IPREG_HOME": str(work / "nohome"), "IPREG_RPC_URL": "http://127.0.0.1:9"}
@@ -126,7 +135,7 @@ def _cases(ipreg: str, work: Path, env: dict[str, str], no_node: bool) -> tuple[
     for label, home, before in (("office", office.home, None), ("deployment only", bare, _emptier(bare))):
         home_env = {**env, "IPREG_HOME": str(home), "IPREG_RPC_URL": node.rpc_url}
         cases += [Case(f"ipreg {c}", label, [ipreg, *args], home_env, before=before) for c, args in commands]
-    check = subprocess.run(cases[3].argv, env=cases[3].env, capture_output=True, check=False)
+    check = subprocess.run(cases[4].argv, env=cases[4].env, capture_output=True, check=False)
     if check.returncode != 0:
         node.chain.stop()
         raise SystemExit(f"verify did not answer VERIFIED (exit {check.returncode}): the figures would be wrong")
@@ -146,7 +155,8 @@ def main() -> int:
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="ipreg-bench-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IPREG_")}
+        # .pyc files written (the warm-up run writes them, as an installed package has them), no IPREG_* settings
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IPREG_") and k != "PYTHONDONTWRITEBYTECODE"}
         env["IPREG_RPC_RETRIES"] = "0"
         cases, node = _cases(args.ipreg, Path(tmp), env, args.no_node)
         try:
