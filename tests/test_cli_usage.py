@@ -72,7 +72,7 @@ def _base_type(param: Any) -> Any:
     """The parameter's Python type, without ``| None`` and ``list[...]``."""
     descriptor = getattr(param, "type_descriptor", None)
     if descriptor is None:  # typer before 0.29: the click parameter type says it
-        return {"integer": int, "float": float, "path": Path}.get(getattr(param.type, "name", ""), str)
+        return {"int": int, "integer": int, "float": float, "path": Path}.get(getattr(param.type, "name", ""), str)
     annotation = descriptor.annotation
     for _ in range(3):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
