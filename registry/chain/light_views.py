@@ -95,15 +95,22 @@ class LightViews:
         return self.reader.state_block()
 
 
-def open_views(s: Settings) -> OfficeViews:
-    """The reader of the home's deployment: :class:`LightViews` for an http(s) node (no web3 imported), the web3
-    client otherwise (the in-process EVM)."""
+def open_views(s: Settings, registry: str | None = None) -> OfficeViews:
+    """The reader of the home's deployment, or of the AnchorRegistry at ``registry`` alone (an auditor's case,
+    bound as :meth:`registry.chain.client.Chain.for_registry` binds it): :class:`LightViews` for an http(s) node
+    (no web3 imported), the web3 client otherwise (the in-process EVM)."""
     from registry.chain.deployments import Deployment
 
     if s.rpc_url.startswith(("http://", "https://")):
-        return LightViews.open(s.rpc_url, Deployment.load(s.deployment_file), s.rpc_retries)
+        if registry is None:
+            return LightViews.open(s.rpc_url, Deployment.load(s.deployment_file), s.rpc_retries)
+        reader = LightReader(s.rpc_url, registry, s.rpc_retries)  # ConfigError unless an AnchorRegistry is there
+        bound = Deployment(reader.chain_id(), reader.office_registry, reader.anchor_registry, 0, "external")
+        return LightViews(reader, bound)
     from registry.chain.client import Chain, connect
 
+    if registry is not None:
+        return Chain.for_registry(connect(s.rpc_url), registry, s.rpc_retries)
     chain = Chain(connect(s.rpc_url), Deployment.load(s.deployment_file), retries=s.rpc_retries)
     chain.check_code()
     return chain

@@ -13,7 +13,6 @@ from registry.errors import ConfigError
 
 if TYPE_CHECKING:  # web3 (via chain and indexer) is imported when a command runs
     from registry.chain.client import Chain
-    from registry.chain.deployments import Deployment
     from registry.indexer.sync import SyncResult
 
 app = typer.Typer(
@@ -31,6 +30,9 @@ ConfirmationsOption = Annotated[
 ]
 
 
+_NO_DEPLOYMENT = "no local deployment: give --registry ADDRESS of the AnchorRegistry to follow"
+
+
 def index_chain(s: Settings, registry: str | None = None) -> Chain:
     """The chain to index: the local deployment, or the AnchorRegistry at ``registry`` (an auditor's case)."""
     from registry.chain.client import Chain, connect
@@ -38,29 +40,8 @@ def index_chain(s: Settings, registry: str | None = None) -> Chain:
     if registry is not None:
         return Chain.for_registry(connect(s.rpc_url), registry, s.rpc_retries)
     if not s.deployment_file.exists():
-        raise ConfigError("no local deployment: give --registry ADDRESS of the AnchorRegistry to follow")
+        raise ConfigError(_NO_DEPLOYMENT)
     return open_chain(s)
-
-
-def _followed(s: Settings, registry: str | None) -> tuple[Deployment, int]:
-    """The deployment the index follows (as :func:`index_chain` binds it) and the chain head: read over plain
-    JSON-RPC for an http(s) node (no web3: fast start-up), through the web3 client otherwise."""
-    if not s.rpc_url.startswith(("http://", "https://")):
-        chain = index_chain(s, registry)
-        assert chain.deployment is not None
-        return chain.deployment, chain.block_number()
-    from registry.chain.deployments import Deployment
-    from registry.chain.light import LightReader
-    from registry.chain.light_views import LightViews
-
-    if registry is not None:
-        reader = LightReader(s.rpc_url, registry, s.rpc_retries)
-        dep = Deployment(reader.chain_id(), reader.office_registry, reader.anchor_registry, 0, "external")
-        return dep, reader.state_block()
-    if not s.deployment_file.exists():
-        raise ConfigError("no local deployment: give --registry ADDRESS of the AnchorRegistry to follow")
-    views = LightViews.open(s.rpc_url, Deployment.load(s.deployment_file), s.rpc_retries)
-    return views.deployment, views.block_number()
 
 
 def _run(
@@ -152,14 +133,19 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Cursor, chain head and what the index holds."""
+    from registry.chain.light_views import open_views  # no web3 for an http(s) node: fast start-up
     from registry.store.index import Index
     from registry.store.index_writer import IndexWriter
 
     s = settings(home, rpc_url=rpc_url)
-    deployment, latest = _followed(s, registry)
+    if registry is None and not s.deployment_file.exists():
+        raise ConfigError(_NO_DEPLOYMENT)
+    reader = open_views(s, registry)  # the registry the index follows, as index_chain binds it
+    followed, latest = reader.deployment, reader.block_number()
+    assert followed is not None
     writer = IndexWriter.open(s.store_file)
     try:
-        body = Index(writer.db).status(deployment.chain_id, deployment.anchor_registry, latest, s.confirmations)
+        body = Index(writer.db).status(followed.chain_id, followed.anchor_registry, latest, s.confirmations)
     finally:
         writer.close()
     if as_json:
