@@ -22,6 +22,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Transaction
 from web3.logs import DISCARD
 from web3.types import BlockIdentifier
 
+from registry.chain import views
 from registry.chain.artifacts import artifact
 from registry.chain.deployments import Deployment
 from registry.chain.dev import fund_embedded
@@ -30,16 +31,15 @@ from registry.chain.payloads import (
     RevocationInfo,
     SignerInfo,
     batch_info_of,
-    code_str,
-    decode_payload,
     encode_payload,
     office_bytes,
     revocation_of,
 )
 from registry.chain.reverts import revert_error, tester_revert_data
+from registry.chain.views import check_deployment
 from registry.config import EMBEDDED
 from registry.core.batch import BatchInfo
-from registry.core.contract import ACTIONS, OFFICE_STATUS, GovernanceRule
+from registry.core.contract import ACTIONS, GovernanceRule
 from registry.errors import ChainError, ConfigError, ContractRevertError, NodeUnavailableError, TransactionTimeout
 
 T = TypeVar("T")
@@ -165,13 +165,8 @@ class Chain:
         if dep is None:
             raise ConfigError("no deployment: run `ipreg deploy` first")
         chain_id = self.rpc(lambda: self.w3.eth.chain_id)
-        if chain_id != dep.chain_id:
-            raise ConfigError(f"deployment is for chain {dep.chain_id}, the endpoint serves chain {chain_id}")
-        code = self.rpc(lambda: self.w3.eth.get_code(Web3.to_checksum_address(dep.anchor_registry)))
-        if not code:
-            raise ConfigError(
-                f"no AnchorRegistry at {dep.anchor_registry} on chain {chain_id}: redeploy or check the node"
-            )
+        code = lambda: self.w3.eth.get_code(Web3.to_checksum_address(dep.anchor_registry))  # noqa: E731
+        check_deployment(dep, chain_id, lambda: bool(self.rpc(code)))
 
     def build(
         self,
@@ -286,6 +281,24 @@ class Chain:
         except TesterTransactionFailed as exc:
             raise revert_error("call reverted: ", tester_revert_data(exc)) from None
 
+    # -- reads: the views of :mod:`registry.chain.views` (one decoder for this client and the light one)
+
+    def office_view(self, fn: str, *args: Any) -> Any:
+        """The OfficeRegistry's view ``fn(*args)`` as web3 returns it; a revert becomes the typed contract error."""
+        return self.call(getattr(self.offices.functions, fn)(*args))
+
+    def office_events(self, event: str, office: str, from_block: int) -> list[dict[str, Any]]:
+        """The arguments of the OfficeRegistry's ``event`` logs about ``office`` from ``from_block`` on."""
+        handle = getattr(self.offices.events, event)()
+        logs = self.rpc(
+            lambda: handle.get_logs(from_block=from_block, argument_filters={"office": office_bytes(office)})
+        )
+        return [dict(log["args"]) for log in logs]
+
+    def block_number(self) -> int:
+        """The latest block."""
+        return int(self.rpc(lambda: self.w3.eth.block_number))
+
     # -- reads: anchors
 
     def batch_of(self, office: str, root: str) -> BatchInfo | None:
@@ -333,15 +346,11 @@ class Chain:
 
     def compromised_from(self, office: str, signer: str) -> int | None:
         """First block from which ``signer`` is marked compromised for ``office``, or None."""
-        fn = self.offices.functions.compromisedFrom(office_bytes(office), Web3.to_checksum_address(signer))
-        block = int(self.call(fn))
-        return block or None
+        return views.compromised_from(self, office, signer)
 
     def compromise_mark(self, office: str, signer: str) -> tuple[int, int, str] | None:
         """The key's own mark as recorded: (from block, block made, by: key address or "governance"), or None."""
-        from registry.chain.keyring import compromise_mark
-
-        return compromise_mark(self, office, signer)
+        return views.compromise_mark(self, office, signer)
 
     def office_of(self, signer: str) -> str | None:
         """The office ``signer`` currently signs for."""
@@ -350,18 +359,15 @@ class Chain:
 
     def office_info(self, office: str) -> tuple[str, str, str]:
         """(name, baseURI, status) of an office."""
-        name, uri, status = self.call(self.offices.functions.office(office_bytes(office)))
-        return str(name), str(uri), OFFICE_STATUS[int(status)]
+        return views.office_info(self, office)
 
     def office_codes(self) -> list[str]:
         """All registered office codes."""
-        return [bytes(c).decode("ascii") for c in self.call(self.offices.functions.officeCodes())]
+        return views.office_codes(self)
 
     def signers(self, office: str) -> list[SignerInfo]:
         """Every key that ever signed for ``office``: terms, compromise mark (with its author), nomination."""
-        from registry.chain.keyring import signers_of
-
-        return signers_of(self, office)
+        return views.signers_of(self, office)
 
     # -- reads: governance
 
@@ -376,39 +382,15 @@ class Chain:
 
     def required_approvals(self) -> int:
         """Approvals a proposal executed now needs."""
-        return int(self.call(self.offices.functions.requiredApprovals()))
+        return views.required_approvals(self)
 
     def proposal(self, proposal_id: int) -> ProposalView:
         """One proposal with its decoded payload and the approvals that would count now."""
-        p = self.call(self.offices.functions.proposal(proposal_id))
-        counted = int(self.call(self.offices.functions.countedApprovals(proposal_id)))
-        action = ACTIONS[int(p[0])]
-        payload = bytes(p[7])
-        return ProposalView(
-            id=proposal_id,
-            action=action,
-            office=code_str(p[1]),
-            proposer=code_str(p[2]),
-            executed=bool(p[3]),
-            created_block=int(p[4]),
-            expires_block=int(p[5]),
-            payload_hash="0x" + bytes(p[6]).hex(),
-            payload=decode_payload(action, payload),
-            approvers=tuple(code_str(c) for c in p[8]),
-            counted_approvals=counted,
-            cancelled=self._cancelled(proposal_id),
-        )
-
-    def _cancelled(self, proposal_id: int) -> bool:
-        try:
-            return bool(self.call(self.offices.functions.proposalCancelled(proposal_id)))
-        except ContractRevertError:  # a 2.0.0 registry (no cancellation)
-            return False
+        return views.proposal(self, proposal_id)
 
     def proposals(self) -> list[ProposalView]:
         """Every proposal, oldest first."""
-        count = int(self.call(self.offices.functions.proposalCount()))
-        return [self.proposal(i) for i in range(count)]
+        return views.proposals(self)
 
     def frozen_at(self) -> int:
         """Block at which the registry was frozen, 0 if not frozen."""

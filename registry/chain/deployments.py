@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from registry.chain.genesis import Genesis
 from registry.errors import ConfigError
 from registry.files.atomic import write_json_atomic
+
+if TYPE_CHECKING:  # read with a deployment record only (every command loads a Deployment: start-up time)
+    from registry.chain.genesis import Genesis
 
 RECORD_FORMAT: Final = "ipreg-deployment-v1"
 
@@ -126,6 +128,8 @@ class DeploymentRecord:
     @classmethod
     def load(cls, path: Path) -> DeploymentRecord | None:
         """The record at ``path``; None for a bare deployment file (older ``ipreg deploy``, ``external``)."""
+        from registry.chain.genesis import Genesis
+
         deployment = Deployment.load(path)
         body = json.loads(path.read_text(encoding="utf-8"))
         if body.get("format") != RECORD_FORMAT:

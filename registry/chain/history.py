@@ -19,13 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from web3 import Web3
-
-from registry.chain.client import Chain
 from registry.chain.deployments import Deployment
 from registry.config import Settings
+
+if TYPE_CHECKING:  # web3 (via the client) only where the chain is read: `deployment history` lists files
+    from registry.chain.client import Chain
 
 HISTORY_DIR: Final = "deployments"
 
@@ -55,6 +55,10 @@ class Holdings:
 
 def _batches_on_chain(chain: Chain, deployment: Deployment) -> int | None:
     """``BatchAnchored`` events of the deployment's registry, or None if this chain cannot tell."""
+    from web3 import Web3
+
+    from registry.chain.client import Chain
+
     try:
         if int(chain.rpc(lambda: chain.w3.eth.chain_id)) != deployment.chain_id:
             return None

@@ -131,8 +131,19 @@ class LightReader:
         if reply.get("error") is not None:
             error = reply["error"]
             message = error.get("message") if isinstance(error, dict) else error
+            if method == "eth_call" and isinstance(error, dict) and "revert" in str(message).lower():
+                raise _revert(error)
             raise ChainError(f"{method} failed: {str(message)[:200]}")
         return reply.get("result")
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC request with this reader's retries: its result; NodeUnavailableError if the node does
+        not answer, ChainError for an error answer (:class:`ContractRevertError`, decoded, for a reverted call)."""
+        return self._request(method, params)
+
+    def call(self, to: str, data: bytes) -> bytes:
+        """``eth_call`` of ``data`` to ``to`` at the state block (:meth:`state_block`)."""
+        return self._call(to, data)
 
     @property
     def registry(self) -> str:
@@ -293,6 +304,16 @@ class LightReader:
             return None
         back = following._address(following.anchor_registry, _PREDECESSOR)
         return following if back is not None and back.lower() == reader.anchor_registry.lower() else None
+
+
+def _revert(error: dict[str, Any]) -> ChainError:
+    """The typed contract error of a reverted ``eth_call`` (decoded as the web3 client decodes it)."""
+    from registry.chain.reverts import revert_error  # eth-abi: imported only when a call reverts
+
+    data = error.get("data")
+    if isinstance(data, dict):  # some nodes nest it: {"data": {"data": "0x…"}}
+        data = data.get("data")
+    return revert_error("call reverted: ", data if isinstance(data, str) else None)
 
 
 def _anchored(log: dict[str, Any]) -> AnchoredBatch:

@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_utils.address import to_checksum_address
-
+from registry.chain.abi import decode as abi_decode
+from registry.core.address import checksum_address
 from registry.core.batch import BatchInfo
 from registry.core.contract import ACTIONS
 from registry.errors import ChainError
@@ -84,6 +82,9 @@ _PAYLOAD_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
 
 def encode_payload(action: str, **params: Any) -> bytes:
     """``abi.encode`` of an action's parameters (names as in ``_PAYLOAD_TYPES``); ChainError if wrong."""
+    from eth_abi.abi import encode as abi_encode  # what is signed: eth-abi's encoding (imported by writers only)
+    from eth_utils.address import to_checksum_address
+
     if action not in _PAYLOAD_TYPES:
         raise ChainError(f"unknown governance action {action!r} (expected one of {', '.join(ACTIONS)})")
     fields = _PAYLOAD_TYPES[action]
@@ -103,7 +104,7 @@ def decode_payload(action: str, payload: bytes) -> dict[str, Any]:
     if not fields:
         return {}
     values = abi_decode([t for _, t in fields], payload)
-    return {n: (to_checksum_address(v) if t == "address" else v) for (n, t), v in zip(fields, values, strict=True)}
+    return {n: v for (n, _), v in zip(fields, values, strict=True)}  # addresses come checksummed
 
 
 def code_str(raw: Any) -> str | None:
@@ -122,7 +123,7 @@ def revocation_of(raw: Any) -> RevocationInfo:
     reason = int(raw[0])
     if not reason:
         return RevocationInfo(0, None, None, False)
-    return RevocationInfo(reason, to_checksum_address(raw[1]), int(raw[2]), bool(raw[3]))
+    return RevocationInfo(reason, checksum_address(str(raw[1])), int(raw[2]), bool(raw[3]))
 
 
 def batch_info_of(root: str, raw: Any) -> BatchInfo | None:

@@ -30,6 +30,9 @@ ConfirmationsOption = Annotated[
 ]
 
 
+_NO_DEPLOYMENT = "no local deployment: give --registry ADDRESS of the AnchorRegistry to follow"
+
+
 def index_chain(s: Settings, registry: str | None = None) -> Chain:
     """The chain to index: the local deployment, or the AnchorRegistry at ``registry`` (an auditor's case)."""
     from registry.chain.client import Chain, connect
@@ -37,7 +40,7 @@ def index_chain(s: Settings, registry: str | None = None) -> Chain:
     if registry is not None:
         return Chain.for_registry(connect(s.rpc_url), registry, s.rpc_retries)
     if not s.deployment_file.exists():
-        raise ConfigError("no local deployment: give --registry ADDRESS of the AnchorRegistry to follow")
+        raise ConfigError(_NO_DEPLOYMENT)
     return open_chain(s)
 
 
@@ -130,14 +133,21 @@ def status(
     as_json: JsonFlag = False,
 ) -> None:
     """Cursor, chain head and what the index holds."""
-    from registry.indexer.sync import Indexer
+    from registry.chain.light_views import open_views  # no web3 for an http(s) node: fast start-up
+    from registry.store.index import Index
+    from registry.store.index_writer import IndexWriter
 
     s = settings(home, rpc_url=rpc_url)
-    indexer = Indexer(s.store_file, index_chain(s, registry), s.confirmations)
+    if registry is None and not s.deployment_file.exists():
+        raise ConfigError(_NO_DEPLOYMENT)
+    reader = open_views(s, registry)  # the registry the index follows, as index_chain binds it
+    followed, latest = reader.deployment, reader.block_number()
+    assert followed is not None
+    writer = IndexWriter.open(s.store_file)
     try:
-        body = indexer.status()
+        body = Index(writer.db).status(followed.chain_id, followed.anchor_registry, latest, s.confirmations)
     finally:
-        indexer.close()
+        writer.close()
     if as_json:
         emit_json(body)
         return

@@ -68,10 +68,13 @@ def _sending(
 @app.command("list")
 def list_offices(rpc_url: RpcOption = None, home: HomeOption = None, as_json: JsonFlag = False) -> None:
     """Registered offices with status."""
-    chain = open_chain(settings(home, rpc_url=rpc_url))
+    from registry.chain import views
+    from registry.chain.light_views import open_views
+
+    reader = open_views(settings(home, rpc_url=rpc_url))
     rows = []
-    for code in chain.office_codes():
-        name, uri, status = chain.office_info(code)
+    for code in views.office_codes(reader):
+        name, uri, status = views.office_info(reader, code)
         rows.append({"code": code, "name": name, "baseUri": uri, "status": status})
     if as_json:
         emit_json(rows)
@@ -88,7 +91,10 @@ def signers(
     as_json: JsonFlag = False,
 ) -> None:
     """Every key of an office with its validity terms, compromise mark and pending nomination."""
-    chain = open_chain(settings(home, rpc_url=rpc_url))
+    from registry.chain import views
+    from registry.chain.light_views import open_views
+
+    reader = open_views(settings(home, rpc_url=rpc_url))
     rows: list[dict[str, Any]] = [
         {
             "address": k.address,
@@ -100,7 +106,7 @@ def signers(
             "nominated": k.nominated,
             "replaces": k.replaces,
         }
-        for k in chain.signers(_code(office))
+        for k in views.signers_of(reader, _code(office))
     ]
     if as_json:
         emit_json(rows)
@@ -121,11 +127,14 @@ def signers(
 @app.command("proposals")
 def proposals(rpc_url: RpcOption = None, home: HomeOption = None, as_json: JsonFlag = False) -> None:
     """Every governance proposal with its payload, approvers and the approvals that count now."""
-    chain = open_chain(settings(home, rpc_url=rpc_url))
-    required = chain.required_approvals()
-    head = chain.rpc(lambda: chain.w3.eth.block_number)
+    from registry.chain import views
+    from registry.chain.light_views import open_views
+
+    reader = open_views(settings(home, rpc_url=rpc_url))
+    required = views.required_approvals(reader)
+    head = reader.block_number()
     rows: list[dict[str, Any]] = []
-    for p in chain.proposals():
+    for p in views.proposals(reader):
         state = (
             "executed"
             if p.executed

@@ -310,13 +310,5 @@ class Indexer:
 
     def status(self) -> dict[str, Any]:
         """Cursor, chain head and counts, for ``ipreg index status`` and the service."""
-        meta = self.index.meta()
-        latest = self.chain.rpc(lambda: self.chain.w3.eth.block_number)
-        return {
-            "chainId": int(meta.get("chainId", self.deployment.chain_id)),
-            "anchorRegistry": meta.get("anchorRegistry", self.deployment.anchor_registry.lower()),
-            "cursor": int(meta["cursor"]) if "cursor" in meta else None,
-            "latestBlock": latest,
-            "confirmations": self.confirmations,
-            **self.index.counts(),
-        }
+        dep = self.deployment
+        return self.index.status(dep.chain_id, dep.anchor_registry, self.chain.block_number(), self.confirmations)

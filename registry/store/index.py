@@ -18,17 +18,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from registry.core import merkle
 from registry.core.address import checksum_address
 from registry.core.batch import utc_iso
-from registry.core.formats import ProofBundle
 from registry.core.leaves import SEALED, LeafValue
-from registry.core.proofs import BatchFacts, build_bundle
 from registry.errors import StoreError
 from registry.store.index_schema import has_index
-from registry.store.timestamps import tokens_in
+
+if TYPE_CHECKING:  # bundle building: imported by the reads that build one (`ipreg index status` needs none)
+    from registry.core.formats import ProofBundle
+    from registry.core.proofs import BatchFacts
 
 # ---------------------------------------------------------------------------- rows
 
@@ -133,6 +134,8 @@ def forget_trees() -> None:
 
 def leaf_facts(leaf: IndexedLeaf, chain_id: int, registry: str) -> BatchFacts:
     """What every bundle of an indexed leaf's batch shares (``registry``: the AnchorRegistry that holds it)."""
+    from registry.core.proofs import BatchFacts
+
     return BatchFacts(
         chain_id,
         registry,
@@ -179,6 +182,19 @@ class Index:
         """The indexed blocks whose hashes are kept (to find where a reorganisation forked), newest first."""
         rows = self.db.execute("SELECT number, hash FROM idx_blocks ORDER BY number DESC").fetchall()
         return [(int(number), str(known)) for number, known in rows]
+
+    def status(self, chain_id: int, anchor_registry: str, latest_block: int, confirmations: int) -> dict[str, Any]:
+        """Cursor, chain head and counts (``ipreg index status``, the service): the deployment the index follows
+        as it records it, else ``chain_id`` and ``anchor_registry`` (the one about to be followed)."""
+        meta = self.meta()
+        return {
+            "chainId": int(meta.get("chainId", chain_id)),
+            "anchorRegistry": meta.get("anchorRegistry", anchor_registry.lower()),
+            "cursor": int(meta["cursor"]) if "cursor" in meta else None,
+            "latestBlock": latest_block,
+            "confirmations": max(1, confirmations),
+            **self.counts(),
+        }
 
     def counts(self) -> dict[str, int]:
         """What the index holds: offices, batches, records, batches without manifest, revoked records and batches."""
@@ -410,5 +426,8 @@ class Index:
         proof = self.tree(leaf.office, leaf.root).proof(leaf.position)
         batch = self.batch(leaf.office, leaf.root)
         holder = checksum_address(batch.registry) if batch is not None and batch.registry else registry
+        from registry.core.proofs import build_bundle
+        from registry.store.timestamps import tokens_in
+
         facts = replace(leaf_facts(leaf, chain_id, holder), timestamps=tokens_in(self.db, leaf.root))
         return build_bundle(facts, leaf.value, proof)
