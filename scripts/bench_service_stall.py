@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 #: Figures of the previous session (quiet machine, 2 cores), printed next to this run's.
 REFERENCE = {
     "stall": "/health max 134.5 ms (p99 86.7 ms); reads in flight at the stop up to ~1 s during the first second,"
-    " all later reads < 0.5 s",
+    " all later reads < 0.5 s (the previous benchmark, its /health client sharing a process with the readers);"
+    " main at 7c21a29 with this benchmark, load 1.4-1.9: /health max 107.4 ms (p99 70.5 ms), reads max 354 ms",
     "body": "/health and verify-by-hash 200 within 0.5 s; peak RSS growth well under 3x the body",
     "trickle": "/health and verify-by-hash 200 within 0.5 s; no 'Too many open files'",
 }
