@@ -6,6 +6,7 @@ Two client addresses on one machine: 127.0.0.1 (the normal client) and 127.0.0.2
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -17,9 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import Request
 from test_service_limits import Running, _read_all, _serve, _status_and_body
 
-from registry.api.bodies import JsonLimits, JsonShape
+from registry.api.bodies import INLINE_JSON, JsonLimits, JsonShape, read_json
 from registry.api.errors import PayloadTooLargeError
 from registry.api.limits import ClientLimits
 from registry.chain.client import Chain, connect
@@ -118,6 +120,29 @@ def test_a_body_over_a_limit_is_refused_at_the_chunk_that_passes_it() -> None:
         _fed(b"[" * 9 + b"]" * 9, limits, 4)
     with pytest.raises(PayloadTooLargeError, match="above 16 bytes"):
         _fed(b'{"a":"' + b"x" * 100 + b'"}', JsonLimits(max_bytes=16), 8)
+
+
+def test_a_small_json_body_needs_no_thread_and_a_large_one_is_scanned_and_parsed_on_one() -> None:
+    async def read(body: bytes) -> tuple[Any, list[str]]:
+        hops: list[str] = []
+        pieces = [body[k : k + 4096] for k in range(0, len(body), 4096)]
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": pieces.pop(0), "more_body": bool(pieces)}
+
+        async def run(fn: Any, *args: Any) -> Any:
+            hops.append(fn.__name__)
+            return fn(*args)
+
+        scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"", "headers": []}
+        return await read_json(Request(scope, receive), JsonLimits(), run), hops
+
+    small = json.dumps({"contentHash": "0x" + "ab" * 32}).encode()
+    assert asyncio.run(read(small)) == ({"contentHash": "0x" + "ab" * 32}, [])  # a hash to verify: no hop
+    large = json.dumps({"bundle": {"pad": "x" * (INLINE_JSON + 1)}}).encode()
+    parsed, hops = asyncio.run(read(large))
+    assert parsed["bundle"]["pad"] == "x" * (INLINE_JSON + 1)
+    assert hops == ["feed", "parse_json"]  # scanned and parsed off the event loop
 
 
 def test_json_bodies_over_the_key_or_size_limit_get_413_before_parsing(running: Running) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -166,3 +167,58 @@ def test_the_node_answering_again_closes_the_gate(
     again = httpx.post(running.url + "/v1/verify", json={"contentHash": digest}, timeout=60).json()
     assert again["verdict"] == "VERIFIED" and not again["notChecked"]
     assert "served from the index" not in str(again["checks"])
+
+
+def test_a_read_that_waited_for_a_thread_past_its_budget_answers_from_the_index(
+    tmp_path: Path, anvil: AnvilNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read budget counts from the request's arrival: a verify that queued for the (single) read thread
+    longer than its budget does not then wait on the node as well; it answers from the index, and says so,
+    although the node answers (and the gate stays closed)."""
+    settings, records = _anchored(tmp_path / "home", anvil.rpc_url)
+    _, digest = records[0]
+    options = ServiceSettings(
+        index_interval=0,
+        cache_seconds=0.01,  # the verify must ask the node for the head (no cached state hides the budget)
+        read_budget=2.0,  # ample for the node: only time spent queueing can exhaust it
+        read_threads=1,
+        health_interval=0.1,
+        upload_processes=False,
+    )
+    for running in _serve(settings, None, options):
+        answer = _verify_after_queueing(running, digest, options.read_budget, monkeypatch)
+        assert answer.status_code == 200, answer.text
+        verdict = answer.json()
+        assert verdict["verdict"] == "VERIFIED"
+        assert "served from the index at block" in str(verdict["checks"])
+        assert running.service.gate.stalled_since is None  # the node was not taken as stalled
+
+
+def _verify_after_queueing(
+    running: Running, digest: str, budget: float, monkeypatch: pytest.MonkeyPatch
+) -> httpx.Response:
+    """A verify by hash that waits for the only read thread (held by an offices read) longer than ``budget``."""
+    running.service.sync_index()
+    fresh = httpx.post(running.url + "/v1/verify", json={"contentHash": digest}, timeout=60).json()
+    assert "served from the index" not in str(fresh["checks"])  # the node answers within the budget
+    taken, release = threading.Event(), threading.Event()
+    offices = running.service.offices
+
+    def hold_the_read_thread() -> Any:
+        taken.set()
+        release.wait()
+        return offices()
+
+    monkeypatch.setattr(running.service, "offices", hold_the_read_thread)
+    with ThreadPoolExecutor(2) as pool:
+        try:
+            holder = pool.submit(_get, running, "/v1/offices")
+            assert taken.wait(60)  # the only read thread is taken
+            queued = pool.submit(httpx.post, running.url + "/v1/verify", json={"contentHash": digest}, timeout=60)
+            while running.service.clients.in_flight.get("127.0.0.1", 0) < 2:  # the verify has arrived
+                time.sleep(0.01)
+            time.sleep(budget + 0.5)  # and its budget passes while it waits for the thread
+        finally:
+            release.set()
+        assert holder.result(timeout=60).status_code == 200
+        return queued.result(timeout=60)

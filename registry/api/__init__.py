@@ -25,8 +25,15 @@ from fastapi import FastAPI
 
 from registry import __version__
 from registry.api.errors import install_error_handlers
-from registry.api.limits import BodyLimitMiddleware, BodyLimits, ClientLimitMiddleware, SecurityHeadersMiddleware
+from registry.api.limits import (
+    BodyLimitMiddleware,
+    BodyLimits,
+    ClientLimitMiddleware,
+    RequestClockMiddleware,
+    SecurityHeadersMiddleware,
+)
 from registry.api.service import Service
+from registry.api.warmup import freeze_heap, prepare_routes, thaw_heap
 from registry.chain.client import Chain
 from registry.config import ServiceSettings, Settings
 
@@ -47,16 +54,21 @@ def create_app(settings: Settings, chain: Chain | None = None, service: ServiceS
     svc = Service(settings, service or ServiceSettings(), chain)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Reads hold a thread for at most their read budget: a small pool suffices, and fewer runnable
-        # threads leave the event loop (``/health``, accepting, parsing) the interpreter lock more often.
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A read holds a thread for at most its read budget, and while it waits on the node its read slot
+        # serves another (``ReadSlots``): few threads run at once, so the event loop (``/health``,
+        # accepting, parsing) gets the interpreter lock when it asks, within a 1 ms switch interval.
         anyio.to_thread.current_default_thread_limiter().total_tokens = svc.options.read_threads
         sys.setswitchinterval(0.001)
+        # Nothing heavy on the event loop of a first request, and no full collection walking the startup heap.
+        await prepare_routes(app)
+        freeze_heap()
         svc.start_loop()
         try:
             yield
         finally:
             svc.close()
+            thaw_heap()
 
     app = FastAPI(
         title="IP Office Anchor Registry",
@@ -79,6 +91,7 @@ def create_app(settings: Settings, chain: Chain | None = None, service: ServiceS
     app.add_middleware(BodyLimitMiddleware, limits=limits, uploads=svc.uploads)
     app.add_middleware(ClientLimitMiddleware, limits=svc.clients)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestClockMiddleware)  # outermost: the clock starts before anything else
 
     from registry import web
     from registry.api.routes import (

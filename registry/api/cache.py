@@ -51,28 +51,34 @@ class TtlCache(Generic[K, V]):
                 return True, hit[1]
         return False, None
 
-    def get(self, key: K, load: Callable[[], V]) -> V:
-        """The cached value of ``key``; on a miss one caller loads it while the others for that key wait."""
+    def get(self, key: K, load: Callable[[], V], acquire: Callable[[threading.Lock], None] | None = None) -> V:
+        """The cached value of ``key``; on a miss one caller loads it while the others for that key wait
+        (through ``acquire``, which takes the loading lock or raises: e.g. within a request's deadline)."""
         found, value = self._fresh(key)
         if found:
             return value  # type: ignore[return-value]
         with self._lock:
             loading = self._loading.setdefault(key, threading.Lock())
-        with loading:
+        if acquire is None:
+            loading.acquire()
+        else:
+            acquire(loading)
+        try:
             found, value = self._fresh(key)
             if found:
                 return value  # type: ignore[return-value]
-            try:
-                loaded = load()
-                with self._lock:
-                    self._items[key] = (time.monotonic() + self.ttl, loaded)
-                    self._items.move_to_end(key)
-                    while len(self._items) > self.maxsize:
-                        self._items.popitem(last=False)
-                return loaded
-            finally:
-                with self._lock:
-                    self._loading.pop(key, None)
+            loaded = load()
+            with self._lock:
+                self._items[key] = (time.monotonic() + self.ttl, loaded)
+                self._items.move_to_end(key)
+                while len(self._items) > self.maxsize:
+                    self._items.popitem(last=False)
+            return loaded
+        finally:
+            with self._lock:
+                if self._loading.get(key) is loading:
+                    del self._loading[key]
+            loading.release()
 
     def clear(self) -> None:
         """Forget everything."""
@@ -110,6 +116,10 @@ class CachedReader:
         self._versions: TtlCache[str, dict[str, Chain]] = TtlCache(60.0, 1)
         self._last_head: int | None = None
 
+    def _get(self, cache: TtlCache[K, V], key: K, load: Callable[[], V]) -> V:
+        """``cache``'s value of ``key``, loaded through the gate; waiting for another loader within the deadline."""
+        return cache.get(key, lambda: self.gate.call(load), self.gate.acquire)
+
     def chain_id(self) -> int:
         """Chain id of the endpoint (asked once)."""
         if self._chain_id is None:
@@ -120,11 +130,11 @@ class CachedReader:
         """The chain head, asked at most every ``ttl`` seconds."""
 
         def load() -> int:
-            head = int(self.gate.call(lambda: self.chain.rpc(lambda: self.chain.w3.eth.block_number)))
+            head = int(self.chain.rpc(lambda: self.chain.w3.eth.block_number))
             self._last_head = head
             return head
 
-        return self._head.get("head", load)
+        return self._get(self._head, "head", load)
 
     def last_head(self) -> int | None:
         """The head last read (however old), without asking the node."""
@@ -138,7 +148,7 @@ class CachedReader:
         """``office``'s batch under ``root`` and its revoked leaves at ``block`` (default: the cached head)."""
         at = self.head() if block is None else block
         root = root.lower()
-        return self._batches.get((at, office, root), lambda: self.gate.call(lambda: self._load_batch(office, root, at)))
+        return self._get(self._batches, (at, office, root), lambda: self._load_batch(office, root, at))
 
     def _load_batch(self, office: str, root: str, at: int) -> BatchState:
         info = batch_info(root, self.chain.call(self.chain.anchors.functions.batchOf(office.encode("ascii"), root), at))
@@ -169,30 +179,25 @@ class CachedReader:
             return 0
         if state.revoked is not None:
             return state.revoked.get(leaf, 0)
-        return self._leaves.get(
-            (at, office, root.lower(), leaf),
-            lambda: self.gate.call(lambda: self.chain.leaf_revocation(office, root, leaf, at)),
+        return self._get(
+            self._leaves, (at, office, root.lower(), leaf), lambda: self.chain.leaf_revocation(office, root, leaf, at)
         )
 
     def is_authorised_at(self, office: str, signer: str, block_number: int, at: int) -> bool:
         """``isAuthorisedAt`` read at block ``at`` (cached)."""
         fn = self.chain.offices.functions.isAuthorisedAt(office.encode("ascii"), signer, block_number)
         key = (at, office, signer.lower(), block_number)
-        return self._signers.get(key, lambda: bool(self.gate.call(lambda: self.chain.call(fn, at))))
+        return self._get(self._signers, key, lambda: bool(self.chain.call(fn, at)))
 
     def compromised_from(self, office: str, signer: str, at: int) -> int | None:
         """``compromisedFrom`` read at block ``at`` (cached)."""
         fn = self.chain.offices.functions.compromisedFrom(office.encode("ascii"), signer)
-        return self._marks.get(
-            (at, office, signer.lower()), lambda: int(self.gate.call(lambda: self.chain.call(fn, at))) or None
-        )
+        return self._get(self._marks, (at, office, signer.lower()), lambda: int(self.chain.call(fn, at)) or None)
 
     def office_batches(self, office: str, from_block: int, at: int) -> list[AnchoredBatch]:
         """``office``'s ``BatchAnchored`` events in [from_block, at] (cached)."""
         key = (at, office, from_block)
-        return self._anchored.get(
-            key, lambda: self.gate.call(lambda: web3_office_batches(self.chain, office, from_block, at))
-        )
+        return self._get(self._anchored, key, lambda: web3_office_batches(self.chain, office, from_block, at))
 
     def lineage(self) -> dict[str, Chain]:
         """The confirmed other versions of the service's registry by address (walked at most once a minute, so
@@ -206,7 +211,7 @@ class CachedReader:
             found.pop(own, None)
             return found
 
-        return self._versions.get("lineage", lambda: self.gate.call(walk))
+        return self._get(self._versions, "lineage", walk)
 
     def clear(self) -> None:
         """Forget all chain state (after this service anchored or revoked something)."""

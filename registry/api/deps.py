@@ -139,7 +139,8 @@ def _is_json(media: str) -> bool:
 
 async def _json_body(request: Request) -> Any:
     """The JSON body under the service's limits (size, keys, depth), checked as it arrives, parsed off the loop."""
-    return await read_json(request, (await get_service(request)).json_limits)
+    service = await get_service(request)
+    return await read_json(request, service.json_limits, service.run_read)
 
 
 def _validated(model: type[M], body: Any, error: type[InputError] | None = None) -> M:
@@ -251,15 +252,15 @@ async def verify_input(request: Request) -> VerifyInput:
         if upload is None:
             raise InvalidBodyError("multipart field 'file' is missing (the file to verify)")
         bundle_text = _text(form, "bundle")
-        limits = (await get_service(request)).json_limits
-        bundle = await run_in_threadpool(_bundle_of_text, bundle_text, limits) if bundle_text is not None else None
+        service = await get_service(request)
+        bundle = await service.run_read(_bundle_of_text, bundle_text, service.json_limits) if bundle_text else None
         return VerifyInput(data=upload.data, filename=upload.filename or "upload", bundle=bundle)
     if _is_json(media):
         body = await _json_body(request)
         if isinstance(body, dict) and "bundle" in body:
             if set(body) != {"bundle"}:
                 raise InvalidBodyError("give exactly one of contentHash or bundle (and no other field with a bundle)")
-            return VerifyInput(bundle=await run_in_threadpool(_bundle, body["bundle"]))
+            return VerifyInput(bundle=await (await get_service(request)).run_read(_bundle, body["bundle"]))
         req = _validated(VerifyByHash, body)
         return VerifyInput(content_hash=check_hash(req.content_hash), record_hint=_hint(req.record_id))
     raise _unsupported(media)

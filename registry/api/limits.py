@@ -12,6 +12,7 @@ from typing import Any, Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.api.errors import PayloadTooLargeError, RequestTimeoutError, TooBusyError, error_body
+from registry.api.gate import start_clock
 
 log = logging.getLogger("registry.api")
 
@@ -241,6 +242,19 @@ async def _drain(receive: Receive, limit: int, timeout: float) -> None:
 def _message(limit: int, size: int | None) -> str:
     got = f" ({size} bytes)" if size is not None else ""
     return f"request body{got} above the limit of {limit} bytes for this route"
+
+
+class RequestClockMiddleware:
+    """Starts each request's read-budget clock when the request reaches the app (:func:`start_clock`), so
+    the budget includes any wait for a thread: a read answers within its budget of its arrival."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            start_clock()
+        await self.app(scope, receive, send)
 
 
 class SecurityHeadersMiddleware:

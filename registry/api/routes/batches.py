@@ -14,21 +14,21 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 
 @router.get("", response_model=BatchList, responses=errors(), summary="Recent batches")
-def list_batches(
+async def list_batches(
     service: ServiceDep,
     response: Response,
     office: OfficeQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first.")] = 50,
 ) -> BatchList:
     """Recent batches, newest first (optionally of one office)."""
-    batches = service.batches(office, limit)
+    batches = await service.run_read(service.batches, office, limit)
     response.headers.update(service.freshness())
     return BatchList(batches=batches)
 
 
 @router.get("/{root}", response_model=BatchPublic, responses=errors(), summary="One batch")
-def get_batch(root: BatchRoot, service: ServiceDep, response: Response) -> BatchPublic:
+async def get_batch(root: BatchRoot, service: ServiceDep, response: Response) -> BatchPublic:
     """A batch by its Merkle root, with its public records (at most 1000)."""
-    batch = service.batch(root)
+    batch = await service.run_read(service.batch, root)
     response.headers.update(service.freshness())
     return batch

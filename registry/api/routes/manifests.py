@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
-from starlette.concurrency import run_in_threadpool
 
 from registry.api.deps import ManifestName, OfficeCode, ServiceDep
 from registry.api.routes import errors
@@ -43,7 +42,7 @@ async def get_manifest(
 
     Only ``OFFICE/0x<64 hex digits>.json`` names a manifest; anything else, or a manifest this
     instance does not hold, is 404."""
-    path = await run_in_threadpool(service.manifest_path, office, name)
+    path = await service.run_read(service.manifest_path, office, name)
     return FileResponse(
         path,
         media_type="application/json",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
@@ -15,9 +15,9 @@ router = APIRouter(prefix="/v1/records", tags=["records"])
 
 
 @router.get("/{record_id}", response_model=RecordPublic, responses=errors(), summary="A record and its versions")
-def get_record(record_id: RecordIdPath, service: ServiceDep, response: Response) -> RecordPublic:
+async def get_record(record_id: RecordIdPath, service: ServiceDep, response: Response) -> RecordPublic:
     """Every version of a record id (``OFFICE:NUMBER[:KIND]``), oldest first, with its status."""
-    record = service.record(record_id)
+    record = await service.run_read(service.record, record_id)
     response.headers.update(service.freshness())
     return record
 
@@ -28,7 +28,7 @@ def get_record(record_id: RecordIdPath, service: ServiceDep, response: Response)
     responses=errors(),
     summary="The proof bundle of a record",
 )
-def get_proof(
+async def get_proof(
     record_id: RecordIdPath,
     service: ServiceDep,
     content_hash: Annotated[
@@ -44,9 +44,14 @@ def get_proof(
     download: Annotated[bool, Query(description="Ask the browser to save it as a file.")] = False,
 ) -> JSONResponse:
     """The ``ipreg-proof-v1`` bundle of the newest anchored version (or the one with ``contentHash``)."""
-    bundle = service.proof(record_id, content_hash)
+
+    def bundle_json() -> tuple[str, Any]:
+        bundle = service.proof(record_id, content_hash)
+        return bundle.value.record_id, bundle.to_json()
+
+    record, body = await service.run_read(bundle_json)
     headers = service.freshness()
     if download:
-        name = bundle.value.record_id.replace(":", "-") + ".proof.json"
+        name = record.replace(":", "-") + ".proof.json"
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return JSONResponse(bundle.to_json(), headers=headers)
+    return JSONResponse(body, headers=headers)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from starlette.concurrency import run_in_threadpool
 
 from registry.api.deps import ServiceDep, VerifyBody
+from registry.api.gate import start_clock
 from registry.api.routes import errors, inline, upload_body
 from registry.api.schemas import BundleInput, VerdictPublic, VerifyByBundle, VerifyByHash
 
@@ -47,8 +47,9 @@ async def verify(body: VerifyBody, service: ServiceDep, response: Response) -> V
     if body.data is not None:
         verdict = await service.verify_upload(body.data, body.filename, body.bundle)
     elif body.bundle is not None:
-        verdict = await run_in_threadpool(service.verify_bundle, body.bundle)
+        start_clock()  # the read budget counts from when the bundle is parsed (not its upload)
+        verdict = await service.run_read(service.verify_bundle, body.bundle)
     else:
-        verdict = await run_in_threadpool(service.verify_hash, body.content_hash or "", body.record_hint)
+        verdict = await service.run_read(service.verify_hash, body.content_hash or "", body.record_hint)
     response.headers.update(service.freshness())
     return VerdictPublic.of(verdict)

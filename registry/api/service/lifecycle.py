@@ -13,12 +13,14 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
+from starlette.concurrency import run_in_threadpool
 from web3 import EthereumTesterProvider
 
 from registry import verify
@@ -38,7 +40,13 @@ from registry.store.outbox import Store
 #: Seconds a health result is reused (so a burst of /health calls costs one probe).
 HEALTH_REUSE_SECONDS = 0.5
 
+#: Threads serving reads that run Python code at once (the others wait for a slot, or for the node, without
+#: competing for the interpreter lock): the event loop gets the lock within a switch interval or two.
+READ_SLOTS = 2
+
 log = logging.getLogger("registry.api")
+
+T = TypeVar("T")
 
 
 class _Local(threading.local):
@@ -94,7 +102,7 @@ class ServiceCore:
         self._probe: tuple[float, Future[HealthPublic]] | None = None
         self._last_health: tuple[float, HealthPublic] | None = None
         # Every chain call of a request runs on this bounded pool within the request's read budget.
-        self.gate = ChainGate(options.chain_workers, direct=self._embedded())
+        self.gate = ChainGate(options.chain_workers, direct=self._embedded(), slots=READ_SLOTS)
         #: Kept by the health loop (``/health`` reads it without a thread); None until its first probe.
         self.health_state: HealthState | None = None
         self._health_loop = _Loop()
@@ -181,6 +189,10 @@ class ServiceCore:
                 context = multiprocessing.get_context("spawn")  # never fork a threaded server
                 self._canon_pool = ProcessPoolExecutor(self.options.upload_workers, mp_context=context)
             return self._canon_pool
+
+    async def run_read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on a thread serving reads, once one of the read slots is free (:class:`ReadSlots`)."""
+        return await run_in_threadpool(self.gate.slots.run, fn, *args)
 
     async def hash_upload(self, data: bytes, filename: str, method: str | None) -> tuple[str, str, str | None]:
         """(content hash, canonicalization, record id hint) of an upload, computed on the canonicalization pool."""

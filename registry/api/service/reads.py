@@ -15,9 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-from starlette.concurrency import run_in_threadpool
-
 from registry import verify
+from registry.api.gate import start_clock
 from registry.api.index_reader import IndexReader
 from registry.api.schemas import (
     BatchPublic,
@@ -94,7 +93,7 @@ class Reads(ServiceCore):
 
         with self.budget():
             try:
-                return self._office_table_cache.get("offices", lambda: self.gate.call(load))
+                return self._office_table_cache.get("offices", lambda: self.gate.call(load), self.gate.acquire)
             except NodeUnavailableError:
                 index = self._index_or_unavailable()
                 return {o.code: (o.name, o.base_uri, o.status) for o in index.offices()}
@@ -395,7 +394,8 @@ class Reads(ServiceCore):
         """Verdict for an uploaded file: its facts computed once on the canonicalization pool, judged on the
         read threads (with a bundle: the pairing check, then the bundle's verdict)."""
         facts = await asyncio.wrap_future(self.canon_pool().submit(verify.file_facts, data, filename, bundle))
-        return await run_in_threadpool(self._verify_facts, facts, bundle)
+        start_clock()  # the read budget counts from when the facts are in hand (not the upload's time)
+        return await self.run_read(self._verify_facts, facts, bundle)
 
     def _verify_facts(self, facts: verify.FileFacts, bundle: ProofBundle | None) -> verify.Verdict:
         return self._judge(lambda verifier: verifier.verify_facts(facts, bundle))
