@@ -240,6 +240,10 @@ def render_html(report: dict[str, Any], plots: dict[str, Path]) -> str:
     )
     parts.append(image(plots["growth"], "Chain growth per year by approach"))
     parts.append("</section>")
+    from registry.evaluate import compare, network  # they format with this module's helpers
+
+    parts.append(compare.section(report, plots))
+    parts.append(network.section(report, plots))
 
     # latency and throughput
     lat, tp, rates = report["latency"], report["throughput"], report["rates"]

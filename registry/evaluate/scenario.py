@@ -22,7 +22,7 @@ RECORD_KINDS = (*SAMPLE_KINDS, "sealed")
 #: Events a scenario can inject.
 EVENT_KINDS = ("node-outage", "kill-anchorer", "admit", "suspend", "rotate-key", "compromise-key")
 PROBE_KINDS = ("tampered", "revoked", "superseded", "unknown", "unauthorised")
-BUILTIN = {"default": "default.toml", "small": "small.toml"}
+BUILTIN = {"default": "default.toml", "small": "small.toml", "large": "large.toml"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,18 @@ class Event:
     office: str | None = None
     name: str = ""
     seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSpec:
+    """The consortium network the offices would run (Besu QBFT at zero gas price) and the public prices compared."""
+
+    validators: int = 0  # 0: one validator per scenario office
+    rpc_nodes_per_office: int = 1
+    block_period_seconds: int = 2
+    block_gas_limit: int = 50_000_000
+    qbft_message_bytes: int = 200
+    l2_gas_price_gwei: float = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,9 @@ class Scenario:
     events: tuple[Event, ...] = ()
     probes: tuple[tuple[str, int], ...] = field(default=tuple((k, 2) for k in PROBE_KINDS))
     source: str = "built-in"
+    compare_samples: int = 5
+    volume_scale: float = 1.0
+    network: NetworkSpec = field(default_factory=NetworkSpec)
 
     @property
     def weekly_volume(self) -> int:
@@ -105,7 +120,21 @@ class Scenario:
             "verifySamples": self.verify_samples,
             "events": [{"kind": e.kind, "office": e.office, "name": e.name, "seconds": e.seconds} for e in self.events],
             "probes": dict(self.probes),
+            "compareSamples": self.compare_samples,
+            "volumeScale": self.volume_scale,
+            "network": {
+                "validators": self.network.validators,
+                "rpcNodesPerOffice": self.network.rpc_nodes_per_office,
+                "blockPeriodSeconds": self.network.block_period_seconds,
+                "blockGasLimit": self.network.block_gas_limit,
+                "qbftMessageBytes": self.network.qbft_message_bytes,
+                "l2GasPriceGwei": self.network.l2_gas_price_gwei,
+            },
         }
+
+    def pushed(self, office: OfficeLoad) -> int:
+        """Records of ``office`` pushed through the pipeline: its weeks of volume times ``volume_scale``."""
+        return max(1, round(office.weekly_volume * self.weeks * self.volume_scale))
 
 
 def _fail(source: str, message: str) -> InputError:
@@ -150,22 +179,25 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         body = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _fail(source, f"not valid TOML: {exc}") from None
-    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes"}
+    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes", "network"}
     _unknown(body, {"name", "description", "seed", *sections}, source, "the top level")
     for name in sections - {"offices", "events"}:
         if not isinstance(body.get(name, {}), dict):
             raise _fail(source, f"[{name}] must be a table")
     chain, cost, pipeline = body.get("chain", {}), body.get("cost", {}), body.get("pipeline", {})
     latency, verify, probes = body.get("latency", {}), body.get("verify", {}), body.get("probes", {})
+    net = body.get("network", {})
+    _unknown(net, {"validators", "rpc_nodes_per_office", "block_period_seconds", "block_gas_limit",
+                   "qbft_message_bytes", "l2_gas_price_gwei"}, source, "[network]")  # fmt: skip
     _unknown(chain, {"block_time", "confirmations"}, source, "[chain]")
     _unknown(
         cost,
         {"gas_price_gwei", "currency", "eth_price", "batch_sizes", "per_record_samples", "eas_attest_samples",
-         "eas_multi_attest_sizes"},
+         "eas_multi_attest_sizes", "compare_samples"},
         source,
         "[cost]",
     )  # fmt: skip
-    _unknown(pipeline, {"batch_size", "weeks"}, source, "[pipeline]")
+    _unknown(pipeline, {"batch_size", "weeks", "volume_scale"}, source, "[pipeline]")
     _unknown(latency, {"rounds", "records_per_round"}, source, "[latency]")
     _unknown(verify, {"samples"}, source, "[verify]")
     _unknown(probes, set(PROBE_KINDS), source, "[probes]")
@@ -248,6 +280,16 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         events=tuple(events),
         probes=tuple((k, _int(probes, k, 2, source, 0, 100)) for k in PROBE_KINDS),
         source=source,
+        compare_samples=_int(cost, "compare_samples", 5, source, 1, 100),
+        volume_scale=_float(pipeline, "volume_scale", 1.0, source, 1e-6, 1.0),
+        network=NetworkSpec(
+            validators=_int(net, "validators", 0, source, 0, 100),
+            rpc_nodes_per_office=_int(net, "rpc_nodes_per_office", 1, source, 0, 10),
+            block_period_seconds=_int(net, "block_period_seconds", 2, source, 1, 60),
+            block_gas_limit=_int(net, "block_gas_limit", 50_000_000, source, 1_000_000, 10**10),
+            qbft_message_bytes=_int(net, "qbft_message_bytes", 200, source, 50, 100_000),
+            l2_gas_price_gwei=_float(net, "l2_gas_price_gwei", 0.01, source, 1e-6, 1e6),
+        ),
     )
 
 
