@@ -191,7 +191,10 @@ def section(report: dict[str, Any], plots: dict[str, Path]) -> str:
         f"<p>All on the same chain in the same run, at the pipeline's batch size of {num(size)} records. "
         "Per-batch approaches: gas per record = gas per batch ÷ batch size. Per-record approaches: gas per batch "
         "= gas per record x batch size (multiAttest: ⌈batch ÷ records per transaction⌉ transactions). Bytes "
-        "per batch: calldata, logs (topics + data), new storage (32 bytes a slot).</p>",
+        "per batch: calldata, logs (topics + data), new storage (32 bytes a slot). RootLog logs what anchorBatch "
+        "takes (root, leaf count, manifest URI); the EAS root schema is <code>"
+        + rep._e(c["easRootSchema"])
+        + "</code> (EAS keeps attestation data in storage, so no URI).</p>",
         rep.table(
             ["approach", "tx per batch", "gas per batch", "gas per record", f"{cur} per record",
              "calldata B/batch", "log B/batch", "state B/batch", "source"],

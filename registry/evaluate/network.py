@@ -163,14 +163,21 @@ def plot(fig: dict[str, Any], path: Path) -> Path:
     rate = 1e-9 * pr["ethPrice"]
     for key, row in fig["yearlyCost"].items():
         ax.plot(PRICE_GRID, [row["gasPerYear"] * p * rate for p in PRICE_GRID], label=_NAMES.get(key, key))
+    ours = fig["yearlyCost"]["anchorBatch"]["gasPerYear"] * rate
     for value, label in ((pr["l2Gwei"], "public L2"), (pr["l1Gwei"], "L1")):
         ax.axvline(value, color="black", linestyle=":", linewidth=1)
         ax.text(value, ax.get_ylim()[1], f" {label} {value:g} gwei", rotation=90, va="top", fontsize=7)
+        ax.plot([value], [ours * value], "o", color="tab:blue")
+        ax.annotate(f"{ours * value:,.2f} {pr['currency']}/year", (value, ours * value), textcoords="offset points",
+                    xytext=(6, -12), fontsize=7, color="tab:blue")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("gas price (gwei); the consortium runs at 0: no fee at all")
     ax.set_ylabel(f"{pr['currency']} per year")
-    ax.set_title(f"Yearly cost of {fig['recordsPerYear']:,} records against gas price (1 ETH = {pr['ethPrice']:g})")
+    ax.set_title(
+        f"Yearly cost of {fig['recordsPerYear']:,} records against gas price (1 ETH = {pr['ethPrice']:g} "
+        f"{pr['currency']}; consortium: 0)"
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
@@ -206,7 +213,7 @@ def summary_rows(report: dict[str, Any]) -> list[list[Any]]:
         ["bandwidth per office (QBFT, average)", f"{rep.num(f['bandwidth']['perOfficeKbitPerSecond'], 1)} kbit/s",
          f"{_gb(f['bandwidth']['perOfficeBytesPerYear'])} per year"],
         ["gas per block against the block gas limit",
-         f"{rep.num(100 * f['gas']['utilisation'], 4)} % of {rep.num(f['blockGasLimit'])}",
+         f"{100 * f['gas']['utilisation']:.2g} % of {rep.num(f['blockGasLimit'])}",
          f"capacity {rep.num(f['gas']['recordsPerSecondCapacity'], 0)} records/s"],
     ]  # fmt: skip
 
@@ -263,7 +270,7 @@ def section(report: dict[str, Any], plots_: dict[str, Path]) -> str:
             ],
         ),
         f"<p>Gas per block, average {num(g['perBlockAverage'], 1)} against a limit of {num(f['blockGasLimit'])} "
-        f"({num(100 * g['utilisation'], 4)} %); every office anchoring in the same block uses "
+        f"({100 * g['utilisation']:.2g} %); every office anchoring in the same block uses "
         f"{num(g['allOfficesInOneBlock'])} gas. A block holds {num(g['batchesPerBlockCapacity'])} anchorBatch calls: "
         f"{num(g['recordsPerSecondCapacity'], 0)} records/s at the pipeline's batch size.</p>",
         "<h3>Chain growth per office</h3>",
