@@ -180,6 +180,12 @@ def test_yearly_figures_scale_from_the_measured_footprint(measured: Any) -> None
     assert disk["anchorBytesPerYear"] == pytest.approx(sum(p["bytesPerYear"] for p in fig["perOffice"]))
     assert disk["chainBytesPerYear"] == pytest.approx(blocks * fig["emptyBlockBytes"] + disk["anchorBytesPerYear"])
     assert disk["perOfficeBytesPerYear"] == pytest.approx(2 * disk["chainBytesPerYear"])
+    quiet = fig["emptyBlockPeriod"]
+    assert quiet["blocksPerYear"] == pytest.approx(fig["batchesPerYear"] + 365.25 * 86_400 / 60)
+    assert quiet["chainBytesPerYear"] == pytest.approx(
+        quiet["blocksPerYear"] * fig["emptyBlockBytes"] + disk["anchorBytesPerYear"]
+    )
+    assert quiet["chainBytesPerYear"] < disk["chainBytesPerYear"] / 20  # empty blocks dominate a 2 s chain
     gas = fig["gas"]
     assert gas["perYear"] == sum(p["gasPerYear"] for p in fig["perOffice"])
     assert gas["utilisation"] == pytest.approx(gas["perYear"] / blocks / 50_000_000)

@@ -73,6 +73,8 @@ def measure(sc: Scenario, cost_fig: dict[str, Any], compare_fig: dict[str, Any] 
     anchor_bytes = batches_year * batch_bytes
     chain_bytes = blocks * block_bytes + anchor_bytes
     nodes = 1 + net.rpc_nodes_per_office
+    quiet = max(net.empty_block_period_seconds, net.block_period_seconds)
+    quiet_blocks = min(blocks, batches_year + SECONDS_PER_YEAR / quiet)  # an upper bound: one block per batch
     # bandwidth of one validator per average block (proposer role rotates: 1/n of the blocks)
     tx_per_block = batches_year / blocks
     avg_block = block_bytes + tx_per_block * per_batch["txBytes"]
@@ -104,6 +106,11 @@ def measure(sc: Scenario, cost_fig: dict[str, Any], compare_fig: dict[str, Any] 
             "anchorBytesPerYear": anchor_bytes,
             "chainBytesPerYear": chain_bytes,
             "perOfficeBytesPerYear": chain_bytes * nodes,  # every node keeps the whole chain
+        },
+        "emptyBlockPeriod": {  # what if empty blocks came only every E seconds (blocks with anchors as before)
+            "seconds": net.empty_block_period_seconds,
+            "blocksPerYear": quiet_blocks,
+            "chainBytesPerYear": quiet_blocks * block_bytes + anchor_bytes,
         },
         "perOffice": per_office,
         "bandwidth": {
@@ -253,6 +260,13 @@ def section(report: dict[str, Any], plots_: dict[str, Path]) -> str:
                     "chain growth (one node)",
                     _gb(d["chainBytesPerYear"]),
                     "empty-block data + anchor data (before database compression; state-trie overhead not counted)",
+                ],
+                [
+                    f"chain growth if empty blocks came every {f['emptyBlockPeriod']['seconds']} s",
+                    _gb(f["emptyBlockPeriod"]["chainBytesPerYear"]),
+                    f"(batches + 365.25 x 86,400 s ÷ {f['emptyBlockPeriod']['seconds']} s) blocks x "
+                    f"{f['emptyBlockBytes']} B + anchor data: GoQuorum's QBFT emptyblockperiodseconds "
+                    "(scenario network.empty_block_period_seconds)",
                 ],
                 [
                     "disk per office",

@@ -54,6 +54,7 @@ class NetworkSpec:
     block_gas_limit: int = 50_000_000
     qbft_message_bytes: int = 200
     l2_gas_price_gwei: float = 0.01
+    empty_block_period_seconds: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ class Scenario:
                 "blockGasLimit": self.network.block_gas_limit,
                 "qbftMessageBytes": self.network.qbft_message_bytes,
                 "l2GasPriceGwei": self.network.l2_gas_price_gwei,
+                "emptyBlockPeriodSeconds": self.network.empty_block_period_seconds,
             },
         }
 
@@ -188,7 +190,8 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
     latency, verify, probes = body.get("latency", {}), body.get("verify", {}), body.get("probes", {})
     net = body.get("network", {})
     _unknown(net, {"validators", "rpc_nodes_per_office", "block_period_seconds", "block_gas_limit",
-                   "qbft_message_bytes", "l2_gas_price_gwei"}, source, "[network]")  # fmt: skip
+                   "qbft_message_bytes", "l2_gas_price_gwei", "empty_block_period_seconds"}, source,
+             "[network]")  # fmt: skip
     _unknown(chain, {"block_time", "confirmations"}, source, "[chain]")
     _unknown(
         cost,
@@ -289,6 +292,7 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
             block_gas_limit=_int(net, "block_gas_limit", 50_000_000, source, 1_000_000, 10**10),
             qbft_message_bytes=_int(net, "qbft_message_bytes", 200, source, 50, 100_000),
             l2_gas_price_gwei=_float(net, "l2_gas_price_gwei", 0.01, source, 1e-6, 1e6),
+            empty_block_period_seconds=_int(net, "empty_block_period_seconds", 60, source, 1, 86_400),
         ),
     )
 
