@@ -169,10 +169,11 @@ def summary_rows(report: dict[str, Any]) -> list[list[Any]]:
     bare, eas_root = c["approaches"]["rootLog"], c["approaches"]["easRoot"]
     return [
         [f"what the registry costs beyond batching (vs bare root log, batch of {c['batchSize']:,})",
-         f"{rep.num(p['gasPerBatch'], 0)} gas/batch ({rep.num(p['ratioToRootLog'], 2)}x RootLog's "
+         f"+{rep.num(p['gasPerBatch'], 0)} gas/batch ({rep.num(p['ratioToRootLog'], 2)}x RootLog's "
          f"{rep.num(bare['gasPerBatch'], 0)}; {rep.num(p['ratioToEasRoot'], 2)}x EAS root's "
          f"{rep.num(eas_root['gasPerBatch'], 0)})",
-         f"{rep.money(p['fiatPerYear'], cur)} per year"],
+         f"{rep.money(p['fiatPerYear'], cur)} per year at {report['cost']['gasPriceGwei']:g} gwei, 0 on the "
+         "consortium"],
         ["what batching saves (one anchorBatch per record → per batch)",
          f"{rep.num(b['gasPerRecord'], 0)} gas/record ({rep.num(b['factor'], 0)}x)", ""],
     ]  # fmt: skip
