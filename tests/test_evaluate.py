@@ -48,6 +48,7 @@ eas_multi_attest_sizes = [1, 5]
 batch_size = 25
 
 [latency]
+arrival = "burst"
 rounds = 2
 records_per_round = 4
 
@@ -167,7 +168,7 @@ def test_report_files(embedded_run: tuple[Path, dict[str, Any]]) -> None:
     out, body = embedded_run
     for name in body["plots"].values():
         assert (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert set(body["plots"]) == {"cost", "growth", "network", "latency", "throughput", "governance"}
+    assert set(body["plots"]) == {"cost", "growth", "network", "latency", "throughput", "governance", "alternatives"}
     env = body["environment"]
     assert env["project"].startswith("ipreg ") and env["cpuCount"] >= 1
     assert env["contractsCompiler"].startswith("0.8.37") and "eas-contracts 1.9.0" in env["easContracts"]
@@ -206,8 +207,9 @@ def test_pipeline_and_interoperability_counts_agree(embedded_run: tuple[Path, di
     assert inter["sealedBundles"] == wl["sealedRecords"] == 12
     lat = body["latency"]
     assert lat["records"] == wl["latencyRecords"] == 2 * 2 * 4 and len(lat["samples"]) == lat["batches"] == 4
-    assert lat["anchored"]["p50"] <= lat["anchored"]["p95"] <= lat["anchored"]["max"]
-    assert lat["confirmed"]["p50"] >= lat["anchored"]["p50"]
+    inclusion = lat["stages"]["inclusion"]
+    assert inclusion["p50"] <= inclusion["p90"] <= inclusion["max"] and inclusion["count"] == 4
+    assert lat["endToEnd"]["p50"] >= inclusion["p50"]
     assert body["rates"]["verify"]["verdicts"] == {"VERIFIED": 5}
     assert body["rates"]["audit"]["ok"]
 
@@ -352,7 +354,7 @@ def test_anvil_run_with_faults(tmp_path: Path) -> None:
     assert body["environment"]["chainClient"].startswith("anvil/")
     lat = body["latency"]
     assert lat["intervalMining"] and lat["blockTime"] == 1
-    assert lat["confirmed"]["p50"] > lat["anchored"]["p50"]  # a second confirmation waits for another block
+    assert lat["endToEnd"]["p50"] > lat["endToEndQbft"]["p50"]  # a second confirmation waits for another block
     outage, kill = body["faults"]["nodeOutage"], body["faults"]["killedAnchorer"]
     assert outage["run"] and outage["pendingAfter"] == 0 and outage["anchored"] == outage["records"]
     assert outage["outageSeconds"] >= 1 and outage["recoverySeconds"] is not None

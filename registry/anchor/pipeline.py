@@ -3,7 +3,8 @@
 Every accepted record is in the store before any chain call. A batch's transaction is recorded
 before it is broadcast; a re-run finishes unfinished batches first (receipt, or the root found on
 chain, or a rebroadcast / replacement: :mod:`registry.anchor.send`), and the contract refuses a
-root twice, so nothing is ever anchored twice. Knows nothing about HTTP or the command line.
+root twice, so nothing is ever anchored twice; a batch a reorganisation deeper than the confirmations
+took off the chain is anchored again by the next run. Knows nothing about HTTP or the command line.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 from registry.anchor.bundles import BatchRenderer, BundleWriter
 from registry.anchor.checkpoints import checkpoint
 from registry.anchor.lock import office_lock
-from registry.anchor.send import BatchSender
+from registry.anchor.send import RECHECK_BLOCKS, BatchSender
 from registry.anchor.stored import batch_bundles
 from registry.chain.client import Chain
 from registry.core import merkle
@@ -67,6 +68,8 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     #: The time-stamp tokens of each anchored batch's root (by root), as stored.
     tokens: dict[str, tuple[TimestampToken, ...]] = field(default_factory=dict)
+    #: Roots of batches anchored earlier that a reorganisation took off the chain (anchored again by this run).
+    reorganised: list[str] = field(default_factory=list)
 
     @property
     def records(self) -> int:
@@ -399,6 +402,12 @@ class Anchorer:
         with office_lock(self.store.path.with_name(f"{self.store.path.name}.{self.office}.lock"), timeout):
             yield
 
+    def _recheck_anchored(self) -> list[str]:
+        """Roots of recent anchored batches no longer on the chain (a reorganisation): built again, anchored next."""
+        head = self.chain.rpc(lambda: self.chain.w3.eth.block_number)
+        sender = BatchSender(self.store, self.chain, self.account, self.office, self.confirmations)
+        return [b.root for b in self.store.anchored_since(self.office, head - RECHECK_BLOCKS) if not sender.recheck(b)]
+
     def _run(self, proofs_dir: Path | None, archive: str | None) -> RunResult:
         """Finish unfinished batches, then one batch at a time: build, anchor, bundles (flat in memory)."""
         result = RunResult()
@@ -416,7 +425,8 @@ class Anchorer:
         writer = self._writer()
         stopped: AuthorityUnavailable | None = None
         stamped_before = self.stamp_seconds
-        for batch in self.store.unfinished_batches(self.office):  # left by an earlier run
+        result.reorganised = self._recheck_anchored()
+        for batch in self.store.unfinished_batches(self.office):  # left by an earlier run (or reorganised away)
             anchored = self._finish(batch)
             self.progress("anchored", batch.leaf_count)
             result.batches.append(anchored)

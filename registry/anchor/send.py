@@ -3,13 +3,14 @@
 A batch's transaction (hash, nonce) is written to the outbox before it is broadcast. A batch left
 ``sent`` by an earlier run is finished from its receipt, or from the root found on chain, or is
 rebuilt with a fresh nonce; a stuck transaction is replaced with higher fees. The contract refuses
-a root twice, so nothing is ever anchored twice.
+a root twice, so nothing is ever anchored twice. A recently anchored batch that a reorganisation deeper
+than the confirmations took off the chain is built again and anchored again (:meth:`BatchSender.recheck`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
@@ -17,8 +18,13 @@ from web3 import Web3
 
 from registry.anchor.checkpoints import checkpoint
 from registry.chain.client import Chain, TxResult
+from registry.chain.reverts import RegistryFrozen
 from registry.errors import ChainError, ContractRevertError, TransactionTimeout
 from registry.store.outbox import BatchStatus, Store, StoredBatch
+
+#: Anchored batches this many blocks below the head or less are read again from the chain at the start of
+#: every run: a reorganisation deeper than the confirmations may have taken them off (older ones count as final).
+RECHECK_BLOCKS: Final = 4096
 
 
 @dataclass(slots=True)
@@ -49,9 +55,15 @@ class BatchSender:
             )
         except ContractRevertError as exc:
             self.store.mark_error(batch.id, exc.diagnostics())
+            hint = ""
+            if isinstance(exc, RegistryFrozen):
+                hint = (
+                    " This registry takes no more batches: point this home at its successor (the successor's"
+                    " deployment.json) and re-run; the pending records are anchored there."
+                )
             raise ContractRevertError(
                 f"batch {batch.root} ({batch.leaf_count} records) not anchored, records stay pending: "
-                f"{exc.diagnostics()}"
+                f"{exc.diagnostics()}{hint}"
             ) from None
         return self._record(batch, self._send_until_mined(batch, tx))
 
@@ -94,6 +106,29 @@ class BatchSender:
                     raise
                 return on_chain
         raise AssertionError("unreachable")
+
+    def recheck(self, batch: StoredBatch) -> bool:
+        """Read an anchored batch again from the chain; False if a reorganisation took it off (built again).
+
+        Its transaction still on the chain (in its block, or re-mined in another: recorded there) keeps it
+        anchored, whichever registry it went to (an outbox moved to a successor registry stays exactly
+        once). Gone, and its root not anchored by this office in this registry by any other transaction,
+        it is built again, so the run anchors it again: its records were accepted and must be on the chain.
+        """
+        try:
+            mined = self.chain.receipt(batch.tx_hash) if batch.tx_hash else None
+        except ContractRevertError:
+            mined = None
+        if mined is not None:
+            if mined.block_number != batch.block_number:
+                self._record(batch, mined)
+            return True
+        found = self._found_on_chain(batch)
+        if found is None:
+            self.store.unanchor(batch.id)
+            return False
+        self._record(batch, found)
+        return True
 
     def _reconcile_sent(self, batch: StoredBatch) -> TxResult | None:
         """A batch whose transaction was recorded: mined, or to be rebuilt (never sent twice)."""

@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "index": ("index_cmd", "app", True),
     "reveal": ("reveal_cmd", "reveal", False),
     "chain": ("chain_cmd", "app", True),
+    "archive": ("archive_cmd", "app", True),
     "office": ("office_cmd", "app", True),
     "deployment": ("deploy_cmd", "app", True),
     "revoke": ("revoke_cmd", "app", True),

@@ -50,6 +50,14 @@ def verify(
             help="Trust anchor (PEM/DER) of time-stamp tokens (repeatable; also $IPREG_HOME/timestamps.toml).",
         ),
     ] = None,
+    archive: Annotated[
+        Path | None,
+        typer.Option("--archive", help="Verify against an exported chain archive (no node: `ipreg archive export`)."),
+    ] = None,
+    archive_head: Annotated[
+        str | None,
+        typer.Option("--archive-head", help="The archive's head hash as witnessed from a second source (0x…)."),
+    ] = None,
     rpc_url: RpcOption = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,
@@ -62,6 +70,8 @@ def verify(
         )
     if (registry is None) != (chain_id is None):
         raise InputError("give --registry ADDRESS and --chain-id N together")
+    if archive_head is not None and (archive is None or not _HASH.fullmatch(archive_head.lower())):
+        raise InputError("--archive-head needs --archive and a block hash (0x and 64 hex digits)")
     if content_hash is not None and not _HASH.fullmatch(content_hash.lower()):
         raise InputError(f"invalid content hash {content_hash!r} (0x and 64 hex digits)")
     from registry.core.formats import ProofBundle
@@ -90,6 +100,8 @@ def verify(
         bundle.registry if bundle is not None else None,
         tuple(manifests or ()),
         tuple(tsa_cert or ()),
+        archive,
+        archive_head,
     )
     if file is not None:
         verdict = verifier.verify_file(data, file.name, bundle)
@@ -100,6 +112,11 @@ def verify(
     else:
         assert record_id is not None
         verdict = verifier.verify_record_id(record_id)
+    if archive is not None:
+        from registry.archive.reader import ArchiveReader, served_from_archive
+
+        assert isinstance(verifier.reader, ArchiveReader)
+        verdict = served_from_archive(verdict, verifier.reader)
     show(verdict, as_json)
     raise typer.Exit(EXIT_CODES[verdict.verdict])
 

@@ -19,7 +19,7 @@ from eth_abi.abi import encode as abi_encode
 
 from registry.chain.dev import dev_account, dev_signer
 from registry.core import merkle
-from registry.evaluate import report as rep
+from registry.evaluate import markup as rep
 from registry.evaluate.context import PRICING_BASE, Run
 from registry.evaluate.cost import Footprint, fiat, footprint
 from registry.evaluate.eas import EAS, ROOT_SCHEMA

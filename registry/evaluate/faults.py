@@ -14,9 +14,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from registry.chain.client import Chain
 from registry.errors import RegistryError
 from registry.evaluate import hold
 from registry.evaluate.context import MANIFEST_BASE, PRICING_BASE, Run, hex32, manifest_path
@@ -152,10 +155,12 @@ def kill_anchorer(run: Run, seen: set[str]) -> dict[str, Any]:
     }
 
 
-def accepted_records(run: Run) -> set[tuple[str, str]]:
-    """(office, leaf) of every record any outbox of the run accepted (what must be anchored once)."""
+def accepted_records(run: Run, stores: Sequence[Path] | None = None) -> set[tuple[str, str]]:
+    """(office, leaf) of every record the run's outboxes (or ``stores``) accepted: what must be anchored once."""
     accepted: set[tuple[str, str]] = set()
-    for path in [*sorted((run.work / "stores").glob("*.sqlite")), run.home / "registry.sqlite"]:
+    if stores is None:
+        stores = [*sorted((run.work / "stores").glob("*.sqlite")), run.home / "registry.sqlite"]
+    for path in stores:
         if not path.is_file():
             continue
         store = Store(path)
@@ -167,59 +172,92 @@ def accepted_records(run: Run) -> set[tuple[str, str]]:
     return accepted
 
 
+@dataclass
+class _Anchored:
+    """What the BatchAnchored events of some registries anchored, leaf by leaf."""
+
+    events: int = 0
+    priced: int = 0
+    leaves: int = 0
+    missing_manifests: int = 0
+    mismatched: int = 0
+    seen: dict[tuple[str, str], int] = field(default_factory=dict)
+    roots: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _anchored(run: Run, chains: Sequence[Chain]) -> _Anchored:
+    """Read every BatchAnchored event of ``chains``' registries and the manifest each names (root rebuilt)."""
+    from registry.core import merkle
+    from registry.core.leaves import LeafValue
+
+    out = _Anchored()
+    for chain in chains:
+        dep = chain.deployment
+        assert dep is not None
+        event, start = chain.anchors.events.BatchAnchored(), dep.block_number
+        logs = chain.rpc(lambda: event.get_logs(from_block=start, to_block="latest"))  # noqa: B023 - called at once
+        out.events += len(logs)
+        for log in logs:
+            root = hex32(log["args"]["root"])
+            office = bytes(log["args"]["office"]).decode("ascii")
+            out.roots[(office, root)] = out.roots.get((office, root), 0) + 1
+            uri = str(log["args"]["manifestURI"])
+            if uri.startswith(PRICING_BASE + "/"):
+                out.priced += 1
+                continue
+            path = manifest_path(run, uri)
+            if path is None or not path.is_file():
+                out.missing_manifests += 1
+                continue
+            body = json.loads(path.read_text(encoding="utf-8"))  # leniently: count what it names, then check it
+            leaves = [LeafValue.from_list(v).leaf() for v in body["values"]]
+            if merkle.rebuild(leaves, root) is None or len(leaves) != int(log["args"]["leafCount"]):
+                out.mismatched += 1
+            for leaf in leaves:
+                key = (office, hex32(leaf))
+                out.seen[key] = out.seen.get(key, 0) + 1
+                out.leaves += 1
+    return out
+
+
+def once_for(run: Run, stores: Sequence[Path], chains: Sequence[Chain] | None = None) -> dict[str, Any]:
+    """The exactly-once count of one fault: the records ``stores`` accepted against the chain's events."""
+    expected = accepted_records(run, stores)
+    got = _anchored(run, chains or [run.chain])
+    once = sum(1 for k in expected if got.seen.get(k) == 1)
+    return {
+        "acceptedRecords": len(expected),
+        "anchoredExactlyOnce": once,
+        "missing": sum(1 for k in expected if k not in got.seen),
+        "duplicated": sum(1 for k in expected if got.seen.get(k, 0) > 1),
+        "ok": once == len(expected) and not got.mismatched,
+    }
+
+
 def exactly_once(run: Run) -> dict[str, Any]:
     """Every accepted record once in the anchored manifests of the chain's BatchAnchored events.
 
     Events whose manifest URI is not one of the run's published manifests (the cost phase's priced
     batches of synthetic leaves, under :data:`PRICING_BASE`) are counted apart.
     """
-    accepted = accepted_records(run)
-    dep = run.chain.deployment
-    assert dep is not None
-    logs = run.chain.rpc(
-        lambda: run.chain.anchors.events.BatchAnchored().get_logs(from_block=dep.block_number, to_block="latest")
-    )
-    roots: dict[tuple[str, str], int] = {}
-    seen: dict[tuple[str, str], int] = {}
-    leaves_total = missing_manifests = mismatched = 0
-    from registry.core import merkle
-    from registry.core.leaves import LeafValue
-
-    priced = 0
-    for log in logs:
-        root = hex32(log["args"]["root"])
-        office = bytes(log["args"]["office"]).decode("ascii")
-        roots[(office, root)] = roots.get((office, root), 0) + 1
-        uri = str(log["args"]["manifestURI"])
-        if uri.startswith(PRICING_BASE + "/"):
-            priced += 1
-            continue
-        path = manifest_path(run, uri)
-        if path is None or not path.is_file():
-            missing_manifests += 1
-            continue
-        body = json.loads(path.read_text(encoding="utf-8"))  # leniently: count what it names, then check it
-        leaves = [LeafValue.from_list(v).leaf() for v in body["values"]]
-        if merkle.rebuild(leaves, root) is None or len(leaves) != int(log["args"]["leafCount"]):
-            mismatched += 1
-        for leaf in leaves:
-            key = (office, hex32(leaf))
-            seen[key] = seen.get(key, 0) + 1
-            leaves_total += 1
-    expected = accepted
-    once = sum(1 for k in expected if seen.get(k) == 1)
+    expected = accepted_records(run)
+    got = _anchored(run, [run.chain])
+    once = sum(1 for k in expected if got.seen.get(k) == 1)
     return {
         "acceptedRecords": len(expected),
-        "batchEvents": len(logs) - priced,
-        "pricingBatchEvents": priced,
-        "anchoredLeaves": leaves_total,
+        "batchEvents": got.events - got.priced,
+        "pricingBatchEvents": got.priced,
+        "anchoredLeaves": got.leaves,
         "anchoredExactlyOnce": once,
-        "missing": sum(1 for k in expected if k not in seen),
-        "duplicated": sum(1 for k in expected if seen.get(k, 0) > 1),
-        "unexpected": sum(1 for k in seen if k not in expected),
-        "rootsAnchoredTwice": sum(1 for n in roots.values() if n > 1),
-        "manifestsMissing": missing_manifests,
-        "manifestsNotMatchingRoot": mismatched,
-        "ok": once == len(expected) and leaves_total == len(expected) and not missing_manifests and not mismatched,
+        "missing": sum(1 for k in expected if k not in got.seen),
+        "duplicated": sum(1 for k in expected if got.seen.get(k, 0) > 1),
+        "unexpected": sum(1 for k in got.seen if k not in expected),
+        "rootsAnchoredTwice": sum(1 for n in got.roots.values() if n > 1),
+        "manifestsMissing": got.missing_manifests,
+        "manifestsNotMatchingRoot": got.mismatched,
+        "ok": once == len(expected)
+        and got.leaves == len(expected)
+        and not got.missing_manifests
+        and not got.mismatched,
         "countedFrom": "BatchAnchored events on chain + the manifest each names (root rebuilt), not the store",
     }

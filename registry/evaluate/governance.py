@@ -202,8 +202,12 @@ def timeline(run: Run, offices: list[OfficeRun]) -> dict[str, Any]:
     events = run.scenario.events_of("admit", "suspend", "rotate-key", "compromise-key")
     keys = _Keys(run.chain)
     rows = []
+    began = time.perf_counter()
     for i, e in enumerate(events):
+        started = time.perf_counter() - began
         rows.append(_event(run, e, keys, offices, i))
+        rows[-1]["startedSeconds"] = round(started, 3)  # since the first event began (wall clock)
+        rows[-1]["endedSeconds"] = round(time.perf_counter() - began, 3)
         run.advance("governance", (i + 1) / len(events))
     rule = run.chain.rule()
     return {
@@ -212,5 +216,6 @@ def timeline(run: Run, offices: list[OfficeRun]) -> dict[str, Any]:
         f"{rule.min_approvals}; proposals live {rule.ttl_blocks} blocks",
         "requiredNow": run.chain.required_approvals(),
         "activeNow": run.chain.active_office_count(),
+        "genesis": [code for code, _, _ in DEV_OFFICES],
         "notes": [],
     }

@@ -14,8 +14,8 @@ from typing import Any
 
 import rlp
 
+from registry.evaluate import markup as rep
 from registry.evaluate import plots
-from registry.evaluate import report as rep
 from registry.evaluate.scenario import Scenario
 
 SECONDS_PER_YEAR = 365.25 * 86_400

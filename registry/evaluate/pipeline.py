@@ -1,15 +1,11 @@
-"""Throughput and latency of the anchoring pipeline, with the library's own Anchorer.
+"""Throughput of the anchoring pipeline, with the library's own Anchorer.
 
-Throughput: each office's week of files through canonicalization, hashing, the outbox, batching,
-anchoring and proof bundles, timed. Latency: rounds of submissions at the scenario's block time
-(interval mining on anvil), each office in its own thread, timed from submission to the receipt
-(anchored) and to N confirmations.
+Each office's week of files through canonicalization, hashing, the outbox, batching, anchoring and
+proof bundles, timed per phase. (The time until a record can be verified: :mod:`time_to_verify`.)
 """
 
 from __future__ import annotations
 
-import statistics
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,103 +125,3 @@ def throughput(run: Run, loads: list[Batchload]) -> tuple[dict[str, Any], list[O
         "offices": per_office,
         "batchSize": run.scenario.pipeline_batch_size,
     }, offices
-
-
-def latency(run: Run, rounds: list[list[Batchload]]) -> dict[str, Any]:
-    """Rounds of submissions at the scenario's block time: submission -> anchored -> N confirmations."""
-    sc = run.scenario
-    interval = run.set_block_time(sc.block_time) if sc.block_time > 0 else False
-    block_time = sc.block_time if interval else 0.0
-    samples: list[dict[str, Any]] = []
-    lock = threading.Lock()
-    errors: list[str] = []
-    stores = {o.code: run.work / "stores" / f"latency-{o.code}.sqlite" for o in sc.offices}
-    try:
-        for r, loads in enumerate(rounds):
-            rng = run.rng("latency-offsets", r)
-            offsets = {load.office: rng.uniform(0, max(block_time, 0.05)) for load in loads}
-            prepared = {}
-            for load in loads:
-                published, sealed = load.write(run.work / "latency" / f"round-{r}" / load.office)
-                prepared[load.office] = (prepare_files(published), prepare_files(sealed))
-
-            def one(
-                load: Batchload, r: int = r, prepared: dict[str, Any] = prepared, offsets: dict[str, float] = offsets
-            ) -> None:
-                try:
-                    chain = run.new_chain()
-                    store = Store(stores[load.office])  # one connection per thread
-                    anchorer = anchorer_for(run, load.office, store, chain)
-                    time.sleep(offsets[load.office])
-                    pub, sealed = prepared[load.office]
-                    submitted = time.perf_counter()
-                    anchorer.submit(pub)
-                    if sealed:
-                        anchorer.submit(sealed, sealed=True)
-                    result = anchorer.run()
-                    anchored = time.perf_counter()
-                    last = max(b.block_number or 0 for b in result.batches)
-                    target = last + sc.confirmations - 1
-                    while chain.rpc(lambda: chain.w3.eth.block_number) < target:
-                        if interval:
-                            time.sleep(0.02)
-                        else:  # no block production on its own: mine empty blocks
-                            run.mine()
-                    confirmed = time.perf_counter()
-                    store.close()
-                    with lock:
-                        samples.append(
-                            {
-                                "round": r,
-                                "office": load.office,
-                                "records": result.records,
-                                "anchoredSeconds": anchored - submitted,
-                                "confirmedSeconds": confirmed - submitted,
-                                "block": last,
-                            }
-                        )
-                except Exception as exc:  # reported, not hidden
-                    with lock:
-                        errors.append(f"{load.office} round {r}: {type(exc).__name__}: {exc}")
-
-            if run.kind == "embedded":
-                for load in loads:
-                    one(load)
-            else:
-                threads = [threading.Thread(target=one, args=(load,)) for load in loads]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
-            run.advance("latency", (r + 1) / len(rounds))
-    finally:
-        if interval:
-            run.set_block_time(None)
-    if errors:
-        raise RuntimeError("latency phase failed: " + "; ".join(errors[:3]))
-    anchored = [s["anchoredSeconds"] for s in samples for _ in range(s["records"])]
-    confirmed = [s["confirmedSeconds"] for s in samples for _ in range(s["records"])]
-    records = sum(s["records"] for s in samples)
-    return {
-        "blockTime": block_time,
-        "intervalMining": interval,
-        "confirmations": sc.confirmations,
-        "rounds": sc.latency_rounds,
-        "records": records,
-        "batches": len(samples),
-        "anchored": _dist(anchored),
-        "confirmed": _dist(confirmed),
-        "samples": sorted(samples, key=lambda s: (s["round"], s["office"])),
-    }
-
-
-def _dist(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p95": None, "mean": None, "min": None, "max": None}
-    return {
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "mean": statistics.fmean(values),
-        "min": min(values),
-        "max": max(values),
-    }

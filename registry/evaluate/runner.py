@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import registry.evaluate.govreport as govreport  # governance in practice (issue 25, item 5)
+import registry.evaluate.govstory as govstory
 from registry import __version__
 from registry.chain.artifacts import artifact
 from registry.chain.client import Chain, connect
@@ -22,17 +24,21 @@ from registry.config import EMBEDDED
 from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
 from registry.evaluate import (
+    alternatives,
+    archive,
     checks,
     compare,
     cost,
     eas,
     faults,
+    faults_report,
     governance,
     network,
     pipeline,
     plots,
     probes,
     report,
+    time_to_verify,
     timestamps,
 )
 from registry.evaluate.context import Run
@@ -42,7 +48,7 @@ from registry.node.anvil import LocalChain, free_port
 
 #: Phases in order, as the progress bar shows them.
 PHASES = ("setup", "cost", "compare", "network", "throughput", "interoperability", "rates", "privacy", "probes",
-          "latency", "faults", "governance", "report")  # fmt: skip
+          "latency", "faults", "governance", "alternatives", "archive", "report")  # fmt: skip
 
 
 def _start_anvil(state_dir: Path) -> LocalChain:
@@ -139,18 +145,17 @@ def _terminate(_signum: int, _frame: object) -> None:
     raise SystemExit(143)
 
 
-def plan_workload(sc: Scenario, seed: int) -> tuple[list[Batchload], list[list[Batchload]], set[str], dict[str, Any]]:
+def plan_workload(
+    sc: Scenario, seed: int
+) -> tuple[list[Batchload], list[list[time_to_verify.Arrivals]], set[str], dict[str, Any]]:
     """The pipeline's and the latency phase's records (deterministic), the ids used, and their summary."""
     seen: set[str] = set()
     loads = [office_records(o, sc.pushed(o), seed, "pipeline", seen) for o in sc.offices]
-    rounds = [
-        [office_records(o, sc.latency_records, seed, f"latency-{r}", seen) for o in sc.offices]
-        for r in range(sc.latency_rounds)
-    ]
+    rounds = time_to_verify.plan(sc, seed, seen)
     summary = {
-        "fingerprint": fingerprint([*loads, *(x for r in rounds for x in r)]),
+        "fingerprint": fingerprint([*loads, *(x.load for r in rounds for x in r)]),
         "pipelineRecords": sum(x.count for x in loads),
-        "latencyRecords": sum(x.count for r in rounds for x in r),
+        "latencyRecords": sum(x.load.count for r in rounds for x in r),
         "sealedRecords": sum(len(x.sealed) for x in loads),
     }
     return loads, rounds, seen, summary
@@ -186,7 +191,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
     with run.timed("probes"):
         probes_fig = probes.run_probes(run, offices, seen)
     with run.timed("latency"):
-        latency_fig = pipeline.latency(run, rounds)
+        latency_fig = time_to_verify.measure(run, rounds)
     with run.timed("faults"):
         outage = sc.events_of("node-outage")
         kill = sc.events_of("kill-anchorer")
@@ -194,9 +199,11 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "nodeOutage": faults.node_outage(run, outage[0], seen) if outage else None,
             "killedAnchorer": faults.kill_anchorer(run, seen) if kill else None,
         }
+        faults_fig["thatMatter"] = faults_report.measure(run, seen)
         faults_fig["exactlyOnce"] = faults.exactly_once(run)
     with run.timed("governance"):
         governance_fig = governance.timeline(run, offices)
+        governance_fig["practice"] = govstory.measure(run)
     with run.timed("timestamps"):
         timestamps_fig = timestamps.measure(run, sc.pipeline_batch_size)
         run.notes.append(
@@ -204,6 +211,11 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             f" {timestamps_fig['manifestBytesPerBatch']} bytes per manifest, {timestamps_fig['bundleBytesPerRecord']}"
             " bytes per record's bundle"
         )
+    with run.timed("alternatives"):
+        earlier = {"cost": cost_fig, "rates": rates_fig, "verdicts": probes_fig, "governance": governance_fig}
+        alternatives_fig = alternatives.measure(run, offices, earlier)
+    with run.timed("archive"):
+        archive_fig = archive.measure(run, offices, probes_fig)
     for o in offices:
         o.store.close()
 
@@ -230,6 +242,8 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "faults": faults_fig,
             "governance": governance_fig,
             "timestamps": timestamps_fig,
+            "alternatives": alternatives_fig,
+            "archive": archive_fig,
             "notes": run.notes,
         }
         figures = {
@@ -239,8 +253,11 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "latency": plots.latency_plot(latency_fig, out / "latency.png"),
             "throughput": plots.throughput_plot(throughput_fig, out / "throughput.png"),
         }
-        if governance_fig["events"]:
-            figures["governance"] = plots.governance_plot(governance_fig, out / "governance.png")
+        figures["alternatives"] = alternatives.plot(alternatives_fig, out / "alternatives.png")
+        if governance_fig["practice"]:
+            figures["governance"] = govreport.plot(governance_fig, out / "governance.png")
+        elif governance_fig["events"]:
+            figures["governance"] = govreport.events_plot(governance_fig, out / "governance.png")
         body["plots"] = {k: p.name for k, p in figures.items()}
         run.advance("report", 0.5)
     body["phaseSeconds"] = run.timings

@@ -20,8 +20,22 @@ from registry.evaluate.samples import KINDS as SAMPLE_KINDS
 #: Record kinds a scenario can ask for: the sample generator's, plus sealed (unpublished) records.
 RECORD_KINDS = (*SAMPLE_KINDS, "sealed")
 #: Events a scenario can inject.
-EVENT_KINDS = ("node-outage", "kill-anchorer", "admit", "suspend", "rotate-key", "compromise-key")
+EVENT_KINDS = (
+    "node-outage",
+    "kill-anchorer",
+    "admit",
+    "suspend",
+    "rotate-key",
+    "compromise-key",
+    "reorg",
+    "long-node-outage",
+    "authority-outage",
+    "monitor-outage",
+    "freeze-mid-anchor",
+)
 PROBE_KINDS = ("tampered", "revoked", "superseded", "unknown", "unauthorised")
+#: Arrival processes of the latency phase's records.
+ARRIVALS = ("poisson", "burst")
 BUILTIN = {"default": "default.toml", "small": "small.toml", "large": "large.toml"}
 
 
@@ -42,6 +56,8 @@ class Event:
     office: str | None = None
     name: str = ""
     seconds: float = 0.0
+    #: Hours the chain's clock moves on during an outage (time scaled: the wall clock waits ``seconds``).
+    hours: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +91,27 @@ class Scenario:
     confirmations: int = 3
     latency_rounds: int = 6
     latency_records: int = 200
+    #: Seconds of scenario time between anchoring runs (a batch closes when full or when the interval ends).
+    batch_interval: float = 3_600.0
+    #: How the latency phase's records arrive: "poisson" (at the weekly volumes) or "burst" (records_per_round).
+    arrival: str = "poisson"
     gas_price_gwei: float = 20.0
     currency: str = "EUR"
     eth_price: float = 3_000.0
     verify_samples: int = 200
     events: tuple[Event, ...] = ()
     probes: tuple[tuple[str, int], ...] = field(default=tuple((k, 2) for k in PROBE_KINDS))
+    tsa_record_samples: int = 20
+    tsa_price_per_token: float = 0.02
+    log_server_cost_per_year: float = 2_400.0
+    governance_practice: bool = True
+    governance_blocks_per_day: int = 24
+    governance_ttl_days: float = 7.0
     source: str = "built-in"
+    #: Bundles verified from the chain archive at the end of the run (besides the probes' and altered copies).
+    archive_samples: int = 40
+    #: Seconds per block of the chain whose archive is sized per year (12: Ethereum mainnet; a QBFT chain ~2).
+    archive_block_seconds: float = 12.0
     compare_samples: int = 5
     volume_scale: float = 1.0
     network: NetworkSpec = field(default_factory=NetworkSpec)
@@ -115,11 +145,16 @@ class Scenario:
             "confirmations": self.confirmations,
             "latencyRounds": self.latency_rounds,
             "latencyRecords": self.latency_records,
+            "batchIntervalSeconds": self.batch_interval,
+            "arrival": self.arrival,
             "gasPriceGwei": self.gas_price_gwei,
             "currency": self.currency,
             "ethPrice": self.eth_price,
             "verifySamples": self.verify_samples,
-            "events": [{"kind": e.kind, "office": e.office, "name": e.name, "seconds": e.seconds} for e in self.events],
+            "events": [
+                {"kind": e.kind, "office": e.office, "name": e.name, "seconds": e.seconds, "hours": e.hours}
+                for e in self.events
+            ],
             "probes": dict(self.probes),
             "compareSamples": self.compare_samples,
             "volumeScale": self.volume_scale,
@@ -131,6 +166,17 @@ class Scenario:
                 "qbftMessageBytes": self.network.qbft_message_bytes,
                 "l2GasPriceGwei": self.network.l2_gas_price_gwei,
                 "emptyBlockPeriodSeconds": self.network.empty_block_period_seconds,
+            },
+            "alternatives": {
+                "tsaRecordSamples": self.tsa_record_samples,
+                "tsaPricePerToken": self.tsa_price_per_token,
+                "logServerCostPerYear": self.log_server_cost_per_year,
+            },
+            "archive": {"samples": self.archive_samples, "blockSeconds": self.archive_block_seconds},
+            "governance": {
+                "practice": self.governance_practice,
+                "blocksPerDay": self.governance_blocks_per_day,
+                "ttlDays": self.governance_ttl_days,
             },
         }
 
@@ -181,7 +227,8 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         body = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _fail(source, f"not valid TOML: {exc}") from None
-    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes", "network"}
+    sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes", "alternatives",
+                "archive", "governance", "network"}  # fmt: skip
     _unknown(body, {"name", "description", "seed", *sections}, source, "the top level")
     for name in sections - {"offices", "events"}:
         if not isinstance(body.get(name, {}), dict):
@@ -192,6 +239,9 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
     _unknown(net, {"validators", "rpc_nodes_per_office", "block_period_seconds", "block_gas_limit",
                    "qbft_message_bytes", "l2_gas_price_gwei", "empty_block_period_seconds"}, source,
              "[network]")  # fmt: skip
+    alternatives = body.get("alternatives", {})
+    _unknown(alternatives, {"tsa_record_samples", "tsa_price_per_token", "log_server_cost_per_year"}, source,
+             "[alternatives]")  # fmt: skip
     _unknown(chain, {"block_time", "confirmations"}, source, "[chain]")
     _unknown(
         cost,
@@ -200,10 +250,20 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         source,
         "[cost]",
     )  # fmt: skip
-    _unknown(pipeline, {"batch_size", "weeks", "volume_scale"}, source, "[pipeline]")
-    _unknown(latency, {"rounds", "records_per_round"}, source, "[latency]")
+    _unknown(pipeline, {"batch_size", "weeks", "batch_interval_seconds", "volume_scale"}, source, "[pipeline]")
+    _unknown(latency, {"rounds", "records_per_round", "arrival"}, source, "[latency]")
+    arrival = latency.get("arrival", "poisson")
+    if arrival not in ARRIVALS:
+        raise _fail(source, f"latency.arrival must be one of {', '.join(ARRIVALS)}, got {arrival!r}")
     _unknown(verify, {"samples"}, source, "[verify]")
     _unknown(probes, set(PROBE_KINDS), source, "[probes]")
+    archive = body.get("archive", {})
+    _unknown(archive, {"samples", "block_seconds"}, source, "[archive]")
+    gov = body.get("governance", {})
+    _unknown(gov, {"practice", "blocks_per_day", "ttl_days"}, source, "[governance]")
+    practice = gov.get("practice", True)
+    if not isinstance(practice, bool):
+        raise _fail(source, f"governance.practice must be true or false, got {practice!r}")
 
     offices_raw = body.get("offices")
     if not isinstance(offices_raw, list) or not offices_raw:
@@ -238,7 +298,7 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
     for i, e in enumerate(events_raw):
         if not isinstance(e, dict):
             raise _fail(source, f"events[{i}] must be a table")
-        _unknown(e, {"kind", "office", "name", "seconds"}, source, f"events[{i}]")
+        _unknown(e, {"kind", "office", "name", "seconds", "hours"}, source, f"events[{i}]")
         kind = e.get("kind")
         if kind not in EVENT_KINDS:
             raise _fail(source, f"events[{i}].kind must be one of {', '.join(EVENT_KINDS)}, got {kind!r}")
@@ -247,7 +307,8 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
             raise _fail(source, f"events[{i}] ({kind}) needs an office")
         if kind == "admit" and office in codes:
             raise _fail(source, f"events[{i}] admits {office}, which is already a scenario office")
-        events.append(Event(kind, office, str(e.get("name", "")), _float(e, "seconds", 3.0, source, 0.0, 60.0)))
+        seconds, hours = _float(e, "seconds", 3.0, source, 0.0, 60.0), _float(e, "hours", 0.0, source, 0.0, 8760.0)
+        events.append(Event(kind, office, str(e.get("name", "")), seconds, hours))
 
     sizes = cost.get("batch_sizes", [1, 10, 100, 1_000, 10_000, 100_000])
     if not isinstance(sizes, list) or not sizes or not all(isinstance(s, int) and 1 <= s <= 1_000_000 for s in sizes):
@@ -276,12 +337,20 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         confirmations=_int(chain, "confirmations", 3, source, 1, 64),
         latency_rounds=_int(latency, "rounds", 6, source, 1, 100),
         latency_records=_int(latency, "records_per_round", 200, source, 1, 100_000),
+        batch_interval=_float(pipeline, "batch_interval_seconds", 3_600.0, source, 1.0, 604_800.0),
+        arrival=arrival,
         gas_price_gwei=_float(cost, "gas_price_gwei", 20.0, source, 0.0, 1e6),
         currency=currency,
         eth_price=_float(cost, "eth_price", 3_000.0, source, 0.0, 1e9),
         verify_samples=_int(verify, "samples", 200, source, 1, 100_000),
         events=tuple(events),
         probes=tuple((k, _int(probes, k, 2, source, 0, 100)) for k in PROBE_KINDS),
+        tsa_record_samples=_int(alternatives, "tsa_record_samples", 20, source, 1, 10_000),
+        tsa_price_per_token=_float(alternatives, "tsa_price_per_token", 0.02, source, 0.0, 1e6),
+        log_server_cost_per_year=_float(alternatives, "log_server_cost_per_year", 2_400.0, source, 0.0, 1e9),
+        governance_practice=practice,
+        governance_blocks_per_day=_int(gov, "blocks_per_day", 24, source, 1, 1_440),
+        governance_ttl_days=_float(gov, "ttl_days", 7.0, source, 2.0, 30.0),
         source=source,
         compare_samples=_int(cost, "compare_samples", 5, source, 1, 100),
         volume_scale=_float(pipeline, "volume_scale", 1.0, source, 1e-6, 1.0),
@@ -294,6 +363,8 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
             l2_gas_price_gwei=_float(net, "l2_gas_price_gwei", 0.01, source, 1e-6, 1e6),
             empty_block_period_seconds=_int(net, "empty_block_period_seconds", 60, source, 1, 86_400),
         ),
+        archive_samples=_int(archive, "samples", 40, source, 0, 100_000),
+        archive_block_seconds=_float(archive, "block_seconds", 12.0, source, 0.1, 3_600.0),
     )
 
 

@@ -28,6 +28,7 @@ from registry.core.contract import OFFICE_STATUS
 from registry.core.formats import ManifestError
 from registry.errors import ChainError, InputError, StoreError
 from registry.indexer.fetch import FetchPolicy
+from registry.indexer.fold import apply_event, decode, event_table
 from registry.indexer.manifests import manifest_of
 from registry.store.index import Index
 from registry.store.index_writer import IndexWriter
@@ -132,13 +133,7 @@ class Indexer:
         for version in self.versions:
             anchors, offices = version.anchors, version.offices
             self._contracts |= {anchors.address.lower(): anchors, offices.address.lower(): offices}
-            self._events |= {
-                (anchors.address.lower(), getattr(anchors.events, n)().topic): getattr(anchors.events, n)()
-                for n in ("BatchAnchored", "BatchRevoked", "LeafRevoked")
-            } | {
-                (offices.address.lower(), getattr(offices.events, n)().topic): getattr(offices.events, n)()
-                for n in ("OfficeAdmitted", "OfficeStatusChanged", "SignerAdded", "SignerRemoved", "SignerCompromised")
-            }
+            self._events |= event_table(anchors, offices)
 
     def close(self) -> None:
         """Close the connection."""
@@ -239,12 +234,7 @@ class Indexer:
             raise IndexStateError(str(exc)) from None
         hashes = {int(log["blockNumber"]): _hex(log["blockHash"]) for log in logs}
         hashes[hi] = cursor_hash
-        decoded = []
-        for log in logs:
-            topics = log.get("topics") or []
-            event = self._events.get((str(log["address"]).lower(), _hex(topics[0]))) if topics else None
-            if event is not None:
-                decoded.append(event.process_log(log))
+        decoded = [e for e in (decode(self._events, log) for log in logs) if e is not None]
         blocks = {int(e["blockNumber"]) for e in decoded if e["event"] == "BatchAnchored"}
         times = {n: self._timestamp(n) for n in blocks}
         marked = {bytes(e["args"]["office"]).decode("ascii") for e in decoded if e["event"] == "SignerCompromised"}
@@ -290,37 +280,8 @@ class Indexer:
         return int(self.chain.rpc(lambda: self.chain.w3.eth.get_block(block_number))["timestamp"])
 
     def _apply(self, e: Any, times: dict[int, int]) -> int:
-        """Write one decoded event; return 1 for a new batch."""
-        name, a, block = str(e["event"]), e["args"], int(e["blockNumber"])
-        office = bytes(a["office"]).decode("ascii")
-        w = self.writer
-        if name == "BatchAnchored":
-            w.add_batch(
-                root=_hex(a["root"]),
-                office=office,
-                signer=str(a["signer"]),
-                block_number=block,
-                log_index=int(e["logIndex"]),
-                timestamp=times[block],
-                leaf_count=int(a["leafCount"]),
-                manifest_uri=str(a["manifestURI"]),
-                tx_hash=_hex(e["transactionHash"]),
-                registry=str(e["address"]).lower(),
-            )
-            return 1
-        if name == "BatchRevoked":
-            w.revoke_batch(office, _hex(a["root"]), int(a["reason"]), block)
-        elif name == "LeafRevoked":
-            w.revoke_leaf(office, _hex(a["root"]), _hex(a["leaf"]), int(a["reason"]), block)
-        elif name == "OfficeAdmitted":
-            w.admit_office(office, str(a["name"]), str(a["baseURI"]), block)
-        elif name == "OfficeStatusChanged":
-            w.set_office_status(office, OFFICE_STATUS[int(a["status"])])
-        elif name == "SignerAdded":
-            w.add_signer(office, str(a["signer"]), int(a["fromBlock"]))
-        elif name == "SignerRemoved":
-            w.remove_signer(office, str(a["signer"]), int(a["untilBlock"]))
-        return 0  # SignerCompromised: the office's revocations are confirmed against the chain after the range
+        """Write one decoded event (:func:`registry.indexer.fold.apply_event`); return 1 for a new batch."""
+        return apply_event(self.writer, e, times)
 
     # -- manifests
 

@@ -415,6 +415,23 @@ class Store:
         )
         return [_batch(r) for r in rows]
 
+    def anchored_since(self, office: str, block: int) -> list[StoredBatch]:
+        """Anchored batches of ``office`` recorded in block ``block`` or later, oldest first."""
+        rows = self.db.execute(
+            f"SELECT {_BATCH_COLS} FROM batches WHERE office = ? AND status = ? AND block_number >= ? ORDER BY id",
+            (office, BatchStatus.ANCHORED, block),
+        )
+        return [_batch(r) for r in rows]
+
+    def unanchor(self, batch_id: int) -> None:
+        """An anchored batch a reorganisation took off the chain: built again (the next run anchors it again)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE batches SET status = ?, nonce = NULL, tx_hash = NULL, block_number = NULL, timestamp = NULL,"
+                " gas_used = NULL WHERE id = ? AND status = ?",
+                (BatchStatus.BUILT, batch_id, BatchStatus.ANCHORED),
+            )
+
     def mark_sent(self, batch_id: int, signer: str, nonce: int, tx_hash: str) -> None:
         """Record the transaction before it is broadcast."""
         with self.transaction() as db:

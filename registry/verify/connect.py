@@ -35,9 +35,12 @@ def cli_verifier(
     bundle_registry: str | None = None,
     mirrors: Sequence[str] = (),
     tsa_certs: Sequence[Path] = (),
+    archive: Path | None = None,
+    archive_head: str | None = None,
 ) -> Verifier:
     """The verifier for ``ipreg verify``: pinned registry, reader, later-version sources, and the trust anchors
-    of time-stamp tokens (``$IPREG_HOME/timestamps.toml`` and ``tsa_certs``)."""
+    of time-stamp tokens (``$IPREG_HOME/timestamps.toml`` and ``tsa_certs``). With ``archive`` the reader is the
+    chain archive's (no node; :mod:`registry.archive.reader`), its head checked against ``archive_head`` if given."""
     from registry.chain.deployments import Deployment
 
     deployment = Deployment.load(s.deployment_file) if s.deployment_file.exists() else None
@@ -57,7 +60,13 @@ def cli_verifier(
     if store is not None and (deployment is None or address.lower() != deployment.anchor_registry.lower()):
         store = None  # the home's outbox and index belong to its own deployment, not to the pinned registry
     reader: ChainReader
-    if s.rpc_url.startswith(("http://", "https://")):  # any home: the light reader (no web3: fast start-up)
+    if archive is not None:
+        from registry.archive.reader import ArchiveReader, load_archive
+
+        reader = ArchiveReader(load_archive(archive), archive_head)
+        if reader.registry.lower() != address.lower():
+            raise ConfigError(f"the archive holds registry {reader.registry}, not the pinned {address}")
+    elif s.rpc_url.startswith(("http://", "https://")):  # any home: the light reader (no web3: fast start-up)
         from registry.chain.light import LightReader
 
         reader = LightReader(s.rpc_url, address, s.rpc_retries, probe=False)

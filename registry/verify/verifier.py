@@ -281,10 +281,13 @@ class Verifier:
             detail = f"root {bundle.root} is not anchored by office {bundle.office} in registry {self.registry}"
             trail.add(v.C_INCLUSION, v.FAILED, detail)
             return trail.verdict(v.UNKNOWN, v.R_NOT_ANCHORED, detail)
+        # A bundle naming another block than the chain's (its batch anchored again after a reorganisation):
+        # its transaction is not the one on the chain, so the verdict names none.
+        moved = bundle.block_number != batch.block_number
         trail.base.update(
             office=batch.office,
             block_number=batch.block_number,
-            transaction_hash=bundle.transaction_hash,
+            transaction_hash=None if moved else bundle.transaction_hash,
             anchored_at=batch.anchored_at,
             signer=batch.signer,
         )
@@ -292,9 +295,13 @@ class Verifier:
             trail.add(v.C_INCLUSION, v.FAILED, "the proof does not lead from the record's leaf to the root")
             reason = "the proof does not lead from this record to the anchored root (bundle altered)"
             return trail.verdict(v.TAMPERED, v.R_PROOF_INVALID, reason)
-        trail.add(
-            v.C_INCLUSION, v.PASSED, f"leaf 0x{leaf.hex()} is in batch {bundle.root} (block {batch.block_number})"
-        )
+        detail = f"leaf 0x{leaf.hex()} is in batch {bundle.root} (block {batch.block_number})"
+        if moved:
+            detail += (
+                f"; the bundle names block {bundle.block_number} and transaction {bundle.transaction_hash}, which"
+                " are not the chain's (the batch was anchored again, e.g. after a reorganisation)"
+            )
+        trail.add(v.C_INCLUSION, v.PASSED, detail)
         self._time_stamps(trail, bundle, batch.anchored_at)
         if value.canonicalization == SEALED:
             problem = check_reveal(bundle)
