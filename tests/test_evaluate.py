@@ -168,7 +168,7 @@ def test_report_files(embedded_run: tuple[Path, dict[str, Any]]) -> None:
     out, body = embedded_run
     for name in body["plots"].values():
         assert (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert set(body["plots"]) == {"cost", "growth", "latency", "throughput", "governance", "alternatives"}
+    assert set(body["plots"]) == {"cost", "growth", "network", "latency", "throughput", "governance", "alternatives"}
     env = body["environment"]
     assert env["project"].startswith("ipreg ") and env["cpuCount"] >= 1
     assert env["contractsCompiler"].startswith("0.8.37") and "eas-contracts 1.9.0" in env["easContracts"]

@@ -213,6 +213,7 @@ def deploy_offices(
     return record.deployment
 
 
-def deploy_dev(chain: Chain) -> Deployment:
-    """The dev preset: genesis EP, US, JP, EM, WO, each with one anvil dev account, ``DEV_RULE``."""
-    return deploy(chain, dev_account(0), Genesis.dev(), preset="dev").deployment
+def deploy_dev(chain: Chain, extra: tuple[str, ...] = ()) -> Deployment:
+    """The dev preset: genesis EP, US, JP, EM, WO, each with one anvil dev account, ``DEV_RULE``; ``extra``
+    evaluation offices (``EVAL_OFFICES``) join the genesis."""
+    return deploy(chain, dev_account(0), Genesis.dev(extra), preset="dev").deployment

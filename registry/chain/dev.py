@@ -29,9 +29,11 @@ __all__ = [
     "DEV_MNEMONIC",
     "DEV_OFFICES",
     "DEV_RULE",
+    "EVAL_OFFICES",
     "LOCAL_CHAIN_IDS",
     "dev_account",
     "dev_signer",
+    "eval_signer",
     "fund_embedded",
     "fund_from_dev_account",
     "is_local_dev_chain",
@@ -48,6 +50,13 @@ DEV_OFFICES: tuple[tuple[str, str, str], ...] = (
     ),
     ("WO", "World Intellectual Property Organization", "https://patentscope.wipo.int/search/en/"),
 )
+#: Offices an evaluation scenario may add to the dev genesis (large-office scenarios), each with a dev account
+#: from index 40 on (beyond the ones the preset, the demo and the evaluation's spare keys use). ``ipreg demo`` and
+#: :func:`registry.chain.deploy.deploy_dev` without ``extra`` never include them.
+EVAL_OFFICES: tuple[tuple[str, str, str], ...] = (
+    ("CN", "China National Intellectual Property Administration", "https://pss-system.cponline.cnipa.gov.cn/?q="),
+)
+_EVAL_FIRST_INDEX = 40
 #: The dev preset's rule: a strict majority of the active offices, at least 2, proposals live ~7 days.
 DEV_RULE = GovernanceRule()
 #: Chain ids of local development nodes (anvil/hardhat 31337, ganache 1337): the dev preset's home.
@@ -69,6 +78,17 @@ def dev_account(index: int) -> LocalAccount:
 def dev_signer(office: str) -> LocalAccount | None:
     """The dev-preset signer of a genesis office, or None if the office is not in the preset."""
     for i, (code, _, _) in enumerate(DEV_OFFICES, start=1):
+        if code == office:
+            return dev_account(i)
+    return None
+
+
+def eval_signer(office: str) -> LocalAccount | None:
+    """The dev key of a genesis office of the preset or of :data:`EVAL_OFFICES` (evaluation only), or None."""
+    account = dev_signer(office)
+    if account is not None:
+        return account
+    for i, (code, _, _) in enumerate(EVAL_OFFICES, start=_EVAL_FIRST_INDEX):
         if code == office:
             return dev_account(i)
     return None

@@ -171,14 +171,19 @@ class Genesis:
         return cls(tuple(offices), rule, chain_id, evm_version, confirmations)
 
     @classmethod
-    def dev(cls) -> Genesis:
-        """The dev preset: EP, US, JP, EM, WO with anvil's public dev accounts 1-5, the dev rule."""
-        from registry.chain.dev import DEV_OFFICES, DEV_RULE, dev_account
+    def dev(cls, extra: tuple[str, ...] = ()) -> Genesis:
+        """The dev preset: EP, US, JP, EM, WO with anvil's public dev accounts 1-5, the dev rule; ``extra``
+        adds offices of :data:`~registry.chain.dev.EVAL_OFFICES` (an evaluation's large offices)."""
+        from registry.chain.dev import DEV_OFFICES, DEV_RULE, EVAL_OFFICES, dev_account, eval_signer
 
         offices = [
             GenesisOffice(code, name, uri, (str(dev_account(i).address),))
             for i, (code, name, uri) in enumerate(DEV_OFFICES, start=1)
         ]
+        for code, name, uri in EVAL_OFFICES:
+            account = eval_signer(code)
+            if code in extra and account is not None:
+                offices.append(GenesisOffice(code, name, uri, (str(account.address),)))
         return cls.of(offices, DEV_RULE, where="dev preset")
 
     # -- views

@@ -31,6 +31,8 @@ class Footprint:
     calldata_bytes: int
     log_bytes: int
     new_slots: int | None
+    tx_bytes: int = 0
+    receipt_bytes: int = 0
 
     @property
     def state_bytes(self) -> int | None:
@@ -45,6 +47,8 @@ class Footprint:
             "logBytes": self.log_bytes,
             "newStorageSlots": self.new_slots,
             "stateBytes": self.state_bytes,
+            "txBytes": self.tx_bytes,
+            "receiptBytes": self.receipt_bytes,
         }
 
 
@@ -69,7 +73,46 @@ def footprint(run: Run, result: TxResult) -> Footprint:
                         slots += 1
         except Exception:
             slots = None
-    return Footprint(int(receipt["gasUsed"]), len(bytes(tx["input"])), log_bytes, slots)
+    return Footprint(
+        int(receipt["gasUsed"]), len(bytes(tx["input"])), log_bytes, slots, tx_bytes(tx), receipt_bytes(receipt)
+    )
+
+
+def _int_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).lstrip(b"\0")
+    number = int(value or 0)
+    return number.to_bytes((number.bit_length() + 7) // 8, "big")
+
+
+def tx_bytes(tx: Any) -> int:
+    """Bytes of the mined transaction as a node stores it: the EIP-2718 envelope (type 2 or legacy), re-encoded."""
+    import rlp
+
+    to = bytes.fromhex(str(tx.get("to") or "0x")[2:])
+    sig = [_int_bytes(tx.get("v", tx.get("yParity", 0))), _int_bytes(tx["r"]), _int_bytes(tx["s"])]
+    if int(tx.get("type", 0) or 0) == 2:
+        fields = [_int_bytes(tx["chainId"]), _int_bytes(tx["nonce"]), _int_bytes(tx["maxPriorityFeePerGas"]),
+                  _int_bytes(tx["maxFeePerGas"]), _int_bytes(tx["gas"]), to, _int_bytes(tx["value"]),
+                  bytes(tx["input"]), [], *sig]  # fmt: skip
+        return 1 + len(rlp.encode(fields))
+    fields = [_int_bytes(tx["nonce"]), _int_bytes(tx["gasPrice"]), _int_bytes(tx["gas"]), to, _int_bytes(tx["value"]),
+              bytes(tx["input"]), *sig]  # fmt: skip
+    return len(rlp.encode(fields))
+
+
+def receipt_bytes(receipt: Any) -> int:
+    """Bytes of the receipt as stored (EIP-2718): status, cumulative gas, the 256-byte bloom, the logs."""
+    import rlp
+
+    logs = [
+        [bytes.fromhex(str(log["address"])[2:]), [bytes(t) for t in log["topics"]], bytes(log["data"])]
+        for log in receipt["logs"]
+    ]
+    body = rlp.encode(
+        [_int_bytes(receipt.get("status", 1)), _int_bytes(receipt["cumulativeGasUsed"]), b"\0" * 256, logs]
+    )
+    return (1 if int(receipt.get("type", 0) or 0) else 0) + len(body)
 
 
 def synthetic_values(office: str, start: int, count: int) -> list[LeafValue]:
@@ -150,6 +193,8 @@ def measure(run: Run, eas: EAS) -> dict[str, Any]:
             "calldataBytes": sum(f.calldata_bytes for f in fps) / n,
             "logBytes": sum(f.log_bytes for f in fps) / n,
             "stateBytes": None if None in slots else 32 * sum(s or 0 for s in slots) / n,
+            "txBytes": sum(f.tx_bytes for f in fps) / n,
+            "receiptBytes": sum(f.receipt_bytes for f in fps) / n,
         }
 
     per_record_fig = mean(per_record)
@@ -171,6 +216,10 @@ def measure(run: Run, eas: EAS) -> dict[str, Any]:
         "easDeployGas": eas.deploy_gas,
         "growth": growth(run, batches, per_record_fig, attest_fig, multi),
     }
+
+
+#: The byte counts of a footprint, as the report's keys.
+_FOOTPRINT = ("stateBytes", "logBytes", "calldataBytes", "txBytes", "receiptBytes")
 
 
 def _abi_values(v: LeafValue) -> list[Any]:
@@ -199,6 +248,8 @@ def growth(
             "stateBytes": None if state is None else state * times,
             "logBytes": per["logBytes"] * times,
             "calldataBytes": per["calldataBytes"] * times,
+            "txBytes": per.get("txBytes", 0) * times,
+            "receiptBytes": per.get("receiptBytes", 0) * times,
             "gas": per["gas"] * times,
             "fiat": fiat(run, per["gas"] * times),
         }
@@ -208,7 +259,9 @@ def growth(
         "pipelineBatchSize": size,
         "measuredBatchSize": nearest["batchSize"],
         "batchesPerYear": batches_per_year,
-        "perBatch": {k: nearest[k] for k in ("stateBytes", "logBytes", "calldataBytes", "gas")},
+        "perBatch": {
+            k: nearest[k] for k in ("stateBytes", "logBytes", "calldataBytes", "gas", "txBytes", "receiptBytes")
+        },
         "perYear": {
             "anchorBatch": yearly(nearest, batches_per_year),
             "oneTxPerRecord": yearly(per_record, records_per_year),
@@ -218,7 +271,7 @@ def growth(
     if biggest_multi is not None:
         per = {
             k: (None if biggest_multi[k] is None else biggest_multi[k] / biggest_multi["batchSize"])
-            for k in ("stateBytes", "logBytes", "calldataBytes", "gas")
+            for k in (*_FOOTPRINT, "gas")
         }
         out["perYear"]["easMultiAttest"] = yearly(per, records_per_year)
         out["perYear"]["easMultiAttest"]["batchSize"] = biggest_multi["batchSize"]

@@ -31,6 +31,9 @@ OZ_ALIAS = "@openzeppelin/contracts-5.3.0"
 SOLC_EAS = LOCAL_CHAIN_DIR / "solc-0.8.29"
 #: The schema attested in the comparison: the same values a registry leaf commits to.
 SCHEMA = "string recordId,bytes32 contentHash,string canonicalization,bytes32 supersedes"
+#: The schema of EAS attesting a batch's Merkle root (one attestation per batch): root, office code, leaf count.
+#: No manifest URI: EAS keeps the attestation's data in storage, and the URI follows from the root by convention.
+ROOT_SCHEMA = "bytes32 root,bytes2 office,uint32 count"
 _SETTINGS: dict[str, Any] = {  # as in EAS's deployments (solcInputs), plus the OpenZeppelin remapping
     "optimizer": {"enabled": True, "runs": 1_000_000},
     "evmVersion": "paris",
@@ -101,10 +104,11 @@ class EAS:
     registry: Contract
     schema_uid: bytes
     deploy_gas: int
+    root_schema_uid: bytes = b""
 
     @classmethod
     def deploy(cls, chain: Chain, deployer: LocalAccount) -> EAS:
-        """Compile (or take from cache), deploy SchemaRegistry and EAS, register :data:`SCHEMA`."""
+        """Compile (or take from cache), deploy SchemaRegistry and EAS, register both comparison schemas."""
         artifacts, _ = compile_eas()
         w3 = chain.w3
 
@@ -123,19 +127,22 @@ class EAS:
             address=Web3.to_checksum_address(reg_address), abi=artifacts["SchemaRegistry"]["abi"]
         )
         eas = w3.eth.contract(address=Web3.to_checksum_address(eas_address), abi=artifacts["EAS"]["abi"])
-        chain.transact(deployer, registry.functions.register(SCHEMA, "0x" + "00" * 20, True))
-        uid = Web3.solidity_keccak(["string", "address", "bool"], [SCHEMA, "0x" + "00" * 20, True])
-        if registry.functions.getSchema(uid).call()[0] != uid:
-            raise ConfigError("EAS schema registration did not produce the expected schema uid")
-        return cls(chain, eas, registry, bytes(uid), r1.gas_used + r2.gas_used)
+        uids = []
+        for schema in (SCHEMA, ROOT_SCHEMA):
+            chain.transact(deployer, registry.functions.register(schema, "0x" + "00" * 20, True))
+            uid = Web3.solidity_keccak(["string", "address", "bool"], [schema, "0x" + "00" * 20, True])
+            if registry.functions.getSchema(uid).call()[0] != uid:
+                raise ConfigError("EAS schema registration did not produce the expected schema uid")
+            uids.append(bytes(uid))
+        return cls(chain, eas, registry, uids[0], r1.gas_used + r2.gas_used, uids[1])
 
     def _request_data(self, data: bytes) -> tuple[str, int, bool, bytes, bytes, int]:
         # recipient, expirationTime, revocable, refUID, data, value
         return ("0x" + "00" * 20, 0, True, b"\x00" * 32, data, 0)
 
-    def attest(self, account: LocalAccount, data: bytes) -> TxResult:
-        """One ``attest`` of ABI-encoded schema data."""
-        fn = self.eas.functions.attest((self.schema_uid, self._request_data(data)))
+    def attest(self, account: LocalAccount, data: bytes, schema_uid: bytes | None = None) -> TxResult:
+        """One ``attest`` of ABI-encoded schema data (under :data:`SCHEMA` unless ``schema_uid``)."""
+        fn = self.eas.functions.attest((schema_uid or self.schema_uid, self._request_data(data)))
         return self.chain.transact(account, fn)
 
     def multi_attest(self, account: LocalAccount, items: list[bytes]) -> TxResult:

@@ -15,7 +15,7 @@ from eth_account.signers.local import LocalAccount
 
 from registry.anchor.pipeline import Anchorer
 from registry.chain.client import Chain
-from registry.chain.dev import dev_signer
+from registry.chain.dev import eval_signer
 from registry.evaluate.context import MANIFEST_BASE, Run
 from registry.evaluate.workload import Batchload
 from registry.files.ingest import prepare_files
@@ -45,7 +45,7 @@ def anchorer_for(
     account: LocalAccount | None = None,
 ) -> Anchorer:
     """An Anchorer for ``office`` (its dev key unless ``account``), the run's manifest folder and base URL."""
-    account = account or dev_signer(office)
+    account = account or eval_signer(office)
     if account is None:
         raise AssertionError(f"{office} is not a dev-preset office")
     return Anchorer(

@@ -13,7 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from registry.evaluate import altreport, archive, faults_report, govreport, report_sections, time_to_verify
+from registry.evaluate import (  # the fair comparison and the consortium network (cmp)
+    altreport,
+    archive,
+    compare,
+    faults_report,
+    govreport,
+    network,
+    report_sections,
+    time_to_verify,
+)
 from registry.evaluate.markup import _e, image, money, num, seconds, table
 from registry.files.atomic import write_atomic, write_json_atomic
 
@@ -76,6 +85,8 @@ def check_rows(report: dict[str, Any]) -> list[list[Any]]:
 #: The summary table's rows, in order: each function gives rows ``[figure, measured, note]`` (topic modules add theirs).
 SUMMARY_ROWS: list[SummaryRows] = [
     cost_rows,
+    compare.summary_rows,
+    network.summary_rows,
     time_to_verify.summary_rows,
     check_rows,
     govreport.summary_rows,
@@ -124,6 +135,8 @@ def render_html(report: dict[str, Any], plots: dict[str, Path]) -> str:
         parts.append(f'<p class="note">{_e(note)}</p>')
     parts.append("</section>")
     parts.append(report_sections.cost(report, plots))
+    parts.append(compare.section(report, plots))
+    parts.append(network.section(report, plots))
     parts.append(time_to_verify.section(report, plots))
     parts.append(report_sections.throughput(report, plots))
     parts.append(govreport.section(report, plots))

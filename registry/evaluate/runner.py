@@ -19,7 +19,7 @@ from registry import __version__
 from registry.chain.artifacts import artifact
 from registry.chain.client import Chain, connect
 from registry.chain.deploy import deploy_dev
-from registry.chain.dev import DEV_OFFICES, dev_account
+from registry.chain.dev import DEV_OFFICES, EVAL_OFFICES, dev_account, eval_signer, fund_from_dev_account
 from registry.config import EMBEDDED
 from registry.core.merkle import keccak
 from registry.errors import ConfigError, InputError
@@ -27,11 +27,13 @@ from registry.evaluate import (
     alternatives,
     archive,
     checks,
+    compare,
     cost,
     eas,
     faults,
     faults_report,
     governance,
+    network,
     pipeline,
     plots,
     probes,
@@ -45,8 +47,8 @@ from registry.evaluate.workload import Batchload, fingerprint, office_records
 from registry.node.anvil import LocalChain, free_port
 
 #: Phases in order, as the progress bar shows them.
-PHASES = ("setup", "cost", "throughput", "interoperability", "rates", "privacy", "probes", "latency", "faults",
-          "governance", "alternatives", "archive", "report")  # fmt: skip
+PHASES = ("setup", "cost", "compare", "network", "throughput", "interoperability", "rates", "privacy", "probes",
+          "latency", "faults", "governance", "alternatives", "archive", "report")  # fmt: skip
 
 
 def _start_anvil(state_dir: Path) -> LocalChain:
@@ -100,11 +102,12 @@ def evaluate(
     advance: Callable[[str, float], None] | None = None,
 ) -> dict[str, Any]:
     """Run ``scenario`` on ``embedded``, ``anvil`` (started here) or a JSON-RPC URL; write the report to ``out``."""
-    dev_codes = [code for code, _, _ in DEV_OFFICES]
+    dev_codes = [code for code, _, _ in (*DEV_OFFICES, *EVAL_OFFICES)]
     for o in scenario.offices:
         if o.code not in dev_codes:
             raise InputError(
-                f"scenario office {o.code} is not a genesis office of the dev preset ({', '.join(dev_codes)})"
+                f"scenario office {o.code} is not a genesis office of the dev preset or an evaluation office "
+                f"({', '.join(dev_codes)})"
             )
     if chain_spec not in (EMBEDDED, "anvil") and not chain_spec.startswith(("http://", "https://")):
         raise InputError(f"--chain must be embedded, anvil or an http(s):// URL, got {chain_spec!r}")
@@ -147,7 +150,7 @@ def plan_workload(
 ) -> tuple[list[Batchload], list[list[time_to_verify.Arrivals]], set[str], dict[str, Any]]:
     """The pipeline's and the latency phase's records (deterministic), the ids used, and their summary."""
     seen: set[str] = set()
-    loads = [office_records(o, o.weekly_volume * sc.weeks, seed, "pipeline", seen) for o in sc.offices]
+    loads = [office_records(o, sc.pushed(o), seed, "pipeline", seen) for o in sc.offices]
     rounds = time_to_verify.plan(sc, seed, seen)
     summary = {
         "fingerprint": fingerprint([*loads, *(x.load for r in rounds for x in r)]),
@@ -161,7 +164,10 @@ def plan_workload(
 def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
     sc = run.scenario
     with run.timed("setup"):
-        deployment = deploy_dev(run.chain)
+        extra = tuple(o.code for o in sc.offices if o.code in {c for c, _, _ in EVAL_OFFICES})
+        deployment = deploy_dev(run.chain, extra)
+        for signer in filter(None, map(eval_signer, extra)):  # no ether on a fresh node
+            fund_from_dev_account(run.chain, signer.address)
         run.home.mkdir(parents=True, exist_ok=True)
         deployment.save(run.home / "deployment.json")
         run.advance("setup", 0.5)
@@ -170,6 +176,10 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
         run.advance("setup", 1.0)
     with run.timed("cost"):
         cost_fig = cost.measure(run, attestation)
+    with run.timed("compare"):
+        compare_fig = compare.measure(run, attestation, cost_fig)
+    with run.timed("network"):
+        network_fig = network.measure(sc, cost_fig, compare_fig)
     with run.timed("throughput"):
         throughput_fig, offices = pipeline.throughput(run, loads)
     with run.timed("interoperability"):
@@ -221,6 +231,8 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
             "environment": _environment(run, eas.version()),
             "summary": {"costBatchSizes": picks},
             "cost": cost_fig,
+            "compare": compare_fig,
+            "network": network_fig,
             "throughput": throughput_fig,
             "latency": latency_fig,
             "rates": rates_fig,
@@ -237,6 +249,7 @@ def _run(run: Run, out: Path, started_at: str, clock: float) -> dict[str, Any]:
         figures = {
             "cost": plots.cost_plot(cost_fig, out / "cost.png"),
             "growth": plots.growth_plot(cost_fig, out / "growth.png"),
+            "network": network.plot(network_fig, out / "network.png"),
             "latency": plots.latency_plot(latency_fig, out / "latency.png"),
             "throughput": plots.throughput_plot(throughput_fig, out / "throughput.png"),
         }

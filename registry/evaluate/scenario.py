@@ -36,7 +36,7 @@ EVENT_KINDS = (
 PROBE_KINDS = ("tampered", "revoked", "superseded", "unknown", "unauthorised")
 #: Arrival processes of the latency phase's records.
 ARRIVALS = ("poisson", "burst")
-BUILTIN = {"default": "default.toml", "small": "small.toml"}
+BUILTIN = {"default": "default.toml", "small": "small.toml", "large": "large.toml"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,19 @@ class Event:
     seconds: float = 0.0
     #: Hours the chain's clock moves on during an outage (time scaled: the wall clock waits ``seconds``).
     hours: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSpec:
+    """The consortium network the offices would run (Besu QBFT at zero gas price) and the public prices compared."""
+
+    validators: int = 0  # 0: one validator per scenario office
+    rpc_nodes_per_office: int = 1
+    block_period_seconds: int = 2
+    block_gas_limit: int = 50_000_000
+    qbft_message_bytes: int = 200
+    l2_gas_price_gwei: float = 0.01
+    empty_block_period_seconds: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +112,9 @@ class Scenario:
     archive_samples: int = 40
     #: Seconds per block of the chain whose archive is sized per year (12: Ethereum mainnet; a QBFT chain ~2).
     archive_block_seconds: float = 12.0
+    compare_samples: int = 5
+    volume_scale: float = 1.0
+    network: NetworkSpec = field(default_factory=NetworkSpec)
 
     @property
     def weekly_volume(self) -> int:
@@ -140,6 +156,17 @@ class Scenario:
                 for e in self.events
             ],
             "probes": dict(self.probes),
+            "compareSamples": self.compare_samples,
+            "volumeScale": self.volume_scale,
+            "network": {
+                "validators": self.network.validators,
+                "rpcNodesPerOffice": self.network.rpc_nodes_per_office,
+                "blockPeriodSeconds": self.network.block_period_seconds,
+                "blockGasLimit": self.network.block_gas_limit,
+                "qbftMessageBytes": self.network.qbft_message_bytes,
+                "l2GasPriceGwei": self.network.l2_gas_price_gwei,
+                "emptyBlockPeriodSeconds": self.network.empty_block_period_seconds,
+            },
             "alternatives": {
                 "tsaRecordSamples": self.tsa_record_samples,
                 "tsaPricePerToken": self.tsa_price_per_token,
@@ -152,6 +179,10 @@ class Scenario:
                 "ttlDays": self.governance_ttl_days,
             },
         }
+
+    def pushed(self, office: OfficeLoad) -> int:
+        """Records of ``office`` pushed through the pipeline: its weeks of volume times ``volume_scale``."""
+        return max(1, round(office.weekly_volume * self.weeks * self.volume_scale))
 
 
 def _fail(source: str, message: str) -> InputError:
@@ -197,13 +228,17 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise _fail(source, f"not valid TOML: {exc}") from None
     sections = {"chain", "cost", "pipeline", "latency", "verify", "offices", "events", "probes", "alternatives",
-                "archive", "governance"}  # fmt: skip
+                "archive", "governance", "network"}  # fmt: skip
     _unknown(body, {"name", "description", "seed", *sections}, source, "the top level")
     for name in sections - {"offices", "events"}:
         if not isinstance(body.get(name, {}), dict):
             raise _fail(source, f"[{name}] must be a table")
     chain, cost, pipeline = body.get("chain", {}), body.get("cost", {}), body.get("pipeline", {})
     latency, verify, probes = body.get("latency", {}), body.get("verify", {}), body.get("probes", {})
+    net = body.get("network", {})
+    _unknown(net, {"validators", "rpc_nodes_per_office", "block_period_seconds", "block_gas_limit",
+                   "qbft_message_bytes", "l2_gas_price_gwei", "empty_block_period_seconds"}, source,
+             "[network]")  # fmt: skip
     alternatives = body.get("alternatives", {})
     _unknown(alternatives, {"tsa_record_samples", "tsa_price_per_token", "log_server_cost_per_year"}, source,
              "[alternatives]")  # fmt: skip
@@ -211,11 +246,11 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
     _unknown(
         cost,
         {"gas_price_gwei", "currency", "eth_price", "batch_sizes", "per_record_samples", "eas_attest_samples",
-         "eas_multi_attest_sizes"},
+         "eas_multi_attest_sizes", "compare_samples"},
         source,
         "[cost]",
     )  # fmt: skip
-    _unknown(pipeline, {"batch_size", "weeks", "batch_interval_seconds"}, source, "[pipeline]")
+    _unknown(pipeline, {"batch_size", "weeks", "batch_interval_seconds", "volume_scale"}, source, "[pipeline]")
     _unknown(latency, {"rounds", "records_per_round", "arrival"}, source, "[latency]")
     arrival = latency.get("arrival", "poisson")
     if arrival not in ARRIVALS:
@@ -317,6 +352,17 @@ def parse_scenario(text: str, source: str = "<text>") -> Scenario:
         governance_blocks_per_day=_int(gov, "blocks_per_day", 24, source, 1, 1_440),
         governance_ttl_days=_float(gov, "ttl_days", 7.0, source, 2.0, 30.0),
         source=source,
+        compare_samples=_int(cost, "compare_samples", 5, source, 1, 100),
+        volume_scale=_float(pipeline, "volume_scale", 1.0, source, 1e-6, 1.0),
+        network=NetworkSpec(
+            validators=_int(net, "validators", 0, source, 0, 100),
+            rpc_nodes_per_office=_int(net, "rpc_nodes_per_office", 1, source, 0, 10),
+            block_period_seconds=_int(net, "block_period_seconds", 2, source, 1, 60),
+            block_gas_limit=_int(net, "block_gas_limit", 50_000_000, source, 1_000_000, 10**10),
+            qbft_message_bytes=_int(net, "qbft_message_bytes", 200, source, 50, 100_000),
+            l2_gas_price_gwei=_float(net, "l2_gas_price_gwei", 0.01, source, 1e-6, 1e6),
+            empty_block_period_seconds=_int(net, "empty_block_period_seconds", 60, source, 1, 86_400),
+        ),
         archive_samples=_int(archive, "samples", 40, source, 0, 100_000),
         archive_block_seconds=_float(archive, "block_seconds", 12.0, source, 0.1, 3_600.0),
     )

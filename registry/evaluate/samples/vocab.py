@@ -188,6 +188,8 @@ def patent_number_space(office: str) -> tuple[int, int, int]:
     """Return ``(start, stop, width)`` of the publication-number pool."""
     if office in ("US", "JP", "WO"):
         return 2026_000000, 2027_000000, 10
+    if office == "CN":
+        return 117_000_000, 127_000_000, 9  # CNIPA's 9-digit publication numbers (CN117xxxxxx A)
     return 4_000_000, 5_000_000, 7  # EP and any other office: 7 digits
 
 
