@@ -266,6 +266,13 @@ class PinnedReader:
         chain = self.cache.lineage().get(registry.lower())
         return LiveReader(chain, self.block) if chain is not None else None
 
+    def successor(self) -> LiveReader | None:
+        """A live reader of the confirmed successor at this block (see ``confirmed_successor``)."""
+        from registry.verify.readers import confirmed_successor
+
+        chain = self.cache.gate.call(lambda: confirmed_successor(self.cache.chain, self.block))
+        return LiveReader(chain, self.block) if chain is not None else None
+
 
 @dataclass(frozen=True, slots=True)
 class _Tree:

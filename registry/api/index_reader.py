@@ -97,9 +97,11 @@ class IndexReader:
         """``office``'s indexed batches from ``from_block`` to the cursor, oldest first."""
         found: list[IndexedBatch] = []
         before: int | None = None
+        own = self._registry.lower()
         while True:
             page = self.index.batches(office, limit=1000, before_block=before)
-            found.extend(b for b in page if b.block_number >= from_block)
+            # Only this registry's batches: another version's are judged by its own contracts, not here.
+            found.extend(b for b in page if b.block_number >= from_block and b.registry.lower() in ("", own))
             if len(page) < 1000 or page[-1].block_number < from_block:
                 break
             before = page[-1].block_number
@@ -114,3 +116,23 @@ class IndexReader:
         raise NodeUnavailableError(
             f"the bundle names registry {registry}; judging another version of the registry needs the chain node"
         )
+
+    def successor(self) -> str:
+        """The index does not hold freezes, nor judge batches by another registry's contracts: later versions
+        beyond this registry (a successor's, after a migration) are said to be not checked."""
+        newer = self._newer_versions()
+        if newer:
+            return (
+                f"the registry was frozen in favour of {newer[0]} (by the index's last sync) and the index does not"
+                " judge versions held by another registry: verify again when the service's /health says ok"
+            )
+        return (
+            "the index does not record whether the registry was frozen in favour of a successor (where later"
+            " versions would be): verify again when the service's /health says ok"
+        )
+
+    def _newer_versions(self) -> list[str]:
+        """The confirmed successors the index's last sync followed (its ``versions``, oldest first)."""
+        versions = [v for v in self.index.meta().get("versions", "").split(",") if v]
+        own = self._registry.lower()
+        return versions[versions.index(own) + 1 :] if own in versions else []

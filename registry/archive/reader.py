@@ -217,6 +217,17 @@ class ArchiveReader:
         del registry
         return None
 
+    def successor(self) -> str | None:
+        """None if the registry was not frozen by the archive's head; else why later versions in its successor
+        are not checked (an archive holds one registry: verify against the successor's archive or a node)."""
+        if self.frozen is None:
+            return None
+        block, successor = self.frozen
+        return (
+            f"the registry was frozen at block {block} in favour of {successor}, and an archive holds one registry:"
+            " verify against the successor's archive or a node"
+        )
+
 
 def served_from_archive(verdict: Verdict, reader: ArchiveReader) -> Verdict:
     """The verdict with every check that ran saying it was checked against the archive (block, head hash)."""

@@ -252,9 +252,25 @@ class LightReader:
                     return current
         return None
 
+    def successor(self) -> LightReader | None:
+        """The confirmed successor at the state block: this registry frozen (by then) in favour of an
+        AnchorRegistry naming it as ``predecessor()``; None if there is none or it does not name this one back.
+        A node that does not answer raises (the verdict says what it could not check)."""
+        try:
+            out = self._call(self.office_registry, _FROZEN_AT)
+        except NodeUnavailableError:
+            raise
+        except ChainError:
+            return None  # a registry version without the migration interface
+        if len(out) != 32 or not int.from_bytes(out, "big"):
+            return None
+        return self._successor(self)
+
     def _address(self, to: str, selector: bytes) -> str | None:
         try:
             out = self._call(to, selector)
+        except NodeUnavailableError:
+            raise
         except ChainError:
             return None  # a registry version without the migration interface
         if len(out) != 32 or not int.from_bytes(out, "big"):
