@@ -117,22 +117,24 @@ class IndexReader:
             f"the bundle names registry {registry}; judging another version of the registry needs the chain node"
         )
 
-    def successor(self) -> str:
-        """The index does not hold freezes, nor judge batches by another registry's contracts: later versions
-        beyond this registry (a successor's, after a migration) are said to be not checked."""
-        newer = self._newer_versions()
-        if newer:
+    def successor(self) -> str | None:
+        """None if the index saw no freeze of this registry up to its cursor. Else why later versions beyond it
+        are not checked: the index does not judge versions held by another registry (its batches and signer
+        terms are read by that registry's contracts), nor can an index built before freezes were indexed tell."""
+        meta = self.index.meta()
+        if meta.get("anchorRegistry") != self._registry.lower():
+            return "the index follows another registry: later versions beyond this one cannot be looked up in it"
+        frozen = self.index.frozen(meta.get("officeRegistry", ""))
+        if frozen is False:
             return (
-                f"the registry was frozen in favour of {newer[0]} (by the index's last sync) and the index does not"
-                " judge versions held by another registry: verify again when the service's /health says ok"
+                "this index was built before freezes were indexed, so whether the registry was frozen in favour of"
+                " a successor (holding later versions) is not known: `ipreg index rebuild`, or verify again when the"
+                " service's /health says ok"
             )
+        if frozen is None or frozen is True:
+            return None
+        block, successor = frozen
         return (
-            "the index does not record whether the registry was frozen in favour of a successor (where later"
-            " versions would be): verify again when the service's /health says ok"
+            f"the registry was frozen at block {block} in favour of {successor} and the index does not judge versions"
+            " held by another registry: verify again when the service's /health says ok"
         )
-
-    def _newer_versions(self) -> list[str]:
-        """The confirmed successors the index's last sync followed (its ``versions``, oldest first)."""
-        versions = [v for v in self.index.meta().get("versions", "").split(",") if v]
-        own = self._registry.lower()
-        return versions[versions.index(own) + 1 :] if own in versions else []

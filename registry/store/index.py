@@ -33,6 +33,10 @@ from registry.store.timestamps import tokens_in
 # ---------------------------------------------------------------------------- rows
 
 
+#: ``idx_meta`` key present once the index reads ``RegistryFrozen`` events (indexes built before did not).
+FREEZES: Final = "freezes"
+
+
 @dataclass(frozen=True, slots=True)
 class IndexedOffice:
     """An office as its events describe it."""
@@ -169,6 +173,16 @@ class Index:
     def meta(self) -> dict[str, str]:
         """Deployment the index follows and its cursor (``chainId``, ``anchorRegistry``, ``cursor`` …)."""
         return {str(k): str(v) for k, v in self.db.execute("SELECT key, value FROM idx_meta")}
+
+    def frozen(self, office_registry: str) -> tuple[int, str] | bool | None:
+        """(block, successor) if the index saw ``office_registry`` frozen; None if not; False if this index was
+        built before freezes were indexed (it cannot tell: ``ipreg index rebuild``)."""
+        meta = self.meta()
+        found = meta.get(f"frozen:{office_registry.lower()}")
+        if found is not None:
+            block, successor = found.split(",", 1)
+            return int(block), successor
+        return None if meta.get(FREEZES) == "indexed" else False
 
     def cursor(self) -> int | None:
         """The last indexed block, or None before the first sync."""
