@@ -54,6 +54,9 @@ class Migrated:
     hostile_first: str = ""
     hostile: str = ""
     hostile_old: ProofBundle | None = None
+    unshipped_first: str = ""
+    unshipped: str = ""
+    unshipped_old: ProofBundle | None = None
     registries: dict[str, str] = field(default_factory=dict)
 
 
@@ -103,6 +106,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migrated]:
             successor_record.deployment.anchor_registry, old, control, newer,
         )  # fmt: skip
         _hostile(world, w3)
+        _unshipped(world, w3)
         yield world
     finally:
         node.chain.stop()
@@ -129,6 +133,27 @@ def _hostile(world: Migrated, w3: object) -> None:
     world.hostile = hostile.anchor_registry
     world.hostile_old = old
     world.registries["hostile-store"] = str(world.tmp / "hostile.sqlite")
+
+
+def _unshipped(world: Migrated, w3: object) -> None:
+    """A registry frozen in favour of a shipped AnchorRegistry that names it back but calls a contract that is no
+    OfficeRegistry (an AnchorRegistry takes any address): its answers cannot be judged, never followed silently."""
+    from registry.chain.deploy import _create
+    from registry.node.toolchain import DEFAULT_EVM_VERSION
+
+    first = Chain(w3)  # type: ignore[arg-type]
+    record = deploy(first, dev_account(0), genesis())
+    store = Store(world.tmp / "unshipped.sqlite")
+    files = sorted(generate_gazette(world.tmp / "u", office="EP", count=1, seed=13))
+    (old,) = _anchor(store, first, files, world.tmp, "unshipped-first")
+    args = [world.first, record.deployment.anchor_registry]  # "office registry": code, but an AnchorRegistry's
+    step = _create(first, dev_account(0), "AnchorRegistry", DEFAULT_EVM_VERSION, args, 1, 60.0)
+    freeze(first, step.address)
+    assert Chain.for_registry(first.w3, step.address).predecessor().lower() == record.deployment.anchor_registry.lower()
+    world.unshipped_first = record.deployment.anchor_registry
+    world.unshipped = step.address
+    world.unshipped_old = old
+    world.registries["unshipped-store"] = str(world.tmp / "unshipped.sqlite")
 
 
 # -- the readers a verifier uses, each pinned on a given registry
@@ -264,3 +289,16 @@ def test_a_successor_not_naming_the_frozen_registry_is_not_followed(world: Migra
     # Pinned on the hostile contract, the frozen registry's bundle is another registry's (no link either way).
     foreign = _verdict(world, LIVE_READERS[path](world, world.hostile), world.hostile_old, store)
     assert foreign.verdict == "UNKNOWN" and foreign.reason_code == "foreign-registry"
+
+
+@pytest.mark.parametrize("path", sorted(LIVE_READERS))
+def test_a_successor_whose_contracts_are_not_shipped_builds_is_said_not_checked(world: Migrated, path: str) -> None:
+    """The freeze guarantees only that the successor has code: one naming the frozen registry back but calling
+    a contract that is no OfficeRegistry is not searched, and the check says so (never a silent VERIFIED)."""
+    assert world.unshipped_old is not None
+    store = Store(Path(world.registries["unshipped-store"]))
+    verdict = _verdict(world, LIVE_READERS[path](world, world.unshipped_first), world.unshipped_old, store)
+    check = verdict.check("laterVersions")
+    assert verdict.verdict == VERIFIED and check is not None and check.result == NOT_CHECKED, verdict.checks
+    assert f"not checked beyond registry {world.unshipped_first}" in check.detail
+    assert "not a contract build this ipreg ships" in check.detail and world.unshipped.lower() in check.detail.lower()

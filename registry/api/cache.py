@@ -27,7 +27,7 @@ from registry.core.proofs import build_bundle
 from registry.errors import ChainError
 from registry.store.outbox import Store, StoredBatch, StoredRecord
 from registry.store.proofs import leaf_value_of, stored_facts
-from registry.verify.readers import LiveReader, batch_info, web3_office_batches
+from registry.verify.readers import ChainReader, LiveReader, batch_info, web3_office_batches
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -266,12 +266,11 @@ class PinnedReader:
         chain = self.cache.lineage().get(registry.lower())
         return LiveReader(chain, self.block) if chain is not None else None
 
-    def successor(self) -> LiveReader | None:
-        """A live reader of the confirmed successor at this block (see ``confirmed_successor``)."""
-        from registry.verify.readers import confirmed_successor
+    def successor(self) -> ChainReader | str | None:
+        """A live reader of the confirmed successor at this block (see ``successor_reader``)."""
+        from registry.verify.readers import successor_reader
 
-        chain = self.cache.gate.call(lambda: confirmed_successor(self.cache.chain, self.block))
-        return LiveReader(chain, self.block) if chain is not None else None
+        return self.cache.gate.call(lambda: successor_reader(self.cache.chain, self.block))
 
 
 @dataclass(frozen=True, slots=True)
