@@ -6,6 +6,12 @@ with record id R that names L as the version it supersedes, in a batch O anchore
 inclusion, batch and leaf revocation and signer are checked through the same reader as the record's
 own (a revoked new version, or one anchored by a key not authorised then, does not supersede).
 
+After a migration every later version lives in the successor: the search follows the registry's confirmed
+successors (:meth:`~registry.verify.readers.ChainReader.successor`: frozen in its favour at the state block,
+naming the registry back as ``predecessor()``, running shipped contract builds; at most :data:`MAX_HOPS`),
+each judging its own versions by the same rule. The check names every registry it searched; a reader that
+cannot follow (the index, an archive) makes it say "not checked beyond" the frozen registry.
+
 The values of a later batch come from, in order: this home's outbox, the index, this home's
 manifest copies, then its manifest URI (``https``) or a mirror (content-addressed ``ni:`` URIs),
 fetched under the SSRF-safe :class:`registry.indexer.fetch.FetchPolicy`; every copy must rebuild the
