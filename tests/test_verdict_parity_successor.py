@@ -302,3 +302,36 @@ def test_a_successor_whose_contracts_are_not_shipped_builds_is_said_not_checked(
     assert verdict.verdict == VERIFIED and check is not None and check.result == NOT_CHECKED, verdict.checks
     assert f"not checked beyond registry {world.unshipped_first}" in check.detail
     assert "not a contract build this ipreg ships" in check.detail and world.unshipped.lower() in check.detail.lower()
+
+
+def test_an_index_that_cannot_tell_whether_the_registry_was_frozen_says_so(world: Migrated) -> None:
+    """An index built before freezes were indexed does not know where later versions are: never a silent VERIFIED.
+    A reorganisation below the freeze forgets it with the rest."""
+    from registry.api.index_reader import IndexReader
+    from registry.indexer.sync import Indexer
+    from registry.store.index import FREEZES, Index
+
+    first = Chain.for_registry(world.chain.w3, world.first)
+    indexer = Indexer(world.tmp / "old-index.sqlite", first, local_manifests=world.tmp / "manifests")
+    try:
+        indexer.sync()
+        index = Index(indexer.db)
+        office_registry = index.meta()["officeRegistry"]
+        frozen = index.frozen(office_registry)
+        assert isinstance(frozen, tuple) and frozen[0] == first.frozen_at()
+        kept = [n for n, _ in index.kept_blocks() if n < frozen[0]]
+        with indexer.writer.transaction() as db:  # as an index synced by an earlier release left it
+            db.execute("DELETE FROM idx_meta WHERE key = ? OR key LIKE 'frozen:%'", (FREEZES,))
+        reader = IndexReader(index, world.first, int(world.chain.w3.eth.chain_id))
+        verdict = _verdict(world, reader, world.control)
+        check = verdict.check("laterVersions")
+        assert verdict.verdict == VERIFIED and check is not None and check.result == NOT_CHECKED, verdict.checks
+        assert "built before freezes were indexed" in check.detail
+        indexer.writer.restart(0, index.meta()["versions"])  # read again from the start: the freeze is seen
+        indexer.sync()
+        assert index.frozen(office_registry) == frozen
+        assert kept  # the chain is shorter than the reorganisation window: every block is kept
+        indexer.writer.roll_back(max(kept), {})  # a reorganisation to a block before the freeze forgets it
+        assert index.frozen(office_registry) is None
+    finally:
+        indexer.close()
