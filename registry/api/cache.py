@@ -108,6 +108,8 @@ class CachedReader:
         self._marks: TtlCache[tuple[int, str, str], int | None] = TtlCache(max(ttl, 60.0), 4096)
         self._anchored: TtlCache[tuple[int, str, int], list[AnchoredBatch]] = TtlCache(max(ttl, 60.0), 256)
         self._versions: TtlCache[str, dict[str, Chain]] = TtlCache(60.0, 1)
+        #: The confirmed successor (or why it cannot be searched) as read at a block.
+        self.successors: TtlCache[int, ChainReader | str | None] = TtlCache(max(ttl, 60.0), 16)
         self._last_head: int | None = None
 
     def chain_id(self) -> int:
@@ -270,7 +272,10 @@ class PinnedReader:
         """A live reader of the confirmed successor at this block (see ``successor_reader``)."""
         from registry.verify.readers import successor_reader
 
-        return self.cache.gate.call(lambda: successor_reader(self.cache.chain, self.block))
+        def read() -> ChainReader | str | None:
+            return self.cache.gate.call(lambda: successor_reader(self.cache.chain, self.block))
+
+        return self.cache.successors.get(self.block, read)
 
 
 @dataclass(frozen=True, slots=True)
