@@ -335,3 +335,39 @@ def test_an_index_that_cannot_tell_whether_the_registry_was_frozen_says_so(world
         assert index.frozen(office_registry) is None
     finally:
         indexer.close()
+
+
+def test_the_successor_chain_is_followed_a_bounded_number_of_hops(tmp_path: Path) -> None:
+    """Registries frozen one into the next: versions are searched through MAX_HOPS successors, and the check says
+    when the chain goes on beyond them (in-process EVM)."""
+    from registry.config import EMBEDDED
+    from registry.verify.readers import LiveReader
+    from registry.verify.versions import MAX_HOPS
+
+    w3 = connect(EMBEDDED)
+    chains = [Chain(w3)]
+    deploy(chains[0], dev_account(0), genesis())
+    store = Store(tmp_path / "ep.sqlite")
+    files = sorted(generate_gazette(tmp_path / "g", office="EP", count=2, seed=14))
+    bundles = {b.value.record_id: b for b in _anchor(store, chains[0], files, tmp_path, "0")}
+    for hop in range(1, MAX_HOPS + 2):
+        following = Chain(w3)
+        previous = chains[-1].deployment
+        assert previous is not None
+        record = deploy(following, dev_account(0), genesis(), predecessor=previous.anchor_registry)
+        freeze(chains[-1], record.deployment.anchor_registry)
+        chains.append(following)
+        if hop == MAX_HOPS:  # the last one followed holds the new version
+            (newer,) = _anchor(store, following, [_changed(files[0], tmp_path / "new")], tmp_path, "new")
+    old = bundles.pop(newer.value.record_id)
+    (other,) = bundles.values()
+    first = chains[0].deployment
+    assert first is not None
+    verdict = Verifier(LiveReader(Chain.for_registry(w3, first.anchor_registry)), store=store).verify_bundle(old)
+    assert (
+        verdict.verdict == SUPERSEDED and verdict.superseded_by == f"{newer.value.record_id}@{newer.value.content_hash}"
+    )
+    control = Verifier(LiveReader(Chain.for_registry(w3, first.anchor_registry)), store=store).verify_bundle(other)
+    check = control.check("laterVersions")  # no later version in 9 registries searched, and a 10th beyond
+    assert control.verdict == VERIFIED and check is not None and check.result == NOT_CHECKED, control.checks
+    assert f"at most {MAX_HOPS} successors are followed" in check.detail

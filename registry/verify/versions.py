@@ -218,9 +218,6 @@ def later_version(
             where = f"batch {newer.root} at block {newer.block_number} of registry {current.registry}"
             detail = f"later version {newer.content_hash} in {where}; searched {search.scope()}"
             return newer, Check(C_LATER_VERSIONS, PASSED, detail)
-        if hop == MAX_HOPS:
-            beyond = f"more than {MAX_HOPS} successors: not followed further"
-            break
         try:
             following = current.successor()
         except ChainError as exc:
@@ -230,6 +227,9 @@ def later_version(
             break
         if isinstance(following, str):
             beyond = following
+            break
+        if hop == MAX_HOPS:
+            beyond = f"it has a successor too, and at most {MAX_HOPS} successors are followed"
             break
         if following.registry.lower() in seen:
             break  # a loop of links (immutable predecessors make one impossible): nothing new to search
