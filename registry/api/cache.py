@@ -27,7 +27,7 @@ from registry.core.proofs import build_bundle
 from registry.errors import ChainError
 from registry.store.outbox import Store, StoredBatch, StoredRecord
 from registry.store.proofs import leaf_value_of, stored_facts
-from registry.verify.readers import LiveReader, batch_info, web3_office_batches
+from registry.verify.readers import ChainReader, LiveReader, batch_info, web3_office_batches
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -114,6 +114,8 @@ class CachedReader:
         self._marks: TtlCache[tuple[int, str, str], int | None] = TtlCache(max(ttl, 60.0), 4096)
         self._anchored: TtlCache[tuple[int, str, int], list[AnchoredBatch]] = TtlCache(max(ttl, 60.0), 256)
         self._versions: TtlCache[str, dict[str, Chain]] = TtlCache(60.0, 1)
+        #: The confirmed successor (or why it cannot be searched) as read at a block.
+        self.successors: TtlCache[int, ChainReader | str | None] = TtlCache(max(ttl, 60.0), 16)
         self._last_head: int | None = None
 
     def _get(self, cache: TtlCache[K, V], key: K, load: Callable[[], V]) -> V:
@@ -270,6 +272,15 @@ class PinnedReader:
         """A live reader of a confirmed predecessor or successor of the service's registry, at this block."""
         chain = self.cache.lineage().get(registry.lower())
         return LiveReader(chain, self.block) if chain is not None else None
+
+    def successor(self) -> ChainReader | str | None:
+        """A live reader of the confirmed successor at this block (see ``successor_reader``)."""
+        from registry.verify.readers import successor_reader
+
+        def read() -> ChainReader | str | None:
+            return self.cache.gate.call(lambda: successor_reader(self.cache.chain, self.block))
+
+        return self.cache.successors.get(self.block, read)
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,9 +97,11 @@ class IndexReader:
         """``office``'s indexed batches from ``from_block`` to the cursor, oldest first."""
         found: list[IndexedBatch] = []
         before: int | None = None
+        own = self._registry.lower()
         while True:
             page = self.index.batches(office, limit=1000, before_block=before)
-            found.extend(b for b in page if b.block_number >= from_block)
+            # Only this registry's batches: another version's are judged by its own contracts, not here.
+            found.extend(b for b in page if b.block_number >= from_block and b.registry.lower() in ("", own))
             if len(page) < 1000 or page[-1].block_number < from_block:
                 break
             before = page[-1].block_number
@@ -113,4 +115,26 @@ class IndexReader:
         """Other versions of the registry need the node (their lineage is read from the chain): 503."""
         raise NodeUnavailableError(
             f"the bundle names registry {registry}; judging another version of the registry needs the chain node"
+        )
+
+    def successor(self) -> str | None:
+        """None if the index saw no freeze of this registry up to its cursor. Else why later versions beyond it
+        are not checked: the index does not judge versions held by another registry (its batches and signer
+        terms are read by that registry's contracts), nor can an index built before freezes were indexed tell."""
+        meta = self.index.meta()
+        if meta.get("anchorRegistry") != self._registry.lower():
+            return "the index follows another registry: later versions beyond this one cannot be looked up in it"
+        frozen = self.index.frozen(meta.get("officeRegistry", ""))
+        if frozen is False:
+            return (
+                "this index was built before freezes were indexed, so whether the registry was frozen in favour of"
+                " a successor (holding later versions) is not known: `ipreg index rebuild`, or verify again when the"
+                " service's /health says ok"
+            )
+        if frozen is None or frozen is True:
+            return None
+        block, successor = frozen
+        return (
+            f"the registry was frozen at block {block} in favour of {successor} and the index does not judge versions"
+            " held by another registry: verify again when the service's /health says ok"
         )

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 #: Events the reader needs beyond those the index folds.
 _EXTRA_ANCHOR = ("RevokedBy",)
-_EXTRA_OFFICE = ("NominationVoided", "RegistryFrozen")
+_EXTRA_OFFICE = ("NominationVoided",)
 
 
 def load_archive(path: Path) -> ProvenChain:
@@ -98,6 +98,8 @@ class ArchiveReader:
                     apply_event(self.writer, e, proven.timestamps)
                     if e["event"] == "SignerCompromised":
                         self._mark(e, int(e["args"]["fromBlock"]))
+                    elif e["event"] == "RegistryFrozen":
+                        self.frozen = (int(e["args"]["blockNumber"]), str(e["args"]["successor"]))
                     continue
                 x = decode(extra, _web3_log(log, address))
                 if x is None:
@@ -110,8 +112,6 @@ class ArchiveReader:
                     revoked_by[key] = (log.block_number, str(a["by"]))
                 elif x["event"] == "NominationVoided":
                     self._mark(x, int(a["fromBlock"]))
-                elif x["event"] == "RegistryFrozen":
-                    self.frozen = (int(a["blockNumber"]), str(a["successor"]))
             for (office, root, leaf), (block, by) in revoked_by.items():
                 mark = self.compromised_from(office, by)
                 if mark is not None and mark <= block:  # a revocation by a key compromised then does not stand
@@ -216,6 +216,17 @@ class ArchiveReader:
         """An archive holds one registry version: a bundle of another is judged against its own archive."""
         del registry
         return None
+
+    def successor(self) -> str | None:
+        """None if the registry was not frozen by the archive's head; else why later versions in its successor
+        are not checked (an archive holds one registry: verify against the successor's archive or a node)."""
+        if self.frozen is None:
+            return None
+        block, successor = self.frozen
+        return (
+            f"the registry was frozen at block {block} in favour of {successor}, and an archive holds one registry:"
+            " verify against the successor's archive or a node"
+        )
 
 
 def served_from_archive(verdict: Verdict, reader: ArchiveReader) -> Verdict:

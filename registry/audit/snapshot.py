@@ -18,7 +18,7 @@ from registry.chain.client import Chain
 from registry.core import merkle
 from registry.core.batch import AnchoredBatch, BatchInfo, utc_iso
 from registry.store.index import Index
-from registry.verify.readers import LiveReader, lineage_member, web3_office_batches
+from registry.verify.readers import ChainReader, LiveReader, lineage_member, successor_reader, web3_office_batches
 
 #: Merkle nodes remembered per batch before the memory is given back (about 100 bytes each).
 _MAX_NODES: Final = 500_000
@@ -78,6 +78,8 @@ class SnapshotReader:
         self.chain = chain
         self.index = index
         self.calls = 0
+        self._successor: ChainReader | str | None = None
+        self._successor_read = False
         self.block_number = (
             block_number if block_number is not None else self._call(lambda: int(chain.w3.eth.block_number))
         )
@@ -221,3 +223,11 @@ class SnapshotReader:
         """A live reader, at the snapshot block, of a confirmed predecessor or successor of the audited registry."""
         chain = lineage_member(self.chain, registry)
         return LiveReader(chain, self.block_number) if chain is not None else None
+
+    def successor(self) -> ChainReader | str | None:
+        """A live reader of the confirmed successor at the snapshot block (asked once per audit)."""
+        if not self._successor_read:
+            self.calls += 1
+            self._successor = successor_reader(self.chain, self.block_number)
+            self._successor_read = True
+        return self._successor

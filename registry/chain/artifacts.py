@@ -72,3 +72,18 @@ def matching_release(contract: str, code: bytes) -> str | None:
             if "0x" + keccak(masked).hex() == row["runtimeKeccak"]:
                 return f"{row['version']} ({row['evmVersion']})"
     return None
+
+
+def successor_code_problem(address: str, anchor_code: bytes, office_code: bytes) -> str | None:
+    """None if a migration's successor ``address`` runs shipped builds (its AnchorRegistry ``anchor_code``, and
+    ``office_code`` of the OfficeRegistry that one calls), else why its later versions cannot be judged.
+
+    A successor is judged by its own contracts; the freeze guarantees only that the successor has code, and an
+    AnchorRegistry takes any OfficeRegistry address. Their answers mean what this package reads them to mean
+    only when both are builds it ships (a successor's are at least as new as its predecessor's)."""
+    if matching_set("AnchorRegistry", anchor_code) is not None and matching_set("OfficeRegistry", office_code):
+        return None
+    return (
+        f"its successor {address} names it back, but its AnchorRegistry or the OfficeRegistry that one calls is not"
+        " a contract build this ipreg ships, so its answers cannot be judged (verify with a current ipreg)"
+    )

@@ -263,9 +263,34 @@ class LightReader:
                     return current
         return None
 
+    def successor(self) -> LightReader | str | None:
+        """The confirmed successor at the state block: this registry frozen (by then) in favour of an
+        AnchorRegistry naming it as ``predecessor()``; None if there is none or it does not name this one back;
+        why not, if its contracts are not shipped builds (:func:`registry.chain.artifacts.successor_code_problem`).
+        A node that does not answer raises (the verdict says what it could not check)."""
+        try:
+            out = self._call(self.office_registry, _FROZEN_AT)
+        except NodeUnavailableError:
+            raise
+        except ChainError:
+            return None  # a registry version without the migration interface
+        if len(out) != 32 or not int.from_bytes(out, "big"):
+            return None
+        following = self._successor(self)
+        if following is None:
+            return None
+        from registry.chain.artifacts import successor_code_problem
+
+        at = hex(self.state_block())
+        codes = [self._request("eth_getCode", [a, at]) for a in (following.anchor_registry, following.office_registry)]
+        raw = [bytes.fromhex(str(c)[2:]) if isinstance(c, str) and c.startswith("0x") else b"" for c in codes]
+        return successor_code_problem(following.anchor_registry, raw[0], raw[1]) or following
+
     def _address(self, to: str, selector: bytes) -> str | None:
         try:
             out = self._call(to, selector)
+        except NodeUnavailableError:
+            raise
         except ChainError:
             return None  # a registry version without the migration interface
         if len(out) != 32 or not int.from_bytes(out, "big"):

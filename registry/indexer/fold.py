@@ -15,7 +15,14 @@ from registry.store.index_writer import IndexWriter
 
 #: The AnchorRegistry and OfficeRegistry events the index folds.
 ANCHOR_EVENTS: Final = ("BatchAnchored", "BatchRevoked", "LeafRevoked")
-OFFICE_EVENTS: Final = ("OfficeAdmitted", "OfficeStatusChanged", "SignerAdded", "SignerRemoved", "SignerCompromised")
+OFFICE_EVENTS: Final = (
+    "OfficeAdmitted",
+    "OfficeStatusChanged",
+    "SignerAdded",
+    "SignerRemoved",
+    "SignerCompromised",
+    "RegistryFrozen",
+)
 
 
 def _hex(value: bytes) -> str:
@@ -50,6 +57,9 @@ def apply_event(writer: IndexWriter, e: Any, times: Mapping[int, int]) -> int:
     ``times`` gives the timestamp of each block holding a ``BatchAnchored``. ``SignerCompromised`` writes
     nothing: what a mark changes (revocations that no longer stand) is settled by the caller."""
     name, a, block = str(e["event"]), e["args"], int(e["blockNumber"])
+    if name == "RegistryFrozen":  # of the OfficeRegistry that emitted it: where later versions went
+        writer.freeze(str(e["address"]), block, str(a["successor"]))
+        return 0
     office = bytes(a["office"]).decode("ascii")
     w = writer
     if name == "BatchAnchored":

@@ -34,6 +34,10 @@ if TYPE_CHECKING:  # bundle building: imported by the reads that build one (`ipr
 # ---------------------------------------------------------------------------- rows
 
 
+#: ``idx_meta`` key present once the index reads ``RegistryFrozen`` events (indexes built before did not).
+FREEZES: Final = "freezes"
+
+
 @dataclass(frozen=True, slots=True)
 class IndexedOffice:
     """An office as its events describe it."""
@@ -172,6 +176,16 @@ class Index:
     def meta(self) -> dict[str, str]:
         """Deployment the index follows and its cursor (``chainId``, ``anchorRegistry``, ``cursor`` …)."""
         return {str(k): str(v) for k, v in self.db.execute("SELECT key, value FROM idx_meta")}
+
+    def frozen(self, office_registry: str) -> tuple[int, str] | bool | None:
+        """(block, successor) if the index saw ``office_registry`` frozen; None if not; False if this index was
+        built before freezes were indexed (it cannot tell: ``ipreg index rebuild``)."""
+        meta = self.meta()
+        found = meta.get(f"frozen:{office_registry.lower()}")
+        if found is not None:
+            block, successor = found.split(",", 1)
+            return int(block), successor
+        return None if meta.get(FREEZES) == "indexed" else False
 
     def cursor(self) -> int | None:
         """The last indexed block, or None before the first sync."""

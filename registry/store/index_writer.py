@@ -21,7 +21,7 @@ from pathlib import Path
 
 from registry.core.leaves import LeafValue
 from registry.errors import StoreError
-from registry.store.index import forget_trees
+from registry.store.index import FREEZES, forget_trees
 from registry.store.index_schema import SCHEMA, SCHEMA_VERSION, TABLES, stale_schema
 from registry.store.outbox import immediate
 
@@ -72,7 +72,7 @@ class IndexWriter:
         with self.transaction() as db:
             db.executemany(
                 "INSERT INTO idx_meta (key, value) VALUES (?, ?)",
-                [*meta.items(), ("schemaVersion", SCHEMA_VERSION)],
+                [*meta.items(), ("schemaVersion", SCHEMA_VERSION), (FREEZES, "indexed")],
             )
 
     def restart(self, start_block: int, versions: str) -> None:
@@ -82,8 +82,15 @@ class IndexWriter:
             db.execute("DELETE FROM idx_blocks")
             db.executemany(
                 "INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
-                [("startBlock", str(start_block)), ("versions", versions)],
+                [("startBlock", str(start_block)), ("versions", versions), (FREEZES, "indexed")],
             )
+
+    def freeze(self, office_registry: str, block_number: int, successor: str) -> None:
+        """The OfficeRegistry ``office_registry`` was frozen at ``block_number`` in favour of ``successor``."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
+            (f"frozen:{office_registry.lower()}", f"{block_number},{successor}"),
+        )
 
     def advance(self, hashes: Mapping[int, str], cursor: int, cursor_hash: str, keep_from: int) -> None:
         """Keep the hashes of indexed blocks (those below ``keep_from`` are forgotten) and move the cursor."""
@@ -118,6 +125,11 @@ class IndexWriter:
             db.execute("DELETE FROM idx_signers WHERE from_block > ?", (ancestor,))
             db.execute("UPDATE idx_signers SET until_block = NULL WHERE until_block > ?", (ancestor,))
             db.execute("DELETE FROM idx_blocks WHERE number > ?", (ancestor,))
+            db.execute(
+                "DELETE FROM idx_meta WHERE key LIKE 'frozen:%'"
+                " AND CAST(substr(value, 1, instr(value, ',') - 1) AS INTEGER) > ?",
+                (ancestor,),
+            )
             db.executemany(
                 "INSERT OR REPLACE INTO idx_meta (key, value) VALUES (?, ?)",
                 [("cursor", str(ancestor)), ("cursorHash", str(known))],

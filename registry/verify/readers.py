@@ -59,6 +59,16 @@ class ChainReader(Protocol):
         reader's registry (migration: both ends name each other), else None."""
         ...
 
+    def successor(self) -> ChainReader | str | None:
+        """The registry's confirmed successor at the state block, where later versions of its records live.
+
+        A reader of it at the same block when this registry was frozen (at or before the state block) in favour
+        of an AnchorRegistry that names this one as its ``predecessor()``; None when there is none to follow
+        (not frozen, or the named contract does not name this registry back: not followed); a sentence saying
+        why, when this reader cannot tell or cannot read the successor (the later-versions check then says
+        it was not checked beyond this registry, never passes silently)."""
+        ...
+
 
 def batch_info(root: str, b: Any) -> BatchInfo | None:
     """A ``Batch`` struct as returned by web3 (None when not anchored)."""
@@ -74,6 +84,7 @@ class LiveReader:
         self.chain = chain
         self._block = block
         self._chain_id: int | None = None
+        self._successor: list[ChainReader | str | None] = []  # empty: not read yet
 
     @property
     def registry(self) -> str:
@@ -118,6 +129,57 @@ class LiveReader:
         """A reader of a confirmed version of this registry (:func:`registry.chain.lineage.lineage`)."""
         chain = lineage_member(self.chain, registry)
         return LiveReader(chain, self.state_block()) if chain is not None else None
+
+    def successor(self) -> ChainReader | str | None:
+        """The confirmed successor at the state block (:func:`confirmed_successor`)."""
+        if not self._successor:
+            self._successor = [successor_reader(self.chain, self.state_block())]
+        return self._successor[0]
+
+
+def confirmed_successor(chain: Chain, block: int) -> Chain | str | None:
+    """The client of ``chain``'s successor if, at ``block``, the registry was frozen in its favour and it names
+    the registry as its ``predecessor()`` (both ends agree, as :mod:`registry.chain.lineage` requires); None if
+    there is none to follow; why not, if it names the registry back but its contracts (AnchorRegistry and the
+    OfficeRegistry it calls) are not builds this package ships
+    (:func:`~registry.chain.artifacts.successor_code_problem`).
+
+    The freeze is read at ``block`` (a successor named later does not count for a verdict read at ``block``);
+    a node refusing a read raises :class:`registry.errors.ChainError` (the caller says what it could not check).
+    """
+    from web3.exceptions import BadFunctionCallOutput, ContractLogicError
+
+    from registry.chain.artifacts import successor_code_problem
+    from registry.chain.client import Chain as Client
+    from registry.errors import ConfigError, ContractRevertError
+
+    refused = (ContractRevertError, ContractLogicError, BadFunctionCallOutput, ValueError)
+    try:
+        if int(chain.call(chain.offices.functions.frozenAt(), block)) == 0:
+            return None
+        named = str(chain.call(chain.offices.functions.successor(), block))
+    except refused:
+        return None  # a registry version without the migration interface
+    if int(named, 16) == 0:
+        return None
+    try:
+        following = Client.for_registry(chain.w3, named, retries=chain.retries)
+        back = str(following.call(following.anchors.functions.predecessor(), block))
+    except (ConfigError, *refused):
+        return None  # not an AnchorRegistry naming a predecessor: not followed
+    if back.lower() != str(chain.anchors.address).lower():
+        return None
+    anchor_code, office_code = (
+        bytes(chain.rpc(lambda a=str(c.address): chain.w3.eth.get_code(a, block)))  # type: ignore[misc]
+        for c in (following.anchors, following.offices)
+    )
+    return successor_code_problem(named, anchor_code, office_code) or following
+
+
+def successor_reader(chain: Chain, block: int) -> ChainReader | str | None:
+    """:meth:`ChainReader.successor` for the web3 readers: a live reader of the confirmed successor at ``block``."""
+    found = confirmed_successor(chain, block)
+    return found if found is None or isinstance(found, str) else LiveReader(found, block)
 
 
 def lineage_member(chain: Chain, registry: str) -> Chain | None:

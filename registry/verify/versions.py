@@ -6,6 +6,12 @@ with record id R that names L as the version it supersedes, in a batch O anchore
 inclusion, batch and leaf revocation and signer are checked through the same reader as the record's
 own (a revoked new version, or one anchored by a key not authorised then, does not supersede).
 
+After a migration every later version lives in the successor: the search follows the registry's confirmed
+successors (:meth:`~registry.verify.readers.ChainReader.successor`: frozen in its favour at the state block,
+naming the registry back as ``predecessor()``, running shipped contract builds; at most :data:`MAX_HOPS`),
+each judging its own versions by the same rule. The check names every registry it searched; a reader that
+cannot follow (the index, an archive) makes it say "not checked beyond" the frozen registry.
+
 The values of a later batch come from, in order: this home's outbox, the index, this home's
 manifest copies, then its manifest URI (``https``) or a mirror (content-addressed ``ni:`` URIs),
 fetched under the SSRF-safe :class:`registry.indexer.fetch.FetchPolicy`; every copy must rebuild the
@@ -38,6 +44,8 @@ if TYPE_CHECKING:
 
 #: Later batches of the office examined at most per verdict.
 MAX_BATCHES: Final = 256
+#: Successors followed at most from a record's registry (each link confirmed from both ends).
+MAX_HOPS: Final = 8
 #: Manifest bytes fetched at most per verifier (all verdicts together).
 MAX_BYTES: Final = 64 * 1024 * 1024
 #: How an auditor runs the check that could not run.
@@ -190,47 +198,124 @@ def _indexed_batch(batch: AnchoredBatch) -> IndexedBatch:
 def later_version(
     reader: ChainReader, sources: VersionSources, leaf: bytes, record_id: str, office: str, root: str, block: int
 ) -> tuple[Newer | None, Check]:
-    """The first later version of the record that counts (or None), and the check's report."""
+    """The first later version of the record that counts (or None), and the check's report.
+
+    Searched in the record's registry, then along its confirmed successors (:meth:`ChainReader.successor`, at most
+    :data:`MAX_HOPS`): after a freeze every later version lives in the successor. There a version counts by the
+    same rule, judged by the successor's own contracts (its batch, revocations and its OfficeRegistry's signer
+    terms for the same office code): the frozen registry's governance chose that successor, and the successor
+    names it as predecessor. The check names every registry it searched, and says when it could not go further.
+    """
     target = "0x" + leaf.hex()
-    for bundle in sources.bundles(target, record_id) if sources.bundles is not None else ():
-        newer = _held(reader, bundle, target, record_id, office, block)
+    held = list(sources.bundles(target, record_id)) if sources.bundles is not None else []
+    search = _Search(sources.max_batches)
+    current: ChainReader = reader
+    seen = {reader.registry.lower()}
+    beyond = ""
+    for hop in range(MAX_HOPS + 1):
+        newer = search.registry(current, sources, held, target, record_id, office, root if hop == 0 else "", block)
         if newer is not None:
-            where = f"batch {newer.root} at block {newer.block_number}"
-            return newer, Check(C_LATER_VERSIONS, PASSED, f"later version {newer.content_hash} in {where}")
-    try:
-        batches = [b for b in reader.office_batches(office, block) if b.root.lower() != root.lower()]
-    except ChainError as exc:
-        detail = f"the office's later batches could not be listed ({exc.diagnostics()[:120]}); {HOW}"
-        return None, Check(C_LATER_VERSIONS, NOT_CHECKED, detail)
-    capped = len(batches) > sources.max_batches
-    missing: list[str] = []
-    discounted: list[str] = []
-    for batch in batches[: sources.max_batches]:
-        values = sources.values(batch)
-        if isinstance(values, str):
-            missing.append(f"{batch.root} ({values})")
-            continue
-        for position in values.superseding.get(target, ()):
-            value = values.values[position]
-            if value.record_id != record_id:
+            where = f"batch {newer.root} at block {newer.block_number} of registry {current.registry}"
+            detail = f"later version {newer.content_hash} in {where}; searched {search.scope()}"
+            return newer, Check(C_LATER_VERSIONS, PASSED, detail)
+        try:
+            following = current.successor()
+        except ChainError as exc:
+            beyond = f"its successor could not be read ({exc.diagnostics()[:120]})"
+            break
+        if following is None:
+            break
+        if isinstance(following, str):
+            beyond = following
+            break
+        if hop == MAX_HOPS:
+            beyond = f"it has a successor too, and at most {MAX_HOPS} successors are followed"
+            break
+        if following.registry.lower() in seen:
+            break  # a loop of links (immutable predecessors make one impossible): nothing new to search
+        seen.add(following.registry.lower())
+        current = following
+    problems = [*search.problems]
+    if beyond:
+        problems.append(f"not checked beyond registry {current.registry}: {beyond}")
+    if problems:
+        how = "" if not search.problems else f"; {HOW}"
+        return None, Check(C_LATER_VERSIONS, NOT_CHECKED, f"{'; '.join(problems)}; searched {search.scope()}{how}")
+    note = f"; not counted: {'; '.join(search.discounted[:3])}" if search.discounted else ""
+    return None, Check(C_LATER_VERSIONS, PASSED, f"no later version in {search.scope()}{note}")
+
+
+@dataclass
+class _Search:
+    """One verdict's search for later versions over the registries it follows: what it read and missed."""
+
+    cap: int
+    budget: int = -1
+    searched: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    discounted: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.budget = self.cap
+
+    def scope(self) -> str:
+        """Which registries were searched, how many later batches of each, up to which block."""
+        return "registries " + ", ".join(self.searched) if len(self.searched) > 1 else self.searched[0]
+
+    def registry(
+        self,
+        reader: ChainReader,
+        sources: VersionSources,
+        held: Sequence[ProofBundle],
+        target: str,
+        record_id: str,
+        office: str,
+        root: str,
+        block: int,
+    ) -> Newer | None:
+        """The first later version that counts in ``reader``'s registry (held bundles first, then its batches)."""
+        for bundle in held:
+            newer = _held(reader, bundle, target, record_id, office, block)
+            if newer is not None:
+                self.searched.append(f"{reader.registry} (a held bundle)")
+                return newer
+        label = f"{reader.registry} up to block {reader.state_block()}"
+        try:
+            batches = [b for b in reader.office_batches(office, block) if b.root.lower() != root.lower()]
+        except ChainError as exc:
+            self.searched.append(f"{label} (batches not listed)")
+            self.problems.append(
+                f"the office's later batches in {reader.registry} could not be listed ({exc.diagnostics()[:120]})"
+            )
+            return None
+        allowed = max(0, self.budget)
+        self.budget -= len(batches)
+        examined = min(len(batches), allowed)
+        self.searched.append(f"{label} ({examined} later batch(es) of {office})")
+        if len(batches) > allowed:
+            self.problems.append(
+                f"cap of {self.cap} batches reached ({len(batches)} later batches) in registry {reader.registry}"
+            )
+        missing: list[str] = []
+        for batch in batches[:allowed]:
+            values = sources.values(batch)
+            if isinstance(values, str):
+                missing.append(f"{batch.root} ({values})")
                 continue
-            problem = _counts(reader, office, batch.root, values.values, position)
-            if problem is None:
-                newer = Newer(value.record_id, value.content_hash, batch.root.lower(), batch.block_number)
-                where = f"batch {newer.root} at block {newer.block_number}"
-                return newer, Check(C_LATER_VERSIONS, PASSED, f"later version {value.content_hash} in {where}")
-            discounted.append(f"{batch.root}: {problem}")
-    examined = min(len(batches), sources.max_batches)
-    scope = f"{examined} later batch(es) of {office} up to block {reader.state_block()}"
-    if capped or missing:
-        parts = []
-        if capped:
-            parts.append(f"cap of {sources.max_batches} batches reached ({len(batches)} later batches)")
+            for position in values.superseding.get(target, ()):
+                value = values.values[position]
+                if value.record_id != record_id:
+                    continue
+                problem = _counts(reader, office, batch.root, values.values, position)
+                if problem is None:
+                    return Newer(value.record_id, value.content_hash, batch.root.lower(), batch.block_number)
+                self.discounted.append(f"{batch.root}: {problem}")
         if missing:
-            parts.append(f"values of {len(missing)} later batch(es) not available: {'; '.join(missing[:3])}")
-        return None, Check(C_LATER_VERSIONS, NOT_CHECKED, f"{'; '.join(parts)}; {HOW}")
-    note = f"; not counted: {'; '.join(discounted[:3])}" if discounted else ""
-    return None, Check(C_LATER_VERSIONS, PASSED, f"no later version in {scope}{note}")
+            self.problems.append(
+                f"values of {len(missing)} later batch(es) not available (registry {reader.registry}):"
+                f" {'; '.join(missing[:3])}"
+            )
+        return None
 
 
 def _counts(reader: ChainReader, office: str, root: str, values: Sequence[LeafValue], position: int) -> str | None:
