@@ -21,7 +21,7 @@ from registry.chain.dev import dev_account, dev_signer
 from registry.core import merkle
 from registry.evaluate import markup as rep
 from registry.evaluate.context import PRICING_BASE, Run
-from registry.evaluate.cost import Footprint, fiat, footprint
+from registry.evaluate.cost import Footprint, fiat, fiat_at, footprint
 from registry.evaluate.eas import EAS, ROOT_SCHEMA
 from registry.evaluate.rootlog import RootLog
 
@@ -167,15 +167,21 @@ def summary_rows(report: dict[str, Any]) -> list[list[Any]]:
     cur = report["cost"]["currency"]
     p, b = c["registryPremium"], c["batchingSaves"]
     bare, eas_root = c["approaches"]["rootLog"], c["approaches"]["easRoot"]
+    gwei, eth = report["cost"]["gasPriceGwei"], report["cost"]["ethPrice"]
+
+    def money(gas: float) -> str:
+        return rep.money(fiat_at(gas, gwei, eth), cur)
+
     return [
         [f"what the registry costs beyond batching (vs bare root log, batch of {c['batchSize']:,})",
-         f"+{rep.num(p['gasPerBatch'], 0)} gas/batch ({rep.num(p['ratioToRootLog'], 2)}x RootLog's "
+         f"+{rep.num(p['gasPerRecord'], 2)} gas = {money(p['gasPerRecord'])} per record "
+         f"(+{rep.num(p['gasPerBatch'], 0)} gas per batch: {rep.num(p['ratioToRootLog'], 2)}x RootLog's "
          f"{rep.num(bare['gasPerBatch'], 0)}; {rep.num(p['ratioToEasRoot'], 2)}x EAS root's "
          f"{rep.num(eas_root['gasPerBatch'], 0)})",
-         f"{rep.money(p['fiatPerYear'], cur)} per year at {report['cost']['gasPriceGwei']:g} gwei, 0 on the "
-         "consortium"],
+         f"{rep.money(p['fiatPerYear'], cur)} per year at {gwei:g} gwei, 0 on the consortium"],
         ["what batching saves (one anchorBatch per record → per batch)",
-         f"{rep.num(b['gasPerRecord'], 0)} gas/record ({rep.num(b['factor'], 0)}x)", ""],
+         f"{rep.num(b['gasPerRecord'], 0)} gas = {money(b['gasPerRecord'])} per record "
+         f"({rep.num(b['factor'], 0)}x)", f"at {gwei:g} gwei, 1 ETH = {eth:,g} {cur}"],
     ]  # fmt: skip
 
 
@@ -216,7 +222,7 @@ def section(report: dict[str, Any], plots: dict[str, Path]) -> str:
     )
     parts.append(
         rep.table(
-            ["", "this registry (anchorBatch)", "bare RootLog", "EAS, root per batch", "EAS, per record"],
+            ["provides", "this registry (anchorBatch)", "bare RootLog", "EAS, root per batch", "EAS, per record"],
             c["capabilities"],
         )
     )

@@ -124,9 +124,14 @@ def synthetic_values(office: str, start: int, count: int) -> list[LeafValue]:
     return out
 
 
+def fiat_at(gas: float, gas_price_gwei: float, eth_price: float) -> float:
+    """Gas in a currency at a gas price (gwei) and an ETH rate: the one fiat formula of the report."""
+    return gas * gas_price_gwei * 1e-9 * eth_price
+
+
 def fiat(run: Run, gas: float) -> float:
     """Gas in the scenario's currency at its gas price and ETH rate."""
-    return gas * run.scenario.gas_price_gwei * 1e-9 * run.scenario.eth_price
+    return fiat_at(gas, run.scenario.gas_price_gwei, run.scenario.eth_price)
 
 
 def measure(run: Run, eas: EAS) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import rlp
 
 from registry.evaluate import markup as rep
 from registry.evaluate import plots
+from registry.evaluate.cost import fiat_at
 from registry.evaluate.scenario import Scenario
 
 SECONDS_PER_YEAR = 365.25 * 86_400
@@ -156,8 +157,8 @@ def _price_curves(
         out[key] = {
             "gasPerYear": g,
             "consortium": 0.0,
-            "l2": g * sc.network.l2_gas_price_gwei * 1e-9 * sc.eth_price,
-            "l1": g * sc.gas_price_gwei * 1e-9 * sc.eth_price,
+            "l2": fiat_at(g, sc.network.l2_gas_price_gwei, sc.eth_price),
+            "l1": fiat_at(g, sc.gas_price_gwei, sc.eth_price),
         }
     return out
 
@@ -167,10 +168,10 @@ def plot(fig: dict[str, Any], path: Path) -> Path:
     plt = plots._pyplot()
     figure, ax = plt.subplots(figsize=(8, 4.4), dpi=110)
     pr = fig["prices"]
-    rate = 1e-9 * pr["ethPrice"]
     for key, row in fig["yearlyCost"].items():
-        ax.plot(PRICE_GRID, [row["gasPerYear"] * p * rate for p in PRICE_GRID], label=_NAMES.get(key, key))
-    ours = fig["yearlyCost"]["anchorBatch"]["gasPerYear"] * rate
+        ax.plot(PRICE_GRID, [fiat_at(row["gasPerYear"], p, pr["ethPrice"]) for p in PRICE_GRID],
+                label=_NAMES.get(key, key))  # fmt: skip
+    ours = fiat_at(fig["yearlyCost"]["anchorBatch"]["gasPerYear"], 1.0, pr["ethPrice"])
     for value, label in ((pr["l2Gwei"], "public L2"), (pr["l1Gwei"], "L1")):
         ax.axvline(value, color="black", linestyle=":", linewidth=1)
         ax.text(value, ax.get_ylim()[1], f" {label} {value:g} gwei", rotation=90, va="top", fontsize=7)

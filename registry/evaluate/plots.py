@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from registry.evaluate.cost import fiat_at
+
 
 def _pyplot() -> Any:
     import matplotlib
@@ -58,8 +60,8 @@ def cost_plot(cost: dict[str, Any], path: Path) -> Path:
     secondary = ax.secondary_yaxis(
         "right",
         functions=(
-            lambda g: g * cost["gasPriceGwei"] * 1e-9 * cost["ethPrice"],
-            lambda f: f / max(cost["gasPriceGwei"] * 1e-9 * cost["ethPrice"], 1e-30),
+            lambda g: fiat_at(g, cost["gasPriceGwei"], cost["ethPrice"]),
+            lambda f: f / max(fiat_at(1.0, cost["gasPriceGwei"], cost["ethPrice"]), 1e-30),
         ),
     )
     secondary.set_ylabel(f"{cost['currency']} per record")
