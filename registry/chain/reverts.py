@@ -321,6 +321,20 @@ class OfficeConsentMissing(ContractError):
     contract = "OfficeRegistry"
 
 
+class FrozenRegistryConsentMissing(ContractError):
+    """OfficeRegistry: In a frozen registry re-keying or marking a key of an office needs its own approval."""
+
+    error_name = "FrozenRegistryConsentMissing"
+    contract = "OfficeRegistry"
+
+
+class MarkBeforeDeactivation(ContractError):
+    """OfficeRegistry: Without the office's approval a mark must start after the block the office stopped being active."""
+
+    error_name = "MarkBeforeDeactivation"
+    contract = "OfficeRegistry"
+
+
 class ProposalIsCancelled(ContractError):
     """OfficeRegistry: The proposal was cancelled."""
 

@@ -74,6 +74,7 @@ contract Handler is TestBase {
     mapping(bytes2 => uint8) internal _status; // 0 none, 1 active, 2 suspended
     mapping(bytes2 => uint32) internal _epoch;
     mapping(bytes2 => uint32) internal _round;
+    mapping(bytes2 => uint64) internal _deactivatedAt; // block in which the office last stopped being active
     mapping(bytes2 => address[]) internal _signers;
     mapping(address => bytes2) internal _officeOf;
     mapping(bytes2 => mapping(address => GTerm)) internal _term;
@@ -94,6 +95,11 @@ contract Handler is TestBase {
     uint256 public successes;
     /// @notice Largest gas measured for a ReplaceSigners execution.
     uint256 public maxRecoveryGas;
+    /// @notice Governance executions without the office's counted approval that changed a verdict (authorised
+    ///         or revocation standing) of one of its batches: must stay 0 (3.1.0 consent rule).
+    uint256 public verdictsChangedWithoutConsent;
+    /// @notice How many marks and re-keyings governance carried out without the office's consent.
+    uint256 public actsWithoutConsent;
 
     constructor(OfficeRegistry offices_, AnchorRegistry anchors_) {
         offices = offices_;
@@ -203,14 +209,23 @@ contract Handler is TestBase {
         uint256 id = idSeed % _props.length;
         GProp memory g = _props[id];
         bool expect = _live(id) && _counts(id, g.proposer) && _counted(id) >= _required(_activeCount());
-        if (expect && (g.action == Action.ReplaceSigners || g.action == Action.MarkCompromised) && _active(g.office)) {
-            expect = _counts(id, g.office);
+        bool unconsented =
+            (g.action == Action.ReplaceSigners || g.action == Action.MarkCompromised) && !_counts(id, g.office);
+        if (expect && unconsented) {
+            // 3.1.0: never while the office is active or the registry frozen; a mark only after deactivation.
+            expect = !_active(g.office) && _frozen == 0
+                && (g.action != Action.MarkCompromised || g.fromBlock > _deactivatedAt[g.office]);
         }
         expect = expect && _check(g) && _effectOk(g);
+        bytes32 before = unconsented ? _verdicts(g.office) : bytes32(0);
         uint256 gas = gasleft();
         try offices.execute(id) {
             gas -= gasleft();
             _expect(expect, true, "execute");
+            if (unconsented) {
+                ++actsWithoutConsent;
+                if (_verdicts(g.office) != before) ++verdictsChangedWithoutConsent;
+            }
             if (!expect) return;
             if (g.action == Action.ReplaceSigners && gas > maxRecoveryGas) maxRecoveryGas = gas;
             _props[id].executed = true;
@@ -558,7 +573,22 @@ contract Handler is TestBase {
     }
 
     function _refresh(bytes2 c, bool was) internal {
-        if (was && !_active(c)) ++_epoch[c];
+        if (was && !_active(c)) {
+            ++_epoch[c];
+            _deactivatedAt[c] = uint64(block.number);
+        }
+    }
+
+    /// @dev A digest of the contract's verdicts on every batch of `c`: authorised, standing revocations.
+    function _verdicts(bytes2 c) internal view returns (bytes32 digest) {
+        bytes32[] memory proof = new bytes32[](0);
+        for (uint256 i = 0; i < _batches.length; ++i) {
+            GhostBatch storage b = _batches[i];
+            if (b.office != c) continue;
+            (, Batch memory vb, uint8 leafReason,, bool authorised) =
+                anchors.verifyRecord(c, b.root, abi.encode(b.seed), proof);
+            digest = keccak256(abi.encode(digest, authorised, vb.revocationReason, leafReason));
+        }
     }
 
     // ------------------------------------------------------------ model: views
@@ -632,6 +662,10 @@ contract Handler is TestBase {
 
     function keyAt(uint256 i) external pure returns (address) {
         return _key(i);
+    }
+
+    function ghostDeactivatedAt(bytes2 c) external view returns (uint64) {
+        return _deactivatedAt[c];
     }
 
     function ghostSignerCount(bytes2 c) external view returns (uint256) {

@@ -164,6 +164,20 @@ contract RegistryInvariants is TestBase {
         }
     }
 
+    /// @notice 3.1.0: governance never changes, without the office's own counted approval, the verdict of a
+    ///         batch of that office (whether it is authorised, whether its revocations stand), and the
+    ///         contract agrees with the model on the block each office last stopped being active.
+    function invariant_noVerdictChangesWithoutConsent() public view {
+        assertEq(handler.verdictsChangedWithoutConsent(), 0, "a majority changed a verdict without the office");
+        for (uint256 c = 0; c < 8; ++c) {
+            bytes2 office = handler.codeAt(c);
+            (bool ok, bytes memory ret) =
+                address(offices).staticcall(abi.encodeWithSignature("deactivatedAt(bytes2)", office));
+            assertTrue(ok, "no deactivatedAt view"); // by selector: the suite also compiles against 3.0.0
+            assertEq(abi.decode(ret, (uint64)), handler.ghostDeactivatedAt(office), "deactivatedAt != model");
+        }
+    }
+
     /// @notice A batch never changes after anchoring; its revocations are those of the model that stand.
     function invariant_batchNeverChanges() public view {
         uint256 n = handler.batchCount();
