@@ -3,8 +3,9 @@
 
 Every mutant breaks one rule of contracts 3.1.0 (the sixteen kinds of issue 21, the rules added for it in
 3.0.0 and the office consent rule of 3.1.0). A mutant is *killed* when ``forge test`` (``foundry.toml`` as CI
-runs it, ``--fail-fast``) fails on the mutated copy; it *survives* when the suite still passes. Prints one line per mutant, the score and
-the time taken; exits 1 if any mutant survived or did not apply (its text no longer in the contract).
+runs it, ``--fail-fast``) fails on the mutated copy; it *survives* when the suite still passes. Prints one
+line per mutant, the score and the time taken; exits 1 if any mutant survived or did not apply (its text
+no longer in the contract).
 
     python scripts/mutate_contracts.py              # all mutants
     python scripts/mutate_contracts.py -k cascade   # those whose name contains "cascade"

@@ -329,7 +329,7 @@ class FrozenRegistryConsentMissing(ContractError):
 
 
 class MarkBeforeDeactivation(ContractError):
-    """OfficeRegistry: Without the office's approval a mark must start after the block the office stopped being active."""
+    """OfficeRegistry: Without the office's approval a mark must start after the office stopped being active."""
 
     error_name = "MarkBeforeDeactivation"
     contract = "OfficeRegistry"

@@ -424,8 +424,11 @@ class Judge:
                 ("ipreg office signers " + office,),
                 {"fromBlock": int(a["fromBlock"]), "by": by},
             )
-        if e.name == "ProposalExecuted" and (p := self.proposal(int(a["id"]))).action == "replace-signers":
-            if any(int(w.args["id"]) == p.id for w in tx.named("ActedWithoutConsent")):
+        if e.name == "ProposalExecuted":
+            p = self.proposal(int(a["id"]))
+            if p.action == "replace-signers" and any(
+                int(w.args["id"]) == p.id for w in tx.named("ActedWithoutConsent")
+            ):
                 return self._rekeyed(tx, e, "*", p)
         if e.name in (*_GOVERNANCE, "ProposalExecuted"):
             if _proposers_approval(tx, e):
