@@ -315,7 +315,7 @@ class NotProposer(ContractError):
 
 
 class OfficeConsentMissing(ContractError):
-    """OfficeRegistry: Re-keying or marking a key of an active office needs its approval (or suspend it first)."""
+    """OfficeRegistry: Re-keying or marking a key of an active office needs its own approval."""
 
     error_name = "OfficeConsentMissing"
     contract = "OfficeRegistry"
