@@ -117,10 +117,47 @@ contract Handler is TestBase {
     // ------------------------------------------------------------ actions: governance
 
     function propose(uint256 actorSeed, uint256 kindSeed, uint256 targetSeed, uint256 paramSeed) external {
-        address actor = _actor(actorSeed);
+        _propose(_actor(actorSeed), kindSeed % 16, _codes[targetSeed % 8], paramSeed);
+    }
+
+    /// @notice A majority against one office (3.1.0 consent rule): it suspends the office if active, then
+    ///         marks one of the office's keys from a random block (often before the suspension) or replaces
+    ///         its signers, every other active office approving; the model predicts each step.
+    function majorityAgainst(uint256 officeSeed, uint256 paramSeed, bool rekey) external {
+        bytes2 victim = _codes[officeSeed % Fixture.OFFICES];
+        if (_status[victim] == 1 && _signers[victim].length != 0) {
+            _anchorBy(_signers[victim][0], paramSeed ^ officeSeed, false); // a record made while active
+            vm.roll(block.number + 1 + (paramSeed % 3));
+            _byOthers(victim, 2, paramSeed); // Suspend
+        }
+        for (uint256 j = 0; j < KEYS && !rekey; ++j) {
+            if (_term[victim][_key(j)].used) {
+                paramSeed = ((paramSeed >> 8) << 8) | j; // _key(paramSeed) is that key
+                break;
+            }
+        }
+        _byOthers(victim, rekey ? 6 : 9, paramSeed); // ReplaceSigners or MarkCompromised
+    }
+
+    function _byOthers(bytes2 victim, uint256 kind, uint256 paramSeed) internal {
+        address lead;
+        for (uint256 i = 0; i < 8 && lead == address(0); ++i) {
+            if (_codes[i] != victim && _active(_codes[i])) lead = _signers[_codes[i]][0];
+        }
+        if (lead == address(0)) return;
+        uint256 id = _props.length;
+        _propose(lead, kind, victim, paramSeed);
+        if (_props.length == id) return; // refused (as predicted)
+        for (uint256 i = 0; i < 8; ++i) {
+            bytes2 c = _codes[i];
+            if (c != victim && _active(c) && _approval[id][c] != _epoch[c] + 1) _approveBy(_signers[c][0], id, false);
+        }
+        execute(id);
+    }
+
+    function _propose(address actor, uint256 kind, bytes2 office, uint256 paramSeed) internal {
         GProp memory g;
-        uint256 kind = kindSeed % 16;
-        g.office = _codes[targetSeed % 8];
+        g.office = office;
         bytes memory payload;
         if (kind < 2) {
             g.action = Action.Admit;
@@ -179,8 +216,10 @@ contract Handler is TestBase {
 
     function approve(uint256 actorSeed, uint256 idSeed, bool wrongHash) public {
         if (_props.length == 0) return;
-        address actor = _actor(actorSeed);
-        uint256 id = idSeed % _props.length;
+        _approveBy(_actor(actorSeed), idSeed % _props.length, wrongHash);
+    }
+
+    function _approveBy(address actor, uint256 id, bool wrongHash) internal {
         bytes32 hash = wrongHash ? keccak256(abi.encode(_props[id].hash)) : _props[id].hash;
         bytes2 code = _officeOf[actor];
         bool expect = code != bytes2(0) && _status[code] == 1 && _live(id) && !wrongHash
@@ -343,7 +382,10 @@ contract Handler is TestBase {
 
     /// @notice Anchor a one-record batch; with `copy`, try another office's existing root.
     function anchor(uint256 actorSeed, uint256 seed, bool copy) external {
-        address actor = _actor(actorSeed);
+        _anchorBy(_actor(actorSeed), seed, copy);
+    }
+
+    function _anchorBy(address actor, uint256 seed, bool copy) internal {
         bytes2 code = _officeOf[actor];
         if (copy && _batches.length != 0) seed = _batches[seed % _batches.length].seed;
         bytes32 root = _leaf(abi.encode(seed));

@@ -39,7 +39,7 @@ contract RegistryInvariants is TestBase {
 
     /// @notice ... and only its actions (not its model getters).
     function targetSelectors() public view returns (FuzzSelector[] memory targets) {
-        bytes4[] memory s = new bytes4[](14);
+        bytes4[] memory s = new bytes4[](15);
         s[0] = Handler.propose.selector;
         s[1] = Handler.approve.selector;
         s[2] = Handler.approveMany.selector;
@@ -54,6 +54,7 @@ contract RegistryInvariants is TestBase {
         s[11] = Handler.revoke.selector;
         s[12] = Handler.roll.selector;
         s[13] = Handler.approveMany.selector; // governance needs several approvals: weigh it twice
+        s[14] = Handler.majorityAgainst.selector;
         targets = new FuzzSelector[](1);
         targets[0] = FuzzSelector(address(handler), s);
     }
