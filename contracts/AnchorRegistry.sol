@@ -15,7 +15,7 @@ import {IOfficeRegistry} from "./IOfficeRegistry.sol";
 ///      Revocations are refused while the office is suspended (they remain possible while frozen).
 contract AnchorRegistry is IAnchorRegistry {
     /// @notice Version of this contract.
-    string public constant VERSION = "3.0.0";
+    string public constant VERSION = "3.1.0";
 
     struct Record {
         uint8 reason;

@@ -15,7 +15,8 @@ enum OfficeStatus {
 /// @dev Payloads (`abi.encode`): Admit (string name, string baseURI, address signer); Suspend, Reinstate ();
 /// ReplaceSigners (address nominee); MarkCompromised (address signer, uint64 fromBlock);
 /// SetRule (GovernanceRule rule); Freeze (address successor); Cancel (uint256 proposalId).
-/// ReplaceSigners and MarkCompromised of an active office need that office's own approval (else suspend it first).
+/// ReplaceSigners and MarkCompromised of an active office need that office's own approval (else suspend it first);
+/// without it they are refused in a frozen registry, and a mark must start after the office's `deactivatedAt`.
 enum Action {
     Admit,
     Suspend,

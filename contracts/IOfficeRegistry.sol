@@ -47,6 +47,10 @@ interface IOfficeRegistry {
     event RuleChanged(uint16 numerator, uint16 denominator, uint16 minApprovals, uint64 ttlBlocks);
     /// @notice The registry was frozen in favour of `successor`: no new batches from now on.
     event RegistryFrozen(address indexed successor, uint256 blockNumber);
+    /// @notice Proposal `id` (Suspend, ReplaceSigners or MarkCompromised of `office`) is carried out without the
+    ///         office's own counted approval (3.1.0): the lost-key recovery path, or a majority acting against
+    ///         the office; monitors alert on it.
+    event ActedWithoutConsent(uint256 indexed id, Action action, bytes2 indexed office);
 
     /// @notice The office is not registered.
     error UnknownOffice(bytes2 office);
@@ -75,6 +79,12 @@ interface IOfficeRegistry {
     error AlreadyCompromised(address signer, uint64 fromBlock);
     /// @notice Re-keying or marking a key of an active office needs its own approval (or its suspension first).
     error OfficeConsentMissing(uint256 id, bytes2 office);
+    /// @notice Once the registry is frozen (block `frozenAt`), re-keying or marking a key of `office` needs the
+    ///         office's own approval whatever its status: its records there are final (3.1.0).
+    error FrozenRegistryConsentMissing(uint256 id, bytes2 office, uint256 frozenAt);
+    /// @notice Without the office's own approval a mark of `signer` must start after `deactivatedAt`, the block
+    ///         in which `office` last stopped being active: it never reaches what the office did while active.
+    error MarkBeforeDeactivation(uint256 id, bytes2 office, address signer, uint64 fromBlock, uint64 deactivatedAt);
     /// @notice The proposer's office is no longer active (or was interrupted) since it proposed.
     error ProposerNotActive(uint256 id, bytes2 proposer);
     /// @notice The proposal was cancelled.
@@ -134,8 +144,9 @@ interface IOfficeRegistry {
     function approve(uint256 id, bytes32 payloadHash) external;
 
     /// @notice Carry out a proposal that has the approvals of enough currently active offices. Anyone may call it.
-    /// @dev Refused if the proposer's office is no longer active since it proposed, and (ReplaceSigners,
-    ///      MarkCompromised) if the office concerned is active and its approval does not count.
+    /// @dev Refused if the proposer's office is no longer active since it proposed. ReplaceSigners and
+    ///      MarkCompromised without the concerned office's counted approval: refused while it is active and once
+    ///      the registry is frozen, and a mark must then start after `deactivatedAt(office)` (3.1.0).
     function execute(uint256 id) external;
 
     /// @notice Withdraw a pending proposal of the caller's office (any status).
@@ -235,6 +246,10 @@ interface IOfficeRegistry {
 
     /// @notice Approvals of `id` that would count if it were executed now.
     function countedApprovals(uint256 id) external view returns (uint256);
+
+    /// @notice Block in which `office` last stopped being active (suspended, or lost its last key), 0 if never.
+    ///         Governance marks without the office's consent start after it (3.1.0).
+    function deactivatedAt(bytes2 code) external view returns (uint64);
 
     /// @notice Block at which the registry was frozen, 0 if not frozen.
     function frozenAt() external view returns (uint256);

@@ -7,10 +7,21 @@ import {IOfficeRegistry} from "./IOfficeRegistry.sol";
 /// @title Office registry of the IP Office Anchor Registry
 /// @notice Offices by WIPO ST.3 code, their signer keys with validity history and compromise marks,
 ///         and governance by a majority of the offices active at execution.
-/// @dev Rules (3.0.0):
+/// @dev Rules (3.1.0):
 ///      - History is never rewritten by a key: a key's `markCompromised` takes effect from the current block
-///        (an immediate stop). Only governance marks a key from an earlier block (a retroactive mark), and a
-///        retroactive mark of a key of an active office needs that office's own approval (or its suspension).
+///        (an immediate stop). Only governance marks a key from an earlier block (a retroactive mark).
+///      - A majority never changes, without the office's own consent, the verdict of a record the office made
+///        while it was active (3.1.0). Governance's ReplaceSigners and MarkCompromised count as consented only
+///        if the office's own approval counts at execution (it is active and approved without interruption).
+///        Without it: refused while the office is active (`OfficeConsentMissing`) and in a frozen registry
+///        (`FrozenRegistryConsentMissing`); otherwise a mark must start after `deactivatedAt`, the block in
+///        which the office last stopped being active (`MarkBeforeDeactivation`). Proof: an inactive office
+///        neither anchors nor revokes (AnchorRegistry asks `anchorAuthority`), so all its statements since it
+///        last became active lie at or before `deactivatedAt`, which a mark from a later block does not reach
+///        (a key it voids by cascade was accepted after the mark, so later still); in the deactivation block
+///        itself the office may have acted before it was suspended, hence strictly after. ReplaceSigners only
+///        ends terms at the current block. Recovery of an office that lost its keys (suspend, replace signers,
+///        reinstate, then the new key consents) stays possible and is visible: `ActedWithoutConsent`.
 ///        Every mark records its author and block. A key's mark stands even if its author is later found
 ///        compromised: it only stops a key from then on, and the office re-keys with a fresh key.
 ///      - A key nominated by a key at or after that key's compromise block is void from its own acceptance
@@ -31,7 +42,7 @@ import {IOfficeRegistry} from "./IOfficeRegistry.sol";
 ///        names a successor that is a deployed contract.
 contract OfficeRegistry is IOfficeRegistry {
     /// @notice Version of this contract.
-    string public constant VERSION = "3.0.0";
+    string public constant VERSION = "3.1.0";
     /// @notice Governance must keep at least this many active offices (an action below it is refused).
     uint256 public constant MIN_ACTIVE = 2;
     /// @notice Longest proposal lifetime a rule may set (about 138 days of 12-second blocks).
@@ -47,6 +58,7 @@ contract OfficeRegistry is IOfficeRegistry {
         OfficeStatus status;
         uint32 epoch; // incremented whenever the office stops being active: earlier approvals lapse
         uint32 nominationRound; // incremented when governance replaces the office's keys: older nominations lapse
+        uint64 deactivatedAt; // block in which the office last stopped being active (0: never)
     }
 
     struct Nomination {
@@ -161,9 +173,7 @@ contract OfficeRegistry is IOfficeRegistry {
         uint256 approvals = _counted(id, p);
         uint256 required = _required(_activeCount);
         if (approvals < required) revert ThresholdNotReached(id, approvals, required);
-        if ((p.action == Action.ReplaceSigners || p.action == Action.MarkCompromised) && _isActive(p.office)) {
-            if (!_counts(id, p.office)) revert OfficeConsentMissing(id, p.office);
-        }
+        _checkConsent(id, p);
         p.executed = true;
         delete _pending[p.payloadHash];
         _check(p.action, p.office, p.payload); // the state may have changed since the proposal was made
@@ -381,6 +391,11 @@ contract OfficeRegistry is IOfficeRegistry {
     }
 
     /// @inheritdoc IOfficeRegistry
+    function deactivatedAt(bytes2 code) external view returns (uint64) {
+        return _offices[code].deactivatedAt;
+    }
+
+    /// @inheritdoc IOfficeRegistry
     function frozenAt() external view returns (uint256) {
         return _frozenAt;
     }
@@ -464,6 +479,25 @@ contract OfficeRegistry is IOfficeRegistry {
             uint256 target = abi.decode(payload, (uint256));
             _cancel(target, _proposals[target], bytes2(0));
         }
+    }
+
+    /// @dev The consent rule (see the contract's notes): what governance may do to an office without its own
+    ///      counted approval. Suspend, ReplaceSigners and MarkCompromised carried out without it are announced.
+    function _checkConsent(uint256 id, Proposal storage p) private {
+        Action action = p.action;
+        if (action != Action.Suspend && action != Action.ReplaceSigners && action != Action.MarkCompromised) return;
+        bytes2 code = p.office;
+        if (_counts(id, code)) return;
+        if (action != Action.Suspend) {
+            if (_isActive(code)) revert OfficeConsentMissing(id, code);
+            if (_frozenAt != 0) revert FrozenRegistryConsentMissing(id, code, _frozenAt);
+            if (action == Action.MarkCompromised) {
+                (address signer, uint64 fromBlock) = abi.decode(p.payload, (address, uint64));
+                uint64 since = _offices[code].deactivatedAt;
+                if (fromBlock <= since) revert MarkBeforeDeactivation(id, code, signer, fromBlock, since);
+            }
+        }
+        emit ActedWithoutConsent(id, action, code);
     }
 
     function _cancel(uint256 id, Proposal storage p, bytes2 by) private {
@@ -559,6 +593,7 @@ contract OfficeRegistry is IOfficeRegistry {
         } else {
             --_activeCount;
             ++_offices[code].epoch;
+            _offices[code].deactivatedAt = uint64(block.number);
         }
     }
 
@@ -622,7 +657,7 @@ contract OfficeRegistry is IOfficeRegistry {
     function _admit(bytes2 code, string memory name, string memory baseURI) private {
         _checkCode(code);
         if (_offices[code].status != OfficeStatus.None) revert OfficeAlreadyRegistered(code);
-        _offices[code] = Office(name, baseURI, OfficeStatus.Active, 0, 0);
+        _offices[code] = Office(name, baseURI, OfficeStatus.Active, 0, 0, 0);
         _codes.push(code);
         emit OfficeAdmitted(code, name, baseURI);
     }

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Mutation test of the contracts: apply each hand-made mutant to a copy, run forge at CI settings, score.
 
-Every mutant breaks one rule of contracts 3.0.0 (the sixteen kinds of issue 21 and the rules added for
-it). A mutant is *killed* when ``forge test`` (``foundry.toml`` as CI runs it, ``--fail-fast``) fails on
-the mutated copy; it *survives* when the suite still passes. Prints one line per mutant, the score and
-the time taken; exits 1 if any mutant survived or did not apply (its text no longer in the contract).
+Every mutant breaks one rule of contracts 3.1.0 (the sixteen kinds of issue 21, the rules added for it in
+3.0.0 and the office consent rule of 3.1.0). A mutant is *killed* when ``forge test`` (``foundry.toml`` as CI
+runs it, ``--fail-fast``) fails on the mutated copy; it *survives* when the suite still passes. Prints one
+line per mutant, the score and the time taken; exits 1 if any mutant survived or did not apply (its text
+no longer in the contract).
 
     python scripts/mutate_contracts.py              # all mutants
     python scripts/mutate_contracts.py -k cascade   # those whose name contains "cascade"
@@ -206,7 +207,25 @@ MUTANTS: tuple[Mutant, ...] = (
         "revert GovernanceWouldStall(_activeCount, MIN_ACTIVE);",
         "",
     ),
-    Mutant("no-office-consent", OFFICES, "if (!_counts(id, p.office)) revert OfficeConsentMissing(id, p.office);", ""),
+    Mutant("no-office-consent", OFFICES, "if (_isActive(code)) revert OfficeConsentMissing(id, code);", ""),
+    # ---- the office consent rule of 3.1.0 (the evaluation's governance story)
+    Mutant(
+        "mark-before-deactivation",
+        OFFICES,
+        "if (fromBlock <= since) revert MarkBeforeDeactivation(id, code, signer, fromBlock, since);",
+        "",
+    ),
+    Mutant("mark-in-deactivation-block", OFFICES, "if (fromBlock <= since) revert", "if (fromBlock < since) revert"),
+    Mutant(
+        "deactivation-not-recorded", OFFICES, "            _offices[code].deactivatedAt = uint64(block.number);\n", ""
+    ),
+    Mutant(
+        "frozen-without-consent",
+        OFFICES,
+        "if (_frozenAt != 0) revert FrozenRegistryConsentMissing(id, code, _frozenAt);",
+        "",
+    ),
+    Mutant("unannounced-without-consent", OFFICES, "emit ActedWithoutConsent(id, action, code);", ""),
     Mutant("freeze-without-code", OFFICES, "if (next.code.length == 0) revert NoCodeAt(next);", ""),
 )
 

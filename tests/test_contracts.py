@@ -440,10 +440,26 @@ def test_governance_replaces_the_keys_of_an_office_that_lost_them(chain: Chain) 
 
 def test_governance_marks_a_key_compromised(chain: Chain) -> None:
     result = anchor(chain, WO, root_of("WO batch"))
-    pass_(chain, "suspend", "WO", [EP, US, JP])  # an active office's history is not rewritten without it
-    pass_(chain, "mark-compromised", "WO", [EP, US, JP], signer=WO.address, from_block=result.block_number)
+    # With WO's own approval governance marks WO's key from an earlier block (a thief's batch is discounted).
+    pass_(chain, "mark-compromised", "WO", [WO, EP, US], signer=WO.address, from_block=result.block_number)
     assert not chain.is_authorised_at("WO", WO.address, result.block_number)
     assert chain.active_office_count() == 4
+    # Without it (3.1.0), even once suspended, not before the block JP stopped being active.
+    jp = anchor(chain, JP, root_of("JP batch"))
+    pass_(chain, "suspend", "JP", [EP, US, EM])
+    suspended = chain.w3.eth.block_number
+    err = fails(
+        ce.MarkBeforeDeactivation,
+        pass_,
+        chain,
+        "mark-compromised",
+        "JP",
+        [EP, US, EM],
+        signer=JP.address,
+        from_block=jp.block_number,
+    )
+    assert err.values["fromBlock"] == jp.block_number and err.values["deactivatedAt"] == suspended
+    assert chain.is_authorised_at("JP", JP.address, jp.block_number)
 
 
 def test_keys_are_never_reused_and_the_cap_holds(chain: Chain) -> None:

@@ -266,17 +266,23 @@ def test_a_thief_cannot_rewrite_history_whatever_the_order(tmp_path: Path, anvil
     assert chain.is_authorised_at("EP", honest.address, history.block_number)
     if thief_first:
         assert chain.compromised_from("EP", honest.address) == block  # stopped from now, never earlier
-        # The thief holds EP's only key: governance suspends EP, re-keys it, marks the thief from the theft.
+        # The thief holds EP's only key: governance suspends EP, re-keys it, reinstates it; EP's new key then
+        # approves the mark of the thief from the theft (3.1.0: without EP, a mark starts after its suspension).
         voters = [dev_signer(c) for c in ("US", "JP", "EM")]
+        new_key = dev_account(7)
         for action, params in (
             ("suspend", {}),
-            ("replace-signers", {"nominee": dev_account(7).address}),
+            ("replace-signers", {"nominee": new_key.address}),
+            ("reinstate", {}),
             ("mark-compromised", {"signer": thief.address, "from_block": theft}),
         ):
-            pid, _ = chain.propose(voters[0], action, "EP", **params)  # type: ignore[arg-type]
-            for v in voters[1:]:
+            signers = [new_key, *voters[:2]] if action == "mark-compromised" else voters
+            pid, _ = chain.propose(signers[0], action, "EP", **params)  # type: ignore[arg-type]
+            for v in signers[1:]:
                 chain.approve(v, pid)  # type: ignore[arg-type]
-            chain.execute(voters[0], pid)  # type: ignore[arg-type]
+            chain.execute(signers[0], pid)  # type: ignore[arg-type]
+            if action == "replace-signers":
+                chain.accept_signer(new_key, "EP")
     else:
         assert chain.compromised_from("EP", thief.address) == block
         pid, _ = chain.propose(honest, "mark-compromised", "EP", signer=thief.address, from_block=theft)

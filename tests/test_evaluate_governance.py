@@ -119,22 +119,30 @@ def test_colluding_majority(story: tuple[Run, dict[str, Any]]) -> None:
     assert held["anchor a record with WO's id in its own batch"]["outcome"] == "verdict UNAUTHORISED"
     assert held["relabel that bundle as WO's"]["outcome"] == "verdict UNKNOWN"
     assert held["mark WO's key compromised from day 0 while WO is active"]["outcome"] == "OfficeConsentMissing"
-    # What contracts 3.0.0 let a majority do once it has suspended the victim (reported as broken guarantees).
+    # Contracts 3.1.0: once it has suspended the victim the majority is refused too; nothing is broken.
+    assert held["the same mark, WO suspended"]["outcome"] == "MarkBeforeDeactivation; WO's day-0 record VERIFIED"
+    assert held["the same mark, WO suspended"]["guaranteeHeld"] is True
+    assert g["guaranteesBroken"] == []
     assert set(g["guaranteesBroken"]) == {a["attempt"] for a in c["attempts"] if a["guaranteeHeld"] is False}
     victim = next(p for p in g["probes"] if p["name"] == "WO record, day 0")
-    verdicts = [s["verdict"] for s in victim["series"]]
+    assert {s["verdict"] for s in victim["series"]} == {"VERIFIED"}  # before, during and after the collusion
     suspended_at = next(a["day"] for a in c["attempts"] if a["attempt"].startswith("suspend WO"))
-    assert all(s["verdict"] == "VERIFIED" for s in victim["series"] if s["day"] <= suspended_at)
     chain = Chain.for_registry(run.chain.w3, g["registry"])
-    marked = chain.compromised_from("WO", str(chain.signers("WO")[0].address))
-    assert (verdicts[-1] == "UNAUTHORISED") == (marked is not None)
-    # Who saw it: the victim's own monitor alerts, a bystander office's sees nothing, a witness sees notices.
+    assert chain.compromised_from("WO", str(dev_signer("WO").address)) is None  # type: ignore[union-attr]
+    # The recovery path without the victim stays possible (a power, announced), its new record VERIFIED.
+    captured = next(a for a in c["attempts"] if a["attempt"].startswith("replace WO's keys"))
+    assert captured["guaranteeHeld"] is None and "VERIFIED" in captured["outcome"]
+    # Who saw it: the victim's own monitor alerts at once (its suspension, its re-keying), a bystander office's
+    # alerts on the re-keying only, a witness too.
     mons = c["monitors"]
     assert mons["victim"]["alerts"] >= 1 and mons["victim"]["firstAlertDay"] is not None
-    assert mons["victim"]["firstFindingDay"] <= suspended_at  # the victim learns of its suspension at once
-    assert mons["bystander"]["alerts"] == 0  # another office learns only of registry-wide acts (the rule) ...
-    assert all(k.startswith("notice governance-") for k in mons["bystander"]["kinds"])
-    assert mons["bystander"]["findings"] < mons["witness"]["findings"]  # ... unless it runs a witness
+    assert mons["victim"]["firstAlertDay"] <= suspended_at  # the victim learns of its suspension at once
+    assert mons["victim"]["kinds"]["alert governance-without-consent"] == 2  # suspended, re-keyed
+    assert mons["bystander"]["kinds"].get("alert office-rekeyed-without-consent") == 1
+    assert mons["bystander"]["alerts"] == 1
+    assert all(k.startswith("notice governance-") for k in mons["bystander"]["kinds"] if k.startswith("notice"))
+    assert mons["witness"]["kinds"].get("alert office-rekeyed-without-consent") == 1
+    assert mons["bystander"]["findings"] < mons["witness"]["findings"]  # a witness sees every governance act
     assert mons["witness"]["findings"] >= len(
         [
             a
@@ -158,13 +166,13 @@ def test_freeze_and_migration(story: tuple[Run, dict[str, Any]]) -> None:
     assert {p["registry"] for p in g["probes"]} == {"first", "successor"}
     assert all(p["final"] == "VERIFIED" for p in g["probes"] if p["registry"] == "successor")
     assert g["newVersionNamesOld"]
-    # After the freeze the frozen registry's governance still acts: its verdicts follow the chain's marks.
+    # After the freeze the frozen registry's majority suspends EP but cannot mark its key without it (3.1.0).
     after = next(a for a in g["collusion"]["attempts"] if a["attempt"].startswith("after the freeze"))
     last = next(p for p in g["probes"] if p["name"] == "EP record, before the freeze")
-    mark = first.compromised_from("EP", str(dev_signer("EP").address))  # type: ignore[union-attr]
-    assert (last["final"] == "UNAUTHORISED") == (mark is not None and mark < first.frozen_at())
-    assert last["finalSuccessor"] == last["final"]
-    assert after["guaranteeHeld"] == (last["final"] == "VERIFIED")
+    assert first.compromised_from("EP", str(dev_signer("EP").address)) is None  # type: ignore[union-attr]
+    assert after["outcome"].startswith("FrozenRegistryConsentMissing")
+    assert last["final"] == last["finalSuccessor"] == "VERIFIED"
+    assert after["guaranteeHeld"] is True
 
 
 @pytest.mark.anvil

@@ -57,16 +57,17 @@ def matching_set(contract: str, code: bytes) -> str | None:
 
 def matching_release(contract: str, code: bytes) -> str | None:
     """The release whose runtime code ``code`` is: "current (<evmVersion>)" for the shipped builds, or
-    "<version> (<evmVersion>)" of an earlier AnchorRegistry (:mod:`registry.chain.releases`: a predecessor a
-    migration may name), else None."""
+    "<version> (<evmVersion>)" of an earlier release (:mod:`registry.chain.releases`: a predecessor a
+    migration may name, a chain an archive holds), else None."""
     from eth_utils.crypto import keccak
 
-    from registry.chain.releases import ANCHOR_REGISTRY_RELEASES
+    from registry.chain.releases import ANCHOR_REGISTRY_RELEASES, OFFICE_REGISTRY_RELEASES
 
     shipped = matching_set(contract, code)
     if shipped is not None:
         return f"current ({shipped})"
-    for row in ANCHOR_REGISTRY_RELEASES if contract == "AnchorRegistry" else ():
+    earlier = {"AnchorRegistry": ANCHOR_REGISTRY_RELEASES, "OfficeRegistry": OFFICE_REGISTRY_RELEASES}
+    for row in earlier.get(contract, ()):
         if len(code) == row["length"]:
             masked = mask_immutables(code, row["immutableReferences"])
             if "0x" + keccak(masked).hex() == row["runtimeKeccak"]:

@@ -315,9 +315,23 @@ class NotProposer(ContractError):
 
 
 class OfficeConsentMissing(ContractError):
-    """OfficeRegistry: Re-keying or marking a key of an active office needs its approval (or suspend it first)."""
+    """OfficeRegistry: Re-keying or marking a key of an active office needs its own approval."""
 
     error_name = "OfficeConsentMissing"
+    contract = "OfficeRegistry"
+
+
+class FrozenRegistryConsentMissing(ContractError):
+    """OfficeRegistry: In a frozen registry re-keying or marking a key of an office needs its own approval."""
+
+    error_name = "FrozenRegistryConsentMissing"
+    contract = "OfficeRegistry"
+
+
+class MarkBeforeDeactivation(ContractError):
+    """OfficeRegistry: Without the office's approval a mark must start after the office stopped being active."""
+
+    error_name = "MarkBeforeDeactivation"
     contract = "OfficeRegistry"
 
 

@@ -197,7 +197,10 @@ def propose(
     """Propose a governance action; the acting office approves it at once.
 
     mark-compromised marks a key from an earlier block (a key's own `ipreg office compromise` acts from now
-    only); for an active office it executes only with that office's approval, else suspend it first.
+    only); it executes only with the office's own approval, except for an office that is no longer active
+    (suspended, or without a key) in a registry that is not frozen, and then only from a block after the one
+    in which the office stopped being active (contracts 3.1.0). replace-signers likewise needs the office's
+    approval unless it is no longer active and the registry not frozen.
     """
     if action not in ACTIONS:
         raise InputError(f"unknown action {action!r} ({', '.join(ACTIONS)})")

@@ -8,12 +8,15 @@ A. approvals arriving over days against the proposal's expiry: one executed in t
 B. an office loses its signing key: governance cannot re-key an active office without its consent,
    so it suspends it, replaces its signers, the new key accepts, the office is reinstated;
 C. a colluding majority against one office: what it cannot do (revoke or forge the office's records,
-   mark its key retroactively while it is active, lower the rule below a majority) and what it can (change
-   the rule within bounds; suspend it; then the same recovery path as B, without the victim: a retroactive
-   mark, a key of its own in the victim's name), with the verdicts of probe records and what the victim's,
-   a bystander's and a witness's monitors report;
+   mark its key retroactively while it is active, nor once it has suspended it: contracts 3.1.0 let a mark
+   without the office's approval start only after the office stopped being active; lower the rule below a
+   majority) and what it can (change the rule within bounds; suspend it; then the same recovery path as B,
+   without the victim: a key of its own in the victim's name, announced on chain so that the victim's and
+   every watcher's monitor alert), with the verdicts of probe records and what the victim's, a bystander's
+   and a witness's monitors report;
 D. a freeze in favour of a successor registry (a second pair of contracts naming its predecessor),
-   new batches there, and every bundle of both registries verified by auditors pinned on either.
+   new batches there, and every bundle of both registries verified by auditors pinned on either; the frozen
+   registry's majority suspends an office and tries to mark its key (refused without the office: 3.1.0).
 
 Every probe record's verdict and every office's power to act is sampled after each step.
 """
@@ -221,10 +224,11 @@ def _collusion(w: World, probe: Probe) -> dict[str, Any]:
     )
     w.snapshot("victim suspended")
     tried(f"suspend {VICTIM} (a majority may: no veto)", "executed" if done else w.acts[-2]["outcome"], None)
-    # ... then the lost-key path without the victim: the refused retroactive mark goes through, and a key
-    # of the majority's is put in the victim's name.
+    # ... then the lost-key path without the victim: the refused retroactive mark stays refused (a mark
+    # without the office's approval starts only after its suspension: contracts 3.1.0), but a key of the
+    # majority's can be put in the victim's name (the recovery path; announced, so monitors alert).
     c.advance_to(c.day() + 1)
-    done = w.execute(lead, mark)
+    done = w.execute(lead, mark, expect="MarkBeforeDeactivation")
     w.snapshot("retroactive mark")
     verdict = probe.series[-1]["verdict"]
     tried(
@@ -243,10 +247,10 @@ def _collusion(w: World, probe: Probe) -> dict[str, Any]:
     captured = w.probe(f"{VICTIM} record by the majority's key", bundles[0], VERIFIED)
     w.snapshot("captured")
     verdict = captured.series[-1]["verdict"]
-    tried(
+    tried(  # a power (the lost-key recovery), not a broken guarantee: no earlier verdict changed, monitors alert
         f"replace {VICTIM}'s keys with its own, reinstate, anchor as {VICTIM}",
-        f"new record {verdict}",
-        verdict != VERIFIED,
+        f"new record {verdict} (announced: ActedWithoutConsent; {VICTIM}'s and every watcher's monitor alert)",
+        None,
     )
     # The rule: within its bounds the majority may change it, never below a majority.
     c.advance_to(c.day() + 0.5)
@@ -362,12 +366,19 @@ def _migration(w: World, old_bystander: ProofBundle) -> dict[str, Any]:
     fresh = w.anchor(VICTIM, 1, "successor-WO", chain=successor)
     w.probe(f"{VICTIM} record, successor", fresh[0], VERIFIED)
     w.snapshot("successor batches")
-    # The frozen registry's governance still works: its majority reaches back into the bystander's last batch.
+    # The frozen registry's governance still acts, but no longer on an office's keys without it (3.1.0): its
+    # majority suspends the bystander and tries to reach back into the bystander's last batch.
     c.advance_to(c.day() + 1)
     lead, key = COLLUDERS[0], w.key(BYSTANDER).address
     done = w.decide(lead, list(COLLUDERS[1:]), "suspend", BYSTANDER)
     done = done and w.decide(
-        lead, list(COLLUDERS[1:]), "mark-compromised", BYSTANDER, signer=key, from_block=last.bundle.block_number
+        lead,
+        list(COLLUDERS[1:]),
+        "mark-compromised",
+        BYSTANDER,
+        expect="FrozenRegistryConsentMissing",
+        signer=key,
+        from_block=last.bundle.block_number,
     )
     w.snapshot("frozen registry's majority")
     verdict = last.series[-1]["verdict"]

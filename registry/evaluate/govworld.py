@@ -250,14 +250,17 @@ class World:
                 self.acts[-1]["day"],
             )
 
-    def decide(self, proposer: str, voters: list[str], action: str, office: str | None, **params: Any) -> bool:
-        """Propose, approve with ``voters`` up to the required number, execute: one day's governance."""
+    def decide(
+        self, proposer: str, voters: list[str], action: str, office: str | None, expect: str = "ok", **params: Any
+    ) -> bool:
+        """Propose, approve with ``voters`` up to the required number, execute (``expect``: the execution's
+        outcome, ``ok`` or the contract's error): one day's governance."""
         proposal = self.propose(proposer, action, office, **params)
         if proposal is None:
             return False
         for voter in voters[: self.chain.required_approvals() - 1]:  # the proposer's approval counts
             self.approve(voter, proposal)
-        return self.execute(proposer, proposal)
+        return self.execute(proposer, proposal, expect)
 
     # -- records
 

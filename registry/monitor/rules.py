@@ -13,11 +13,18 @@
 
 Everything else touching O is a finding: **alerts** for acts in O's name (an anchor not in the outbox, a key
 nominated, accepted, removed, rotated or marked, a revocation, a proposal, approval or cancellation by O's
-office that its tooling did not send), **notices** for others' governance naming O (or the whole registry:
-rule, freeze) and each approval, executions O did not consent to, and any freeze.
+office that its tooling did not send), for governance carried out against O without its approval (O
+suspended, its signers replaced, its key marked: the lost-key recovery path, or a majority taking over its
+name) and for any office's signers replaced without its approval; **notices** for others' governance naming
+O (or the whole registry: rule, freeze) and each approval, other executions O did not consent to, and any
+freeze.
 
 **Witness** (``--all``, no office): notices for every governance act and compromise mark and freeze, and
-alerts for anchors by keys not authorised for their office at their block (as the chain says when read).
+alerts for anchors by keys not authorised for their office at their block (as the chain says when read) and
+for an office's signers replaced without its approval.
+
+Without an office's approval: the contract says so (``ActedWithoutConsent``, contracts 3.1.0); on 3.0.0
+contracts, the office is not among the proposal's approvers (the witness needs the event).
 """
 
 from __future__ import annotations
@@ -45,6 +52,13 @@ _KEY_EVENTS = {
     "OfficeStatusChanged": "office-status-changed",
 }
 _GOVERNANCE = ("ProposalCreated", "ProposalApproved", "ProposalCancelled")
+#: Governance acts on an office that it must hear of loudly when it did not approve them.
+_AGAINST_OFFICE = ("suspend", "replace-signers", "mark-compromised")
+#: What an office whose signers governance replaced without it should do, and every other office.
+_TAKEN_OVER = (
+    "if the office did not lose its keys, a majority has put a key of its own in its name: its records from"
+    " that key's acceptance on are not the office's; tell the other offices and auditors"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +322,13 @@ class Judge:
             proposal_id = int(e.args["id"])
             p = self.proposal(proposal_id)
             effects = [ev.name for ev in tx.events if "office" in ev.args and code_of(ev.args["office"]) == office]
+            against = _without_consent(tx, p) or not self.log.consented(office, proposal_id, _approve(proposal_id))
+            if p.office == office and p.action in _AGAINST_OFFICE and against:
+                out.append(self._against(tx, e, office, p, effects))
+                continue
+            if p.office != office and p.action == "replace-signers" and _without_consent(tx, p):
+                out.append(self._rekeyed(tx, e, office, p))
+                continue
             if (p.office in (office, None) or effects) and not self.log.consented(
                 office, proposal_id, _approve(proposal_id)
             ):
@@ -327,6 +348,46 @@ class Judge:
                 )
         out.extend(self._frozen(tx, e, office) for e in tx.named("RegistryFrozen"))
         return out
+
+    def _against(self, tx: ChainTx, e: ChainEvent, office: str, p: ProposalView, effects: list[str]) -> Finding:
+        """Governance suspended ``office``, replaced its signers or marked its key without its approval."""
+        what = {
+            "suspend": f"{office} was suspended",
+            "replace-signers": f"the signers of {office} were replaced by {p.payload.get('nominee')}",
+            "mark-compromised": f"{p.payload.get('signer')} of {office} was marked compromised from block"
+            f" {p.payload.get('from_block')}",
+        }[p.action]
+        actions = [review(office)]
+        if p.action == "replace-signers":
+            actions.append(_TAKEN_OVER)
+        return self._finding(
+            tx,
+            e,
+            "governance-without-consent",
+            ALERT,
+            office,
+            None,
+            f"{what} by governance (proposal {p.id}) without this office's approval; effects on {office}:"
+            f" {', '.join(effects) or 'none'}",
+            tuple(actions),
+            {"proposal": p.id, "action": p.action, "payload": _plain(p.payload)},
+        )
+
+    def _rekeyed(self, tx: ChainTx, e: ChainEvent, office: str, p: ProposalView) -> Finding:
+        """Another office's signers were replaced by governance without its approval (every watcher)."""
+        subject = p.office or "?"
+        return self._finding(
+            tx,
+            e,
+            "office-rekeyed-without-consent",
+            ALERT,
+            office,
+            None,
+            f"governance (proposal {p.id}) replaced the signers of {subject} by {p.payload.get('nominee')} without"
+            f" {subject}'s approval (it was suspended or had lost its keys)",
+            (review(subject), _TAKEN_OVER),
+            {"proposal": p.id, "action": p.action, "office": subject, "payload": _plain(p.payload)},
+        )
 
     # -- a witness
 
@@ -363,6 +424,12 @@ class Judge:
                 ("ipreg office signers " + office,),
                 {"fromBlock": int(a["fromBlock"]), "by": by},
             )
+        if e.name == "ProposalExecuted":
+            p = self.proposal(int(a["id"]))
+            if p.action == "replace-signers" and any(
+                int(w.args["id"]) == p.id for w in tx.named("ActedWithoutConsent")
+            ):
+                return self._rekeyed(tx, e, "*", p)
         if e.name in (*_GOVERNANCE, "ProposalExecuted"):
             if _proposers_approval(tx, e):
                 return None
@@ -386,6 +453,14 @@ class Judge:
 def _proposers_approval(tx: ChainTx, e: ChainEvent) -> bool:
     """Whether ``e`` is the approval a proposal gets from its proposer in the transaction that creates it."""
     return e.name == "ProposalApproved" and any(c.args["id"] == e.args["id"] for c in tx.named("ProposalCreated"))
+
+
+def _without_consent(tx: ChainTx, p: ProposalView) -> bool:
+    """Whether ``tx`` carried out ``p`` (suspend, re-key, mark) without its office's approval: the contract's
+    ``ActedWithoutConsent`` (3.1.0) or, on 3.0.0 contracts, the office is not among the approvers."""
+    if any(int(e.args["id"]) == p.id for e in tx.named("ActedWithoutConsent")):
+        return True
+    return p.action in _AGAINST_OFFICE and p.office not in p.approvers
 
 
 def _approve(proposal_id: int) -> str:

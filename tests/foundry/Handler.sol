@@ -74,6 +74,7 @@ contract Handler is TestBase {
     mapping(bytes2 => uint8) internal _status; // 0 none, 1 active, 2 suspended
     mapping(bytes2 => uint32) internal _epoch;
     mapping(bytes2 => uint32) internal _round;
+    mapping(bytes2 => uint64) internal _deactivatedAt; // block in which the office last stopped being active
     mapping(bytes2 => address[]) internal _signers;
     mapping(address => bytes2) internal _officeOf;
     mapping(bytes2 => mapping(address => GTerm)) internal _term;
@@ -94,6 +95,11 @@ contract Handler is TestBase {
     uint256 public successes;
     /// @notice Largest gas measured for a ReplaceSigners execution.
     uint256 public maxRecoveryGas;
+    /// @notice Governance executions without the office's counted approval that changed a verdict (authorised
+    ///         or revocation standing) of one of its batches: must stay 0 (3.1.0 consent rule).
+    uint256 public verdictsChangedWithoutConsent;
+    /// @notice How many marks and re-keyings governance carried out without the office's consent.
+    uint256 public actsWithoutConsent;
 
     constructor(OfficeRegistry offices_, AnchorRegistry anchors_) {
         offices = offices_;
@@ -111,10 +117,47 @@ contract Handler is TestBase {
     // ------------------------------------------------------------ actions: governance
 
     function propose(uint256 actorSeed, uint256 kindSeed, uint256 targetSeed, uint256 paramSeed) external {
-        address actor = _actor(actorSeed);
+        _propose(_actor(actorSeed), kindSeed % 16, _codes[targetSeed % 8], paramSeed);
+    }
+
+    /// @notice A majority against one office (3.1.0 consent rule): it suspends the office if active, then
+    ///         marks one of the office's keys from a random block (often before the suspension) or replaces
+    ///         its signers, every other active office approving; the model predicts each step.
+    function majorityAgainst(uint256 officeSeed, uint256 paramSeed, bool rekey) external {
+        bytes2 victim = _codes[officeSeed % Fixture.OFFICES];
+        if (_status[victim] == 1 && _signers[victim].length != 0) {
+            _anchorBy(_signers[victim][0], paramSeed ^ officeSeed, false); // a record made while active
+            vm.roll(block.number + 1 + (paramSeed % 3));
+            _byOthers(victim, 2, paramSeed); // Suspend
+        }
+        for (uint256 j = 0; j < KEYS && !rekey; ++j) {
+            if (_term[victim][_key(j)].used) {
+                paramSeed = ((paramSeed >> 8) << 8) | j; // _key(paramSeed) is that key
+                break;
+            }
+        }
+        _byOthers(victim, rekey ? 6 : 9, paramSeed); // ReplaceSigners or MarkCompromised
+    }
+
+    function _byOthers(bytes2 victim, uint256 kind, uint256 paramSeed) internal {
+        address lead;
+        for (uint256 i = 0; i < 8 && lead == address(0); ++i) {
+            if (_codes[i] != victim && _active(_codes[i])) lead = _signers[_codes[i]][0];
+        }
+        if (lead == address(0)) return;
+        uint256 id = _props.length;
+        _propose(lead, kind, victim, paramSeed);
+        if (_props.length == id) return; // refused (as predicted)
+        for (uint256 i = 0; i < 8; ++i) {
+            bytes2 c = _codes[i];
+            if (c != victim && _active(c) && _approval[id][c] != _epoch[c] + 1) _approveBy(_signers[c][0], id, false);
+        }
+        execute(id);
+    }
+
+    function _propose(address actor, uint256 kind, bytes2 office, uint256 paramSeed) internal {
         GProp memory g;
-        uint256 kind = kindSeed % 16;
-        g.office = _codes[targetSeed % 8];
+        g.office = office;
         bytes memory payload;
         if (kind < 2) {
             g.action = Action.Admit;
@@ -173,8 +216,10 @@ contract Handler is TestBase {
 
     function approve(uint256 actorSeed, uint256 idSeed, bool wrongHash) public {
         if (_props.length == 0) return;
-        address actor = _actor(actorSeed);
-        uint256 id = idSeed % _props.length;
+        _approveBy(_actor(actorSeed), idSeed % _props.length, wrongHash);
+    }
+
+    function _approveBy(address actor, uint256 id, bool wrongHash) internal {
         bytes32 hash = wrongHash ? keccak256(abi.encode(_props[id].hash)) : _props[id].hash;
         bytes2 code = _officeOf[actor];
         bool expect = code != bytes2(0) && _status[code] == 1 && _live(id) && !wrongHash
@@ -203,14 +248,23 @@ contract Handler is TestBase {
         uint256 id = idSeed % _props.length;
         GProp memory g = _props[id];
         bool expect = _live(id) && _counts(id, g.proposer) && _counted(id) >= _required(_activeCount());
-        if (expect && (g.action == Action.ReplaceSigners || g.action == Action.MarkCompromised) && _active(g.office)) {
-            expect = _counts(id, g.office);
+        bool unconsented =
+            (g.action == Action.ReplaceSigners || g.action == Action.MarkCompromised) && !_counts(id, g.office);
+        if (expect && unconsented) {
+            // 3.1.0: never while the office is active or the registry frozen; a mark only after deactivation.
+            expect = !_active(g.office) && _frozen == 0
+                && (g.action != Action.MarkCompromised || g.fromBlock > _deactivatedAt[g.office]);
         }
         expect = expect && _check(g) && _effectOk(g);
+        bytes32 before = unconsented ? _verdicts(g.office) : bytes32(0);
         uint256 gas = gasleft();
         try offices.execute(id) {
             gas -= gasleft();
             _expect(expect, true, "execute");
+            if (unconsented) {
+                ++actsWithoutConsent;
+                if (_verdicts(g.office) != before) ++verdictsChangedWithoutConsent;
+            }
             if (!expect) return;
             if (g.action == Action.ReplaceSigners && gas > maxRecoveryGas) maxRecoveryGas = gas;
             _props[id].executed = true;
@@ -328,7 +382,10 @@ contract Handler is TestBase {
 
     /// @notice Anchor a one-record batch; with `copy`, try another office's existing root.
     function anchor(uint256 actorSeed, uint256 seed, bool copy) external {
-        address actor = _actor(actorSeed);
+        _anchorBy(_actor(actorSeed), seed, copy);
+    }
+
+    function _anchorBy(address actor, uint256 seed, bool copy) internal {
         bytes2 code = _officeOf[actor];
         if (copy && _batches.length != 0) seed = _batches[seed % _batches.length].seed;
         bytes32 root = _leaf(abi.encode(seed));
@@ -558,7 +615,22 @@ contract Handler is TestBase {
     }
 
     function _refresh(bytes2 c, bool was) internal {
-        if (was && !_active(c)) ++_epoch[c];
+        if (was && !_active(c)) {
+            ++_epoch[c];
+            _deactivatedAt[c] = uint64(block.number);
+        }
+    }
+
+    /// @dev A digest of the contract's verdicts on every batch of `c`: authorised, standing revocations.
+    function _verdicts(bytes2 c) internal view returns (bytes32 digest) {
+        bytes32[] memory proof = new bytes32[](0);
+        for (uint256 i = 0; i < _batches.length; ++i) {
+            GhostBatch storage b = _batches[i];
+            if (b.office != c) continue;
+            (, Batch memory vb, uint8 leafReason,, bool authorised) =
+                anchors.verifyRecord(c, b.root, abi.encode(b.seed), proof);
+            digest = keccak256(abi.encode(digest, authorised, vb.revocationReason, leafReason));
+        }
     }
 
     // ------------------------------------------------------------ model: views
@@ -632,6 +704,10 @@ contract Handler is TestBase {
 
     function keyAt(uint256 i) external pure returns (address) {
         return _key(i);
+    }
+
+    function ghostDeactivatedAt(bytes2 c) external view returns (uint64) {
+        return _deactivatedAt[c];
     }
 
     function ghostSignerCount(bytes2 c) external view returns (uint256) {
