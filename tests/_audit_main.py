@@ -397,6 +397,15 @@ class SnapshotReader:
         chain = lineage_member(self.chain, registry)
         return LiveReader(chain, self.block_number) if chain is not None else None
 
+    def successor(self) -> Any:
+        """The confirmed successor at the snapshot block (the reader protocol's; added with successor supersession)."""
+        from registry.verify.readers import successor_reader
+
+        if not hasattr(self, "_successor"):
+            self.calls += 1  # one read of the freeze per audit, as the streaming audit does
+            self._successor = successor_reader(self.chain, self.block_number)
+        return self._successor
+
     def office_batches(self, office: str, from_block: int) -> list[Any]:
         every = self._anchored.get(office)
         if every is None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from office_home import OfficeHome
@@ -37,10 +39,18 @@ def _run(home: OfficeHome, *args: str) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout.replace(str(home.home), "{home}"), proc.stderr
 
 
+#: What a contract release changes in `deployment show` (its deployment gas and runtime code hash), not the reader.
+_BUILD = re.compile(r"gas [0-9,]+  code hash 0x[0-9a-f]{64}")
+
+
+def _sans_build(result: list[Any]) -> list[Any]:
+    return [_BUILD.sub("gas {gas}  code hash {code}", x) if isinstance(x, str) else x for x in result]
+
+
 @pytest.mark.parametrize("case", sorted(VECTORS["cases"]))
 def test_output_is_what_the_web3_reader_printed(office_home: OfficeHome, case: str) -> None:
     args = [a.format(registry=office_home.anchor_registry) for a in case.split()]
-    assert list(_run(office_home, *args)) == VECTORS["cases"][case]
+    assert _sans_build(list(_run(office_home, *args))) == _sans_build(VECTORS["cases"][case])
 
 
 def test_views_answer_as_the_web3_client(office_home: OfficeHome) -> None:
