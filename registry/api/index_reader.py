@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from registry.core import merkle
 from registry.core.batch import AnchoredBatch, BatchInfo
 from registry.errors import NodeUnavailableError
 from registry.store.index import Index, IndexedBatch
@@ -65,25 +64,7 @@ class IndexReader:
         self, office: str, root: str, proof: Sequence[str], values: bytes
     ) -> tuple[bool, BatchInfo | None, int]:
         """(the leaf is in the indexed batch, the batch, the leaf's indexed revocation reason)."""
-        batch = self.index.batch(office, root)
-        if batch is None:
-            return False, None, 0
-        info = BatchInfo(
-            batch.root,
-            batch.office,
-            batch.signer,
-            batch.timestamp,
-            batch.block_number,
-            batch.leaf_count,
-            batch.revocation_reason,
-        )
-        leaf = merkle.leaf_hash(values)
-        try:
-            included = merkle.verify(bytes.fromhex(root[2:]), leaf, [bytes.fromhex(p[2:]) for p in proof])
-        except ValueError:
-            included = False
-        reason = self.index.revoked_leaves(office, root).get("0x" + leaf.hex(), 0)
-        return included, info, reason
+        return self.index.verify_record(office, root, list(proof), values)
 
     def is_authorised_at(self, office: str, signer: str, block_number: int) -> bool:
         """``signer`` held a term for ``office`` at ``block_number`` by the indexed events (marks: see above)."""

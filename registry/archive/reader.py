@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.archive.format import ArchiveError, ProvenChain, ProvenLog, check_archive
-from registry.core import merkle
 from registry.core.address import checksum_address
 from registry.core.batch import AnchoredBatch, BatchInfo
 from registry.indexer.fold import apply_event, decode, event_table
@@ -157,19 +156,7 @@ class ArchiveReader:
         self, office: str, root: str, proof: Sequence[str], values: bytes
     ) -> tuple[bool, BatchInfo | None, int]:
         """(the leaf is in the archived batch, the batch with its standing revocation, the leaf's revocation)."""
-        batch = self.index.batch(office, root)
-        if batch is None:
-            return False, None, 0
-        info = BatchInfo(
-            batch.root, batch.office, batch.signer, batch.timestamp, batch.block_number, batch.leaf_count,
-            batch.revocation_reason,
-        )  # fmt: skip
-        leaf = merkle.leaf_hash(values)
-        try:
-            included = merkle.verify(bytes.fromhex(root[2:]), leaf, [bytes.fromhex(p[2:]) for p in proof])
-        except ValueError:
-            included = False
-        return included, info, self.index.revoked_leaves(office, root).get("0x" + leaf.hex(), 0)
+        return self.index.verify_record(office, root, list(proof), values)
 
     def compromised_from(self, office: str, signer: str) -> int | None:
         """The block from which ``signer``'s key is compromised for ``office`` by the proven marks, or None."""

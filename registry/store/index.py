@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from registry.core import merkle
 from registry.core.address import checksum_address
-from registry.core.batch import utc_iso
+from registry.core.batch import BatchInfo, utc_iso
 from registry.core.leaves import SEALED, LeafValue
 from registry.errors import StoreError
 from registry.store.index_schema import has_index
@@ -329,6 +329,26 @@ class Index:
             "SELECT leaf, reason FROM idx_revoked_leaves WHERE office = ? AND root = ?", (office, root.lower())
         )
         return {str(leaf): int(reason) for leaf, reason in rows}
+
+    def verify_record(
+        self, office: str, root: str, proof: list[str] | tuple[str, ...], values: bytes
+    ) -> tuple[bool, BatchInfo | None, int]:
+        """The reader protocol's ``verifyRecord`` from indexed events (the index and archive readers' one rule).
+
+        (the leaf is in ``office``'s batch ``root`` by its Merkle proof, the batch with its standing revocation,
+        the leaf's revocation reason); ``(False, None, 0)`` for a batch the events never anchored.
+        """
+        batch = self.batch(office, root)
+        if batch is None:
+            return False, None, 0
+        info = BatchInfo(batch.root, batch.office, batch.signer, batch.timestamp, batch.block_number,
+                         batch.leaf_count, batch.revocation_reason)  # fmt: skip
+        leaf = merkle.leaf_hash(values)
+        try:
+            included = merkle.verify(bytes.fromhex(root[2:]), leaf, [bytes.fromhex(p[2:]) for p in proof])
+        except ValueError:
+            included = False
+        return included, info, self.revoked_leaves(office, root).get("0x" + leaf.hex(), 0)
 
     # -- leaves
 
