@@ -35,7 +35,7 @@ from registry.files.archives import archive_name
 from registry.files.atomic import write_atomic
 from registry.files.ingest import PreparedRecord, WorkerPool
 from registry.store.outbox import BatchStatus, NewRecord, Store, StoredBatch, StoredRecord
-from registry.store.proofs import anchored_block, leaf_value_of, stored_tree
+from registry.store.proofs import leaf_value_of, stored_facts, stored_tree
 from registry.store.timestamps import save_tokens, tokens_of
 from registry.timestamps.stamper import AuthorityUnavailable
 
@@ -306,20 +306,9 @@ class Anchorer:
 
         ``values`` are the records' leaf values if the caller has them (else they are derived again).
         """
-        block_number, anchored_at = anchored_block(batch)
         dep = self.chain.deployment
         assert dep is not None
-        renderer = BatchRenderer.of(
-            dep.chain_id,
-            dep.anchor_registry,
-            batch.office,
-            batch.root,
-            batch.leaf_count,
-            batch.tx_hash or "",
-            block_number,
-            anchored_at,
-            tokens_of(self.store, batch.root),
-        )
+        renderer = BatchRenderer.for_batch(stored_facts(batch, dep.chain_id, dep.anchor_registry, self.store))
         proofs_dir.mkdir(parents=True, exist_ok=True)
         values = values if values is not None else [leaf_value_of(r) for r in records]
         items = [(bundle_name(r), v.as_list()) for r, v in zip(records, values, strict=True)]

@@ -32,8 +32,8 @@ class RootMismatchError(BundleError):
 class BatchFacts:
     """What every bundle of one anchored batch shares: the proof bundle's fields but ``value`` and ``proof``.
 
-    Validated on construction exactly as a bundle's fields are (BundleError). The positional order is
-    that of :meth:`registry.anchor.bundles.BatchRenderer.of`.
+    Validated on construction exactly as a bundle's fields are (BundleError); the positional order is that of
+    :meth:`registry.anchor.bundles.BatchRenderer.of`; from a stored batch: :func:`registry.store.proofs.stored_facts`.
     """
 
     chain_id: int
