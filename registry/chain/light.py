@@ -268,15 +268,9 @@ class LightReader:
         AnchorRegistry naming it as ``predecessor()``; None if there is none or it does not name this one back;
         why not, if its contracts are not shipped builds (:func:`registry.chain.artifacts.successor_code_problem`).
         A node that does not answer raises (the verdict says what it could not check)."""
-        try:
-            out = self._call(self.office_registry, _FROZEN_AT)
-        except NodeUnavailableError:
-            raise
-        except ChainError:
-            return None  # a registry version without the migration interface
-        if len(out) != 32 or not int.from_bytes(out, "big"):
+        if self._nonzero_word(self.office_registry, _FROZEN_AT) is None:
             return None
-        following = self._successor(self)
+        following = self._successor(self, frozen=True)
         if following is None:
             return None
         from registry.chain.artifacts import successor_code_problem
@@ -286,16 +280,19 @@ class LightReader:
         raw = [bytes.fromhex(str(c)[2:]) if isinstance(c, str) and c.startswith("0x") else b"" for c in codes]
         return successor_code_problem(following.anchor_registry, raw[0], raw[1]) or following
 
-    def _address(self, to: str, selector: bytes) -> str | None:
+    def _nonzero_word(self, to: str, selector: bytes) -> bytes | None:
+        """A view's one-word answer; None if zero or the registry version lacks the view (a node down raises)."""
         try:
             out = self._call(to, selector)
         except NodeUnavailableError:
             raise
         except ChainError:
             return None  # a registry version without the migration interface
-        if len(out) != 32 or not int.from_bytes(out, "big"):
-            return None
-        return checksum_address("0x" + out[12:].hex())
+        return out if len(out) == 32 and int.from_bytes(out, "big") else None
+
+    def _address(self, to: str, selector: bytes) -> str | None:
+        out = self._nonzero_word(to, selector)
+        return None if out is None else checksum_address("0x" + out[12:].hex())
 
     def _bound(self, address: str) -> LightReader | None:
         try:
@@ -320,8 +317,8 @@ class LightReader:
         named = previous._address(previous.office_registry, _SUCCESSOR)
         return previous if named is not None and named.lower() == reader.anchor_registry.lower() else None
 
-    def _successor(self, reader: LightReader) -> LightReader | None:
-        if not reader._frozen():
+    def _successor(self, reader: LightReader, frozen: bool = False) -> LightReader | None:
+        if not frozen and not reader._frozen():
             return None
         named = reader._address(reader.office_registry, _SUCCESSOR)
         following = reader._bound(named) if named is not None else None
